@@ -1,0 +1,296 @@
+/*
+ * model.c - the descriptor tables of the CIMI 1.x types cimid serves.
+ *
+ * Attribute order is the order of the DSP8009 1.0.2 XML schema, so the
+ * generic XML encoder produces schema-valid documents by walking the table.
+ * Adding a resource type means adding a table here (and, if it has
+ * behaviour, a resource_ops in src/resources/).
+ */
+#include "cimi/model.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "resources/resource.h"
+
+const struct cimi_attr cimi_common_attrs[] = {
+    {"id", NULL, K_URI, A_READONLY | A_IMMUTABLE, NULL},
+    {"name", NULL, K_STRING, 0, NULL},
+    {"description", NULL, K_STRING, 0, NULL},
+    {"created", NULL, K_DATETIME, A_READONLY | A_IMMUTABLE, NULL},
+    {"updated", NULL, K_DATETIME, A_READONLY, NULL},
+    {"properties", "property", K_MAP, 0, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+
+/* ---- structures nested in resources ---- */
+
+/* A reference that is only an href, serialized as <x href="..."/>. */
+static const struct cimi_attr href_only_attrs[] = {
+    {"href", NULL, K_URI, A_XML_ATTR, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+static const struct cimi_type t_href_only = {NULL, NULL, NULL, false, false, href_only_attrs, NULL};
+
+/* MachineConfiguration disk: <disk><capacity/><format/><initialLocation/></disk> */
+static const struct cimi_attr config_disk_attrs[] = {
+    {"capacity", NULL, K_INTEGER, A_REQUIRED, NULL},
+    {"format", NULL, K_STRING, A_REQUIRED, NULL},
+    {"initialLocation", NULL, K_STRING, 0, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+static const struct cimi_type t_config_disk = {NULL, NULL, NULL, false, false, config_disk_attrs, NULL};
+
+/* MachineTemplate volume: <volume href="..." initialLocation="..."/> */
+static const struct cimi_attr template_volume_attrs[] = {
+    {"href", NULL, K_URI, A_XML_ATTR, NULL},
+    {"initialLocation", NULL, K_STRING, A_XML_ATTR, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+static const struct cimi_type t_template_volume = {NULL, NULL, NULL, false, false,
+                                                   template_volume_attrs, NULL};
+
+/* ResourceMetadata attribute / capability / action descriptions. */
+static const struct cimi_attr meta_attribute_attrs[] = {
+    {"name", NULL, K_STRING, A_XML_ATTR, NULL},
+    {"namespace", NULL, K_URI, A_XML_ATTR, NULL},
+    {"type", NULL, K_STRING, A_XML_ATTR, NULL},
+    {"required", NULL, K_BOOLEAN, A_XML_ATTR, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+static const struct cimi_type t_meta_attribute = {NULL, NULL, NULL, false, false,
+                                                  meta_attribute_attrs, NULL};
+static const struct cimi_attr meta_capability_attrs[] = {
+    {"name", NULL, K_STRING, A_XML_ATTR, NULL},
+    {"uri", NULL, K_URI, A_XML_ATTR, NULL},
+    {"description", NULL, K_STRING, A_XML_ATTR, NULL},
+    {"value", NULL, K_STRING, A_XML_TEXT, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+static const struct cimi_type t_meta_capability = {NULL, NULL, NULL, false, false,
+                                                   meta_capability_attrs, NULL};
+static const struct cimi_attr meta_action_attrs[] = {
+    {"name", NULL, K_STRING, A_XML_ATTR, NULL},
+    {"uri", NULL, K_URI, A_XML_ATTR, NULL},
+    {"description", NULL, K_STRING, A_XML_ATTR, NULL},
+    {"method", NULL, K_STRING, A_XML_ATTR, NULL},
+    {"inputMessage", NULL, K_STRING, A_XML_ATTR, NULL},
+    {"outputMessage", NULL, K_STRING, A_XML_ATTR, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+static const struct cimi_type t_meta_action = {NULL, NULL, NULL, false, false, meta_action_attrs,
+                                               NULL};
+
+/* ---- resources ---- */
+
+static const struct cimi_attr cep_attrs[] = {
+    {"baseURI", NULL, K_URI, A_READONLY, NULL},
+    {"resourceMetadata", NULL, K_COLLECTION, A_READONLY, &t_resource_metadata},
+    {"machines", NULL, K_COLLECTION, A_READONLY, &t_machine},
+    {"machineTemplates", NULL, K_COLLECTION, A_READONLY, &t_machine_template},
+    {"machineConfigs", NULL, K_COLLECTION, A_READONLY, &t_machine_configuration},
+    {"machineImages", NULL, K_COLLECTION, A_READONLY, &t_machine_image},
+    {"credentials", NULL, K_COLLECTION, A_READONLY, &t_credential},
+    {"credentialTemplates", NULL, K_COLLECTION, A_READONLY, &t_credential_template},
+    {"jobs", NULL, K_COLLECTION, A_READONLY, &t_job},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_cloud_entry_point = {
+    "CloudEntryPoint", NULL, NULL, true, true, cep_attrs, &cep_ops};
+
+/* ResourceMetadata does not use the common element group: its own order is
+ * id, typeURI, name, attribute, capability*, action*, operation*. */
+static const struct cimi_attr resource_metadata_attrs[] = {
+    {"id", NULL, K_URI, A_READONLY, NULL},
+    {"typeURI", NULL, K_URI, A_REQUIRED, NULL},
+    {"name", NULL, K_STRING, 0, NULL},
+    {"attributes", "attribute", K_ARRAY, 0, &t_meta_attribute},
+    {"capabilities", "capability", K_ARRAY, 0, &t_meta_capability},
+    {"actions", "action", K_ARRAY, 0, &t_meta_action},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_resource_metadata = {
+    "ResourceMetadata", "resourceMetadata", "resourceMetadata", false, false,
+    resource_metadata_attrs, &resource_metadata_ops};
+
+static const struct cimi_attr machine_attrs[] = {
+    {"state", NULL, K_STRING, A_READONLY, NULL},
+    {"cpu", NULL, K_INTEGER, A_READONLY, NULL},
+    {"memory", NULL, K_INTEGER, A_READONLY, NULL},
+    {"disks", NULL, K_COLLECTION, A_READONLY, &t_disk},
+    {"cpuArch", NULL, K_STRING, A_READONLY, NULL},
+    {"cpuSpeed", NULL, K_INTEGER, A_READONLY, NULL},
+    {"volumes", NULL, K_COLLECTION, A_READONLY, &t_machine_volume},
+    {"latestSnapshot", NULL, K_REF, A_READONLY, &t_machine_image},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_machine = {
+    "Machine", "machines", "machines", true, true, machine_attrs, &machine_ops};
+
+static const struct cimi_attr disk_attrs[] = {
+    {"capacity", NULL, K_INTEGER, A_READONLY, NULL},
+    {"initialLocation", NULL, K_STRING, A_READONLY, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+/* The 1.x schema gives Disk no common elements; JSON carries them anyway. */
+const struct cimi_type t_disk = {"Disk", NULL, "disks", true, false, disk_attrs, &disk_ops};
+
+static const struct cimi_attr machine_volume_attrs[] = {
+    {"initialLocation", NULL, K_STRING, 0, NULL},
+    {"volume", NULL, K_REF, A_REQUIRED, &t_href_only},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_machine_volume = {
+    "MachineVolume", NULL, "machineVolumes", true, true, machine_volume_attrs, &machine_volume_ops};
+
+static const struct cimi_attr machine_configuration_attrs[] = {
+    {"cpu", NULL, K_INTEGER, A_REQUIRED, NULL},
+    {"memory", NULL, K_INTEGER, A_REQUIRED, NULL},
+    {"disks", "disk", K_ARRAY, 0, &t_config_disk},
+    {"cpuArch", NULL, K_STRING, 0, NULL},
+    {"cpuSpeed", NULL, K_INTEGER, 0, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_machine_configuration = {
+    "MachineConfiguration", "machineConfigs", "machineConfigurations", true, true,
+    machine_configuration_attrs, &machine_configuration_ops};
+
+static const struct cimi_attr machine_image_attrs[] = {
+    {"state", NULL, K_STRING, A_READONLY, NULL},
+    {"type", NULL, K_STRING, 0, NULL},
+    {"imageLocation", NULL, K_URI, A_REQUIRED, NULL},
+    {"relatedImage", NULL, K_REF, A_READONLY, &t_machine_image},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_machine_image = {
+    "MachineImage", "machineImages", "machineImages", true, true, machine_image_attrs,
+    &machine_image_ops};
+
+static const struct cimi_attr credential_attrs[] = {
+    {"operations", "operation", K_OPERATIONS, A_READONLY, NULL},
+    {"userName", NULL, K_STRING, 0, NULL},
+    {"password", NULL, K_STRING, 0, NULL},
+    {"key", NULL, K_HEX, 0, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_credential = {
+    "Credential", "credentials", "credentials", true, true, credential_attrs, &credential_ops};
+const struct cimi_type t_credential_template = {
+    "CredentialTemplate", "credentialTemplates", "credentialTemplates", true, true,
+    credential_attrs, &credential_template_ops};
+
+static const struct cimi_attr machine_template_attrs[] = {
+    {"initialState", NULL, K_STRING, 0, NULL},
+    {"machineConfig", NULL, K_REF, A_REQUIRED, &t_machine_configuration},
+    {"machineImage", NULL, K_REF, A_REQUIRED, &t_machine_image},
+    {"credential", NULL, K_REF, 0, &t_credential_template},
+    {"volumes", "volume", K_ARRAY, A_UNSUPPORTED, &t_template_volume},
+    {"volumeTemplates", "volumeTemplate", K_ARRAY, A_UNSUPPORTED, &t_template_volume},
+    {"networkInterfaces", "networkInterface", K_ARRAY, A_UNSUPPORTED, &t_href_only},
+    {"userData", NULL, K_STRING, 0, NULL},
+    {"meterTemplates", "meterTemplate", K_ARRAY, A_UNSUPPORTED, &t_href_only},
+    {"eventLogTemplate", NULL, K_REF, A_UNSUPPORTED, &t_href_only},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_machine_template = {
+    "MachineTemplate", "machineTemplates", "machineTemplates", true, true, machine_template_attrs,
+    &machine_template_ops};
+
+static const struct cimi_attr job_attrs[] = {
+    {"state", NULL, K_STRING, A_READONLY, NULL},
+    {"targetResource", NULL, K_REF, A_READONLY, &t_href_only},
+    {"affectedResources", "affectedResource", K_ARRAY, A_READONLY, &t_href_only},
+    {"action", NULL, K_STRING, A_READONLY, NULL},
+    {"returnCode", NULL, K_INTEGER, A_READONLY, NULL},
+    {"progress", NULL, K_INTEGER, A_READONLY, NULL},
+    {"statusMessage", NULL, K_STRING, A_READONLY, NULL},
+    {"timeOfStatusChange", NULL, K_DATETIME, A_READONLY, NULL},
+    {"parentJob", NULL, K_REF, A_READONLY, &t_href_only},
+    {"nestedJobs", "nestedJob", K_ARRAY, A_READONLY, &t_href_only},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_job = {"Job", "jobs", "jobs", true, true, job_attrs, &job_ops};
+
+/* ---- request documents ---- */
+
+static const struct cimi_attr machine_create_attrs[] = {
+    {"machineTemplate", NULL, K_REF, A_REQUIRED, &t_machine_template},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_machine_create = {
+    "MachineCreate", NULL, NULL, true, true, machine_create_attrs, NULL};
+
+static const struct cimi_attr credential_create_attrs[] = {
+    {"credentialTemplate", NULL, K_REF, A_REQUIRED, &t_credential_template},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_credential_create = {
+    "CredentialCreate", NULL, NULL, true, true, credential_create_attrs, NULL};
+
+static const struct cimi_attr action_attrs[] = {
+    {"action", NULL, K_URI, A_REQUIRED, NULL},
+    {"force", NULL, K_BOOLEAN, 0, NULL},
+    {"properties", "property", K_MAP, 0, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_action = {"Action", NULL, NULL, false, false, action_attrs, NULL};
+
+const struct cimi_type *const cimi_toplevel_types[] = {
+    &t_resource_metadata, &t_machine, &t_machine_template, &t_machine_configuration,
+    &t_machine_image, &t_credential, &t_credential_template, &t_job, NULL,
+};
+
+static const struct cimi_type *const all_named_types[] = {
+    &t_cloud_entry_point, &t_resource_metadata, &t_machine, &t_disk, &t_machine_volume,
+    &t_machine_configuration, &t_machine_image, &t_machine_template, &t_credential,
+    &t_credential_template, &t_job, &t_machine_create, &t_credential_create, &t_action, NULL,
+};
+
+const struct cimi_type *model_type_by_name(const char *name)
+{
+    for (size_t i = 0; all_named_types[i] != NULL; i++)
+        if (strcmp(all_named_types[i]->name, name) == 0)
+            return all_named_types[i];
+    return NULL;
+}
+
+const struct cimi_type *model_type_by_collection(const char *cep_attr)
+{
+    for (size_t i = 0; cimi_toplevel_types[i] != NULL; i++)
+        if (strcmp(cimi_toplevel_types[i]->cep_attr, cep_attr) == 0)
+            return cimi_toplevel_types[i];
+    return NULL;
+}
+
+const struct cimi_attr *model_attr_at(const struct cimi_type *t, size_t index)
+{
+    size_t ncommon = 0;
+
+    if (t->common) {
+        while (cimi_common_attrs[ncommon].name != NULL)
+            ncommon++;
+        if (index < ncommon)
+            return &cimi_common_attrs[index];
+        index -= ncommon;
+    }
+    for (size_t i = 0; t->attrs[i].name != NULL; i++)
+        if (i == index)
+            return &t->attrs[i];
+    return NULL;
+}
+
+const struct cimi_attr *model_attr(const struct cimi_type *t, const char *name)
+{
+    const struct cimi_attr *a;
+
+    for (size_t i = 0; (a = model_attr_at(t, i)) != NULL; i++)
+        if (a->kind != K_OPERATIONS && strcmp(a->name, name) == 0)
+            return a;
+    return NULL;
+}
+
+char *model_type_uri(const struct cimi_type *t, const char *suffix, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s%s", CIMI_NS, t->name, suffix ? suffix : "");
+    return buf;
+}

@@ -1,0 +1,102 @@
+/*
+ * driver.h - the hypervisor interface.
+ *
+ * Like libvirt's own driver tables: a hypervisor is a struct of function
+ * pointers, and nothing above src/driver/ knows which one it talks to (or
+ * that libvirt exists).  Machines are named by their UUID, which is also the
+ * id of the CIMI Machine, so a machine can never be defined twice.
+ *
+ * All functions are thread-safe and return 0 on success, -1 with err set
+ * (status 500 for hypervisor failures, 404 when the domain does not exist,
+ * 409 when the domain is not in a state that allows the call).
+ */
+#ifndef CIMID_DRIVER_H
+#define CIMID_DRIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/error.h"
+
+/* Runtime state as the hypervisor sees it. */
+enum hv_state {
+    HV_UNKNOWN = 0,
+    HV_RUNNING,      /* running or blocked */
+    HV_PAUSED,       /* paused in memory */
+    HV_SHUTOFF,      /* defined, not running, no saved state */
+    HV_SAVED,        /* not running, has a managed-save image (CIMI SUSPENDED) */
+    HV_SHUTTING_DOWN,
+    HV_CRASHED,
+};
+
+struct hv_disk {
+    long long capacity_kb;       /* size in KiB */
+    char format[32];             /* filesystem hint from the configuration (ext4, ...) */
+    char initial_location[64];   /* guest device hint (/dev/vda), may be "" */
+};
+
+#define HV_MAX_DISKS 8
+
+/* What is needed to define a machine. */
+struct hv_machine_spec {
+    char uuid[37];               /* canonical 8-4-4-4-12 lower-case form */
+    char name[128];              /* human name (used in the domain's <title>) */
+    int cpu;                     /* vCPUs, >= 1 */
+    long long memory_kib;        /* KiB, > 0 */
+    char cpu_arch[32];           /* "x86_64" etc., "" = host default */
+    size_t ndisks;
+    struct hv_disk disks[HV_MAX_DISKS];
+    char image_location[1024];   /* source image path/URI for the first disk, may be "" */
+};
+
+/* One machine the hypervisor knows about (for reconciliation). */
+struct hv_machine_info {
+    char uuid[37];
+    enum hv_state state;
+    bool owned;                  /* defined by cimid (carries cimid's metadata) */
+};
+
+struct hv;  /* an open connection, private to the driver */
+
+struct driver {
+    const char *name;  /* "libvirt" */
+
+    /* Open the hypervisor at uri ("test:///default", "qemu:///embed?root=..."). */
+    struct hv *(*open)(const char *uri, struct cimi_error *err);
+    void (*close)(struct hv *hv);
+
+    /* Define (persistently) a machine; idempotent: an existing domain with the
+     * same UUID is left as it is and 0 is returned. */
+    int (*define)(struct hv *hv, const struct hv_machine_spec *spec, struct cimi_error *err);
+    /* Remove a machine: power off if running, drop managed-save and storage
+     * created for it, undefine.  Idempotent: a missing domain is success. */
+    int (*undefine)(struct hv *hv, const char *uuid, struct cimi_error *err);
+    /* Whether a machine with this UUID exists. 1 = yes, 0 = no, -1 = error. */
+    int (*exists)(struct hv *hv, const char *uuid, struct cimi_error *err);
+
+    int (*get_state)(struct hv *hv, const char *uuid, enum hv_state *state, struct cimi_error *err);
+
+    int (*start)(struct hv *hv, const char *uuid, struct cimi_error *err);    /* power on, or restore managed save */
+    int (*shutdown)(struct hv *hv, const char *uuid, struct cimi_error *err); /* ask the guest (ACPI); returns at once */
+    int (*destroy)(struct hv *hv, const char *uuid, struct cimi_error *err);  /* power off */
+    int (*reboot)(struct hv *hv, const char *uuid, struct cimi_error *err);   /* ask the guest to reboot */
+    int (*reset)(struct hv *hv, const char *uuid, struct cimi_error *err);    /* hard reset */
+    int (*pause)(struct hv *hv, const char *uuid, struct cimi_error *err);    /* suspend vCPUs, RAM kept */
+    int (*resume)(struct hv *hv, const char *uuid, struct cimi_error *err);   /* from pause */
+    int (*save)(struct hv *hv, const char *uuid, struct cimi_error *err);     /* managed save: state to disk, stops */
+
+    /* Copy the (stopped) machine's first disk into a standalone image; writes
+     * the new image's location (path or URI) into location. */
+    int (*capture)(struct hv *hv, const char *uuid, const char *image_uuid,
+                   char *location, size_t location_len, struct cimi_error *err);
+
+    /* List every machine the hypervisor has. Returns the number filled (up to
+     * max) or -1. */
+    int (*list)(struct hv *hv, struct hv_machine_info *out, size_t max, struct cimi_error *err);
+};
+
+extern const struct driver driver_libvirt;
+
+const char *hv_state_name(enum hv_state s);
+
+#endif
