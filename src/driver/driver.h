@@ -97,6 +97,15 @@ struct driver {
 
 extern const struct driver driver_libvirt;
 
+/* The hypervisor cimid manages (hypervisor.c); opened once at start-up. */
+int hypervisor_open(const char *uri, struct cimi_error *err);
+void hypervisor_close(void);
+const struct driver *hypervisor_driver(void);
+struct hv *hypervisor_conn(void);
+/* True when the hypervisor forgets its machines when cimid exits
+ * (test:///default): start-up then re-creates them from the store. */
+bool hypervisor_is_ephemeral(void);
+
 const char *hv_state_name(enum hv_state s);
 
 #endif

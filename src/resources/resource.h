@@ -1,10 +1,85 @@
 /*
- * resource.h - type-specific behaviour behind one interface (placeholder, being written).
+ * resource.h - type-specific behaviour behind one interface.
+ *
+ * The generic handlers in src/cimi/handlers.c do everything CIMI types share
+ * (read, list, query, validate, update, delete, Jobs).  Where a type really
+ * differs, its struct resource_ops says how: what a create does, which
+ * operations are allowed now, what an action does.  A NULL hook means "the
+ * generic behaviour".  A type with no behaviour at all (most templates and
+ * configurations) uses resource_plain_ops.
  */
 #ifndef CIMID_RESOURCE_H
 #define CIMID_RESOURCE_H
-struct resource_ops { int unused; };
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "cimi/request.h"
+#include "jobs/jobs.h"
+#include "store/store.h"
+#include "util/error.h"
+
+struct resource_action {
+    const char *name;  /* "start": rel http://schemas.dmtf.org/cimi/1/action/start */
+    /* Run inside the request's transaction; fills job (op "" = done now). */
+    int (*run)(struct cimi_request *req, struct store_row *row, const json_t *action,
+               struct job_spec *job, struct cimi_error *err);
+};
+
+struct resource_ops {
+    /* Consumers cannot create, edit or delete (Job, ResourceMetadata, Disk). */
+    bool provider_only;
+    /* Body type of a create; NULL = the type itself (templates, configurations). */
+    const struct cimi_type *create_input;
+
+    /* Create from a validated input document (read-only attributes already
+     * removed): fill row->id, row->doc, row->priv and the job.  NULL = store
+     * the input as it is, synchronously. */
+    int (*create)(struct cimi_request *req, json_t *input, struct store_row *row,
+                  struct job_spec *job, struct cimi_error *err);
+    /* Check a document about to be stored by create or update (value ranges,
+     * references). NULL = nothing more than the generic checks. */
+    int (*check)(struct cimi_request *req, json_t *doc, struct cimi_error *err);
+    /* Delete; NULL = remove the row at once.  May instead start a job. */
+    int (*remove)(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+                  struct cimi_error *err);
+    /* Bring runtime attributes (state) up to date before rendering. */
+    void (*refresh)(struct cimi_request *req, struct store_row *row);
+    /* Is the operation (rel "edit", "delete" or an action name) allowed now? */
+    bool (*allowed)(const struct store_row *row, const char *op);
+    /* Actions, {NULL} terminated; NULL = none. */
+    const struct resource_action *actions;
+    /* Href of an action's operation if it is not the resource's own
+     * ({id}/{name}); e.g. capture points at the MachineImage collection.
+     * Returns a relative path or NULL. */
+    const char *(*action_href)(const char *action);
+};
+
 extern const struct resource_ops cep_ops, resource_metadata_ops, machine_ops, disk_ops,
     machine_volume_ops, machine_configuration_ops, machine_image_ops, credential_ops,
     credential_template_ops, machine_template_ops, job_ops;
+
+/* Job kinds run by the worker pool, {NULL} terminated (resources/registry.c). */
+extern const struct job_kind *const resource_job_kinds[];
+
+/* Shared helpers for resource code (resources/common.c). */
+
+/* Load the resource at a relative path that the principal may see, of type t.
+ * -1 with err 404 (also for other tenants' resources). */
+int resource_load(struct cimi_request *req, const char *path, const struct cimi_type *t,
+                  struct store_row *row, struct cimi_error *err);
+/* Turn an href given by a client into a path below the base URI (in place
+ * into out); -1 with err 400 naming attr when it is not one of ours. */
+int resource_href_path(struct cimi_request *req, const char *href, const char *attr, char *out,
+                       size_t len, struct cimi_error *err);
+/* Fill id ("<collection>/<uuid>"), created, updated of a new top-level row. */
+int resource_new_row(struct cimi_request *req, const struct cimi_type *t, struct store_row *row,
+                     struct cimi_error *err);
+/* Set "updated" to now. */
+void resource_touch(json_t *doc);
+/* The last segment of an id ("machines/<uuid>" -> "<uuid>"). */
+const char *resource_uuid(const char *id);
+/* Create the shipped configurations, images and templates if missing. */
+int resource_seed(struct store *st, struct cimi_error *err);
+
 #endif

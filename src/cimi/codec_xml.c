@@ -1,0 +1,1081 @@
+/*
+ * codec_xml.c - the CIMI 1.x XML wire format.
+ *
+ * Encoding walks the type descriptors of model.c, whose attributes are in
+ * DSP8009 1.0.2 schema order, and builds a libxml2 tree: the CIMI namespace
+ * is the default namespace of the root; scalars are text elements;
+ * references are elements with an href attribute plus, when expanded or
+ * given by value, the elements of the referenced type; arrays are repeated
+ * elements without a wrapper; properties are <property key="k">v</property>;
+ * operation* sits where the type's table says (at the end by default).
+ *
+ * One deliberate departure from the tables: an A_XML_TEXT attribute (the
+ * capability value of ResourceMetadata) is written as a child element
+ * <value>v</value>, not as text content, because the 1.x schema declares
+ * <capability> element-only (text there fails validation) while its xs:any
+ * admits <value>.  The decoder accepts both forms.
+ *
+ * Decoding maps a request document back to the JSON wire shape by the same
+ * descriptors.  Request bodies are untrusted: the parser never touches the
+ * network, a document with a DOCTYPE is refused as soon as the parser sees it
+ * (so no entity can ever be declared, let alone expanded), nesting is bounded
+ * and elements the descriptors do not know are a 400.
+ */
+#include "cimi/codec.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+
+#define XML_MAX_DEPTH 32
+#define TYPE_URI_MAX 256
+
+/* ---- library set-up ---- */
+
+static pthread_once_t xml_init_once = PTHREAD_ONCE_INIT;
+
+static void xml_init(void)
+{
+    xmlInitParser();
+}
+
+/* libxml2 must be initialized once before threads use it concurrently. */
+static void ensure_xml_init(void)
+{
+    pthread_once(&xml_init_once, xml_init);
+}
+
+/* ---- descriptors ---- */
+
+static size_t common_attr_count(void)
+{
+    size_t n = 0;
+
+    while (cimi_common_attrs[n].name != NULL)
+        n++;
+    return n;
+}
+
+/* Index of t's first attribute that has an XML element (skips the common
+ * ones for types such as Disk whose schema element has none). */
+static size_t first_xml_attr(const struct cimi_type *t)
+{
+    return t->common && !t->xml_common ? common_attr_count() : 0;
+}
+
+static const char *element_name(const struct cimi_attr *a)
+{
+    return a->xml_name != NULL ? a->xml_name : a->name;
+}
+
+/*
+ * Whether the schema element of t has operation*: every named type except
+ * those that carry the common attributes in JSON only (Disk), whose schema
+ * element allows neither; anonymous structures never have operations.
+ */
+static bool has_xml_operations(const struct cimi_type *t)
+{
+    return t->name != NULL && !(t->common && !t->xml_common);
+}
+
+/* ---- encoding ---- */
+
+static int encode_members(xmlNodePtr node, xmlNsPtr ns, const json_t *obj,
+                          const struct cimi_type *t, int depth);
+
+static bool json_is_empty(const json_t *v)
+{
+    if (v == NULL || json_is_null(v))
+        return true;
+    if (json_is_string(v))
+        return json_string_length(v) == 0;
+    if (json_is_object(v))
+        return json_object_size(v) == 0;
+    if (json_is_array(v))
+        return json_array_size(v) == 0;
+    return false;
+}
+
+/*
+ * A malloc'd copy of s that XML 1.0 can carry: control characters other than
+ * tab, LF and CR, and the non-characters U+FFFE and U+FFFF, become '?'.
+ * (jansson strings are valid UTF-8 without NUL, so nothing else can be wrong.)
+ */
+static xmlChar *xml_safe_copy(const char *s)
+{
+    const unsigned char *in = (const unsigned char *)s;
+    size_t n = strlen(s), j = 0;
+    xmlChar *out;
+
+    out = malloc(n + 1);
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (in[i] < 0x20 && in[i] != '\t' && in[i] != '\n' && in[i] != '\r') {
+            out[j++] = '?';
+        } else if (in[i] == 0xEF && i + 2 < n && in[i + 1] == 0xBF &&
+                   (in[i + 2] == 0xBE || in[i + 2] == 0xBF)) {
+            out[j++] = '?';
+            i += 2;
+        } else {
+            out[j++] = in[i];
+        }
+    }
+    out[j] = '\0';
+    return out;
+}
+
+/*
+ * The text form of a scalar JSON value in *text (malloc'd), or NULL when the
+ * value is empty or not a scalar.  Returns -1 on allocation failure.
+ */
+static int scalar_text(const json_t *v, xmlChar **text)
+{
+    char buf[64];
+    const char *s;
+
+    *text = NULL;
+    if (json_is_string(v)) {
+        s = json_string_value(v);
+    } else if (json_is_boolean(v)) {
+        s = json_is_true(v) ? "true" : "false";
+    } else if (json_is_integer(v)) {
+        snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        s = buf;
+    } else if (json_is_real(v)) {
+        snprintf(buf, sizeof(buf), "%.17g", json_real_value(v));
+        s = buf;
+    } else {
+        return 0;
+    }
+    if (*s == '\0')
+        return 0;
+    *text = xml_safe_copy(s);
+    return *text == NULL ? -1 : 0;
+}
+
+/* <name>v</name> under parent, unless v is empty. */
+static int add_text_element(xmlNodePtr parent, xmlNsPtr ns, const char *name, const json_t *v)
+{
+    xmlChar *text;
+    int rc = 0;
+
+    if (scalar_text(v, &text) < 0)
+        return -1;
+    if (text == NULL)
+        return 0;
+    if (xmlNewTextChild(parent, ns, BAD_CAST name, text) == NULL)
+        rc = -1;
+    free(text);
+    return rc;
+}
+
+/* The XML attribute name="v" on node, unless v is empty. */
+static int set_scalar_prop(xmlNodePtr node, const char *name, const json_t *v)
+{
+    xmlChar *text;
+    int rc = 0;
+
+    if (scalar_text(v, &text) < 0)
+        return -1;
+    if (text == NULL)
+        return 0;
+    if (xmlSetProp(node, BAD_CAST name, text) == NULL)
+        rc = -1;
+    free(text);
+    return rc;
+}
+
+/* An empty child element <name/>, or NULL on allocation failure. */
+static xmlNodePtr add_element(xmlNodePtr parent, xmlNsPtr ns, const char *name)
+{
+    return xmlNewChild(parent, ns, BAD_CAST name, NULL);
+}
+
+/* <operation rel="..." href="..."/> for every complete entry of ops. */
+static int encode_operations(xmlNodePtr parent, xmlNsPtr ns, const json_t *ops)
+{
+    const json_t *op, *rel, *href;
+    xmlNodePtr node;
+
+    for (size_t i = 0; i < json_array_size(ops); i++) {
+        op = json_array_get(ops, i);
+        rel = json_object_get(op, "rel");
+        href = json_object_get(op, "href");
+        if (json_is_empty(rel) || json_is_empty(href))
+            continue;
+        node = add_element(parent, ns, "operation");
+        if (node == NULL || set_scalar_prop(node, "rel", rel) < 0 ||
+            set_scalar_prop(node, "href", href) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* One <property key="k">text</property> under parent. */
+static int add_property(xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *key,
+                        const xmlChar *text)
+{
+    xmlChar *safe_key;
+    xmlNodePtr node;
+    int rc = 0;
+
+    node = xmlNewTextChild(parent, ns, BAD_CAST name, text);
+    if (node == NULL)
+        return -1;
+    safe_key = xml_safe_copy(key);
+    if (safe_key == NULL || xmlSetProp(node, BAD_CAST "key", safe_key) == NULL)
+        rc = -1;
+    free(safe_key);
+    return rc;
+}
+
+/* <property key="k">v</property> for every non-empty scalar member of map.
+ * (jansson's iterators take non-const objects; map is not modified.) */
+static int encode_map(xmlNodePtr parent, xmlNsPtr ns, const char *name, const json_t *map)
+{
+    const char *key;
+    json_t *value;
+    xmlChar *text;
+    int rc;
+
+    json_object_foreach((json_t *)map, key, value) {
+        if (scalar_text(value, &text) < 0)
+            return -1;
+        if (text == NULL)
+            continue;
+        rc = add_property(parent, ns, name, key, text);
+        free(text);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A reference: <name href="...">, plus the target's elements when expanded. */
+static int encode_ref(xmlNodePtr parent, xmlNsPtr ns, const char *name, const json_t *v,
+                      const struct cimi_type *target, int depth)
+{
+    xmlNodePtr node;
+
+    if (!json_is_object(v) && !json_is_string(v))
+        return 0;
+    node = add_element(parent, ns, name);
+    if (node == NULL)
+        return -1;
+    if (json_is_string(v))
+        return set_scalar_prop(node, "href", v);
+    if (set_scalar_prop(node, "href", json_object_get(v, "href")) < 0)
+        return -1;
+    if (target == NULL)
+        return 0;
+    return encode_members(node, ns, v, target, depth + 1);
+}
+
+/* id, count, <ItemType>*, operation* of a collection doc, under node. */
+static int encode_collection_body(xmlNodePtr node, xmlNsPtr ns, const json_t *doc,
+                                  const struct cimi_type *t, int depth)
+{
+    const json_t *id, *count, *items = NULL, *item;
+    json_t *computed = NULL;
+    xmlNodePtr child;
+    int rc;
+
+    id = json_object_get(doc, "id");
+    if (json_is_empty(id))
+        id = json_object_get(doc, "href");
+    if (add_text_element(node, ns, "id", id) < 0)
+        return -1;
+    if (t->json_items != NULL)
+        items = json_object_get(doc, t->json_items);
+    count = json_object_get(doc, "count");
+    if (count == NULL) {
+        computed = json_integer((json_int_t)json_array_size(items));
+        if (computed == NULL)
+            return -1;
+        count = computed;
+    }
+    rc = add_text_element(node, ns, "count", count);
+    json_decref(computed);
+    if (rc < 0)
+        return -1;
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        item = json_array_get(items, i);
+        if (!json_is_object(item))
+            continue;
+        child = add_element(node, ns, t->name);
+        if (child == NULL || encode_members(child, ns, item, t, depth + 1) < 0)
+            return -1;
+    }
+    return encode_operations(node, ns, json_object_get(doc, "operations"));
+}
+
+/* A sub-collection: <name href="..."/>, or expanded with id, count, items. */
+static int encode_collection_ref(xmlNodePtr parent, xmlNsPtr ns, const char *name,
+                                 const json_t *v, const struct cimi_type *item_type, int depth)
+{
+    bool expanded;
+    xmlNodePtr node;
+
+    if (!json_is_object(v))
+        return 0;
+    node = add_element(parent, ns, name);
+    if (node == NULL || set_scalar_prop(node, "href", json_object_get(v, "href")) < 0)
+        return -1;
+    if (item_type == NULL || item_type->name == NULL)
+        return 0;
+    expanded = json_object_get(v, "id") != NULL || json_object_get(v, "count") != NULL ||
+               (item_type->json_items != NULL &&
+                json_object_get(v, item_type->json_items) != NULL);
+    if (!expanded)
+        return 0;
+    return encode_collection_body(node, ns, v, item_type, depth + 1);
+}
+
+/* An array of structures: one <name> element per non-empty object. */
+static int encode_array(xmlNodePtr parent, xmlNsPtr ns, const char *name, const json_t *arr,
+                        const struct cimi_type *target, int depth)
+{
+    const json_t *item;
+    xmlNodePtr node;
+
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        item = json_array_get(arr, i);
+        if (!json_is_object(item) || json_is_empty(item))
+            continue;
+        node = add_element(parent, ns, name);
+        if (node == NULL)
+            return -1;
+        if (target != NULL && encode_members(node, ns, item, target, depth + 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* An array of strings: one <name>text</name> per item. */
+static int encode_string_array(xmlNodePtr parent, xmlNsPtr ns, const char *name,
+                               const json_t *arr)
+{
+    for (size_t i = 0; i < json_array_size(arr); i++)
+        if (add_text_element(parent, ns, name, json_array_get(arr, i)) < 0)
+            return -1;
+    return 0;
+}
+
+/* The member of obj that attribute a describes, in a's XML form, under node. */
+static int encode_attr(xmlNodePtr node, xmlNsPtr ns, const json_t *obj,
+                       const struct cimi_attr *a, int depth)
+{
+    const json_t *v = json_object_get(obj, a->name);
+    const char *name = element_name(a);
+
+    if (json_is_empty(v))
+        return 0;
+    if (a->flags & A_XML_ATTR)
+        return set_scalar_prop(node, name, v);
+    /* A_XML_TEXT falls through to a child element: see the top of the file. */
+    switch (a->kind) {
+    case K_OPERATIONS:
+        return encode_operations(node, ns, v);
+    case K_MAP:
+        return json_is_object(v) ? encode_map(node, ns, name, v) : 0;
+    case K_REF:
+        return encode_ref(node, ns, name, v, a->target, depth);
+    case K_COLLECTION:
+        return encode_collection_ref(node, ns, name, v, a->target, depth);
+    case K_ARRAY:
+        return encode_array(node, ns, name, v, a->target, depth);
+    case K_STRING_ARRAY:
+        return encode_string_array(node, ns, name, v);
+    default:
+        return add_text_element(node, ns, name, v);
+    }
+}
+
+/*
+ * The members of obj described by t, in schema order, under node.  Members t
+ * does not describe are not emitted.  Returns -1 on allocation failure.
+ */
+static int encode_members(xmlNodePtr node, xmlNsPtr ns, const json_t *obj,
+                          const struct cimi_type *t, int depth)
+{
+    const struct cimi_attr *a;
+    bool operations_placed = false;
+
+    if (depth > XML_MAX_DEPTH || !json_is_object(obj))
+        return 0;
+    for (size_t i = first_xml_attr(t); (a = model_attr_at(t, i)) != NULL; i++) {
+        if (a->kind == K_OPERATIONS)
+            operations_placed = true;
+        if (encode_attr(node, ns, obj, a, depth) < 0)
+            return -1;
+    }
+    if (operations_placed || !has_xml_operations(t))
+        return 0;
+    return encode_operations(node, ns, json_object_get(obj, "operations"));
+}
+
+/* A new document whose root element is <root_name xmlns=CIMI_NS>. */
+static xmlDocPtr new_cimi_document(const char *root_name, xmlNodePtr *root, xmlNsPtr *ns)
+{
+    xmlDocPtr doc;
+
+    doc = xmlNewDoc(BAD_CAST "1.0");
+    if (doc == NULL)
+        return NULL;
+    *root = xmlNewDocNode(doc, NULL, BAD_CAST root_name, NULL);
+    if (*root == NULL) {
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    xmlDocSetRootElement(doc, *root);
+    *ns = xmlNewNs(*root, BAD_CAST CIMI_NS, NULL);
+    if (*ns == NULL) {
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    xmlSetNs(*root, *ns);
+    return doc;
+}
+
+/* The document as indented UTF-8 text with an XML declaration, malloc'd. */
+static char *dump_document(xmlDocPtr doc, size_t *len)
+{
+    xmlChar *mem = NULL;
+    int size = 0;
+    char *buf;
+
+    xmlDocDumpFormatMemoryEnc(doc, &mem, &size, "UTF-8", 1);
+    if (mem == NULL || size < 0) {
+        xmlFree(mem);
+        return NULL;
+    }
+    buf = malloc((size_t)size + 1);
+    if (buf != NULL) {
+        memcpy(buf, mem, (size_t)size);
+        buf[size] = '\0';
+        if (len != NULL)
+            *len = (size_t)size;
+    }
+    xmlFree(mem);
+    return buf;
+}
+
+static char *xml_encode(const json_t *doc, const struct cimi_type *t, bool collection,
+                        size_t *len)
+{
+    char uri[TYPE_URI_MAX];
+    xmlDocPtr xdoc;
+    xmlNodePtr root;
+    xmlNsPtr ns;
+    char *buf = NULL;
+    int rc;
+
+    if (t == NULL || t->name == NULL)
+        return NULL; /* only named types have a root element */
+    ensure_xml_init();
+    xdoc = new_cimi_document(collection ? "Collection" : t->name, &root, &ns);
+    if (xdoc == NULL)
+        return NULL;
+    if (collection) {
+        model_type_uri(t, "Collection", uri, sizeof(uri));
+        rc = xmlNewProp(root, BAD_CAST "resourceURI", BAD_CAST uri) == NULL ? -1 : 0;
+        if (rc == 0 && json_is_object(doc))
+            rc = encode_collection_body(root, ns, doc, t, 1);
+    } else {
+        rc = encode_members(root, ns, doc, t, 1);
+    }
+    if (rc == 0)
+        buf = dump_document(xdoc, len);
+    xmlFreeDoc(xdoc);
+    return buf;
+}
+
+/* ---- decoding: parsing ---- */
+
+/* SAX hook called when the parser meets <!DOCTYPE: stop right there. */
+static void refuse_doctype(void *ctx, const xmlChar *name, const xmlChar *external_id,
+                           const xmlChar *system_id)
+{
+    xmlParserCtxtPtr ctxt = ctx;
+
+    (void)name;
+    (void)external_id;
+    (void)system_id;
+    *(bool *)ctxt->_private = true;
+    xmlStopParser(ctxt);
+}
+
+/* 400 naming the parser's complaint and where it was. */
+static void report_parse_error(xmlParserCtxtPtr ctxt, struct cimi_error *err)
+{
+    const xmlError *e = xmlCtxtGetLastError(ctxt);
+    char message[256];
+    size_t n;
+
+    if (e == NULL || e->message == NULL) {
+        err_set(err, 400, NULL, "malformed XML: empty or unreadable document");
+        return;
+    }
+    snprintf(message, sizeof(message), "%s", e->message);
+    n = strlen(message);
+    while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == ' '))
+        message[--n] = '\0';
+    err_set(err, 400, NULL, "malformed XML at line %d: %s", e->line, message);
+}
+
+/* Parse body into a tree without network, DTD or entity processing. */
+static xmlDocPtr parse_document(const char *body, size_t len, struct cimi_error *err)
+{
+    const int options = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_NOERROR |
+                        XML_PARSE_NOWARNING;
+    xmlParserCtxtPtr ctxt;
+    xmlDocPtr doc;
+    bool saw_doctype = false;
+
+    if (len > INT_MAX) {
+        err_set(err, 400, NULL, "XML document too large");
+        return NULL;
+    }
+    ensure_xml_init();
+    ctxt = xmlCreateMemoryParserCtxt(body, (int)len);
+    if (ctxt == NULL) {
+        err_set(err, 400, NULL, "malformed XML: empty or unreadable document");
+        return NULL;
+    }
+    ctxt->sax->internalSubset = refuse_doctype;
+    ctxt->_private = &saw_doctype;
+    xmlCtxtUseOptions(ctxt, options);
+    xmlParseDocument(ctxt);
+    doc = ctxt->myDoc;
+    ctxt->myDoc = NULL;
+    if (saw_doctype)
+        err_set(err, 400, NULL, "malformed XML: DOCTYPE declarations are not allowed");
+    else if (!ctxt->wellFormed || doc == NULL)
+        report_parse_error(ctxt, err);
+    if ((saw_doctype || !ctxt->wellFormed) && doc != NULL) {
+        xmlFreeDoc(doc);
+        doc = NULL;
+    }
+    xmlFreeParserCtxt(ctxt);
+    return doc;
+}
+
+/* ---- decoding: text ---- */
+
+static bool is_xml_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Remove surrounding white space from s in place. */
+static void trim(char *s)
+{
+    size_t start = 0, end = strlen(s);
+
+    while (end > 0 && is_xml_space(s[end - 1]))
+        end--;
+    while (start < end && is_xml_space(s[start]))
+        start++;
+    memmove(s, s + start, end - start);
+    s[end - start] = '\0';
+}
+
+static bool is_text_node(xmlNodePtr n)
+{
+    return n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE;
+}
+
+static bool has_element_children(xmlNodePtr node)
+{
+    for (xmlNodePtr c = node->children; c != NULL; c = c->next)
+        if (c->type == XML_ELEMENT_NODE)
+            return true;
+    return false;
+}
+
+/* The direct text content of node, trimmed, malloc'd; NULL on allocation failure. */
+static char *direct_text(xmlNodePtr node)
+{
+    size_t len = 0, n;
+    char *text;
+
+    for (xmlNodePtr c = node->children; c != NULL; c = c->next)
+        if (is_text_node(c) && c->content != NULL)
+            len += strlen((const char *)c->content);
+    text = malloc(len + 1);
+    if (text == NULL)
+        return NULL;
+    len = 0;
+    for (xmlNodePtr c = node->children; c != NULL; c = c->next) {
+        if (!is_text_node(c) || c->content == NULL)
+            continue;
+        n = strlen((const char *)c->content);
+        memcpy(text + len, c->content, n);
+        len += n;
+    }
+    text[len] = '\0';
+    trim(text);
+    return text;
+}
+
+/* An XML attribute of node (no namespace), trimmed and malloc'd, or NULL if absent. */
+static char *xml_attribute(xmlNodePtr node, const char *name)
+{
+    xmlChar *value = xmlGetNoNsProp(node, BAD_CAST name);
+    char *copy;
+
+    if (value == NULL)
+        return NULL;
+    copy = strdup((const char *)value);
+    xmlFree(value);
+    if (copy != NULL)
+        trim(copy);
+    return copy;
+}
+
+static json_t *out_of_memory(struct cimi_error *err)
+{
+    err_set(err, 500, NULL, "out of memory");
+    return NULL;
+}
+
+static bool parse_integer(const char *text, json_int_t *value)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || is_xml_space(*text))
+        return false;
+    *value = (json_int_t)v;
+    return true;
+}
+
+/*
+ * The JSON value of text (already trimmed) for attribute a: json_null() for
+ * an empty text (an explicit erase), an integer, a boolean or a string.
+ */
+static json_t *convert_scalar(const char *text, const struct cimi_attr *a,
+                              struct cimi_error *err)
+{
+    json_int_t number;
+    json_t *value;
+
+    if (*text == '\0')
+        return json_null();
+    if (a->kind == K_INTEGER) {
+        if (!parse_integer(text, &number)) {
+            err_set(err, 400, a->name, "attribute '%s' must be an integer, got '%.64s'", a->name,
+                    text);
+            return NULL;
+        }
+        value = json_integer(number);
+    } else if (a->kind == K_BOOLEAN) {
+        if (strcasecmp(text, "true") == 0 || strcmp(text, "1") == 0)
+            return json_true();
+        if (strcasecmp(text, "false") == 0 || strcmp(text, "0") == 0)
+            return json_false();
+        err_set(err, 400, a->name, "attribute '%s' must be true or false, got '%.64s'", a->name,
+                text);
+        return NULL;
+    } else {
+        value = json_string(text);
+    }
+    return value != NULL ? value : out_of_memory(err);
+}
+
+/* ---- decoding: elements ---- */
+
+static int decode_into(json_t *obj, xmlNodePtr node, const struct cimi_type *t, int depth,
+                       struct cimi_error *err);
+
+static int set_member(json_t *obj, const char *name, json_t *value, struct cimi_error *err)
+{
+    if (json_object_set_new(obj, name, value) < 0) {
+        out_of_memory(err);
+        return -1;
+    }
+    return 0;
+}
+
+static bool in_cimi_namespace(xmlNodePtr node)
+{
+    return node->ns == NULL || strcmp((const char *)node->ns->href, CIMI_NS) == 0;
+}
+
+/* The attribute of t serialized as child element `name`, or NULL.  (An
+ * A_XML_TEXT attribute may come as text content or as an element.) */
+static const struct cimi_attr *attr_for_element(const struct cimi_type *t, const char *name)
+{
+    const struct cimi_attr *a;
+
+    for (size_t i = 0; (a = model_attr_at(t, i)) != NULL; i++) {
+        if (a->kind == K_OPERATIONS || (a->flags & A_XML_ATTR))
+            continue;
+        if (strcmp(element_name(a), name) == 0)
+            return a;
+    }
+    return NULL;
+}
+
+/* A scalar attribute given as an element: its trimmed text, converted. */
+static json_t *decode_scalar_element(xmlNodePtr node, const struct cimi_attr *a,
+                                     struct cimi_error *err)
+{
+    json_t *value;
+    char *text;
+
+    if (has_element_children(node)) {
+        err_set(err, 400, a->name, "attribute '%s' must be a simple value, not elements",
+                a->name);
+        return NULL;
+    }
+    text = direct_text(node);
+    if (text == NULL)
+        return out_of_memory(err);
+    value = convert_scalar(text, a, err);
+    free(text);
+    return value;
+}
+
+/* <property key="k">v</property> (or name="k", the 1.0.0 spelling) into obj[a->name]. */
+static int decode_property(json_t *obj, const struct cimi_attr *a, xmlNodePtr node,
+                           struct cimi_error *err)
+{
+    json_t *map = json_object_get(obj, a->name), *value;
+    char *key, *text;
+    int rc = -1;
+
+    key = xml_attribute(node, "key");
+    if (key == NULL)
+        key = xml_attribute(node, "name");
+    if (key == NULL || *key == '\0') {
+        free(key);
+        return err_set(err, 400, a->name, "<%s> element without a key attribute",
+                       element_name(a));
+    }
+    if (has_element_children(node)) {
+        err_set(err, 400, a->name, "property '%.64s' must be a simple value, not elements", key);
+        goto out;
+    }
+    if (json_object_get(map, key) != NULL) {
+        err_set(err, 400, a->name, "property '%.64s' given more than once", key);
+        goto out;
+    }
+    if (map == NULL) {
+        map = json_object();
+        if (map == NULL || set_member(obj, a->name, map, err) < 0)
+            goto out;
+    }
+    text = direct_text(node);
+    value = text != NULL ? json_string(text) : NULL;
+    free(text);
+    if (value == NULL) {
+        out_of_memory(err);
+        goto out;
+    }
+    rc = set_member(map, key, value, err);
+out:
+    free(key);
+    return rc;
+}
+
+/* A reference element: {"href": ..., plus its children decoded as the target}. */
+static json_t *decode_ref(xmlNodePtr node, const struct cimi_attr *a, int depth,
+                          struct cimi_error *err)
+{
+    json_t *obj;
+    char *href;
+
+    obj = json_object();
+    if (obj == NULL)
+        return out_of_memory(err);
+    href = xml_attribute(node, "href");
+    if (href != NULL && *href != '\0' && set_member(obj, "href", json_string(href), err) < 0)
+        goto fail;
+    if (a->target != NULL && decode_into(obj, node, a->target, depth + 1, err) < 0)
+        goto fail;
+    free(href);
+    if (json_object_size(obj) == 0) {
+        json_decref(obj);
+        return json_null();
+    }
+    return obj;
+fail:
+    free(href);
+    json_decref(obj);
+    return NULL;
+}
+
+/* One child of an expanded collection element, into coll. */
+static int decode_collection_child(json_t *coll, xmlNodePtr child, const struct cimi_type *item,
+                                   int depth, struct cimi_error *err)
+{
+    static const struct cimi_attr id_attr = {"id", NULL, K_URI, 0, NULL};
+    static const struct cimi_attr count_attr = {"count", NULL, K_INTEGER, 0, NULL};
+    const char *name = (const char *)child->name;
+    json_t *items, *obj;
+
+    if (!in_cimi_namespace(child))
+        return err_set(err, 400, name, "unknown attribute '%s'", name);
+    if (strcmp(name, "operation") == 0)
+        return 0;
+    if (strcmp(name, "id") == 0 || strcmp(name, "count") == 0) {
+        obj = decode_scalar_element(child, name[0] == 'i' ? &id_attr : &count_attr, err);
+        return obj != NULL ? set_member(coll, name, obj, err) : -1;
+    }
+    if (item == NULL || item->name == NULL || item->json_items == NULL ||
+        strcmp(name, item->name) != 0)
+        return err_set(err, 400, name, "unknown attribute '%s'", name);
+    items = json_object_get(coll, item->json_items);
+    if (items == NULL) {
+        items = json_array();
+        if (items == NULL || set_member(coll, item->json_items, items, err) < 0)
+            return -1;
+    }
+    obj = json_object();
+    if (obj == NULL || json_array_append_new(items, obj) < 0) {
+        out_of_memory(err);
+        return -1;
+    }
+    return decode_into(obj, child, item, depth, err);
+}
+
+/* A sub-collection element at nesting level depth: {"href"} plus, if expanded,
+ * id, count and items. */
+static json_t *decode_collection(xmlNodePtr node, const struct cimi_attr *a, int depth,
+                                 struct cimi_error *err)
+{
+    json_t *coll;
+    char *href;
+
+    if (depth > XML_MAX_DEPTH) {
+        err_set(err, 400, NULL, "XML document nested deeper than %d elements", XML_MAX_DEPTH);
+        return NULL;
+    }
+    coll = json_object();
+    if (coll == NULL)
+        return out_of_memory(err);
+    href = xml_attribute(node, "href");
+    if (href != NULL && *href != '\0' && set_member(coll, "href", json_string(href), err) < 0)
+        goto fail;
+    for (xmlNodePtr c = node->children; c != NULL; c = c->next)
+        if (c->type == XML_ELEMENT_NODE &&
+            decode_collection_child(coll, c, a->target, depth + 1, err) < 0)
+            goto fail;
+    free(href);
+    if (json_object_size(coll) == 0) {
+        json_decref(coll);
+        return json_null();
+    }
+    return coll;
+fail:
+    free(href);
+    json_decref(coll);
+    return NULL;
+}
+
+/* One repeated element of a K_ARRAY or K_STRING_ARRAY, appended to obj[a->name]. */
+static int decode_array_item(json_t *obj, const struct cimi_attr *a, xmlNodePtr node,
+                             int depth, struct cimi_error *err)
+{
+    json_t *arr = json_object_get(obj, a->name), *item;
+
+    if (a->kind == K_STRING_ARRAY) {
+        item = decode_scalar_element(node, a, err);
+        if (item == NULL)
+            return -1;
+        if (json_is_null(item))
+            return 0;
+    } else {
+        item = json_object();
+        if (item == NULL) {
+            out_of_memory(err);
+            return -1;
+        }
+        if (a->target != NULL && decode_into(item, node, a->target, depth + 1, err) < 0) {
+            json_decref(item);
+            return -1;
+        }
+    }
+    if (arr == NULL) {
+        arr = json_array();
+        if (arr == NULL || set_member(obj, a->name, arr, err) < 0) {
+            json_decref(item);
+            return -1;
+        }
+    }
+    if (json_array_append_new(arr, item) < 0) {
+        out_of_memory(err);
+        return -1;
+    }
+    return 0;
+}
+
+/* One child element of an element of type t, into obj. */
+static int decode_child(json_t *obj, xmlNodePtr child, const struct cimi_type *t, int depth,
+                        struct cimi_error *err)
+{
+    const char *name = (const char *)child->name;
+    const struct cimi_attr *a = NULL;
+    json_t *value;
+
+    if (in_cimi_namespace(child)) {
+        if (strcmp(name, "operation") == 0)
+            return 0;
+        a = attr_for_element(t, name);
+    }
+    if (a == NULL)
+        return err_set(err, 400, name, "unknown attribute '%s'", name);
+    if (a->kind == K_MAP)
+        return decode_property(obj, a, child, err);
+    if (a->kind == K_ARRAY || a->kind == K_STRING_ARRAY)
+        return decode_array_item(obj, a, child, depth, err);
+    if (json_object_get(obj, a->name) != NULL)
+        return err_set(err, 400, a->name, "attribute '%s' given more than once", a->name);
+    if (a->kind == K_REF)
+        value = decode_ref(child, a, depth, err);
+    else if (a->kind == K_COLLECTION)
+        value = decode_collection(child, a, depth + 1, err);
+    else
+        value = decode_scalar_element(child, a, err);
+    return value != NULL ? set_member(obj, a->name, value, err) : -1;
+}
+
+/* The attributes of t carried as XML attributes of node, into obj. */
+static int decode_xml_attributes(json_t *obj, xmlNodePtr node, const struct cimi_type *t,
+                                 struct cimi_error *err)
+{
+    const struct cimi_attr *a;
+    json_t *value;
+    char *text;
+
+    for (size_t i = 0; (a = model_attr_at(t, i)) != NULL; i++) {
+        if (!(a->flags & A_XML_ATTR))
+            continue;
+        text = xml_attribute(node, element_name(a));
+        if (text == NULL || *text == '\0') {
+            free(text); /* absent or empty: no value */
+            continue;
+        }
+        value = convert_scalar(text, a, err);
+        free(text);
+        if (value == NULL || set_member(obj, a->name, value, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The text content of node: the A_XML_TEXT attribute of t, or only white space. */
+static int decode_text_content(json_t *obj, xmlNodePtr node, const struct cimi_type *t,
+                               struct cimi_error *err)
+{
+    const struct cimi_attr *a, *text_attr = NULL;
+    json_t *value;
+    char *text;
+    int rc = 0;
+
+    for (size_t i = 0; (a = model_attr_at(t, i)) != NULL; i++)
+        if (a->flags & A_XML_TEXT)
+            text_attr = a;
+    text = direct_text(node);
+    if (text == NULL) {
+        out_of_memory(err);
+        return -1;
+    }
+    if (text_attr != NULL && *text != '\0') {
+        value = convert_scalar(text, text_attr, err);
+        rc = value != NULL ? set_member(obj, text_attr->name, value, err) : -1;
+    } else if (*text != '\0') {
+        rc = err_set(err, 400, NULL, "unexpected text '%.40s' in <%s>", text,
+                     (const char *)node->name);
+    }
+    free(text);
+    return rc;
+}
+
+/* Everything inside node (attributes, text, child elements) decoded as type t into obj. */
+static int decode_into(json_t *obj, xmlNodePtr node, const struct cimi_type *t, int depth,
+                       struct cimi_error *err)
+{
+    if (depth > XML_MAX_DEPTH)
+        return err_set(err, 400, NULL, "XML document nested deeper than %d elements",
+                       XML_MAX_DEPTH);
+    if (decode_xml_attributes(obj, node, t, err) < 0 || decode_text_content(obj, node, t, err) < 0)
+        return -1;
+    for (xmlNodePtr c = node->children; c != NULL; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && decode_child(obj, c, t, depth, err) < 0)
+            return -1;
+    return 0;
+}
+
+/* The root must be <t->name> or <t->name + "Create">, any case, CIMI or no namespace. */
+static int check_root(xmlNodePtr root, const struct cimi_type *t, struct cimi_error *err)
+{
+    const char *name = (const char *)root->name;
+    char create_name[128];
+
+    snprintf(create_name, sizeof(create_name), "%sCreate", t->name);
+    if (strcasecmp(name, t->name) != 0 && strcasecmp(name, create_name) != 0)
+        return err_set(err, 400, NULL, "expected <%s> root element, got <%.100s>", t->name,
+                       name);
+    if (!in_cimi_namespace(root))
+        return err_set(err, 400, NULL,
+                       "expected <%s> root element in namespace %s, got namespace %.200s",
+                       t->name, CIMI_NS, (const char *)root->ns->href);
+    return 0;
+}
+
+static json_t *xml_decode(const char *body, size_t len, const struct cimi_type *t,
+                          struct cimi_error *err)
+{
+    xmlDocPtr doc;
+    xmlNodePtr root;
+    json_t *obj = NULL;
+
+    err_clear(err);
+    if (t == NULL || t->name == NULL) {
+        err_set(err, 500, NULL, "no document type to decode");
+        return NULL;
+    }
+    doc = parse_document(body, len, err);
+    if (doc == NULL)
+        return NULL;
+    root = xmlDocGetRootElement(doc);
+    if (root == NULL) {
+        err_set(err, 400, NULL, "malformed XML: no root element");
+        goto out;
+    }
+    if (check_root(root, t, err) < 0)
+        goto out;
+    obj = json_object();
+    if (obj == NULL) {
+        out_of_memory(err);
+        goto out;
+    }
+    if (decode_into(obj, root, t, 1, err) < 0) {
+        json_decref(obj);
+        obj = NULL;
+    }
+out:
+    xmlFreeDoc(doc);
+    return obj;
+}
+
+const struct codec codec_xml = {
+    "xml",
+    "application/xml",
+    xml_encode,
+    xml_decode,
+};

@@ -1,0 +1,247 @@
+/*
+ * query.c - $filter, $orderby, $first/$last and $select on rendered documents.
+ */
+#include "cimi/query.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cimi/filter.h"
+
+#define MAX_ORDER_KEYS 8
+
+void cimi_query_init(struct cimi_query *q)
+{
+    memset(q, 0, sizeof(*q));
+    q->filters = json_array();
+}
+
+void cimi_query_free(struct cimi_query *q)
+{
+    json_decref(q->filters);
+    q->filters = NULL;
+}
+
+static void merge_list(char *dst, size_t size, const char *value)
+{
+    size_t n = strlen(dst);
+
+    if (value[0] == '\0')
+        return;
+    snprintf(dst + n, size - n, "%s%s", n ? "," : "", value);
+}
+
+static int parse_position(const char *key, const char *value, long *out, struct cimi_error *err)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || v < 1)
+        return err_set(err, 400, key, "%s must be a whole number of at least 1, not '%.50s'", key,
+                       value);
+    *out = v;
+    return 0;
+}
+
+int cimi_query_add(struct cimi_query *q, const char *key, const char *value,
+                   struct cimi_error *err)
+{
+    if (strcmp(key, "$filter") == 0) {
+        json_array_append_new(q->filters, json_string(value));
+    } else if (strcmp(key, "$select") == 0) {
+        q->has_select = true;
+        merge_list(q->select, sizeof(q->select), value);
+    } else if (strcmp(key, "$expand") == 0) {
+        q->has_expand = true;
+        merge_list(q->expand, sizeof(q->expand), value[0] ? value : "*");
+    } else if (strcmp(key, "$first") == 0) {
+        return parse_position(key, value, &q->first, err);
+    } else if (strcmp(key, "$last") == 0) {
+        return parse_position(key, value, &q->last, err);
+    } else if (strcmp(key, "$orderby") == 0) {
+        merge_list(q->orderby, sizeof(q->orderby), value);
+    }
+    return 0;
+}
+
+bool query_list_has(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = list;
+
+    while (*p) {
+        size_t len;
+        while (*p == ' ' || *p == ',')
+            p++;
+        len = strcspn(p, ", ");
+        if ((len == 1 && p[0] == '*') || (len == n && strncmp(p, name, n) == 0))
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+void query_select(json_t *doc, const char *select)
+{
+    const char *key;
+    json_t *value, *tmp;
+
+    json_object_foreach_safe(doc, tmp, key, value) {
+        (void)value;
+        if (!query_list_has(select, key))
+            json_object_del(doc, key);
+    }
+}
+
+struct order_key {
+    char name[64];
+    bool descending;
+    enum cimi_kind kind;
+};
+
+static int parse_orderby(const char *text, const struct cimi_type *t, struct order_key *keys,
+                         int *nkeys, struct cimi_error *err)
+{
+    const char *p = text;
+
+    *nkeys = 0;
+    while (*p) {
+        char item[128];
+        char *colon;
+        const struct cimi_attr *a;
+        size_t len = strcspn(p, ",");
+        struct order_key *k;
+
+        if (len >= sizeof(item) || *nkeys == MAX_ORDER_KEYS)
+            return err_set(err, 400, "$orderby", "$orderby is too long");
+        memcpy(item, p, len);
+        item[len] = '\0';
+        p += len;
+        if (*p == ',')
+            p++;
+        if (item[0] == '\0')
+            continue;
+        k = &keys[(*nkeys)++];
+        colon = strchr(item, ':');
+        k->descending = false;
+        if (colon) {
+            *colon = '\0';
+            if (strcmp(colon + 1, "desc") == 0)
+                k->descending = true;
+            else if (strcmp(colon + 1, "asc") != 0)
+                return err_set(err, 400, "$orderby", "$orderby direction must be asc or desc, not '%s'",
+                               colon + 1);
+        }
+        a = model_attr(t, item);
+        if (a == NULL || a->kind == K_MAP || a->kind == K_ARRAY || a->kind == K_COLLECTION)
+            return err_set(err, 400, "$orderby", "$orderby: cannot sort by '%s'", item);
+        snprintf(k->name, sizeof(k->name), "%.63s", item);
+        k->kind = a->kind;
+    }
+    return 0;
+}
+
+struct sort_spec {
+    const struct order_key *keys;
+    int nkeys;
+};
+
+struct indexed {
+    json_t *item;
+    size_t index;   /* original position: ties keep it, so the sort is stable */
+};
+
+static int compare_indexed(const void *pa, const void *pb, void *ctx)
+{
+    const struct indexed *a = pa, *b = pb;
+    const struct sort_spec *spec = ctx;
+
+    for (int i = 0; i < spec->nkeys; i++) {
+        const struct order_key *k = &spec->keys[i];
+        int c = filter_compare_values(json_object_get(a->item, k->name),
+                                      json_object_get(b->item, k->name), k->kind);
+        if (c != 0)
+            return k->descending ? -c : c;
+    }
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+static int sort_items(json_t *items, const struct order_key *keys, int nkeys)
+{
+    size_t n = json_array_size(items);
+    struct indexed *v = calloc(n ? n : 1, sizeof(*v));
+    struct sort_spec spec = {keys, nkeys};
+
+    if (v == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        v[i].item = json_incref(json_array_get(items, i));
+        v[i].index = i;
+    }
+    qsort_r(v, n, sizeof(*v), compare_indexed, &spec);
+    json_array_clear(items);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, v[i].item);
+    free(v);
+    return 0;
+}
+
+static int apply_filters(const struct cimi_query *q, const struct cimi_type *t, json_t *items,
+                         struct cimi_error *err)
+{
+    size_t i;
+    json_t *text;
+
+    json_array_foreach(q->filters, i, text) {
+        struct filter *f = filter_parse(json_string_value(text), t, err);
+        size_t j = 0;
+
+        if (f == NULL)
+            return -1;
+        while (j < json_array_size(items)) {
+            if (filter_match(f, json_array_get(items, j)))
+                j++;
+            else
+                json_array_remove(items, j);
+        }
+        filter_free(f);
+    }
+    return 0;
+}
+
+static void apply_range(const struct cimi_query *q, json_t *items)
+{
+    long n = (long)json_array_size(items);
+    long first = q->first > 0 ? q->first : 1;
+    long last = q->last > 0 ? q->last : n;
+
+    if (last > n)
+        last = n;
+    /* Keep 1-based positions first..last. */
+    for (long i = n; i >= 1; i--)
+        if (i < first || i > last)
+            json_array_remove(items, (size_t)(i - 1));
+}
+
+int query_collection(const struct cimi_query *q, const struct cimi_type *t, json_t *items,
+                     long *count, struct cimi_error *err)
+{
+    struct order_key keys[MAX_ORDER_KEYS];
+    int nkeys = 0;
+
+    if (apply_filters(q, t, items, err) != 0)
+        return -1;
+    if (q->orderby[0] != '\0') {
+        if (parse_orderby(q->orderby, t, keys, &nkeys, err) != 0)
+            return -1;
+        if (nkeys > 0 && sort_items(items, keys, nkeys) != 0)
+            return err_set(err, 500, NULL, "out of memory");
+    }
+    *count = (long)json_array_size(items);
+    apply_range(q, items);
+    return 0;
+}

@@ -1,0 +1,30 @@
+/*
+ * render.h - turning stored rows into the documents clients see, and back.
+ *
+ * Stored documents hold relative references ("machines/<uuid>"); clients see
+ * absolute URIs under the base URI of their request.  Rendering also adds the
+ * references of sub-collections and the operations allowed now for this
+ * principal.
+ */
+#ifndef CIMID_RENDER_H
+#define CIMID_RENDER_H
+
+#include <jansson.h>
+
+#include "cimi/request.h"
+#include "store/store.h"
+
+/* Prefix every relative "id" and "href" in doc (recursively) with base. */
+void render_absolutize(json_t *doc, const char *base);
+
+/* A new document for row (of type t) as the principal of req sees it now. */
+json_t *render_row(struct cimi_request *req, const struct cimi_type *t, struct store_row *row);
+
+/* May the principal see / change this row? */
+bool render_visible(const struct cimi_request *req, const struct store_row *row);
+bool render_writable(const struct cimi_request *req, const struct store_row *row);
+
+/* An absolute URI for a relative path. */
+void render_uri(const struct cimi_request *req, const char *path, char *out, size_t len);
+
+#endif

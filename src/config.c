@@ -1,0 +1,176 @@
+/*
+ * config.c - defaults, "key = value" config files and option values.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1");
+    cfg->port = 8080;
+    snprintf(cfg->database, sizeof(cfg->database), "cimid.db");
+    snprintf(cfg->connect, sizeof(cfg->connect), "test:///default");
+    cfg->log_level = LOG_INFO;
+    cfg->workers = 4;
+    cfg->http_threads = 4;
+    cfg->job_retention_minutes = 1440;
+    cfg->max_body = 1048576;
+    cfg->stop_timeout = 60;
+    cfg->connection_limit = 1024;
+    cfg->connection_timeout = 30;
+}
+
+static int parse_long(const char *value, long min, long max, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int set_string(char *dst, size_t size, const char *value, const char *key, char *msg,
+                      size_t len)
+{
+    if (strlen(value) >= size) {
+        snprintf(msg, len, "value of '%s' is too long", key);
+        return -1;
+    }
+    memcpy(dst, value, strlen(value) + 1);
+    return 0;
+}
+
+struct int_setting {
+    const char *key;
+    size_t offset;
+    int is_long;
+    long min, max;
+};
+
+static const struct int_setting int_settings[] = {
+    {"port", offsetof(struct config, port), 0, 0, 65535},
+    {"workers", offsetof(struct config, workers), 0, 1, 256},
+    {"http-threads", offsetof(struct config, http_threads), 0, 1, 256},
+    {"job-retention", offsetof(struct config, job_retention_minutes), 1, 1, 5256000},
+    {"max-body", offsetof(struct config, max_body), 1, 1024, 1073741824},
+    {"stop-timeout", offsetof(struct config, stop_timeout), 0, 1, 3600},
+    {"connection-limit", offsetof(struct config, connection_limit), 0, 1, 65536},
+    {"connection-timeout", offsetof(struct config, connection_timeout), 0, 1, 3600},
+};
+
+struct string_setting {
+    const char *key;
+    size_t offset;
+    size_t size;
+};
+
+static const struct string_setting string_settings[] = {
+    {"listen", offsetof(struct config, listen), sizeof(((struct config *)0)->listen)},
+    {"database", offsetof(struct config, database), sizeof(((struct config *)0)->database)},
+    {"connect", offsetof(struct config, connect), sizeof(((struct config *)0)->connect)},
+    {"tls-cert", offsetof(struct config, tls_cert), sizeof(((struct config *)0)->tls_cert)},
+    {"tls-key", offsetof(struct config, tls_key), sizeof(((struct config *)0)->tls_key)},
+    {"public-url", offsetof(struct config, public_url), sizeof(((struct config *)0)->public_url)},
+};
+
+int config_set(struct config *cfg, const char *key, const char *value, char *msg, size_t len)
+{
+    char *base = (char *)cfg;
+
+    if (strcmp(key, "log-level") == 0) {
+        int level = log_level_parse(value);
+        if (level < 0) {
+            snprintf(msg, len, "log-level must be error, warn, info or debug, not '%s'", value);
+            return -1;
+        }
+        cfg->log_level = level;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(string_settings) / sizeof(string_settings[0]); i++) {
+        const struct string_setting *s = &string_settings[i];
+        if (strcmp(key, s->key) == 0)
+            return set_string(base + s->offset, s->size, value, key, msg, len);
+    }
+    for (size_t i = 0; i < sizeof(int_settings) / sizeof(int_settings[0]); i++) {
+        const struct int_setting *s = &int_settings[i];
+        long v;
+        if (strcmp(key, s->key) != 0)
+            continue;
+        if (parse_long(value, s->min, s->max, &v) != 0) {
+            snprintf(msg, len, "%s must be a whole number from %ld to %ld, not '%s'", key, s->min,
+                     s->max, value);
+            return -1;
+        }
+        if (s->is_long)
+            *(long *)(base + s->offset) = v;
+        else
+            *(int *)(base + s->offset) = (int)v;
+        return 0;
+    }
+    snprintf(msg, len, "unknown setting '%s'", key);
+    return -1;
+}
+
+/* Trim white space at both ends, in place. */
+static char *trim(char *s)
+{
+    char *end;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+int config_load_file(struct config *cfg, const char *path, char *msg, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    char line[2048];
+    int lineno = 0;
+
+    if (f == NULL) {
+        snprintf(msg, len, "cannot open config file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *hash = strchr(line, '#'), *eq, *key, *value;
+        char why[256];
+
+        lineno++;
+        if (hash)
+            *hash = '\0';
+        key = trim(line);
+        if (*key == '\0')
+            continue;
+        eq = strchr(key, '=');
+        if (eq == NULL) {
+            snprintf(msg, len, "%s:%d: expected 'key = value'", path, lineno);
+            fclose(f);
+            return -1;
+        }
+        *eq = '\0';
+        value = trim(eq + 1);
+        key = trim(key);
+        if (config_set(cfg, key, value, why, sizeof(why)) != 0) {
+            snprintf(msg, len, "%s:%d: %s", path, lineno, why);
+            fclose(f);
+            return -1;
+        }
+    }
+    fclose(f);
+    return 0;
+}

@@ -1,0 +1,40 @@
+/*
+ * config.h - cimid's settings: defaults, config file, command-line options.
+ *
+ * Precedence: built-in defaults < config file (--config FILE) < options.
+ * The config file holds "key = value" lines with the long option names as
+ * keys ("port = 8080"); '#' starts a comment.
+ */
+#ifndef CIMID_CONFIG_H
+#define CIMID_CONFIG_H
+
+#include <stddef.h>
+
+struct config {
+    char listen[64];              /* listen address (IPv4 or IPv6 literal) */
+    int port;
+    char database[1024];          /* SQLite file */
+    char connect[1024];           /* hypervisor URI */
+    int log_level;                /* enum log_level */
+    int workers;                  /* job worker threads */
+    int http_threads;             /* HTTP worker threads */
+    long job_retention_minutes;   /* finished Jobs are deleted after this long */
+    long max_body;                /* request body limit in bytes */
+    int stop_timeout;             /* seconds a graceful stop waits for the guest */
+    int connection_limit;         /* concurrent HTTP connections */
+    int connection_timeout;       /* idle seconds before a connection is closed */
+    char tls_cert[1024];          /* PEM certificate: HTTPS when set (with tls_key) */
+    char tls_key[1024];
+    char public_url[512];         /* base URI to publish instead of the Host header's */
+};
+
+void config_defaults(struct config *cfg);
+
+/* Set one setting by its long option name. -1 with a message in msg when the
+ * name is unknown or the value is bad. */
+int config_set(struct config *cfg, const char *key, const char *value, char *msg, size_t len);
+
+/* Read a config file. -1 with a message naming the file and line on error. */
+int config_load_file(struct config *cfg, const char *path, char *msg, size_t len);
+
+#endif

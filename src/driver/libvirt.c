@@ -1,0 +1,893 @@
+/*
+ * libvirt.c - the hypervisor driver that talks to libvirt.
+ *
+ * A CIMI Machine is a libvirt domain.  The domain is named "cimi-<uuid>" and
+ * carries the Machine's UUID as its own, the Machine's name as its <title>,
+ * and an empty element <cimid:machine id="<uuid>"/> in the private namespace
+ * http://cimid.dev/ns/1 inside <metadata>: that element is what marks a
+ * domain as cimid's own (other domains on the same host are listed but never
+ * touched by reconciliation).
+ *
+ * Every call looks the domain up by UUID, does one thing, and frees the
+ * domain again.  One virConnectPtr is shared by all threads (libvirt
+ * connections are thread-safe, and libvirt keeps its last error per thread).
+ * libvirt's default error handler prints to stderr; it is replaced by one
+ * that does nothing, and failures are reported through struct cimi_error as
+ * "libvirt: <message>" instead.
+ *
+ * libvirt needs an event loop for anything asynchronous (the QEMU driver
+ * refuses embed mode without one, and domain events will need it): the
+ * default implementation is registered once and run by one thread while at
+ * least one connection is open.
+ *
+ * Supported hypervisors:
+ *   test:///default (and other test:// URIs) - libvirt's in-process mock.
+ *     Disks are described as file disks that the mock never opens, and
+ *     capture produces a pseudo location "cimid-image:<image uuid>".
+ *   qemu:///embed?root=DIR (and other qemu URIs) - real guests.  DIR/etc/
+ *     qemu.conf is written before opening if missing (prepare_embed_root).
+ *     Disks and capture are not implemented yet: domains are defined without
+ *     disks and capture fails with 501.
+ */
+#include "driver/driver.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <libxml/uri.h>
+#include <libxml/xmlstring.h>
+
+#define CIMID_NS_URI "http://cimid.dev/ns/1"
+#define CIMID_NS_PREFIX "cimid"
+
+/* Where the test driver's pretend disks "live"; it never opens them. */
+#define TEST_DISK_DIR "/tmp"
+
+/* Prefix of the pseudo image locations produced by capture on the test driver. */
+#define TEST_IMAGE_PREFIX "cimid-image:"
+
+struct hv {
+    virConnectPtr conn;
+    int is_test;               /* libvirt's test driver (no real guests) */
+    const char *domain_type;   /* <domain type='...'> for new domains */
+};
+
+/* What a call needs the domain's state to be; checked before the call so
+ * that a refused operation is a clean 409 on every driver (the test driver
+ * reports some of these as internal errors). */
+enum need {
+    NEED_NOTHING,
+    NEED_ACTIVE,     /* running, paused, shutting down, ... */
+    NEED_INACTIVE,   /* shut off or saved */
+    NEED_RUNNING,    /* running (not paused) */
+    NEED_PAUSED,
+};
+
+/* ---- errors ---- */
+
+static void ignore_libvirt_error(void *opaque, virErrorPtr error)
+{
+    (void)opaque;
+    (void)error;
+}
+
+/* Turn this thread's last libvirt error into err and return -1. */
+static int libvirt_fail(struct cimi_error *err)
+{
+    virErrorPtr last = virGetLastError();
+    int status = 500;
+
+    if (last != NULL && last->code == VIR_ERR_OPERATION_INVALID)
+        status = 409;
+    else if (last != NULL && last->code == VIR_ERR_NO_DOMAIN)
+        status = 404;
+    return err_set(err, status, NULL, "libvirt: %s", virGetLastErrorMessage());
+}
+
+/* The code of this thread's last libvirt error (VIR_ERR_OK if none). */
+static int last_error_code(void)
+{
+    virErrorPtr last = virGetLastError();
+
+    return last != NULL ? last->code : VIR_ERR_OK;
+}
+
+static int not_found(const char *uuid, struct cimi_error *err)
+{
+    return err_set(err, 404, NULL, "machine %s does not exist in the hypervisor", uuid);
+}
+
+/* 8-4-4-4-12 hexadecimal digits. */
+static int uuid_is_valid(const char *uuid)
+{
+    size_t i;
+
+    if (uuid == NULL || strlen(uuid) != 36)
+        return 0;
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (uuid[i] != '-')
+                return 0;
+        } else if (!((uuid[i] >= '0' && uuid[i] <= '9') ||
+                     (uuid[i] >= 'a' && uuid[i] <= 'f') ||
+                     (uuid[i] >= 'A' && uuid[i] <= 'F'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- preparing qemu:///embed?root=DIR ---- */
+
+/* The value of the root= parameter of an embed URI, decoded; NULL if uri is
+ * not an embed URI or has no root.  The caller frees the result. */
+static char *embed_root_of(const char *uri)
+{
+    const char *prefix = "qemu:///embed?";
+    const char *p, *end;
+
+    if (strncmp(uri, prefix, strlen(prefix)) != 0)
+        return NULL;
+    p = uri + strlen(prefix);
+    while (*p != '\0') {
+        end = p + strcspn(p, "&;");
+        if (strncmp(p, "root=", 5) == 0 && end > p + 5)
+            return xmlURIUnescapeString(p + 5, (int)(end - p - 5), NULL);
+        p = *end != '\0' ? end + 1 : end;
+    }
+    return NULL;
+}
+
+/* mkdir -p path (path is modified temporarily). */
+static int make_dirs(char *path, struct cimi_error *err)
+{
+    char *slash;
+
+    for (slash = strchr(path + 1, '/'); ; slash = strchr(slash + 1, '/')) {
+        if (slash != NULL)
+            *slash = '\0';
+        if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+            err_set(err, 500, NULL, "cannot create %s: %s", path, strerror(errno));
+            if (slash != NULL)
+                *slash = '/';
+            return -1;
+        }
+        if (slash == NULL)
+            return 0;
+        *slash = '/';
+    }
+}
+
+/* Write the qemu.conf that embed mode needs without a libvirt daemon:
+ * stdio_handler "file" (no virtlogd), and as root no privilege drop and no
+ * security driver.  An existing file is left as it is. */
+static int write_qemu_conf(const char *path, struct cimi_error *err)
+{
+    const char *common = "# written by cimid for qemu:///embed\n"
+                         "stdio_handler = \"file\"\n";
+    const char *as_root = "user = \"root\"\n"
+                          "group = \"root\"\n"
+                          "security_driver = \"none\"\n";
+    FILE *f;
+    int fd, failed;
+
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST)
+        return 0;
+    if (fd < 0)
+        return err_set(err, 500, NULL, "cannot create %s: %s", path, strerror(errno));
+    f = fdopen(fd, "w");
+    if (f == NULL) {
+        close(fd);
+        return err_set(err, 500, NULL, "cannot write %s: %s", path, strerror(errno));
+    }
+    fputs(common, f);
+    if (geteuid() == 0)
+        fputs(as_root, f);
+    failed = ferror(f);
+    if (fclose(f) != 0 || failed) {
+        unlink(path);
+        return err_set(err, 500, NULL, "cannot write %s", path);
+    }
+    return 0;
+}
+
+/* For qemu:///embed?root=DIR create DIR/etc/qemu.conf if missing. */
+static int prepare_embed_root(const char *uri, struct cimi_error *err)
+{
+    char *root = embed_root_of(uri);
+    char *path = NULL;
+    int ret = -1;
+
+    if (root == NULL)
+        return 0;
+    if (asprintf(&path, "%s/etc", root) < 0) {
+        path = NULL;
+        err_set(err, 500, NULL, "out of memory");
+        goto done;
+    }
+    if (make_dirs(path, err) < 0)
+        goto done;
+    free(path);
+    if (asprintf(&path, "%s/etc/qemu.conf", root) < 0) {
+        path = NULL;
+        err_set(err, 500, NULL, "out of memory");
+        goto done;
+    }
+    ret = write_qemu_conf(path, err);
+done:
+    free(path);
+    xmlFree(root);
+    return ret;
+}
+
+/* ---- the libvirt event loop ---- */
+
+static pthread_mutex_t loop_lock = PTHREAD_MUTEX_INITIALIZER;
+static int loop_registered;      /* virEventRegisterDefaultImpl done */
+static int loop_users;           /* open connections */
+static pthread_t loop_thread;
+static atomic_int loop_quit;
+
+static void *run_event_loop(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&loop_quit)) {
+        if (virEventRunDefaultImpl() < 0)
+            break;
+    }
+    return NULL;
+}
+
+/* A timer that fires at once, to make virEventRunDefaultImpl return. */
+static void wake_event_loop(int timer, void *opaque)
+{
+    (void)timer;
+    (void)opaque;
+}
+
+static int start_event_loop(struct cimi_error *err)
+{
+    int ret = 0;
+
+    pthread_mutex_lock(&loop_lock);
+    if (!loop_registered) {
+        if (virEventRegisterDefaultImpl() < 0) {
+            ret = libvirt_fail(err);
+            goto done;
+        }
+        loop_registered = 1;
+    }
+    if (loop_users == 0) {
+        atomic_store(&loop_quit, 0);
+        if (pthread_create(&loop_thread, NULL, run_event_loop, NULL) != 0) {
+            ret = err_set(err, 500, NULL, "cannot start the libvirt event loop thread");
+            goto done;
+        }
+    }
+    loop_users++;
+done:
+    pthread_mutex_unlock(&loop_lock);
+    return ret;
+}
+
+static void stop_event_loop(void)
+{
+    int timer;
+
+    pthread_mutex_lock(&loop_lock);
+    loop_users--;
+    if (loop_users == 0) {
+        atomic_store(&loop_quit, 1);
+        timer = virEventAddTimeout(0, wake_event_loop, NULL, NULL);
+        pthread_join(loop_thread, NULL);
+        if (timer >= 0)
+            virEventRemoveTimeout(timer);
+    }
+    pthread_mutex_unlock(&loop_lock);
+}
+
+/* ---- connection ---- */
+
+/* Decide which kind of hypervisor the connection reached. */
+static int classify_connection(struct hv *hv, struct cimi_error *err)
+{
+    const char *type = virConnectGetType(hv->conn);
+
+    if (type == NULL)
+        return libvirt_fail(err);
+    if (strcasecmp(type, "test") == 0) {
+        hv->is_test = 1;
+        hv->domain_type = "test";
+        return 0;
+    }
+    if (strcasecmp(type, "qemu") == 0) {
+        /* TCG; choosing KVM (and checking that guests boot) is later work. */
+        hv->domain_type = "qemu";
+        return 0;
+    }
+    return err_set(err, 500, NULL, "hypervisor type %s is not supported", type);
+}
+
+static struct hv *lv_open(const char *uri, struct cimi_error *err)
+{
+    struct hv *hv;
+
+    if (virInitialize() < 0) {
+        err_set(err, 500, NULL, "libvirt: cannot initialize");
+        return NULL;
+    }
+    virSetErrorFunc(NULL, ignore_libvirt_error);
+    if (prepare_embed_root(uri, err) < 0)
+        return NULL;
+    hv = calloc(1, sizeof(*hv));
+    if (hv == NULL) {
+        err_set(err, 500, NULL, "out of memory");
+        return NULL;
+    }
+    if (start_event_loop(err) < 0) {
+        free(hv);
+        return NULL;
+    }
+    hv->conn = virConnectOpen(uri);
+    if (hv->conn == NULL) {
+        libvirt_fail(err);
+        goto failed;
+    }
+    virConnSetErrorFunc(hv->conn, NULL, ignore_libvirt_error);
+    if (classify_connection(hv, err) < 0) {
+        virConnectClose(hv->conn);
+        goto failed;
+    }
+    return hv;
+failed:
+    stop_event_loop();
+    free(hv);
+    return NULL;
+}
+
+static void lv_close(struct hv *hv)
+{
+    if (hv == NULL)
+        return;
+    virConnectClose(hv->conn);
+    stop_event_loop();
+    free(hv);
+}
+
+/* ---- domains and their states ---- */
+
+/* Look the domain up; NULL with err 404 if there is none. */
+static virDomainPtr lookup(struct hv *hv, const char *uuid, struct cimi_error *err)
+{
+    virDomainPtr dom;
+
+    if (!uuid_is_valid(uuid)) {
+        not_found(uuid != NULL ? uuid : "(null)", err);
+        return NULL;
+    }
+    dom = virDomainLookupByUUIDString(hv->conn, uuid);
+    if (dom == NULL) {
+        if (last_error_code() == VIR_ERR_NO_DOMAIN)
+            not_found(uuid, err);
+        else
+            libvirt_fail(err);
+    }
+    return dom;
+}
+
+/* A shut-off domain with a managed-save image is "saved". */
+static int shutoff_state(virDomainPtr dom, enum hv_state *state, struct cimi_error *err)
+{
+    int saved = virDomainHasManagedSaveImage(dom, 0);
+
+    if (saved < 0)
+        return libvirt_fail(err);
+    *state = saved ? HV_SAVED : HV_SHUTOFF;
+    return 0;
+}
+
+static int domain_state(virDomainPtr dom, enum hv_state *state, struct cimi_error *err)
+{
+    int raw, reason;
+
+    if (virDomainGetState(dom, &raw, &reason, 0) < 0)
+        return libvirt_fail(err);
+    switch (raw) {
+    case VIR_DOMAIN_RUNNING:
+    case VIR_DOMAIN_BLOCKED:
+        *state = HV_RUNNING;
+        return 0;
+    case VIR_DOMAIN_PAUSED:
+        *state = HV_PAUSED;
+        return 0;
+    case VIR_DOMAIN_SHUTOFF:
+        return shutoff_state(dom, state, err);
+    case VIR_DOMAIN_SHUTDOWN:
+        *state = HV_SHUTTING_DOWN;
+        return 0;
+    case VIR_DOMAIN_CRASHED:
+        *state = HV_CRASHED;
+        return 0;
+    case VIR_DOMAIN_PMSUSPENDED:
+        *state = HV_SAVED;
+        return 0;
+    default:
+        *state = HV_UNKNOWN;
+        return 0;
+    }
+}
+
+/* Whether the domain is in the state `need` asks for: 1 yes, 0 no, -1 error. */
+static int state_allows(virDomainPtr dom, enum need need, struct cimi_error *err)
+{
+    int raw, reason, active;
+
+    if (need == NEED_NOTHING)
+        return 1;
+    if (need == NEED_ACTIVE || need == NEED_INACTIVE) {
+        active = virDomainIsActive(dom);
+        if (active < 0)
+            return libvirt_fail(err);
+        return need == NEED_ACTIVE ? active : !active;
+    }
+    if (virDomainGetState(dom, &raw, &reason, 0) < 0)
+        return libvirt_fail(err);
+    if (need == NEED_PAUSED)
+        return raw == VIR_DOMAIN_PAUSED;
+    return raw == VIR_DOMAIN_RUNNING || raw == VIR_DOMAIN_BLOCKED;
+}
+
+static const char *need_text(enum need need)
+{
+    switch (need) {
+    case NEED_ACTIVE:
+        return "a running or paused";
+    case NEED_INACTIVE:
+        return "a stopped";
+    case NEED_RUNNING:
+        return "a running";
+    case NEED_PAUSED:
+        return "a paused";
+    case NEED_NOTHING:
+        break;
+    }
+    return "any";
+}
+
+/* 0 if the domain may undergo `op`, else -1 with err 409 naming its state. */
+static int check_state(virDomainPtr dom, const char *uuid, const char *op,
+                       enum need need, struct cimi_error *err)
+{
+    enum hv_state state;
+    int ok = state_allows(dom, need, err);
+
+    if (ok != 0)
+        return ok > 0 ? 0 : -1;
+    if (domain_state(dom, &state, err) < 0)
+        return -1;
+    return err_set(err, 409, NULL, "machine %s is %s; %s needs %s machine",
+                   uuid, hv_state_name(state), op, need_text(need));
+}
+
+/* ---- define ---- */
+
+/* Write s as XML character data: markup characters escaped, and control
+ * characters (which XML 1.0 forbids and libvirt refuses in titles) turned
+ * into spaces.  s must be valid UTF-8. */
+static void put_xml_text(FILE *f, const char *s)
+{
+    const unsigned char *p;
+
+    for (p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p == '&')
+            fputs("&amp;", f);
+        else if (*p == '<')
+            fputs("&lt;", f);
+        else if (*p == '>')
+            fputs("&gt;", f);
+        else if (*p == '\'')
+            fputs("&apos;", f);
+        else if (*p == '"')
+            fputs("&quot;", f);
+        else if (*p < 0x20 || *p == 0x7f)
+            fputc(' ', f);
+        else
+            fputc(*p, f);
+    }
+}
+
+static int check_spec(const struct hv_machine_spec *spec, struct cimi_error *err)
+{
+    size_t i;
+    const char *a;
+
+    if (!uuid_is_valid(spec->uuid))
+        return err_set(err, 500, NULL, "invalid machine uuid '%s'", spec->uuid);
+    if (spec->cpu < 1)
+        return err_set(err, 400, "cpu", "cpu must be at least 1 (got %d)", spec->cpu);
+    if (spec->memory_kib <= 0)
+        return err_set(err, 400, "memory", "memory must be positive (got %lld)", spec->memory_kib);
+    if (spec->ndisks > HV_MAX_DISKS)
+        return err_set(err, 400, "disks", "at most %d disks are supported", HV_MAX_DISKS);
+    if (!xmlCheckUTF8((const xmlChar *)spec->name))
+        return err_set(err, 400, "name", "name is not valid UTF-8");
+    for (a = spec->cpu_arch; *a != '\0'; a++) {
+        if (!((*a >= 'a' && *a <= 'z') || (*a >= '0' && *a <= '9') || *a == '_'))
+            return err_set(err, 400, "cpuArch", "invalid cpuArch '%s'", spec->cpu_arch);
+    }
+    for (i = 0; i < spec->ndisks; i++) {
+        if (spec->disks[i].capacity_kb < 0)
+            return err_set(err, 400, "disks", "disk %zu has a negative capacity", i);
+    }
+    return 0;
+}
+
+/* Test driver disks: file disks named after the machine, never opened. */
+static void put_test_disks(FILE *f, const struct hv_machine_spec *spec)
+{
+    size_t i;
+
+    for (i = 0; i < spec->ndisks; i++) {
+        fprintf(f,
+                "    <disk type='file' device='disk'>\n"
+                "      <driver name='qemu' type='qcow2'/>\n"
+                "      <source file='%s/cimid-%s-disk%zu.qcow2'/>\n"
+                "      <target dev='vd%c' bus='virtio'/>\n"
+                "    </disk>\n",
+                TEST_DISK_DIR, spec->uuid, i, (char)('a' + i));
+    }
+}
+
+/* The domain XML for spec, in a malloc'ed string (NULL when out of memory). */
+static char *domain_xml(const struct hv *hv, const struct hv_machine_spec *spec)
+{
+    char *xml = NULL;
+    size_t len = 0;
+    int failed;
+    FILE *f = open_memstream(&xml, &len);
+
+    if (f == NULL)
+        return NULL;
+    fprintf(f, "<domain type='%s'>\n", hv->domain_type);
+    fprintf(f, "  <name>cimi-%s</name>\n  <uuid>%s</uuid>\n", spec->uuid, spec->uuid);
+    if (spec->name[0] != '\0') {
+        fputs("  <title>", f);
+        put_xml_text(f, spec->name);
+        fputs("</title>\n", f);
+    }
+    fprintf(f, "  <memory unit='KiB'>%lld</memory>\n", spec->memory_kib);
+    fprintf(f, "  <vcpu>%d</vcpu>\n", spec->cpu);
+    fprintf(f, "  <os>\n    <type arch='%s'>hvm</type>\n  </os>\n",
+            spec->cpu_arch[0] != '\0' ? spec->cpu_arch : "x86_64");
+    fprintf(f, "  <metadata>\n    <%s:machine xmlns:%s=\"%s\" id=\"%s\"/>\n  </metadata>\n",
+            CIMID_NS_PREFIX, CIMID_NS_PREFIX, CIMID_NS_URI, spec->uuid);
+    fputs("  <devices>\n", f);
+    if (hv->is_test)
+        put_test_disks(f, spec);
+    fputs("  </devices>\n</domain>\n", f);
+    failed = ferror(f);
+    if (fclose(f) != 0 || failed) {
+        free(xml);
+        return NULL;
+    }
+    return xml;
+}
+
+static int lv_define(struct hv *hv, const struct hv_machine_spec *spec, struct cimi_error *err)
+{
+    virDomainPtr dom;
+    char *xml;
+
+    if (check_spec(spec, err) < 0)
+        return -1;
+    dom = virDomainLookupByUUIDString(hv->conn, spec->uuid);
+    if (dom != NULL) {
+        virDomainFree(dom);
+        return 0;
+    }
+    if (last_error_code() != VIR_ERR_NO_DOMAIN)
+        return libvirt_fail(err);
+    xml = domain_xml(hv, spec);
+    if (xml == NULL)
+        return err_set(err, 500, NULL, "out of memory building the domain XML");
+    dom = virDomainDefineXML(hv->conn, xml);
+    free(xml);
+    if (dom == NULL)
+        return libvirt_fail(err);
+    virDomainFree(dom);
+    return 0;
+}
+
+/* ---- undefine ---- */
+
+/* Undefine with the most thorough flags the driver accepts (the test driver,
+ * for one, rejects VIR_DOMAIN_UNDEFINE_NVRAM). */
+static int undefine_domain(virDomainPtr dom, struct cimi_error *err)
+{
+    static const unsigned int attempts[] = {
+        VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+            VIR_DOMAIN_UNDEFINE_NVRAM,
+        VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
+        VIR_DOMAIN_UNDEFINE_MANAGED_SAVE,
+        0,
+    };
+    size_t i;
+    int code;
+
+    for (i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++) {
+        if (virDomainUndefineFlags(dom, attempts[i]) == 0)
+            return 0;
+        code = last_error_code();
+        if (code == VIR_ERR_NO_DOMAIN)
+            return 0;  /* someone else removed it meanwhile */
+        if (code != VIR_ERR_INVALID_ARG && code != VIR_ERR_NO_SUPPORT)
+            break;
+    }
+    return libvirt_fail(err);
+}
+
+/* Power the domain off if it is active. */
+static int destroy_if_active(virDomainPtr dom, struct cimi_error *err)
+{
+    int active = virDomainIsActive(dom);
+
+    if (active < 0)
+        return libvirt_fail(err);
+    if (!active || virDomainDestroy(dom) == 0)
+        return 0;
+    /* It may have stopped by itself between the two calls. */
+    active = virDomainIsActive(dom);
+    if (active == 0)
+        return 0;
+    return libvirt_fail(err);
+}
+
+static int lv_undefine(struct hv *hv, const char *uuid, struct cimi_error *err)
+{
+    virDomainPtr dom;
+    int ret;
+
+    if (!uuid_is_valid(uuid))
+        return 0;  /* no domain can have it */
+    dom = virDomainLookupByUUIDString(hv->conn, uuid);
+    if (dom == NULL)
+        return last_error_code() == VIR_ERR_NO_DOMAIN ? 0 : libvirt_fail(err);
+    ret = destroy_if_active(dom, err);
+    if (ret == 0)
+        ret = undefine_domain(dom, err);
+    virDomainFree(dom);
+    return ret;
+}
+
+/* ---- queries ---- */
+
+static int lv_exists(struct hv *hv, const char *uuid, struct cimi_error *err)
+{
+    virDomainPtr dom;
+
+    if (!uuid_is_valid(uuid))
+        return 0;
+    dom = virDomainLookupByUUIDString(hv->conn, uuid);
+    if (dom != NULL) {
+        virDomainFree(dom);
+        return 1;
+    }
+    if (last_error_code() == VIR_ERR_NO_DOMAIN)
+        return 0;
+    return libvirt_fail(err);
+}
+
+static int lv_get_state(struct hv *hv, const char *uuid, enum hv_state *state,
+                        struct cimi_error *err)
+{
+    virDomainPtr dom = lookup(hv, uuid, err);
+    int ret;
+
+    if (dom == NULL)
+        return -1;
+    ret = domain_state(dom, state, err);
+    virDomainFree(dom);
+    return ret;
+}
+
+/* ---- actions ---- */
+
+typedef int (*domain_call)(virDomainPtr dom);
+
+static int call_reboot(virDomainPtr dom)
+{
+    return virDomainReboot(dom, 0);
+}
+
+static int call_reset(virDomainPtr dom)
+{
+    return virDomainReset(dom, 0);
+}
+
+static int call_managed_save(virDomainPtr dom)
+{
+    return virDomainManagedSave(dom, 0);
+}
+
+/* Look the domain up, check its state allows op, and do it. */
+static int run_action(struct hv *hv, const char *uuid, const char *op, enum need need,
+                      domain_call call, struct cimi_error *err)
+{
+    virDomainPtr dom = lookup(hv, uuid, err);
+    int ret;
+
+    if (dom == NULL)
+        return -1;
+    ret = check_state(dom, uuid, op, need, err);
+    if (ret == 0 && call(dom) < 0)
+        ret = libvirt_fail(err);
+    virDomainFree(dom);
+    return ret;
+}
+
+static int lv_start(struct hv *hv, const char *uuid, struct cimi_error *err)
+{
+    /* virDomainCreate restores a managed-save image when there is one. */
+    return run_action(hv, uuid, "start", NEED_INACTIVE, virDomainCreate, err);
+}
+
+static int lv_shutdown(struct hv *hv, const char *uuid, struct cimi_error *err)
+{
+    return run_action(hv, uuid, "shutdown", NEED_ACTIVE, virDomainShutdown, err);
+}
+
+static int lv_destroy(struct hv *hv, const char *uuid, struct cimi_error *err)
+{
+    return run_action(hv, uuid, "destroy", NEED_ACTIVE, virDomainDestroy, err);
+}
+
+static int lv_reboot(struct hv *hv, const char *uuid, struct cimi_error *err)
+{
+    return run_action(hv, uuid, "reboot", NEED_ACTIVE, call_reboot, err);
+}
+
+static int lv_reset(struct hv *hv, const char *uuid, struct cimi_error *err)
+{
+    return run_action(hv, uuid, "reset", NEED_ACTIVE, call_reset, err);
+}
+
+static int lv_pause(struct hv *hv, const char *uuid, struct cimi_error *err)
+{
+    return run_action(hv, uuid, "pause", NEED_RUNNING, virDomainSuspend, err);
+}
+
+static int lv_resume(struct hv *hv, const char *uuid, struct cimi_error *err)
+{
+    return run_action(hv, uuid, "resume", NEED_PAUSED, virDomainResume, err);
+}
+
+static int lv_save(struct hv *hv, const char *uuid, struct cimi_error *err)
+{
+    return run_action(hv, uuid, "save", NEED_ACTIVE, call_managed_save, err);
+}
+
+/* ---- capture ---- */
+
+/* The test driver has no disk to copy, so a capture there "produces" the
+ * pseudo location cimid-image:<image uuid>; nothing exists behind it.  On
+ * real hypervisors copying the disk is not implemented yet (501). */
+static int lv_capture(struct hv *hv, const char *uuid, const char *image_uuid,
+                      char *location, size_t location_len, struct cimi_error *err)
+{
+    virDomainPtr dom;
+    int ret, n;
+
+    if (!uuid_is_valid(image_uuid))
+        return err_set(err, 500, NULL, "invalid image uuid '%s'", image_uuid ? image_uuid : "");
+    dom = lookup(hv, uuid, err);
+    if (dom == NULL)
+        return -1;
+    /* Real disks are copied only from a stopped machine; the test driver has
+     * no disk, so there a running machine can be "captured" too. */
+    ret = hv->is_test ? 0 : check_state(dom, uuid, "capture", NEED_INACTIVE, err);
+    virDomainFree(dom);
+    if (ret < 0)
+        return -1;
+    if (!hv->is_test)
+        return err_set(err, 501, NULL,
+                       "capturing a machine's disk is not implemented for the %s hypervisor yet",
+                       hv->domain_type);
+    n = snprintf(location, location_len, "%s%s", TEST_IMAGE_PREFIX, image_uuid);
+    if (n < 0 || (size_t)n >= location_len)
+        return err_set(err, 500, NULL, "image location buffer too small");
+    return 0;
+}
+
+/* ---- list ---- */
+
+/* Whether dom carries cimid's metadata element: 1, 0, or -1 with err. */
+static int domain_is_ours(virDomainPtr dom, struct cimi_error *err)
+{
+    char *meta = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, CIMID_NS_URI, 0);
+
+    if (meta != NULL) {
+        free(meta);
+        return 1;
+    }
+    if (last_error_code() == VIR_ERR_NO_DOMAIN_METADATA)
+        return 0;
+    return libvirt_fail(err);
+}
+
+/* Fill info for dom: 1 filled, 0 domain vanished meanwhile, -1 error. */
+static int describe_domain(virDomainPtr dom, struct hv_machine_info *info,
+                           struct cimi_error *err)
+{
+    int owned;
+
+    if (virDomainGetUUIDString(dom, info->uuid) < 0)
+        return libvirt_fail(err);
+    if (domain_state(dom, &info->state, err) < 0)
+        goto failed;
+    owned = domain_is_ours(dom, err);
+    if (owned < 0)
+        goto failed;
+    info->owned = owned == 1;
+    return 1;
+failed:
+    if (last_error_code() != VIR_ERR_NO_DOMAIN)
+        return -1;
+    err_clear(err);
+    return 0;
+}
+
+static int lv_list(struct hv *hv, struct hv_machine_info *out, size_t max,
+                   struct cimi_error *err)
+{
+    virDomainPtr *doms = NULL;
+    int n, i, r;
+    size_t filled = 0;
+    int ret = 0;
+
+    n = virConnectListAllDomains(hv->conn, &doms, 0);
+    if (n < 0)
+        return libvirt_fail(err);
+    for (i = 0; i < n; i++) {
+        if (ret == 0 && filled < max) {
+            r = describe_domain(doms[i], &out[filled], err);
+            if (r < 0)
+                ret = -1;
+            else
+                filled += (size_t)r;
+        }
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    return ret < 0 ? -1 : (int)filled;
+}
+
+const struct driver driver_libvirt = {
+    .name = "libvirt",
+    .open = lv_open,
+    .close = lv_close,
+    .define = lv_define,
+    .undefine = lv_undefine,
+    .exists = lv_exists,
+    .get_state = lv_get_state,
+    .start = lv_start,
+    .shutdown = lv_shutdown,
+    .destroy = lv_destroy,
+    .reboot = lv_reboot,
+    .reset = lv_reset,
+    .pause = lv_pause,
+    .resume = lv_resume,
+    .save = lv_save,
+    .capture = lv_capture,
+    .list = lv_list,
+};

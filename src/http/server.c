@@ -1,0 +1,418 @@
+/*
+ * server.c - libmicrohttpd glue: one CIMI request per HTTP request.
+ *
+ * For each request: collect the body (up to max-body bytes), authenticate
+ * (HTTP Basic), negotiate formats, parse the query, then hand a struct
+ * cimi_request to cimi_handle() and send back what it answers, encoded with
+ * the negotiated codec.  One log line per request.
+ */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "auth/auth.h"
+#include "cimi/request.h"
+#include "http/negotiate.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define CIMI_PREFIX "/cimi"
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const struct config *cfg;
+    char *tls_cert;
+    char *tls_key;
+};
+
+/* Per-request state kept between the calls MHD makes for one request. */
+struct pending {
+    char *body;
+    size_t len;
+    size_t cap;
+    bool too_large;
+    double started_ms;
+};
+
+static const struct config *server_cfg;
+static bool server_tls;
+
+static void *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (f == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && n < 1048576 &&
+        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
+        if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[n] = '\0';
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+static int append_body(struct pending *p, const char *data, size_t size)
+{
+    if (p->too_large || p->len + size > (size_t)server_cfg->max_body) {
+        p->too_large = true;
+        return 0;
+    }
+    if (p->len + size + 1 > p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 4096;
+        char *body;
+        while (cap < p->len + size + 1)
+            cap *= 2;
+        body = realloc(p->body, cap);
+        if (body == NULL)
+            return -1;
+        p->body = body;
+        p->cap = cap;
+    }
+    memcpy(p->body + p->len, data, size);
+    p->len += size;
+    p->body[p->len] = '\0';
+    return 0;
+}
+
+/* Host header characters we accept into published URIs. */
+static bool valid_host(const char *host)
+{
+    if (host == NULL || host[0] == '\0' || strlen(host) > 255)
+        return false;
+    for (const char *p = host; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+            return false;
+    }
+    return true;
+}
+
+static int base_uri(struct MHD_Connection *conn, char *out, size_t len, struct cimi_error *err)
+{
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+
+    if (server_cfg->public_url[0] != '\0') {
+        size_t n = strlen(server_cfg->public_url);
+        snprintf(out, len, "%s%s", server_cfg->public_url,
+                 n > 0 && server_cfg->public_url[n - 1] == '/' ? "" : "/");
+        return 0;
+    }
+    if (host == NULL) {
+        snprintf(out, len, "%s://%s:%d" CIMI_PREFIX "/", server_tls ? "https" : "http",
+                 server_cfg->listen, server_cfg->port);
+        return 0;
+    }
+    if (!valid_host(host))
+        return err_set(err, 400, "Host", "invalid Host header");
+    snprintf(out, len, "%s://%s" CIMI_PREFIX "/", server_tls ? "https" : "http", host);
+    return 0;
+}
+
+struct query_walk {
+    struct cimi_query *q;
+    struct cimi_error *err;
+    int failed;
+    const char *format;   /* first $format */
+};
+
+static enum MHD_Result query_arg(void *ctx, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    struct query_walk *w = ctx;
+
+    (void)kind;
+    if (strcmp(key, "$format") == 0) {
+        if (w->format == NULL)
+            w->format = value ? value : "";
+        return MHD_YES;
+    }
+    if (!w->failed && cimi_query_add(w->q, key, value ? value : "", w->err) != 0)
+        w->failed = 1;
+    return MHD_YES;
+}
+
+static void add_common_headers(struct MHD_Response *r, const char *version)
+{
+    MHD_add_response_header(r, "CIMI-Specification-Version", version);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct cimi_response *resp,
+                                     const struct codec *out, const char *version)
+{
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+    char *bytes = NULL;
+    size_t len = 0;
+
+    if (resp->doc != NULL) {
+        bytes = out->encode(resp->doc, resp->type, resp->collection, &len);
+        if (bytes == NULL) {
+            resp->status = 500;
+            len = 0;
+        }
+    }
+    r = MHD_create_response_from_buffer(len, bytes ? bytes : (char *)"", bytes ? MHD_RESPMEM_MUST_FREE
+                                                                           : MHD_RESPMEM_PERSISTENT);
+    if (r == NULL) {
+        free(bytes);
+        return MHD_NO;
+    }
+    if (bytes != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, out->media_type);
+    add_common_headers(r, version);
+    if (resp->location[0])
+        MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
+    if (resp->job_uri[0])
+        MHD_add_response_header(r, "CIMI-Job-URI", resp->job_uri);
+    if (resp->etag[0])
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, resp->etag);
+    if (resp->status == 401)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"cimid\"");
+    if (resp->status == 405)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, PUT, POST, DELETE, HEAD");
+    ret = MHD_queue_response(conn, (unsigned int)resp->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* Authenticate with HTTP Basic; 0 and who filled, or -1 with err 401. */
+static int authenticate(struct MHD_Connection *conn, struct store *st, struct principal *who,
+                        struct cimi_error *err)
+{
+    char *password = NULL;
+    char *user = MHD_basic_auth_get_username_password(conn, &password);
+    int rc;
+
+    if (user == NULL) {
+        MHD_free(password);
+        return err_set(err, 401, "Authorization", "authentication required (HTTP Basic)");
+    }
+    rc = auth_check(st, user, password ? password : "", who, err);
+    if (rc != 0)
+        log_warn("auth: failed login for user '%.64s'", user);
+    MHD_free(user);
+    MHD_free(password);
+    return rc;
+}
+
+/* Everything but transport: build the CIMI request and run it. */
+static void process(struct MHD_Connection *conn, const char *url, const char *method,
+                    struct pending *p, struct cimi_response *resp, const struct codec **out,
+                    char *version, size_t version_len)
+{
+    struct cimi_request req;
+    struct cimi_error err;
+    struct query_walk walk;
+    const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    const char *spec = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "CIMI-Specification-Version");
+
+    memset(&req, 0, sizeof(req));
+    err_clear(&err);
+    cimi_query_init(&req.query);
+    walk.q = &req.query;
+    walk.err = &err;
+    walk.failed = 0;
+    walk.format = NULL;
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_arg, &walk);
+    *out = negotiate_reply(walk.format, accept, &err);
+    if (*out == NULL) {
+        *out = &codec_json;
+        goto fail;
+    }
+    if (negotiate_version(spec, version, version_len, &err) == NULL) {
+        snprintf(version, version_len, "1.1.0");
+        goto fail;
+    }
+    if (walk.failed)
+        goto fail;
+    if (p->too_large) {
+        err_set(&err, 400, "body", "request body exceeds the limit of %ld bytes",
+                server_cfg->max_body);
+        goto fail;
+    }
+    req.st = store_for_thread(&err);
+    if (req.st == NULL)
+        goto fail;
+    if (authenticate(conn, req.st, &req.who, &err) != 0)
+        goto fail;
+    if (base_uri(conn, req.base_uri, sizeof(req.base_uri), &err) != 0)
+        goto fail;
+    if (strcmp(url, CIMI_PREFIX) != 0 && strncmp(url, CIMI_PREFIX "/", strlen(CIMI_PREFIX) + 1) != 0) {
+        err_set(&err, 404, NULL, "no resource at '%.200s'; the CloudEntryPoint is at %scloudEntryPoint",
+                url, req.base_uri);
+        goto fail;
+    }
+    req.path = url[strlen(CIMI_PREFIX)] == '/' ? url + strlen(CIMI_PREFIX) + 1 : "";
+    req.method = method;
+    req.if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+    if (p->len > 0) {
+        req.in = negotiate_body(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                            MHD_HTTP_HEADER_CONTENT_TYPE), &err);
+        if (req.in == NULL)
+            goto fail;
+        req.body = p->body;
+        req.body_len = p->len;
+    }
+    cimi_handle(&req, resp);
+    cimi_query_free(&req.query);
+    return;
+fail:
+    cimi_query_free(&req.query);
+    cimi_error_response(resp, &err, NULL);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *http_version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct pending *p = *con_cls;
+    struct cimi_response resp;
+    const struct codec *out = &codec_json;
+    char version[32] = "1.1.0";
+    enum MHD_Result ret;
+
+    (void)cls;
+    (void)http_version;
+    if (p == NULL) {
+        p = calloc(1, sizeof(*p));
+        if (p == NULL)
+            return MHD_NO;
+        p->started_ms = clock_mono_ms();
+        *con_cls = p;
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        if (append_body(p, upload_data, *upload_data_size) != 0)
+            return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    memset(&resp, 0, sizeof(resp));
+    process(conn, url, method, p, &resp, &out, version, sizeof(version));
+    ret = send_response(conn, &resp, out, version);
+    log_info("http: %s %s %d %.1fms", method, url, resp.status, clock_mono_ms() - p->started_ms);
+    json_decref(resp.doc);
+    return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct pending *p = *con_cls;
+
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (p != NULL) {
+        free(p->body);
+        free(p);
+        *con_cls = NULL;
+    }
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    log_debug("http: %s", line);
+}
+
+static int listen_address(const struct config *cfg, struct sockaddr_storage *ss)
+{
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, cfg->listen, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)cfg->port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, cfg->listen, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)cfg->port);
+        return 0;
+    }
+    return -1;
+}
+
+struct http_server *http_server_start(const struct config *cfg)
+{
+    struct http_server *srv = calloc(1, sizeof(*srv));
+    struct sockaddr_storage addr;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+
+    if (srv == NULL)
+        return NULL;
+    server_cfg = cfg;
+    srv->cfg = cfg;
+    if (listen_address(cfg, &addr) != 0) {
+        log_error("http: invalid listen address '%s' (give an IPv4 or IPv6 literal)", cfg->listen);
+        free(srv);
+        return NULL;
+    }
+    if (addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    server_tls = cfg->tls_cert[0] != '\0' && cfg->tls_key[0] != '\0';
+    if (server_tls) {
+        srv->tls_cert = read_file(cfg->tls_cert);
+        srv->tls_key = read_file(cfg->tls_key);
+        if (srv->tls_cert == NULL || srv->tls_key == NULL) {
+            log_error("http: cannot read TLS certificate %s or key %s", cfg->tls_cert, cfg->tls_key);
+            http_server_stop(srv);
+            return NULL;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    srv->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->http_threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->connection_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+        server_tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key,
+        MHD_OPTION_END);
+    if (srv->daemon == NULL) {
+        log_error("http: cannot listen on %s port %d", cfg->listen, cfg->port);
+        http_server_stop(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+void http_server_stop(struct http_server *srv)
+{
+    if (srv == NULL)
+        return;
+    if (srv->daemon != NULL)
+        MHD_stop_daemon(srv->daemon);
+    free(srv->tls_cert);
+    free(srv->tls_key);
+    free(srv);
+}

@@ -1,0 +1,453 @@
+/*
+ * jobs.c - Job rows, the worker pool and start-up recovery.
+ *
+ * A Job is a stored resource ("jobs/<uuid>") whose private document is its
+ * journal: the job kind to run ("op"), its parameters and the target.  The
+ * request that creates a Job commits it together with its change and then
+ * queues the id here.  Workers pop ids, mark the Job RUNNING, and call the
+ * job kind, which finishes the Job in the same transaction as the
+ * resource's new state.  Finished Jobs are purged after the retention period.
+ */
+#include "jobs/jobs.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/clock.h"
+#include "util/log.h"
+
+#define QUEUE_MAX 65536
+
+struct queue_item {
+    char id[128];
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t not_empty;
+    pthread_cond_t finished;   /* broadcast whenever a Job ends */
+    struct queue_item *items;
+    size_t head, count;
+    bool stopping;
+    int nthreads;
+    pthread_t *threads;
+    const struct job_kind *const *kinds;
+    long retention_minutes;
+} pool = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .not_empty = PTHREAD_COND_INITIALIZER,
+    .finished = PTHREAD_COND_INITIALIZER,
+};
+
+void job_spec_init(struct job_spec *spec)
+{
+    memset(spec, 0, sizeof(*spec));
+}
+
+void job_spec_clear(struct job_spec *spec)
+{
+    json_decref(spec->params);
+    spec->params = NULL;
+}
+
+static bool is_terminal(const char *state)
+{
+    return state && (strcmp(state, "SUCCESS") == 0 || strcmp(state, "FAILED") == 0 ||
+                     strcmp(state, "STOPPED") == 0);
+}
+
+int job_create(struct store *st, const struct job_spec *spec, char *job_id, size_t len,
+               struct cimi_error *err)
+{
+    struct store_row row;
+    char uuid[37], now[32];
+    json_t *affected = json_array();
+    bool queued = spec->op[0] != '\0';
+    int rc;
+
+    if (uuid_generate_v4(uuid, sizeof(uuid)) != 0) {
+        json_decref(affected);
+        return err_set(err, 500, NULL, "cannot generate a Job identifier");
+    }
+    clock_now_iso(now, sizeof(now));
+    memset(&row, 0, sizeof(row));
+    snprintf(row.id, sizeof(row.id), "jobs/%s", uuid);
+    snprintf(row.type, sizeof(row.type), "Job");
+    snprintf(row.tenant, sizeof(row.tenant), "%s", spec->tenant);
+    json_array_append_new(affected, json_pack("{s:s}", "href", spec->target));
+    if (spec->created[0])
+        json_array_append_new(affected, json_pack("{s:s}", "href", spec->created));
+    row.doc = json_pack("{s:s, s:s, s:s, s:{s:s}, s:o, s:s, s:i, s:i, s:s}", "created", now,
+                        "updated", now, "state", queued ? "QUEUED" : "SUCCESS", "targetResource",
+                        "href", spec->target, "affectedResources", affected, "action",
+                        spec->action, "returnCode", 0, "progress", queued ? 0 : 100,
+                        "timeOfStatusChange", now);
+    if (!queued)
+        json_object_set_new(row.doc, "statusMessage", json_string("done"));
+    row.priv = json_pack("{s:s, s:s, s:s, s:O}", "op", spec->op, "target", spec->target,
+                         "created", spec->created,
+                         "params", spec->params ? spec->params : json_null());
+    rc = st->ops->insert(st, &row, err);
+    store_row_clear(&row);
+    if (rc == 0)
+        snprintf(job_id, len, "jobs/%s", uuid);
+    return rc;
+}
+
+static int set_job_state(struct store *st, const char *job_id, const char *state, int progress,
+                         const char *message, int return_code, struct cimi_error *err)
+{
+    struct store_row row;
+    char now[32];
+    int rc;
+
+    memset(&row, 0, sizeof(row));
+    if (st->ops->get(st, job_id, &row, err) != 0)
+        return -1;
+    clock_now_iso(now, sizeof(now));
+    json_object_set_new(row.doc, "state", json_string(state));
+    json_object_set_new(row.doc, "progress", json_integer(progress));
+    json_object_set_new(row.doc, "returnCode", json_integer(return_code));
+    if (message)
+        json_object_set_new(row.doc, "statusMessage", json_string(message));
+    json_object_set_new(row.doc, "timeOfStatusChange", json_string(now));
+    json_object_set_new(row.doc, "updated", json_string(now));
+    rc = st->ops->update(st, &row, err);
+    store_row_clear(&row);
+    return rc;
+}
+
+int job_finish(struct store *st, const char *job_id, bool success, const char *message,
+               struct cimi_error *err)
+{
+    log_info("job: %s %s: %s", job_id, success ? "SUCCESS" : "FAILED", message ? message : "");
+    return set_job_state(st, job_id, success ? "SUCCESS" : "FAILED", 100, message,
+                         success ? 0 : 1, err);
+}
+
+int job_progress(struct store *st, const char *job_id, int progress, const char *message)
+{
+    return set_job_state(st, job_id, "RUNNING", progress, message, 0, NULL);
+}
+
+static const struct job_kind *find_kind(const char *op)
+{
+    for (size_t i = 0; pool.kinds && pool.kinds[i]; i++)
+        if (strcmp(pool.kinds[i]->op, op) == 0)
+            return pool.kinds[i];
+    return NULL;
+}
+
+/* Mark a Job FAILED in its own transaction (the last resort). */
+static void fail_job(struct store *st, const char *job_id, const char *message)
+{
+    struct cimi_error err;
+
+    if (st->ops->begin(st, &err) != 0)
+        return;
+    if (job_finish(st, job_id, false, message, &err) != 0 || st->ops->commit(st, &err) != 0)
+        st->ops->rollback(st);
+}
+
+/* Claim a queued Job: QUEUED/RUNNING -> RUNNING. Returns false if there is
+ * nothing to run (finished, stopped, gone). */
+static bool claim_job(struct store *st, const char *job_id, struct store_row *row)
+{
+    struct cimi_error err;
+    const char *state;
+
+    if (st->ops->begin(st, &err) != 0)
+        return false;
+    if (st->ops->get(st, job_id, row, &err) != 0) {
+        st->ops->rollback(st);
+        return false;
+    }
+    state = json_string_value(json_object_get(row->doc, "state"));
+    if (is_terminal(state) || (state && strcmp(state, "STOPPING") == 0)) {
+        st->ops->rollback(st);
+        return false;
+    }
+    json_object_set_new(row->doc, "state", json_string("RUNNING"));
+    json_object_set_new(row->doc, "progress", json_integer(10));
+    if (st->ops->update(st, row, &err) != 0 || st->ops->commit(st, &err) != 0) {
+        st->ops->rollback(st);
+        return false;
+    }
+    return true;
+}
+
+static void run_job(const char *job_id)
+{
+    struct cimi_error err;
+    struct store *st = store_for_thread(&err);
+    struct store_row row;
+    const struct job_kind *kind;
+    struct job_context ctx;
+    const char *op;
+
+    if (st == NULL) {
+        log_error("job: %s: %s", job_id, err.message);
+        return;
+    }
+    memset(&row, 0, sizeof(row));
+    if (!claim_job(st, job_id, &row))
+        return;
+    op = json_string_value(json_object_get(row.priv, "op"));
+    kind = op ? find_kind(op) : NULL;
+    if (kind == NULL) {
+        fail_job(st, job_id, "unknown job kind");
+        store_row_clear(&row);
+        return;
+    }
+    ctx.st = st;
+    ctx.job_id = job_id;
+    ctx.target = json_string_value(json_object_get(row.priv, "target"));
+    ctx.created = json_string_value(json_object_get(row.priv, "created"));
+    ctx.params = json_object_get(row.priv, "params");
+    if (ctx.created == NULL)
+        ctx.created = "";
+    err_clear(&err);
+    log_debug("job: %s running %s", job_id, op);
+    if (kind->run(&ctx, &err) != 0) {
+        char message[600];
+        snprintf(message, sizeof(message), "%s", err.message[0] ? err.message : "job failed");
+        fail_job(st, job_id, message);
+    }
+    store_row_clear(&row);
+}
+
+static void *worker_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct queue_item item;
+
+        pthread_mutex_lock(&pool.lock);
+        while (pool.count == 0 && !pool.stopping)
+            pthread_cond_wait(&pool.not_empty, &pool.lock);
+        if (pool.count == 0 && pool.stopping) {
+            pthread_mutex_unlock(&pool.lock);
+            break;
+        }
+        item = pool.items[pool.head];
+        pool.head = (pool.head + 1) % QUEUE_MAX;
+        pool.count--;
+        pthread_mutex_unlock(&pool.lock);
+
+        run_job(item.id);
+
+        pthread_mutex_lock(&pool.lock);
+        pthread_cond_broadcast(&pool.finished);
+        pthread_mutex_unlock(&pool.lock);
+    }
+    store_release_thread();
+    return NULL;
+}
+
+int jobs_start(int n, const struct job_kind *const *kinds, long retention_minutes)
+{
+    pool.items = calloc(QUEUE_MAX, sizeof(*pool.items));
+    pool.threads = calloc((size_t)n, sizeof(*pool.threads));
+    if (pool.items == NULL || pool.threads == NULL)
+        return -1;
+    pool.kinds = kinds;
+    pool.retention_minutes = retention_minutes;
+    pool.stopping = false;
+    for (int i = 0; i < n; i++) {
+        if (pthread_create(&pool.threads[i], NULL, worker_main, NULL) != 0)
+            return -1;
+        pool.nthreads++;
+    }
+    return 0;
+}
+
+void jobs_enqueue(const char *job_id)
+{
+    pthread_mutex_lock(&pool.lock);
+    if (pool.count < QUEUE_MAX && !pool.stopping) {
+        struct queue_item *slot = &pool.items[(pool.head + pool.count) % QUEUE_MAX];
+        snprintf(slot->id, sizeof(slot->id), "%s", job_id);
+        pool.count++;
+        pthread_cond_signal(&pool.not_empty);
+    } else {
+        /* Stays QUEUED in the store: the next start-up runs it. */
+        log_warn("job: queue full or stopping; %s will run after restart", job_id);
+    }
+    pthread_mutex_unlock(&pool.lock);
+}
+
+struct recover_ctx {
+    struct store *st;
+    int count;
+    json_t *ids;
+};
+
+static int collect_unfinished(void *arg, struct store_row *row)
+{
+    struct recover_ctx *c = arg;
+    const char *state = json_string_value(json_object_get(row->doc, "state"));
+
+    if (!is_terminal(state))
+        json_array_append_new(c->ids, json_string(row->id));
+    return 0;
+}
+
+int jobs_recover(struct store *st)
+{
+    struct recover_ctx ctx = {st, 0, json_array()};
+    struct cimi_error err;
+    size_t i;
+    json_t *id;
+
+    if (st->ops->list(st, "Job", NULL, NULL, collect_unfinished, &ctx, &err) != 0) {
+        log_error("job: recovery: %s", err.message);
+        json_decref(ctx.ids);
+        return -1;
+    }
+    json_array_foreach(ctx.ids, i, id) {
+        log_info("job: recovering unfinished %s", json_string_value(id));
+        jobs_enqueue(json_string_value(id));
+        ctx.count++;
+    }
+    json_decref(ctx.ids);
+    return ctx.count;
+}
+
+int jobs_stop(struct store *st, struct store_row *job, struct cimi_error *err)
+{
+    const char *state = json_string_value(json_object_get(job->doc, "state"));
+    const char *op = json_string_value(json_object_get(job->priv, "op"));
+    const struct job_kind *kind = op ? find_kind(op) : NULL;
+    struct job_context ctx;
+    char now[32];
+
+    if (state == NULL || strcmp(state, "QUEUED") != 0)
+        return err_set(err, 409, NULL, "Job '%s' is %s and can no longer be stopped", job->id,
+                       state ? state : "unknown");
+    ctx.st = st;
+    ctx.job_id = job->id;
+    ctx.target = json_string_value(json_object_get(job->priv, "target"));
+    ctx.created = json_string_value(json_object_get(job->priv, "created"));
+    ctx.params = json_object_get(job->priv, "params");
+    if (ctx.created == NULL)
+        ctx.created = "";
+    if (kind && kind->cancel)
+        kind->cancel(&ctx);
+    clock_now_iso(now, sizeof(now));
+    json_object_set_new(job->doc, "state", json_string("STOPPED"));
+    json_object_set_new(job->doc, "progress", json_integer(100));
+    json_object_set_new(job->doc, "statusMessage", json_string("stopped before it ran"));
+    json_object_set_new(job->doc, "timeOfStatusChange", json_string(now));
+    return st->ops->update(st, job, err);
+}
+
+static bool job_is_finished(struct store *st, const char *job_id)
+{
+    struct store_row row;
+    bool done = true;
+
+    memset(&row, 0, sizeof(row));
+    if (st->ops->get(st, job_id, &row, NULL) == 0) {
+        done = is_terminal(json_string_value(json_object_get(row.doc, "state")));
+        store_row_clear(&row);
+    }
+    return done;
+}
+
+bool jobs_wait(const char *job_id, int timeout_ms)
+{
+    struct cimi_error err;
+    struct store *st = store_for_thread(&err);
+    struct timespec deadline;
+
+    if (st == NULL)
+        return false;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&pool.lock);
+    while (!job_is_finished(st, job_id)) {
+        if (pthread_cond_timedwait(&pool.finished, &pool.lock, &deadline) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&pool.lock);
+    return job_is_finished(st, job_id);
+}
+
+void jobs_shutdown(int grace_seconds)
+{
+    double deadline = clock_mono_ms() + grace_seconds * 1000.0;
+
+    /* Let the workers drain the queue while there is time. */
+    pthread_mutex_lock(&pool.lock);
+    while (pool.count > 0 && clock_mono_ms() < deadline) {
+        pthread_mutex_unlock(&pool.lock);
+        struct timespec pause = {0, 20 * 1000000L};
+        nanosleep(&pause, NULL);
+        pthread_mutex_lock(&pool.lock);
+    }
+    if (pool.count > 0)
+        log_warn("job: %zu queued Jobs left QUEUED; they run at the next start", pool.count);
+    pool.count = 0;
+    pool.stopping = true;
+    pthread_cond_broadcast(&pool.not_empty);
+    pthread_mutex_unlock(&pool.lock);
+    for (int i = 0; i < pool.nthreads; i++)
+        pthread_join(pool.threads[i], NULL);
+    free(pool.threads);
+    free(pool.items);
+    pool.threads = NULL;
+    pool.items = NULL;
+    pool.nthreads = 0;
+}
+
+struct purge_ctx {
+    char cutoff[32];
+    json_t *ids;
+};
+
+static int collect_expired(void *arg, struct store_row *row)
+{
+    struct purge_ctx *c = arg;
+    const char *state = json_string_value(json_object_get(row->doc, "state"));
+    const char *changed = json_string_value(json_object_get(row->doc, "timeOfStatusChange"));
+
+    /* Both are UTC xs:dateTime of the same shape: text order is time order. */
+    if (is_terminal(state) && changed && strcmp(changed, c->cutoff) < 0)
+        json_array_append_new(c->ids, json_string(row->id));
+    return 0;
+}
+
+int jobs_purge(struct store *st)
+{
+    struct purge_ctx ctx;
+    struct cimi_error err;
+    size_t i;
+    json_t *id;
+    int n = 0;
+
+    clock_format_iso(time(NULL) - pool.retention_minutes * 60, ctx.cutoff, sizeof(ctx.cutoff));
+    ctx.ids = json_array();
+    if (st->ops->list(st, "Job", NULL, NULL, collect_expired, &ctx, &err) != 0 ||
+        st->ops->begin(st, &err) != 0) {
+        json_decref(ctx.ids);
+        return -1;
+    }
+    json_array_foreach(ctx.ids, i, id) {
+        if (st->ops->remove(st, json_string_value(id), &err) == 0)
+            n++;
+    }
+    if (st->ops->commit(st, &err) != 0)
+        n = -1;
+    json_decref(ctx.ids);
+    if (n > 0)
+        log_info("job: purged %d finished Jobs older than %ld minutes", n, pool.retention_minutes);
+    return n;
+}

@@ -1,0 +1,83 @@
+/*
+ * jobs.h - CIMI Jobs: creation, the worker pool, the journal, recovery.
+ *
+ * Every mutating request creates a Job row in the same transaction as its
+ * change.  Work that takes time is described by an operation name and
+ * parameters kept in the Job's private document (the journal); the Job is
+ * queued and a worker runs the matching struct job_kind after the commit.
+ * At start-up every Job that is not finished is run again: job kinds are
+ * written to be idempotent (they look at the hypervisor before acting), so
+ * a crash at any point ends with every Job SUCCESS or FAILED.
+ */
+#ifndef CIMID_JOBS_H
+#define CIMID_JOBS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "store/store.h"
+#include "util/error.h"
+
+/* What a request asks of the Job it creates. */
+struct job_spec {
+    char action[160];      /* "add", "edit", "delete" or an action URI */
+    char target[256];      /* relative path of the target resource (collection for add) */
+    char created[256];     /* relative path of a created resource, or "" */
+    char op[64];           /* job kind to run later; "" = the work is done already */
+    json_t *params;        /* parameters for the job kind (owned), or NULL */
+    char tenant[64];       /* tenant owning the Job */
+};
+
+/* State handed to a job kind's run function. */
+struct job_context {
+    struct store *st;
+    const char *job_id;    /* relative path "jobs/<uuid>" */
+    const char *target;    /* relative path of the target resource */
+    const char *created;   /* relative path of the created resource or "" */
+    json_t *params;        /* the job's parameters (borrowed) */
+};
+
+struct job_kind {
+    const char *op;        /* "machine.start" */
+    /* Do the work. Must finish the Job (job_finish) inside the transaction that
+     * records the resource's new state. Return 0, or -1 with err when it could
+     * not even record a failure (the pool then marks the Job FAILED). */
+    int (*run)(struct job_context *ctx, struct cimi_error *err);
+    /* The Job was stopped before it ran: undo what the request did (e.g. put
+     * a machine back into its previous state). Inside a transaction. */
+    void (*cancel)(struct job_context *ctx);
+};
+
+void job_spec_init(struct job_spec *spec);
+void job_spec_clear(struct job_spec *spec);
+
+/* Insert the Job described by spec (inside the caller's transaction); its id
+ * ("jobs/<uuid>") is written to job_id. */
+int job_create(struct store *st, const struct job_spec *spec, char *job_id, size_t len,
+               struct cimi_error *err);
+
+/* Inside a transaction: mark the Job finished: state "SUCCESS" or "FAILED",
+ * progress 100, statusMessage, returnCode. */
+int job_finish(struct store *st, const char *job_id, bool success, const char *message,
+               struct cimi_error *err);
+/* Inside or outside a transaction: record progress (0..100) and a message. */
+int job_progress(struct store *st, const char *job_id, int progress, const char *message);
+
+/* Start n workers; kinds is the registry of job kinds. */
+int jobs_start(int n, const struct job_kind *const *kinds, long retention_minutes);
+/* Queue a committed Job for a worker. */
+void jobs_enqueue(const char *job_id);
+/* Re-queue every unfinished Job (start-up recovery). Returns how many. */
+int jobs_recover(struct store *st);
+/* Stop a queued Job (CIMI "stop" action), inside the caller's transaction. */
+int jobs_stop(struct store *st, struct store_row *job, struct cimi_error *err);
+/* Wait (up to timeout_ms) until the Job is finished. true if it is. */
+bool jobs_wait(const char *job_id, int timeout_ms);
+/* Stop accepting work, let the workers finish the queue (up to grace
+ * seconds), fail what remains, join the threads. */
+void jobs_shutdown(int grace_seconds);
+
+/* Delete finished Jobs older than the retention period. */
+int jobs_purge(struct store *st);
+
+#endif

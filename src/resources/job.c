@@ -1,0 +1,40 @@
+/*
+ * job.c - the Job resource as clients see it: read, delete when finished,
+ * and the "stop" action while it is still queued.
+ */
+#include <string.h>
+
+#include "resources/resource.h"
+
+static bool job_allowed(const struct store_row *row, const char *op)
+{
+    const char *state = json_string_value(json_object_get(row->doc, "state"));
+
+    if (state == NULL)
+        return false;
+    if (strcmp(op, "stop") == 0)
+        return strcmp(state, "QUEUED") == 0;
+    if (strcmp(op, "delete") == 0)
+        return strcmp(state, "SUCCESS") == 0 || strcmp(state, "FAILED") == 0 ||
+               strcmp(state, "STOPPED") == 0;
+    return false;
+}
+
+static int action_stop(struct cimi_request *req, struct store_row *row, const json_t *action,
+                       struct job_spec *job, struct cimi_error *err)
+{
+    (void)action;
+    (void)job;
+    return jobs_stop(req->st, row, err);
+}
+
+static const struct resource_action job_actions[] = {
+    {"stop", action_stop},
+    {NULL, NULL},
+};
+
+const struct resource_ops job_ops = {
+    .provider_only = true,
+    .allowed = job_allowed,
+    .actions = job_actions,
+};

@@ -1,0 +1,485 @@
+/*
+ * machine.c - Machines: creation from templates, the state machine of
+ * DSP0263 (reference 3.9), actions and their jobs on the hypervisor.
+ *
+ * A Machine row's private document keeps what the hypervisor needs to
+ * (re)define it ("spec") and the stable state the consumer last asked for
+ * ("desired").  Its public "state" is transitional (CREATING, STARTING, ...)
+ * exactly while a Job works on it; otherwise it is read from the hypervisor
+ * on every request, so changes made outside cimid show.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cimi/render.h"
+#include "cimi/validate.h"
+#include "driver/driver.h"
+#include "resources/machine.h"
+#include "resources/resource.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define MAX_CPU 256
+#define MIN_MEMORY_KIB 1024LL
+
+static int stop_timeout_seconds = 60;
+
+void machine_set_stop_timeout(int seconds)
+{
+    stop_timeout_seconds = seconds;
+}
+
+int machine_stop_timeout(void)
+{
+    return stop_timeout_seconds;
+}
+
+/* ---- states ---- */
+
+static const char *const transitional_states[] = {
+    "CREATING", "STARTING", "STOPPING", "PAUSING", "SUSPENDING", "CAPTURING", "RESTORING",
+    "DELETING", NULL,
+};
+
+bool machine_state_is_transitional(const char *state)
+{
+    for (size_t i = 0; state && transitional_states[i]; i++)
+        if (strcmp(state, transitional_states[i]) == 0)
+            return true;
+    return false;
+}
+
+const char *machine_state_from_hv(enum hv_state s)
+{
+    switch (s) {
+    case HV_RUNNING:
+        return "STARTED";
+    case HV_PAUSED:
+        return "PAUSED";
+    case HV_SHUTOFF:
+        return "STOPPED";
+    case HV_SAVED:
+        return "SUSPENDED";
+    case HV_SHUTTING_DOWN:
+        return "STOPPING";
+    default:
+        return "ERROR";
+    }
+}
+
+/* Operations allowed in each stable state ("edit" and "delete" included).
+ * restart is listed before start: clients match rels by substring and take
+ * the last match. */
+struct state_ops {
+    const char *state;
+    const char *ops[9];
+};
+
+static const struct state_ops allowed_table[] = {
+    {"STOPPED", {"edit", "delete", "start", "capture", NULL}},
+    {"STARTED", {"edit", "delete", "restart", "stop", "pause", "suspend", "capture", NULL}},
+    {"PAUSED", {"edit", "delete", "restart", "start", "stop", "capture", NULL}},
+    {"SUSPENDED", {"edit", "delete", "start", "capture", NULL}},
+    {"ERROR", {"edit", "delete", "restart", "start", "stop", NULL}},
+    {NULL, {NULL}},
+};
+
+static bool machine_allowed(const struct store_row *row, const char *op)
+{
+    const char *state = json_string_value(json_object_get(row->doc, "state"));
+
+    if (state == NULL)
+        return false;
+    if (machine_state_is_transitional(state))
+        return strcmp(op, "edit") == 0;  /* busy: one Job at a time per machine */
+    for (size_t i = 0; allowed_table[i].state; i++) {
+        if (strcmp(allowed_table[i].state, state) != 0)
+            continue;
+        for (size_t j = 0; allowed_table[i].ops[j]; j++)
+            if (strcmp(allowed_table[i].ops[j], op) == 0)
+                return true;
+    }
+    return false;
+}
+
+static void machine_refresh(struct cimi_request *req, struct store_row *row)
+{
+    const char *state = json_string_value(json_object_get(row->doc, "state"));
+    enum hv_state hs;
+    struct cimi_error err;
+
+    (void)req;
+    if (machine_state_is_transitional(state))
+        return;
+    if (hypervisor_driver()->get_state(hypervisor_conn(), resource_uuid(row->id), &hs, &err) != 0) {
+        if (state == NULL || strcmp(state, "ERROR") != 0)
+            log_warn("machine: %s: %s", row->id, err.message);
+        json_object_set_new(row->doc, "state", json_string("ERROR"));
+        return;
+    }
+    json_object_set_new(row->doc, "state", json_string(machine_state_from_hv(hs)));
+}
+
+/* ---- create ---- */
+
+/* Apply override members of a by-reference document onto a copy of the
+ * referenced one: a member replaces, null erases. */
+static void apply_overrides(json_t *base, const json_t *ref)
+{
+    const char *key;
+    json_t *value;
+
+    json_object_foreach((json_t *)ref, key, value) {
+        if (strcmp(key, "href") == 0)
+            continue;
+        if (json_is_null(value))
+            json_object_del(base, key);
+        else
+            json_object_set(base, key, value);
+    }
+}
+
+/* Resolve a reference attribute (by href with overrides, or by value) to a
+ * document of type t. Returns a new reference (caller owns) or NULL. */
+static json_t *resolve_member(struct cimi_request *req, const json_t *ref, const struct cimi_type *t,
+                              const char *attr, char *path, size_t path_len, struct cimi_error *err)
+{
+    const char *href = json_string_value(json_object_get(ref, "href"));
+    struct store_row row;
+    json_t *doc;
+
+    path[0] = '\0';
+    if (href == NULL)
+        return json_deep_copy(ref);
+    if (resource_href_path(req, href, attr, path, path_len, err) != 0)
+        return NULL;
+    if (resource_load(req, path, t, &row, err) != 0) {
+        err_set(err, 400, attr, "%s href '%s' does not name a %s", attr, href, t->name);
+        return NULL;
+    }
+    doc = json_deep_copy(row.doc);
+    store_row_clear(&row);
+    apply_overrides(doc, ref);
+    return doc;
+}
+
+static int check_config(const json_t *config, struct cimi_error *err)
+{
+    json_t *cpu = json_object_get(config, "cpu"), *memory = json_object_get(config, "memory");
+    json_t *disks = json_object_get(config, "disks");
+
+    if (!json_is_integer(cpu) || json_integer_value(cpu) < 1 || json_integer_value(cpu) > MAX_CPU)
+        return err_set(err, 400, "machineConfig.cpu",
+                       "machineConfig.cpu must be an integer from 1 to %d", MAX_CPU);
+    if (!json_is_integer(memory) || json_integer_value(memory) < MIN_MEMORY_KIB)
+        return err_set(err, 400, "machineConfig.memory",
+                       "machineConfig.memory must be an integer of at least %lld (KiB)",
+                       MIN_MEMORY_KIB);
+    if (json_array_size(disks) > HV_MAX_DISKS)
+        return err_set(err, 400, "machineConfig.disks", "at most %d disks per machine",
+                       HV_MAX_DISKS);
+    return 0;
+}
+
+/* Build the hypervisor spec kept in the private document. */
+static json_t *build_spec(const json_t *config, const json_t *image)
+{
+    json_t *disks = json_array(), *d;
+    size_t i;
+
+    json_array_foreach(json_object_get(config, "disks"), i, d) {
+        json_array_append_new(disks, json_pack("{s:I, s:s, s:s}", "capacity",
+                                               json_integer_value(json_object_get(d, "capacity")),
+                                               "format",
+                                               json_string_value(json_object_get(d, "format")) ?: "",
+                                               "initialLocation",
+                                               json_string_value(json_object_get(d, "initialLocation")) ?: ""));
+    }
+    return json_pack("{s:I, s:I, s:s, s:o, s:s}", "cpu", json_integer_value(json_object_get(config, "cpu")),
+                     "memory", json_integer_value(json_object_get(config, "memory")), "cpuArch",
+                     json_string_value(json_object_get(config, "cpuArch")) ?: "x86_64", "disks", disks,
+                     "imageLocation",
+                     json_string_value(json_object_get(image, "imageLocation")) ?: "");
+}
+
+static int initial_state_of(const json_t *tmpl, const char **state, struct cimi_error *err)
+{
+    const char *s = json_string_value(json_object_get(tmpl, "initialState"));
+
+    if (s == NULL) {
+        *state = "STOPPED";  /* DefaultInitialState */
+        return 0;
+    }
+    if (strcasecmp(s, "STARTED") == 0)
+        *state = "STARTED";
+    else if (strcasecmp(s, "STOPPED") == 0)
+        *state = "STOPPED";
+    else
+        return err_set(err, 400, "machineTemplate.initialState",
+                       "machineTemplate.initialState '%s' is not one of the InitialStates "
+                       "STARTED,STOPPED", s);
+    return 0;
+}
+
+/* The template: by reference (with overrides) or by value. */
+static json_t *resolve_template(struct cimi_request *req, const json_t *input, struct cimi_error *err)
+{
+    char path[256];
+
+    return resolve_member(req, json_object_get(input, "machineTemplate"), &t_machine_template,
+                          "machineTemplate", path, sizeof(path), err);
+}
+
+static int insert_disks(struct cimi_request *req, const struct store_row *machine,
+                        const json_t *spec, struct cimi_error *err)
+{
+    size_t i;
+    json_t *d;
+
+    json_array_foreach(json_object_get(spec, "disks"), i, d) {
+        struct store_row disk;
+        int rc;
+
+        memset(&disk, 0, sizeof(disk));
+        snprintf(disk.id, sizeof(disk.id), "%s/disks/%zu", machine->id, i);
+        snprintf(disk.type, sizeof(disk.type), "Disk");
+        snprintf(disk.tenant, sizeof(disk.tenant), "%s", machine->tenant);
+        snprintf(disk.parent, sizeof(disk.parent), "%s", machine->id);
+        disk.doc = json_pack("{s:s, s:O, s:O, s:I}", "name", "disk", "created",
+                             json_object_get(machine->doc, "created"), "updated",
+                             json_object_get(machine->doc, "created"), "capacity",
+                             json_integer_value(json_object_get(d, "capacity")));
+        json_object_set_new(disk.doc, "name", json_sprintf("disk%zu", i));
+        if (json_string_length(json_object_get(d, "initialLocation")) > 0)
+            json_object_set(disk.doc, "initialLocation", json_object_get(d, "initialLocation"));
+        disk.priv = json_object();
+        rc = req->st->ops->insert(req->st, &disk, err);
+        store_row_clear(&disk);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int machine_create(struct cimi_request *req, json_t *input, struct store_row *row,
+                          struct job_spec *job, struct cimi_error *err)
+{
+    json_t *tmpl, *config = NULL, *image = NULL, *credential = NULL, *spec;
+    const char *initial = "STOPPED";
+    char path[256];
+    int rc = -1;
+
+    tmpl = resolve_template(req, input, err);
+    if (tmpl == NULL)
+        return -1;
+    if (initial_state_of(tmpl, &initial, err) != 0)
+        goto out;
+    if (json_object_get(tmpl, "machineConfig") == NULL) {
+        err_set(err, 400, "machineTemplate.machineConfig", "missing required attribute 'machineTemplate.machineConfig'");
+        goto out;
+    }
+    config = resolve_member(req, json_object_get(tmpl, "machineConfig"), &t_machine_configuration,
+                            "machineTemplate.machineConfig", path, sizeof(path), err);
+    if (config == NULL || check_config(config, err) != 0)
+        goto out;
+    if (json_object_get(tmpl, "machineImage") == NULL) {
+        err_set(err, 400, "machineTemplate.machineImage", "missing required attribute 'machineTemplate.machineImage'");
+        goto out;
+    }
+    image = resolve_member(req, json_object_get(tmpl, "machineImage"), &t_machine_image,
+                           "machineTemplate.machineImage", path, sizeof(path), err);
+    if (image == NULL)
+        goto out;
+    if (path[0] && strcmp(json_string_value(json_object_get(image, "state")) ?: "", "AVAILABLE") != 0) {
+        err_set(err, 409, "machineTemplate.machineImage", "MachineImage '%s' is not AVAILABLE", path);
+        goto out;
+    }
+    if (json_string_length(json_object_get(image, "imageLocation")) == 0) {
+        err_set(err, 400, "machineTemplate.machineImage.imageLocation",
+                "missing required attribute 'machineTemplate.machineImage.imageLocation'");
+        goto out;
+    }
+    if (json_object_get(tmpl, "credential")) {
+        credential = resolve_member(req, json_object_get(tmpl, "credential"), &t_credential,
+                                    "machineTemplate.credential", path, sizeof(path), err);
+        if (credential == NULL)
+            goto out;
+    }
+    row->doc = json_object();
+    row->priv = json_object();
+    if (resource_new_row(req, &t_machine, row, err) != 0)
+        goto out;
+    if (json_object_get(input, "name"))
+        json_object_set(row->doc, "name", json_object_get(input, "name"));
+    if (json_object_get(input, "description"))
+        json_object_set(row->doc, "description", json_object_get(input, "description"));
+    if (json_object_get(input, "properties"))
+        json_object_set(row->doc, "properties", json_object_get(input, "properties"));
+    spec = build_spec(config, image);
+    json_object_set_new(row->doc, "state", json_string("CREATING"));
+    json_object_set(row->doc, "cpu", json_object_get(spec, "cpu"));
+    json_object_set(row->doc, "memory", json_object_get(spec, "memory"));
+    json_object_set(row->doc, "cpuArch", json_object_get(spec, "cpuArch"));
+    if (json_object_get(config, "cpuSpeed"))
+        json_object_set(row->doc, "cpuSpeed", json_object_get(config, "cpuSpeed"));
+    json_object_set_new(row->priv, "spec", spec);
+    json_object_set_new(row->priv, "desired", json_string(initial));
+    json_object_set_new(row->priv, "previous", json_string("ERROR"));
+    if (json_object_get(tmpl, "userData"))
+        json_object_set(row->priv, "userData", json_object_get(tmpl, "userData"));
+    if (credential)
+        json_object_set(row->priv, "credential", credential);
+    if (insert_disks(req, row, spec, err) != 0)
+        goto out;
+    snprintf(job->op, sizeof(job->op), "machine.create");
+    job->params = json_pack("{s:s}", "machine", row->id);
+    rc = 0;
+out:
+    json_decref(tmpl);
+    json_decref(config);
+    json_decref(image);
+    json_decref(credential);
+    return rc;
+}
+
+static int machine_check(struct cimi_request *req, json_t *doc, struct cimi_error *err)
+{
+    (void)req;
+    (void)doc;
+    (void)err;
+    return 0;
+}
+
+/* ---- actions (run inside the request's transaction) ---- */
+
+static const char *transitional_for(const char *action, const char *state)
+{
+    if (strcmp(action, "start") == 0 || strcmp(action, "restart") == 0)
+        return "STARTING";
+    if (strcmp(action, "stop") == 0)
+        return "STOPPING";
+    if (strcmp(action, "pause") == 0)
+        return "PAUSING";
+    if (strcmp(action, "suspend") == 0)
+        return "SUSPENDING";
+    if (strcmp(action, "delete") == 0)
+        return "DELETING";
+    return state;
+}
+
+/* Mark the machine busy with a transitional state and describe the Job. */
+static int begin_machine_job(struct cimi_request *req, struct store_row *row, const char *action,
+                             bool force, struct job_spec *job, struct cimi_error *err)
+{
+    const char *state = json_string_value(json_object_get(row->doc, "state"));
+
+    /* The stored state may be stale (changed outside cimid): refresh first. */
+    machine_refresh(req, row);
+    state = json_string_value(json_object_get(row->doc, "state"));
+    if (strcmp(action, "delete") != 0 && !machine_allowed(row, action))
+        return err_set(err, 409, "action", "Machine '%s' is %s; '%s' is not allowed now", row->id,
+                       state ? state : "busy", action);
+    json_object_set_new(row->priv, "previous", json_string(state ? state : "ERROR"));
+    json_object_set_new(row->doc, "state", json_string(transitional_for(action, state)));
+    resource_touch(row->doc);
+    if (req->st->ops->update(req->st, row, err) != 0)
+        return -1;
+    snprintf(job->op, sizeof(job->op), "machine.%s", action);
+    job->params = json_pack("{s:s, s:b}", "machine", row->id, "force", force);
+    return 0;
+}
+
+static int run_simple_action(struct cimi_request *req, struct store_row *row, const json_t *action,
+                             struct job_spec *job, struct cimi_error *err, const char *name)
+{
+    bool force = json_is_true(json_object_get(action, "force"));
+
+    return begin_machine_job(req, row, name, force, job, err);
+}
+
+static int action_start(struct cimi_request *req, struct store_row *row, const json_t *action,
+                        struct job_spec *job, struct cimi_error *err)
+{
+    return run_simple_action(req, row, action, job, err, "start");
+}
+
+static int action_stop(struct cimi_request *req, struct store_row *row, const json_t *action,
+                       struct job_spec *job, struct cimi_error *err)
+{
+    return run_simple_action(req, row, action, job, err, "stop");
+}
+
+static int action_restart(struct cimi_request *req, struct store_row *row, const json_t *action,
+                          struct job_spec *job, struct cimi_error *err)
+{
+    return run_simple_action(req, row, action, job, err, "restart");
+}
+
+static int action_pause(struct cimi_request *req, struct store_row *row, const json_t *action,
+                        struct job_spec *job, struct cimi_error *err)
+{
+    return run_simple_action(req, row, action, job, err, "pause");
+}
+
+static int action_suspend(struct cimi_request *req, struct store_row *row, const json_t *action,
+                          struct job_spec *job, struct cimi_error *err)
+{
+    return run_simple_action(req, row, action, job, err, "suspend");
+}
+
+static int action_capture(struct cimi_request *req, struct store_row *row, const json_t *action,
+                          struct job_spec *job, struct cimi_error *err)
+{
+    (void)req;
+    (void)row;
+    (void)action;
+    (void)job;
+    return err_set(err, 400, "action",
+                   "capture a Machine by creating a MachineImage whose imageLocation is the "
+                   "Machine's id (POST to the href of this operation)");
+}
+
+static int machine_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+                          struct cimi_error *err)
+{
+    return begin_machine_job(req, row, "delete", true, job, err);
+}
+
+static const char *machine_action_href(const char *action)
+{
+    return strcmp(action, "capture") == 0 ? "machineImages" : NULL;
+}
+
+static const struct resource_action machine_actions[] = {
+    {"restart", action_restart},
+    {"start", action_start},
+    {"stop", action_stop},
+    {"pause", action_pause},
+    {"suspend", action_suspend},
+    {"capture", action_capture},
+    {NULL, NULL},
+};
+
+const struct resource_ops machine_ops = {
+    .create_input = &t_machine_create,
+    .create = machine_create,
+    .check = machine_check,
+    .remove = machine_remove,
+    .refresh = machine_refresh,
+    .allowed = machine_allowed,
+    .actions = machine_actions,
+    .action_href = machine_action_href,
+};
+
+/* Disks are created with their Machine and go with it. */
+const struct resource_ops disk_ops = {
+    .provider_only = true,
+};
+
+/* Volumes arrive with the Volume resources (a later step); the collection
+ * answers, empty, so clients can walk it. */
+const struct resource_ops machine_volume_ops = {
+    .provider_only = true,
+};

@@ -1,0 +1,29 @@
+/*
+ * machine.h - what the Machine request side (machine.c) and its jobs
+ * (machine_jobs.c) share.
+ */
+#ifndef CIMID_MACHINE_H
+#define CIMID_MACHINE_H
+
+#include <stdbool.h>
+
+#include "driver/driver.h"
+#include "jobs/jobs.h"
+#include "store/store.h"
+
+bool machine_state_is_transitional(const char *state);
+const char *machine_state_from_hv(enum hv_state s);
+void machine_set_stop_timeout(int seconds);
+int machine_stop_timeout(void);
+
+/* Fill a hypervisor spec from a Machine row. */
+int machine_hv_spec(const struct store_row *row, struct hv_machine_spec *spec,
+                    struct cimi_error *err);
+
+/* Start-up: make the hypervisor agree with the store (see machine_jobs.c). */
+int machine_reconcile(struct store *st);
+
+extern const struct job_kind machine_create_job, machine_start_job, machine_stop_job,
+    machine_restart_job, machine_pause_job, machine_suspend_job, machine_delete_job;
+
+#endif

@@ -1,0 +1,163 @@
+/*
+ * machine_image.c - MachineImages: registered from a location, or captured
+ * from a Machine when imageLocation names one (DSP0263 capture).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "driver/driver.h"
+#include "resources/machine.h"
+#include "resources/resource.h"
+#include "util/log.h"
+
+/* Normalize "type" (clients pad and vary case); only IMAGE is supported. */
+static int check_type(json_t *doc, struct cimi_error *err)
+{
+    const char *type = json_string_value(json_object_get(doc, "type"));
+    char trimmed[32];
+    size_t start = 0, len;
+
+    if (type == NULL) {
+        json_object_set_new(doc, "type", json_string("IMAGE"));
+        return 0;
+    }
+    while (isspace((unsigned char)type[start]))
+        start++;
+    len = strlen(type + start);
+    while (len > 0 && isspace((unsigned char)type[start + len - 1]))
+        len--;
+    snprintf(trimmed, sizeof(trimmed), "%.*s", (int)len, type + start);
+    if (strcasecmp(trimmed, "IMAGE") == 0) {
+        json_object_set_new(doc, "type", json_string("IMAGE"));
+        return 0;
+    }
+    if (strcasecmp(trimmed, "SNAPSHOT") == 0 || strcasecmp(trimmed, "PARTIAL_SNAPSHOT") == 0)
+        return err_set(err, 400, "type", "MachineImage type '%s' is not supported yet; use IMAGE",
+                       trimmed);
+    return err_set(err, 400, "type", "MachineImage type '%s' must be IMAGE, SNAPSHOT or PARTIAL_SNAPSHOT",
+                   trimmed);
+}
+
+static int image_check(struct cimi_request *req, json_t *doc, struct cimi_error *err)
+{
+    (void)req;
+    if (json_string_length(json_object_get(doc, "imageLocation")) == 0)
+        return err_set(err, 400, "imageLocation", "missing required attribute 'imageLocation'");
+    return check_type(doc, err);
+}
+
+/* Is imageLocation one of our Machines? Fills machine_path if so. */
+static bool names_machine(struct cimi_request *req, const char *location, char *machine_path,
+                          size_t len)
+{
+    struct cimi_error ignored;
+
+    if (resource_href_path(req, location, "imageLocation", machine_path, len, &ignored) != 0)
+        return false;
+    return strncmp(machine_path, "machines/", 9) == 0;
+}
+
+static int start_capture(struct cimi_request *req, struct store_row *row, const char *machine_path,
+                         struct job_spec *job, struct cimi_error *err)
+{
+    struct store_row machine;
+    const char *state;
+
+    if (resource_load(req, machine_path, &t_machine, &machine, err) != 0)
+        return err_set(err, 400, "imageLocation", "imageLocation '%s' names no Machine", machine_path);
+    if (t_machine.ops->refresh)
+        t_machine.ops->refresh(req, &machine);
+    state = json_string_value(json_object_get(machine.doc, "state"));
+    if (!t_machine.ops->allowed(&machine, "capture")) {
+        err_set(err, 409, "imageLocation", "Machine '%s' is %s; it cannot be captured now",
+                machine_path, state ? state : "busy");
+        store_row_clear(&machine);
+        return -1;
+    }
+    store_row_clear(&machine);
+    json_object_set_new(row->doc, "state", json_string("CREATING"));
+    json_object_set_new(row->doc, "imageLocation", json_string(machine_path));
+    snprintf(job->op, sizeof(job->op), "image.capture");
+    job->params = json_pack("{s:s, s:s}", "image", row->id, "machine", machine_path);
+    return 0;
+}
+
+static int image_create(struct cimi_request *req, json_t *input, struct store_row *row,
+                        struct job_spec *job, struct cimi_error *err)
+{
+    const char *location = json_string_value(json_object_get(input, "imageLocation"));
+    char machine_path[256];
+
+    row->doc = json_deep_copy(input);
+    row->priv = json_object();
+    if (resource_new_row(req, &t_machine_image, row, err) != 0)
+        return -1;
+    if (names_machine(req, location, machine_path, sizeof(machine_path)))
+        return start_capture(req, row, machine_path, job, err);
+    /* A location outside cimid: registered as it is (downloads come with
+     * real storage in a later step). */
+    json_object_set_new(row->doc, "state", json_string("AVAILABLE"));
+    return 0;
+}
+
+const struct resource_ops machine_image_ops = {
+    .create = image_create,
+    .check = image_check,
+};
+
+/* ---- the capture job ---- */
+
+static int finish_capture(struct job_context *ctx, bool success, const char *location,
+                          const char *message, struct cimi_error *err)
+{
+    struct store *st = ctx->st;
+    const char *image = json_string_value(json_object_get(ctx->params, "image"));
+    struct store_row row;
+
+    memset(&row, 0, sizeof(row));
+    if (st->ops->begin(st, err) != 0)
+        return -1;
+    if (st->ops->get(st, image, &row, NULL) == 0) {
+        json_object_set_new(row.doc, "state", json_string(success ? "AVAILABLE" : "ERROR"));
+        if (location)
+            json_object_set_new(row.doc, "imageLocation", json_string(location));
+        resource_touch(row.doc);
+        if (st->ops->update(st, &row, err) != 0)
+            goto fail;
+    }
+    if (job_finish(st, ctx->job_id, success, message, err) != 0 || st->ops->commit(st, err) != 0)
+        goto fail;
+    store_row_clear(&row);
+    return 0;
+fail:
+    st->ops->rollback(st);
+    store_row_clear(&row);
+    return -1;
+}
+
+static int run_capture(struct job_context *ctx, struct cimi_error *err)
+{
+    const char *image = json_string_value(json_object_get(ctx->params, "image"));
+    const char *machine = json_string_value(json_object_get(ctx->params, "machine"));
+    char location[1024];
+    struct cimi_error cause;
+
+    err_clear(&cause);
+    job_progress(ctx->st, ctx->job_id, 40, "copying the machine's disk");
+    if (hypervisor_driver()->capture(hypervisor_conn(), resource_uuid(machine), resource_uuid(image),
+                                     location, sizeof(location), &cause) != 0)
+        return finish_capture(ctx, false, NULL, cause.message, err);
+    return finish_capture(ctx, true, location, "captured", err);
+}
+
+static void cancel_capture(struct job_context *ctx)
+{
+    const char *image = json_string_value(json_object_get(ctx->params, "image"));
+
+    if (image)
+        ctx->st->ops->remove(ctx->st, image, NULL);
+}
+
+const struct job_kind image_capture_job = {"image.capture", run_capture, cancel_capture};

@@ -1,0 +1,121 @@
+/*
+ * metadata.c - ResourceMetadata: what this provider supports, as
+ * capabilities clients look up by URI.  Computed from what cimid really
+ * implements; nothing here is stored.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cimi/render.h"
+#include "resources/resource.h"
+#include "resources/virtual.h"
+
+#define CAP_BASE CIMI_NS "/capability/"
+
+static long job_retention_minutes = 1440;
+
+void metadata_set_job_retention(long minutes)
+{
+    job_retention_minutes = minutes;
+}
+
+const struct resource_ops resource_metadata_ops = {
+    .provider_only = true,
+};
+
+struct capability {
+    const char *resource;
+    const char *name;
+    const char *value;
+    const char *description;
+};
+
+static const struct capability machine_caps[] = {
+    {"Machine", "DefaultInitialState", "STOPPED", "state a new Machine reaches when its template names none"},
+    {"Machine", "InitialStates", "STARTED,STOPPED", "states a new Machine can be asked to reach"},
+    {"Machine", "MachineStopForce", "true", "stop accepts force=true (power off)"},
+    {"Machine", "MachineStopForceDefault", "false", "stop without force asks the guest to shut down"},
+    {"Machine", "MachineConfigByValue", "true", "machineConfig may be given by value"},
+    {"Machine", "MachineCredentialByValue", "true", "credential may be given by value"},
+    {"Machine", "MachineImageByValue", "true", "machineImage may be given by value"},
+    {"Machine", "MachineTemplateByValue", "true", "machineTemplate may be given by value"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const struct capability cep_caps[] = {
+    {"CloudEntryPoint", "FilterParameterQuery", "true", "$filter on collections"},
+    {"CloudEntryPoint", "FirstParameterAndLastParameterQuery", "true", "$first and $last on collections"},
+    {"CloudEntryPoint", "SelectParameterQuery", "true", "$select on resources and collections"},
+    {"CloudEntryPoint", "ExpandParameterQuery", "true", "$expand of references"},
+    {"CloudEntryPoint", "FormatParameterQuery", "true", "$format=json|xml"},
+    {"CloudEntryPoint", "OrderByParameterQuery", "true", "$orderby on collections"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const struct capability credential_caps[] = {
+    {"Credential", "CredentialTemplateByValue", "true", "credentialTemplate may be given by value"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static json_t *capabilities(const struct capability *caps)
+{
+    json_t *list = json_array();
+
+    for (size_t i = 0; caps[i].name; i++) {
+        char uri[256];
+        snprintf(uri, sizeof(uri), CAP_BASE "%s/%s", caps[i].resource, caps[i].name);
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s}", "name", caps[i].name, "uri",
+                                              uri, "description", caps[i].description, "value",
+                                              caps[i].value));
+    }
+    return list;
+}
+
+static json_t *entry(struct cimi_request *req, const char *slug, const char *type_name,
+                     json_t *caps)
+{
+    char id[256], type_uri[256];
+
+    snprintf(id, sizeof(id), "%sresourceMetadata/%s", req->base_uri, slug);
+    snprintf(type_uri, sizeof(type_uri), CIMI_NS "/%s", type_name);
+    return json_pack("{s:s, s:s, s:s, s:o}", "id", id, "name", type_name, "typeURI", type_uri,
+                     "capabilities", caps);
+}
+
+json_t *metadata_documents(struct cimi_request *req)
+{
+    json_t *list = json_array();
+    json_t *job_caps = json_array();
+    char minutes[32];
+
+    snprintf(minutes, sizeof(minutes), "%ld", job_retention_minutes);
+    json_array_append_new(job_caps,
+                          json_pack("{s:s, s:s, s:s, s:s}", "name", "JobRetention", "uri",
+                                    CAP_BASE "Job/JobRetention", "description",
+                                    "minutes a finished Job is kept", "value", minutes));
+    /* Machine first: some clients take the first entry that mentions it. */
+    json_array_append_new(list, entry(req, "machine", "Machine", capabilities(machine_caps)));
+    json_array_append_new(list, entry(req, "cloudEntryPoint", "CloudEntryPoint", capabilities(cep_caps)));
+    json_array_append_new(list, entry(req, "credential", "Credential", capabilities(credential_caps)));
+    json_array_append_new(list, entry(req, "job", "Job", job_caps));
+    return list;
+}
+
+json_t *metadata_document(struct cimi_request *req, const char *path, struct cimi_error *err)
+{
+    json_t *list = metadata_documents(req), *found = NULL, *item;
+    char id[768];
+    size_t i;
+
+    render_uri(req, path, id, sizeof(id));
+    json_array_foreach(list, i, item) {
+        if (strcmp(json_string_value(json_object_get(item, "id")), id) == 0) {
+            found = json_incref(item);
+            break;
+        }
+    }
+    json_decref(list);
+    if (found == NULL)
+        err_set(err, 404, NULL, "no resource at '%s'", path);
+    return found;
+}

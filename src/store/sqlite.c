@@ -1,0 +1,449 @@
+/*
+ * sqlite.c - the SQLite store backend.
+ *
+ * One table of resources (id, type, tenant, parent, version, doc, priv) and
+ * one of users.  WAL mode with synchronous=FULL: a committed request survives
+ * a crash of cimid or of the machine.  Statements are prepared once per
+ * connection.  Write transactions use BEGIN IMMEDIATE so that concurrent
+ * writers queue on the busy timeout instead of failing mid-transaction.
+ */
+#include "store/store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+enum stmt_id {
+    S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_GET, S_INSERT, S_UPDATE, S_REMOVE, S_CHILDREN,
+    S_LIST,
+    S_USER_GET, S_USER_PUT, S_USER_REMOVE, S_USER_LIST,
+    S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_GET] = "SELECT id, type, tenant, parent, version, doc, priv FROM resources WHERE id = ?1",
+    [S_INSERT] = "INSERT INTO resources (id, type, tenant, parent, version, doc, priv) "
+                 "VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)",
+    [S_UPDATE] = "UPDATE resources SET version = version + 1, doc = ?2, priv = ?3 WHERE id = ?1 "
+                 "RETURNING version",
+    [S_REMOVE] = "DELETE FROM resources WHERE id = ?1",
+    [S_CHILDREN] = "SELECT id FROM resources WHERE parent = ?1",
+    [S_LIST] = "SELECT id, type, tenant, parent, version, doc, priv FROM resources "
+               "WHERE (?1 IS NULL OR type = ?1) AND (?2 IS NULL OR parent = ?2) "
+               "AND (?3 IS NULL OR tenant = ?3 OR tenant = '') ORDER BY seq",
+    [S_USER_GET] = "SELECT name, tenant, admin, hash, version FROM users WHERE name = ?1",
+    [S_USER_PUT] = "INSERT INTO users (name, tenant, admin, hash, version) VALUES (?1, ?2, ?3, ?4, 1) "
+                   "ON CONFLICT(name) DO UPDATE SET tenant = ?2, admin = ?3, hash = ?4, "
+                   "version = version + 1",
+    [S_USER_REMOVE] = "DELETE FROM users WHERE name = ?1",
+    [S_USER_LIST] = "SELECT name, tenant, admin, hash, version FROM users ORDER BY name",
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS resources ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  type TEXT NOT NULL,"
+    "  tenant TEXT NOT NULL,"
+    "  parent TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  doc TEXT NOT NULL,"
+    "  priv TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS resources_by_type ON resources (type, tenant);"
+    "CREATE INDEX IF NOT EXISTS resources_by_parent ON resources (parent);"
+    "CREATE TABLE IF NOT EXISTS users ("
+    "  name TEXT PRIMARY KEY,"
+    "  tenant TEXT NOT NULL,"
+    "  admin INTEGER NOT NULL,"
+    "  hash TEXT NOT NULL,"
+    "  version INTEGER NOT NULL);";
+
+struct sqlite_store {
+    struct store base;
+    sqlite3 *db;
+    sqlite3_stmt *stmt[S_COUNT];
+};
+
+static int db_error(struct sqlite_store *s, struct cimi_error *err, const char *what)
+{
+    return err_set(err, 500, NULL, "store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static void sqlite_close(struct store *st)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+
+    if (s == NULL)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(s->stmt[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static struct store *sqlite_open(const char *path, struct cimi_error *err)
+{
+    struct sqlite_store *s = calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        err_set(err, 500, NULL, "store: out of memory");
+        return NULL;
+    }
+    s->base.ops = &store_sqlite;
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        err_set(err, 500, NULL, "store: cannot open %s: %s", path,
+                s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sqlite_close(&s->base);
+        return NULL;
+    }
+    sqlite3_busy_timeout(s->db, 30000);
+    if (sqlite3_exec(s->db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+        db_error(s, err, "cannot initialise the database");
+        sqlite_close(&s->base);
+        return NULL;
+    }
+    for (int i = 0; i < S_COUNT; i++) {
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
+                               NULL) != SQLITE_OK) {
+            db_error(s, err, "cannot prepare a statement");
+            sqlite_close(&s->base);
+            return NULL;
+        }
+    }
+    return &s->base;
+}
+
+/* Run a statement that returns no rows. */
+static int exec_simple(struct sqlite_store *s, enum stmt_id id, struct cimi_error *err,
+                       const char *what)
+{
+    sqlite3_stmt *stmt = s->stmt[id];
+    int rc = sqlite3_step(stmt);
+
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE)
+        return db_error(s, err, what);
+    return 0;
+}
+
+static int sqlite_begin(struct store *st, struct cimi_error *err)
+{
+    return exec_simple((struct sqlite_store *)st, S_BEGIN, err, "begin");
+}
+
+static int sqlite_commit(struct store *st, struct cimi_error *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+
+    if (exec_simple(s, S_COMMIT, err, "commit") != 0) {
+        exec_simple(s, S_ROLLBACK, NULL, "rollback");
+        return -1;
+    }
+    return 0;
+}
+
+static void sqlite_rollback(struct store *st)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+
+    if (!sqlite3_get_autocommit(s->db))
+        exec_simple(s, S_ROLLBACK, NULL, "rollback");
+}
+
+static void copy_text(char *dst, size_t len, sqlite3_stmt *stmt, int col)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, col);
+
+    snprintf(dst, len, "%s", text ? (const char *)text : "");
+}
+
+static json_t *column_json(sqlite3_stmt *stmt, int col)
+{
+    const char *text = (const char *)sqlite3_column_text(stmt, col);
+    json_t *value = text ? json_loads(text, 0, NULL) : NULL;
+
+    return value ? value : json_object();
+}
+
+static void read_row(sqlite3_stmt *stmt, struct store_row *row)
+{
+    copy_text(row->id, sizeof(row->id), stmt, 0);
+    copy_text(row->type, sizeof(row->type), stmt, 1);
+    copy_text(row->tenant, sizeof(row->tenant), stmt, 2);
+    copy_text(row->parent, sizeof(row->parent), stmt, 3);
+    row->version = sqlite3_column_int64(stmt, 4);
+    row->doc = column_json(stmt, 5);
+    row->priv = column_json(stmt, 6);
+}
+
+static int sqlite_get(struct store *st, const char *id, struct store_row *row,
+                      struct cimi_error *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *stmt = s->stmt[S_GET];
+    int rc;
+
+    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        read_row(stmt, row);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return err_set(err, 404, NULL, "no resource at '%s'", id);
+    return db_error(s, err, "get");
+}
+
+/* Bind a JSON document as text; returns the malloc'd text to free after the step. */
+static char *bind_json(sqlite3_stmt *stmt, int index, const json_t *value)
+{
+    char *text = json_dumps(value ? value : json_object(), JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+    sqlite3_bind_text(stmt, index, text ? text : "{}", -1, SQLITE_STATIC);
+    return text;
+}
+
+static int sqlite_insert(struct store *st, struct store_row *row, struct cimi_error *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *stmt = s->stmt[S_INSERT];
+    char *doc, *priv;
+    int rc;
+
+    sqlite3_bind_text(stmt, 1, row->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, row->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, row->tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, row->parent, -1, SQLITE_STATIC);
+    doc = bind_json(stmt, 5, row->doc);
+    priv = bind_json(stmt, 6, row->priv);
+    rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    free(doc);
+    free(priv);
+    if (rc == SQLITE_CONSTRAINT)
+        return err_set(err, 409, NULL, "a resource with id '%s' already exists", row->id);
+    if (rc != SQLITE_DONE)
+        return db_error(s, err, "insert");
+    row->version = 1;
+    return 0;
+}
+
+static int sqlite_update(struct store *st, struct store_row *row, struct cimi_error *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *stmt = s->stmt[S_UPDATE];
+    char *doc, *priv;
+    int rc;
+
+    sqlite3_bind_text(stmt, 1, row->id, -1, SQLITE_STATIC);
+    doc = bind_json(stmt, 2, row->doc);
+    priv = bind_json(stmt, 3, row->priv);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        row->version = sqlite3_column_int64(stmt, 0);
+    if (rc == SQLITE_ROW)
+        rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    free(doc);
+    free(priv);
+    if (rc != SQLITE_DONE)
+        return db_error(s, err, "update");
+    if (sqlite3_changes(s->db) == 0)
+        return err_set(err, 404, NULL, "no resource at '%s'", row->id);
+    return 0;
+}
+
+/* Collect the ids of id's children into a JSON array of strings. */
+static json_t *children_of(struct sqlite_store *s, const char *id)
+{
+    sqlite3_stmt *stmt = s->stmt[S_CHILDREN];
+    json_t *ids = json_array();
+
+    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    while (sqlite3_step(stmt) == SQLITE_ROW)
+        json_array_append_new(ids, json_string((const char *)sqlite3_column_text(stmt, 0)));
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return ids;
+}
+
+static int sqlite_remove(struct store *st, const char *id, struct cimi_error *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *stmt = s->stmt[S_REMOVE];
+    json_t *children = children_of(s, id);
+    size_t i;
+    json_t *child;
+    int rc;
+
+    json_array_foreach(children, i, child) {
+        if (sqlite_remove(st, json_string_value(child), err) != 0) {
+            json_decref(children);
+            return -1;
+        }
+    }
+    json_decref(children);
+    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (rc != SQLITE_DONE)
+        return db_error(s, err, "remove");
+    return 0;
+}
+
+static int sqlite_list(struct store *st, const char *type, const char *parent, const char *tenant,
+                       store_row_cb cb, void *ctx, struct cimi_error *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    /* A fresh statement: callbacks may call back into the store. */
+    sqlite3_stmt *stmt;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, stmt_sql[S_LIST], -1, &stmt, NULL) != SQLITE_OK)
+        return db_error(s, err, "list");
+    if (type)
+        sqlite3_bind_text(stmt, 1, type, -1, SQLITE_STATIC);
+    if (parent)
+        sqlite3_bind_text(stmt, 2, parent, -1, SQLITE_STATIC);
+    if (tenant)
+        sqlite3_bind_text(stmt, 3, tenant, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        struct store_row row;
+        int stop;
+
+        memset(&row, 0, sizeof(row));
+        read_row(stmt, &row);
+        stop = cb(ctx, &row);
+        store_row_clear(&row);
+        if (stop)
+            break;
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(s, err, "list");
+    return 0;
+}
+
+static void read_user(sqlite3_stmt *stmt, struct store_user *user)
+{
+    copy_text(user->name, sizeof(user->name), stmt, 0);
+    copy_text(user->tenant, sizeof(user->tenant), stmt, 1);
+    user->admin = sqlite3_column_int(stmt, 2) != 0;
+    copy_text(user->hash, sizeof(user->hash), stmt, 3);
+    user->version = sqlite3_column_int64(stmt, 4);
+}
+
+static int sqlite_user_get(struct store *st, const char *name, struct store_user *user,
+                           struct cimi_error *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *stmt = s->stmt[S_USER_GET];
+    int rc;
+
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        read_user(stmt, user);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return err_set(err, 404, NULL, "no user '%s'", name);
+    return db_error(s, err, "user get");
+}
+
+static int sqlite_user_put(struct store *st, const struct store_user *user, struct cimi_error *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *stmt = s->stmt[S_USER_PUT];
+
+    sqlite3_bind_text(stmt, 1, user->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, user->tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 3, user->admin ? 1 : 0);
+    sqlite3_bind_text(stmt, 4, user->hash, -1, SQLITE_STATIC);
+    return exec_simple(s, S_USER_PUT, err, "user put");
+}
+
+static int sqlite_user_remove(struct store *st, const char *name, struct cimi_error *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+
+    sqlite3_bind_text(s->stmt[S_USER_REMOVE], 1, name, -1, SQLITE_STATIC);
+    if (exec_simple(s, S_USER_REMOVE, err, "user remove") != 0)
+        return -1;
+    if (sqlite3_changes(s->db) == 0)
+        return err_set(err, 404, NULL, "no user '%s'", name);
+    return 0;
+}
+
+static int sqlite_user_list(struct store *st, store_user_cb cb, void *ctx, struct cimi_error *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *stmt = s->stmt[S_USER_LIST];
+    int rc;
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        struct store_user user;
+
+        read_user(stmt, &user);
+        if (cb(ctx, &user))
+            break;
+    }
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(s, err, "user list");
+    return 0;
+}
+
+static int sqlite_check(struct store *st, struct cimi_error *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *stmt;
+    int ok = 0;
+
+    if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &stmt, NULL) != SQLITE_OK)
+        return db_error(s, err, "integrity check");
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        ok = strcmp((const char *)sqlite3_column_text(stmt, 0), "ok") == 0;
+    sqlite3_finalize(stmt);
+    if (!ok)
+        return err_set(err, 500, NULL, "store: integrity check failed");
+    return 0;
+}
+
+const struct store_ops store_sqlite = {
+    .name = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .get = sqlite_get,
+    .insert = sqlite_insert,
+    .update = sqlite_update,
+    .remove = sqlite_remove,
+    .list = sqlite_list,
+    .user_get = sqlite_user_get,
+    .user_put = sqlite_user_put,
+    .user_remove = sqlite_user_remove,
+    .user_list = sqlite_user_list,
+    .check = sqlite_check,
+};

@@ -1,0 +1,462 @@
+/*
+ * test_driver.c - unit tests of the libvirt driver against test:///default.
+ *
+ * libvirt's test driver runs in-process with instant state changes, so the
+ * whole machine life cycle can be driven here.  Within one process every
+ * connection to test:///default shares the same node, which lets the tests
+ * read back what the driver defined through a second, plain libvirt
+ * connection.  The qemu:///embed test only checks the qemu.conf preparation
+ * (opening may fail when the QEMU driver is not installed).
+ */
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libvirt/libvirt.h>
+
+#include "driver/driver.h"
+#include "check.h"
+
+#define URI "test:///default"
+#define UUID_A "0a6f3c2e-1b4d-4e5f-8a9b-000000000001"
+#define UUID_B "0a6f3c2e-1b4d-4e5f-8a9b-000000000002"
+#define UUID_MISSING "0a6f3c2e-1b4d-4e5f-8a9b-0000000000ff"
+#define UUID_IMAGE "5e1f0000-0000-4000-8000-000000000001"
+
+static const struct driver *drv = &driver_libvirt;
+
+/* err cleared, so a message printed after a success is not a stale one. */
+static struct cimi_error *fresh(struct cimi_error *err)
+{
+    err_clear(err);
+    return err;
+}
+
+static void make_spec(struct hv_machine_spec *spec, const char *uuid, const char *name)
+{
+    memset(spec, 0, sizeof(*spec));
+    snprintf(spec->uuid, sizeof(spec->uuid), "%s", uuid);
+    snprintf(spec->name, sizeof(spec->name), "%s", name);
+    spec->cpu = 1;
+    spec->memory_kib = 65536;
+    spec->ndisks = 1;
+    spec->disks[0].capacity_kb = 1024 * 1024;
+}
+
+/* The driver's state for uuid, HV_UNKNOWN on error. */
+static enum hv_state state_of(struct hv *hv, const char *uuid)
+{
+    struct cimi_error err = {0};
+    enum hv_state state = HV_UNKNOWN;
+
+    if (drv->get_state(hv, uuid, &state, fresh(&err)) < 0)
+        return HV_UNKNOWN;
+    return state;
+}
+
+/* Poll for up to 2 s until uuid reaches want. */
+static int wait_state(struct hv *hv, const char *uuid, enum hv_state want)
+{
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    int i;
+
+    for (i = 0; i < 200; i++) {
+        if (state_of(hv, uuid) == want)
+            return 1;
+        nanosleep(&pause, NULL);
+    }
+    return 0;
+}
+
+static void test_state_names(void)
+{
+    CHECK(strcmp(hv_state_name(HV_RUNNING), "running") == 0, "name running");
+    CHECK(strcmp(hv_state_name(HV_PAUSED), "paused") == 0, "name paused");
+    CHECK(strcmp(hv_state_name(HV_SHUTOFF), "shutoff") == 0, "name shutoff");
+    CHECK(strcmp(hv_state_name(HV_SAVED), "saved") == 0, "name saved");
+    CHECK(strcmp(hv_state_name(HV_SHUTTING_DOWN), "shutting-down") == 0, "name shutting-down");
+    CHECK(strcmp(hv_state_name(HV_CRASHED), "crashed") == 0, "name crashed");
+    CHECK(strcmp(hv_state_name(HV_UNKNOWN), "unknown") == 0, "name unknown");
+    CHECK(strcmp(hv_state_name((enum hv_state)99), "unknown") == 0, "name out of range");
+}
+
+static void test_open_failure(void)
+{
+    struct cimi_error err = {0};
+    struct hv *hv = drv->open("nosuchdriver:///nowhere", fresh(&err));
+
+    CHECK(hv == NULL, "open of a bogus URI fails");
+    CHECK(err.status == 500, "bogus URI -> 500 (got %d)", err.status);
+    CHECK(strncmp(err.message, "libvirt: ", 9) == 0, "message from libvirt: %s", err.message);
+    drv->close(hv);
+}
+
+static void test_define(struct hv *hv)
+{
+    struct hv_machine_spec spec;
+    struct cimi_error err = {0};
+
+    make_spec(&spec, UUID_A, "machine a");
+    CHECK(drv->exists(hv, UUID_A, fresh(&err)) == 0, "not there before define");
+    CHECK(drv->define(hv, &spec, fresh(&err)) == 0, "define: %s", err.message);
+    CHECK(drv->define(hv, &spec, fresh(&err)) == 0, "define again is idempotent: %s", err.message);
+    CHECK(drv->exists(hv, UUID_A, fresh(&err)) == 1, "exists after define");
+    CHECK(drv->exists(hv, UUID_MISSING, fresh(&err)) == 0, "missing uuid does not exist");
+    CHECK(drv->exists(hv, "not-a-uuid", fresh(&err)) == 0, "malformed uuid does not exist");
+    CHECK(state_of(hv, UUID_A) == HV_SHUTOFF, "new machine is shutoff");
+
+    spec.cpu = 0;
+    snprintf(spec.uuid, sizeof(spec.uuid), "%s", UUID_B);
+    CHECK(drv->define(hv, &spec, fresh(&err)) < 0 && err.status == 400, "cpu 0 -> 400");
+    spec.cpu = 1;
+    snprintf(spec.cpu_arch, sizeof(spec.cpu_arch), "x86'64");
+    CHECK(drv->define(hv, &spec, fresh(&err)) < 0 && err.status == 400, "odd cpuArch -> 400");
+    snprintf(spec.cpu_arch, sizeof(spec.cpu_arch), "x86_64");
+    snprintf(spec.uuid, sizeof(spec.uuid), "nope");
+    CHECK(drv->define(hv, &spec, fresh(&err)) < 0, "malformed uuid refused");
+    CHECK(drv->exists(hv, UUID_B, fresh(&err)) == 0, "refused specs defined nothing");
+}
+
+static void test_life_cycle(struct hv *hv)
+{
+    struct cimi_error err = {0};
+
+    CHECK(drv->start(hv, UUID_A, fresh(&err)) == 0, "start: %s", err.message);
+    CHECK(state_of(hv, UUID_A) == HV_RUNNING, "running after start");
+    CHECK(drv->start(hv, UUID_A, fresh(&err)) < 0 && err.status == 409,
+          "start running -> 409: %s", err.message);
+    CHECK(drv->pause(hv, UUID_A, fresh(&err)) == 0, "pause: %s", err.message);
+    CHECK(state_of(hv, UUID_A) == HV_PAUSED, "paused after pause");
+    CHECK(drv->pause(hv, UUID_A, fresh(&err)) < 0 && err.status == 409, "pause paused -> 409");
+    CHECK(drv->resume(hv, UUID_A, fresh(&err)) == 0, "resume: %s", err.message);
+    CHECK(state_of(hv, UUID_A) == HV_RUNNING, "running after resume");
+    CHECK(drv->resume(hv, UUID_A, fresh(&err)) < 0 && err.status == 409, "resume running -> 409");
+    CHECK(drv->save(hv, UUID_A, fresh(&err)) == 0, "save: %s", err.message);
+    CHECK(state_of(hv, UUID_A) == HV_SAVED, "saved after save");
+    CHECK(drv->start(hv, UUID_A, fresh(&err)) == 0, "start from saved: %s", err.message);
+    CHECK(state_of(hv, UUID_A) == HV_RUNNING, "running after restore");
+    CHECK(drv->shutdown(hv, UUID_A, fresh(&err)) == 0, "shutdown: %s", err.message);
+    CHECK(wait_state(hv, UUID_A, HV_SHUTOFF), "shutoff after shutdown");
+
+    CHECK(drv->pause(hv, UUID_A, fresh(&err)) < 0, "pause shut-off fails");
+    CHECK(err.status == 409, "pause shut-off -> 409 (got %d: %s)", err.status, err.message);
+    CHECK(strstr(err.message, UUID_A) != NULL && strstr(err.message, "shutoff") != NULL,
+          "409 message names machine and state: %s", err.message);
+    CHECK(drv->destroy(hv, UUID_A, fresh(&err)) < 0 && err.status == 409, "destroy shut-off -> 409");
+    CHECK(drv->shutdown(hv, UUID_A, fresh(&err)) < 0 && err.status == 409, "shutdown shut-off -> 409");
+    CHECK(drv->save(hv, UUID_A, fresh(&err)) < 0 && err.status == 409, "save shut-off -> 409");
+
+    CHECK(drv->start(hv, UUID_A, fresh(&err)) == 0, "start again: %s", err.message);
+    CHECK(drv->reboot(hv, UUID_A, fresh(&err)) == 0, "reboot: %s", err.message);
+    CHECK(wait_state(hv, UUID_A, HV_RUNNING), "running after reboot");
+    CHECK(drv->reset(hv, UUID_A, fresh(&err)) == 0, "reset: %s", err.message);
+    CHECK(state_of(hv, UUID_A) == HV_RUNNING, "running after reset");
+    CHECK(drv->destroy(hv, UUID_A, fresh(&err)) == 0, "destroy: %s", err.message);
+    CHECK(state_of(hv, UUID_A) == HV_SHUTOFF, "shutoff after destroy");
+}
+
+typedef int (*uuid_op)(struct hv *hv, const char *uuid, struct cimi_error *err);
+
+static void check_missing(struct hv *hv, uuid_op op, const char *name)
+{
+    struct cimi_error err = {0};
+
+    CHECK(op(hv, UUID_MISSING, fresh(&err)) < 0 && err.status == 404 &&
+          strstr(err.message, "machine " UUID_MISSING " does not exist in the hypervisor") != NULL,
+          "%s missing -> 404 (%d: %s)", name, err.status, err.message);
+}
+
+static void test_missing(struct hv *hv)
+{
+    struct cimi_error err = {0};
+    enum hv_state state;
+    char location[128];
+
+    check_missing(hv, drv->start, "start");
+    check_missing(hv, drv->shutdown, "shutdown");
+    check_missing(hv, drv->destroy, "destroy");
+    check_missing(hv, drv->reboot, "reboot");
+    check_missing(hv, drv->reset, "reset");
+    check_missing(hv, drv->pause, "pause");
+    check_missing(hv, drv->resume, "resume");
+    check_missing(hv, drv->save, "save");
+    CHECK(drv->get_state(hv, UUID_MISSING, &state, fresh(&err)) < 0 && err.status == 404,
+          "get_state missing -> 404");
+    CHECK(drv->capture(hv, UUID_MISSING, UUID_IMAGE, location, sizeof(location), fresh(&err)) < 0 &&
+          err.status == 404, "capture missing -> 404");
+    CHECK(drv->start(hv, "garbage", fresh(&err)) < 0 && err.status == 404, "malformed uuid -> 404");
+}
+
+/* The UUID of the test node's own domain "test", "" if absent. */
+static void default_domain_uuid(char uuid[VIR_UUID_STRING_BUFLEN])
+{
+    virConnectPtr conn = virConnectOpen(URI);
+    virDomainPtr dom = conn ? virDomainLookupByName(conn, "test") : NULL;
+
+    uuid[0] = '\0';
+    if (dom != NULL) {
+        if (virDomainGetUUIDString(dom, uuid) < 0)
+            uuid[0] = '\0';
+        virDomainFree(dom);
+    }
+    if (conn != NULL)
+        virConnectClose(conn);
+}
+
+static void test_list(struct hv *hv)
+{
+    struct hv_machine_info infos[16];
+    struct cimi_error err = {0};
+    char test_uuid[VIR_UUID_STRING_BUFLEN];
+    int n, i, ours = -1, theirs = -1;
+
+    default_domain_uuid(test_uuid);
+    CHECK(test_uuid[0] != '\0', "default node has domain \"test\"");
+    n = drv->list(hv, infos, 16, fresh(&err));
+    CHECK(n >= 2, "list finds at least 2 domains (%d)", n);
+    for (i = 0; i < n; i++) {
+        if (strcmp(infos[i].uuid, UUID_A) == 0)
+            ours = i;
+        if (strcmp(infos[i].uuid, test_uuid) == 0)
+            theirs = i;
+    }
+    CHECK(ours >= 0 && infos[ours].owned, "our machine is listed as owned");
+    CHECK(ours >= 0 && infos[ours].state == HV_SHUTOFF, "our machine is listed shutoff");
+    CHECK(theirs >= 0 && !infos[theirs].owned, "domain \"test\" is listed as not owned");
+    CHECK(theirs >= 0 && infos[theirs].state == HV_RUNNING, "domain \"test\" is listed running");
+    CHECK(drv->list(hv, infos, 1, fresh(&err)) == 1, "list respects max");
+    CHECK(drv->list(hv, infos, 0, fresh(&err)) == 0, "list with max 0");
+}
+
+static void test_capture(struct hv *hv)
+{
+    struct cimi_error err = {0};
+    char location[128];
+    char tiny[8];
+
+    CHECK(drv->start(hv, UUID_A, fresh(&err)) == 0, "start for capture");
+    /* The test driver has no disk to copy: a running machine captures too. */
+    CHECK(drv->capture(hv, UUID_A, UUID_IMAGE, location, sizeof(location), fresh(&err)) == 0,
+          "capture running on the test driver: %s", err.message);
+    CHECK(drv->destroy(hv, UUID_A, fresh(&err)) == 0, "destroy for capture");
+    CHECK(drv->capture(hv, UUID_A, UUID_IMAGE, location, sizeof(location), fresh(&err)) == 0,
+          "capture stopped: %s", err.message);
+    CHECK(strcmp(location, "cimid-image:" UUID_IMAGE) == 0, "capture location %s", location);
+    CHECK(drv->capture(hv, UUID_A, UUID_IMAGE, tiny, sizeof(tiny), fresh(&err)) < 0 &&
+          err.status == 500, "capture into a tiny buffer fails");
+}
+
+static void test_undefine(struct hv *hv)
+{
+    struct hv_machine_spec spec;
+    struct cimi_error err = {0};
+
+    CHECK(drv->undefine(hv, UUID_A, fresh(&err)) == 0, "undefine: %s", err.message);
+    CHECK(drv->exists(hv, UUID_A, fresh(&err)) == 0, "gone after undefine");
+    CHECK(drv->undefine(hv, UUID_A, fresh(&err)) == 0, "undefine again is idempotent");
+    CHECK(drv->undefine(hv, "garbage", fresh(&err)) == 0, "undefine malformed uuid is a no-op");
+
+    /* A running machine, and one with a managed-save image. */
+    make_spec(&spec, UUID_A, "running");
+    CHECK(drv->define(hv, &spec, fresh(&err)) == 0 && drv->start(hv, UUID_A, fresh(&err)) == 0,
+          "define+start for undefine");
+    CHECK(drv->undefine(hv, UUID_A, fresh(&err)) == 0, "undefine running: %s", err.message);
+    CHECK(drv->exists(hv, UUID_A, fresh(&err)) == 0, "running one is gone");
+    CHECK(drv->define(hv, &spec, fresh(&err)) == 0 && drv->start(hv, UUID_A, fresh(&err)) == 0 &&
+          drv->save(hv, UUID_A, fresh(&err)) == 0, "define+start+save for undefine");
+    CHECK(drv->undefine(hv, UUID_A, fresh(&err)) == 0, "undefine saved: %s", err.message);
+    CHECK(drv->exists(hv, UUID_A, fresh(&err)) == 0, "saved one is gone");
+}
+
+static void test_title_escaping(struct hv *hv)
+{
+    const char *name = "a <b> & \"c\" 'd' </title><name>x</name>";
+    struct hv_machine_spec spec;
+    struct cimi_error err = {0};
+    virConnectPtr conn = virConnectOpen(URI);
+    virDomainPtr dom = NULL;
+    char *title = NULL, *xml = NULL;
+    const char *dname = NULL;
+
+    make_spec(&spec, UUID_B, name);
+    CHECK(drv->define(hv, &spec, fresh(&err)) == 0, "define with markup in the name: %s", err.message);
+    if (conn != NULL)
+        dom = virDomainLookupByUUIDString(conn, UUID_B);
+    CHECK(dom != NULL, "found through a plain connection");
+    if (dom != NULL) {
+        title = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_TITLE, NULL, 0);
+        xml = virDomainGetXMLDesc(dom, 0);
+        dname = virDomainGetName(dom);
+    }
+    CHECK(title != NULL && strcmp(title, name) == 0, "title reads back: %s", title ? title : "(null)");
+    CHECK(xml != NULL && strstr(xml, "&lt;b&gt; &amp;") != NULL, "title escaped in the XML");
+    CHECK(dname != NULL && strcmp(dname, "cimi-" UUID_B) == 0, "domain name is cimi-<uuid>");
+    CHECK(xml != NULL && strstr(xml, "<cimid:machine xmlns:cimid=\"http://cimid.dev/ns/1\"") != NULL,
+          "metadata element present");
+    CHECK(xml != NULL && strstr(xml, "cimid-" UUID_B "-disk0.qcow2") != NULL, "disk named after the uuid");
+    free(title);
+    free(xml);
+    title = NULL;
+    if (dom != NULL)
+        virDomainFree(dom);
+    CHECK(drv->undefine(hv, UUID_B, fresh(&err)) == 0, "undefine escaped one");
+
+    make_spec(&spec, UUID_B, "two\nlines\there");
+    CHECK(drv->define(hv, &spec, fresh(&err)) == 0, "define with control characters: %s", err.message);
+    dom = conn != NULL ? virDomainLookupByUUIDString(conn, UUID_B) : NULL;
+    if (dom != NULL) {
+        title = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_TITLE, NULL, 0);
+        virDomainFree(dom);
+    }
+    CHECK(title != NULL && strcmp(title, "two lines here") == 0, "control characters became spaces");
+    free(title);
+    CHECK(drv->undefine(hv, UUID_B, fresh(&err)) == 0, "undefine control-character one");
+
+    make_spec(&spec, UUID_B, "bad \xff utf-8");
+    CHECK(drv->define(hv, &spec, fresh(&err)) < 0 && err.status == 400, "invalid UTF-8 name -> 400");
+    if (conn != NULL)
+        virConnectClose(conn);
+}
+
+/* ---- concurrency ---- */
+
+struct worker {
+    struct hv *hv;
+    char uuid[37];
+    int rounds;
+    int failures;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct hv_machine_spec spec;
+    struct cimi_error err = {0};
+    int i;
+
+    make_spec(&spec, w->uuid, "worker");
+    for (i = 0; i < w->rounds; i++) {
+        if (drv->define(w->hv, &spec, fresh(&err)) < 0 ||
+            drv->start(w->hv, w->uuid, fresh(&err)) < 0 ||
+            drv->destroy(w->hv, w->uuid, fresh(&err)) < 0 ||
+            drv->undefine(w->hv, w->uuid, fresh(&err)) < 0) {
+            w->failures++;
+            fprintf(stderr, "worker %s: %s\n", w->uuid, err.message);
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(struct hv *hv)
+{
+    struct worker workers[2] = {
+        {hv, "7e000000-0000-4000-8000-000000000001", 200, 0},
+        {hv, "7e000000-0000-4000-8000-000000000002", 200, 0},
+    };
+    pthread_t threads[2];
+    int started[2], i;
+
+    for (i = 0; i < 2; i++)
+        started[i] = pthread_create(&threads[i], NULL, worker_main, &workers[i]) == 0;
+    for (i = 0; i < 2; i++) {
+        if (started[i])
+            pthread_join(threads[i], NULL);
+        CHECK(started[i] && workers[i].failures == 0, "thread %d: 200 cycles, %d failures",
+              i, workers[i].failures);
+        CHECK(drv->exists(hv, workers[i].uuid, NULL) == 0, "thread %d left nothing behind", i);
+    }
+}
+
+/* ---- timing (a number for the notes, not an assertion) ---- */
+
+static void time_cycles(struct hv *hv, int rounds)
+{
+    struct hv_machine_spec spec;
+    struct cimi_error err = {0};
+    struct timespec t0, t1;
+    int i, failures = 0;
+    double ms;
+
+    make_spec(&spec, UUID_B, "timing");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (i = 0; i < rounds; i++) {
+        if (drv->define(hv, &spec, fresh(&err)) < 0 || drv->start(hv, UUID_B, fresh(&err)) < 0 ||
+            drv->destroy(hv, UUID_B, fresh(&err)) < 0 || drv->undefine(hv, UUID_B, fresh(&err)) < 0)
+            failures++;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    CHECK(failures == 0, "%d define+start+destroy+undefine cycles", rounds);
+    printf("# %d cycles in %.1f ms (%.1f us per cycle)\n", rounds, ms, ms * 1e3 / rounds);
+}
+
+/* ---- qemu:///embed preparation ---- */
+
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+static void test_embed_preparation(void)
+{
+    char base[] = "/tmp/cimid-embed-XXXXXX";
+    char uri[256], conf[256], text[512];
+    struct cimi_error err = {0};
+    struct hv *hv;
+    FILE *f;
+    size_t n = 0;
+
+    if (mkdtemp(base) == NULL) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    /* The root has a space in it, percent-encoded in the URI. */
+    snprintf(uri, sizeof(uri), "qemu:///embed?root=%s/a%%20b", base);
+    snprintf(conf, sizeof(conf), "%s/a b/etc/qemu.conf", base);
+    hv = drv->open(uri, fresh(&err));
+    drv->close(hv);
+    f = fopen(conf, "r");
+    if (f != NULL) {
+        n = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+    }
+    text[n] = '\0';
+    CHECK(f != NULL, "embed open wrote %s (open %s: %s)", conf, hv ? "worked" : "failed",
+          hv ? "" : err.message);
+    CHECK(strstr(text, "stdio_handler = \"file\"") != NULL, "qemu.conf sets stdio_handler");
+    if (geteuid() == 0)
+        CHECK(strstr(text, "security_driver = \"none\"") != NULL, "qemu.conf as root");
+    nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int main(void)
+{
+    struct cimi_error err = {0};
+    struct hv *hv;
+
+    test_state_names();
+    test_open_failure();
+    hv = drv->open(URI, fresh(&err));
+    CHECK(hv != NULL, "open %s: %s", URI, err.message);
+    if (hv == NULL)
+        return check_summary();
+    test_define(hv);
+    test_life_cycle(hv);
+    test_missing(hv);
+    test_list(hv);
+    test_capture(hv);
+    test_undefine(hv);
+    test_title_escaping(hv);
+    test_threads(hv);
+    time_cycles(hv, 1000);
+    drv->close(hv);
+    test_embed_preparation();
+    return check_summary();
+}
