@@ -13,7 +13,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define DEFAULT_VERSION "1.1.0"
+/* The versions we answer for, preferred first; a request for "1" or "1.0"
+ * gets the newest version it is a prefix of. */
+static const char *const supported_versions[] = {"1.1.0", "1.0.1", "1.0.0", NULL};
 
 /* Copy the media type of one range (before ';'), trimmed and lower-cased. */
 static void media_type_of(const char *range, size_t n, char *out, size_t len)
@@ -100,8 +102,6 @@ const struct codec *negotiate_reply(const char *format_param, const char *accept
         return &codec_json;
     qjson = accept_quality(accept, "application/json");
     qxml = accept_quality(accept, "application/xml");
-    if (qxml <= 0.0)
-        qxml = accept_quality(accept, "text/xml");
     if (qjson <= 0.0 && qxml <= 0.0) {
         err_set(err, 406, "Accept",
                 "cannot produce any type listed in Accept '%.200s'; use application/json or "
@@ -123,7 +123,7 @@ const struct codec *negotiate_body(const char *content_type, struct cimi_error *
     media_type_of(content_type, strlen(content_type), type, sizeof(type));
     if (strcmp(type, "application/json") == 0)
         return &codec_json;
-    if (strcmp(type, "application/xml") == 0 || strcmp(type, "text/xml") == 0)
+    if (strcmp(type, "application/xml") == 0)
         return &codec_xml;
     err_set(err, 415, "Content-Type",
             "unsupported Content-Type '%.100s'; use application/json or application/xml",
@@ -137,7 +137,7 @@ const char *negotiate_version(const char *requested, char *buf, size_t len,
     const char *p = requested;
 
     if (requested == NULL || requested[0] == '\0') {
-        snprintf(buf, len, "%s", DEFAULT_VERSION);
+        snprintf(buf, len, "%s", supported_versions[0]);
         return buf;
     }
     while (*p) {
@@ -150,15 +150,18 @@ const char *negotiate_version(const char *requested, char *buf, size_t len,
         while (i < n && !isspace((unsigned char)p[i]) && j + 1 < sizeof(version))
             version[j++] = p[i++];
         version[j] = '\0';
-        if (strcmp(version, "1") == 0 || strncmp(version, "1.", 2) == 0) {
-            snprintf(buf, len, "%s", version);
-            return buf;
+        for (size_t k = 0; j > 0 && supported_versions[k]; k++) {
+            const char *s = supported_versions[k];
+            if (strcmp(s, version) == 0 || (strncmp(s, version, j) == 0 && s[j] == '.')) {
+                snprintf(buf, len, "%s", s);
+                return buf;
+            }
         }
         p += n;
         if (*p == ',')
             p++;
     }
     err_set(err, 400, "CIMI-Specification-Version",
-            "unsupported CIMI-Specification-Version '%.100s'; this provider speaks 1.x", requested);
+            "unsupported CIMI-Specification-Version '%.100s'; this provider speaks 1.1.0, 1.0.1 and 1.0.0", requested);
     return NULL;
 }

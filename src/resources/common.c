@@ -55,7 +55,13 @@ int resource_new_row(struct cimi_request *req, const struct cimi_type *t, struct
     clock_now_iso(now, sizeof(now));
     snprintf(row->id, sizeof(row->id), "%s/%s", t->cep_attr, uuid);
     snprintf(row->type, sizeof(row->type), "%s", t->name);
-    snprintf(row->tenant, sizeof(row->tenant), "%s", req->who.tenant);
+    /* What an admin adds to the catalog (configurations, templates, images,
+     * credential templates) is shared by every tenant. */
+    if (req->who.admin && (t == &t_machine_configuration || t == &t_machine_template ||
+                           t == &t_machine_image || t == &t_credential_template))
+        row->tenant[0] = '\0';
+    else
+        snprintf(row->tenant, sizeof(row->tenant), "%s", req->who.tenant);
     row->parent[0] = '\0';
     if (row->doc == NULL)
         row->doc = json_object();

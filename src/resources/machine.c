@@ -78,10 +78,10 @@ struct state_ops {
 };
 
 static const struct state_ops allowed_table[] = {
-    {"STOPPED", {"edit", "delete", "start", "capture", NULL}},
+    {"STOPPED", {"edit", "delete", "restart", "start", "capture", NULL}},
     {"STARTED", {"edit", "delete", "restart", "stop", "pause", "suspend", "capture", NULL}},
     {"PAUSED", {"edit", "delete", "restart", "start", "stop", "capture", NULL}},
-    {"SUSPENDED", {"edit", "delete", "start", "capture", NULL}},
+    {"SUSPENDED", {"edit", "delete", "restart", "start", "capture", NULL}},
     {"ERROR", {"edit", "delete", "restart", "start", "stop", NULL}},
     {NULL, {NULL}},
 };

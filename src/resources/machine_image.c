@@ -76,6 +76,9 @@ static int start_capture(struct cimi_request *req, struct store_row *row, const 
         store_row_clear(&machine);
         return -1;
     }
+    /* A captured image belongs to the machine's tenant. */
+    snprintf(row->tenant, sizeof(row->tenant), "%s", machine.tenant);
+    snprintf(job->tenant, sizeof(job->tenant), "%s", machine.tenant);
     store_row_clear(&machine);
     json_object_set_new(row->doc, "state", json_string("CREATING"));
     json_object_set_new(row->doc, "imageLocation", json_string(machine_path));

@@ -159,13 +159,14 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
     struct store_row row;
     struct hv_machine_spec spec;
     struct cimi_error cause;
-    const char *desired;
+    char desired[32];
     int rc;
 
     err_clear(&cause);
     if (load_machine(ctx, &row, &cause) != 0)
         return finish(ctx, false, "the machine no longer exists", err);
-    desired = json_string_value(json_object_get(row.priv, "desired")) ?: "STOPPED";
+    snprintf(desired, sizeof(desired), "%s",
+             json_string_value(json_object_get(row.priv, "desired")) ?: "STOPPED");
     job_progress(ctx->st, ctx->job_id, 30, "defining the machine in the hypervisor");
     rc = machine_hv_spec(&row, &spec, &cause);
     if (rc == 0)
