@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Run cimid's unit tests and black-box tests against the binaries in the
+# build directory given as $1 (default build-asan), then print one line:
+# "N passed, N failed".  An optional $2 filters black-box tests by name.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+builddir=${1:-build-asan}
+filter=${2:-}
+xsd=${CIMI_XSD:-../shared/spec/schema/dsp8009-1.0.2-offline.xsd}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+passed=0
+failed=0
+count() {  # add up the "N passed, N failed" line of one suite's output
+  local line
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+  if [ -z "$line" ]; then
+    echo "FAIL - $2: no result line (crashed?)"
+    failed=$((failed + 1))
+    return
+  fi
+  passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+  failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+}
+
+if [ -z "$filter" ]; then
+  for t in filter codec driver; do
+    echo "== unit: $t"
+    "$builddir/test_$t" "$xsd" > "$log/$t" 2>&1
+    rc=$?
+    grep -E '^FAIL|runtime error|Sanitizer' "$log/$t"
+    tail -n 1 "$log/$t"
+    count "$log/$t" "unit $t"
+    if [ $rc -ne 0 ] && ! grep -qE '^[0-9]+ passed, [1-9]' "$log/$t"; then
+      echo "FAIL - unit $t exited with $rc"
+      failed=$((failed + 1))
+    fi
+  done
+fi
+
+echo "== black-box"
+CIMID_BIN="$builddir/cimid" CIMI_XSD="$xsd" python3 tests/blackbox/run.py $filter > "$log/blackbox" 2>&1
+grep -vE '^ok - ' "$log/blackbox" | tail -n 200
+count "$log/blackbox" "black-box"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
