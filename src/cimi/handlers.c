@@ -13,6 +13,7 @@
  * together with the Job it creates; on any error the transaction is rolled
  * back and nothing changes.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -590,12 +591,24 @@ static void action_name_of(const json_t *action_doc, char *out, size_t len)
 {
     const char *value = json_string_value(json_object_get(action_doc, "action"));
     const char *slash;
+    size_t n;
 
     out[0] = '\0';
     if (value == NULL)
         return;
-    slash = strrchr(value, '/');
-    snprintf(out, len, "%s", slash ? slash + 1 : value);
+    n = strlen(value);
+    while (n > 0 && isspace((unsigned char)value[n - 1]))
+        n--;
+    while (n > 0 && isspace((unsigned char)*value)) {
+        value++;
+        n--;
+    }
+    slash = memrchr(value, '/', n);
+    if (slash != NULL) {
+        n -= (size_t)(slash + 1 - value);
+        value = slash + 1;
+    }
+    snprintf(out, len, "%.*s", (int)n, value);
 }
 
 static const struct resource_action *find_action(const struct cimi_type *t, const char *name)

@@ -20,7 +20,8 @@ What it gives the test modules:
 
 Environment: CIMID_BIN (default build/cimid), CIMI_XSD (default
 ../shared/spec/schema/dsp8009-1.0.2-offline.xsd), both relative to the repo
-root; CIMITEST_LOGS=1 prints the tail of the daemon's stderr on a failure.
+root; CIMITEST_LOGS=1 prints the tail of the daemon's stderr on a failure;
+CIMITEST_KEEP=1 keeps the daemons' temporary directories (database, stderr.log).
 """
 
 import atexit
@@ -30,6 +31,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -328,6 +330,7 @@ def to_xml(doc, root=None, namespace=True):
 # ---------------------------------------------------------------- daemon
 
 _daemons = set()
+_tmpdirs = []
 
 
 def free_port():
@@ -344,8 +347,10 @@ class Daemon:
     def __init__(self, users=None, args=(), name="cimid"):
         self.name = name
         self.tmp = tempfile.mkdtemp(prefix=f"cimitest-{name}-")
+        _tmpdirs.append(self.tmp)
         self.db = os.path.join(self.tmp, "cimid.db")
         self.log_path = os.path.join(self.tmp, "stderr.log")
+        _all_logs.append(self.log_path)
         self.args = list(args)
         self.users = dict(DEFAULT_USERS if users is None else users)
         self.proc = None
@@ -489,7 +494,14 @@ def _kill_all():
             pass
 
 
-atexit.register(_kill_all)
+def _cleanup():
+    _kill_all()
+    if not os.environ.get("CIMITEST_KEEP"):
+        for t in _tmpdirs:
+            shutil.rmtree(t, ignore_errors=True)
+
+
+atexit.register(_cleanup)
 
 _shared = {}
 
@@ -972,6 +984,29 @@ def _fmt_trace():
     return "\n".join(out)
 
 
+# Every daemon's stderr log; scanned for sanitizer reports after the run.
+_all_logs = []
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "WARNING: ThreadSanitizer")
+
+
+def sanitizer_reports():
+    """(log path, first lines of the report) for each daemon log with a sanitizer report."""
+    found = []
+    for path in _all_logs:
+        try:
+            with open(path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            if any(m in line for m in SANITIZER_MARKS):
+                found.append((path, "\n".join(lines[i:i + 25])))
+                break
+    return found
+
+
 def run(filters=(), listing=False):
     selected = [t for t in TESTS if not filters or any(f in t.name for f in filters)]
     if listing:
@@ -979,6 +1014,7 @@ def run(filters=(), listing=False):
             print(t.name)
         return 0
     passed = failed = 0
+    started = time.time()
     current_module = None
     try:
         for t in selected:
@@ -987,13 +1023,12 @@ def run(filters=(), listing=False):
                 current_module = t.module
             _tls.asserts = 0
             _tls.trace = []
-            t0 = time.time()
             try:
                 t.fn(*t.args)
                 if getattr(_tls, "asserts", 0) == 0:
                     raise AssertionError("the test made no assertion")
                 passed += 1
-                print(f"ok - {t.name} ({time.time() - t0:.2f}s)", flush=True)
+                print(f"ok - {t.name}", flush=True)
             except Exception as e:
                 failed += 1
                 reason = str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -1012,6 +1047,12 @@ def run(filters=(), listing=False):
     finally:
         stop_shared()
         _kill_all()
+    # A daemon built with ASan/UBSan reports memory errors, undefined
+    # behaviour and leaks on its stderr: each report is a failure.
+    for path, report in sanitizer_reports():
+        failed += 1
+        print(f"FAIL - sanitizer report in {path}:\n    " + report.replace("\n", "\n    "), flush=True)
+    print(f"# {len(selected)} tests in {time.time() - started:.1f}s", flush=True)
     print(f"{passed} passed, {failed} failed", flush=True)
     return 0 if failed == 0 else 1
 

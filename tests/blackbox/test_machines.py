@@ -153,9 +153,10 @@ def create_all_by_value(fmt):
     """machineConfig, machineImage and credential all by value."""
     c = client(fmt)
     img = c.default_image()
-    image_val = {"name": "inline-image", "imageLocation": img["imageLocation"]}
+    image_val = {"name": "inline-image"}
     if img.get("type"):
         image_val["type"] = img["type"]
+    image_val["imageLocation"] = img["imageLocation"]
     body = {"resourceURI": NS + "/MachineCreate", "name": f"byvalue-{fmt}", "description": "all inline",
             "machineTemplate": {
                 "initialState": "STARTED",
@@ -608,3 +609,39 @@ def machine_document(fmt):
     check(isinstance(m.get("cpu"), int) and isinstance(m.get("memory"), int), "cpu/memory integers")
     notin(m.get("state"), TRANSIENT_STATES, "stable state")
     eq(op(m, "edit") is not None and op(m, "delete") is not None, True, "edit and delete offered")
+
+
+@test
+def xml_request_variants():
+    """cimi.md 1 and 2.2: accept <property name=".."> (1.0.0 form) as well as
+    key, and ignore a resourceURI attribute on the request root."""
+    c = client("xml")
+    cfg, img = c.default_config(), c.default_image()
+    xml = (f'<MachineCreate xmlns="{NS}" resourceURI="{NS}/MachineCreate">'
+           '<name>xml-variants</name><property name="legacy">yes</property>'
+           '<property key="modern">yes</property>'
+           f'<machineTemplate><machineConfig href="{cfg["id"]}"/><machineImage href="{img["id"]}"/>'
+           '</machineTemplate></MachineCreate>')
+    r = c.post(c.add_href("machines"), xml)
+    loc, job = check_create_reply(c, r, "xml-variants")
+    c.wait_job(job)
+    m = c.wait_state(loc, "STOPPED")
+    eq(m.get("properties"), {"legacy": "yes", "modern": "yes"}, "properties from both attribute forms")
+    # an Action with the resourceURI attribute and no namespace
+    xml = f'<Action resourceURI="{NS}/Action"><action>{ACTION}start</action></Action>'
+    r = c.post(op(m, "start"), xml)
+    eq(r.status, 202, f"namespace-less Action -> 202 ({r.body[:200]!r})")
+    c.wait_job(r.header("CIMI-Job-URI"))
+    c.wait_state(loc, "STARTED")
+
+
+@test(formats=BOTH)
+def action_lenient(fmt):
+    """cimi.md 2.8: trim whitespace in the action value (clients send it padded)."""
+    c = client(fmt)
+    m = create_machine(c, f"lenient-{fmt}", "STARTED")
+    body = {"resourceURI": NS + "/Action", "action": "  " + ACTION + "stop \n", "force": True}
+    r = c.post(op(m, "stop"), body, validate_request=False)
+    eq(r.status, 202, f"padded action value -> 202 ({r.body[:200]!r})")
+    c.wait_job(r.header("CIMI-Job-URI"))
+    c.wait_state(m["id"], "STOPPED")

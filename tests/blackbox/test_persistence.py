@@ -104,87 +104,100 @@ def _raw_post(port, path, auth, body, out, i, done):
         done.release()
 
 
+def _crash_round(d, rnd, n, kill_after, wanted):
+    """Fire n concurrent creations, kill -9 after kill_after replies, restart,
+    and check the store.  wanted: name -> requested state (accumulates)."""
+    a = Client(d, "alice")
+    add = a.add_href("machines")
+    u = urllib.parse.urlsplit(add)
+    path = u.path + ("?" + u.query if u.query else "")
+    bodies = []
+    for i in range(n):
+        state = "STARTED" if i % 2 else "STOPPED"
+        name = f"crash-{rnd}-{i:02d}"
+        wanted[name] = state
+        bodies.append(json.dumps(machine_create_doc(a, name, state)).encode())
+    out = [None] * n
+    done = threading.Semaphore(0)
+    threads = [threading.Thread(target=_raw_post, args=(d.port, path, a.auth_header(), bodies[i],
+                                                        out, i, done), daemon=True)
+               for i in range(n)]
+    for t in threads:
+        t.start()
+    got = 0
+    deadline = time.time() + 20
+    while got < kill_after and time.time() < deadline:
+        if done.acquire(timeout=0.5):
+            got += 1
+    d.kill9()
+    for t in threads:
+        t.join(30)
+    replies = [o for o in out if o and o[0] == "reply"]
+    created = [(o[2], o[3]) for o in replies if o[1] == 201]
+    check(len(replies) >= min(kill_after, 1), f"round {rnd}: creations answered before the kill")
+    for o in replies:
+        check(o[1] in (201, 202, 500, 503), f"create reply status {o[1]}: {o[4][:200]!r}")
+    for loc, job in created:
+        check(loc and job, "201 replies carry Location and CIMI-Job-URI")
+
+    d.start()
+    adm = Client(d, "admin")
+    a = Client(d, "alice")
+    # every Job ends SUCCESS or FAILED (with a reason)
+    deadline = time.time() + TIMEOUT
+    while True:
+        jobs = coll_items(adm.list("jobs"))
+        pending = [j for j in jobs if j.get("state") not in ("SUCCESS", "FAILED")]
+        if not pending or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    eq([(j.get("id"), j.get("state")) for j in pending], [],
+       f"round {rnd}: Jobs still unfinished after the restart")
+    for j in jobs:
+        if j.get("state") == "FAILED":
+            check(j.get("statusMessage"), f"FAILED Job {j.get('id')} has a statusMessage")
+    # every 201 Location exists, its Job is finished
+    for loc, job in created:
+        eq(a.get(loc).status, 200, f"machine {loc} created (201) before the kill exists")
+        jd = a.wait_job(job, expect=None)
+        isin(jd.get("state"), ("SUCCESS", "FAILED"), f"Job {job}")
+    # no machine lost or duplicated
+    doc = adm.list("machines")
+    ms = coll_items(doc)
+    mids = [m.get("id") for m in ms]
+    eq(len(set(mids)), len(mids), "machine ids are distinct")
+    eq(doc.get("count"), len(set(mids)), "machine count = distinct ids")
+    mnames = [m.get("name") for m in ms]
+    eq(len(set(mnames)), len(mnames), "no creation was applied twice (names distinct)")
+    for nm in mnames:
+        isin(nm, wanted, "machine name is one that was asked for")
+    machines_href = adm.coll("machines") + "/"
+    for j in jobs:
+        if j.get("state") == "SUCCESS":
+            for ar in j.get("affectedResources") or []:
+                if ar.get("href", "").startswith(machines_href):
+                    eq(adm.get(ar["href"]).status, 200, f"machine of a SUCCESS Job {ar['href']} exists")
+    # machines reach a stable state; a successful creation reached its initialState
+    for m in ms:
+        st = adm.wait_stable(m["id"])
+        check(st.get("state") not in TRANSIENT_STATES, f"{m['id']} stable")
+    for loc, job in created:
+        jd = a.read(job)
+        m = a.read(loc)
+        if jd.get("state") == "SUCCESS":
+            eq(m.get("state"), wanted[m["name"]], f"state of {m['name']} after its Job succeeded")
+    return len(replies), len(created)
+
+
 @test
 def crash_during_concurrent_creates():
-    N, KILL_AFTER = 50, 12
+    """50 concurrent creations, kill -9 mid-way (after 1, 12 and 30 replies,
+    three rounds on the same database), restart, check after each."""
+    wanted = {}
     with Daemon(name="crash", args=["--workers", "4"]) as d:
+        for rnd, kill_after in enumerate((1, 12, 30)):
+            _crash_round(d, rnd, 50, kill_after, wanted)
         a = Client(d, "alice")
-        add = a.add_href("machines")
-        path = urllib.parse.urlsplit(add).path + (("?" + urllib.parse.urlsplit(add).query)
-                                                  if urllib.parse.urlsplit(add).query else "")
-        wanted = {}
-        bodies = []
-        for i in range(N):
-            state = "STARTED" if i % 2 else "STOPPED"
-            name = f"crash-{i:02d}"
-            wanted[name] = state
-            bodies.append(json.dumps(machine_create_doc(a, name, state)).encode())
-        out = [None] * N
-        done = threading.Semaphore(0)
-        threads = [threading.Thread(target=_raw_post, args=(d.port, path, a.auth_header(), bodies[i],
-                                                            out, i, done), daemon=True)
-                   for i in range(N)]
-        for t in threads:
-            t.start()
-        got = 0
-        deadline = time.time() + 20
-        while got < KILL_AFTER and time.time() < deadline:
-            if done.acquire(timeout=0.5):
-                got += 1
-        d.kill9()
-        for t in threads:
-            t.join(30)
-        replies = [o for o in out if o and o[0] == "reply"]
-        created = [(o[2], o[3]) for o in replies if o[1] == 201]
-        check(len(replies) >= 1, "some creations were answered before the kill")
-        for o in replies:
-            check(o[1] in (201, 202, 500, 503), f"create reply status {o[1]}: {o[4][:200]!r}")
-        for loc, job in created:
-            check(loc and job, "201 replies carry Location and CIMI-Job-URI")
-
-        d.start()
-        adm = Client(d, "admin")
-        a = Client(d, "alice")
-        # every Job ends SUCCESS or FAILED (with a reason)
-        deadline = time.time() + TIMEOUT
-        while True:
-            jobs = coll_items(adm.list("jobs"))
-            pending = [j for j in jobs if j.get("state") not in ("SUCCESS", "FAILED")]
-            if not pending or time.time() > deadline:
-                break
-            time.sleep(0.05)
-        eq([(j.get("id"), j.get("state")) for j in pending], [], "Jobs still unfinished after the restart")
-        for j in jobs:
-            if j.get("state") == "FAILED":
-                check(j.get("statusMessage"), f"FAILED Job {j.get('id')} has a statusMessage")
-        # every 201 Location exists, its Job is finished
-        for loc, job in created:
-            eq(a.get(loc).status, 200, f"machine {loc} created (201) before the kill exists")
-            jd = a.wait_job(job, expect=None)
-            isin(jd.get("state"), ("SUCCESS", "FAILED"), f"Job {job}")
-        # no machine lost or duplicated
-        ms = coll_items(adm.list("machines"))
-        mids = [m.get("id") for m in ms]
-        eq(len(set(mids)), len(mids), "machine ids are distinct")
-        eq(adm.list("machines").get("count"), len(set(mids)), "machine count = distinct ids")
-        mnames = [m.get("name") for m in ms]
-        eq(len(set(mnames)), len(mnames), "no creation was applied twice (names distinct)")
-        for n in mnames:
-            isin(n, wanted, "machine name is one that was asked for")
-        for j in jobs:
-            if j.get("state") == "SUCCESS":
-                for ar in j.get("affectedResources") or []:
-                    if ar.get("href", "").startswith(adm.coll("machines") + "/"):
-                        eq(adm.get(ar["href"]).status, 200, f"machine of a SUCCESS Job {ar['href']} exists")
-        # machines reach a stable state; a successful creation reached its initialState
-        for m in ms:
-            st = adm.wait_stable(m["id"])
-            check(st.get("state") not in TRANSIENT_STATES, f"{m['id']} stable")
-        for loc, job in created:
-            jd = a.read(job)
-            m = a.read(loc)
-            if jd.get("state") == "SUCCESS":
-                eq(m.get("state"), wanted[m["name"]], f"state of {m['name']} after its Job succeeded")
-        # the daemon still creates machines after the crash
         m = create_machine(a, "after-crash", "STARTED")
-        eq(m.get("state"), "STARTED", "creation after the crash")
+        eq(m.get("state"), "STARTED", "creation after the crashes")
+        isin(m["id"], ids(a.list("machines")), "new machine listed")

@@ -391,7 +391,18 @@ def etag_if_match(fmt):
     r = c.put(edit, config_doc("stale"), headers={"If-Match": etag})
     assert_error(r, 412, fmt=fmt)
     eq(c.read(url).get("name"), f"etag-{fmt}-changed", "name unchanged after stale If-Match")
-    eq(c.delete(url).status, 200, "clean-up delete")
+    # If-Match: * matches any current version
+    r = c.put(edit, config_doc(f"etag-{fmt}-star"), headers={"If-Match": "*"})
+    check(r.status in (200, 202), f"PUT with If-Match: * -> 200, got {r.status}")
+    eq(c.read(url).get("name"), f"etag-{fmt}-star", "name changed with If-Match: *")
+    # DELETE honours If-Match too
+    before = store_snapshot(c)
+    r = c.delete(url, headers={"If-Match": etag})
+    assert_error(r, 412, fmt=fmt)
+    assert_unchanged(c, before)
+    r = c.delete(url, headers={"If-Match": c.get(url).header("ETag")})
+    eq(r.status, 200, "DELETE with the current ETag")
+    assert_error(c.get(url), 404, fmt=fmt)
 
 
 # ---------------------------------------------------------------- jobs in error bodies

@@ -53,6 +53,10 @@ def other_tenant_read_404(fmt):
     same_as_missing(b, fmt, "GET", am["id"], missing)
     assert_error(b.get(d.cache["alice_job"]), 404, fmt=fmt)
     assert_error(b.get(am["disks"]["href"]), 404, fmt=fmt)
+    disks = coll_items(Client(d, "alice").list(am["disks"]["href"]))
+    for disk in disks:
+        if disk.get("id"):
+            assert_error(b.get(disk["id"]), 404, fmt=fmt)
     assert_error(b.get(am["volumes"]["href"]), 404, fmt=fmt)
     assert_error(b.get(d.cache["alice_cred"]), 404, fmt=fmt)
     assert_error(b.get(am["id"], query=[("$select", "name")]), 404, fmt=fmt)

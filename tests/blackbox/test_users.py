@@ -4,8 +4,10 @@ generated admin of an empty database, authentication against the users."""
 import re
 import subprocess
 
-from cimitest import CIMID_BIN, Client, Daemon, HarnessError, check, eq, isin, notin, test
 import os
+
+from cimitest import (CIMID_BIN, NS, Client, Daemon, HarnessError, assert_error, check, coll_items,
+                      eq, isin, notin, test)
 
 
 def _bin():
@@ -34,7 +36,7 @@ def user_add_list_remove():
     d = Daemon(users={}, name="users")
     try:
         d.add_user("carol", "carol-pw", tenant="c")
-        d.add_user("dave", "dave-pw", admin=True)
+        d.add_user("dave", "dave-password", admin=True)
         r = d.user_cmd("list")
         eq(r.returncode, 0, "user list exit status")
         isin("carol", r.stdout, "user list")
@@ -78,5 +80,63 @@ def generated_admin():
         lines = [ln for ln in d.log_text().splitlines() if re.search(r"password: \S+", ln)]
         eq(len(lines), 1, "the password is printed once, not again at the next start")
         eq(Client(d, "admin", password=pw).get(d.cep_url).status, 200, "same password after a restart")
+    finally:
+        d.kill9()
+
+
+@test
+def config_file():
+    """Settings from --config FILE (`key = value` lines, long option names)."""
+    d = Daemon(name="config")
+    path = os.path.join(d.tmp, "cimid.conf")
+    with open(path, "w") as f:
+        f.write("# cimid test configuration\nmax-body = 2048\njob-retention = 3\n")
+    d.args += ["--config", path]
+    try:
+        d.start()
+        c = Client(d, "admin")
+        meta = [m for m in coll_items(c.list("resourceMetadata")) if m.get("typeURI") == NS + "/Job"]
+        check(meta, "Job ResourceMetadata")
+        caps = {cap.get("name"): cap for cap in meta[0].get("capabilities") or []}
+        eq(str(caps.get("JobRetention", {}).get("value")), "3", "JobRetention from the config file")
+        body = {"resourceURI": NS + "/MachineConfiguration", "name": "cfg", "description": "d" * 3000,
+                "cpu": 1, "memory": 1024}
+        r = c.post(c.add_href("machineConfigs"), body)
+        assert_error(r, 400)
+        body["description"] = "short"
+        eq(c.post(c.add_href("machineConfigs"), body).status, 201, "small body accepted")
+    finally:
+        d.kill9()
+
+
+@test
+def bad_config_file_fails():
+    d = Daemon(name="badconfig")
+    path = os.path.join(d.tmp, "bad.conf")
+    with open(path, "w") as f:
+        f.write("this is not a setting\n")
+    r = subprocess.run([_bin(), "serve", "--config", path, "--database", d.db, "--port", "0"],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode != 0, "a malformed config file makes serve exit non-zero")
+    isin("bad.conf", r.stderr, "the error names the config file")
+
+
+@test
+def request_logging():
+    """--log-level debug logs the requests on stderr, one line each."""
+    d = Daemon(name="logging")
+    try:
+        d.start()
+        c = Client(d, "admin")
+        probe = "log-probe-7f3a9"
+        r = c.get(c.coll("machines") + "/" + probe)
+        eq(r.status, 404, "probe request")
+        import time
+        deadline = time.time() + 2
+        while probe not in d.log_text() and time.time() < deadline:
+            time.sleep(0.05)
+        lines = [ln for ln in d.log_text().splitlines() if probe in ln]
+        check(lines, "the request is logged")
+        check(any("GET" in ln or "404" in ln for ln in lines), f"the log line tells the method or status: {lines}")
     finally:
         d.kill9()
