@@ -128,6 +128,29 @@ int job_finish(struct store *st, const char *job_id, bool success, const char *m
                          success ? 0 : 1, err);
 }
 
+int job_complete(struct store *st, const char *job_id, const char *path, job_update_fn update,
+                 void *arg, bool success, const char *message, struct cimi_error *err)
+{
+    struct store_row row;
+
+    memset(&row, 0, sizeof(row));
+    if (st->ops->begin(st, err) != 0)
+        return -1;
+    if (path != NULL && st->ops->get(st, path, &row, NULL) == 0) {
+        update(&row, arg);
+        if (st->ops->update(st, &row, err) != 0)
+            goto fail;
+    }
+    if (job_finish(st, job_id, success, message, err) != 0 || st->ops->commit(st, err) != 0)
+        goto fail;
+    store_row_clear(&row);
+    return 0;
+fail:
+    st->ops->rollback(st);
+    store_row_clear(&row);
+    return -1;
+}
+
 int job_progress(struct store *st, const char *job_id, int progress, const char *message)
 {
     return set_job_state(st, job_id, "RUNNING", progress, message, 0, NULL);

@@ -60,6 +60,14 @@ int job_create(struct store *st, const struct job_spec *spec, char *job_id, size
  * progress 100, statusMessage, returnCode. */
 int job_finish(struct store *st, const char *job_id, bool success, const char *message,
                struct cimi_error *err);
+/* Called by job_complete() on the resource a Job changed, inside its transaction. */
+typedef void (*job_update_fn)(struct store_row *row, void *arg);
+
+/* End a Job in one transaction: apply update to the row at path (skipped if
+ * the row is gone, or path is NULL), then finish the Job. */
+int job_complete(struct store *st, const char *job_id, const char *path, job_update_fn update,
+                 void *arg, bool success, const char *message, struct cimi_error *err);
+
 /* Inside or outside a transaction: record progress (0..100) and a message. */
 int job_progress(struct store *st, const char *job_id, int progress, const char *message);
 

@@ -79,3 +79,17 @@ const char *resource_uuid(const char *id)
 
     return slash ? slash + 1 : id;
 }
+/* Load a row by path, checking type and visibility (404 otherwise). */
+int resource_load(struct cimi_request *req, const char *path, const struct cimi_type *t,
+                  struct store_row *row, struct cimi_error *err)
+{
+    memset(row, 0, sizeof(*row));
+    if (req->st->ops->get(req->st, path, row, err) != 0)
+        return -1;
+    if ((t && strcmp(row->type, t->name) != 0) || !render_visible(req, row)) {
+        store_row_clear(row);
+        return err_set(err, 404, NULL, "no resource at '%s'", path);
+    }
+    return 0;
+}
+

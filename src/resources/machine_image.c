@@ -112,32 +112,28 @@ const struct resource_ops machine_image_ops = {
 
 /* ---- the capture job ---- */
 
+struct capture_outcome {
+    bool success;
+    const char *location;
+};
+
+static void record_capture(struct store_row *row, void *arg)
+{
+    const struct capture_outcome *outcome = arg;
+
+    json_object_set_new(row->doc, "state", json_string(outcome->success ? "AVAILABLE" : "ERROR"));
+    if (outcome->location)
+        json_object_set_new(row->doc, "imageLocation", json_string(outcome->location));
+    resource_touch(row->doc);
+}
+
 static int finish_capture(struct job_context *ctx, bool success, const char *location,
                           const char *message, struct cimi_error *err)
 {
-    struct store *st = ctx->st;
-    const char *image = json_string_value(json_object_get(ctx->params, "image"));
-    struct store_row row;
+    struct capture_outcome outcome = {success, location};
 
-    memset(&row, 0, sizeof(row));
-    if (st->ops->begin(st, err) != 0)
-        return -1;
-    if (st->ops->get(st, image, &row, NULL) == 0) {
-        json_object_set_new(row.doc, "state", json_string(success ? "AVAILABLE" : "ERROR"));
-        if (location)
-            json_object_set_new(row.doc, "imageLocation", json_string(location));
-        resource_touch(row.doc);
-        if (st->ops->update(st, &row, err) != 0)
-            goto fail;
-    }
-    if (job_finish(st, ctx->job_id, success, message, err) != 0 || st->ops->commit(st, err) != 0)
-        goto fail;
-    store_row_clear(&row);
-    return 0;
-fail:
-    st->ops->rollback(st);
-    store_row_clear(&row);
-    return -1;
+    return job_complete(ctx->st, ctx->job_id, json_string_value(json_object_get(ctx->params, "image")),
+                        record_capture, &outcome, success, message, err);
 }
 
 static int run_capture(struct job_context *ctx, struct cimi_error *err)

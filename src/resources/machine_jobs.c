@@ -65,35 +65,31 @@ static const char *truth(const char *uuid)
     return machine_state_from_hv(hs);
 }
 
-/* End a machine job: record the machine's real state and the outcome in
- * one transaction. */
+struct machine_outcome {
+    bool success;
+};
+
+/* Record the machine's real state (and, after a success, that it is the
+ * state the consumer wants kept). */
+static void record_state(struct store_row *row, void *arg)
+{
+    const struct machine_outcome *outcome = arg;
+    const char *state = truth(resource_uuid(row->id));
+
+    json_object_set_new(row->doc, "state", json_string(state));
+    if (outcome->success)
+        json_object_set_new(row->priv, "desired", json_string(state));
+    resource_touch(row->doc);
+}
+
+/* End a machine job: the machine's real state and the outcome in one transaction. */
 static int finish(struct job_context *ctx, bool success, const char *message, struct cimi_error *err)
 {
-    struct store *st = ctx->st;
-    const char *machine = json_string_value(json_object_get(ctx->params, "machine"));
-    struct store_row row;
-    const char *state;
+    struct machine_outcome outcome = {success};
 
-    memset(&row, 0, sizeof(row));
-    if (st->ops->begin(st, err) != 0)
-        return -1;
-    if (st->ops->get(st, machine, &row, NULL) == 0) {
-        state = truth(resource_uuid(machine));
-        json_object_set_new(row.doc, "state", json_string(state));
-        if (success)
-            json_object_set_new(row.priv, "desired", json_string(state));
-        resource_touch(row.doc);
-        if (st->ops->update(st, &row, err) != 0)
-            goto fail;
-    }
-    if (job_finish(st, ctx->job_id, success, message, err) != 0 || st->ops->commit(st, err) != 0)
-        goto fail;
-    store_row_clear(&row);
-    return 0;
-fail:
-    st->ops->rollback(st);
-    store_row_clear(&row);
-    return -1;
+    return job_complete(ctx->st, ctx->job_id,
+                        json_string_value(json_object_get(ctx->params, "machine")), record_state,
+                        &outcome, success, message, err);
 }
 
 static int fail_with(struct job_context *ctx, const struct cimi_error *cause, struct cimi_error *err)
@@ -249,7 +245,11 @@ static int run_restart(struct job_context *ctx, struct cimi_error *err)
     return finish(ctx, true, "restarted", err);
 }
 
-static int run_pause(struct job_context *ctx, struct cimi_error *err)
+/* A transition made by one hypervisor call, skipped when the machine is
+ * already where the call would take it. */
+static int run_transition(struct job_context *ctx, enum hv_state done_state,
+                          int (*call)(struct hv *, const char *, struct cimi_error *),
+                          const char *progress, const char *done, struct cimi_error *err)
 {
     const char *uuid = resource_uuid(json_string_value(json_object_get(ctx->params, "machine")));
     struct cimi_error cause;
@@ -258,24 +258,21 @@ static int run_pause(struct job_context *ctx, struct cimi_error *err)
     err_clear(&cause);
     if (state_now(uuid, &hs, &cause) != 0)
         return fail_with(ctx, &cause, err);
-    if (hs != HV_PAUSED && drv()->pause(hypervisor_conn(), uuid, &cause) != 0)
+    job_progress(ctx->st, ctx->job_id, 50, progress);
+    if (hs != done_state && call(hypervisor_conn(), uuid, &cause) != 0)
         return fail_with(ctx, &cause, err);
-    return finish(ctx, true, "paused", err);
+    return finish(ctx, true, done, err);
+}
+
+static int run_pause(struct job_context *ctx, struct cimi_error *err)
+{
+    return run_transition(ctx, HV_PAUSED, drv()->pause, "pausing the machine", "paused", err);
 }
 
 static int run_suspend(struct job_context *ctx, struct cimi_error *err)
 {
-    const char *uuid = resource_uuid(json_string_value(json_object_get(ctx->params, "machine")));
-    struct cimi_error cause;
-    enum hv_state hs;
-
-    err_clear(&cause);
-    if (state_now(uuid, &hs, &cause) != 0)
-        return fail_with(ctx, &cause, err);
-    job_progress(ctx->st, ctx->job_id, 50, "saving the machine's memory to disk");
-    if (hs != HV_SAVED && drv()->save(hypervisor_conn(), uuid, &cause) != 0)
-        return fail_with(ctx, &cause, err);
-    return finish(ctx, true, "suspended", err);
+    return run_transition(ctx, HV_SAVED, drv()->save, "saving the machine's memory to disk",
+                          "suspended", err);
 }
 
 static int run_delete(struct job_context *ctx, struct cimi_error *err)

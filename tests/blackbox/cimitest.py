@@ -22,6 +22,11 @@ Environment: CIMID_BIN (default build/cimid), CIMI_XSD (default
 ../shared/spec/schema/dsp8009-1.0.2-offline.xsd), both relative to the repo
 root; CIMITEST_LOGS=1 prints the tail of the daemon's stderr on a failure;
 CIMITEST_KEEP=1 keeps the daemons' temporary directories (database, stderr.log).
+
+HTTPS: Daemon(tls=True) makes a throw-away self-signed certificate for
+127.0.0.1 in its temporary directory (openssl), serves with --tls-cert and
+--tls-key, and its url, wait_ready and Clients then speak https trusting
+only that certificate.
 """
 
 import atexit
@@ -34,6 +39,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -341,10 +347,25 @@ def free_port():
     return port
 
 
+def make_self_signed(directory, cn="127.0.0.1"):
+    """A throw-away self-signed certificate and key for the IP cn, written to
+    directory/cert.pem and directory/key.pem; returns (cert, key)."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    if shutil.which("openssl") is None:
+        raise HarnessError("openssl not found (scripts/install-deps.sh installs it)")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", f"/CN={cn}", "-addext", f"subjectAltName=IP:{cn}",
+                        "-keyout", key, "-out", cert], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise HarnessError(f"openssl req failed ({r.returncode}): {r.stderr.strip()}")
+    return cert, key
+
+
 class Daemon:
     """One cimid serve process with its own database in a temp directory."""
 
-    def __init__(self, users=None, args=(), name="cimid"):
+    def __init__(self, users=None, args=(), name="cimid", tls=False):
         self.name = name
         self.tmp = tempfile.mkdtemp(prefix=f"cimitest-{name}-")
         _tmpdirs.append(self.tmp)
@@ -357,6 +378,11 @@ class Daemon:
         self.port = None
         self.cache = {}
         self._created = set()
+        self.tls = tls
+        self.cert = self.key = None
+        if tls:
+            self.cert, self.key = make_self_signed(self.tmp)
+            self.args += ["--tls-cert", self.cert, "--tls-key", self.key]
 
     # -- users
     def user_cmd(self, *argv, stdin=None):
@@ -380,8 +406,28 @@ class Daemon:
 
     # -- process
     @property
+    def scheme(self):
+        return "https" if self.tls else "http"
+
+    @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def ssl_context(self):
+        """Client TLS context trusting only this daemon's certificate
+        (hostname checking on)."""
+        return ssl.create_default_context(cafile=self.cert)
+
+    def connection(self, url_or_scheme=None, timeout=30):
+        """An http.client connection to the daemon; https (trusting its
+        certificate) when the URL's scheme, or the daemon's, is https."""
+        scheme = self.scheme
+        if url_or_scheme:
+            scheme = urllib.parse.urlsplit(url_or_scheme).scheme or url_or_scheme
+        if scheme == "https":
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                               context=self.ssl_context())
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     @property
     def cep_url(self):
@@ -416,7 +462,7 @@ class Daemon:
                 raise HarnessError(f"cimid exited with {self.proc.returncode} at start-up:\n"
                                    + self.log_tail(30))
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn = self.connection(timeout=2)
                 conn.request("GET", "/cimi/cloudEntryPoint")
                 conn.getresponse().read()
                 conn.close()
@@ -645,7 +691,11 @@ class Client:
                 hdrs["Content-Type"] = content_type
         if headers:
             hdrs.update(headers)
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        if u.scheme == "https":
+            conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=30,
+                                               context=self.d.ssl_context())
+        else:
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
         try:
             try:
                 conn.request(method, path, body=data, headers=hdrs)

@@ -1,0 +1,43 @@
+/*
+ * handlers.h - what the three parts of the generic CIMI handlers share:
+ * route.c (paths and dispatch), read.c (GET: resources, collections,
+ * queries) and write.c (create, update, delete, actions).  Internal to
+ * src/cimi.
+ */
+#ifndef CIMID_HANDLERS_H
+#define CIMID_HANDLERS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "cimi/request.h"
+
+/* What a path names: a top-level type, maybe an item, maybe a sub-collection. */
+struct target {
+    const struct cimi_type *type;     /* type of the item(s) */
+    bool collection;
+    char parent[256];                 /* parent path for sub-collections, "" at top level */
+    char path[256];                   /* the path itself */
+    char item[256];                   /* item path (for actions: the resource) */
+    char action[64];                  /* action name when the path ends in one */
+};
+
+/* What a path below the base URI names; -1 with err 404 if nothing. */
+int route_resolve(const char *path, struct target *tg, struct cimi_error *err);
+
+/* Put doc (owned) into resp with a status. */
+void handlers_set_doc(struct cimi_response *resp, int status, json_t *doc,
+                      const struct cimi_type *t, bool collection);
+
+/* GET / HEAD of any path. */
+void handle_read(struct cimi_request *req, struct cimi_response *resp);
+/* One resource as the principal sees it (ETag version into *version if not NULL). */
+int read_item(struct cimi_request *req, const struct target *tg, json_t **doc,
+              long long *version, struct cimi_error *err);
+
+void create_item(struct cimi_request *req, const struct cimi_type *t, struct cimi_response *resp);
+void update_item(struct cimi_request *req, const struct target *tg, struct cimi_response *resp);
+void delete_item(struct cimi_request *req, const struct target *tg, struct cimi_response *resp);
+void run_action(struct cimi_request *req, const struct target *tg, struct cimi_response *resp);
+
+#endif

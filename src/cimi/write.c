@@ -1,0 +1,349 @@
+/*
+ * write.c - the mutating requests: create (POST to a collection), update
+ * (PUT), delete (DELETE) and actions (POST an Action).
+ *
+ * Each runs in one store transaction that also writes the Job the request
+ * creates (struct mutation below carries both).  On any error the
+ * transaction is rolled back, so a failed request changes nothing; after the
+ * commit a Job with work left is queued for the workers.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cimi/handlers.h"
+#include "cimi/query.h"
+#include "cimi/render.h"
+#include "cimi/validate.h"
+#include "jobs/jobs.h"
+#include "resources/resource.h"
+#include "util/log.h"
+
+#define DELETE_WAIT_MS 5000
+
+/* One mutating request in progress. */
+struct mutation {
+    struct cimi_request *req;
+    struct cimi_response *resp;
+    struct cimi_error err;
+    struct store_row row;     /* the resource created or changed */
+    struct job_spec spec;     /* the Job the request creates */
+    json_t *input;            /* the decoded request body */
+    char job_id[128];
+    bool in_transaction;
+};
+
+static void mutation_init(struct mutation *m, struct cimi_request *req, struct cimi_response *resp)
+{
+    memset(m, 0, sizeof(*m));
+    m->req = req;
+    m->resp = resp;
+    job_spec_init(&m->spec);
+}
+
+static void mutation_free(struct mutation *m)
+{
+    if (m->in_transaction)
+        m->req->st->ops->rollback(m->req->st);
+    m->in_transaction = false;
+    json_decref(m->input);
+    m->input = NULL;
+    store_row_clear(&m->row);
+    job_spec_clear(&m->spec);
+}
+
+/* Give up: roll back, answer with the error. */
+static void mutation_fail(struct mutation *m)
+{
+    mutation_free(m);
+    cimi_error_response(m->resp, &m->err, NULL);
+}
+
+static int mutation_begin(struct mutation *m)
+{
+    if (m->req->st->ops->begin(m->req->st, &m->err) != 0)
+        return -1;
+    m->in_transaction = true;
+    return 0;
+}
+
+/* Describe the Job: its action, target and owner. */
+static void mutation_job(struct mutation *m, const char *action, const char *target,
+                         const char *tenant)
+{
+    snprintf(m->spec.action, sizeof(m->spec.action), "%s", action);
+    snprintf(m->spec.target, sizeof(m->spec.target), "%s", target);
+    snprintf(m->spec.tenant, sizeof(m->spec.tenant), "%s", tenant);
+}
+
+/* Write the Job and commit; then name the Job in the reply and queue it. */
+static int mutation_commit(struct mutation *m)
+{
+    struct store *st = m->req->st;
+
+    if (job_create(st, &m->spec, m->job_id, sizeof(m->job_id), &m->err) != 0 ||
+        st->ops->commit(st, &m->err) != 0)
+        return -1;
+    m->in_transaction = false;
+    render_uri(m->req, m->job_id, m->resp->job_uri, sizeof(m->resp->job_uri));
+    if (m->spec.op[0])
+        jobs_enqueue(m->job_id);
+    return 0;
+}
+
+static json_t *decode_body(struct cimi_request *req, const struct cimi_type *t, bool required,
+                           struct cimi_error *err)
+{
+    if (req->body == NULL || req->body_len == 0) {
+        if (required)
+            err_set(err, 400, "body", "a %s document is required in the request body", t->name);
+        return NULL;
+    }
+    return req->in->decode(req->body, req->body_len, t, err);
+}
+
+static int check_if_match(const struct cimi_request *req, const struct store_row *row,
+                          struct cimi_error *err)
+{
+    char etag[64];
+
+    if (req->if_match == NULL || strcmp(req->if_match, "*") == 0)
+        return 0;
+    snprintf(etag, sizeof(etag), "\"%lld\"", row->version);
+    if (strstr(req->if_match, etag) == NULL)
+        return err_set(err, 412, "If-Match",
+                       "If-Match %.60s does not match the current ETag %s of the resource",
+                       req->if_match, etag);
+    return 0;
+}
+
+/* Load the target of an update, delete or action and check that this
+ * principal may change it now. op is "edit", "delete" or an action name. */
+static int load_for_change(struct mutation *m, const struct target *tg, const char *op)
+{
+    const struct cimi_type *t = tg->type;
+    const struct resource_ops *ro = t->ops;
+    struct cimi_request *req = m->req;
+    bool is_action = strcmp(op, "edit") != 0 && strcmp(op, "delete") != 0;
+    const char *state;
+
+    if (resource_load(req, tg->item, t, &m->row, &m->err) != 0)
+        return -1;
+    if (!is_action && ro->provider_only && !(t == &t_job && strcmp(op, "delete") == 0))
+        return err_set(&m->err, 405, NULL, "%s resources are managed by the provider", t->name);
+    if (!render_writable(req, &m->row))
+        return err_set(&m->err, 403, NULL, "%s '%s' cannot be changed by %s", t->name, tg->item,
+                       req->who.name);
+    if (!is_action && check_if_match(req, &m->row, &m->err) != 0)
+        return -1;
+    if (ro->allowed && !ro->allowed(&m->row, op)) {
+        state = json_string_value(json_object_get(m->row.doc, "state"));
+        return err_set(&m->err, 409, is_action ? "action" : NULL,
+                       "%s '%s' is %s; '%s' is not allowed now", t->name, tg->item,
+                       state ? state : "busy", op);
+    }
+    return 0;
+}
+
+void create_item(struct cimi_request *req, const struct cimi_type *t, struct cimi_response *resp)
+{
+    const struct resource_ops *ro = t->ops;
+    const struct cimi_type *input_type = ro->create_input ? ro->create_input : t;
+    struct mutation m;
+
+    mutation_init(&m, req, resp);
+    if (ro->provider_only) {
+        err_set(&m.err, 405, NULL, "%s resources are created by the provider only", t->name);
+        goto fail;
+    }
+    m.input = decode_body(req, input_type, true, &m.err);
+    if (m.input == NULL || validate_document(m.input, input_type, VALIDATE_CREATE, &m.err) != 0 ||
+        (ro->check && ro->check(req, m.input, &m.err) != 0) || mutation_begin(&m) != 0)
+        goto fail;
+    mutation_job(&m, "add", t->cep_attr, req->who.tenant);
+    if (ro->create(req, m.input, &m.row, &m.spec, &m.err) != 0 ||
+        req->st->ops->insert(req->st, &m.row, &m.err) != 0)
+        goto fail;
+    snprintf(m.spec.created, sizeof(m.spec.created), "%s", m.row.id);
+    if (mutation_commit(&m) != 0)
+        goto fail;
+    render_uri(req, m.row.id, resp->location, sizeof(resp->location));
+    snprintf(resp->etag, sizeof(resp->etag), "\"%lld\"", m.row.version);
+    handlers_set_doc(resp, 201, render_row(req, t, &m.row), t, false);
+    log_info("cimi: %s created %s (job %s)", req->who.name, m.row.id, m.job_id);
+    mutation_free(&m);
+    return;
+fail:
+    mutation_fail(&m);
+}
+
+/* Replace the writable attributes of doc with those of input: all of them,
+ * or with $select only the listed ones (DSP0263 partial update). */
+static int merge_update(const struct cimi_type *t, json_t *doc, json_t *input,
+                        const struct cimi_query *q, struct cimi_error *err)
+{
+    const struct cimi_attr *a;
+    const char *key;
+    json_t *value;
+
+    if (q->has_select) {
+        json_object_foreach(input, key, value) {
+            (void)value;
+            if (!query_list_has(q->select, key))
+                return err_set(err, 400, key,
+                               "attribute '%s' is not listed in $select=%s", key, q->select);
+        }
+    }
+    for (size_t i = 0; (a = model_attr_at(t, i)) != NULL; i++) {
+        json_t *v;
+        if (a->kind == K_OPERATIONS || (a->flags & (A_READONLY | A_IMMUTABLE)))
+            continue;
+        if (q->has_select && !query_list_has(q->select, a->name))
+            continue;
+        v = json_object_get(input, a->name);
+        if (v != NULL && !json_is_null(v))
+            json_object_set(doc, a->name, v);
+        else
+            json_object_del(doc, a->name);
+    }
+    return 0;
+}
+
+void update_item(struct cimi_request *req, const struct target *tg, struct cimi_response *resp)
+{
+    const struct cimi_type *t = tg->type;
+    struct mutation m;
+
+    mutation_init(&m, req, resp);
+    m.input = decode_body(req, t, true, &m.err);
+    if (m.input == NULL || validate_document(m.input, t, VALIDATE_UPDATE, &m.err) != 0 ||
+        mutation_begin(&m) != 0 || load_for_change(&m, tg, "edit") != 0 ||
+        merge_update(t, m.row.doc, m.input, &req->query, &m.err) != 0 ||
+        (t->ops->check && t->ops->check(req, m.row.doc, &m.err) != 0))
+        goto fail;
+    resource_touch(m.row.doc);
+    if (req->st->ops->update(req->st, &m.row, &m.err) != 0)
+        goto fail;
+    mutation_job(&m, "edit", m.row.id, m.row.tenant);
+    if (mutation_commit(&m) != 0)
+        goto fail;
+    snprintf(resp->etag, sizeof(resp->etag), "\"%lld\"", m.row.version);
+    handlers_set_doc(resp, 200, render_row(req, t, &m.row), t, false);
+    mutation_free(&m);
+    return;
+fail:
+    mutation_fail(&m);
+}
+
+void delete_item(struct cimi_request *req, const struct target *tg, struct cimi_response *resp)
+{
+    const struct resource_ops *ro = tg->type->ops;
+    struct mutation m;
+
+    mutation_init(&m, req, resp);
+    if (mutation_begin(&m) != 0 || load_for_change(&m, tg, "delete") != 0)
+        goto fail;
+    mutation_job(&m, "delete", m.row.id, m.row.tenant);
+    if (ro->remove ? ro->remove(req, &m.row, &m.spec, &m.err) != 0
+                   : req->st->ops->remove(req->st, m.row.id, &m.err) != 0)
+        goto fail;
+    if (mutation_commit(&m) != 0)
+        goto fail;
+    /* Clients expect exactly 200 for a finished delete: wait a little for
+     * the Job; 202 if it takes longer. */
+    resp->status = 200;
+    if (m.spec.op[0] && !jobs_wait(m.job_id, DELETE_WAIT_MS))
+        resp->status = 202;
+    log_info("cimi: %s deleted %s (job %s)", req->who.name, m.row.id, m.job_id);
+    mutation_free(&m);
+    return;
+fail:
+    mutation_fail(&m);
+}
+
+/* The action an Action document names: the last path segment of its
+ * trimmed "action" value (clients send sloppy values). */
+static void action_name_of(const json_t *action_doc, char *out, size_t len)
+{
+    const char *value = json_string_value(json_object_get(action_doc, "action"));
+    const char *slash;
+    size_t n;
+
+    out[0] = '\0';
+    if (value == NULL)
+        return;
+    n = strlen(value);
+    while (n > 0 && isspace((unsigned char)value[n - 1]))
+        n--;
+    while (n > 0 && isspace((unsigned char)*value)) {
+        value++;
+        n--;
+    }
+    slash = memrchr(value, '/', n);
+    if (slash != NULL) {
+        n -= (size_t)(slash + 1 - value);
+        value = slash + 1;
+    }
+    snprintf(out, len, "%.*s", (int)n, value);
+}
+
+static const struct resource_action *find_action(const struct cimi_type *t, const char *name)
+{
+    for (size_t i = 0; t->ops && t->ops->actions && t->ops->actions[i].name; i++)
+        if (strcmp(t->ops->actions[i].name, name) == 0)
+            return &t->ops->actions[i];
+    return NULL;
+}
+
+/* Which action a request names: by its URL ({id}/{action}) or, when posted
+ * to the resource itself, by the Action document. */
+static int action_of_request(const struct target *tg, const json_t *body, char *name, size_t len,
+                             struct cimi_error *err)
+{
+    action_name_of(body, name, len);
+    if (tg->action[0] && name[0] && strcmp(name, tg->action) != 0)
+        return err_set(err, 400, "action", "the Action names '%s' but was sent to the '%s' operation",
+                       name, tg->action);
+    if (tg->action[0])
+        snprintf(name, len, "%s", tg->action);
+    if (name[0] == '\0')
+        return err_set(err, 400, "action", "missing required attribute 'action'");
+    if (find_action(tg->type, name) == NULL)
+        return err_set(err, tg->action[0] ? 404 : 400, "action", "%s has no action '%s'",
+                       tg->type->name, name);
+    return 0;
+}
+
+void run_action(struct cimi_request *req, const struct target *tg, struct cimi_response *resp)
+{
+    struct mutation m;
+    struct target job;
+    json_t *job_doc = NULL;
+    char name[64], action_uri[160];
+
+    mutation_init(&m, req, resp);
+    m.input = decode_body(req, &t_action, tg->action[0] == '\0', &m.err);
+    if (m.input == NULL && m.err.status != 0)
+        goto fail;
+    if (m.input == NULL)
+        m.input = json_object();  /* the URL names the action; no body needed */
+    if (validate_document(m.input, &t_action, VALIDATE_UPDATE, &m.err) != 0 ||
+        action_of_request(tg, m.input, name, sizeof(name), &m.err) != 0 ||
+        mutation_begin(&m) != 0 || load_for_change(&m, tg, name) != 0)
+        goto fail;
+    snprintf(action_uri, sizeof(action_uri), CIMI_NS "/action/%s", name);
+    mutation_job(&m, action_uri, m.row.id, m.row.tenant);
+    if (find_action(tg->type, name)->run(req, &m.row, m.input, &m.spec, &m.err) != 0 ||
+        mutation_commit(&m) != 0)
+        goto fail;
+    /* 202 with the Job in the body and the target in Location. */
+    render_uri(req, m.row.id, resp->location, sizeof(resp->location));
+    resp->status = 202;
+    if (route_resolve(m.job_id, &job, &m.err) == 0 && read_item(req, &job, &job_doc, NULL, &m.err) == 0)
+        handlers_set_doc(resp, 202, job_doc, &t_job, false);
+    log_info("cimi: %s %s %s (job %s)", req->who.name, name, m.row.id, m.job_id);
+    mutation_free(&m);
+    return;
+fail:
+    mutation_fail(&m);
+}
