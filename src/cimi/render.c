@@ -51,6 +51,28 @@ void render_absolutize(json_t *doc, const char *base)
     absolutize_value(doc, base);
 }
 
+void render_relativize(struct cimi_request *req, json_t *doc)
+{
+    const char *key;
+    json_t *member;
+    size_t i;
+
+    if (json_is_object(doc)) {
+        json_object_foreach(doc, key, member) {
+            char path[256];
+            const char *href = json_string_value(member);
+            if (strcmp(key, "href") == 0 && href != NULL &&
+                resource_href_path(req, href, "href", path, sizeof(path), NULL) == 0)
+                json_object_set_new(doc, key, json_string(path));
+            else
+                render_relativize(req, member);
+        }
+    } else if (json_is_array(doc)) {
+        json_array_foreach(doc, i, member)
+            render_relativize(req, member);
+    }
+}
+
 bool render_visible(const struct cimi_request *req, const struct store_row *row)
 {
     return req->who.admin || row->tenant[0] == '\0' || strcmp(row->tenant, req->who.tenant) == 0;

@@ -17,6 +17,11 @@
 /* Prefix every relative "id" and "href" in doc (recursively) with base. */
 void render_absolutize(json_t *doc, const char *base);
 
+/* Replace every "href" in doc that names one of our resources by its path
+ * below the base URI, so stored documents do not depend on the host name a
+ * client used. Foreign hrefs are kept as they are. */
+void render_relativize(struct cimi_request *req, json_t *doc);
+
 /* A new document for row (of type t) as the principal of req sees it now. */
 json_t *render_row(struct cimi_request *req, const struct cimi_type *t, struct store_row *row);
 

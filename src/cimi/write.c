@@ -157,8 +157,10 @@ void create_item(struct cimi_request *req, const struct cimi_type *t, struct cim
         goto fail;
     }
     m.input = decode_body(req, input_type, true, &m.err);
-    if (m.input == NULL || validate_document(m.input, input_type, VALIDATE_CREATE, &m.err) != 0 ||
-        (ro->check && ro->check(req, m.input, &m.err) != 0) || mutation_begin(&m) != 0)
+    if (m.input == NULL || validate_document(m.input, input_type, VALIDATE_CREATE, &m.err) != 0)
+        goto fail;
+    render_relativize(req, m.input);
+    if ((ro->check && ro->check(req, m.input, &m.err) != 0) || mutation_begin(&m) != 0)
         goto fail;
     mutation_job(&m, "add", t->cep_attr, req->who.tenant);
     if (ro->create(req, m.input, &m.row, &m.spec, &m.err) != 0 ||
@@ -216,8 +218,10 @@ void update_item(struct cimi_request *req, const struct target *tg, struct cimi_
 
     mutation_init(&m, req, resp);
     m.input = decode_body(req, t, true, &m.err);
-    if (m.input == NULL || validate_document(m.input, t, VALIDATE_UPDATE, &m.err) != 0 ||
-        mutation_begin(&m) != 0 || load_for_change(&m, tg, "edit") != 0 ||
+    if (m.input == NULL || validate_document(m.input, t, VALIDATE_UPDATE, &m.err) != 0)
+        goto fail;
+    render_relativize(req, m.input);
+    if (mutation_begin(&m) != 0 || load_for_change(&m, tg, "edit") != 0 ||
         merge_update(t, m.row.doc, m.input, &req->query, &m.err) != 0 ||
         (t->ops->check && t->ops->check(req, m.row.doc, &m.err) != 0))
         goto fail;

@@ -325,7 +325,9 @@ static int machine_create(struct cimi_request *req, json_t *input, struct store_
     if (json_object_get(config, "cpuSpeed"))
         json_object_set(row->doc, "cpuSpeed", json_object_get(config, "cpuSpeed"));
     json_object_set_new(row->priv, "spec", spec);
-    json_object_set_new(row->priv, "desired", json_string(initial));
+    /* "desired" (the state to restore after a crash) is set by the first
+     * successful Job; until then only the create Job knows what to do. */
+    json_object_set_new(row->priv, "initialState", json_string(initial));
     json_object_set_new(row->priv, "previous", json_string("ERROR"));
     if (json_object_get(tmpl, "userData"))
         json_object_set(row->priv, "userData", json_object_get(tmpl, "userData"));

@@ -162,7 +162,7 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
     if (load_machine(ctx, &row, &cause) != 0)
         return finish(ctx, false, "the machine no longer exists", err);
     snprintf(desired, sizeof(desired), "%s",
-             json_string_value(json_object_get(row.priv, "desired")) ?: "STOPPED");
+             json_string_value(json_object_get(row.priv, "initialState")) ?: "STOPPED");
     job_progress(ctx->st, ctx->job_id, 30, "defining the machine in the hypervisor");
     rc = machine_hv_spec(&row, &spec, &cause);
     if (rc == 0)
@@ -345,13 +345,13 @@ static int reconcile_row(void *arg, struct store_row *row)
 {
     int *count = arg;
     const char *state = json_string_value(json_object_get(row->doc, "state")) ?: "";
-    const char *desired = json_string_value(json_object_get(row->priv, "desired")) ?: "STOPPED";
+    const char *desired = json_string_value(json_object_get(row->priv, "desired"));
     const char *uuid = resource_uuid(row->id);
     struct hv_machine_spec spec;
     struct cimi_error err;
 
-    if (strcmp(state, "CREATING") == 0)
-        return 0;  /* its create Job runs again */
+    if (strcmp(state, "CREATING") == 0 || desired == NULL)
+        return 0;  /* never created (its create Job runs again, or it failed) */
     if (drv()->exists(hypervisor_conn(), uuid, &err) == 1)
         return 0;
     if (!hypervisor_is_ephemeral()) {

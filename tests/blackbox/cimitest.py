@@ -552,19 +552,21 @@ atexit.register(_cleanup)
 _shared = {}
 
 
-def shared(key, users=None, args=()):
+def shared(key, users=None, args=(), tls=False):
     """The daemon shared by the tests of one module, started on first use and
     stopped by the runner when the module's tests are done.  A start-up
     failure is remembered so that the next tests fail at once."""
     entry = _shared.get(key)
     if entry is None:
-        d = Daemon(users=users, args=args, name=key)
+        d = None
         try:
+            d = Daemon(users=users, args=args, name=key, tls=tls)
             d.start()
             entry = _shared[key] = d
         except Exception as e:
             entry = _shared[key] = e
-            d.kill9()
+            if d is not None:
+                d.kill9()
     if isinstance(entry, Exception):
         raise HarnessError(f"shared daemon {key!r} failed to start: {entry}")
     if not entry.alive():
