@@ -7,7 +7,7 @@ packages=(
   gcc pkg-config meson ninja-build
   libmicrohttpd-dev libjansson-dev libxml2-dev libsqlite3-dev
   libvirt-dev libvirt-clients libgnutls28-dev libcrypt-dev
-  libxml2-utils python3 curl sqlite3
+  libxml2-utils python3 curl sqlite3 openssl
 )
 
 missing=()

@@ -136,6 +136,9 @@ static int load_for_change(struct mutation *m, const struct target *tg, const ch
                        req->who.name);
     if (!is_action && check_if_match(req, &m->row, &m->err) != 0)
         return -1;
+    /* Decide on the state as it is now (it may have changed outside cimid). */
+    if (ro->refresh)
+        ro->refresh(req, &m->row);
     if (ro->allowed && !ro->allowed(&m->row, op)) {
         state = json_string_value(json_object_get(m->row.doc, "state"));
         return err_set(&m->err, 409, is_action ? "action" : NULL,

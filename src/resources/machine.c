@@ -375,14 +375,9 @@ static const char *transitional_for(const char *action, const char *state)
 static int begin_machine_job(struct cimi_request *req, struct store_row *row, const char *action,
                              bool force, struct job_spec *job, struct cimi_error *err)
 {
+    /* The handler refreshed the state and checked that action is allowed. */
     const char *state = json_string_value(json_object_get(row->doc, "state"));
 
-    /* The stored state may be stale (changed outside cimid): refresh first. */
-    machine_refresh(req, row);
-    state = json_string_value(json_object_get(row->doc, "state"));
-    if (strcmp(action, "delete") != 0 && !machine_allowed(row, action))
-        return err_set(err, 409, "action", "Machine '%s' is %s; '%s' is not allowed now", row->id,
-                       state ? state : "busy", action);
     json_object_set_new(row->priv, "previous", json_string(state ? state : "ERROR"));
     json_object_set_new(row->doc, "state", json_string(transitional_for(action, state)));
     resource_touch(row->doc);
