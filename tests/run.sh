@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 builddir=${1:-build-asan}
 filter=${2:-}
-xsd=${CIMI_XSD:-../shared/spec/schema/dsp8009-1.0.2-offline.xsd}
+xsd=${CIMI_XSD:-tests/fixtures/dsp8009-1.0.2-offline.xsd}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 log=$(mktemp -d)

@@ -19,7 +19,7 @@ What it gives the test modules:
   and a last line "N passed, N failed".
 
 Environment: CIMID_BIN (default build/cimid), CIMI_XSD (default
-../shared/spec/schema/dsp8009-1.0.2-offline.xsd), both relative to the repo
+tests/fixtures/dsp8009-1.0.2-offline.xsd), both relative to the repo
 root; CIMITEST_LOGS=1 prints the tail of the daemon's stderr on a failure;
 CIMITEST_KEEP=1 keeps the daemons' temporary directories (database, stderr.log).
 
@@ -60,7 +60,7 @@ def _repo_path(env, default):
 
 
 CIMID_BIN = _repo_path("CIMID_BIN", "build/cimid")
-CIMI_XSD = _repo_path("CIMI_XSD", "../shared/spec/schema/dsp8009-1.0.2-offline.xsd")
+CIMI_XSD = _repo_path("CIMI_XSD", "tests/fixtures/dsp8009-1.0.2-offline.xsd")
 
 NS = "http://schemas.dmtf.org/cimi/1"
 ACTION = NS + "/action/"

@@ -6,7 +6,7 @@
  * and text content, expanded sub-collections, collections), checks member and
  * element order, and checks the decoders' errors.  Every XML document the
  * encoder produces is validated against the DSP8009 1.0.2 schema, whose path
- * is argv[1], else $CIMI_XSD, else ../shared/spec/schema/... from the root.
+ * is argv[1], else $CIMI_XSD, else tests/fixtures/... from the root.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,7 +24,7 @@
 #include "cimi/codec.h"
 #include "cimi/model.h"
 
-#define DEFAULT_XSD "../shared/spec/schema/dsp8009-1.0.2-offline.xsd"
+#define DEFAULT_XSD "tests/fixtures/dsp8009-1.0.2-offline.xsd"
 #define XMLDECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
 
 /* libxml2 2.12 made the error passed to structured handlers const. */

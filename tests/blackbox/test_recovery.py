@@ -1,0 +1,390 @@
+"""Crash recovery of unfinished Jobs, made deterministic by editing the SQLite
+store while the daemon is down (a Job left QUEUED or RUNNING and its resource
+left in a transitional state is exactly what a crash leaves behind):
+
+* a QUEUED stop Job (machine STOPPING) and create Jobs put back to RUNNING
+  (machines CREATING) are run again at start-up and end SUCCESS, the
+  machines reach their stable states, none is lost or duplicated;
+* a delete Job RUNNING at the crash (machine DELETING) finishes: the machine
+  is gone and the Job SUCCESS;
+* capture Jobs RUNNING or QUEUED at the crash end, the image AVAILABLE or
+  ERROR (never CREATING);
+* the Job "stop" operation: with one worker and a burst of creations, a
+  queued creation Job is stopped (STOPPED, its machine gone), a finished Job
+  offers no stop and refuses it with 409.
+
+Store layout used (see src/store/sqlite.c): table resources(seq, id, type,
+tenant, parent, version, doc, priv); references are stored relative to the
+base URI ("machines/<uuid>")."""
+
+import copy
+import json
+import sqlite3
+import threading
+import time
+import uuid
+
+from cimitest import (ACTION, NS, TIMEOUT, TRANSIENT_STATES, Client, Daemon, action_doc,
+                      assert_error, check, coll_items, create_machine, do_action, eq, ids, isin,
+                      machine_create_doc, ne, notin, op, rels, test)
+
+TERMINAL = ("SUCCESS", "FAILED", "STOPPED")
+
+
+def rel_path(url):
+    """Stored id of an absolute CIMI URI: http://host/cimi/machines/x -> machines/x."""
+    check(url and "/cimi/" in url, f"not a CIMI URI: {url!r}")
+    return url.split("/cimi/", 1)[1]
+
+
+class Store:
+    """Direct access to a stopped daemon's database."""
+
+    def __init__(self, d):
+        check(not d.alive(), "the daemon is stopped before its store is edited")
+        self.db = sqlite3.connect(d.db, timeout=10)
+
+    def row(self, rid):
+        r = self.db.execute("SELECT id, type, tenant, parent, version, doc, priv FROM resources "
+                            "WHERE id = ?", (rid,)).fetchone()
+        check(r is not None, f"store has a row {rid!r}")
+        return {"id": r[0], "type": r[1], "tenant": r[2], "parent": r[3], "version": r[4],
+                "doc": json.loads(r[5]), "priv": json.loads(r[6])}
+
+    def update(self, row):
+        self.db.execute("UPDATE resources SET version = version + 1, doc = ?, priv = ? WHERE id = ?",
+                        (json.dumps(row["doc"]), json.dumps(row["priv"]), row["id"]))
+
+    def insert(self, row):
+        self.db.execute("INSERT INTO resources (id, type, tenant, parent, version, doc, priv) "
+                        "VALUES (?, ?, ?, ?, 1, ?, ?)",
+                        (row["id"], row["type"], row["tenant"], row["parent"],
+                         json.dumps(row["doc"]), json.dumps(row["priv"])))
+
+    def close(self):
+        self.db.commit()
+        self.db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *rest):
+        if exc_type is None:
+            self.close()
+        else:
+            self.db.rollback()
+            self.db.close()
+        return False
+
+
+def unfinished(doc, state, progress):
+    """A Job document as a crash leaves it: state, progress, no outcome."""
+    doc["state"] = state
+    doc["progress"] = progress
+    doc["returnCode"] = 0
+    doc.pop("statusMessage", None)
+    return doc
+
+
+def job_from_template(template, state, op_name, machine_path, progress=0):
+    """A new Job row for op_name on machine_path, copied from an existing Job row."""
+    row = copy.deepcopy(template)
+    row["id"] = f"jobs/{uuid.uuid4()}"
+    doc = unfinished(row["doc"], state, progress)
+    doc["targetResource"] = {"href": machine_path}
+    doc["affectedResources"] = [{"href": machine_path}]
+    doc["action"] = ACTION + op_name.split(".", 1)[1]
+    row["priv"] = {"op": op_name, "target": machine_path, "created": "",
+                   "params": {"machine": machine_path, "force": False}}
+    return row
+
+
+def wait_all_jobs(c, timeout=TIMEOUT):
+    """Every Job the client sees ends; returns the final listing."""
+    deadline = time.time() + timeout
+    while True:
+        jobs = coll_items(c.list("jobs"))
+        pending = [(j.get("id"), j.get("state")) for j in jobs if j.get("state") not in TERMINAL]
+        if not pending or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    eq(pending, [], "Jobs still unfinished after the restart")
+    for j in jobs:
+        isin(j.get("state"), ("SUCCESS", "FAILED"), f"Job {j.get('id')} outcome")
+        check(isinstance(j.get("statusMessage"), str) and j["statusMessage"].strip(),
+              f"finished Job {j.get('id')} ({j.get('state')}) has a statusMessage")
+        eq(j.get("progress"), 100, f"progress of finished Job {j.get('id')}")
+    return jobs
+
+
+def machine_ids(c):
+    return sorted(ids(c.list("machines")))
+
+
+# ---------------------------------------------------------------- (a) stop QUEUED, create RUNNING
+
+@test
+def recover_queued_stop_and_running_creates():
+    with Daemon(name="recover-a") as d:
+        a = Client(d, "alice")
+        m_run = create_machine(a, "r-started", "STARTED")       # will be STOPPING + queued stop
+        m_ctl = create_machine(a, "r-control", "STARTED")       # untouched
+        m_tpl = create_machine(a, "r-stopped", "STARTED")       # a real stop Job as template
+        m_tpl, stop_job = do_action(a, m_tpl, "stop", "STOPPED")
+        r_up = create_machine(a, "r-creating-up", "STARTED", wait=False)
+        r_down = create_machine(a, "r-creating-down", "STOPPED", wait=False)
+        creating = {r_up.header("Location"): ("STARTED", r_up.header("CIMI-Job-URI")),
+                    r_down.header("Location"): ("STOPPED", r_down.header("CIMI-Job-URI"))}
+        for loc, (state, job) in creating.items():
+            a.wait_job(job)
+            a.wait_state(loc, state)
+        before = machine_ids(a)
+        eq(len(before), 5, "five machines before the crash")
+        eq(d.stop(), 0, "exit status after SIGTERM")
+
+        run_path = rel_path(m_run["id"])
+        with Store(d) as s:
+            m = s.row(run_path)
+            eq(m["doc"]["state"], "STARTED", "stored state of the machine to stop")
+            m["doc"]["state"] = "STOPPING"
+            m["priv"]["previous"] = "STARTED"
+            s.update(m)
+            new_stop = job_from_template(s.row(rel_path(stop_job["id"])), "QUEUED",
+                                         "machine.stop", run_path)
+            eq(new_stop["tenant"], m["tenant"], "template Job tenant = machine tenant")
+            s.insert(new_stop)
+            for loc, (state, job) in creating.items():
+                m = s.row(rel_path(loc))
+                eq(m["priv"].get("desired"), state, f"stored desired state of {loc}")
+                m["doc"]["state"] = "CREATING"
+                s.update(m)
+                j = s.row(rel_path(job))
+                eq(j["priv"].get("op"), "machine.create", "create Job op")
+                unfinished(j["doc"], "RUNNING", 30)
+                s.update(j)
+
+        d.start()
+        a = Client(d, "alice")
+        stop_url = d.url + "/cimi/" + new_stop["id"]
+        eq(a.read(stop_url).get("targetResource", {}).get("href"), m_run["id"],
+           "the inserted Job is served with its target")
+        jobs = wait_all_jobs(a)
+        isin(stop_url, [j.get("id") for j in jobs], "the inserted stop Job is listed")
+        jd = a.wait_job(stop_url)
+        eq(jd.get("action"), ACTION + "stop", "recovered stop Job action")
+        for loc, (state, job) in creating.items():
+            a.wait_job(job)
+        # machines: same ids, stable states, the expected ones
+        eq(machine_ids(a), before, "machine ids after recovery (none lost or duplicated)")
+        for mid in before:
+            st = a.wait_stable(mid).get("state")
+            check(st not in TRANSIENT_STATES, f"{mid} stable: {st}")
+        eq(a.read(m_run["id"]).get("state"), "STOPPED", "the machine whose stop was queued")
+        eq(a.read(m_ctl["id"]).get("state"), "STARTED", "the untouched STARTED machine")
+        eq(a.read(m_tpl["id"]).get("state"), "STOPPED", "the untouched STOPPED machine")
+        for loc, (state, job) in creating.items():
+            eq(a.read(loc).get("state"), state, f"CREATING machine {loc} reached its initialState")
+        names = [m.get("name") for m in coll_items(a.list("machines"))]
+        eq(len(names), len(set(names)), f"machine names distinct: {names}")
+        # the hypervisor agrees: the machines can be driven
+        m, _ = do_action(a, a.read(m_run["id"]), "start", "STARTED")
+        down = next(loc for loc, (st, _) in creating.items() if st == "STOPPED")
+        do_action(a, a.read(down), "start", "STARTED")
+        up = next(loc for loc, (st, _) in creating.items() if st == "STARTED")
+        do_action(a, a.read(up), "stop", "STOPPED", force=True)
+        eq(d.stop(), 0, "exit status after SIGTERM")
+
+
+# ---------------------------------------------------------------- (b) delete RUNNING
+
+@test
+def recover_running_delete():
+    with Daemon(name="recover-b") as d:
+        a = Client(d, "alice")
+        victim = create_machine(a, "r-victim", "STARTED")
+        keep = create_machine(a, "r-keep", "STARTED")
+        tmp = create_machine(a, "r-template")
+        r = a.delete(op(tmp, "delete"))
+        isin(r.status, (200, 202), "DELETE of the template machine")
+        tpl_job = r.header("CIMI-Job-URI")
+        a.wait_job(tpl_job)
+        disks = victim.get("disks", {}).get("href")
+        if disks:
+            eq(a.get(disks).status, 200, "victim's disks readable before")
+        eq(d.stop(), 0, "exit status after SIGTERM")
+
+        vpath = rel_path(victim["id"])
+        with Store(d) as s:
+            t = s.row(rel_path(tpl_job))
+            eq(t["priv"].get("op"), "machine.delete", "template Job op")
+            m = s.row(vpath)
+            m["doc"]["state"] = "DELETING"
+            m["priv"]["previous"] = "STARTED"
+            s.update(m)
+            job = job_from_template(t, "RUNNING", "machine.delete", vpath, progress=50)
+            job["doc"]["action"] = t["doc"]["action"]
+            job["priv"]["params"]["force"] = t["priv"]["params"].get("force", True)
+            s.insert(job)
+
+        d.start()
+        a = Client(d, "alice")
+        job_url = d.url + "/cimi/" + job["id"]
+        jd = a.wait_job(job_url)
+        eq(jd.get("targetResource", {}).get("href"), victim["id"], "delete Job target")
+        wait_all_jobs(a)
+        assert_error(a.get(victim["id"]), 404)
+        if disks:
+            assert_error(a.get(disks), 404)
+        notin(victim["id"], ids(a.list("machines")), "deleted machine not listed")
+        eq(machine_ids(a), [keep["id"]], "only the kept machine is left")
+        eq(a.wait_stable(keep["id"]).get("state"), "STARTED", "the kept machine")
+        eq(a.read(job_url).get("state"), "SUCCESS", "delete Job still readable, SUCCESS")
+
+
+# ---------------------------------------------------------------- (c) capture RUNNING / QUEUED
+
+@test
+def recover_unfinished_captures():
+    with Daemon(name="recover-c") as d:
+        a = Client(d, "alice")
+        m = create_machine(a, "r-captured")
+        cap = op(m, "capture")
+        check(cap, "STOPPED machine offers capture")
+        images = {}
+        for name in ("r-img-running", "r-img-queued"):
+            r = a.post(cap, {"resourceURI": NS + "/MachineImage", "name": name, "type": "IMAGE",
+                             "imageLocation": m["id"]})
+            eq(r.status, 201, f"capture {name}")
+            job = r.header("CIMI-Job-URI")
+            check(job, "capture reply has a CIMI-Job-URI")
+            a.wait_job(job)
+            a.wait_state(r.header("Location"), "AVAILABLE")
+            a.wait_stable(m["id"])
+            images[name] = (r.header("Location"), job)
+        before_images = sorted(ids(a.list("machineImages")))
+        eq(d.stop(), 0, "exit status after SIGTERM")
+
+        with Store(d) as s:
+            for name, (loc, job) in images.items():
+                img = s.row(rel_path(loc))
+                img["doc"]["state"] = "CREATING"
+                img["doc"]["imageLocation"] = rel_path(m["id"])
+                s.update(img)
+                j = s.row(rel_path(job))
+                eq(j["priv"].get("op"), "image.capture", "capture Job op")
+                if name.endswith("running"):
+                    unfinished(j["doc"], "RUNNING", 40)
+                else:
+                    unfinished(j["doc"], "QUEUED", 0)
+                s.update(j)
+
+        d.start()
+        a = Client(d, "alice")
+        wait_all_jobs(a)
+        for name, (loc, job) in images.items():
+            jd = a.wait_job(job, expect=None)
+            img = a.read(loc)
+            isin(img.get("state"), ("AVAILABLE", "ERROR"), f"image {name} after recovery")
+            eq(img.get("state"), "AVAILABLE" if jd.get("state") == "SUCCESS" else "ERROR",
+               f"image {name} state agrees with its Job ({jd.get('state')}: "
+               f"{jd.get('statusMessage')!r})")
+            if img.get("state") == "AVAILABLE":
+                ne(img.get("imageLocation"), m["id"], f"captured image {name} has its own location")
+                check(img.get("imageLocation"), f"captured image {name} has an imageLocation")
+        eq(sorted(ids(a.list("machineImages"))), before_images, "images neither lost nor duplicated")
+        eq(a.wait_stable(m["id"]).get("state"), "STOPPED", "the captured machine")
+        eq(machine_ids(a), [m["id"]], "machines after recovery")
+
+
+# ---------------------------------------------------------------- (d) the Job stop operation
+
+def _burst(c, add, body, n, nthreads, prefix):
+    """n creations from nthreads threads; returns [(reply time, Location, Job URI)]."""
+    out, errors = [], []
+    lock = threading.Lock()
+    per = [n // nthreads + (1 if i < n % nthreads else 0) for i in range(nthreads)]
+
+    def worker(k):
+        for i in range(per[k]):
+            b = dict(body, name=f"{prefix}-{k:02d}-{i:03d}")
+            try:
+                r = c.post(add, b)
+            except Exception as e:  # an assertion in the automatic reply checks
+                with lock:
+                    errors.append(repr(e))
+                return
+            with lock:
+                if r.status == 201:
+                    out.append((time.time(), r.header("Location"), r.header("CIMI-Job-URI")))
+                else:
+                    errors.append(f"{r.status}: {r.body[:200]!r}")
+
+    threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(nthreads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    eq(errors, [], f"burst {prefix}: creation errors")
+    eq(len(out), n, f"burst {prefix}: 201 replies")
+    return sorted(out)
+
+
+@test
+def job_stop_queued_creation():
+    with Daemon(name="jobstop", args=["--workers", "1"]) as d:
+        c = Client(d, "alice")
+        add = c.add_href("machines")
+        body = machine_create_doc(c, "q")
+        stopped = []      # (Location, Job URI, stop href)
+        made = []
+        refused = 0
+        for batch in range(5):
+            replies = _burst(c, add, body, 150, 12, f"q{batch}")
+            _, loc, job = replies[-1]
+            jd = c.read(job)
+            href = op(jd, "stop")
+            if href is None:
+                ne(jd.get("state"), "QUEUED", f"a QUEUED Job offers stop (ops {rels(jd)})")
+                made += [(l, j) for _, l, j in replies]
+            else:
+                eq(href, job + "/stop", "stop operation href")
+                r = c.post(href, action_doc("stop"))
+                if r.status == 202:
+                    stopped.append((loc, job, href))
+                    made += [(l, j) for _, l, j in replies[:-1]]
+                else:
+                    refused += 1
+                    assert_error(r, 409, mention=("RUNNING", "SUCCESS", "stop"))
+                    isin(c.read(job).get("state"), ("RUNNING", "SUCCESS"),
+                         "a Job whose stop was refused has started")
+                    made += [(l, j) for _, l, j in replies]
+            # every other Job of the burst ends SUCCESS
+            for _, j in made[-149:]:
+                c.wait_job(j)
+            if stopped:
+                break
+        check(stopped, f"no stop landed in {batch + 1} bursts of 150 creations on one worker "
+                       f"({refused} refused with 409)")
+        loc, job, href = stopped[0]
+        jd = c.wait_job(job, expect="STOPPED")
+        eq(jd.get("progress"), 100, "progress of a STOPPED Job")
+        check(jd.get("statusMessage"), "a STOPPED Job has a statusMessage")
+        notin("stop", rels(jd), "a STOPPED Job offers no stop")
+        assert_error(c.get(loc), 404)
+        listed = ids(c.list("machines"))
+        notin(loc, listed, "the machine of a stopped creation is not listed")
+        eq(len(listed), len(made), "every other creation made its machine")
+        eq(sorted(listed), sorted(l for l, _ in made), "machines = the creations not stopped")
+        r = c.post(href, action_doc("stop"))
+        assert_error(r, 409, mention="STOPPED")
+        eq(c.read(job).get("state"), "STOPPED", "still STOPPED after a second stop")
+
+        # a finished Job: no stop offered, and stopping it gives 409
+        fin = made[0][1]
+        fd = c.wait_job(fin)
+        notin("stop", rels(fd), "a SUCCESS Job offers no stop")
+        r = c.post(fin + "/stop", action_doc("stop"))
+        assert_error(r, 409, mention="SUCCESS")
+        eq(c.read(fin).get("state"), "SUCCESS", "a refused stop leaves the Job SUCCESS")
+        m = c.wait_state(made[0][0], "STOPPED")
+        eq(m.get("state"), "STOPPED", "its machine is untouched")
