@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  gcc pkg-config meson ninja-build
+  gcc libc6-dev pkg-config meson ninja-build
   libmicrohttpd-dev libjansson-dev libxml2-dev libsqlite3-dev
   libvirt-dev libvirt-clients libgnutls28-dev libcrypt-dev
   libxml2-utils python3 curl sqlite3 openssl

@@ -340,6 +340,7 @@ def job_stop_queued_creation():
         refused = 0
         for batch in range(5):
             replies = _burst(c, add, body, 150, 12, f"q{batch}")
+            batch_jobs = [j for _, _, j in replies[:-1]]
             _, loc, job = replies[-1]
             jd = c.read(job)
             href = op(jd, "stop")
@@ -359,7 +360,7 @@ def job_stop_queued_creation():
                          "a Job whose stop was refused has started")
                     made += [(l, j) for _, l, j in replies]
             # every other Job of the burst ends SUCCESS
-            for _, j in made[-149:]:
+            for j in batch_jobs:
                 c.wait_job(j)
             if stopped:
                 break
