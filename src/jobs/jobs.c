@@ -404,26 +404,76 @@ bool jobs_wait(const char *job_id, int timeout_ms)
     return job_is_finished(st, job_id);
 }
 
+/* A Job the workers never reached before cimid stopped: undo what its
+ * request did and record the outcome, so no Job is left without one. */
+static void abandon_job(struct store *st, const char *job_id)
+{
+    struct cimi_error err;
+    struct store_row row;
+    const char *op;
+    const struct job_kind *kind;
+    struct job_context ctx;
+
+    memset(&row, 0, sizeof(row));
+    if (st->ops->begin(st, &err) != 0)
+        return;
+    if (st->ops->get(st, job_id, &row, &err) != 0 ||
+        strcmp(json_string_value(json_object_get(row.doc, "state")) ?: "", "QUEUED") != 0) {
+        st->ops->rollback(st);
+        store_row_clear(&row);
+        return;
+    }
+    op = json_string_value(json_object_get(row.priv, "op"));
+    kind = op ? find_kind(op) : NULL;
+    ctx.st = st;
+    ctx.job_id = job_id;
+    ctx.target = json_string_value(json_object_get(row.priv, "target"));
+    ctx.created = json_string_value(json_object_get(row.priv, "created")) ?: "";
+    ctx.params = json_object_get(row.priv, "params");
+    if (kind && kind->cancel)
+        kind->cancel(&ctx);
+    if (job_finish(st, job_id, false, "cimid stopped before this Job could run; nothing was done",
+                   &err) != 0 || st->ops->commit(st, &err) != 0)
+        st->ops->rollback(st);
+    store_row_clear(&row);
+}
+
 void jobs_shutdown(int grace_seconds)
 {
     double deadline = clock_mono_ms() + grace_seconds * 1000.0;
+    json_t *left = json_array();
+    struct cimi_error err;
+    struct store *st;
+    size_t i;
+    json_t *id;
 
     /* Let the workers drain the queue while there is time. */
     pthread_mutex_lock(&pool.lock);
     while (pool.count > 0 && clock_mono_ms() < deadline) {
-        pthread_mutex_unlock(&pool.lock);
         struct timespec pause = {0, 20 * 1000000L};
+        pthread_mutex_unlock(&pool.lock);
         nanosleep(&pause, NULL);
         pthread_mutex_lock(&pool.lock);
     }
-    if (pool.count > 0)
-        log_warn("job: %zu queued Jobs left QUEUED; they run at the next start", pool.count);
-    pool.count = 0;
+    while (pool.count > 0) {
+        json_array_append_new(left, json_string(pool.items[pool.head].id));
+        pool.head = (pool.head + 1) % QUEUE_MAX;
+        pool.count--;
+    }
     pool.stopping = true;
     pthread_cond_broadcast(&pool.not_empty);
     pthread_mutex_unlock(&pool.lock);
-    for (int i = 0; i < pool.nthreads; i++)
-        pthread_join(pool.threads[i], NULL);
+    for (int t = 0; t < pool.nthreads; t++)
+        pthread_join(pool.threads[t], NULL);
+    st = store_for_thread(&err);
+    json_array_foreach(left, i, id) {
+        if (st != NULL)
+            abandon_job(st, json_string_value(id));
+    }
+    if (json_array_size(left) > 0)
+        log_warn("job: %zu queued Jobs were not run within %d s and are FAILED",
+                 json_array_size(left), grace_seconds);
+    json_decref(left);
     free(pool.threads);
     free(pool.items);
     pool.threads = NULL;

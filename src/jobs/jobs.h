@@ -82,7 +82,8 @@ int jobs_stop(struct store *st, struct store_row *job, struct cimi_error *err);
 /* Wait (up to timeout_ms) until the Job is finished. true if it is. */
 bool jobs_wait(const char *job_id, int timeout_ms);
 /* Stop accepting work, let the workers finish the queue (up to grace
- * seconds), fail what remains, join the threads. */
+ * seconds), join the threads; Jobs still queued then are undone (their
+ * kind's cancel) and recorded FAILED. */
 void jobs_shutdown(int grace_seconds);
 
 /* Delete finished Jobs older than the retention period. */
