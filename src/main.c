@@ -398,5 +398,11 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level((enum log_level)cfg.log_level);
+    if ((cfg.tls_cert[0] != '\0') != (cfg.tls_key[0] != '\0')) {
+        fprintf(stderr, "cimid: %s needs %s too (HTTPS takes a certificate and its key)\n",
+                cfg.tls_cert[0] ? "--tls-cert" : "--tls-key",
+                cfg.tls_cert[0] ? "--tls-key" : "--tls-cert");
+        return 2;
+    }
     return serve(&cfg);
 }

@@ -242,6 +242,31 @@ fail:
     mutation_fail(&m);
 }
 
+/* Wait for a delete Job: 0 with resp->status 200 (done) or 202 (still
+ * running, or stopped); -1 with m->err when the Job failed. */
+static int deletion_outcome(struct cimi_request *req, struct mutation *m)
+{
+    struct store_row job;
+    const char *state;
+    int rc = 0;
+
+    if (!jobs_wait(m->job_id, DELETE_WAIT_MS)) {
+        m->resp->status = 202;
+        return 0;
+    }
+    memset(&job, 0, sizeof(job));
+    if (req->st->ops->get(req->st, m->job_id, &job, NULL) != 0)
+        return 0;
+    state = json_string_value(json_object_get(job.doc, "state")) ?: "";
+    if (strcmp(state, "FAILED") == 0)
+        rc = err_set(&m->err, 500, NULL, "deleting %s failed: %s", m->row.id,
+                     json_string_value(json_object_get(job.doc, "statusMessage")) ?: "unknown error");
+    else if (strcmp(state, "SUCCESS") != 0)
+        m->resp->status = 202;
+    store_row_clear(&job);
+    return rc;
+}
+
 void delete_item(struct cimi_request *req, const struct target *tg, struct cimi_response *resp)
 {
     const struct resource_ops *ro = tg->type->ops;
@@ -257,10 +282,15 @@ void delete_item(struct cimi_request *req, const struct target *tg, struct cimi_
     if (mutation_commit(&m) != 0)
         goto fail;
     /* Clients expect exactly 200 for a finished delete: wait a little for
-     * the Job; 202 if it takes longer. */
+     * the Job. 202 if it takes longer (or was stopped), an error if it failed. */
     resp->status = 200;
-    if (m.spec.op[0] && !jobs_wait(m.job_id, DELETE_WAIT_MS))
-        resp->status = 202;
+    if (m.spec.op[0] && deletion_outcome(req, &m) != 0) {
+        char job_uri[sizeof(resp->job_uri)];
+        snprintf(job_uri, sizeof(job_uri), "%s", resp->job_uri);
+        mutation_free(&m);
+        cimi_error_response(resp, &m.err, job_uri);
+        return;
+    }
     log_info("cimi: %s deleted %s (job %s)", req->who.name, m.row.id, m.job_id);
     mutation_free(&m);
     return;

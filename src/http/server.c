@@ -9,6 +9,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -336,7 +337,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
-    log_debug("http: %s", line);
+    log_warn("http: %s", line);
 }
 
 static int listen_address(const struct config *cfg, struct sockaddr_storage *ss)
@@ -358,6 +359,27 @@ static int listen_address(const struct config *cfg, struct sockaddr_storage *ss)
     return -1;
 }
 
+/* Refuse a certificate or key GnuTLS cannot use, saying why (libmicrohttpd
+ * would only report that it cannot listen). */
+static int check_tls_pair(const char *cert, const char *key)
+{
+    gnutls_certificate_credentials_t creds;
+    gnutls_datum_t c = {(unsigned char *)cert, (unsigned int)strlen(cert)};
+    gnutls_datum_t k = {(unsigned char *)key, (unsigned int)strlen(key)};
+    int rc;
+
+    if (gnutls_certificate_allocate_credentials(&creds) != GNUTLS_E_SUCCESS)
+        return -1;
+    rc = gnutls_certificate_set_x509_key_mem(creds, &c, &k, GNUTLS_X509_FMT_PEM);
+    gnutls_certificate_free_credentials(creds);
+    if (rc < 0) {
+        log_error("http: unusable TLS certificate %s or key %s: %s", server_cfg->tls_cert,
+                  server_cfg->tls_key, gnutls_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 struct http_server *http_server_start(const struct config *cfg)
 {
     struct http_server *srv = calloc(1, sizeof(*srv));
@@ -375,12 +397,17 @@ struct http_server *http_server_start(const struct config *cfg)
     }
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    server_tls = cfg->tls_cert[0] != '\0' && cfg->tls_key[0] != '\0';
+    server_tls = cfg->tls_cert[0] != '\0';
     if (server_tls) {
         srv->tls_cert = read_file(cfg->tls_cert);
         srv->tls_key = read_file(cfg->tls_key);
         if (srv->tls_cert == NULL || srv->tls_key == NULL) {
-            log_error("http: cannot read TLS certificate %s or key %s", cfg->tls_cert, cfg->tls_key);
+            log_error("http: cannot read the TLS %s %s", srv->tls_cert ? "key" : "certificate",
+                      srv->tls_cert ? cfg->tls_key : cfg->tls_cert);
+            http_server_stop(srv);
+            return NULL;
+        }
+        if (check_tls_pair(srv->tls_cert, srv->tls_key) != 0) {
             http_server_stop(srv);
             return NULL;
         }
@@ -388,13 +415,13 @@ struct http_server *http_server_start(const struct config *cfg)
     }
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->http_threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->connection_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
         server_tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key,
         MHD_OPTION_END);

@@ -313,7 +313,7 @@ static int collect_unfinished(void *arg, struct store_row *row)
     struct recover_ctx *c = arg;
     const char *state = json_string_value(json_object_get(row->doc, "state"));
 
-    if (!is_terminal(state))
+    if (state && (strcmp(state, "QUEUED") == 0 || strcmp(state, "RUNNING") == 0))
         json_array_append_new(c->ids, json_string(row->id));
     return 0;
 }
@@ -364,6 +364,7 @@ int jobs_stop(struct store *st, struct store_row *job, struct cimi_error *err)
     json_object_set_new(job->doc, "progress", json_integer(100));
     json_object_set_new(job->doc, "statusMessage", json_string("stopped before it ran"));
     json_object_set_new(job->doc, "timeOfStatusChange", json_string(now));
+    json_object_set_new(job->doc, "updated", json_string(now));
     return st->ops->update(st, job, err);
 }
 

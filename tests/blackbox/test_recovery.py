@@ -153,6 +153,11 @@ def recover_queued_stop_and_running_creates():
                                          "machine.stop", run_path)
             eq(new_stop["tenant"], m["tenant"], "template Job tenant = machine tenant")
             s.insert(new_stop)
+            # a queued start of a machine that is not in the store (any more)
+            ghost_path = f"machines/{uuid.uuid4()}"
+            ghost = job_from_template(s.row(rel_path(stop_job["id"])), "QUEUED",
+                                      "machine.start", ghost_path)
+            s.insert(ghost)
             for loc, (state, job) in creating.items():
                 m = s.row(rel_path(loc))
                 eq(m["priv"].get("desired"), state, f"stored desired state of {loc}")
@@ -174,6 +179,9 @@ def recover_queued_stop_and_running_creates():
         eq(jd.get("action"), ACTION + "stop", "recovered stop Job action")
         for loc, (state, job) in creating.items():
             a.wait_job(job)
+        gd = a.wait_job(d.url + "/cimi/" + ghost["id"], expect="FAILED")
+        eq(gd.get("targetResource", {}).get("href"), d.url + "/cimi/" + ghost_path, "ghost Job target")
+        assert_error(a.get(d.url + "/cimi/" + ghost_path), 404)
         # machines: same ids, stable states, the expected ones
         eq(machine_ids(a), before, "machine ids after recovery (none lost or duplicated)")
         for mid in before:
@@ -298,70 +306,87 @@ def recover_unfinished_captures():
 
 # ---------------------------------------------------------------- (d) the Job stop operation
 
-def _burst(c, add, body, n, nthreads, prefix):
-    """n creations from nthreads threads; returns [(reply time, Location, Job URI)]."""
+def _burst(c, add, body, n, nthreads, prefix, at, probe):
+    """n creations from nthreads threads.  Once `at` of them have answered
+    (the queue of a single worker is deepest mid-burst), probe(most recent
+    reply so far) runs in this thread while the others go on creating.
+    Returns ([(reply time, Location, Job URI)], probe's result)."""
     out, errors = [], []
     lock = threading.Lock()
+    reached = threading.Event()
     per = [n // nthreads + (1 if i < n % nthreads else 0) for i in range(nthreads)]
 
     def worker(k):
-        for i in range(per[k]):
-            b = dict(body, name=f"{prefix}-{k:02d}-{i:03d}")
-            try:
-                r = c.post(add, b)
-            except Exception as e:  # an assertion in the automatic reply checks
+        try:
+            for i in range(per[k]):
+                r = c.post(add, dict(body, name=f"{prefix}-{k:02d}-{i:03d}"))
                 with lock:
-                    errors.append(repr(e))
-                return
+                    if r.status == 201:
+                        out.append((time.time(), r.header("Location"), r.header("CIMI-Job-URI")))
+                    else:
+                        errors.append(f"{r.status}: {r.body[:200]!r}")
+                    if len(out) + len(errors) >= at:
+                        reached.set()
+        except Exception as e:  # an assertion of the automatic reply checks
             with lock:
-                if r.status == 201:
-                    out.append((time.time(), r.header("Location"), r.header("CIMI-Job-URI")))
-                else:
-                    errors.append(f"{r.status}: {r.body[:200]!r}")
+                errors.append(repr(e))
+            reached.set()
 
     threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(nthreads)]
     for t in threads:
         t.start()
+    result = None
+    if reached.wait(60) and not errors:
+        with lock:
+            latest = max(out)
+        result = probe(latest)
     for t in threads:
         t.join(60)
     eq(errors, [], f"burst {prefix}: creation errors")
     eq(len(out), n, f"burst {prefix}: 201 replies")
-    return sorted(out)
+    return sorted(out), result
 
 
 @test
 def job_stop_queued_creation():
+    """--workers 1, bursts of 150 creations from 12 threads; mid-burst the
+    most recent creation Job is stopped if it offers stop (it does only while
+    QUEUED): 202 -> STOPPED and its machine gone; 409 -> it had started."""
     with Daemon(name="jobstop", args=["--workers", "1"]) as d:
         c = Client(d, "alice")
         add = c.add_href("machines")
         body = machine_create_doc(c, "q")
         stopped = []      # (Location, Job URI, stop href)
-        made = []
+        made = []         # (Location, Job URI) of creations not stopped
         refused = 0
-        for batch in range(5):
-            replies = _burst(c, add, body, 150, 12, f"q{batch}")
-            batch_jobs = [j for _, _, j in replies[:-1]]
-            _, loc, job = replies[-1]
+
+        def try_stop(latest):
+            nonlocal refused
+            _, loc, job = latest
             jd = c.read(job)
             href = op(jd, "stop")
             if href is None:
                 ne(jd.get("state"), "QUEUED", f"a QUEUED Job offers stop (ops {rels(jd)})")
-                made += [(l, j) for _, l, j in replies]
-            else:
-                eq(href, job + "/stop", "stop operation href")
-                r = c.post(href, action_doc("stop"))
-                if r.status == 202:
-                    stopped.append((loc, job, href))
-                    made += [(l, j) for _, l, j in replies[:-1]]
-                else:
-                    refused += 1
-                    assert_error(r, 409, mention=("RUNNING", "SUCCESS", "stop"))
-                    isin(c.read(job).get("state"), ("RUNNING", "SUCCESS"),
-                         "a Job whose stop was refused has started")
-                    made += [(l, j) for _, l, j in replies]
+                return None
+            eq(href, job + "/stop", "stop operation href")
+            r = c.post(href, action_doc("stop"))
+            if r.status == 202:
+                stopped.append((loc, job, href))
+                return job
+            refused += 1
+            assert_error(r, 409, mention=("RUNNING", "SUCCESS", "stop"))
+            isin(c.read(job).get("state"), ("RUNNING", "SUCCESS"),
+                 "a Job whose stop was refused has started")
+            return None
+
+        for batch in range(5):
+            replies, stopped_job = _burst(c, add, body, 150, 12, f"q{batch}", 100, try_stop)
+            batch_made = [(l, j) for _, l, j in replies if j != stopped_job]
+            eq(len(batch_made), 150 - (1 if stopped_job else 0), f"burst {batch}: creations")
             # every other Job of the burst ends SUCCESS
-            for j in batch_jobs:
+            for _, j in batch_made:
                 c.wait_job(j)
+            made += batch_made
             if stopped:
                 break
         check(stopped, f"no stop landed in {batch + 1} bursts of 150 creations on one worker "
@@ -381,11 +406,114 @@ def job_stop_queued_creation():
         eq(c.read(job).get("state"), "STOPPED", "still STOPPED after a second stop")
 
         # a finished Job: no stop offered, and stopping it gives 409
-        fin = made[0][1]
+        fin_loc, fin = made[0]
         fd = c.wait_job(fin)
         notin("stop", rels(fd), "a SUCCESS Job offers no stop")
         r = c.post(fin + "/stop", action_doc("stop"))
         assert_error(r, 409, mention="SUCCESS")
         eq(c.read(fin).get("state"), "SUCCESS", "a refused stop leaves the Job SUCCESS")
-        m = c.wait_state(made[0][0], "STOPPED")
-        eq(m.get("state"), "STOPPED", "its machine is untouched")
+        eq(c.wait_stable(fin_loc).get("state"), "STOPPED", "its machine is untouched")
+
+
+@test
+def job_stop_queued_actions():
+    """A stop action and a delete queued behind a burst of creations (one
+    worker) are stopped: their Jobs end STOPPED and the machines are back in
+    their previous state, still listed and still operable.  (DELETE waits for
+    its Job before answering, so the delete's Job is found in the Job
+    listing while the DELETE is pending.)"""
+    with Daemon(name="jobstop-actions", args=["--workers", "1"]) as d:
+        c = Client(d, "alice")
+        add = c.add_href("machines")
+        body = machine_create_doc(c, "q")
+        landed, queued, delete_reply = {}, {}, []
+        ever = {}         # kind -> (machine, Job) of a stop that landed
+        stopped_delete_reply = None
+
+        def try_stop(kind, job):
+            queued[kind] = job
+            jd = c.read(job)
+            href = op(jd, "stop")
+            if href is None:
+                ne(jd.get("state"), "QUEUED", f"a QUEUED Job offers stop (ops {rels(jd)})")
+                return
+            rs = c.post(href, action_doc("stop"))
+            if rs.status == 202:
+                landed[kind] = job
+            else:
+                assert_error(rs, 409)
+
+        def queue_and_stop(latest):
+            m1, m2 = c.read(targets["stop"]), c.read(targets["delete"])
+            # the DELETE first (it answers only once its Job ends or after a
+            # while): find its Job in the listing and stop it meanwhile
+            t = threading.Thread(target=lambda: delete_reply.append(c.delete(op(m2, "delete"))),
+                                 daemon=True)
+            t.start()
+            deadline = time.time() + 5
+            while time.time() < deadline and not delete_reply:
+                mine = [j for j in coll_items(c.list("jobs"))
+                        if j.get("targetResource", {}).get("href") == m2["id"]
+                        and "delete" in (j.get("action") or "")]
+                if mine:
+                    try_stop("delete", mine[0]["id"])
+                    break
+                time.sleep(0.005)
+            r1 = c.post(op(m1, "stop"), action_doc("stop", True))
+            eq(r1.status, 202, "stop action accepted")
+            check(r1.header("CIMI-Job-URI"), "stop reply has a CIMI-Job-URI")
+            try_stop("stop", r1.header("CIMI-Job-URI"))
+            t.join(30)
+            check(delete_reply, "DELETE answered")
+            return None
+
+        for batch in range(5):
+            targets = {"stop": create_machine(c, f"qa-stop-{batch}", "STARTED")["id"],
+                       "delete": create_machine(c, f"qa-del-{batch}", "STARTED")["id"]}
+            landed.clear()
+            queued.clear()
+            delete_reply.clear()
+            replies, _ = _burst(c, add, body, 150, 12, f"qa{batch}", 100, queue_and_stop)
+            for _, _, j in replies:
+                c.wait_job(j)
+            r = delete_reply[0]
+            isin(r.status, (200, 202), "DELETE reply status")
+            if "delete" in queued:
+                eq(r.header("CIMI-Job-URI"), queued["delete"], "the Job found is the DELETE's Job")
+            else:
+                queued["delete"] = r.header("CIMI-Job-URI")
+            for kind, mid in targets.items():
+                if kind in landed:
+                    jd = c.wait_job(landed[kind], expect="STOPPED")
+                    notin("stop", rels(jd), "a STOPPED Job offers no stop")
+                    eq(jd.get("progress"), 100, "progress of a STOPPED Job")
+                    eq(c.wait_stable(mid).get("state"), "STARTED",
+                       f"machine whose {kind} Job was stopped is back to STARTED")
+                    isin(mid, ids(c.list("machines")), f"machine whose {kind} was stopped is listed")
+                    continue
+                c.wait_job(queued[kind])
+                if kind == "stop":
+                    eq(c.wait_stable(mid).get("state"), "STOPPED", "machine whose stop ran")
+                else:
+                    assert_error(c.get(mid), 404)
+            if "delete" in landed and "delete" not in ever:
+                stopped_delete_reply = r
+            for kind in landed:
+                ever.setdefault(kind, (targets[kind], landed[kind]))
+            if len(ever) == 2:
+                break
+        eq(sorted(ever), ["delete", "stop"], f"stops that landed in {batch + 1} bursts")
+        # the machines are still operable
+        m1 = c.read(ever["stop"][0])
+        do_action(c, m1, "stop", "STOPPED", force=True)
+        m2 = c.read(ever["delete"][0])
+        r = c.delete(op(m2, "delete"))
+        isin(r.status, (200, 202), "DELETE after a stopped delete")
+        c.wait_job(r.header("CIMI-Job-URI"))
+        assert_error(c.get(ever["delete"][0]), 404)
+        # the DELETE whose Job was stopped before it ran did not delete: its
+        # reply must not say it did (200), but 202 with the (STOPPED) Job
+        r = stopped_delete_reply
+        eq(r.header("CIMI-Job-URI"), ever["delete"][1], "CIMI-Job-URI of the stopped DELETE")
+        eq(r.status, 202, "DELETE whose Job was stopped before it ran (200 = deleted, yet the "
+                          "machine was still there)")

@@ -3,16 +3,19 @@ for 127.0.0.1, the CloudEntryPoint answers over https with Basic auth, every
 URI it publishes (baseURI, hrefs, Location, CIMI-Job-URI) is https, machines
 are created and driven over https, plain HTTP to the same port gets no
 answer, a client that does not trust the certificate fails verification,
-and curl --cacert reads the CEP."""
+and curl --cacert reads the CEP.  cimid refuses to start with only one of
+--tls-cert/--tls-key or with an unusable certificate or key."""
 
 import http.client
 import json
+import os
 import socket
 import ssl
 import subprocess
+import tempfile
 
-from cimitest import (BOTH, NS, Client, check, coll_items, create_machine, do_action, eq, isin,
-                      ne, op, shared, test)
+from cimitest import (BOTH, NS, Client, Daemon, check, coll_items, create_machine, do_action, eq,
+                      free_port, isin, make_self_signed, ne, op, shared, test)
 
 
 def daemon():
@@ -225,3 +228,65 @@ def curl_cacert():
              url.replace("https://", "http://"))
     ne(r.returncode, 0, "curl over plain http to the https port fails")
     eq(r.stdout.strip(), "000", "curl over plain http: no HTTP status")
+
+
+# ---------------------------------------------------------------- unusable TLS options
+
+def serve_expecting_failure(argv_extra, what, timeout=5):
+    """Run `cimid serve` with argv_extra; it must exit non-zero by itself.
+    Returns its stderr."""
+    d = Daemon(name="tls-bad")
+    d.port = free_port()
+    try:
+        r = subprocess.run(d.command() + list(argv_extra), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        out = e.stderr.decode("utf-8", "replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+        ready = [ln for ln in out.splitlines() if "ready" in ln]
+        raise AssertionError(f"cimid serve {what} kept running instead of refusing to start "
+                             f"({ready[-1] if ready else 'no ready line'})")
+    check(r.returncode != 0, f"cimid serve {what} exits non-zero (got {r.returncode})")
+    return r.stderr
+
+
+def _material():
+    """A valid certificate/key pair, a second unrelated pair and a garbage file."""
+    d = daemon()
+    other = tempfile.mkdtemp(prefix="cimitest-tls-other-", dir=d.tmp)
+    cert2, key2 = make_self_signed(other)
+    garbage = os.path.join(other, "garbage.pem")
+    with open(garbage, "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+    return d.cert, d.key, cert2, key2, garbage
+
+
+@test
+def cert_without_key_refused():
+    """--tls-cert alone must not start a plain-HTTP server (nor log https)."""
+    cert, *_ = _material()
+    err = serve_expecting_failure(["--tls-cert", cert], "with --tls-cert but no --tls-key")
+    check("tls-key" in err, f"the error names the missing --tls-key: {err.strip()[-300:]!r}")
+
+
+@test
+def key_without_cert_refused():
+    _, key, *_ = _material()
+    err = serve_expecting_failure(["--tls-key", key], "with --tls-key but no --tls-cert")
+    check("tls-cert" in err, f"the error names the missing --tls-cert: {err.strip()[-300:]!r}")
+
+
+@test
+def unusable_cert_or_key_refused():
+    cert, key, cert2, key2, garbage = _material()
+    missing = os.path.join(os.path.dirname(garbage), "missing.pem")
+    err = serve_expecting_failure(["--tls-cert", cert, "--tls-key", missing], "with a missing key file")
+    isin("missing.pem", err, "the error names the missing file")
+    for argv, what in ((["--tls-cert", garbage, "--tls-key", key], "with a garbage certificate"),
+                       (["--tls-cert", cert, "--tls-key", garbage], "with a garbage key"),
+                       (["--tls-cert", cert, "--tls-key", key2], "with a key not matching the certificate")):
+        err = serve_expecting_failure(argv, what)
+        # the error-level lines (what a user sees at the default log level)
+        errors = [ln for ln in err.splitlines() if " error " in ln]
+        check(errors, f"cimid serve {what} logs an error: {err.strip()[-300:]!r}")
+        check(any(w in ln.lower() for ln in errors for w in ("certificate", "tls", "key")),
+              f"cimid serve {what}: the error is about the certificate/key, not {errors}")
