@@ -130,16 +130,23 @@ static json_t *row_operations(struct cimi_request *req, const struct cimi_type *
 
 json_t *render_row(struct cimi_request *req, const struct cimi_type *t, struct store_row *row)
 {
-    json_t *doc;
+    json_t *doc, *copy;
     json_t *ops;
     const struct cimi_attr *a;
 
     if (t->ops && t->ops->refresh)
         t->ops->refresh(req, row);
-    doc = json_deep_copy(row->doc);
-    if (doc == NULL)
+    /* "id" first, like the schema's order. */
+    copy = json_deep_copy(row->doc);
+    doc = json_pack("{s:s}", "id", row->id);
+    if (copy == NULL || doc == NULL) {
+        json_decref(copy);
+        json_decref(doc);
         return NULL;
-    json_object_set_new(doc, "id", json_string(row->id));
+    }
+    json_object_del(copy, "id");
+    json_object_update(doc, copy);
+    json_decref(copy);
     for (size_t i = 0; (a = model_attr_at(t, i)) != NULL; i++) {
         char path[512];
         if (a->kind != K_COLLECTION || t == &t_cloud_entry_point)
