@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "resources/resource.h"
 
 const struct cimi_attr cimi_common_attrs[] = {
     {"id", NULL, K_URI, A_READONLY | A_IMMUTABLE, NULL},
@@ -30,7 +29,7 @@ static const struct cimi_attr href_only_attrs[] = {
     {"href", NULL, K_URI, A_XML_ATTR, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
-static const struct cimi_type t_href_only = {NULL, NULL, NULL, false, false, href_only_attrs, NULL};
+static const struct cimi_type t_href_only = {NULL, NULL, NULL, false, false, href_only_attrs};
 
 /* MachineConfiguration disk: <disk><capacity/><format/><initialLocation/></disk> */
 static const struct cimi_attr config_disk_attrs[] = {
@@ -39,7 +38,7 @@ static const struct cimi_attr config_disk_attrs[] = {
     {"initialLocation", NULL, K_STRING, 0, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
-static const struct cimi_type t_config_disk = {NULL, NULL, NULL, false, false, config_disk_attrs, NULL};
+static const struct cimi_type t_config_disk = {NULL, NULL, NULL, false, false, config_disk_attrs};
 
 /* MachineTemplate volume: <volume href="..." initialLocation="..."/> */
 static const struct cimi_attr template_volume_attrs[] = {
@@ -48,7 +47,7 @@ static const struct cimi_attr template_volume_attrs[] = {
     {NULL, NULL, 0, 0, NULL},
 };
 static const struct cimi_type t_template_volume = {NULL, NULL, NULL, false, false,
-                                                   template_volume_attrs, NULL};
+                                                   template_volume_attrs};
 
 /* ResourceMetadata attribute / capability / action descriptions. */
 static const struct cimi_attr meta_attribute_attrs[] = {
@@ -59,7 +58,7 @@ static const struct cimi_attr meta_attribute_attrs[] = {
     {NULL, NULL, 0, 0, NULL},
 };
 static const struct cimi_type t_meta_attribute = {NULL, NULL, NULL, false, false,
-                                                  meta_attribute_attrs, NULL};
+                                                  meta_attribute_attrs};
 static const struct cimi_attr meta_capability_attrs[] = {
     {"name", NULL, K_STRING, A_XML_ATTR, NULL},
     {"uri", NULL, K_URI, A_XML_ATTR, NULL},
@@ -68,7 +67,7 @@ static const struct cimi_attr meta_capability_attrs[] = {
     {NULL, NULL, 0, 0, NULL},
 };
 static const struct cimi_type t_meta_capability = {NULL, NULL, NULL, false, false,
-                                                   meta_capability_attrs, NULL};
+                                                   meta_capability_attrs};
 static const struct cimi_attr meta_action_attrs[] = {
     {"name", NULL, K_STRING, A_XML_ATTR, NULL},
     {"uri", NULL, K_URI, A_XML_ATTR, NULL},
@@ -78,8 +77,7 @@ static const struct cimi_attr meta_action_attrs[] = {
     {"outputMessage", NULL, K_STRING, A_XML_ATTR, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
-static const struct cimi_type t_meta_action = {NULL, NULL, NULL, false, false, meta_action_attrs,
-                                               NULL};
+static const struct cimi_type t_meta_action = {NULL, NULL, NULL, false, false, meta_action_attrs};
 
 /* ---- resources ---- */
 
@@ -96,7 +94,7 @@ static const struct cimi_attr cep_attrs[] = {
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_cloud_entry_point = {
-    "CloudEntryPoint", NULL, NULL, true, true, cep_attrs, &cep_ops};
+    "CloudEntryPoint", NULL, NULL, true, true, cep_attrs};
 
 /* ResourceMetadata does not use the common element group: its own order is
  * id, typeURI, name, attribute, capability*, action*, operation*. */
@@ -111,7 +109,7 @@ static const struct cimi_attr resource_metadata_attrs[] = {
 };
 const struct cimi_type t_resource_metadata = {
     "ResourceMetadata", "resourceMetadata", "resourceMetadata", false, false,
-    resource_metadata_attrs, &resource_metadata_ops};
+    resource_metadata_attrs};
 
 static const struct cimi_attr machine_attrs[] = {
     {"state", NULL, K_STRING, A_READONLY, NULL},
@@ -125,7 +123,7 @@ static const struct cimi_attr machine_attrs[] = {
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_machine = {
-    "Machine", "machines", "machines", true, true, machine_attrs, &machine_ops};
+    "Machine", "machines", "machines", true, true, machine_attrs};
 
 static const struct cimi_attr disk_attrs[] = {
     {"capacity", NULL, K_INTEGER, A_READONLY, NULL},
@@ -133,7 +131,7 @@ static const struct cimi_attr disk_attrs[] = {
     {NULL, NULL, 0, 0, NULL},
 };
 /* The 1.x schema gives Disk no common elements; JSON carries them anyway. */
-const struct cimi_type t_disk = {"Disk", NULL, "disks", true, false, disk_attrs, &disk_ops};
+const struct cimi_type t_disk = {"Disk", NULL, "disks", true, false, disk_attrs};
 
 static const struct cimi_attr machine_volume_attrs[] = {
     {"initialLocation", NULL, K_STRING, 0, NULL},
@@ -141,7 +139,7 @@ static const struct cimi_attr machine_volume_attrs[] = {
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_machine_volume = {
-    "MachineVolume", NULL, "machineVolumes", true, true, machine_volume_attrs, &machine_volume_ops};
+    "MachineVolume", NULL, "machineVolumes", true, true, machine_volume_attrs};
 
 static const struct cimi_attr machine_configuration_attrs[] = {
     {"cpu", NULL, K_INTEGER, A_REQUIRED, NULL},
@@ -153,7 +151,7 @@ static const struct cimi_attr machine_configuration_attrs[] = {
 };
 const struct cimi_type t_machine_configuration = {
     "MachineConfiguration", "machineConfigs", "machineConfigurations", true, true,
-    machine_configuration_attrs, &machine_configuration_ops};
+    machine_configuration_attrs};
 
 static const struct cimi_attr machine_image_attrs[] = {
     {"state", NULL, K_STRING, A_READONLY, NULL},
@@ -163,8 +161,7 @@ static const struct cimi_attr machine_image_attrs[] = {
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_machine_image = {
-    "MachineImage", "machineImages", "machineImages", true, true, machine_image_attrs,
-    &machine_image_ops};
+    "MachineImage", "machineImages", "machineImages", true, true, machine_image_attrs};
 
 static const struct cimi_attr credential_attrs[] = {
     {"operations", "operation", K_OPERATIONS, A_READONLY, NULL},
@@ -174,10 +171,10 @@ static const struct cimi_attr credential_attrs[] = {
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_credential = {
-    "Credential", "credentials", "credentials", true, true, credential_attrs, &credential_ops};
+    "Credential", "credentials", "credentials", true, true, credential_attrs};
 const struct cimi_type t_credential_template = {
     "CredentialTemplate", "credentialTemplates", "credentialTemplates", true, true,
-    credential_attrs, &credential_template_ops};
+    credential_attrs};
 
 static const struct cimi_attr machine_template_attrs[] = {
     {"initialState", NULL, K_STRING, 0, NULL},
@@ -193,8 +190,7 @@ static const struct cimi_attr machine_template_attrs[] = {
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_machine_template = {
-    "MachineTemplate", "machineTemplates", "machineTemplates", true, true, machine_template_attrs,
-    &machine_template_ops};
+    "MachineTemplate", "machineTemplates", "machineTemplates", true, true, machine_template_attrs};
 
 static const struct cimi_attr job_attrs[] = {
     {"state", NULL, K_STRING, A_READONLY, NULL},
@@ -209,7 +205,7 @@ static const struct cimi_attr job_attrs[] = {
     {"nestedJobs", "nestedJob", K_ARRAY, A_READONLY, &t_href_only},
     {NULL, NULL, 0, 0, NULL},
 };
-const struct cimi_type t_job = {"Job", "jobs", "jobs", true, true, job_attrs, &job_ops};
+const struct cimi_type t_job = {"Job", "jobs", "jobs", true, true, job_attrs};
 
 /* ---- request documents ---- */
 
@@ -218,14 +214,14 @@ static const struct cimi_attr machine_create_attrs[] = {
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_machine_create = {
-    "MachineCreate", NULL, NULL, true, true, machine_create_attrs, NULL};
+    "MachineCreate", NULL, NULL, true, true, machine_create_attrs};
 
 static const struct cimi_attr credential_create_attrs[] = {
     {"credentialTemplate", NULL, K_REF, A_REQUIRED, &t_credential_template},
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_credential_create = {
-    "CredentialCreate", NULL, NULL, true, true, credential_create_attrs, NULL};
+    "CredentialCreate", NULL, NULL, true, true, credential_create_attrs};
 
 static const struct cimi_attr action_attrs[] = {
     {"action", NULL, K_URI, A_REQUIRED, NULL},
@@ -233,7 +229,7 @@ static const struct cimi_attr action_attrs[] = {
     {"properties", "property", K_MAP, 0, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
-const struct cimi_type t_action = {"Action", NULL, NULL, false, false, action_attrs, NULL};
+const struct cimi_type t_action = {"Action", NULL, NULL, false, false, action_attrs};
 
 const struct cimi_type *const cimi_toplevel_types[] = {
     &t_resource_metadata, &t_machine, &t_machine_template, &t_machine_configuration,

@@ -7,7 +7,9 @@
  * attributes in XML schema order.  Generic code walks these tables to encode
  * and decode JSON and XML, validate request bodies, evaluate $filter, $select,
  * $expand and $orderby.  Type-specific behaviour (what happens when a Machine
- * is created or started) lives in src/resources/ behind struct resource_ops.
+ * is created or started) lives in src/resources/ behind struct resource_ops
+ * (resource_ops_of()); this file knows nothing of it, so the model and the
+ * codecs also serve the command-line client.
  *
  * In memory and in the store a resource is a jansson object in the JSON wire
  * shape (the same member names, `{"href": ...}` for references, JSON arrays
@@ -59,8 +61,6 @@ struct cimi_attr {
                                        K_ARRAY: structure of one element */
 };
 
-struct resource_ops;  /* src/resources/resource.h */
-
 struct cimi_type {
     const char *name;          /* "Machine": XML root element; type URI = CIMI_NS "/" name.
                                   NULL for anonymous structures. */
@@ -70,7 +70,6 @@ struct cimi_type {
     bool common;               /* carries id, name, description, created, updated, properties */
     bool xml_common;           /* the common elements also appear in XML (false for Disk) */
     const struct cimi_attr *attrs;  /* type-specific attributes, schema order, {NULL} terminated */
-    const struct resource_ops *ops; /* type-specific behaviour, NULL if none */
 };
 
 /* The common attributes (id, name, description, created, updated, properties). */

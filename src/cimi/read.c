@@ -122,7 +122,7 @@ static int build_collection(struct cimi_request *req, const struct cimi_type *t,
             json_object_set(doc, "resourceMetadatas", ctx.items);
     }
     json_decref(ctx.items);
-    if (parent[0] == '\0' && t->ops && !t->ops->provider_only)
+    if (parent[0] == '\0' && !resource_ops_of(t)->provider_only)
         json_object_set_new(doc, "operations",
                             json_pack("[{s:s, s:s}]", "rel", "add", "href", uri));
     if (q->has_select && selects_collection_attrs(q->select))

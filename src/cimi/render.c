@@ -91,7 +91,7 @@ static void add_operation(json_t *ops, const char *rel, const char *href)
 static void add_action_operations(struct cimi_request *req, const struct cimi_type *t,
                                   const struct store_row *row, json_t *ops)
 {
-    const struct resource_ops *ro = t->ops;
+    const struct resource_ops *ro = resource_ops_of(t);
 
     for (size_t i = 0; ro->actions && ro->actions[i].name; i++) {
         const char *name = ro->actions[i].name;
@@ -112,7 +112,7 @@ static void add_action_operations(struct cimi_request *req, const struct cimi_ty
 static json_t *row_operations(struct cimi_request *req, const struct cimi_type *t,
                               const struct store_row *row)
 {
-    const struct resource_ops *ro = t->ops;
+    const struct resource_ops *ro = resource_ops_of(t);
     json_t *ops = json_array();
     char href[768];
 
@@ -134,8 +134,8 @@ json_t *render_row(struct cimi_request *req, const struct cimi_type *t, struct s
     json_t *ops;
     const struct cimi_attr *a;
 
-    if (t->ops && t->ops->refresh)
-        t->ops->refresh(req, row);
+    if (resource_ops_of(t)->refresh)
+        resource_ops_of(t)->refresh(req, row);
     /* "id" first, like the schema's order. */
     copy = json_deep_copy(row->doc);
     doc = json_pack("{s:s}", "id", row->id);

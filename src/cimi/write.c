@@ -122,7 +122,7 @@ static int check_if_match(const struct cimi_request *req, const struct store_row
 static int load_for_change(struct mutation *m, const struct target *tg, const char *op)
 {
     const struct cimi_type *t = tg->type;
-    const struct resource_ops *ro = t->ops;
+    const struct resource_ops *ro = resource_ops_of(t);
     struct cimi_request *req = m->req;
     bool is_action = strcmp(op, "edit") != 0 && strcmp(op, "delete") != 0;
     const char *state;
@@ -150,7 +150,7 @@ static int load_for_change(struct mutation *m, const struct target *tg, const ch
 
 void create_item(struct cimi_request *req, const struct cimi_type *t, struct cimi_response *resp)
 {
-    const struct resource_ops *ro = t->ops;
+    const struct resource_ops *ro = resource_ops_of(t);
     const struct cimi_type *input_type = ro->create_input ? ro->create_input : t;
     struct mutation m;
 
@@ -226,7 +226,7 @@ void update_item(struct cimi_request *req, const struct target *tg, struct cimi_
     render_relativize(req, m.input);
     if (mutation_begin(&m) != 0 || load_for_change(&m, tg, "edit") != 0 ||
         merge_update(t, m.row.doc, m.input, &req->query, &m.err) != 0 ||
-        (t->ops->check && t->ops->check(req, m.row.doc, &m.err) != 0))
+        (resource_ops_of(t)->check && resource_ops_of(t)->check(req, m.row.doc, &m.err) != 0))
         goto fail;
     resource_touch(m.row.doc);
     if (req->st->ops->update(req->st, &m.row, &m.err) != 0)
@@ -269,7 +269,7 @@ static int deletion_outcome(struct cimi_request *req, struct mutation *m)
 
 void delete_item(struct cimi_request *req, const struct target *tg, struct cimi_response *resp)
 {
-    const struct resource_ops *ro = tg->type->ops;
+    const struct resource_ops *ro = resource_ops_of(tg->type);
     struct mutation m;
 
     mutation_init(&m, req, resp);
@@ -326,9 +326,9 @@ static void action_name_of(const json_t *action_doc, char *out, size_t len)
 
 static const struct resource_action *find_action(const struct cimi_type *t, const char *name)
 {
-    for (size_t i = 0; t->ops && t->ops->actions && t->ops->actions[i].name; i++)
-        if (strcmp(t->ops->actions[i].name, name) == 0)
-            return &t->ops->actions[i];
+    for (size_t i = 0; resource_ops_of(t)->actions && resource_ops_of(t)->actions[i].name; i++)
+        if (strcmp(resource_ops_of(t)->actions[i].name, name) == 0)
+            return &resource_ops_of(t)->actions[i];
     return NULL;
 }
 

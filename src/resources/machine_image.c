@@ -67,10 +67,10 @@ static int start_capture(struct cimi_request *req, struct store_row *row, const 
 
     if (resource_load(req, machine_path, &t_machine, &machine, err) != 0)
         return err_set(err, 400, "imageLocation", "imageLocation '%s' names no Machine", machine_path);
-    if (t_machine.ops->refresh)
-        t_machine.ops->refresh(req, &machine);
+    if (resource_ops_of(&t_machine)->refresh)
+        resource_ops_of(&t_machine)->refresh(req, &machine);
     state = json_string_value(json_object_get(machine.doc, "state"));
-    if (!t_machine.ops->allowed(&machine, "capture")) {
+    if (!resource_ops_of(&t_machine)->allowed(&machine, "capture")) {
         err_set(err, 409, "imageLocation", "Machine '%s' is %s; it cannot be captured now",
                 machine_path, state ? state : "busy");
         store_row_clear(&machine);

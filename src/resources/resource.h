@@ -59,6 +59,10 @@ extern const struct resource_ops cep_ops, resource_metadata_ops, machine_ops, di
     machine_volume_ops, machine_configuration_ops, machine_image_ops, credential_ops,
     credential_template_ops, machine_template_ops, job_ops;
 
+/* The behaviour of a type (resources/registry.c); never NULL for the types
+ * cimid serves (resource_plain_ops for those without any). */
+const struct resource_ops *resource_ops_of(const struct cimi_type *t);
+
 /* Job kinds run by the worker pool, {NULL} terminated (resources/registry.c). */
 extern const struct job_kind *const resource_job_kinds[];
 
