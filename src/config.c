@@ -26,6 +26,7 @@ void config_defaults(struct config *cfg)
     cfg->stop_timeout = 60;
     cfg->connection_limit = 1024;
     cfg->connection_timeout = 30;
+    snprintf(cfg->accel, sizeof(cfg->accel), "auto");
 }
 
 static int parse_long(const char *value, long min, long max, long *out)
@@ -83,12 +84,23 @@ static const struct string_setting string_settings[] = {
     {"tls-cert", offsetof(struct config, tls_cert), sizeof(((struct config *)0)->tls_cert)},
     {"tls-key", offsetof(struct config, tls_key), sizeof(((struct config *)0)->tls_key)},
     {"public-url", offsetof(struct config, public_url), sizeof(((struct config *)0)->public_url)},
+    {"storage-dir", offsetof(struct config, storage_dir), sizeof(((struct config *)0)->storage_dir)},
+    {"probe-dir", offsetof(struct config, probe_dir), sizeof(((struct config *)0)->probe_dir)},
+    {"images-dir", offsetof(struct config, images_dir), sizeof(((struct config *)0)->images_dir)},
 };
 
 int config_set(struct config *cfg, const char *key, const char *value, char *msg, size_t len)
 {
     char *base = (char *)cfg;
 
+    if (strcmp(key, "accel") == 0) {
+        if (strcmp(value, "auto") != 0 && strcmp(value, "kvm") != 0 && strcmp(value, "tcg") != 0) {
+            snprintf(msg, len, "accel must be auto, kvm or tcg, not '%s'", value);
+            return -1;
+        }
+        snprintf(cfg->accel, sizeof(cfg->accel), "%s", value);
+        return 0;
+    }
     if (strcmp(key, "log-level") == 0) {
         int level = log_level_parse(value);
         if (level < 0) {

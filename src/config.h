@@ -26,6 +26,10 @@ struct config {
     char tls_cert[1024];          /* PEM certificate: HTTPS when set (with tls_key) */
     char tls_key[1024];
     char public_url[512];         /* base URI to publish instead of the Host header's */
+    char accel[16];               /* QEMU: auto, kvm or tcg */
+    char storage_dir[1024];       /* QEMU: machine disks and captured images ("" = default) */
+    char probe_dir[1024];         /* QEMU: vmlinuz + initrd.img to check that KVM boots */
+    char images_dir[1024];        /* images registered as shared MachineImages at start-up */
 };
 
 void config_defaults(struct config *cfg);

@@ -61,6 +61,13 @@ static const char usage_text[] =
     "      --tls-cert FILE          PEM certificate: serve HTTPS (with --tls-key)\n"
     "      --tls-key FILE           PEM private key\n"
     "      --public-url URL         base URI to publish (default: from the Host header)\n"
+    "      --images-dir DIR         register the images in DIR (*.qcow2, *.img, *.raw) as\n"
+    "                               MachineImages shared by every tenant\n"
+    "      --accel auto|kvm|tcg     QEMU acceleration (default auto: KVM only if a guest\n"
+    "                               really boots under it, else TCG)\n"
+    "      --probe-dir DIR          vmlinuz + initrd.img that auto boots to check KVM\n"
+    "      --storage-dir DIR        QEMU disks and captured images (default ROOT/storage\n"
+    "                               for qemu:///embed?root=ROOT, else /var/lib/cimid/storage)\n"
     "  -h, --help                   this text\n"
     "  -V, --version                print the version\n"
     "\n"
@@ -90,6 +97,10 @@ static const struct option long_options[] = {
     {"tls-cert", required_argument, NULL, 0},
     {"tls-key", required_argument, NULL, 0},
     {"public-url", required_argument, NULL, 0},
+    {"accel", required_argument, NULL, 0},
+    {"storage-dir", required_argument, NULL, 0},
+    {"probe-dir", required_argument, NULL, 0},
+    {"images-dir", required_argument, NULL, 0},
     {"tenant", required_argument, NULL, 't'},
     {"admin", no_argument, NULL, 'a'},
     {"password-stdin", no_argument, NULL, 's'},
@@ -282,6 +293,11 @@ static int ensure_admin(struct store *st)
 
 static int start_services(const struct config *cfg, struct store *st)
 {
+    struct hv_options options = {
+        .accel = cfg->accel,
+        .storage_dir = cfg->storage_dir[0] ? cfg->storage_dir : NULL,
+        .probe_dir = cfg->probe_dir[0] ? cfg->probe_dir : NULL,
+    };
     struct cimi_error err;
     int recovered;
 
@@ -289,12 +305,14 @@ static int start_services(const struct config *cfg, struct store *st)
         log_error("auth: cannot initialise");
         return -1;
     }
-    if (ensure_admin(st) != 0 || resource_seed(st, &err) != 0) {
+    err_clear(&err);
+    if (ensure_admin(st) != 0 || resource_seed(st, &err) != 0 ||
+        (cfg->images_dir[0] && resource_register_images(st, cfg->images_dir, &err) != 0)) {
         if (err.message[0])
             log_error("seed: %s", err.message);
         return -1;
     }
-    if (hypervisor_open(cfg->connect, &err) != 0) {
+    if (hypervisor_open(cfg->connect, &options, &err) != 0) {
         log_error("hypervisor: cannot open %s: %s", cfg->connect, err.message);
         return -1;
     }

@@ -401,6 +401,30 @@ static int encode_attr(xmlNodePtr node, xmlNsPtr ns, const json_t *obj,
     }
 }
 
+/* cimid's extension attributes of t: elements in the CIMID_NS namespace,
+ * after everything the CIMI schema defines (its trailing ##other). */
+static int encode_extensions(xmlNodePtr node, const json_t *obj, const struct cimi_type *t,
+                             int depth)
+{
+    const struct cimi_attr *a;
+    xmlNsPtr ext = NULL;
+
+    for (size_t i = first_xml_attr(t); (a = model_attr_at(t, i)) != NULL; i++) {
+        if (!(a->flags & A_EXTENSION) || json_is_empty(json_object_get(obj, a->name)))
+            continue;
+        if (ext == NULL) {
+            ext = xmlSearchNsByHref(node->doc, node, BAD_CAST CIMID_NS);
+            if (ext == NULL)
+                ext = xmlNewNs(node, BAD_CAST CIMID_NS, BAD_CAST "cimid");
+            if (ext == NULL)
+                return -1;
+        }
+        if (encode_attr(node, ext, obj, a, depth) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /*
  * The members of obj described by t, in schema order, under node.  Members t
  * does not describe are not emitted.  Returns -1 on allocation failure.
@@ -416,12 +440,13 @@ static int encode_members(xmlNodePtr node, xmlNsPtr ns, const json_t *obj,
     for (size_t i = first_xml_attr(t); (a = model_attr_at(t, i)) != NULL; i++) {
         if (a->kind == K_OPERATIONS)
             operations_placed = true;
-        if (encode_attr(node, ns, obj, a, depth) < 0)
+        if (!(a->flags & A_EXTENSION) && encode_attr(node, ns, obj, a, depth) < 0)
             return -1;
     }
-    if (operations_placed || !has_xml_operations(t))
-        return 0;
-    return encode_operations(node, ns, json_object_get(obj, "operations"));
+    if (!operations_placed && has_xml_operations(t) &&
+        encode_operations(node, ns, json_object_get(obj, "operations")) < 0)
+        return -1;
+    return encode_extensions(node, obj, t, depth);
 }
 
 /* A new document whose root element is <root_name xmlns=CIMI_NS>. */
@@ -935,6 +960,12 @@ static int decode_child(json_t *obj, xmlNodePtr child, const struct cimi_type *t
         if (strcmp(name, "operation") == 0)
             return 0;
         a = attr_for_element(t, name);
+        if (a != NULL && (a->flags & A_EXTENSION))
+            a = NULL;  /* cimid's own attributes live in its namespace */
+    } else if (child->ns != NULL && strcmp((const char *)child->ns->href, CIMID_NS) == 0) {
+        a = attr_for_element(t, name);
+        if (a != NULL && !(a->flags & A_EXTENSION))
+            a = NULL;
     }
     if (a == NULL)
         return err_set(err, 400, name, "unknown attribute '%s'", name);

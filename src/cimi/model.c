@@ -111,6 +111,16 @@ const struct cimi_type t_resource_metadata = {
     "ResourceMetadata", "resourceMetadata", "resourceMetadata", false, false,
     resource_metadata_attrs};
 
+/* cimid extension: how to reach a running machine (VNC console, forwarded ports). */
+static const struct cimi_attr endpoint_attrs[] = {
+    {"protocol", NULL, K_STRING, A_XML_ATTR, NULL},
+    {"guestPort", NULL, K_INTEGER, A_XML_ATTR, NULL},
+    {"address", NULL, K_STRING, A_XML_ATTR, NULL},
+    {"port", NULL, K_INTEGER, A_XML_ATTR, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+static const struct cimi_type t_endpoint = {NULL, NULL, NULL, false, false, endpoint_attrs};
+
 static const struct cimi_attr machine_attrs[] = {
     {"state", NULL, K_STRING, A_READONLY, NULL},
     {"cpu", NULL, K_INTEGER, A_READONLY, NULL},
@@ -120,6 +130,7 @@ static const struct cimi_attr machine_attrs[] = {
     {"cpuSpeed", NULL, K_INTEGER, A_READONLY, NULL},
     {"volumes", NULL, K_COLLECTION, A_READONLY, &t_machine_volume},
     {"latestSnapshot", NULL, K_REF, A_READONLY, &t_machine_image},
+    {"endpoints", "endpoint", K_ARRAY, A_READONLY | A_EXTENSION, &t_endpoint},
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_machine = {

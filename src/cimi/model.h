@@ -49,6 +49,8 @@ enum cimi_kind {
 #define A_XML_ATTR    0x08u  /* in XML: an attribute of the enclosing element, not a child element */
 #define A_XML_TEXT    0x10u  /* in XML: the text content of the enclosing element */
 #define A_UNSUPPORTED 0x20u  /* in the schema, but cimid does not support it yet: giving it is a 400 */
+#define A_EXTENSION   0x40u  /* cimid's own attribute: in XML an element in the CIMID_NS namespace
+                                after operation* (the schema's ##other), described in ResourceMetadata */
 
 struct cimi_type;
 

@@ -47,6 +47,16 @@ struct hv_machine_spec {
     size_t ndisks;
     struct hv_disk disks[HV_MAX_DISKS];
     char image_location[1024];   /* source image path/URI for the first disk, may be "" */
+    const char *user_data;       /* base64 userData for the config drive, or NULL (not owned) */
+};
+
+/* How to reach a running machine from the host. */
+#define HV_MAX_ENDPOINTS 4
+struct hv_endpoint {
+    char protocol[8];            /* "vnc" or "tcp" */
+    int guest_port;              /* tcp: the guest's port; vnc: 0 */
+    char address[48];            /* host address to connect to */
+    int port;                    /* host port */
 };
 
 /* One machine the hypervisor knows about (for reconciliation). */
@@ -58,11 +68,22 @@ struct hv_machine_info {
 
 struct hv;  /* an open connection, private to the driver */
 
+/* Settings of a host; NULL members take defaults. */
+struct hv_options {
+    const char *accel;        /* QEMU: "auto" (default: KVM when a guest really boots under
+                                 it, else TCG), "kvm" or "tcg" */
+    const char *storage_dir;  /* QEMU: disks, config drives and captured images
+                                 (default: ROOT/storage for qemu:///embed?root=ROOT,
+                                 /var/lib/cimid/storage otherwise) */
+    const char *probe_dir;    /* QEMU: a directory with vmlinuz and initrd.img used to check
+                                 that a KVM guest boots (auto); none = TCG */
+};
+
 struct driver {
     const char *name;  /* "libvirt" */
 
     /* Open the hypervisor at uri ("test:///default", "qemu:///embed?root=..."). */
-    struct hv *(*open)(const char *uri, struct cimi_error *err);
+    struct hv *(*open)(const char *uri, const struct hv_options *options, struct cimi_error *err);
     void (*close)(struct hv *hv);
 
     /* Define (persistently) a machine; idempotent: an existing domain with the
@@ -90,6 +111,14 @@ struct driver {
     int (*capture)(struct hv *hv, const char *uuid, const char *image_uuid,
                    char *location, size_t location_len, struct cimi_error *err);
 
+    /* Can machines boot from this image location? -1 with err 400 if not. */
+    int (*check_image)(struct hv *hv, const char *location, struct cimi_error *err);
+
+    /* The endpoints of a machine (VNC console when running, forwarded
+     * ports); returns how many were filled, or -1. */
+    int (*endpoints)(struct hv *hv, const char *uuid, struct hv_endpoint *out, size_t max,
+                     struct cimi_error *err);
+
     /* List every machine the hypervisor has. Returns the number filled (up to
      * max) or -1. */
     int (*list)(struct hv *hv, struct hv_machine_info *out, size_t max, struct cimi_error *err);
@@ -98,7 +127,7 @@ struct driver {
 extern const struct driver driver_libvirt;
 
 /* The hypervisor cimid manages (hypervisor.c); opened once at start-up. */
-int hypervisor_open(const char *uri, struct cimi_error *err);
+int hypervisor_open(const char *uri, const struct hv_options *options, struct cimi_error *err);
 void hypervisor_close(void);
 const struct driver *hypervisor_driver(void);
 struct hv *hypervisor_conn(void);

@@ -13,10 +13,10 @@ static const struct driver *current_driver;
 static struct hv *current_conn;
 static bool ephemeral;
 
-int hypervisor_open(const char *uri, struct cimi_error *err)
+int hypervisor_open(const char *uri, const struct hv_options *options, struct cimi_error *err)
 {
     current_driver = &driver_libvirt;
-    current_conn = current_driver->open(uri, err);
+    current_conn = current_driver->open(uri, options, err);
     if (current_conn == NULL)
         return -1;
     ephemeral = strncmp(uri, "test://", 7) == 0;

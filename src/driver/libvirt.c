@@ -24,10 +24,10 @@
  *   test:///default (and other test:// URIs) - libvirt's in-process mock.
  *     Disks are described as file disks that the mock never opens, and
  *     capture produces a pseudo location "cimid-image:<image uuid>".
- *   qemu:///embed?root=DIR (and other qemu URIs) - real guests.  DIR/etc/
- *     qemu.conf is written before opening if missing (prepare_embed_root).
- *     Disks and capture are not implemented yet: domains are defined without
- *     disks and capture fails with 501.
+ *   qemu:///embed?root=DIR (and other local qemu URIs) - real guests.
+ *     embed.c prepares the root, storage.c the disk files (cimid manages
+ *     them itself: embed mode has no libvirt storage driver), domain_xml.c
+ *     the domain, accel.c chooses KVM or TCG.
  */
 #include "driver/driver.h"
 
@@ -44,23 +44,17 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
-#include <libxml/uri.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 #include <libxml/xmlstring.h>
 
-#define CIMID_NS_URI "http://cimid.dev/ns/1"
-#define CIMID_NS_PREFIX "cimid"
-
-/* Where the test driver's pretend disks "live"; it never opens them. */
-#define TEST_DISK_DIR "/tmp"
+#include "driver/local.h"
 
 /* Prefix of the pseudo image locations produced by capture on the test driver. */
 #define TEST_IMAGE_PREFIX "cimid-image:"
 
-struct hv {
-    virConnectPtr conn;
-    int is_test;               /* libvirt's test driver (no real guests) */
-    const char *domain_type;   /* <domain type='...'> for new domains */
-};
+/* Storage directory of QEMU hosts other than qemu:///embed. */
+#define DEFAULT_STORAGE_DIR "/var/lib/cimid/storage"
 
 /* What a call needs the domain's state to be; checked before the call so
  * that a refused operation is a clean 409 on every driver (the test driver
@@ -125,110 +119,6 @@ static int uuid_is_valid(const char *uuid)
         }
     }
     return 1;
-}
-
-/* ---- preparing qemu:///embed?root=DIR ---- */
-
-/* The value of the root= parameter of an embed URI, decoded; NULL if uri is
- * not an embed URI or has no root.  The caller frees the result. */
-static char *embed_root_of(const char *uri)
-{
-    const char *prefix = "qemu:///embed?";
-    const char *p, *end;
-
-    if (strncmp(uri, prefix, strlen(prefix)) != 0)
-        return NULL;
-    p = uri + strlen(prefix);
-    while (*p != '\0') {
-        end = p + strcspn(p, "&;");
-        if (strncmp(p, "root=", 5) == 0 && end > p + 5)
-            return xmlURIUnescapeString(p + 5, (int)(end - p - 5), NULL);
-        p = *end != '\0' ? end + 1 : end;
-    }
-    return NULL;
-}
-
-/* mkdir -p path (path is modified temporarily). */
-static int make_dirs(char *path, struct cimi_error *err)
-{
-    char *slash;
-
-    for (slash = strchr(path + 1, '/'); ; slash = strchr(slash + 1, '/')) {
-        if (slash != NULL)
-            *slash = '\0';
-        if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-            err_set(err, 500, NULL, "cannot create %s: %s", path, strerror(errno));
-            if (slash != NULL)
-                *slash = '/';
-            return -1;
-        }
-        if (slash == NULL)
-            return 0;
-        *slash = '/';
-    }
-}
-
-/* Write the qemu.conf that embed mode needs without a libvirt daemon:
- * stdio_handler "file" (no virtlogd), and as root no privilege drop and no
- * security driver.  An existing file is left as it is. */
-static int write_qemu_conf(const char *path, struct cimi_error *err)
-{
-    const char *common = "# written by cimid for qemu:///embed\n"
-                         "stdio_handler = \"file\"\n";
-    const char *as_root = "user = \"root\"\n"
-                          "group = \"root\"\n"
-                          "security_driver = \"none\"\n";
-    FILE *f;
-    int fd, failed;
-
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0 && errno == EEXIST)
-        return 0;
-    if (fd < 0)
-        return err_set(err, 500, NULL, "cannot create %s: %s", path, strerror(errno));
-    f = fdopen(fd, "w");
-    if (f == NULL) {
-        close(fd);
-        return err_set(err, 500, NULL, "cannot write %s: %s", path, strerror(errno));
-    }
-    fputs(common, f);
-    if (geteuid() == 0)
-        fputs(as_root, f);
-    failed = ferror(f);
-    if (fclose(f) != 0 || failed) {
-        unlink(path);
-        return err_set(err, 500, NULL, "cannot write %s", path);
-    }
-    return 0;
-}
-
-/* For qemu:///embed?root=DIR create DIR/etc/qemu.conf if missing. */
-static int prepare_embed_root(const char *uri, struct cimi_error *err)
-{
-    char *root = embed_root_of(uri);
-    char *path = NULL;
-    int ret = -1;
-
-    if (root == NULL)
-        return 0;
-    if (asprintf(&path, "%s/etc", root) < 0) {
-        path = NULL;
-        err_set(err, 500, NULL, "out of memory");
-        goto done;
-    }
-    if (make_dirs(path, err) < 0)
-        goto done;
-    free(path);
-    if (asprintf(&path, "%s/etc/qemu.conf", root) < 0) {
-        path = NULL;
-        err_set(err, 500, NULL, "out of memory");
-        goto done;
-    }
-    ret = write_qemu_conf(path, err);
-done:
-    free(path);
-    xmlFree(root);
-    return ret;
 }
 
 /* ---- the libvirt event loop ---- */
@@ -299,27 +189,47 @@ static void stop_event_loop(void)
 
 /* ---- connection ---- */
 
-/* Decide which kind of hypervisor the connection reached. */
-static int classify_connection(struct hv *hv, struct cimi_error *err)
+/* The storage directory of a QEMU host. */
+static void storage_dir_of(const char *uri, const struct hv_options *options, char *out,
+                           size_t len)
+{
+    char *root = embed_root_of(uri);
+
+    if (options != NULL && options->storage_dir != NULL)
+        snprintf(out, len, "%s", options->storage_dir);
+    else if (root != NULL)
+        snprintf(out, len, "%s/storage", root);
+    else
+        snprintf(out, len, "%s", DEFAULT_STORAGE_DIR);
+    xmlFree(root);
+}
+
+/* Decide which kind of hypervisor the connection reached, and prepare it. */
+static int classify_connection(struct hv *hv, const char *uri, const struct hv_options *options,
+                               struct cimi_error *err)
 {
     const char *type = virConnectGetType(hv->conn);
 
     if (type == NULL)
         return libvirt_fail(err);
     if (strcasecmp(type, "test") == 0) {
-        hv->is_test = 1;
+        hv->is_test = true;
         hv->domain_type = "test";
         return 0;
     }
     if (strcasecmp(type, "qemu") == 0) {
-        /* TCG; choosing KVM (and checking that guests boot) is later work. */
-        hv->domain_type = "qemu";
+        storage_dir_of(uri, options, hv->storage_dir, sizeof(hv->storage_dir));
+        if (storage_prepare(hv->storage_dir, err) != 0)
+            return -1;
+        hv->domain_type = accel_choose(hv->conn, options ? options->accel : NULL,
+                                       hv->storage_dir, options ? options->probe_dir : NULL);
         return 0;
     }
     return err_set(err, 500, NULL, "hypervisor type %s is not supported", type);
 }
 
-static struct hv *lv_open(const char *uri, struct cimi_error *err)
+static struct hv *lv_open(const char *uri, const struct hv_options *options,
+                          struct cimi_error *err)
 {
     struct hv *hv;
 
@@ -328,7 +238,7 @@ static struct hv *lv_open(const char *uri, struct cimi_error *err)
         return NULL;
     }
     virSetErrorFunc(NULL, ignore_libvirt_error);
-    if (prepare_embed_root(uri, err) < 0)
+    if (embed_prepare(uri, err) < 0)
         return NULL;
     hv = calloc(1, sizeof(*hv));
     if (hv == NULL) {
@@ -345,7 +255,7 @@ static struct hv *lv_open(const char *uri, struct cimi_error *err)
         goto failed;
     }
     virConnSetErrorFunc(hv->conn, NULL, ignore_libvirt_error);
-    if (classify_connection(hv, err) < 0) {
+    if (classify_connection(hv, uri, options, err) < 0) {
         virConnectClose(hv->conn);
         goto failed;
     }
@@ -482,31 +392,6 @@ static int check_state(virDomainPtr dom, const char *uuid, const char *op,
 
 /* ---- define ---- */
 
-/* Write s as XML character data: markup characters escaped, and control
- * characters (which XML 1.0 forbids and libvirt refuses in titles) turned
- * into spaces.  s must be valid UTF-8. */
-static void put_xml_text(FILE *f, const char *s)
-{
-    const unsigned char *p;
-
-    for (p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p == '&')
-            fputs("&amp;", f);
-        else if (*p == '<')
-            fputs("&lt;", f);
-        else if (*p == '>')
-            fputs("&gt;", f);
-        else if (*p == '\'')
-            fputs("&apos;", f);
-        else if (*p == '"')
-            fputs("&quot;", f);
-        else if (*p < 0x20 || *p == 0x7f)
-            fputc(' ', f);
-        else
-            fputc(*p, f);
-    }
-}
-
 static int check_spec(const struct hv_machine_spec *spec, struct cimi_error *err)
 {
     size_t i;
@@ -533,57 +418,6 @@ static int check_spec(const struct hv_machine_spec *spec, struct cimi_error *err
     return 0;
 }
 
-/* Test driver disks: file disks named after the machine, never opened. */
-static void put_test_disks(FILE *f, const struct hv_machine_spec *spec)
-{
-    size_t i;
-
-    for (i = 0; i < spec->ndisks; i++) {
-        fprintf(f,
-                "    <disk type='file' device='disk'>\n"
-                "      <driver name='qemu' type='qcow2'/>\n"
-                "      <source file='%s/cimid-%s-disk%zu.qcow2'/>\n"
-                "      <target dev='vd%c' bus='virtio'/>\n"
-                "    </disk>\n",
-                TEST_DISK_DIR, spec->uuid, i, (char)('a' + i));
-    }
-}
-
-/* The domain XML for spec, in a malloc'ed string (NULL when out of memory). */
-static char *domain_xml(const struct hv *hv, const struct hv_machine_spec *spec)
-{
-    char *xml = NULL;
-    size_t len = 0;
-    int failed;
-    FILE *f = open_memstream(&xml, &len);
-
-    if (f == NULL)
-        return NULL;
-    fprintf(f, "<domain type='%s'>\n", hv->domain_type);
-    fprintf(f, "  <name>cimi-%s</name>\n  <uuid>%s</uuid>\n", spec->uuid, spec->uuid);
-    if (spec->name[0] != '\0') {
-        fputs("  <title>", f);
-        put_xml_text(f, spec->name);
-        fputs("</title>\n", f);
-    }
-    fprintf(f, "  <memory unit='KiB'>%lld</memory>\n", spec->memory_kib);
-    fprintf(f, "  <vcpu>%d</vcpu>\n", spec->cpu);
-    fprintf(f, "  <os>\n    <type arch='%s'>hvm</type>\n  </os>\n",
-            spec->cpu_arch[0] != '\0' ? spec->cpu_arch : "x86_64");
-    fprintf(f, "  <metadata>\n    <%s:machine xmlns:%s=\"%s\" id=\"%s\"/>\n  </metadata>\n",
-            CIMID_NS_PREFIX, CIMID_NS_PREFIX, CIMID_NS_URI, spec->uuid);
-    fputs("  <devices>\n", f);
-    if (hv->is_test)
-        put_test_disks(f, spec);
-    fputs("  </devices>\n</domain>\n", f);
-    failed = ferror(f);
-    if (fclose(f) != 0 || failed) {
-        free(xml);
-        return NULL;
-    }
-    return xml;
-}
-
 static int lv_define(struct hv *hv, const struct hv_machine_spec *spec, struct cimi_error *err)
 {
     virDomainPtr dom;
@@ -598,15 +432,23 @@ static int lv_define(struct hv *hv, const struct hv_machine_spec *spec, struct c
     }
     if (last_error_code() != VIR_ERR_NO_DOMAIN)
         return libvirt_fail(err);
-    xml = domain_xml(hv, spec);
+    if (!hv->is_test && storage_create_machine(hv->storage_dir, spec, err) != 0)
+        return -1;
+    xml = domain_xml(hv, spec, err);
     if (xml == NULL)
-        return err_set(err, 500, NULL, "out of memory building the domain XML");
+        goto failed;
     dom = virDomainDefineXML(hv->conn, xml);
     free(xml);
-    if (dom == NULL)
-        return libvirt_fail(err);
+    if (dom == NULL) {
+        libvirt_fail(err);
+        goto failed;
+    }
     virDomainFree(dom);
     return 0;
+failed:
+    if (!hv->is_test)
+        storage_remove_machine(hv->storage_dir, spec->uuid);
+    return -1;
 }
 
 /* ---- undefine ---- */
@@ -661,12 +503,19 @@ static int lv_undefine(struct hv *hv, const char *uuid, struct cimi_error *err)
     if (!uuid_is_valid(uuid))
         return 0;  /* no domain can have it */
     dom = virDomainLookupByUUIDString(hv->conn, uuid);
+    if (dom == NULL && last_error_code() == VIR_ERR_NO_DOMAIN) {
+        if (!hv->is_test)
+            storage_remove_machine(hv->storage_dir, uuid);  /* left by a crash */
+        return 0;
+    }
     if (dom == NULL)
-        return last_error_code() == VIR_ERR_NO_DOMAIN ? 0 : libvirt_fail(err);
+        return libvirt_fail(err);
     ret = destroy_if_active(dom, err);
     if (ret == 0)
         ret = undefine_domain(dom, err);
     virDomainFree(dom);
+    if (ret == 0 && !hv->is_test)
+        storage_remove_machine(hv->storage_dir, uuid);
     return ret;
 }
 
@@ -781,7 +630,7 @@ static int lv_save(struct hv *hv, const char *uuid, struct cimi_error *err)
 
 /* The test driver has no disk to copy, so a capture there "produces" the
  * pseudo location cimid-image:<image uuid>; nothing exists behind it.  On
- * real hypervisors copying the disk is not implemented yet (501). */
+ * QEMU the stopped machine's disk is copied into a standalone qcow2 image. */
 static int lv_capture(struct hv *hv, const char *uuid, const char *image_uuid,
                       char *location, size_t location_len, struct cimi_error *err)
 {
@@ -800,13 +649,115 @@ static int lv_capture(struct hv *hv, const char *uuid, const char *image_uuid,
     if (ret < 0)
         return -1;
     if (!hv->is_test)
-        return err_set(err, 501, NULL,
-                       "capturing a machine's disk is not implemented for the %s hypervisor yet",
-                       hv->domain_type);
+        return storage_capture(hv->storage_dir, uuid, image_uuid, location, location_len, err);
     n = snprintf(location, location_len, "%s%s", TEST_IMAGE_PREFIX, image_uuid);
     if (n < 0 || (size_t)n >= location_len)
         return err_set(err, 500, NULL, "image location buffer too small");
     return 0;
+}
+
+/* ---- images ---- */
+
+static int lv_check_image(struct hv *hv, const char *location, struct cimi_error *err)
+{
+    char path[1024];
+
+    if (hv->is_test)
+        return 0;  /* the mock boots nothing */
+    return storage_image_file(location, path, sizeof(path), err);
+}
+
+/* ---- endpoints ---- */
+
+/* The forwarded ports recorded in cimid's metadata ("22:40022,80:40080"). */
+static size_t forwarded_ports(virDomainPtr dom, struct hv_endpoint *out, size_t max)
+{
+    char *meta = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, CIMID_NS_URI, 0);
+    xmlDocPtr doc;
+    xmlChar *ports;
+    size_t n = 0;
+
+    if (meta == NULL)
+        return 0;
+    doc = xmlReadMemory(meta, (int)strlen(meta), NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR);
+    free(meta);
+    if (doc == NULL)
+        return 0;
+    ports = xmlGetProp(xmlDocGetRootElement(doc), BAD_CAST "ports");
+    for (char *p = (char *)ports; p != NULL && *p != '\0' && n < max;) {
+        int guest, host, used = 0;
+        if (sscanf(p, "%d:%d%n", &guest, &host, &used) != 2)
+            break;
+        snprintf(out[n].protocol, sizeof(out[n].protocol), "tcp");
+        snprintf(out[n].address, sizeof(out[n].address), "127.0.0.1");
+        out[n].guest_port = guest;
+        out[n].port = host;
+        n++;
+        p += used;
+        if (*p == ',')
+            p++;
+    }
+    xmlFree(ports);
+    xmlFreeDoc(doc);
+    return n;
+}
+
+/* The VNC console of a running domain, from its live XML; 1 if found. */
+static int vnc_console(virDomainPtr dom, struct hv_endpoint *out)
+{
+    char *xml = virDomainGetXMLDesc(dom, 0);
+    xmlDocPtr doc;
+    int found = 0;
+
+    if (xml == NULL)
+        return 0;
+    doc = xmlReadMemory(xml, (int)strlen(xml), NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR);
+    free(xml);
+    if (doc == NULL)
+        return 0;
+    for (xmlNodePtr n = xmlDocGetRootElement(doc)->children; n != NULL; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE || !xmlStrEqual(n->name, BAD_CAST "devices"))
+            continue;
+        for (xmlNodePtr g = n->children; g != NULL && !found; g = g->next) {
+            xmlChar *type, *port, *listen;
+            if (g->type != XML_ELEMENT_NODE || !xmlStrEqual(g->name, BAD_CAST "graphics"))
+                continue;
+            type = xmlGetProp(g, BAD_CAST "type");
+            port = xmlGetProp(g, BAD_CAST "port");
+            listen = xmlGetProp(g, BAD_CAST "listen");
+            if (type && port && xmlStrEqual(type, BAD_CAST "vnc") && atoi((char *)port) > 0) {
+                snprintf(out->protocol, sizeof(out->protocol), "vnc");
+                snprintf(out->address, sizeof(out->address), "%s",
+                         listen ? (char *)listen : "127.0.0.1");
+                out->guest_port = 0;
+                out->port = atoi((char *)port);
+                found = 1;
+            }
+            xmlFree(type);
+            xmlFree(port);
+            xmlFree(listen);
+        }
+    }
+    xmlFreeDoc(doc);
+    return found;
+}
+
+static int lv_endpoints(struct hv *hv, const char *uuid, struct hv_endpoint *out, size_t max,
+                        struct cimi_error *err)
+{
+    virDomainPtr dom;
+    size_t n = 0;
+
+    if (hv->is_test || max == 0)
+        return 0;
+    dom = lookup(hv, uuid, err);
+    if (dom == NULL)
+        return -1;
+    if (virDomainIsActive(dom) == 1)
+        n += (size_t)vnc_console(dom, &out[n]);
+    n += forwarded_ports(dom, &out[n], max - n);
+    virDomainFree(dom);
+    return (int)n;
 }
 
 /* ---- list ---- */
@@ -889,5 +840,7 @@ const struct driver driver_libvirt = {
     .resume = lv_resume,
     .save = lv_save,
     .capture = lv_capture,
+    .check_image = lv_check_image,
+    .endpoints = lv_endpoints,
     .list = lv_list,
 };

@@ -104,6 +104,28 @@ static bool machine_allowed(const struct store_row *row, const char *op)
     return false;
 }
 
+/* cimid's "endpoints" extension: the VNC console and forwarded ports. */
+static void add_endpoints(struct store_row *row)
+{
+    struct hv_endpoint ep[HV_MAX_ENDPOINTS];
+    int n = hypervisor_driver()->endpoints(hypervisor_conn(), resource_uuid(row->id), ep,
+                                           HV_MAX_ENDPOINTS, NULL);
+    json_t *list;
+
+    json_object_del(row->doc, "endpoints");
+    if (n <= 0)
+        return;
+    list = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *e = json_pack("{s:s, s:s, s:i}", "protocol", ep[i].protocol, "address",
+                              ep[i].address, "port", ep[i].port);
+        if (ep[i].guest_port > 0)
+            json_object_set_new(e, "guestPort", json_integer(ep[i].guest_port));
+        json_array_append_new(list, e);
+    }
+    json_object_set_new(row->doc, "endpoints", list);
+}
+
 static void machine_refresh(struct cimi_request *req, struct store_row *row)
 {
     const char *state = json_string_value(json_object_get(row->doc, "state"));
@@ -120,6 +142,7 @@ static void machine_refresh(struct cimi_request *req, struct store_row *row)
         return;
     }
     json_object_set_new(row->doc, "state", json_string(machine_state_from_hv(hs)));
+    add_endpoints(row);
 }
 
 /* ---- create ---- */
@@ -301,6 +324,10 @@ static int machine_create(struct cimi_request *req, json_t *input, struct store_
                 "missing required attribute 'machineTemplate.machineImage.imageLocation'");
         goto out;
     }
+    if (hypervisor_driver()->check_image(hypervisor_conn(),
+                                         json_string_value(json_object_get(image, "imageLocation")),
+                                         err) != 0)
+        goto out;
     if (json_object_get(tmpl, "credential")) {
         credential = resolve_member(req, json_object_get(tmpl, "credential"), &t_credential,
                                     "machineTemplate.credential", path, sizeof(path), err);

@@ -42,6 +42,8 @@ int machine_hv_spec(const struct store_row *row, struct hv_machine_spec *spec,
              json_string_value(json_object_get(s, "cpuArch")) ?: "");
     snprintf(spec->image_location, sizeof(spec->image_location), "%s",
              json_string_value(json_object_get(s, "imageLocation")) ?: "");
+    /* Borrowed from the row: valid while the row is. */
+    spec->user_data = json_string_value(json_object_get(row->priv, "userData"));
     json_array_foreach(json_object_get(s, "disks"), i, d) {
         if (i >= HV_MAX_DISKS)
             break;

@@ -86,6 +86,7 @@ json_t *metadata_documents(struct cimi_request *req)
 {
     json_t *list = json_array();
     json_t *job_caps = json_array();
+    json_t *machine;
     char minutes[32];
 
     snprintf(minutes, sizeof(minutes), "%ld", job_retention_minutes);
@@ -94,7 +95,13 @@ json_t *metadata_documents(struct cimi_request *req)
                                     CAP_BASE "Job/JobRetention", "description",
                                     "minutes a finished Job is kept", "value", minutes));
     /* Machine first: some clients take the first entry that mentions it. */
-    json_array_append_new(list, entry(req, "machine", "Machine", capabilities(machine_caps)));
+    machine = entry(req, "machine", "Machine", capabilities(machine_caps));
+    /* The one extension attribute (the 1.x schema allows one per entry). */
+    json_object_set_new(machine, "attributes",
+                        json_pack("[{s:s, s:s, s:s, s:b}]", "name", "endpoints", "namespace",
+                                  CIMID_NS, "type", "endpoint[] (protocol, guestPort, address, port)",
+                                  "required", 0));
+    json_array_append_new(list, machine);
     json_array_append_new(list, entry(req, "cloudEntryPoint", "CloudEntryPoint", capabilities(cep_caps)));
     json_array_append_new(list, entry(req, "credential", "Credential", capabilities(credential_caps)));
     json_array_append_new(list, entry(req, "job", "Job", job_caps));

@@ -85,5 +85,8 @@ void resource_touch(json_t *doc);
 const char *resource_uuid(const char *id);
 /* Create the shipped configurations, images and templates if missing. */
 int resource_seed(struct store *st, struct cimi_error *err);
+/* Register the image files of dir (*.qcow2, *.img, *.raw) as shared
+ * MachineImages "machineImages/<file name without extension>" if missing. */
+int resource_register_images(struct store *st, const char *dir, struct cimi_error *err);
 
 #endif

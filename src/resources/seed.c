@@ -4,7 +4,11 @@
  * one MachineImage and one MachineTemplate (the ids used by the worked
  * examples of the reference).  Shared by every tenant; only admins change them.
  */
+#include <dirent.h>
+#include <stdbool.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "resources/resource.h"
@@ -83,4 +87,79 @@ int resource_seed(struct store *st, struct cimi_error *err)
     if (created > 0)
         log_info("seed: created %d shipped resources", created);
     return 0;
+}
+
+/* The image name of a file: its name without .qcow2/.img/.raw, or NULL. */
+static bool image_name_of(const char *file, char *name, size_t len)
+{
+    static const char *const extensions[] = {".qcow2", ".img", ".raw", NULL};
+    size_t n = strlen(file);
+
+    for (size_t i = 0; extensions[i]; i++) {
+        size_t e = strlen(extensions[i]);
+        if (n > e && n - e < len && strcmp(file + n - e, extensions[i]) == 0) {
+            memcpy(name, file, n - e);
+            name[n - e] = '\0';
+            /* The name becomes a path segment: keep it to [A-Za-z0-9._-]. */
+            for (size_t k = 0; k < n - e; k++)
+                if (!((name[k] >= 'a' && name[k] <= 'z') || (name[k] >= 'A' && name[k] <= 'Z') ||
+                      (name[k] >= '0' && name[k] <= '9') || name[k] == '.' || name[k] == '_' ||
+                      name[k] == '-'))
+                    return false;
+            return true;
+        }
+    }
+    return false;
+}
+
+static int register_image(struct store *st, const char *dir, const char *file, const char *name,
+                          struct cimi_error *err)
+{
+    struct store_row row;
+    char now[32], location[PATH_MAX + 16];
+    int rc;
+
+    memset(&row, 0, sizeof(row));
+    snprintf(row.id, sizeof(row.id), "machineImages/%s", name);
+    if (st->ops->get(st, row.id, &row, NULL) == 0) {
+        store_row_clear(&row);
+        return 0;
+    }
+    snprintf(row.type, sizeof(row.type), "MachineImage");
+    snprintf(location, sizeof(location), "file://%s/%s", dir, file);
+    clock_now_iso(now, sizeof(now));
+    row.doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", name, "description",
+                        "image file found in the images directory", "created", now, "updated",
+                        now, "state", "AVAILABLE", "type", "IMAGE", "imageLocation", location);
+    row.priv = json_object();
+    rc = st->ops->insert(st, &row, err);
+    store_row_clear(&row);
+    if (rc == 0)
+        log_info("seed: registered image %s (%s)", name, location);
+    return rc;
+}
+
+int resource_register_images(struct store *st, const char *dir, struct cimi_error *err)
+{
+    char absolute[PATH_MAX], name[128];
+    struct dirent *e;
+    DIR *d;
+    int rc = 0;
+
+    if (realpath(dir, absolute) == NULL || (d = opendir(absolute)) == NULL)
+        return err_set(err, 500, NULL, "cannot read the images directory %s", dir);
+    if (st->ops->begin(st, err) != 0) {
+        closedir(d);
+        return -1;
+    }
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (image_name_of(e->d_name, name, sizeof(name)))
+            rc = register_image(st, absolute, e->d_name, name, err);
+    }
+    closedir(d);
+    if (rc != 0) {
+        st->ops->rollback(st);
+        return -1;
+    }
+    return st->ops->commit(st, err);
 }

@@ -87,7 +87,7 @@ static void test_state_names(void)
 static void test_open_failure(void)
 {
     struct cimi_error err = {0};
-    struct hv *hv = drv->open("nosuchdriver:///nowhere", fresh(&err));
+    struct hv *hv = drv->open("nosuchdriver:///nowhere", NULL, fresh(&err));
 
     CHECK(hv == NULL, "open of a bogus URI fails");
     CHECK(err.status == 500, "bogus URI -> 500 (got %d)", err.status);
@@ -420,7 +420,7 @@ static void test_embed_preparation(void)
     /* The root has a space in it, percent-encoded in the URI. */
     snprintf(uri, sizeof(uri), "qemu:///embed?root=%s/a%%20b", base);
     snprintf(conf, sizeof(conf), "%s/a b/etc/qemu.conf", base);
-    hv = drv->open(uri, fresh(&err));
+    hv = drv->open(uri, NULL, fresh(&err));
     drv->close(hv);
     f = fopen(conf, "r");
     if (f != NULL) {
@@ -443,7 +443,7 @@ int main(void)
 
     test_state_names();
     test_open_failure();
-    hv = drv->open(URI, fresh(&err));
+    hv = drv->open(URI, NULL, fresh(&err));
     CHECK(hv != NULL, "open %s: %s", URI, err.message);
     if (hv == NULL)
         return check_summary();

@@ -102,7 +102,7 @@ int main(void)
     st = store_for_thread(&err);
     CHECK(st != NULL, "store opens");
     CHECK(resource_seed(st, &err) == 0, "shipped resources seeded");
-    CHECK(hypervisor_open("test:///default", &err) == 0, "hypervisor opens");
+    CHECK(hypervisor_open("test:///default", NULL, &err) == 0, "hypervisor opens");
     CHECK(jobs_start(1, resource_job_kinds, 60) == 0, "job workers start");
 
     CHECK(call(st, "POST", "machines",

@@ -1,0 +1,341 @@
+/*
+ * http.c - HTTP requests with libcurl for the cimi client.
+ *
+ * One easy handle per run so that the connection is reused between the
+ * requests of one command (discovery, the operation, Job polling).  Replies
+ * are collected in memory up to MAX_BODY bytes; the header callback keeps
+ * the status line's reason phrase and the three headers CIMI needs.
+ */
+#include "cli/http.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_BODY (64u * 1024u * 1024u)
+#define CONNECT_TIMEOUT_S 15L
+#define REQUEST_TIMEOUT_S 300L
+
+struct http_client {
+    CURL *curl;
+    struct http_settings settings;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Reply being received. */
+struct receiving {
+    struct http_reply *reply;
+    size_t cap;
+    bool too_big;
+    bool oom;
+};
+
+struct http_client *http_open(const struct http_settings *settings, struct cli_error *err)
+{
+    struct http_client *client;
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        cli_fail(err, CLI_CONNECT, "cannot initialise libcurl");
+        return NULL;
+    }
+    client = calloc(1, sizeof(*client));
+    if (client != NULL)
+        client->curl = curl_easy_init();
+    if (client == NULL || client->curl == NULL) {
+        free(client);
+        curl_global_cleanup();
+        cli_fail(err, CLI_CONNECT, "out of memory");
+        return NULL;
+    }
+    client->settings = *settings;
+    return client;
+}
+
+void http_close(struct http_client *client)
+{
+    if (client == NULL)
+        return;
+    curl_easy_cleanup(client->curl);
+    free(client);
+    curl_global_cleanup();
+}
+
+void http_reply_clear(struct http_reply *reply)
+{
+    free(reply->location);
+    free(reply->job_uri);
+    free(reply->body);
+    memset(reply, 0, sizeof(*reply));
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct receiving *rx = arg;
+    struct http_reply *reply = rx->reply;
+    size_t n = size * nmemb;
+    char *grown;
+
+    if (reply->len + n > MAX_BODY) {
+        rx->too_big = true;
+        return 0;
+    }
+    if (reply->len + n + 1 > rx->cap) {
+        size_t cap = rx->cap ? rx->cap : 4096;
+        while (cap < reply->len + n + 1)
+            cap *= 2;
+        grown = realloc(reply->body, cap);
+        if (grown == NULL) {
+            rx->oom = true;
+            return 0;
+        }
+        reply->body = grown;
+        rx->cap = cap;
+    }
+    memcpy(reply->body + reply->len, data, n);
+    reply->len += n;
+    reply->body[reply->len] = '\0';
+    return n;
+}
+
+/* A header value without surrounding white space, malloc'd. */
+static char *header_value(const char *line, size_t n, size_t name_len)
+{
+    const char *v = line + name_len + 1;
+    const char *end = line + n;
+    char *out;
+
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && isspace((unsigned char)end[-1]))
+        end--;
+    out = malloc((size_t)(end - v) + 1);
+    if (out != NULL) {
+        memcpy(out, v, (size_t)(end - v));
+        out[end - v] = '\0';
+    }
+    return out;
+}
+
+static bool is_header(const char *line, size_t n, const char *name)
+{
+    size_t len = strlen(name);
+
+    return n > len && line[len] == ':' && strncasecmp(line, name, len) == 0;
+}
+
+/* "HTTP/1.1 409 Conflict": a new reply starts (after a 100 Continue too). */
+static void on_status_line(struct http_reply *reply, const char *line, size_t n)
+{
+    const char *p = memchr(line, ' ', n);
+    const char *end = line + n;
+    size_t len;
+
+    free(reply->location);
+    free(reply->job_uri);
+    reply->location = reply->job_uri = NULL;
+    reply->reason[0] = reply->content_type[0] = '\0';
+    if (p == NULL || (p = memchr(p + 1, ' ', (size_t)(end - p - 1))) == NULL)
+        return;
+    p++;
+    while (end > p && isspace((unsigned char)end[-1]))
+        end--;
+    len = (size_t)(end - p);
+    cli_printable(p, len, reply->reason, sizeof(reply->reason));
+}
+
+static void set_content_type(struct http_reply *reply, const char *line, size_t n)
+{
+    char *v = header_value(line, n, strlen("Content-Type"));
+    size_t i;
+
+    if (v == NULL)
+        return;
+    for (i = 0; v[i] != '\0' && v[i] != ';' && v[i] != ' ' && i + 1 < sizeof(reply->content_type);
+         i++)
+        reply->content_type[i] = (char)tolower((unsigned char)v[i]);
+    reply->content_type[i] = '\0';
+    free(v);
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
+{
+    struct receiving *rx = arg;
+    struct http_reply *reply = rx->reply;
+    size_t n = size * nmemb;
+
+    if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        on_status_line(reply, line, n);
+    } else if (is_header(line, n, "Content-Type")) {
+        set_content_type(reply, line, n);
+    } else if (is_header(line, n, "Location")) {
+        free(reply->location);
+        reply->location = header_value(line, n, strlen("Location"));
+        rx->oom |= reply->location == NULL;
+    } else if (is_header(line, n, "CIMI-Job-URI")) {
+        free(reply->job_uri);
+        reply->job_uri = header_value(line, n, strlen("CIMI-Job-URI"));
+        rx->oom |= reply->job_uri == NULL;
+    }
+    return n;
+}
+
+/* Headers of one request; NULL when out of memory (*failed set). */
+static struct curl_slist *request_headers(const char *accept, const char *content_type,
+                                          bool *failed)
+{
+    struct curl_slist *list = NULL, *next;
+    char line[256];
+
+    *failed = false;
+    snprintf(line, sizeof(line), "Accept: %s", accept ? accept : "*/*");
+    list = curl_slist_append(list, line);
+    if (list != NULL && content_type != NULL) {
+        snprintf(line, sizeof(line), "Content-Type: %s", content_type);
+        next = curl_slist_append(list, line);
+        if (next == NULL) {
+            curl_slist_free_all(list);
+            list = NULL;
+        }
+        list = next;
+    }
+    if (list != NULL) {
+        next = curl_slist_append(list, "Expect:");
+        if (next == NULL)
+            curl_slist_free_all(list);
+        list = next;
+    }
+    *failed = list == NULL;
+    return list;
+}
+
+static void set_common_options(struct http_client *client, struct receiving *rx)
+{
+    CURL *c = client->curl;
+    const struct http_settings *s = &client->settings;
+
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, client->errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, REQUEST_TIMEOUT_S);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "cimi/" CIMI_VERSION);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, rx);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, rx);
+    if (s->user != NULL) {
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+        curl_easy_setopt(c, CURLOPT_USERNAME, s->user);
+        curl_easy_setopt(c, CURLOPT_PASSWORD, s->password ? s->password : "");
+    }
+    if (s->cacert != NULL)
+        curl_easy_setopt(c, CURLOPT_CAINFO, s->cacert);
+    if (s->insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+}
+
+static void set_method(CURL *c, const char *method, const char *body, size_t body_len)
+{
+    if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+        return;
+    }
+    if (strcmp(method, "POST") != 0)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body != NULL || strcmp(method, "DELETE") != 0) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
+    }
+}
+
+/* The message for a transport failure, naming the URL. */
+static int transport_error(struct http_client *client, CURLcode rc, const char *method,
+                           const char *url, struct cli_error *err)
+{
+    const char *detail = client->errbuf[0] ? client->errbuf : curl_easy_strerror(rc);
+    const char *hint = "";
+
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+        rc == CURLE_SSL_CONNECT_ERROR)
+        hint = " (for a private CA give --cacert FILE; --insecure skips verification)";
+    return cli_fail(err, CLI_CONNECT, "cannot %s %s: %s%s", method, url, detail, hint);
+}
+
+static void log_request(const struct http_client *client, const char *method, const char *url,
+                        const struct http_reply *reply)
+{
+    if (!client->settings.verbose)
+        return;
+    if (reply == NULL)
+        fprintf(stderr, "> %s %s\n", method, url);
+    else
+        fprintf(stderr, "< %ld %s%s%s (%zu bytes%s%s)\n", reply->status, reply->reason,
+                reply->content_type[0] ? " " : "", reply->content_type, reply->len,
+                reply->job_uri ? ", job " : "", reply->job_uri ? reply->job_uri : "");
+}
+
+int http_request(struct http_client *client, const char *method, const char *url,
+                 const char *accept, const char *content_type, const char *body,
+                 size_t body_len, struct http_reply *reply, struct cli_error *err)
+{
+    struct receiving rx = {reply, 0, false, false};
+    struct curl_slist *headers;
+    bool failed;
+    CURLcode rc;
+
+    memset(reply, 0, sizeof(*reply));
+    headers = request_headers(accept, content_type, &failed);
+    if (failed)
+        return cli_fail(err, CLI_CONNECT, "out of memory");
+    set_common_options(client, &rx);
+    client->errbuf[0] = '\0';
+    curl_easy_setopt(client->curl, CURLOPT_URL, url);
+    curl_easy_setopt(client->curl, CURLOPT_HTTPHEADER, headers);
+    set_method(client->curl, method, body, body_len);
+    log_request(client, method, url, NULL);
+    rc = curl_easy_perform(client->curl);
+    curl_easy_setopt(client->curl, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(headers);
+    if (rx.oom) {
+        http_reply_clear(reply);
+        return cli_fail(err, CLI_CONNECT, "out of memory");
+    }
+    if (rx.too_big) {
+        http_reply_clear(reply);
+        return cli_fail(err, CLI_SERVER, "the reply to %s %s is larger than %u MiB", method, url,
+                        MAX_BODY >> 20);
+    }
+    if (rc != CURLE_OK) {
+        http_reply_clear(reply);
+        return transport_error(client, rc, method, url, err);
+    }
+    curl_easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE, &reply->status);
+    if (reply->body == NULL && (reply->body = calloc(1, 1)) == NULL) {
+        http_reply_clear(reply);
+        return cli_fail(err, CLI_CONNECT, "out of memory");
+    }
+    log_request(client, method, url, reply);
+    return 0;
+}
+
+char *http_add_query(const char *url, const char *name, const char *value)
+{
+    char *escaped = curl_easy_escape(NULL, value, 0);
+    size_t len;
+    char *out;
+
+    if (escaped == NULL)
+        return NULL;
+    len = strlen(url) + strlen(name) + strlen(escaped) + 3;
+    out = malloc(len);
+    if (out != NULL)
+        snprintf(out, len, "%s%c%s=%s", url, strchr(url, '?') ? '&' : '?', name, escaped);
+    curl_free(escaped);
+    return out;
+}

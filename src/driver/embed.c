@@ -1,0 +1,164 @@
+/*
+ * embed.c - what qemu:///embed?root=DIR needs before libvirt opens it: no
+ * libvirt daemon runs, so cimid writes DIR/etc/qemu.conf (stdio_handler
+ * "file" instead of virtlogd; as root no privilege drop and no security
+ * driver), and makes sure the system user and group "libvirt-qemu" exist,
+ * which Debian's QEMU driver parses at start-up even when qemu.conf says
+ * to run guests as root.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libxml/uri.h>
+#include <libxml/xmlstring.h>
+
+#include "driver/local.h"
+#include "util/log.h"
+#include "util/spawn.h"
+
+#define QEMU_ACCOUNT "libvirt-qemu"
+
+/* ---- preparing qemu:///embed?root=DIR ---- */
+
+/* The value of the root= parameter of an embed URI, decoded; NULL if uri is
+ * not an embed URI or has no root.  The caller frees the result. */
+char *embed_root_of(const char *uri)
+{
+    const char *prefix = "qemu:///embed?";
+    const char *p, *end;
+
+    if (strncmp(uri, prefix, strlen(prefix)) != 0)
+        return NULL;
+    p = uri + strlen(prefix);
+    while (*p != '\0') {
+        end = p + strcspn(p, "&;");
+        if (strncmp(p, "root=", 5) == 0 && end > p + 5)
+            return xmlURIUnescapeString(p + 5, (int)(end - p - 5), NULL);
+        p = *end != '\0' ? end + 1 : end;
+    }
+    return NULL;
+}
+
+/* mkdir -p path (path is modified temporarily). */
+int make_dirs(char *path, struct cimi_error *err)
+{
+    char *slash;
+
+    for (slash = strchr(path + 1, '/'); ; slash = strchr(slash + 1, '/')) {
+        if (slash != NULL)
+            *slash = '\0';
+        if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+            err_set(err, 500, NULL, "cannot create %s: %s", path, strerror(errno));
+            if (slash != NULL)
+                *slash = '/';
+            return -1;
+        }
+        if (slash == NULL)
+            return 0;
+        *slash = '/';
+    }
+}
+
+/* Write the qemu.conf that embed mode needs without a libvirt daemon:
+ * stdio_handler "file" (no virtlogd), and as root no privilege drop and no
+ * security driver.  An existing file is left as it is. */
+static int write_qemu_conf(const char *path, struct cimi_error *err)
+{
+    const char *common = "# written by cimid for qemu:///embed\n"
+                         "stdio_handler = \"file\"\n";
+    const char *as_root = "user = \"root\"\n"
+                          "group = \"root\"\n"
+                          "security_driver = \"none\"\n";
+    FILE *f;
+    int fd, failed;
+
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST)
+        return 0;
+    if (fd < 0)
+        return err_set(err, 500, NULL, "cannot create %s: %s", path, strerror(errno));
+    f = fdopen(fd, "w");
+    if (f == NULL) {
+        close(fd);
+        return err_set(err, 500, NULL, "cannot write %s: %s", path, strerror(errno));
+    }
+    fputs(common, f);
+    if (geteuid() == 0)
+        fputs(as_root, f);
+    failed = ferror(f);
+    if (fclose(f) != 0 || failed) {
+        unlink(path);
+        return err_set(err, 500, NULL, "cannot write %s", path);
+    }
+    return 0;
+}
+
+/* For qemu:///embed?root=DIR create DIR/etc/qemu.conf if missing. */
+static int prepare_embed_root(const char *uri, struct cimi_error *err)
+{
+    char *root = embed_root_of(uri);
+    char *path = NULL;
+    int ret = -1;
+
+    if (root == NULL)
+        return 0;
+    if (asprintf(&path, "%s/etc", root) < 0) {
+        path = NULL;
+        err_set(err, 500, NULL, "out of memory");
+        goto done;
+    }
+    if (make_dirs(path, err) < 0)
+        goto done;
+    free(path);
+    if (asprintf(&path, "%s/etc/qemu.conf", root) < 0) {
+        path = NULL;
+        err_set(err, 500, NULL, "out of memory");
+        goto done;
+    }
+    ret = write_qemu_conf(path, err);
+done:
+    free(path);
+    xmlFree(root);
+    return ret;
+}
+
+/* Create the QEMU system group and user if missing (only root can). */
+static int ensure_qemu_account(struct cimi_error *err)
+{
+    char *groupadd[] = {"groupadd", "--system", QEMU_ACCOUNT, NULL};
+    char *useradd[] = {"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                       "-g", QEMU_ACCOUNT, QEMU_ACCOUNT, NULL};
+    char why[256];
+
+    if (getpwnam(QEMU_ACCOUNT) != NULL && getgrnam(QEMU_ACCOUNT) != NULL)
+        return 0;
+    if (geteuid() != 0)
+        return err_set(err, 500, NULL,
+                       "qemu:///embed needs the system user and group '%s'; create them as root "
+                       "(useradd --system %s)", QEMU_ACCOUNT, QEMU_ACCOUNT);
+    if (getgrnam(QEMU_ACCOUNT) == NULL && spawn_wait(groupadd, why, sizeof(why)) != 0)
+        return err_set(err, 500, NULL, "cannot create group %s: %s", QEMU_ACCOUNT, why);
+    if (getpwnam(QEMU_ACCOUNT) == NULL && spawn_wait(useradd, why, sizeof(why)) != 0)
+        return err_set(err, 500, NULL, "cannot create user %s: %s", QEMU_ACCOUNT, why);
+    log_info("hypervisor: created the system user and group %s for QEMU", QEMU_ACCOUNT);
+    return 0;
+}
+
+int embed_prepare(const char *uri, struct cimi_error *err)
+{
+    char *root = embed_root_of(uri);
+
+    if (root == NULL)
+        return 0;
+    xmlFree(root);
+    if (prepare_embed_root(uri, err) < 0)
+        return -1;
+    return ensure_qemu_account(err);
+}

@@ -1,0 +1,74 @@
+/*
+ * local.h - what the parts of the libvirt driver share (internal to
+ * src/driver): the connection state, preparing an embed root, the files a
+ * QEMU machine uses (storage.c), its domain XML (domain_xml.c) and the
+ * choice between KVM and TCG (accel.c).
+ */
+#ifndef CIMID_DRIVER_LOCAL_H
+#define CIMID_DRIVER_LOCAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <libvirt/libvirt.h>
+
+#include "driver/driver.h"
+
+#define CIMID_NS_URI "http://cimid.dev/ns/1"
+#define CIMID_NS_PREFIX "cimid"
+
+/* Guest ports reachable from the host through user-mode networking. */
+#define HV_FORWARDED_GUEST_PORTS {22, 80}
+
+struct hv {
+    virConnectPtr conn;
+    bool is_test;              /* libvirt's test driver (no real guests) */
+    const char *domain_type;   /* <domain type='...'>: "test", "kvm" or "qemu" */
+    char storage_dir[1024];    /* QEMU: where disks, config drives and images live */
+};
+
+/* ---- embed.c ---- */
+
+/* The decoded root= of a qemu:///embed URI (caller frees), or NULL. */
+char *embed_root_of(const char *uri);
+/* For qemu:///embed?root=DIR: DIR/etc/qemu.conf and the QEMU user/group. */
+int embed_prepare(const char *uri, struct cimi_error *err);
+/* mkdir -p (path is modified temporarily). */
+int make_dirs(char *path, struct cimi_error *err);
+
+/* ---- storage.c ---- */
+
+int storage_prepare(const char *dir, struct cimi_error *err);
+/* The local file an image location names ("file:///x" or "/x"), which must
+ * exist; -1 with err 400 otherwise. */
+int storage_image_file(const char *location, char *path, size_t len, struct cimi_error *err);
+/* Create the machine's disks (disk 0 a copy-on-write overlay of its image)
+ * and its config drive when it has userData; existing files are kept. */
+int storage_create_machine(const char *dir, const struct hv_machine_spec *spec,
+                           struct cimi_error *err);
+void storage_disk_path(const char *dir, const char *uuid, size_t index, char *out, size_t len);
+void storage_config_drive_path(const char *dir, const char *uuid, char *out, size_t len);
+void storage_console_path(const char *dir, const char *uuid, char *out, size_t len);
+/* Copy disk 0 into a standalone qcow2 image; its location into out. */
+int storage_capture(const char *dir, const char *uuid, const char *image_uuid, char *out,
+                    size_t len, struct cimi_error *err);
+/* Remove every file of the machine. */
+void storage_remove_machine(const char *dir, const char *uuid);
+
+/* ---- domain_xml.c ---- */
+
+/* The domain XML for spec (malloc'ed), NULL when out of memory.  For QEMU
+ * the forwarded host ports are chosen here (free loopback ports). */
+char *domain_xml(const struct hv *hv, const struct hv_machine_spec *spec, struct cimi_error *err);
+/* Write s as XML character data. */
+void put_xml_text(FILE *f, const char *s);
+
+/* ---- accel.c ---- */
+
+/* "kvm" or "qemu" (TCG) for new QEMU domains, per the setting
+ * ("auto", "kvm", "tcg"); auto checks that a KVM guest really boots. */
+const char *accel_choose(virConnectPtr conn, const char *setting, const char *storage_dir,
+                         const char *probe_dir);
+
+#endif
