@@ -135,7 +135,7 @@ static int put_user_network(FILE *f, char *ports, size_t len, struct cimi_error 
     fprintf(f,
             "  <qemu:commandline>\n"
             "    <qemu:arg value='-netdev'/>\n    <qemu:arg value='%s'/>\n"
-            "    <qemu:arg value='-device'/>\n    <qemu:arg value='virtio-net-pci,netdev=cimidnet0'/>\n"
+            "    <qemu:arg value='-device'/>\n    <qemu:arg value='virtio-net-pci,netdev=cimidnet0,bus=pci.0,addr=0x1e'/>\n"
             "  </qemu:commandline>\n",
             netdev);
     return 0;

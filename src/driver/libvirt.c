@@ -233,6 +233,11 @@ static struct hv *lv_open(const char *uri, const struct hv_options *options,
 {
     struct hv *hv;
 
+    /* libvirt's own log lines (the embedded QEMU driver prints to stderr,
+     * even for a lookup that finds nothing) would break cimid's one line per
+     * event; its errors reach cimid's log through the API anyway.  A user
+     * who sets LIBVIRT_LOG_OUTPUTS keeps it. */
+    setenv("LIBVIRT_LOG_OUTPUTS", "4:file:/dev/null", 0);
     if (virInitialize() < 0) {
         err_set(err, 500, NULL, "libvirt: cannot initialize");
         return NULL;

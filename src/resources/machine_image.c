@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cimi/render.h"
 #include "driver/driver.h"
 #include "resources/machine.h"
 #include "resources/resource.h"
@@ -64,6 +65,7 @@ static int start_capture(struct cimi_request *req, struct store_row *row, const 
 {
     struct store_row machine;
     const char *state;
+    char location[768];
 
     if (resource_load(req, machine_path, &t_machine, &machine, err) != 0)
         return err_set(err, 400, "imageLocation", "imageLocation '%s' names no Machine", machine_path);
@@ -81,7 +83,9 @@ static int start_capture(struct cimi_request *req, struct store_row *row, const 
     snprintf(job->tenant, sizeof(job->tenant), "%s", machine.tenant);
     store_row_clear(&machine);
     json_object_set_new(row->doc, "state", json_string("CREATING"));
-    json_object_set_new(row->doc, "imageLocation", json_string(machine_path));
+    /* Until the copy is made, the image is where the machine is. */
+    render_uri(req, machine_path, location, sizeof(location));
+    json_object_set_new(row->doc, "imageLocation", json_string(location));
     snprintf(job->op, sizeof(job->op), "image.capture");
     job->params = json_pack("{s:s, s:s}", "image", row->id, "machine", machine_path);
     return 0;
