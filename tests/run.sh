@@ -15,6 +15,7 @@ trap 'rm -rf "$log"' EXIT
 
 passed=0
 failed=0
+skipped=0
 count() {  # add up the "N passed, N failed" line of one suite's output
   local line
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
@@ -25,6 +26,7 @@ count() {  # add up the "N passed, N failed" line of one suite's output
   fi
   passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
   failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+  skipped=$((skipped + $(echo "$line" | sed -n 's/.*, \([0-9]*\) skipped.*/\1/p' | grep . || echo 0)))
 }
 
 if [ -z "$filter" ]; then
@@ -47,5 +49,9 @@ CIMID_BIN="$builddir/cimid" CIMI_XSD="$xsd" python3 tests/blackbox/run.py $filte
 grep -vE '^ok - ' "$log/blackbox" | tail -n 200
 count "$log/blackbox" "black-box"
 
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ]

@@ -65,7 +65,7 @@ int storage_image_file(const char *location, char *path, size_t len, struct cimi
         return err_set(err, 400, "imageLocation",
                        "imageLocation '%s' is not a local file (file:///path or /path)", location);
     if (access(p, R_OK) != 0)
-        return err_set(err, 400, "imageLocation", "image file %s cannot be read: %s", p,
+        return err_set(err, 400, "imageLocation", "imageLocation %s cannot be read: %s", p,
                        strerror(errno));
     snprintf(path, len, "%s", p);
     return 0;

@@ -124,6 +124,10 @@ TRANSIENT_STATES = {"CREATING", "STARTING", "STOPPING", "PAUSING", "SUSPENDING",
 DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
+class SkipTest(Exception):
+    """Raised by a test that cannot run here; the message says why."""
+
+
 class HarnessError(Exception):
     """A problem of the test machinery itself (not an assertion about cimid)."""
 
@@ -1065,7 +1069,7 @@ def run(filters=(), listing=False):
         for t in selected:
             print(t.name)
         return 0
-    passed = failed = 0
+    passed = failed = skipped = 0
     started = time.time()
     current_module = None
     try:
@@ -1081,6 +1085,9 @@ def run(filters=(), listing=False):
                     raise AssertionError("the test made no assertion")
                 passed += 1
                 print(f"ok - {t.name}", flush=True)
+            except SkipTest as e:
+                skipped += 1
+                print(f"skip - {t.name}: {e}", flush=True)
             except Exception as e:
                 failed += 1
                 reason = str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -1105,7 +1112,8 @@ def run(filters=(), listing=False):
         failed += 1
         print(f"FAIL - sanitizer report in {path}:\n    " + report.replace("\n", "\n    "), flush=True)
     print(f"# {len(selected)} tests in {time.time() - started:.1f}s", flush=True)
-    print(f"{passed} passed, {failed} failed", flush=True)
+    print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""),
+          flush=True)
     return 0 if failed == 0 else 1
 
 
