@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # Install what is missing, build cimid, and run it on the embedded defaults:
 # http://127.0.0.1:8080/cimi/cloudEntryPoint, libvirt's simulated hypervisor
-# test:///default, state in var/cimid.db.  Extra arguments go to `cimid serve`
-# (for example --port 9090 or --connect qemu:///system).
+# test:///default, state in var/cimid.db.
+#
+#   ./run.sh           simulated machines (test:///default)
+#   ./run.sh --qemu    real QEMU machines (qemu:///embed, no libvirt daemon), booting the
+#                      project's test image, built from Debian packages on first use
+#
+# Other arguments go to `cimid serve` (for example --port 9090).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-scripts/install-deps.sh
+qemu=0
+if [ "${1:-}" = "--qemu" ]; then
+  qemu=1
+  shift
+fi
+
+if [ "$qemu" = 1 ]; then scripts/install-deps.sh --qemu; else scripts/install-deps.sh; fi
 [ -d build ] || meson setup build --buildtype=release >/dev/null
 ninja -C build >/dev/null
 
@@ -25,16 +36,40 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     --port=*) port="${args[$i]#--port=}" ;;
   esac
 done
+base="http://127.0.0.1:${port}/cimi"
+
+hypervisor=(--connect test:///default)
+if [ "$qemu" = 1 ]; then
+  images/build-test-image.sh var/test-image >/dev/null
+  mkdir -p var/images
+  ln -sf ../test-image/cimid-test.qcow2 var/images/cimid-test.qcow2
+  hypervisor=(--connect "qemu:///embed?root=$PWD/var/qemu" --images-dir var/images
+              --probe-dir var/test-image)
+fi
 
 cat <<MSG
 
   cimid is starting.
-    CloudEntryPoint  http://127.0.0.1:${port}/cimi/cloudEntryPoint
+    CloudEntryPoint  ${base}/cloudEntryPoint
     user             admin
     password         ${password}        (kept in var/admin-password)
   Try:
-    curl -u admin:${password} http://127.0.0.1:${port}/cimi/cloudEntryPoint
+    curl -u admin:${password} ${base}/cloudEntryPoint
+MSG
+if [ "$qemu" = 1 ]; then
+  cat <<MSG
+  A real machine from the test image, and the web page it serves:
+    curl -u admin:${password} -H 'Content-Type: application/json' \\
+      -d '{"name": "web1", "machineTemplate": {"initialState": "STARTED",
+           "machineConfig": {"href": "${base}/machineConfigs/m1-small"},
+           "machineImage": {"href": "${base}/machineImages/cimid-test"},
+           "userData": "'\$(echo hello | base64)'"}}' ${base}/machines
+    # then GET the Machine (its Location): "endpoints" lists the forwarded port of guest port 80
+    curl http://127.0.0.1:PORT/
+MSG
+fi
+cat <<MSG
   Stop with Ctrl-C.  Add users with: build/cimid user add NAME --database var/cimid.db
 
 MSG
-exec build/cimid serve --database var/cimid.db --port "$port" "$@"
+exec build/cimid serve --database var/cimid.db --port "$port" "${hypervisor[@]}" "$@"

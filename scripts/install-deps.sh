@@ -1,14 +1,32 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages cimid needs to build, run and test.
+#   scripts/install-deps.sh          build and run on test:///default
+#   scripts/install-deps.sh --qemu   also real QEMU machines and the test image
 # Does nothing when they are all present; uses sudo when not root.
 set -euo pipefail
 
 packages=(
   gcc libc6-dev pkg-config meson ninja-build
   libmicrohttpd-dev libjansson-dev libxml2-dev libsqlite3-dev
-  libvirt-dev libvirt-clients libgnutls28-dev libcrypt-dev
+  libvirt-dev libvirt-clients libgnutls28-dev libcrypt-dev libcurl4-gnutls-dev
   libxml2-utils python3 curl sqlite3 openssl
+  xorriso qemu-utils
 )
+qemu_packages=(
+  qemu-system-x86 libvirt-daemon-driver-qemu cpio
+)
+if [ "${1:-}" = "--qemu" ]; then
+  packages+=("${qemu_packages[@]}")
+fi
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+# The test image is built from packages fetched with apt-get download: that
+# needs the package lists, which a fresh machine may not have yet.
+if [ "${1:-}" = "--qemu" ] && ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
+  $sudo apt-get update -qq
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -17,8 +35,5 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-deps: installing ${missing[*]}" >&2
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

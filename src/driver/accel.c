@@ -7,9 +7,11 @@
  * the probe directory, with "cimid.probe" on its command line) under KVM as a
  * transient domain and waits for the probe's userspace to print
  * "cimid-probe: userspace".  Only then is KVM used; otherwise TCG (domain
- * type "qemu"), and a log line says why.
+ * type "qemu"), and a log line says why.  The verdict is kept in the storage
+ * directory (file accel-probe) until the probe kernel changes.
  */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define PROBE_SECONDS 30
+#define PROBE_SECONDS 20
 #define PROBE_MARK "cimid-probe: userspace"
 
 static bool file_contains(const char *path, const char *needle)
@@ -97,9 +99,44 @@ static bool kvm_boots(virConnectPtr conn, const char *storage_dir, const char *p
     return booted;
 }
 
+/* A verdict kept from an earlier probe of the same kernel: 1 KVM, 0 TCG, -1 none. */
+static int cached_verdict(const char *storage_dir, const char *kernel)
+{
+    char path[1100], text[16] = "";
+    struct stat k, c;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/accel-probe", storage_dir);
+    if (stat(kernel, &k) != 0 || stat(path, &c) != 0 || c.st_mtime < k.st_mtime)
+        return -1;
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    if (fgets(text, sizeof(text), f) == NULL)
+        text[0] = '\0';
+    fclose(f);
+    if (strncmp(text, "kvm", 3) == 0)
+        return 1;
+    return strncmp(text, "tcg", 3) == 0 ? 0 : -1;
+}
+
+static void keep_verdict(const char *storage_dir, bool kvm)
+{
+    char path[1100];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/accel-probe", storage_dir);
+    f = fopen(path, "w");
+    if (f != NULL) {
+        fputs(kvm ? "kvm\n" : "tcg\n", f);
+        fclose(f);
+    }
+}
+
 const char *accel_choose(virConnectPtr conn, const char *setting, const char *storage_dir,
                          const char *probe_dir)
 {
+    int cached;
     char kernel[1100];
     double seconds = 0;
 
@@ -121,10 +158,19 @@ const char *accel_choose(virConnectPtr conn, const char *setting, const char *st
                  "under TCG; --accel kvm forces KVM");
         return "qemu";
     }
+    cached = cached_verdict(storage_dir, kernel);
+    if (cached >= 0) {
+        log_info("hypervisor: %s (an earlier probe found that KVM guests %s)",
+                 cached ? "KVM" : "TCG (software emulation)",
+                 cached ? "boot" : "do not boot here");
+        return cached ? "kvm" : "qemu";
+    }
     if (kvm_boots(conn, storage_dir, probe_dir, &seconds)) {
+        keep_verdict(storage_dir, true);
         log_info("hypervisor: a KVM guest booted to userspace in %.1f s; using KVM", seconds);
         return "kvm";
     }
+    keep_verdict(storage_dir, false);
     log_warn("hypervisor: /dev/kvm is there but a KVM guest did not reach userspace within "
              "%d s; guests run under TCG (software emulation); --accel kvm forces KVM",
              PROBE_SECONDS);

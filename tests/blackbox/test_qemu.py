@@ -34,9 +34,10 @@ def require_qemu():
 
 
 @contextlib.contextmanager
-def qemu_daemon(name):
+def qemu_daemon(name, accel="tcg"):
     """A started cimid on its own embed root; afterwards cimid is stopped and
-    any guest it left running (embed guests outlive cimid) is killed."""
+    any guest it left running (embed guests outlive cimid) is killed.  accel
+    "auto" makes cimid probe whether KVM boots a guest here (20 s at most)."""
     image = require_qemu()
     d = Daemon(name=name)
     images = os.path.join(d.tmp, "images")
@@ -44,7 +45,7 @@ def qemu_daemon(name):
     os.symlink(image, os.path.join(images, "cimid-test.qcow2"))
     d.root = os.path.join(d.tmp, "root")
     d.args += ["--connect", f"qemu:///embed?root={d.root}", "--images-dir", images,
-               "--probe-dir", IMAGE_DIR, "--stop-timeout", "60"]
+               "--probe-dir", IMAGE_DIR, "--stop-timeout", "60", "--accel", accel]
     try:
         d.start()
         yield d
@@ -95,8 +96,11 @@ def test_image(c):
 
 @test
 def qemu_machine_lifecycle():
-    with qemu_daemon("qemu-life") as d:
+    with qemu_daemon("qemu-life", accel="auto") as d:
         c = Client(d, "alice")
+        decision = [l for l in d.log_text().splitlines() if "hypervisor:" in l and
+                    ("KVM" in l or "TCG" in l)]
+        check(decision, "the log says whether guests run under KVM or TCG, and why")
         token = f"hello-{os.getpid()}-{time.time()}"
         img = test_image(c)
         eq(img.get("state"), "AVAILABLE", "registered image is AVAILABLE")
