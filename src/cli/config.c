@@ -252,13 +252,13 @@ static int prompt_password(struct config *out, struct cli_error *err)
         return cli_fail(err, CLI_CONFIG, "no password for user '%s': give --password, set "
                         "CIMI_PASSWORD or add password = to the profile", out->user);
     }
-    fprintf(tty, "Password for %s: ", out->user);
-    fflush(tty);
     if (tcgetattr(fileno(tty), &old) == 0) {
         quiet = old;
         quiet.c_lflag &= ~(tcflag_t)ECHO;
         restored = tcsetattr(fileno(tty), TCSAFLUSH, &quiet) == 0;
     }
+    fprintf(tty, "Password for %s: ", out->user);
+    fflush(tty);
     if (fgets(out->password, sizeof(out->password), tty) == NULL)
         out->password[0] = '\0';
     if (restored)

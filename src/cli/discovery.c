@@ -326,7 +326,7 @@ static const char *short_rel(const char *rel)
     return (strstr(rel, "://") != NULL && slash != NULL) ? slash + 1 : rel;
 }
 
-const char *disco_op(const json_t *doc, const char *name)
+const char *disco_op(const json_t *doc, const char *name, const char **found_rel)
 {
     json_t *ops = json_object_get(doc, "operations"), *op;
     size_t i;
@@ -334,8 +334,11 @@ const char *disco_op(const json_t *doc, const char *name)
     json_array_foreach(ops, i, op) {
         const char *rel = disco_str(op, "rel"), *href = disco_str(op, "href");
         if (rel != NULL && href != NULL &&
-            (strcmp(rel, name) == 0 || strcmp(short_rel(rel), name) == 0))
+            (strcmp(rel, name) == 0 || strcmp(short_rel(rel), name) == 0)) {
+            if (found_rel != NULL)
+                *found_rel = rel;
             return href;
+        }
     }
     return NULL;
 }

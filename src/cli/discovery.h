@@ -45,8 +45,9 @@ int disco_resource(struct cli *cli, const char *coll_word, const char *word, jso
                    struct cli_error *err);
 
 /* href of operation `name` of doc: "add", "edit", "delete" or an action
- * name ("start": rel ending in /action/start); NULL when not offered. */
-const char *disco_op(const json_t *doc, const char *name);
+ * name ("start": rel ending in /action/start); NULL when not offered.
+ * *rel (if rel is not NULL) is set to the operation's full rel. */
+const char *disco_op(const json_t *doc, const char *name, const char **rel);
 
 /* The short names of doc's operations, comma separated, into buf. */
 void disco_ops_text(const json_t *doc, char *buf, size_t len);

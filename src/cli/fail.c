@@ -95,7 +95,7 @@ int cli_fail_reply(struct cli_error *err, const struct http_reply *reply, const 
             json_message(reply, message, sizeof(message));
         else if (strcmp(reply->content_type, "application/xml") == 0)
             xml_message(reply, message, sizeof(message));
-        else if (strncmp(reply->content_type, "text/", 5) == 0)
+        else if (strcmp(reply->content_type, "text/plain") == 0)
             text_message(reply, message, sizeof(message));
     }
     return cli_fail(err, cli_exit_for_status(reply->status), "HTTP %ld%s%s: %s (%s)",
@@ -107,7 +107,7 @@ void cli_print_exit_codes(FILE *out)
 {
     fputs("Exit status:\n"
           "   0  success\n"
-          "   1  usage: bad command line, ambiguous name\n"
+          "   1  usage: bad command line, ambiguous name, unreadable --file\n"
           "   2  configuration: no endpoint, bad profile file, URL is not a CloudEntryPoint\n"
           "   3  connection: refused, DNS, TLS verification, timeout\n"
           "   4  authentication or permission: HTTP 401, 403\n"

@@ -15,7 +15,7 @@ struct http_reply;
 
 enum cli_exit {
     CLI_OK = 0,         /* success */
-    CLI_USAGE = 1,      /* bad command line, ambiguous name */
+    CLI_USAGE = 1,      /* bad command line, ambiguous name, unreadable --file */
     CLI_CONFIG = 2,     /* configuration: no endpoint, bad profile file, not a CloudEntryPoint */
     CLI_CONNECT = 3,    /* connection, DNS, TLS or timeout talking to the server */
     CLI_AUTH = 4,       /* HTTP 401 or 403 */

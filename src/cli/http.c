@@ -46,7 +46,7 @@ struct http_client *http_open(const struct http_settings *settings, struct cli_e
     if (client == NULL || client->curl == NULL) {
         free(client);
         curl_global_cleanup();
-        cli_fail(err, CLI_CONNECT, "out of memory");
+        cli_fail(err, CLI_USAGE, "out of memory");
         return NULL;
     }
     client->settings = *settings;
@@ -292,7 +292,7 @@ int http_request(struct http_client *client, const char *method, const char *url
     memset(reply, 0, sizeof(*reply));
     headers = request_headers(accept, content_type, &failed);
     if (failed)
-        return cli_fail(err, CLI_CONNECT, "out of memory");
+        return cli_fail(err, CLI_USAGE, "out of memory");
     set_common_options(client, &rx);
     client->errbuf[0] = '\0';
     curl_easy_setopt(client->curl, CURLOPT_URL, url);
@@ -304,7 +304,7 @@ int http_request(struct http_client *client, const char *method, const char *url
     curl_slist_free_all(headers);
     if (rx.oom) {
         http_reply_clear(reply);
-        return cli_fail(err, CLI_CONNECT, "out of memory");
+        return cli_fail(err, CLI_USAGE, "out of memory");
     }
     if (rx.too_big) {
         http_reply_clear(reply);
@@ -318,7 +318,7 @@ int http_request(struct http_client *client, const char *method, const char *url
     curl_easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE, &reply->status);
     if (reply->body == NULL && (reply->body = calloc(1, 1)) == NULL) {
         http_reply_clear(reply);
-        return cli_fail(err, CLI_CONNECT, "out of memory");
+        return cli_fail(err, CLI_USAGE, "out of memory");
     }
     log_request(client, method, url, reply);
     return 0;

@@ -137,7 +137,7 @@ int job_follow(struct cli *cli, const char *uri, struct cli_error *err)
         if (now_s() > deadline) {
             if (tty)
                 fputc('\n', stderr);
-            return cli_fail(err, CLI_TIMEOUT, "job %s still %s after %.0f s (--timeout); follow "
+            return cli_fail(err, CLI_TIMEOUT, "job %s still %s after %g s (--timeout); follow "
                             "it with: cimi wait %s", view.id, view.state, cli->opt.timeout, uri);
         }
         sleep_s(delay);

@@ -4,6 +4,7 @@
  */
 #include "cli/output.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
