@@ -297,6 +297,7 @@ static int start_services(const struct config *cfg, struct store *st)
         .accel = cfg->accel,
         .storage_dir = cfg->storage_dir[0] ? cfg->storage_dir : NULL,
         .probe_dir = cfg->probe_dir[0] ? cfg->probe_dir : NULL,
+        .images_dir = cfg->images_dir[0] ? cfg->images_dir : NULL,
     };
     struct cimi_error err;
     int recovered;

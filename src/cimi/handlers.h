@@ -22,6 +22,11 @@ struct target {
     char action[64];                  /* action name when the path ends in one */
 };
 
+/* Does an If-Match header value (NULL when absent) allow changing a resource
+ * whose ETag is "version"?  "*" does, and so does any value containing the
+ * quoted version. */
+bool if_match_allows(const char *if_match, long long version);
+
 /* What a path below the base URI names; -1 with err 404 if nothing. */
 int route_resolve(const char *path, struct target *tg, struct cimi_error *err);
 
@@ -35,7 +40,8 @@ void handle_read(struct cimi_request *req, struct cimi_response *resp);
 int read_item(struct cimi_request *req, const struct target *tg, json_t **doc,
               long long *version, struct cimi_error *err);
 
-void create_item(struct cimi_request *req, const struct cimi_type *t, struct cimi_response *resp);
+/* POST to a collection, top-level or sub-collection (tg->parent). */
+void create_item(struct cimi_request *req, const struct target *tg, struct cimi_response *resp);
 void update_item(struct cimi_request *req, const struct target *tg, struct cimi_response *resp);
 void delete_item(struct cimi_request *req, const struct target *tg, struct cimi_response *resp);
 void run_action(struct cimi_request *req, const struct target *tg, struct cimi_response *resp);

@@ -90,6 +90,10 @@ static const struct cimi_attr cep_attrs[] = {
     {"machineImages", NULL, K_COLLECTION, A_READONLY, &t_machine_image},
     {"credentials", NULL, K_COLLECTION, A_READONLY, &t_credential},
     {"credentialTemplates", NULL, K_COLLECTION, A_READONLY, &t_credential_template},
+    {"volumes", NULL, K_COLLECTION, A_READONLY, &t_volume},
+    {"volumeTemplates", NULL, K_COLLECTION, A_READONLY, &t_volume_template},
+    {"volumeConfigs", NULL, K_COLLECTION, A_READONLY, &t_volume_configuration},
+    {"volumeImages", NULL, K_COLLECTION, A_READONLY, &t_volume_image},
     {"jobs", NULL, K_COLLECTION, A_READONLY, &t_job},
     {NULL, NULL, 0, 0, NULL},
 };
@@ -144,9 +148,11 @@ static const struct cimi_attr disk_attrs[] = {
 /* The 1.x schema gives Disk no common elements; JSON carries them anyway. */
 const struct cimi_type t_disk = {"Disk", NULL, "disks", true, false, disk_attrs};
 
+/* An attachment of a Volume (machines/{id}/volumes/{n}): created by POST to
+ * the sub-collection, deleted to detach; neither attribute changes after. */
 static const struct cimi_attr machine_volume_attrs[] = {
-    {"initialLocation", NULL, K_STRING, 0, NULL},
-    {"volume", NULL, K_REF, A_REQUIRED, &t_href_only},
+    {"initialLocation", NULL, K_STRING, A_IMMUTABLE, NULL},
+    {"volume", NULL, K_REF, A_REQUIRED | A_IMMUTABLE, &t_volume},
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_machine_volume = {
@@ -203,6 +209,55 @@ static const struct cimi_attr machine_template_attrs[] = {
 const struct cimi_type t_machine_template = {
     "MachineTemplate", "machineTemplates", "machineTemplates", true, true, machine_template_attrs};
 
+/* ---- volumes ---- */
+
+static const struct cimi_attr volume_attrs[] = {
+    {"state", NULL, K_STRING, A_READONLY, NULL},
+    {"type", NULL, K_URI, A_IMMUTABLE, NULL},
+    {"capacity", NULL, K_INTEGER, 0, NULL},
+    {"bootable", NULL, K_BOOLEAN, 0, NULL},
+    {"images", NULL, K_COLLECTION, A_READONLY, &t_volume_volume_image},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_volume = {"Volume", "volumes", "volumes", true, true, volume_attrs};
+
+static const struct cimi_attr volume_configuration_attrs[] = {
+    {"type", NULL, K_URI, 0, NULL},
+    {"format", NULL, K_STRING, 0, NULL},
+    {"capacity", NULL, K_INTEGER, A_REQUIRED, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_volume_configuration = {
+    "VolumeConfiguration", "volumeConfigs", "volumeConfigurations", true, true,
+    volume_configuration_attrs};
+
+static const struct cimi_attr volume_image_attrs[] = {
+    {"state", NULL, K_STRING, A_READONLY, NULL},
+    {"imageLocation", NULL, K_URI, A_REQUIRED, NULL},
+    {"bootable", NULL, K_BOOLEAN, 0, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_volume_image = {
+    "VolumeImage", "volumeImages", "volumeImages", true, true, volume_image_attrs};
+
+static const struct cimi_attr volume_template_attrs[] = {
+    {"volumeConfig", NULL, K_REF, A_REQUIRED, &t_volume_configuration},
+    {"volumeImage", NULL, K_REF, 0, &t_volume_image},
+    {"meterTemplates", "meterTemplate", K_ARRAY, A_UNSUPPORTED, &t_href_only},
+    {"eventLogTemplate", NULL, K_REF, A_UNSUPPORTED, &t_href_only},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_volume_template = {
+    "VolumeTemplate", "volumeTemplates", "volumeTemplates", true, true, volume_template_attrs};
+
+/* An image taken from a Volume (volumes/{id}/images/{n}), made by the provider. */
+static const struct cimi_attr volume_volume_image_attrs[] = {
+    {"volumeImage", NULL, K_REF, A_READONLY, &t_volume_image},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_volume_volume_image = {
+    "VolumeVolumeImage", NULL, "volumeVolumeImages", true, true, volume_volume_image_attrs};
+
 static const struct cimi_attr job_attrs[] = {
     {"state", NULL, K_STRING, A_READONLY, NULL},
     {"targetResource", NULL, K_REF, A_READONLY, &t_href_only},
@@ -234,6 +289,13 @@ static const struct cimi_attr credential_create_attrs[] = {
 const struct cimi_type t_credential_create = {
     "CredentialCreate", NULL, NULL, true, true, credential_create_attrs};
 
+static const struct cimi_attr volume_create_attrs[] = {
+    {"volumeTemplate", NULL, K_REF, A_REQUIRED, &t_volume_template},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_volume_create = {
+    "VolumeCreate", NULL, NULL, true, true, volume_create_attrs};
+
 static const struct cimi_attr action_attrs[] = {
     {"action", NULL, K_URI, A_REQUIRED, NULL},
     {"force", NULL, K_BOOLEAN, 0, NULL},
@@ -244,13 +306,16 @@ const struct cimi_type t_action = {"Action", NULL, NULL, false, false, action_at
 
 const struct cimi_type *const cimi_toplevel_types[] = {
     &t_resource_metadata, &t_machine, &t_machine_template, &t_machine_configuration,
-    &t_machine_image, &t_credential, &t_credential_template, &t_job, NULL,
+    &t_machine_image, &t_credential, &t_credential_template, &t_volume, &t_volume_template,
+    &t_volume_configuration, &t_volume_image, &t_job, NULL,
 };
 
 static const struct cimi_type *const all_named_types[] = {
     &t_cloud_entry_point, &t_resource_metadata, &t_machine, &t_disk, &t_machine_volume,
     &t_machine_configuration, &t_machine_image, &t_machine_template, &t_credential,
-    &t_credential_template, &t_job, &t_machine_create, &t_credential_create, &t_action, NULL,
+    &t_credential_template, &t_volume, &t_volume_template, &t_volume_configuration,
+    &t_volume_image, &t_volume_volume_image, &t_job, &t_machine_create, &t_credential_create,
+    &t_volume_create, &t_action, NULL,
 };
 
 const struct cimi_type *model_type_by_name(const char *name)

@@ -80,9 +80,10 @@ extern const struct cimi_attr cimi_common_attrs[];
 /* Resource types. */
 extern const struct cimi_type t_cloud_entry_point, t_resource_metadata, t_machine, t_disk,
     t_machine_volume, t_machine_configuration, t_machine_image, t_machine_template,
-    t_credential, t_credential_template, t_job;
+    t_credential, t_credential_template, t_volume, t_volume_template, t_volume_configuration,
+    t_volume_image, t_volume_volume_image, t_job;
 /* Request documents. */
-extern const struct cimi_type t_machine_create, t_credential_create, t_action;
+extern const struct cimi_type t_machine_create, t_credential_create, t_volume_create, t_action;
 
 /* All top-level resource types in CloudEntryPoint order, NULL terminated. */
 extern const struct cimi_type *const cimi_toplevel_types[];

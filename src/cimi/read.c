@@ -84,6 +84,25 @@ static bool selects_collection_attrs(const char *select)
            query_list_has(select, "id");
 }
 
+/* May the principal add to this collection?  Consumers create items of
+ * their types; in a sub-collection only when they may change the parent. */
+static bool offers_add(struct cimi_request *req, const struct cimi_type *t, const char *parent)
+{
+    struct store_row row;
+    struct cimi_error err;
+    bool writable;
+
+    if (resource_ops_of(t)->provider_only)
+        return false;
+    if (parent[0] == '\0')
+        return true;
+    if (resource_load(req, parent, NULL, &row, &err) != 0)
+        return false;
+    writable = render_writable(req, &row);
+    store_row_clear(&row);
+    return writable;
+}
+
 static int build_collection(struct cimi_request *req, const struct cimi_type *t, const char *parent,
                             const char *path, const struct cimi_query *q, json_t **out,
                             struct cimi_error *err)
@@ -122,7 +141,7 @@ static int build_collection(struct cimi_request *req, const struct cimi_type *t,
             json_object_set(doc, "resourceMetadatas", ctx.items);
     }
     json_decref(ctx.items);
-    if (parent[0] == '\0' && !resource_ops_of(t)->provider_only)
+    if (offers_add(req, t, parent))
         json_object_set_new(doc, "operations",
                             json_pack("[{s:s, s:s}]", "rel", "add", "href", uri));
     if (q->has_select && selects_collection_attrs(q->select))

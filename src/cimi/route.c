@@ -6,8 +6,9 @@
  *   {collection}                        top-level collection: GET list, POST create
  *   {collection}/{id}                   resource: GET, PUT, DELETE, POST Action
  *   {collection}/{id}/{action}          POST Action (start, stop, ...)
- *   {collection}/{id}/{sub}             sub-collection (machines/{id}/disks): GET
- *   {collection}/{id}/{sub}/{item}      sub-collection item: GET
+ *   {collection}/{id}/{sub}             sub-collection (machines/{id}/volumes): GET, POST
+ *                                       create (when its type allows consumers to)
+ *   {collection}/{id}/{sub}/{item}      sub-collection item: GET, PUT, DELETE (likewise)
  * The stored id of a resource is exactly this path, so routing a request is
  * looking its path up.
  */
@@ -61,6 +62,10 @@ int route_resolve(const char *path, struct target *tg, struct cimi_error *err)
     const struct cimi_attr *a;
 
     memset(tg, 0, sizeof(*tg));
+    /* Too long to fit: no stored id is, and a truncated copy could name
+     * another resource. */
+    if (strlen(path) >= sizeof(tg->path))
+        return err_set(err, 404, NULL, "no resource at '%.200s'", path);
     snprintf(tg->path, sizeof(tg->path), "%s", path);
     if (split_path(path, &r) != 0 || r.n == 0)
         return err_set(err, 404, NULL, "no resource at '%.200s'", path);
@@ -89,7 +94,7 @@ int route_resolve(const char *path, struct target *tg, struct cimi_error *err)
         }
         return err_set(err, 404, NULL, "no resource at '%.200s'", path);
     }
-    if (r.n == 3) {
+    if (r.n == 3 && strlen(r.seg[2]) < sizeof(tg->action)) {
         snprintf(tg->action, sizeof(tg->action), "%s", r.seg[2]);
         return 0;
     }
@@ -164,13 +169,13 @@ void cimi_handle(struct cimi_request *req, struct cimi_response *resp)
         cimi_error_response(resp, &err, NULL);
         return;
     }
-    if (tg.collection && tg.parent[0] == '\0' && strcmp(m, "POST") == 0)
-        create_item(req, tg.type, resp);
+    if (tg.collection && strcmp(m, "POST") == 0)
+        create_item(req, &tg, resp);
     else if (tg.collection)
         method_not_allowed(resp, m, req->path);
     else if (tg.action[0] || (strcmp(m, "POST") == 0 && tg.parent[0] == '\0'))
         strcmp(m, "POST") == 0 ? run_action(req, &tg, resp) : method_not_allowed(resp, m, req->path);
-    else if (tg.parent[0] != '\0' || tg.type == &t_resource_metadata)
+    else if (tg.type == &t_resource_metadata)
         method_not_allowed(resp, m, req->path);
     else if (strcmp(m, "PUT") == 0)
         update_item(req, &tg, resp);

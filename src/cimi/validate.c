@@ -77,6 +77,9 @@ static int check_map(const json_t *v, const char *path, struct cimi_error *err)
     if (!json_is_object(v))
         return kind_error(err, path, "an object of string values");
     json_object_foreach((json_t *)v, key, value) {
+        /* XML carries the key in an attribute that must not be empty. */
+        if (key[0] == '\0')
+            return err_set(err, 400, path, "a property of '%s' has an empty key", path);
         if (!json_is_string(value))
             return err_set(err, 400, path, "property '%s' of '%s' must be a string", key, path);
     }

@@ -5,7 +5,13 @@
  * Each runs in one store transaction that also writes the Job the request
  * creates (struct mutation below carries both).  On any error the
  * transaction is rolled back, so a failed request changes nothing; after the
- * commit a Job with work left is queued for the workers.
+ * commit a Job with work left is queued for the workers.  A delete or an
+ * update that left work to a Job waits a little for it, so that a quick Job
+ * answers 200 with its outcome (202 when it takes longer).
+ *
+ * Sub-collections (machines/{id}/volumes) are written like top-level
+ * collections when their type's resource_ops allow it: the principal must
+ * be able to change the parent, and the create hook gets its path.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -19,7 +25,7 @@
 #include "resources/resource.h"
 #include "util/log.h"
 
-#define DELETE_WAIT_MS 5000
+#define JOB_WAIT_MS 5000
 
 /* One mutating request in progress. */
 struct mutation {
@@ -102,15 +108,23 @@ static json_t *decode_body(struct cimi_request *req, const struct cimi_type *t, 
     return req->in->decode(req->body, req->body_len, t, err);
 }
 
+bool if_match_allows(const char *if_match, long long version)
+{
+    char etag[32];
+
+    if (if_match == NULL || strcmp(if_match, "*") == 0)
+        return true;
+    snprintf(etag, sizeof(etag), "\"%lld\"", version);
+    return strstr(if_match, etag) != NULL;
+}
+
 static int check_if_match(const struct cimi_request *req, const struct store_row *row,
                           struct cimi_error *err)
 {
     char etag[64];
 
-    if (req->if_match == NULL || strcmp(req->if_match, "*") == 0)
-        return 0;
     snprintf(etag, sizeof(etag), "\"%lld\"", row->version);
-    if (strstr(req->if_match, etag) == NULL)
+    if (!if_match_allows(req->if_match, row->version))
         return err_set(err, 412, "If-Match",
                        "If-Match %.60s does not match the current ETag %s of the resource",
                        req->if_match, etag);
@@ -141,15 +155,32 @@ static int load_for_change(struct mutation *m, const struct target *tg, const ch
         ro->refresh(req, &m->row);
     if (ro->allowed && !ro->allowed(&m->row, op)) {
         state = json_string_value(json_object_get(m->row.doc, "state"));
+        if (state == NULL)
+            return err_set(&m->err, 409, is_action ? "action" : NULL,
+                           "'%s' is not allowed on %s '%s' now", op, t->name, tg->item);
         return err_set(&m->err, 409, is_action ? "action" : NULL,
-                       "%s '%s' is %s; '%s' is not allowed now", t->name, tg->item,
-                       state ? state : "busy", op);
+                       "%s '%s' is %s; '%s' is not allowed now", t->name, tg->item, state, op);
     }
     return 0;
 }
 
-void create_item(struct cimi_request *req, const struct cimi_type *t, struct cimi_response *resp)
+/* A sub-collection's parent: visible (404 otherwise) and changeable by the principal. */
+static int check_parent(struct mutation *m, const char *parent)
 {
+    struct store_row row;
+    int rc = 0;
+
+    if (resource_load(m->req, parent, NULL, &row, &m->err) != 0)
+        return -1;
+    if (!render_writable(m->req, &row))
+        rc = err_set(&m->err, 403, NULL, "'%s' cannot be changed by %s", parent, m->req->who.name);
+    store_row_clear(&row);
+    return rc;
+}
+
+void create_item(struct cimi_request *req, const struct target *tg, struct cimi_response *resp)
+{
+    const struct cimi_type *t = tg->type;
     const struct resource_ops *ro = resource_ops_of(t);
     const struct cimi_type *input_type = ro->create_input ? ro->create_input : t;
     struct mutation m;
@@ -159,13 +190,16 @@ void create_item(struct cimi_request *req, const struct cimi_type *t, struct cim
         err_set(&m.err, 405, NULL, "%s resources are created by the provider only", t->name);
         goto fail;
     }
+    if (tg->parent[0] && check_parent(&m, tg->parent) != 0)
+        goto fail;
     m.input = decode_body(req, input_type, true, &m.err);
     if (m.input == NULL || validate_document(m.input, input_type, VALIDATE_CREATE, &m.err) != 0)
         goto fail;
     render_relativize(req, m.input);
     if ((ro->check && ro->check(req, m.input, &m.err) != 0) || mutation_begin(&m) != 0)
         goto fail;
-    mutation_job(&m, "add", t->cep_attr, req->who.tenant);
+    mutation_job(&m, "add", tg->parent[0] ? tg->path : t->cep_attr, req->who.tenant);
+    snprintf(m.row.parent, sizeof(m.row.parent), "%s", tg->parent);
     if (ro->create(req, m.input, &m.row, &m.spec, &m.err) != 0 ||
         req->st->ops->insert(req->st, &m.row, &m.err) != 0)
         goto fail;
@@ -214,6 +248,69 @@ static int merge_update(const struct cimi_type *t, json_t *doc, json_t *input,
     return 0;
 }
 
+/* Wait for the Job of a delete or update (what: "deleting", "updating"):
+ * 0 with resp->status 200 (done) or 202 (still running, or stopped); -1
+ * with m->err when the Job failed. */
+static int job_outcome(struct cimi_request *req, struct mutation *m, const char *what)
+{
+    struct store_row job;
+    const char *state;
+    int rc = 0;
+
+    if (!jobs_wait(m->job_id, JOB_WAIT_MS)) {
+        m->resp->status = 202;
+        return 0;
+    }
+    memset(&job, 0, sizeof(job));
+    if (req->st->ops->get(req->st, m->job_id, &job, NULL) != 0)
+        return 0;
+    state = json_string_value(json_object_get(job.doc, "state")) ?: "";
+    if (strcmp(state, "FAILED") == 0)
+        rc = err_set(&m->err, 500, NULL, "%s %s failed: %s", what, m->row.id,
+                     json_string_value(json_object_get(job.doc, "statusMessage")) ?: "unknown error");
+    else if (strcmp(state, "SUCCESS") != 0)
+        m->resp->status = 202;
+    store_row_clear(&job);
+    return rc;
+}
+
+/* The Job of a committed request failed: answer with its error, naming it. */
+static void mutation_job_failed(struct mutation *m)
+{
+    char job_uri[sizeof(m->resp->job_uri)];
+
+    snprintf(job_uri, sizeof(job_uri), "%s", m->resp->job_uri);
+    mutation_free(m);
+    cimi_error_response(m->resp, &m->err, job_uri);
+}
+
+/* Merge the update into m->row, let the type check it (and maybe start a Job). */
+static int apply_update(struct mutation *m, const struct cimi_type *t)
+{
+    const struct resource_ops *ro = resource_ops_of(t);
+    json_t *before = json_deep_copy(m->row.doc);
+    int rc = -1;
+
+    if (before == NULL)
+        return err_set(&m->err, 500, NULL, "out of memory");
+    if (merge_update(t, m->row.doc, m->input, &m->req->query, &m->err) == 0 &&
+        (ro->check == NULL || ro->check(m->req, m->row.doc, &m->err) == 0) &&
+        (ro->update == NULL || ro->update(m->req, before, &m->row, &m->spec, &m->err) == 0))
+        rc = 0;
+    json_decref(before);
+    return rc;
+}
+
+/* After the Job of an update finished: the resource as it is now. */
+static int reload(struct mutation *m, const struct cimi_type *t)
+{
+    char id[sizeof(m->row.id)];
+
+    snprintf(id, sizeof(id), "%s", m->row.id);
+    store_row_clear(&m->row);
+    return resource_load(m->req, id, t, &m->row, &m->err);
+}
+
 void update_item(struct cimi_request *req, const struct target *tg, struct cimi_response *resp)
 {
     const struct cimi_type *t = tg->type;
@@ -225,8 +322,7 @@ void update_item(struct cimi_request *req, const struct target *tg, struct cimi_
         goto fail;
     render_relativize(req, m.input);
     if (mutation_begin(&m) != 0 || load_for_change(&m, tg, "edit") != 0 ||
-        merge_update(t, m.row.doc, m.input, &req->query, &m.err) != 0 ||
-        (resource_ops_of(t)->check && resource_ops_of(t)->check(req, m.row.doc, &m.err) != 0))
+        apply_update(&m, t) != 0)
         goto fail;
     resource_touch(m.row.doc);
     if (req->st->ops->update(req->st, &m.row, &m.err) != 0)
@@ -234,37 +330,19 @@ void update_item(struct cimi_request *req, const struct target *tg, struct cimi_
     mutation_job(&m, "edit", m.row.id, m.row.tenant);
     if (mutation_commit(&m) != 0)
         goto fail;
+    resp->status = 200;
+    if (m.spec.op[0] && job_outcome(req, &m, "updating") != 0) {
+        mutation_job_failed(&m);
+        return;
+    }
+    if (m.spec.op[0] && reload(&m, t) != 0)
+        goto fail;
     snprintf(resp->etag, sizeof(resp->etag), "\"%lld\"", m.row.version);
-    handlers_set_doc(resp, 200, render_row(req, t, &m.row), t, false);
+    handlers_set_doc(resp, resp->status, render_row(req, t, &m.row), t, false);
     mutation_free(&m);
     return;
 fail:
     mutation_fail(&m);
-}
-
-/* Wait for a delete Job: 0 with resp->status 200 (done) or 202 (still
- * running, or stopped); -1 with m->err when the Job failed. */
-static int deletion_outcome(struct cimi_request *req, struct mutation *m)
-{
-    struct store_row job;
-    const char *state;
-    int rc = 0;
-
-    if (!jobs_wait(m->job_id, DELETE_WAIT_MS)) {
-        m->resp->status = 202;
-        return 0;
-    }
-    memset(&job, 0, sizeof(job));
-    if (req->st->ops->get(req->st, m->job_id, &job, NULL) != 0)
-        return 0;
-    state = json_string_value(json_object_get(job.doc, "state")) ?: "";
-    if (strcmp(state, "FAILED") == 0)
-        rc = err_set(&m->err, 500, NULL, "deleting %s failed: %s", m->row.id,
-                     json_string_value(json_object_get(job.doc, "statusMessage")) ?: "unknown error");
-    else if (strcmp(state, "SUCCESS") != 0)
-        m->resp->status = 202;
-    store_row_clear(&job);
-    return rc;
 }
 
 void delete_item(struct cimi_request *req, const struct target *tg, struct cimi_response *resp)
@@ -284,11 +362,8 @@ void delete_item(struct cimi_request *req, const struct target *tg, struct cimi_
     /* Clients expect exactly 200 for a finished delete: wait a little for
      * the Job. 202 if it takes longer (or was stopped), an error if it failed. */
     resp->status = 200;
-    if (m.spec.op[0] && deletion_outcome(req, &m) != 0) {
-        char job_uri[sizeof(resp->job_uri)];
-        snprintf(job_uri, sizeof(job_uri), "%s", resp->job_uri);
-        mutation_free(&m);
-        cimi_error_response(resp, &m.err, job_uri);
+    if (m.spec.op[0] && job_outcome(req, &m, "deleting") != 0) {
+        mutation_job_failed(&m);
         return;
     }
     log_info("cimi: %s deleted %s (job %s)", req->who.name, m.row.id, m.job_id);

@@ -196,7 +196,7 @@ static int volume_document(struct cli *cli, const char *word, json_t **doc,
         return -1;
     if (ref == NULL)
         return cli_fail(err, CLI_USAGE, "out of memory");
-    *doc = json_pack("{sss*so}", "resourceURI", CIMI_NS "/MachineVolume", "initialLocation",
+    *doc = json_pack("{s:s, s:s*, s:o}", "resourceURI", CIMI_NS "/MachineVolume", "initialLocation",
                      cli->opt.location, "volume", ref);
     return *doc != NULL ? 0 : cli_fail(err, CLI_USAGE, "out of memory");
 }

@@ -8,7 +8,8 @@
  * (ports="22:40022,80:40080"), which endpoints() reads back.
  *
  * Test driver: file disks that the mock never opens.
- * QEMU: disks from storage.c as virtio qcow2, the config drive as an IDE
+ * QEMU: disks from storage.c as virtio qcow2 (volumes are attached later as
+ * more of them, vdb...), the config drive as an IDE
  * cdrom, the serial console into a file, a VNC console on loopback, and
  * user-mode networking.  libvirt's own <interface type='user'> cannot forward
  * ports with the default (slirp) backend, so the network device is given to
@@ -85,17 +86,43 @@ static void put_test_disks(FILE *f, const struct hv_machine_spec *spec)
                 TEST_DISK_DIR, spec->uuid, i, (char)('a' + i));
 }
 
+void put_disk(FILE *f, const char *path, const char *target)
+{
+    fputs("    <disk type='file' device='disk'>\n"
+          "      <driver name='qemu' type='qcow2'/>\n      <source file='", f);
+    put_xml_text(f, path);
+    fputs("'/>\n      <target dev='", f);
+    put_xml_text(f, target);
+    fputs("' bus='virtio'/>\n    </disk>\n", f);
+}
+
+char *disk_xml(const char *path, const char *target)
+{
+    char *xml = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&xml, &len);
+    int failed;
+
+    if (f == NULL)
+        return NULL;
+    put_disk(f, path, target);
+    failed = ferror(f);
+    if (fclose(f) != 0 || failed) {
+        free(xml);
+        return NULL;
+    }
+    return xml;
+}
+
 static void put_qemu_devices(FILE *f, const struct hv *hv, const struct hv_machine_spec *spec)
 {
-    char path[1100];
+    char path[1100], target[8];
     size_t ndisks = spec->ndisks > 0 ? spec->ndisks : 1;
 
     for (size_t i = 0; i < ndisks; i++) {
         storage_disk_path(hv->storage_dir, spec->uuid, i, path, sizeof(path));
-        fputs("    <disk type='file' device='disk'>\n"
-              "      <driver name='qemu' type='qcow2'/>\n      <source file='", f);
-        put_xml_text(f, path);
-        fprintf(f, "'/>\n      <target dev='vd%c' bus='virtio'/>\n    </disk>\n", (char)('a' + i));
+        snprintf(target, sizeof(target), "vd%c", (char)('a' + i));
+        put_disk(f, path, target);
     }
     if (spec->user_data != NULL && spec->user_data[0] != '\0') {
         storage_config_drive_path(hv->storage_dir, spec->uuid, path, sizeof(path));

@@ -77,6 +77,7 @@ struct hv_options {
                                  /var/lib/cimid/storage otherwise) */
     const char *probe_dir;    /* QEMU: a directory with vmlinuz and initrd.img used to check
                                  that a KVM guest boots (auto); none = TCG */
+    const char *images_dir;   /* QEMU: images may be read from here (and the storage dir) */
 };
 
 struct driver {
@@ -122,6 +123,38 @@ struct driver {
     /* List every machine the hypervisor has. Returns the number filled (up to
      * max) or -1. */
     int (*list)(struct hv *hv, struct hv_machine_info *out, size_t max, struct cimi_error *err);
+
+    /* ---- volumes: storage that machines attach, named by UUID (the CIMI
+     * Volume's).  The test driver keeps no storage and cannot attach
+     * devices: there these calls only check their arguments (and that the
+     * machine exists), and the CIMI side records the change. ---- */
+
+    /* Create a volume of *capacity_kb KiB, a copy-on-write overlay of the
+     * image at image_location unless that is "" (the volume is then at least
+     * as large as the image: *capacity_kb says how large).  Idempotent. */
+    int (*volume_create)(struct hv *hv, const char *uuid, long long *capacity_kb,
+                         const char *image_location, struct cimi_error *err);
+    /* Remove a volume's storage; a missing volume is success. */
+    int (*volume_delete)(struct hv *hv, const char *uuid, struct cimi_error *err);
+    /* Grow a volume to capacity_kb; machine_uuid names the machine it is
+     * attached to (resized live while that one runs), or is NULL. */
+    int (*volume_resize)(struct hv *hv, const char *uuid, long long capacity_kb,
+                         const char *machine_uuid, struct cimi_error *err);
+    /* Copy a volume into a standalone image; the image's location into
+     * location.  409 while the machine it is attached to (machine_uuid, or
+     * NULL) runs. */
+    int (*volume_snapshot)(struct hv *hv, const char *uuid, const char *machine_uuid,
+                           const char *image_uuid, char *location, size_t location_len,
+                           struct cimi_error *err);
+    /* Attach a volume to a machine as the virtio disk `target` ("vdb"): to
+     * its persistent definition and, while it runs, live (hot-plug).
+     * Idempotent; 409 when another disk uses target. */
+    int (*volume_attach)(struct hv *hv, const char *machine_uuid, const char *uuid,
+                         const char *target, struct cimi_error *err);
+    /* Detach it from the definition and, live, wait until the guest let it
+     * go.  Idempotent: a volume not attached is success. */
+    int (*volume_detach)(struct hv *hv, const char *machine_uuid, const char *uuid,
+                         struct cimi_error *err);
 };
 
 extern const struct driver driver_libvirt;

@@ -27,7 +27,7 @@
  *   qemu:///embed?root=DIR (and other local qemu URIs) - real guests.
  *     embed.c prepares the root, storage.c the disk files (cimid manages
  *     them itself: embed mode has no libvirt storage driver), domain_xml.c
- *     the domain, accel.c chooses KVM or TCG.
+ *     the domain, accel.c chooses KVM or TCG, volume.c attaches volumes.
  */
 #include "driver/driver.h"
 
@@ -49,9 +49,6 @@
 #include <libxml/xmlstring.h>
 
 #include "driver/local.h"
-
-/* Prefix of the pseudo image locations produced by capture on the test driver. */
-#define TEST_IMAGE_PREFIX "cimid-image:"
 
 /* Storage directory of QEMU hosts other than qemu:///embed. */
 #define DEFAULT_STORAGE_DIR "/var/lib/cimid/storage"
@@ -76,7 +73,7 @@ static void ignore_libvirt_error(void *opaque, virErrorPtr error)
 }
 
 /* Turn this thread's last libvirt error into err and return -1. */
-static int libvirt_fail(struct cimi_error *err)
+int libvirt_fail(struct cimi_error *err)
 {
     virErrorPtr last = virGetLastError();
     int status = 500;
@@ -102,7 +99,7 @@ static int not_found(const char *uuid, struct cimi_error *err)
 }
 
 /* 8-4-4-4-12 hexadecimal digits. */
-static int uuid_is_valid(const char *uuid)
+int uuid_is_valid(const char *uuid)
 {
     size_t i;
 
@@ -221,6 +218,7 @@ static int classify_connection(struct hv *hv, const char *uri, const struct hv_o
         storage_dir_of(uri, options, hv->storage_dir, sizeof(hv->storage_dir));
         if (storage_prepare(hv->storage_dir, err) != 0)
             return -1;
+        storage_allow_images_from(options ? options->images_dir : NULL);
         hv->domain_type = accel_choose(hv->conn, options ? options->accel : NULL,
                                        hv->storage_dir, options ? options->probe_dir : NULL);
         return 0;
@@ -283,7 +281,7 @@ static void lv_close(struct hv *hv)
 /* ---- domains and their states ---- */
 
 /* Look the domain up; NULL with err 404 if there is none. */
-static virDomainPtr lookup(struct hv *hv, const char *uuid, struct cimi_error *err)
+virDomainPtr domain_lookup(struct hv *hv, const char *uuid, struct cimi_error *err)
 {
     virDomainPtr dom;
 
@@ -545,7 +543,7 @@ static int lv_exists(struct hv *hv, const char *uuid, struct cimi_error *err)
 static int lv_get_state(struct hv *hv, const char *uuid, enum hv_state *state,
                         struct cimi_error *err)
 {
-    virDomainPtr dom = lookup(hv, uuid, err);
+    virDomainPtr dom = domain_lookup(hv, uuid, err);
     int ret;
 
     if (dom == NULL)
@@ -578,7 +576,7 @@ static int call_managed_save(virDomainPtr dom)
 static int run_action(struct hv *hv, const char *uuid, const char *op, enum need need,
                       domain_call call, struct cimi_error *err)
 {
-    virDomainPtr dom = lookup(hv, uuid, err);
+    virDomainPtr dom = domain_lookup(hv, uuid, err);
     int ret;
 
     if (dom == NULL)
@@ -644,7 +642,7 @@ static int lv_capture(struct hv *hv, const char *uuid, const char *image_uuid,
 
     if (!uuid_is_valid(image_uuid))
         return err_set(err, 500, NULL, "invalid image uuid '%s'", image_uuid ? image_uuid : "");
-    dom = lookup(hv, uuid, err);
+    dom = domain_lookup(hv, uuid, err);
     if (dom == NULL)
         return -1;
     /* Real disks are copied only from a stopped machine; the test driver has
@@ -755,7 +753,7 @@ static int lv_endpoints(struct hv *hv, const char *uuid, struct hv_endpoint *out
 
     if (hv->is_test || max == 0)
         return 0;
-    dom = lookup(hv, uuid, err);
+    dom = domain_lookup(hv, uuid, err);
     if (dom == NULL)
         return -1;
     if (virDomainIsActive(dom) == 1)
@@ -848,4 +846,10 @@ const struct driver driver_libvirt = {
     .check_image = lv_check_image,
     .endpoints = lv_endpoints,
     .list = lv_list,
+    .volume_create = lv_volume_create,
+    .volume_delete = lv_volume_delete,
+    .volume_resize = lv_volume_resize,
+    .volume_snapshot = lv_volume_snapshot,
+    .volume_attach = lv_volume_attach,
+    .volume_detach = lv_volume_detach,
 };

@@ -1,8 +1,8 @@
 /*
  * local.h - what the parts of the libvirt driver share (internal to
  * src/driver): the connection state, preparing an embed root, the files a
- * QEMU machine uses (storage.c), its domain XML (domain_xml.c) and the
- * choice between KVM and TCG (accel.c).
+ * QEMU machine uses (storage.c), its domain XML (domain_xml.c), volumes
+ * (volume.c) and the choice between KVM and TCG (accel.c).
  */
 #ifndef CIMID_DRIVER_LOCAL_H
 #define CIMID_DRIVER_LOCAL_H
@@ -40,6 +40,8 @@ int make_dirs(char *path, struct cimi_error *err);
 /* ---- storage.c ---- */
 
 int storage_prepare(const char *dir, struct cimi_error *err);
+/* Allow images under dir (the images directory); storage_prepare allows its own. */
+void storage_allow_images_from(const char *dir);
 /* The local file an image location names ("file:///x" or "/x"), which must
  * exist; -1 with err 400 otherwise. */
 int storage_image_file(const char *location, char *path, size_t len, struct cimi_error *err);
@@ -53,6 +55,17 @@ void storage_console_path(const char *dir, const char *uuid, char *out, size_t l
 /* Copy disk 0 into a standalone qcow2 image; its location into out. */
 int storage_capture(const char *dir, const char *uuid, const char *image_uuid, char *out,
                     size_t len, struct cimi_error *err);
+void storage_volume_path(const char *dir, const char *uuid, char *out, size_t len);
+/* A volume (see driver.h volume_create); an existing one is kept. */
+int storage_create_volume(const char *dir, const char *uuid, long long *capacity_kb,
+                          const char *image_location, struct cimi_error *err);
+/* Grow a volume no process uses (qemu-img resize). */
+int storage_resize_volume(const char *dir, const char *uuid, long long capacity_kb,
+                          struct cimi_error *err);
+/* Copy a volume into a standalone qcow2 image; its location into out. */
+int storage_snapshot_volume(const char *dir, const char *uuid, const char *image_uuid, char *out,
+                            size_t len, struct cimi_error *err);
+int storage_remove_volume(const char *dir, const char *uuid, struct cimi_error *err);
 /* Remove every file of the machine. */
 void storage_remove_machine(const char *dir, const char *uuid);
 
@@ -63,6 +76,37 @@ void storage_remove_machine(const char *dir, const char *uuid);
 char *domain_xml(const struct hv *hv, const struct hv_machine_spec *spec, struct cimi_error *err);
 /* Write s as XML character data. */
 void put_xml_text(FILE *f, const char *s);
+/* A qcow2 file attached as the virtio disk target ("vdb"). */
+void put_disk(FILE *f, const char *path, const char *target);
+/* The <disk> element alone (malloc'ed), NULL when out of memory. */
+char *disk_xml(const char *path, const char *target);
+
+/* ---- libvirt.c, for volume.c ---- */
+
+/* Prefix of the pseudo image locations of the test driver ("cimid-image:<uuid>"). */
+#define TEST_IMAGE_PREFIX "cimid-image:"
+
+/* 8-4-4-4-12 hexadecimal digits? */
+int uuid_is_valid(const char *uuid);
+/* This thread's last libvirt error into err; returns -1. */
+int libvirt_fail(struct cimi_error *err);
+/* The domain of a machine; NULL with err 404 if there is none. */
+virDomainPtr domain_lookup(struct hv *hv, const char *uuid, struct cimi_error *err);
+
+/* ---- volume.c: the volume functions of struct driver ---- */
+
+int lv_volume_create(struct hv *hv, const char *uuid, long long *capacity_kb,
+                     const char *image_location, struct cimi_error *err);
+int lv_volume_delete(struct hv *hv, const char *uuid, struct cimi_error *err);
+int lv_volume_resize(struct hv *hv, const char *uuid, long long capacity_kb,
+                     const char *machine_uuid, struct cimi_error *err);
+int lv_volume_snapshot(struct hv *hv, const char *uuid, const char *machine_uuid,
+                       const char *image_uuid, char *location, size_t location_len,
+                       struct cimi_error *err);
+int lv_volume_attach(struct hv *hv, const char *machine_uuid, const char *uuid,
+                     const char *target, struct cimi_error *err);
+int lv_volume_detach(struct hv *hv, const char *machine_uuid, const char *uuid,
+                     struct cimi_error *err);
 
 /* ---- accel.c ---- */
 

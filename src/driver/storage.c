@@ -8,7 +8,9 @@
  *   disks/<uuid>-config.iso      the config drive carrying userData
  *                                (ISO 9660, label "cidata", file cimi/user-data)
  *   disks/<uuid>-console.log     what the guest writes on its serial console
- *   images/<uuid>.qcow2          images captured from machines
+ *   images/<uuid>.qcow2          images captured from machines or copied from volumes
+ *   volumes/<uuid>.qcow2         volumes, attached to machines as extra disks; a
+ *                                volume made from an image is an overlay of it
  * Images themselves may live anywhere on the host (a MachineImage's
  * imageLocation is a local file); qcow2 and raw are recognised by content.
  * The work is done by qemu-img and xorriso.
@@ -16,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <gnutls/gnutls.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,7 +40,13 @@ int storage_prepare(const char *dir, struct cimi_error *err)
     if (make_dirs(path, err) != 0)
         return -1;
     snprintf(path, sizeof(path), "%s/images", dir);
-    return make_dirs(path, err);
+    if (make_dirs(path, err) != 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/volumes", dir);
+    if (make_dirs(path, err) != 0)
+        return -1;
+    storage_allow_images_from(dir);
+    return 0;
 }
 
 void storage_disk_path(const char *dir, const char *uuid, size_t index, char *out, size_t len)
@@ -55,6 +64,55 @@ void storage_console_path(const char *dir, const char *uuid, char *out, size_t l
     snprintf(out, len, "%s/disks/%s-console.log", dir, uuid);
 }
 
+void storage_volume_path(const char *dir, const char *uuid, char *out, size_t len)
+{
+    snprintf(out, len, "%s/volumes/%s.qcow2", dir, uuid);
+}
+
+/* Directories images may be read from: the images directory and every
+ * storage directory (captured images, volumes).  A consumer must not be able
+ * to back a disk with an arbitrary host file (/etc/shadow) and read it from
+ * a guest. */
+#define MAX_IMAGE_ROOTS 8
+static char image_roots[MAX_IMAGE_ROOTS][PATH_MAX];
+static size_t nimage_roots;
+
+void storage_allow_images_from(const char *dir)
+{
+    char real[PATH_MAX];
+
+    if (dir == NULL || realpath(dir, real) == NULL || nimage_roots == MAX_IMAGE_ROOTS)
+        return;
+    for (size_t i = 0; i < nimage_roots; i++)
+        if (strcmp(image_roots[i], real) == 0)
+            return;
+    snprintf(image_roots[nimage_roots++], PATH_MAX, "%s", real);
+}
+
+/* Is the file at path inside an image root?  The directory part is resolved
+ * (so ".." and symbolic links on the way cannot escape); the file itself may
+ * be a symbolic link, which only whoever runs cimid can put there. */
+static bool inside_image_roots(const char *path)
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+
+    if (slash == NULL || base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
+        (size_t)(slash - path) >= sizeof(dir))
+        return false;
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    if (realpath(dir[0] ? dir : "/", real) == NULL)
+        return false;
+    for (size_t i = 0; i < nimage_roots; i++) {
+        size_t n = strlen(image_roots[i]);
+        if (strncmp(real, image_roots[i], n) == 0 && (real[n] == '/' || real[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
 int storage_image_file(const char *location, char *path, size_t len, struct cimi_error *err)
 {
     const char *p = location;
@@ -64,6 +122,10 @@ int storage_image_file(const char *location, char *path, size_t len, struct cimi
     if (p[0] != '/')
         return err_set(err, 400, "imageLocation",
                        "imageLocation '%s' is not a local file (file:///path or /path)", location);
+    if (!inside_image_roots(p))
+        return err_set(err, 400, "imageLocation",
+                       "imageLocation %s is outside the directories images are served from "
+                       "(--images-dir and the storage directory)", p);
     if (access(p, R_OK) != 0)
         return err_set(err, 400, "imageLocation", "imageLocation %s cannot be read: %s", p,
                        strerror(errno));
@@ -113,9 +175,10 @@ static bool file_exists(const char *path)
     return access(path, F_OK) == 0;
 }
 
-/* Disk 0: a qcow2 overlay on the image, at least as large as asked. */
-static int create_boot_disk(const char *path, const char *image_location, long long capacity_kb,
-                            struct cimi_error *err)
+/* A qcow2 overlay on the image, at least as large as asked and as the
+ * image (*capacity_kb grows to the image's size if need be). */
+static int create_overlay(const char *path, const char *image_location, long long *capacity_kb,
+                          struct cimi_error *err)
 {
     char image[1024], size[32];
     const char *format = "raw";
@@ -124,13 +187,13 @@ static int create_boot_disk(const char *path, const char *image_location, long l
     if (storage_image_file(image_location, image, sizeof(image), err) != 0 ||
         image_format(image, &format, &image_bytes, err) != 0)
         return -1;
-    if (capacity_kb * 1024 < image_bytes)
-        capacity_kb = (image_bytes + 1023) / 1024;
-    snprintf(size, sizeof(size), "%lldK", capacity_kb);
+    if (*capacity_kb * 1024 < image_bytes)
+        *capacity_kb = (image_bytes + 1023) / 1024;
+    snprintf(size, sizeof(size), "%lldK", *capacity_kb);
     {
         char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", (char *)format, "-b",
                         image, (char *)path, size, NULL};
-        return run(argv, "creating the machine's disk", err);
+        return run(argv, "creating a disk on the image", err);
     }
 }
 
@@ -212,7 +275,7 @@ int storage_create_machine(const char *dir, const struct hv_machine_spec *spec,
         storage_disk_path(dir, spec->uuid, i, path, sizeof(path));
         if (file_exists(path))
             continue;
-        if (i == 0 ? create_boot_disk(path, spec->image_location, capacity, err) != 0
+        if (i == 0 ? create_overlay(path, spec->image_location, &capacity, err) != 0
                    : create_blank_disk(path, capacity, err) != 0) {
             storage_remove_machine(dir, spec->uuid);
             return -1;
@@ -226,25 +289,101 @@ int storage_create_machine(const char *dir, const struct hv_machine_spec *spec,
     return 0;
 }
 
-int storage_capture(const char *dir, const char *uuid, const char *image_uuid, char *out,
-                    size_t len, struct cimi_error *err)
+/* Give a complete file (partial) its final name (path). */
+static int finish_file(const char *partial, const char *path, struct cimi_error *err)
 {
-    char disk[1100], image[1100], partial[1200];
-    char *argv[] = {"qemu-img", "convert", "-q", "-O", "qcow2", disk, partial, NULL};
+    if (rename(partial, path) != 0) {
+        unlink(partial);
+        return err_set(err, 500, NULL, "cannot name %s: %s", path, strerror(errno));
+    }
+    return 0;
+}
 
-    storage_disk_path(dir, uuid, 0, disk, sizeof(disk));
+/* Copy a disk (flattening its backing chain) into images/<image_uuid>.qcow2;
+ * the image's location into out. */
+static int copy_to_image(const char *dir, const char *disk, const char *image_uuid, char *out,
+                         size_t len, const char *what, struct cimi_error *err)
+{
+    char image[1100], partial[1200];
+    char *argv[] = {"qemu-img", "convert", "-q", "-O", "qcow2", (char *)disk, partial, NULL};
+
     snprintf(image, sizeof(image), "%s/images/%s.qcow2", dir, image_uuid);
     snprintf(partial, sizeof(partial), "%s.partial", image);
-    if (run(argv, "copying the machine's disk", err) != 0) {
+    if (run(argv, what, err) != 0) {
         unlink(partial);
         return -1;
     }
     /* Only a complete copy gets the final name. */
-    if (rename(partial, image) != 0) {
-        unlink(partial);
-        return err_set(err, 500, NULL, "cannot name the image %s: %s", image, strerror(errno));
-    }
+    if (finish_file(partial, image, err) != 0)
+        return -1;
     snprintf(out, len, "file://%s", image);
+    return 0;
+}
+
+int storage_capture(const char *dir, const char *uuid, const char *image_uuid, char *out,
+                    size_t len, struct cimi_error *err)
+{
+    char disk[1100];
+
+    storage_disk_path(dir, uuid, 0, disk, sizeof(disk));
+    return copy_to_image(dir, disk, image_uuid, out, len, "copying the machine's disk", err);
+}
+
+int storage_create_volume(const char *dir, const char *uuid, long long *capacity_kb,
+                          const char *image_location, struct cimi_error *err)
+{
+    char path[1100], partial[1200];
+    const char *format;
+    long long bytes;
+    int rc;
+
+    storage_volume_path(dir, uuid, path, sizeof(path));
+    if (file_exists(path)) {  /* made by an earlier run of the same Job */
+        if (image_format(path, &format, &bytes, err) != 0)
+            return -1;
+        *capacity_kb = bytes / 1024;
+        return 0;
+    }
+    snprintf(partial, sizeof(partial), "%s.partial", path);
+    unlink(partial);
+    if (image_location[0] != '\0')
+        rc = create_overlay(partial, image_location, capacity_kb, err);
+    else
+        rc = create_blank_disk(partial, *capacity_kb, err);
+    if (rc != 0) {
+        unlink(partial);
+        return -1;
+    }
+    return finish_file(partial, path, err);
+}
+
+int storage_resize_volume(const char *dir, const char *uuid, long long capacity_kb,
+                          struct cimi_error *err)
+{
+    char path[1100], size[32];
+    char *argv[] = {"qemu-img", "resize", "-q", "-f", "qcow2", path, size, NULL};
+
+    storage_volume_path(dir, uuid, path, sizeof(path));
+    snprintf(size, sizeof(size), "%lldK", capacity_kb);
+    return run(argv, "growing the volume", err);
+}
+
+int storage_snapshot_volume(const char *dir, const char *uuid, const char *image_uuid, char *out,
+                            size_t len, struct cimi_error *err)
+{
+    char path[1100];
+
+    storage_volume_path(dir, uuid, path, sizeof(path));
+    return copy_to_image(dir, path, image_uuid, out, len, "copying the volume", err);
+}
+
+int storage_remove_volume(const char *dir, const char *uuid, struct cimi_error *err)
+{
+    char path[1100];
+
+    storage_volume_path(dir, uuid, path, sizeof(path));
+    if (unlink(path) != 0 && errno != ENOENT)
+        return err_set(err, 500, NULL, "cannot remove %s: %s", path, strerror(errno));
     return 0;
 }
 

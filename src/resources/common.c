@@ -2,6 +2,7 @@
  * common.c - small helpers shared by the resource types.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cimi/render.h"
@@ -45,6 +46,19 @@ void resource_touch(json_t *doc)
     json_object_set_new(doc, "updated", json_string(now));
 }
 
+static bool is_catalog(const struct cimi_type *t)
+{
+    static const struct cimi_type *const catalog[] = {
+        &t_machine_configuration, &t_machine_template, &t_machine_image, &t_credential_template,
+        &t_volume_configuration, &t_volume_template, &t_volume_image, NULL,
+    };
+
+    for (size_t i = 0; catalog[i]; i++)
+        if (catalog[i] == t)
+            return true;
+    return false;
+}
+
 int resource_new_row(struct cimi_request *req, const struct cimi_type *t, struct store_row *row,
                      struct cimi_error *err)
 {
@@ -57,8 +71,7 @@ int resource_new_row(struct cimi_request *req, const struct cimi_type *t, struct
     snprintf(row->type, sizeof(row->type), "%s", t->name);
     /* What an admin adds to the catalog (configurations, templates, images,
      * credential templates) is shared by every tenant. */
-    if (req->who.admin && (t == &t_machine_configuration || t == &t_machine_template ||
-                           t == &t_machine_image || t == &t_credential_template))
+    if (req->who.admin && is_catalog(t))
         row->tenant[0] = '\0';
     else
         snprintf(row->tenant, sizeof(row->tenant), "%s", req->who.tenant);
@@ -70,6 +83,112 @@ int resource_new_row(struct cimi_request *req, const struct cimi_type *t, struct
     json_object_set_new(row->doc, "created", json_string(now));
     json_object_set_new(row->doc, "updated", json_string(now));
     return 0;
+}
+
+struct child_ctx {
+    size_t prefix_len;
+    long next;
+};
+
+static int highest_child(void *arg, struct store_row *row)
+{
+    struct child_ctx *c = arg;
+    const char *tail = row->id + c->prefix_len;
+    char *end;
+    long n;
+
+    if (strlen(row->id) <= c->prefix_len)
+        return 0;
+    n = strtol(tail, &end, 10);
+    if (*end == '\0' && n >= c->next)
+        c->next = n + 1;
+    return 0;
+}
+
+int resource_new_child(struct store *st, const struct store_row *parent, const char *sub,
+                       const struct cimi_type *t, struct store_row *row, struct cimi_error *err)
+{
+    struct child_ctx ctx = {0, 0};
+    char now[32];
+
+    snprintf(row->id, sizeof(row->id), "%s/%s/", parent->id, sub);
+    ctx.prefix_len = strlen(row->id);
+    if (st->ops->list(st, t->name, parent->id, NULL, highest_child, &ctx, err) != 0)
+        return -1;
+    snprintf(row->id + ctx.prefix_len, sizeof(row->id) - ctx.prefix_len, "%ld", ctx.next);
+    snprintf(row->type, sizeof(row->type), "%s", t->name);
+    snprintf(row->tenant, sizeof(row->tenant), "%s", parent->tenant);
+    snprintf(row->parent, sizeof(row->parent), "%s", parent->id);
+    if (row->doc == NULL)
+        row->doc = json_object();
+    if (row->priv == NULL)
+        row->priv = json_object();
+    clock_now_iso(now, sizeof(now));
+    json_object_set_new(row->doc, "created", json_string(now));
+    json_object_set_new(row->doc, "updated", json_string(now));
+    return 0;
+}
+
+int resource_check_capacity(const json_t *capacity, const char *attr, struct cimi_error *err)
+{
+    if (capacity == NULL)
+        return err_set(err, 400, attr, "missing required attribute '%s'", attr);
+    if (!json_is_integer(capacity) || json_integer_value(capacity) < 1)
+        return err_set(err, 400, attr, "%s must be a positive integer (KB)", attr);
+    return 0;
+}
+
+const char *resource_ref(const json_t *doc, const char *attr)
+{
+    return json_string_value(json_object_get(json_object_get(doc, attr), "href"));
+}
+
+void resource_copy_common(const json_t *input, json_t *doc)
+{
+    static const char *const names[] = {"name", "description", "properties"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (json_object_get(input, names[i]) != NULL)
+            json_object_set(doc, names[i], json_object_get(input, names[i]));
+}
+
+/* Apply the override members of a by-reference document onto a copy of the
+ * referenced one: a member replaces, null erases. */
+static void apply_overrides(json_t *base, const json_t *ref)
+{
+    const char *key;
+    json_t *value;
+
+    json_object_foreach((json_t *)ref, key, value) {
+        if (strcmp(key, "href") == 0)
+            continue;
+        if (json_is_null(value))
+            json_object_del(base, key);
+        else
+            json_object_set(base, key, value);
+    }
+}
+
+json_t *resource_resolve(struct cimi_request *req, const json_t *ref, const struct cimi_type *t,
+                         const char *attr, char *path, size_t path_len, struct cimi_error *err)
+{
+    const char *href = json_string_value(json_object_get(ref, "href"));
+    struct store_row row;
+    json_t *doc;
+
+    path[0] = '\0';
+    if (href == NULL)
+        return json_deep_copy(ref);
+    if (resource_href_path(req, href, attr, path, path_len, err) != 0)
+        return NULL;
+    if (resource_load(req, path, t, &row, err) != 0) {
+        err_set(err, 400, attr, "%s href '%s' does not name a %s", attr, href, t->name);
+        return NULL;
+    }
+    doc = json_deep_copy(row.doc);
+    store_row_clear(&row);
+    apply_overrides(doc, ref);
+    return doc;
 }
 
 /* The uuid part of "machines/<uuid>". */

@@ -69,20 +69,22 @@ const char *machine_state_from_hv(enum hv_state s)
     }
 }
 
-/* Operations allowed in each stable state ("edit" and "delete" included).
- * restart is listed before start: clients match rels by substring and take
- * the last match. */
+/* Operations allowed in each stable state ("edit" and "delete" included,
+ * and "attach" and "detach" of volumes, which are not actions).  restart is
+ * listed before start: clients match rels by substring and take the last
+ * match.  A machine whose domain is gone (ERROR) can still let its volumes go. */
 struct state_ops {
     const char *state;
-    const char *ops[9];
+    const char *ops[12];
 };
 
 static const struct state_ops allowed_table[] = {
-    {"STOPPED", {"edit", "delete", "restart", "start", "capture", NULL}},
-    {"STARTED", {"edit", "delete", "restart", "stop", "pause", "suspend", "capture", NULL}},
-    {"PAUSED", {"edit", "delete", "restart", "start", "stop", "capture", NULL}},
+    {"STOPPED", {"edit", "delete", "restart", "start", "capture", "attach", "detach", NULL}},
+    {"STARTED", {"edit", "delete", "restart", "stop", "pause", "suspend", "capture", "attach",
+                 "detach", NULL}},
+    {"PAUSED", {"edit", "delete", "restart", "start", "stop", "capture", "attach", "detach", NULL}},
     {"SUSPENDED", {"edit", "delete", "restart", "start", "capture", NULL}},
-    {"ERROR", {"edit", "delete", "restart", "start", "stop", NULL}},
+    {"ERROR", {"edit", "delete", "restart", "start", "stop", "detach", NULL}},
     {NULL, {NULL}},
 };
 
@@ -147,47 +149,6 @@ static void machine_refresh(struct cimi_request *req, struct store_row *row)
 
 /* ---- create ---- */
 
-/* Apply override members of a by-reference document onto a copy of the
- * referenced one: a member replaces, null erases. */
-static void apply_overrides(json_t *base, const json_t *ref)
-{
-    const char *key;
-    json_t *value;
-
-    json_object_foreach((json_t *)ref, key, value) {
-        if (strcmp(key, "href") == 0)
-            continue;
-        if (json_is_null(value))
-            json_object_del(base, key);
-        else
-            json_object_set(base, key, value);
-    }
-}
-
-/* Resolve a reference attribute (by href with overrides, or by value) to a
- * document of type t. Returns a new reference (caller owns) or NULL. */
-static json_t *resolve_member(struct cimi_request *req, const json_t *ref, const struct cimi_type *t,
-                              const char *attr, char *path, size_t path_len, struct cimi_error *err)
-{
-    const char *href = json_string_value(json_object_get(ref, "href"));
-    struct store_row row;
-    json_t *doc;
-
-    path[0] = '\0';
-    if (href == NULL)
-        return json_deep_copy(ref);
-    if (resource_href_path(req, href, attr, path, path_len, err) != 0)
-        return NULL;
-    if (resource_load(req, path, t, &row, err) != 0) {
-        err_set(err, 400, attr, "%s href '%s' does not name a %s", attr, href, t->name);
-        return NULL;
-    }
-    doc = json_deep_copy(row.doc);
-    store_row_clear(&row);
-    apply_overrides(doc, ref);
-    return doc;
-}
-
 static int check_config(const json_t *config, struct cimi_error *err)
 {
     json_t *cpu = json_object_get(config, "cpu"), *memory = json_object_get(config, "memory");
@@ -251,8 +212,8 @@ static json_t *resolve_template(struct cimi_request *req, const json_t *input, s
 {
     char path[256];
 
-    return resolve_member(req, json_object_get(input, "machineTemplate"), &t_machine_template,
-                          "machineTemplate", path, sizeof(path), err);
+    return resource_resolve(req, json_object_get(input, "machineTemplate"), &t_machine_template,
+                            "machineTemplate", path, sizeof(path), err);
 }
 
 static int insert_disks(struct cimi_request *req, const struct store_row *machine,
@@ -303,16 +264,16 @@ static int machine_create(struct cimi_request *req, json_t *input, struct store_
         err_set(err, 400, "machineTemplate.machineConfig", "missing required attribute 'machineTemplate.machineConfig'");
         goto out;
     }
-    config = resolve_member(req, json_object_get(tmpl, "machineConfig"), &t_machine_configuration,
-                            "machineTemplate.machineConfig", path, sizeof(path), err);
+    config = resource_resolve(req, json_object_get(tmpl, "machineConfig"), &t_machine_configuration,
+                              "machineTemplate.machineConfig", path, sizeof(path), err);
     if (config == NULL || check_config(config, err) != 0)
         goto out;
     if (json_object_get(tmpl, "machineImage") == NULL) {
         err_set(err, 400, "machineTemplate.machineImage", "missing required attribute 'machineTemplate.machineImage'");
         goto out;
     }
-    image = resolve_member(req, json_object_get(tmpl, "machineImage"), &t_machine_image,
-                           "machineTemplate.machineImage", path, sizeof(path), err);
+    image = resource_resolve(req, json_object_get(tmpl, "machineImage"), &t_machine_image,
+                             "machineTemplate.machineImage", path, sizeof(path), err);
     if (image == NULL)
         goto out;
     if (path[0] && strcmp(json_string_value(json_object_get(image, "state")) ?: "", "AVAILABLE") != 0) {
@@ -329,8 +290,8 @@ static int machine_create(struct cimi_request *req, json_t *input, struct store_
                                          err) != 0)
         goto out;
     if (json_object_get(tmpl, "credential")) {
-        credential = resolve_member(req, json_object_get(tmpl, "credential"), &t_credential,
-                                    "machineTemplate.credential", path, sizeof(path), err);
+        credential = resource_resolve(req, json_object_get(tmpl, "credential"), &t_credential,
+                                      "machineTemplate.credential", path, sizeof(path), err);
         if (credential == NULL)
             goto out;
     }
@@ -338,12 +299,7 @@ static int machine_create(struct cimi_request *req, json_t *input, struct store_
     row->priv = json_object();
     if (resource_new_row(req, &t_machine, row, err) != 0)
         goto out;
-    if (json_object_get(input, "name"))
-        json_object_set(row->doc, "name", json_object_get(input, "name"));
-    if (json_object_get(input, "description"))
-        json_object_set(row->doc, "description", json_object_get(input, "description"));
-    if (json_object_get(input, "properties"))
-        json_object_set(row->doc, "properties", json_object_get(input, "properties"));
+    resource_copy_common(input, row->doc);
     spec = build_spec(config, image);
     json_object_set_new(row->doc, "state", json_string("CREATING"));
     json_object_set(row->doc, "cpu", json_object_get(spec, "cpu"));
@@ -499,11 +455,5 @@ const struct resource_ops machine_ops = {
 
 /* Disks are created with their Machine and go with it. */
 const struct resource_ops disk_ops = {
-    .provider_only = true,
-};
-
-/* Volumes arrive with the Volume resources (a later step); the collection
- * answers, empty, so clients can walk it. */
-const struct resource_ops machine_volume_ops = {
     .provider_only = true,
 };

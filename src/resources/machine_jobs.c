@@ -14,6 +14,7 @@
 
 #include "resources/machine.h"
 #include "resources/resource.h"
+#include "resources/volume.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -343,15 +344,21 @@ static int restore_state(const char *uuid, const char *desired, struct cimi_erro
     return 0;
 }
 
+struct reconcile_ctx {
+    struct store *st;
+    int count;
+};
+
 static int reconcile_row(void *arg, struct store_row *row)
 {
-    int *count = arg;
+    struct reconcile_ctx *ctx = arg;
     const char *state = json_string_value(json_object_get(row->doc, "state")) ?: "";
     const char *desired = json_string_value(json_object_get(row->priv, "desired"));
     const char *uuid = resource_uuid(row->id);
     struct hv_machine_spec spec;
     struct cimi_error err;
 
+    err_clear(&err);
     if (strcmp(state, "CREATING") == 0 || desired == NULL)
         return 0;  /* never created (its create Job runs again, or it failed) */
     if (drv()->exists(hypervisor_conn(), uuid, &err) == 1)
@@ -360,26 +367,30 @@ static int reconcile_row(void *arg, struct store_row *row)
         log_warn("reconcile: machine %s is missing from the hypervisor", row->id);
         return 0;
     }
+    /* Its volumes before it starts (a persistent hypervisor keeps them in
+     * the domain's definition; the test driver only has cimid's record). */
     if (machine_hv_spec(row, &spec, &err) != 0 ||
         drv()->define(hypervisor_conn(), &spec, &err) != 0 ||
+        machine_volumes_reattach(ctx->st, row) != 0 ||
         restore_state(uuid, desired, &err) != 0) {
-        log_error("reconcile: cannot re-create machine %s: %s", row->id, err.message);
+        log_error("reconcile: cannot re-create machine %s: %s", row->id,
+                  err.message[0] ? err.message : "its volumes cannot be attached");
         return 0;
     }
-    (*count)++;
+    ctx->count++;
     return 0;
 }
 
 int machine_reconcile(struct store *st)
 {
+    struct reconcile_ctx ctx = {st, 0};
     struct cimi_error err;
-    int count = 0;
 
-    if (st->ops->list(st, "Machine", NULL, NULL, reconcile_row, &count, &err) != 0) {
+    if (st->ops->list(st, "Machine", NULL, NULL, reconcile_row, &ctx, &err) != 0) {
         log_error("reconcile: %s", err.message);
         return -1;
     }
-    if (count > 0)
-        log_info("reconcile: re-created %d machines in the hypervisor", count);
-    return count;
+    if (ctx.count > 0)
+        log_info("reconcile: re-created %d machines in the hypervisor", ctx.count);
+    return ctx.count;
 }

@@ -57,6 +57,14 @@ static const struct capability credential_caps[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+static const struct capability volume_caps[] = {
+    {"Volume", "VolumeConfigByValue", "true", "volumeConfig may be given by value"},
+    {"Volume", "VolumeTemplateByValue", "true", "volumeTemplate may be given by value"},
+    {"Volume", "VolumeImageByValue", "true", "volumeImage may be given by value"},
+    {"Volume", "SharedVolumeSupport", "false", "a Volume is attached to one Machine at a time"},
+    {NULL, NULL, NULL, NULL},
+};
+
 static json_t *capabilities(const struct capability *caps)
 {
     json_t *list = json_array();
@@ -104,6 +112,7 @@ json_t *metadata_documents(struct cimi_request *req)
     json_array_append_new(list, machine);
     json_array_append_new(list, entry(req, "cloudEntryPoint", "CloudEntryPoint", capabilities(cep_caps)));
     json_array_append_new(list, entry(req, "credential", "Credential", capabilities(credential_caps)));
+    json_array_append_new(list, entry(req, "volume", "Volume", capabilities(volume_caps)));
     json_array_append_new(list, entry(req, "job", "Job", job_caps));
     return list;
 }

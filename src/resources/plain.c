@@ -1,6 +1,7 @@
 /*
  * plain.c - the types with (almost) no behaviour of their own:
- * MachineConfiguration, MachineTemplate, CredentialTemplate and Credential.
+ * MachineConfiguration, MachineTemplate, CredentialTemplate, Credential,
+ * VolumeConfiguration and VolumeTemplate.
  * Generic code stores what the consumer sends; these hooks only check
  * value ranges and references.
  */
@@ -96,6 +97,53 @@ const struct resource_ops machine_template_ops = {
     .check = template_check,
 };
 
+static int volume_config_create(struct cimi_request *req, json_t *input, struct store_row *row,
+                                struct job_spec *job, struct cimi_error *err)
+{
+    (void)job;
+    return plain_create(req, input, row, &t_volume_configuration, err);
+}
+
+static int volume_config_check(struct cimi_request *req, json_t *doc, struct cimi_error *err)
+{
+    (void)req;
+    return resource_check_capacity(json_object_get(doc, "capacity"), "capacity", err);
+}
+
+const struct resource_ops volume_configuration_ops = {
+    .create = volume_config_create,
+    .check = volume_config_check,
+};
+
+static int volume_template_create(struct cimi_request *req, json_t *input, struct store_row *row,
+                                  struct job_spec *job, struct cimi_error *err)
+{
+    (void)job;
+    return plain_create(req, input, row, &t_volume_template, err);
+}
+
+/* volumeConfig by reference (maybe overriding the capacity) or by value. */
+static int volume_template_check(struct cimi_request *req, json_t *doc, struct cimi_error *err)
+{
+    json_t *config = json_object_get(doc, "volumeConfig");
+
+    if (config == NULL)
+        return err_set(err, 400, "volumeConfig", "missing required attribute 'volumeConfig'");
+    if (check_reference(req, config, &t_volume_configuration, "volumeConfig", err) != 0 ||
+        check_reference(req, json_object_get(doc, "volumeImage"), &t_volume_image, "volumeImage",
+                        err) != 0)
+        return -1;
+    if (json_object_get(config, "href") == NULL || json_object_get(config, "capacity") != NULL)
+        return resource_check_capacity(json_object_get(config, "capacity"),
+                                       "volumeConfig.capacity", err);
+    return 0;
+}
+
+const struct resource_ops volume_template_ops = {
+    .create = volume_template_create,
+    .check = volume_template_check,
+};
+
 static int credential_template_create(struct cimi_request *req, json_t *input,
                                       struct store_row *row, struct job_spec *job,
                                       struct cimi_error *err)
@@ -112,46 +160,22 @@ const struct resource_ops credential_template_ops = {
 static int credential_create(struct cimi_request *req, json_t *input, struct store_row *row,
                              struct job_spec *job, struct cimi_error *err)
 {
-    json_t *tmpl = json_object_get(input, "credentialTemplate");
-    const char *href = json_string_value(json_object_get(tmpl, "href"));
     static const char *const fields[] = {"userName", "password", "key"};
+    char path[256];
     json_t *values;
-    const char *key;
-    json_t *value;
 
     (void)job;
-    if (href) {
-        char path[256];
-        struct store_row t;
-        if (resource_href_path(req, href, "credentialTemplate", path, sizeof(path), err) != 0)
-            return -1;
-        if (resource_load(req, path, &t_credential_template, &t, err) != 0)
-            return err_set(err, 400, "credentialTemplate",
-                           "credentialTemplate href '%s' does not name a CredentialTemplate", href);
-        values = json_deep_copy(t.doc);
-        store_row_clear(&t);
-    } else {
-        values = json_object();
-    }
-    json_object_foreach(tmpl, key, value) {
-        if (strcmp(key, "href") == 0)
-            continue;
-        if (json_is_null(value))
-            json_object_del(values, key);
-        else
-            json_object_set(values, key, value);
-    }
+    values = resource_resolve(req, json_object_get(input, "credentialTemplate"),
+                              &t_credential_template, "credentialTemplate", path, sizeof(path), err);
+    if (values == NULL)
+        return -1;
     row->doc = json_object();
     row->priv = json_object();
     for (size_t i = 0; i < 3; i++)
         if (json_object_get(values, fields[i]))
             json_object_set(row->doc, fields[i], json_object_get(values, fields[i]));
     json_decref(values);
-    for (size_t i = 0; i < 3; i++) {
-        static const char *const common[] = {"name", "description", "properties"};
-        if (json_object_get(input, common[i]))
-            json_object_set(row->doc, common[i], json_object_get(input, common[i]));
-    }
+    resource_copy_common(input, row->doc);
     return resource_new_row(req, &t_credential, row, err);
 }
 

@@ -4,12 +4,15 @@
  */
 #include "resources/machine.h"
 #include "resources/resource.h"
+#include "resources/volume.h"
 
 extern const struct job_kind image_capture_job;
 
 const struct job_kind *const resource_job_kinds[] = {
     &machine_create_job, &machine_start_job, &machine_stop_job, &machine_restart_job,
-    &machine_pause_job, &machine_suspend_job, &machine_delete_job, &image_capture_job, NULL,
+    &machine_pause_job, &machine_suspend_job, &machine_delete_job, &image_capture_job,
+    &machine_attach_job, &machine_detach_job, &volume_create_job, &volume_delete_job,
+    &volume_resize_job, &volume_snapshot_job, NULL,
 };
 
 struct binding {
@@ -28,6 +31,11 @@ static const struct binding bindings[] = {
     {&t_machine_template, &machine_template_ops},
     {&t_credential, &credential_ops},
     {&t_credential_template, &credential_template_ops},
+    {&t_volume, &volume_ops},
+    {&t_volume_template, &volume_template_ops},
+    {&t_volume_configuration, &volume_configuration_ops},
+    {&t_volume_image, &volume_image_ops},
+    {&t_volume_volume_image, &volume_volume_image_ops},
     {&t_job, &job_ops},
     {NULL, NULL},
 };

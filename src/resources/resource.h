@@ -33,13 +33,19 @@ struct resource_ops {
     const struct cimi_type *create_input;
 
     /* Create from a validated input document (read-only attributes already
-     * removed): fill row->id, row->doc, row->priv and the job.  NULL = store
-     * the input as it is, synchronously. */
+     * removed): fill row->id, row->doc, row->priv and the job.  When the
+     * collection is a sub-collection (machines/{id}/volumes), row->parent
+     * holds the parent's path on entry (the principal may change it);
+     * otherwise it is "".  NULL = store the input as it is, synchronously. */
     int (*create)(struct cimi_request *req, json_t *input, struct store_row *row,
                   struct job_spec *job, struct cimi_error *err);
     /* Check a document about to be stored by create or update (value ranges,
      * references). NULL = nothing more than the generic checks. */
     int (*check)(struct cimi_request *req, json_t *doc, struct cimi_error *err);
+    /* After an update was merged into row->doc and checked (before = the
+     * document as it was): may refuse it or start a job.  NULL = just store it. */
+    int (*update)(struct cimi_request *req, const json_t *before, struct store_row *row,
+                  struct job_spec *job, struct cimi_error *err);
     /* Delete; NULL = remove the row at once.  May instead start a job. */
     int (*remove)(struct cimi_request *req, struct store_row *row, struct job_spec *job,
                   struct cimi_error *err);
@@ -57,7 +63,8 @@ struct resource_ops {
 
 extern const struct resource_ops cep_ops, resource_metadata_ops, machine_ops, disk_ops,
     machine_volume_ops, machine_configuration_ops, machine_image_ops, credential_ops,
-    credential_template_ops, machine_template_ops, job_ops;
+    credential_template_ops, machine_template_ops, volume_ops, volume_template_ops,
+    volume_configuration_ops, volume_image_ops, volume_volume_image_ops, job_ops;
 
 /* The behaviour of a type (resources/registry.c); never NULL for the types
  * cimid serves (resource_plain_ops for those without any). */
@@ -79,6 +86,25 @@ int resource_href_path(struct cimi_request *req, const char *href, const char *a
 /* Fill id ("<collection>/<uuid>"), created, updated of a new top-level row. */
 int resource_new_row(struct cimi_request *req, const struct cimi_type *t, struct store_row *row,
                      struct cimi_error *err);
+/* Fill id ("<parent>/<sub>/<n>", n one more than the highest so far), type,
+ * tenant (the parent's), parent, created, updated of a new row of type t in
+ * the sub-collection sub of parent. */
+int resource_new_child(struct store *st, const struct store_row *parent, const char *sub,
+                       const struct cimi_type *t, struct store_row *row, struct cimi_error *err);
+/* A storage capacity attribute attr: present, a positive integer (KB). */
+int resource_check_capacity(const json_t *capacity, const char *attr, struct cimi_error *err);
+/* The href of doc's reference attribute attr ("volume"), or NULL. */
+const char *resource_ref(const json_t *doc, const char *attr);
+/* Copy name, description and properties of a create document (the ones it
+ * has) into the new resource's document. */
+void resource_copy_common(const json_t *input, json_t *doc);
+/* Resolve a reference attribute attr given by a client: by href (a visible
+ * resource of type t, with the other members as overrides: a member
+ * replaces, null erases), or by value.  Returns a new document (caller
+ * owns) and the resource's path in path ("" by value), or NULL with err
+ * (400 when the href names no t). */
+json_t *resource_resolve(struct cimi_request *req, const json_t *ref, const struct cimi_type *t,
+                         const char *attr, char *path, size_t path_len, struct cimi_error *err);
 /* Set "updated" to now. */
 void resource_touch(json_t *doc);
 /* The last segment of an id ("machines/<uuid>" -> "<uuid>"). */

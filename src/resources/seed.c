@@ -2,7 +2,8 @@
  * seed.c - what a new cloud ships with, so that a new user can create a
  * machine at once: the CloudEntryPoint's row, three MachineConfigurations,
  * one MachineImage and one MachineTemplate (the ids used by the worked
- * examples of the reference).  Shared by every tenant; only admins change them.
+ * examples of the reference), and two VolumeConfigurations.  Shared by every
+ * tenant; only admins change them.
  */
 #include <dirent.h>
 #include <stdbool.h>
@@ -45,6 +46,10 @@ static const struct seed seeds[] = {
      " \"initialState\": \"STARTED\","
      " \"machineConfig\": {\"href\": \"machineConfigs/m1-small\"},"
      " \"machineImage\": {\"href\": \"machineImages/debian12\"}}"},
+    {"volumeConfigs/small-volume", "VolumeConfiguration",
+     "{\"name\": \"small-volume\", \"description\": \"1 GiB volume\", \"capacity\": 1048576}"},
+    {"volumeConfigs/large-volume", "VolumeConfiguration",
+     "{\"name\": \"large-volume\", \"description\": \"10 GiB volume\", \"capacity\": 10485760}"},
     {NULL, NULL, NULL},
 };
 

@@ -87,6 +87,10 @@ COLLECTIONS = {
     "machineImages": "MachineImage",
     "credentials": "Credential",
     "credentialTemplates": "CredentialTemplate",
+    "volumes": "Volume",
+    "volumeTemplates": "VolumeTemplate",
+    "volumeConfigs": "VolumeConfiguration",
+    "volumeImages": "VolumeImage",
     "jobs": "Job",
 }
 # item type name -> JSON array name in its collection
@@ -101,6 +105,11 @@ TYPE_ARRAYS = {
     "Job": "jobs",
     "Disk": "disks",
     "MachineVolume": "machineVolumes",
+    "Volume": "volumes",
+    "VolumeTemplate": "volumeTemplates",
+    "VolumeConfiguration": "volumeConfigurations",
+    "VolumeImage": "volumeImages",
+    "VolumeVolumeImage": "volumeVolumeImages",
 }
 # JSON array attribute -> repeated XML element (1.x: no wrapper)
 SINGULAR = {
@@ -921,7 +930,8 @@ def assert_error(r, status, mention=(), fmt=None):
 
 
 STORE_COLLECTIONS = ("machines", "machineConfigs", "machineImages", "machineTemplates",
-                     "credentials", "credentialTemplates")
+                     "credentials", "credentialTemplates", "volumes", "volumeTemplates",
+                     "volumeConfigs", "volumeImages")
 
 
 def store_snapshot(c):

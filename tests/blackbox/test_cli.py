@@ -271,7 +271,9 @@ def collection_aliases():
                         ("machine", "machines"), ("credential", "credentials")):
         eq(ok(cimi("list", alias, "-o", "ids", env=env_for())).out,
            ok(cimi("list", attr, "-o", "ids", env=env_for())).out, f"alias {alias}")
-    fails(cimi("list", "volumes", env=env_for()), NOT_FOUND, "no collection 'volumes'",
+    eq(ok(cimi("list", "volume", "-o", "ids", env=env_for())).out,
+       ok(cimi("list", "volumes", "-o", "ids", env=env_for())).out, "alias volume")
+    fails(cimi("list", "gadgets", env=env_for()), NOT_FOUND, "no collection 'gadgets'",
           "machines")
 
 
@@ -482,11 +484,25 @@ def machine_capture():
 @test
 def volumes_attach_and_detach():
     make_machine("cli-vol")
-    fails(cimi("machine", "volume", "attach", "cli-vol", "vol1", "--location", "/dev/vdb",
-               env=env_for()), CONFLICT, "offers no way to attach volumes",
-          "no 'add' operation")
     fails(cimi("machine", "volume", "detach", "cli-vol", "vol1", env=env_for()), NOT_FOUND,
           "has no attached volume 'vol1'")
+    doc = json.dumps({"name": "vol1", "volumeTemplate": {"volumeConfig": {"capacity": 1048576}}})
+    r = ok(cimi("create", "volumes", "-f", "-", "--wait", "-o", "json", env=env_for(), stdin=doc))
+    vol = ok(cimi("show", "volumes", "vol1", "-o", "json", env=env_for())).json()
+    eq(vol["state"], "AVAILABLE", "volume created through the client")
+    r = ok(cimi("machine", "volume", "attach", "cli-vol", "vol1", "--location", "/dev/vdb",
+                "--wait", "-o", "json", env=env_for()))
+    listing = ok(cimi("machine", "volume", "list", "cli-vol", "-o", "json", env=env_for())).json()
+    eq(listing.get("count"), 1, "one volume attached")
+    att = listing["machineVolumes"][0]
+    eq(att["volume"]["href"], vol["id"], "the attachment names the volume")
+    eq(att["initialLocation"], "/dev/vdb", "at the device asked for")
+    fails(cimi("delete", "volumes", "vol1", env=env_for()), CONFLICT)
+    ok(cimi("machine", "volume", "detach", "cli-vol", att["id"], "--wait", env=env_for()))
+    listing = ok(cimi("machine", "volume", "list", "cli-vol", "-o", "json", env=env_for())).json()
+    eq(listing.get("count"), 0, "detached")
+    ok(cimi("delete", "volumes", "vol1", "--wait", env=env_for()))
+    fails(cimi("show", "volumes", "vol1", env=env_for()), NOT_FOUND)
     fails(cimi("machine", "volume", "frob", "cli-vol", env=env_for()), USAGE,
           "machine volume frob")
 

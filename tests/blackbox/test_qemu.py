@@ -1,4 +1,4 @@
-"""Real QEMU machines through qemu:///embed (issue 3).
+"""Real QEMU machines and volumes through qemu:///embed (issue 3).
 
 Each test starts cimid on a fresh embed root with the project's test image
 (images/build-test-image.sh; the directory is given by CIMI_TEST_IMAGE_DIR,
@@ -16,8 +16,8 @@ import subprocess
 import time
 import urllib.request
 
-from cimitest import (NS, REPO, SkipTest, Client, Daemon, check, eq, isin, test, do_action,
-                      op, rels)
+from cimitest import (NS, REPO, SkipTest, Client, Daemon, check, eq, isin, notin, test,
+                      do_action, op, rels)
 
 IMAGE_DIR = os.environ.get("CIMI_TEST_IMAGE_DIR") or os.path.join(REPO, "build-asan", "test-image")
 BOOT_TIMEOUT = 180.0   # TCG under a sanitizer build on a loaded 2-core machine
@@ -205,3 +205,124 @@ def qemu_image_must_be_a_local_file():
         eq(r.status, 400, "an image QEMU cannot read is refused")
         isin("imageLocation", r.body.decode(), "the message names imageLocation")
         eq(len(c.list("machines", fmt="json").get("machines", [])), before, "nothing was created")
+        # No host file outside the image directories can back a disk (it could be read
+        # from inside the guest).
+        for location in ("file:///etc/passwd", "/etc/shadow",
+                         "file://" + os.path.join(d.tmp, "images", "..", "cimid.db")):
+            r = c.post(c.add_href("machines"), {
+                "resourceURI": NS + "/MachineCreate", "name": "sneaky",
+                "machineTemplate": {"machineConfig": {"href": c.default_config()["id"]},
+                                    "machineImage": {"imageLocation": location}}})
+            eq(r.status, 400, f"image location {location} refused")
+            isin("outside the directories images are served from", r.body.decode(),
+                 "the message says why")
+        eq(len(c.list("machines", fmt="json").get("machines", [])), before, "nothing was created")
+
+
+def partitions(http):
+    """The guest's /proc/partitions as {name: blocks} (its /disks page)."""
+    status, page = fetch(http, "/disks")
+    eq(status, 200, "guest /disks answers")
+    out = {}
+    for line in page.splitlines():
+        f = line.split()
+        if len(f) == 4 and f[0].isdigit():
+            out[f[3]] = int(f[2])
+    return out
+
+
+def wait_disks(http, cond, what, timeout=60.0):
+    """Poll the guest's disks (refreshed every 2 s) until cond(disks) holds."""
+    deadline = time.time() + timeout
+    while True:
+        disks = partitions(http)
+        if cond(disks):
+            check(True, what)
+            return disks
+        if time.time() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s; the guest has {disks}")
+        time.sleep(0.5)
+
+
+def qemu_img_info(path):
+    r = subprocess.run(["qemu-img", "info", "--force-share", path], capture_output=True,
+                       text=True)
+    eq(r.returncode, 0, f"qemu-img info {path}: {r.stderr.strip()}")
+    return r.stdout
+
+
+@test
+def qemu_volume_hotplug():
+    """A 1 GiB volume attached to a running guest appears in it as vdb, grows
+    there live, and disappears when detached; a detached volume grows on
+    disk, and copies into a standalone image."""
+    with qemu_daemon("qemu-volume") as d:
+        c = Client(d, "alice")
+        m = create(c, "vol-guest", test_image(c)["id"])
+        http = endpoint(m, 80)
+        notin("vdb", wait_disks(http, lambda ds: "vda" in ds, "the guest is up with vda"),
+              "no vdb before the attach")
+
+        small = [i for i in c.list("volumeConfigs", fmt="json")["volumeConfigurations"]
+                 if i["name"] == "small-volume"][0]
+        tpl = {"volumeConfig": {"href": small["id"]}}
+        r = c.post(c.add_href("volumes"), {"resourceURI": NS + "/VolumeCreate", "name": "data",
+                                           "volumeTemplate": tpl})
+        eq(r.status, 201, f"create volume (reply {r.body[:300]!r})")
+        c.wait_job(r.header("CIMI-Job-URI"), timeout=60)
+        v = c.wait_state(r.header("Location"), "AVAILABLE")
+        path = os.path.join(d.root, "storage", "volumes", v["id"].rsplit("/", 1)[1] + ".qcow2")
+        isin("virtual size: 1 GiB", qemu_img_info(path), "a 1 GiB qcow2 file")
+
+        # hot-plug
+        r = c.post(c.add_href(m["volumes"]["href"]), {"resourceURI": NS + "/MachineVolume",
+                                                      "volume": {"href": v["id"]}})
+        eq(r.status, 201, f"attach (reply {r.body[:300]!r})")
+        item = r.header("Location")
+        c.wait_job(r.header("CIMI-Job-URI"), timeout=60)
+        wait_disks(http, lambda ds: ds.get("vdb") == 1048576, "vdb with 1048576 blocks appears")
+
+        # grown while attached: the guest sees the new size
+        body = c.read(v["id"])
+        body["capacity"] = 2 * 1048576
+        r = c.put(v["id"], body)
+        eq(r.status, 200, f"grow the attached volume (reply {r.body[:300]!r})")
+        wait_disks(http, lambda ds: ds.get("vdb") == 2 * 1048576, "vdb grows to 2097152 blocks")
+
+        # hot-unplug
+        r = c.delete(item)
+        check(r.status in (200, 202), f"detach -> 200 (or 202 while the guest lets go): {r.status}")
+        if r.status == 202:
+            c.wait_job(r.header("CIMI-Job-URI"), timeout=60)
+        wait_disks(http, lambda ds: "vdb" not in ds, "vdb disappears")
+
+        # grown while detached: on disk
+        body = c.read(v["id"])
+        body["capacity"] = 3 * 1048576
+        eq(c.put(v["id"], body).status, 200, "grow the detached volume")
+        isin("virtual size: 3 GiB", qemu_img_info(path), "qemu-img sees 3 GiB")
+
+        # a copy is a standalone image; a new volume is an overlay on it
+        r = c.post(c.add_href("volumeImages"), {"resourceURI": NS + "/VolumeImage",
+                                                "name": "data-copy", "imageLocation": v["id"]})
+        eq(r.status, 201, "copy the volume")
+        c.wait_job(r.header("CIMI-Job-URI"), timeout=60)
+        img = c.wait_state(r.header("Location"), "AVAILABLE")
+        copy = img["imageLocation"][len("file://"):]
+        check("backing file" not in qemu_img_info(copy), "the copy is standalone")
+        r = c.post(c.add_href("volumes"), {"resourceURI": NS + "/VolumeCreate", "name": "data2",
+                                           "volumeTemplate": {"volumeConfig": {"capacity": 1024},
+                                                              "volumeImage": {"href": img["id"]}}})
+        eq(r.status, 201, "a volume from the copy")
+        c.wait_job(r.header("CIMI-Job-URI"), timeout=60)
+        v2 = c.wait_state(r.header("Location"), "AVAILABLE")
+        eq(v2.get("capacity"), 3 * 1048576, "at least as large as its image")
+        path2 = os.path.join(d.root, "storage", "volumes", v2["id"].rsplit("/", 1)[1] + ".qcow2")
+        isin(copy, qemu_img_info(path2), "an overlay on the copy")
+
+        # the machine goes, the volume stays; then the volume goes too
+        eq(c.delete(m["id"]).status, 200, "delete the machine")
+        for vol, p in ((v, path), (v2, path2)):
+            eq(c.read(vol["id"]).get("state"), "AVAILABLE", "the volume outlives the machine")
+            eq(c.delete(vol["id"]).status, 200, "delete the volume")
+            check(not os.path.exists(p), "its file is gone")

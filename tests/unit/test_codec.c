@@ -23,6 +23,7 @@
 #include "check.h"
 #include "cimi/codec.h"
 #include "cimi/model.h"
+#include "cimi/validate.h"
 
 #define DEFAULT_XSD "tests/fixtures/dsp8009-1.0.2-offline.xsd"
 #define XMLDECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
@@ -579,6 +580,57 @@ static void test_expanded_disks(void)
     json_decref(doc);
 }
 
+/* Volume with its images expanded, an attachment with its volume expanded,
+ * and a VolumeCreate with template and configuration by value. */
+static void test_volumes(void)
+{
+    json_t *volume = J("{\"id\":\"http://h/cimi/volumes/1\",\"name\":\"data\","
+                       "\"state\":\"AVAILABLE\",\"type\":\"http://schemas.dmtf.org/cimi/1/mapped\","
+                       "\"capacity\":1048576,\"bootable\":false,"
+                       "\"images\":{\"href\":\"http://h/cimi/volumes/1/images\","
+                       "\"id\":\"http://h/cimi/volumes/1/images\",\"count\":1,"
+                       "\"volumeVolumeImages\":[{\"id\":\"http://h/cimi/volumes/1/images/0\","
+                       "\"name\":\"copy\","
+                       "\"volumeImage\":{\"href\":\"http://h/cimi/volumeImages/2\"}}]},"
+                       "\"operations\":[{\"rel\":\"edit\",\"href\":\"http://h/cimi/volumes/1\"},"
+                       "{\"rel\":\"delete\",\"href\":\"http://h/cimi/volumes/1\"}]}");
+    json_t *attachment = J("{\"id\":\"http://h/cimi/machines/1/volumes/0\","
+                           "\"initialLocation\":\"/dev/vdb\","
+                           "\"volume\":{\"href\":\"http://h/cimi/volumes/1\","
+                           "\"id\":\"http://h/cimi/volumes/1\",\"state\":\"AVAILABLE\","
+                           "\"capacity\":1048576},"
+                           "\"operations\":[{\"rel\":\"delete\","
+                           "\"href\":\"http://h/cimi/machines/1/volumes/0\"}]}");
+    json_t *create = J("{\"name\":\"v1\",\"volumeTemplate\":{"
+                       "\"volumeConfig\":{\"format\":\"ext4\",\"capacity\":1024},"
+                       "\"volumeImage\":{\"href\":\"http://h/cimi/volumeImages/2\"}}}");
+    static const char *const volume_order[] = {
+        "<name>data</name>", "<state>AVAILABLE</state>", "<type>", "<capacity>1048576</capacity>",
+        "<bootable>false</bootable>", "<images href=\"http://h/cimi/volumes/1/images\">",
+        "<count>1</count>", "<VolumeVolumeImage>", "<volumeImage href=", "</images>",
+        "<operation rel=\"edit\"", "<operation rel=\"delete\"", NULL};
+    static const char *const create_order[] = {
+        "<name>v1</name>", "<volumeTemplate>", "<volumeConfig>", "<format>ext4</format>",
+        "<capacity>1024</capacity>", "</volumeConfig>", "<volumeImage href=", NULL};
+    char *out;
+
+    free(roundtrip_json("Volume with expanded images", volume, &t_volume));
+    out = roundtrip_xml("Volume with expanded images", volume, &t_volume, NULL);
+    if (out != NULL)
+        CHECK(in_order(out, volume_order), "Volume XML elements in schema order");
+    free(out);
+    free(roundtrip_json("MachineVolume with expanded volume", attachment, &t_machine_volume));
+    free(roundtrip_xml("MachineVolume with expanded volume", attachment, &t_machine_volume, NULL));
+    free(roundtrip_json("VolumeCreate by value", create, &t_volume_create));
+    out = roundtrip_xml("VolumeCreate by value", create, &t_volume_create, NULL);
+    if (out != NULL)
+        CHECK(in_order(out, create_order), "VolumeCreate XML in schema order");
+    free(out);
+    json_decref(volume);
+    json_decref(attachment);
+    json_decref(create);
+}
+
 /* ---- collections ---- */
 
 static void test_collections(void)
@@ -911,6 +963,25 @@ static void test_xml_unsafe_text(void)
     json_decref(doc);
 }
 
+/* Found by fuzz/fuzz_json (fuzz/regressions/json/empty-property-key): a
+ * property with an empty key passed validation, but its XML form
+ * <property key="">, which GET returns, is refused when sent back. */
+static void test_empty_property_key(void)
+{
+    static const char body[] = "{\"name\":\"a\",\"properties\":{\"\":\"x\"}}";
+    struct cimi_error err = {0};
+    json_t *doc = codec_json.decode(body, strlen(body), &t_machine, &err);
+    json_t *fine = J("{\"properties\":{\"k\":\"\"}}");
+
+    CHECK(doc != NULL && validate_document(doc, &t_machine, VALIDATE_UPDATE, &err) != 0 &&
+              err.status == 400 && strcmp(err.attribute, "properties") == 0,
+          "validation refuses an empty property key (%s)", err.message);
+    CHECK(validate_document(fine, &t_action, VALIDATE_UPDATE, &err) == 0,
+          "an empty property value is fine");
+    json_decref(doc);
+    json_decref(fine);
+}
+
 /* ---- allocation failures ---- */
 
 static bool allocation_allowed(void)
@@ -1022,12 +1093,14 @@ int main(int argc, char **argv)
     test_credential();
     test_machine_image();
     test_expanded_disks();
+    test_volumes();
     test_collections();
     test_machine_create();
     test_request_variants();
     test_json_errors();
     test_xml_errors();
     test_xml_unsafe_text();
+    test_empty_property_key();
     test_allocation_failures();
 
     xmlSchemaFree(schema);

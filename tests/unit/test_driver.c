@@ -26,6 +26,7 @@
 #define UUID_B "0a6f3c2e-1b4d-4e5f-8a9b-000000000002"
 #define UUID_MISSING "0a6f3c2e-1b4d-4e5f-8a9b-0000000000ff"
 #define UUID_IMAGE "5e1f0000-0000-4000-8000-000000000001"
+#define UUID_VOLUME "7a000000-0000-4000-8000-000000000001"
 
 static const struct driver *drv = &driver_libvirt;
 
@@ -250,6 +251,42 @@ static void test_capture(struct hv *hv)
           err.status == 500, "capture into a tiny buffer fails");
 }
 
+/* The test driver keeps no storage and attaches no device: the volume
+ * calls check their arguments and that the machine exists. */
+static void test_volumes(struct hv *hv)
+{
+    struct cimi_error err = {0};
+    long long capacity = 1048576, zero = 0;
+    char location[128];
+
+    CHECK(drv->volume_create(hv, UUID_VOLUME, &capacity, "", fresh(&err)) == 0 &&
+          capacity == 1048576, "create a volume: %s", err.message);
+    CHECK(drv->volume_create(hv, "garbage", &capacity, "", fresh(&err)) < 0 && err.status == 500,
+          "a malformed volume uuid is refused");
+    CHECK(drv->volume_create(hv, UUID_VOLUME, &zero, "", fresh(&err)) < 0 && err.status == 400,
+          "no volume of capacity 0");
+    CHECK(drv->volume_attach(hv, UUID_A, UUID_VOLUME, "vdb", fresh(&err)) == 0, "attach: %s",
+          err.message);
+    CHECK(drv->volume_attach(hv, UUID_MISSING, UUID_VOLUME, "vdb", fresh(&err)) < 0 &&
+          err.status == 404, "attach to a missing machine: 404");
+    CHECK(drv->volume_attach(hv, UUID_A, UUID_VOLUME, "sdf", fresh(&err)) < 0 && err.status == 400,
+          "attach as a device that is not virtio: 400");
+    CHECK(drv->volume_resize(hv, UUID_VOLUME, 2097152, UUID_A, fresh(&err)) == 0,
+          "resize attached: %s", err.message);
+    CHECK(drv->volume_resize(hv, UUID_VOLUME, 2097152, NULL, fresh(&err)) == 0,
+          "resize detached: %s", err.message);
+    CHECK(drv->volume_resize(hv, UUID_VOLUME, 2097152, UUID_MISSING, fresh(&err)) < 0 &&
+          err.status == 404, "resize on a missing machine: 404");
+    CHECK(drv->volume_snapshot(hv, UUID_VOLUME, UUID_A, UUID_IMAGE, location, sizeof(location),
+                               fresh(&err)) == 0 &&
+          strcmp(location, "cimid-image:" UUID_IMAGE) == 0, "snapshot location %s", location);
+    CHECK(drv->volume_detach(hv, UUID_A, UUID_VOLUME, fresh(&err)) == 0, "detach: %s",
+          err.message);
+    CHECK(drv->volume_detach(hv, UUID_MISSING, UUID_VOLUME, fresh(&err)) < 0 && err.status == 404,
+          "detach from a missing machine: 404");
+    CHECK(drv->volume_delete(hv, UUID_VOLUME, fresh(&err)) == 0, "delete: %s", err.message);
+}
+
 static void test_undefine(struct hv *hv)
 {
     struct hv_machine_spec spec;
@@ -452,6 +489,7 @@ int main(void)
     test_missing(hv);
     test_list(hv);
     test_capture(hv);
+    test_volumes(hv);
     test_undefine(hv);
     test_title_escaping(hv);
     test_threads(hv);

@@ -1,0 +1,342 @@
+/*
+ * machine_volume.c - attaching Volumes to Machines (DSP0263 MachineVolume).
+ *
+ * POST {initialLocation, volume: {href}} to a Machine's volumes collection
+ * attaches the Volume: the request checks it and records the attachment
+ * machines/{id}/volumes/{n} (201 + Location), and the machine.attach Job
+ * asks the hypervisor (hot-plug while the machine runs, its persistent
+ * definition always).  DELETE of the item detaches it (machine.detach; 200
+ * when done).  A Volume is attached to one machine at a time, only to a
+ * machine of a tenant that may change it, and only while the machine is
+ * STARTED, STOPPED or PAUSED.
+ *
+ * The guest sees the volume as a virtio disk: an initialLocation /dev/vdX
+ * is honoured (409 when the machine uses it); without one, or with a name
+ * a virtio guest cannot have (/dev/sdf), the first device free after the
+ * machine's own disks is taken.  initialLocation then says which.  While a
+ * Job works on an attachment its private "pending" says which one (the
+ * attachment cannot be deleted meanwhile) and its Volume is busy.
+ * Attachments are not edited: a MachineVolume offers delete only (clients
+ * take the first operation).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cimi/render.h"
+#include "driver/driver.h"
+#include "resources/resource.h"
+#include "resources/volume.h"
+#include "util/log.h"
+
+#define MAX_DEVICES 26  /* vda ... vdz */
+
+static const struct driver *drv(void)
+{
+    return hypervisor_driver();
+}
+
+static const char *param(const struct job_context *ctx, const char *name)
+{
+    return json_string_value(json_object_get(ctx->params, name)) ?: "";
+}
+
+/* The machine at path, whose state allows op ("attach" or "detach"). */
+static int load_machine(struct cimi_request *req, const char *path, const char *op,
+                        struct store_row *machine, struct cimi_error *err)
+{
+    const struct resource_ops *ro = resource_ops_of(&t_machine);
+    const char *state;
+
+    if (resource_load(req, path, &t_machine, machine, err) != 0)
+        return -1;
+    ro->refresh(req, machine);
+    if (ro->allowed(machine, op))
+        return 0;
+    state = json_string_value(json_object_get(machine->doc, "state"));
+    err_set(err, 409, NULL, "Machine '%s' is %s; volumes are attached to and detached from a "
+            "STARTED, STOPPED or PAUSED machine", path, state ? state : "busy");
+    store_row_clear(machine);
+    return -1;
+}
+
+/* The Volume to attach: by href, visible and changeable, AVAILABLE, idle
+ * and attached nowhere.  Its path into path. */
+static int check_volume(struct cimi_request *req, const json_t *ref, char *path, size_t len,
+                        struct cimi_error *err)
+{
+    const char *href = json_string_value(json_object_get(ref, "href"));
+    struct store_row volume;
+    char machine[256];
+    const char *state;
+    int attached, rc = -1;
+
+    if (href == NULL)
+        return err_set(err, 400, "volume", "volume must name a Volume by href");
+    if (resource_href_path(req, href, "volume", path, len, err) != 0)
+        return -1;
+    if (resource_load(req, path, &t_volume, &volume, err) != 0)
+        return err_set(err, 400, "volume", "volume href '%s' does not name a Volume", href);
+    state = json_string_value(json_object_get(volume.doc, "state")) ?: "";
+    if (!render_writable(req, &volume))
+        err_set(err, 403, "volume", "Volume '%s' cannot be changed by %s", path, req->who.name);
+    else if (strcmp(state, "AVAILABLE") != 0 || volume_is_busy(&volume))
+        err_set(err, 409, "volume", "Volume '%s' is %s; it can be attached when it is AVAILABLE "
+                "and no other Job works on it", path, volume_is_busy(&volume) ? "busy" : state);
+    else if ((attached = volume_attachment(req->st, path, NULL, 0, machine, sizeof(machine),
+                                           err)) == 0)
+        rc = 0;
+    else if (attached > 0)
+        err_set(err, 409, "volume", "Volume '%s' is already attached to Machine '%s'", path,
+                machine);
+    store_row_clear(&volume);
+    return rc;
+}
+
+/* ---- devices ---- */
+
+static int mark_used(void *arg, struct store_row *row)
+{
+    bool *used = arg;
+    const char *target = json_string_value(json_object_get(row->priv, "target"));
+
+    if (target != NULL && strlen(target) == 3 && target[2] >= 'a' && target[2] <= 'z')
+        used[target[2] - 'a'] = true;
+    return 0;
+}
+
+/* Which of vda ... vdz the machine uses: its own disks and its volumes. */
+static int used_devices(struct store *st, const struct store_row *machine, bool *used,
+                        struct cimi_error *err)
+{
+    json_t *spec = json_object_get(machine->priv, "spec");
+    size_t ndisks = json_array_size(json_object_get(spec, "disks"));
+
+    memset(used, 0, MAX_DEVICES * sizeof(*used));
+    for (size_t i = 0; i < (ndisks > 0 ? ndisks : 1) && i < MAX_DEVICES; i++)
+        used[i] = true;
+    return st->ops->list(st, "MachineVolume", machine->id, NULL, mark_used, used, err);
+}
+
+/* The device for a new attachment ("vdb") from initialLocation (may be NULL). */
+static int choose_device(struct store *st, const struct store_row *machine, const char *location,
+                         char *target, size_t len, struct cimi_error *err)
+{
+    bool used[MAX_DEVICES];
+    const char *name = location;
+
+    if (used_devices(st, machine, used, err) != 0)
+        return -1;
+    if (name != NULL && strncmp(name, "/dev/", 5) == 0)
+        name += 5;
+    if (name != NULL && strlen(name) == 3 && strncmp(name, "vd", 2) == 0 && name[2] >= 'a' &&
+        name[2] <= 'z') {
+        if (used[name[2] - 'a'])
+            return err_set(err, 409, "initialLocation", "Machine '%s' already uses /dev/%s",
+                           machine->id, name);
+        snprintf(target, len, "%s", name);
+        return 0;
+    }
+    for (int i = 0; i < MAX_DEVICES; i++) {
+        if (!used[i]) {
+            snprintf(target, len, "vd%c", 'a' + i);
+            return 0;
+        }
+    }
+    return err_set(err, 409, NULL, "Machine '%s' has no free disk device left", machine->id);
+}
+
+/* ---- attach (create) and detach (delete) ---- */
+
+static int attach_create(struct cimi_request *req, json_t *input, struct store_row *row,
+                         struct job_spec *job, struct cimi_error *err)
+{
+    struct store_row machine;
+    char volume[256], target[8], location[16];
+    int rc = -1;
+
+    if (row->parent[0] == '\0')
+        return err_set(err, 405, NULL, "a MachineVolume is created in a Machine's volumes");
+    if (load_machine(req, row->parent, "attach", &machine, err) != 0)
+        return -1;
+    if (check_volume(req, json_object_get(input, "volume"), volume, sizeof(volume), err) != 0 ||
+        choose_device(req->st, &machine,
+                      json_string_value(json_object_get(input, "initialLocation")), target,
+                      sizeof(target), err) != 0 ||
+        resource_new_child(req->st, &machine, "volumes", &t_machine_volume, row, err) != 0 ||
+        volume_set_busy(req->st, volume, "attach", err) != 0)
+        goto out;
+    resource_copy_common(input, row->doc);
+    snprintf(location, sizeof(location), "/dev/%s", target);
+    json_object_set_new(row->doc, "initialLocation", json_string(location));
+    json_object_set_new(row->doc, "volume", json_pack("{s:s}", "href", volume));
+    json_object_set_new(row->priv, "target", json_string(target));
+    json_object_set_new(row->priv, "pending", json_string("attach"));
+    snprintf(job->op, sizeof(job->op), "machine.attach");
+    job->params = json_pack("{s:s, s:s, s:s, s:s}", "attachment", row->id, "machine", machine.id,
+                            "volume", volume, "target", target);
+    rc = 0;
+out:
+    store_row_clear(&machine);
+    return rc;
+}
+
+static int detach_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+                         struct cimi_error *err)
+{
+    const char *volume = resource_ref(row->doc, "volume");
+    struct store_row machine, vol;
+    bool busy;
+
+    if (strcmp(json_string_value(json_object_get(row->priv, "pending")) ?: "", "attach") == 0)
+        return err_set(err, 409, NULL, "'%s' is being attached; detach it when its Job is done",
+                       row->id);
+    if (load_machine(req, row->parent, "detach", &machine, err) != 0)
+        return -1;
+    store_row_clear(&machine);
+    memset(&vol, 0, sizeof(vol));
+    if (volume == NULL || req->st->ops->get(req->st, volume, &vol, err) != 0)
+        return err_set(err, 500, NULL, "attachment '%s' names no Volume", row->id);
+    busy = volume_is_busy(&vol);
+    store_row_clear(&vol);
+    if (busy)
+        return err_set(err, 409, NULL, "Volume '%s' is busy; detach it when its Job is done",
+                       volume);
+    json_object_set_new(row->priv, "pending", json_string("detach"));
+    if (req->st->ops->update(req->st, row, err) != 0 ||
+        volume_set_busy(req->st, volume, "detach", err) != 0)
+        return -1;
+    snprintf(job->op, sizeof(job->op), "machine.detach");
+    job->params = json_pack("{s:s, s:s, s:s}", "attachment", row->id, "machine", row->parent,
+                            "volume", volume);
+    return 0;
+}
+
+/* Delete (detach) unless a detach is under way; never edited.  delete is
+ * offered while the (quick) attach Job runs, so that the 201 reply already
+ * shows it: a DELETE in that moment answers 409. */
+static bool attachment_allowed(const struct store_row *row, const char *op)
+{
+    const char *pending = json_string_value(json_object_get(row->priv, "pending")) ?: "";
+
+    return strcmp(op, "delete") == 0 && strcmp(pending, "detach") != 0;
+}
+
+const struct resource_ops machine_volume_ops = {
+    .create = attach_create,
+    .remove = detach_remove,
+    .allowed = attachment_allowed,
+};
+
+/* ---- the jobs ---- */
+
+/* End an attach or detach in one transaction: the attachment stays (with
+ * nothing pending) or goes, the Volume is idle again, the Job's outcome. */
+static int finish(struct job_context *ctx, bool keep, bool success, const char *message,
+                  struct cimi_error *err)
+{
+    struct store *st = ctx->st;
+    struct store_row row;
+    int rc = 0;
+
+    memset(&row, 0, sizeof(row));
+    if (st->ops->begin(st, err) != 0)
+        return -1;
+    if (st->ops->get(st, param(ctx, "attachment"), &row, NULL) == 0) {
+        json_object_del(row.priv, "pending");
+        rc = keep ? st->ops->update(st, &row, err) : st->ops->remove(st, row.id, err);
+    }
+    store_row_clear(&row);
+    if (rc != 0 || volume_set_busy(st, param(ctx, "volume"), "", err) != 0 ||
+        job_finish(st, ctx->job_id, success, message, err) != 0 || st->ops->commit(st, err) != 0) {
+        st->ops->rollback(st);
+        return -1;
+    }
+    return 0;
+}
+
+static int run_attach(struct job_context *ctx, struct cimi_error *err)
+{
+    struct cimi_error cause;
+    char message[64];
+
+    err_clear(&cause);
+    job_progress(ctx->st, ctx->job_id, 40, "attaching the volume");
+    if (drv()->volume_attach(hypervisor_conn(), resource_uuid(param(ctx, "machine")),
+                             resource_uuid(param(ctx, "volume")), param(ctx, "target"),
+                             &cause) != 0)
+        return finish(ctx, false, false, cause.message, err);
+    snprintf(message, sizeof(message), "attached as /dev/%s", param(ctx, "target"));
+    return finish(ctx, true, true, message, err);
+}
+
+static int run_detach(struct job_context *ctx, struct cimi_error *err)
+{
+    struct cimi_error cause;
+
+    err_clear(&cause);
+    job_progress(ctx->st, ctx->job_id, 40, "detaching the volume");
+    /* A machine the hypervisor no longer has holds no volume either (404). */
+    if (drv()->volume_detach(hypervisor_conn(), resource_uuid(param(ctx, "machine")),
+                             resource_uuid(param(ctx, "volume")), &cause) != 0 &&
+        cause.status != 404)
+        return finish(ctx, true, false, cause.message, err);
+    return finish(ctx, false, true, "detached", err);
+}
+
+/* Stopped before they ran: as if never asked. */
+static void cancel(struct job_context *ctx, bool keep)
+{
+    struct store_row row;
+
+    memset(&row, 0, sizeof(row));
+    if (ctx->st->ops->get(ctx->st, param(ctx, "attachment"), &row, NULL) == 0) {
+        json_object_del(row.priv, "pending");
+        if (keep)
+            ctx->st->ops->update(ctx->st, &row, NULL);
+        else
+            ctx->st->ops->remove(ctx->st, row.id, NULL);
+    }
+    store_row_clear(&row);
+    volume_set_busy(ctx->st, param(ctx, "volume"), "", NULL);
+}
+
+static void cancel_attach(struct job_context *ctx)
+{
+    cancel(ctx, false);
+}
+
+static void cancel_detach(struct job_context *ctx)
+{
+    cancel(ctx, true);
+}
+
+const struct job_kind machine_attach_job = {"machine.attach", run_attach, cancel_attach};
+const struct job_kind machine_detach_job = {"machine.detach", run_detach, cancel_detach};
+
+/* ---- start-up ---- */
+
+static int reattach_row(void *arg, struct store_row *row)
+{
+    const char *machine_uuid = arg;
+    const char *volume = resource_ref(row->doc, "volume");
+    const char *target = json_string_value(json_object_get(row->priv, "target"));
+    struct cimi_error err;
+
+    if (volume != NULL && target != NULL &&
+        drv()->volume_attach(hypervisor_conn(), machine_uuid, resource_uuid(volume), target,
+                             &err) != 0)
+        log_warn("reconcile: cannot attach %s to %s again: %s", volume, row->parent, err.message);
+    return 0;
+}
+
+int machine_volumes_reattach(struct store *st, const struct store_row *machine)
+{
+    struct cimi_error err;
+
+    if (st->ops->list(st, "MachineVolume", machine->id, NULL, reattach_row,
+                      (void *)resource_uuid(machine->id), &err) != 0) {
+        log_error("reconcile: %s", err.message);
+        return -1;
+    }
+    return 0;
+}

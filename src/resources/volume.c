@@ -1,0 +1,389 @@
+/*
+ * volume.c - Volumes and VolumeImages (DSP0263 Volume family).
+ *
+ * A Volume is created from a VolumeTemplate (by reference with overrides,
+ * or by value) whose VolumeConfiguration (likewise) gives its capacity and
+ * whose optional VolumeImage its first content: the volume then starts as a
+ * copy-on-write overlay of that image.  The volume.create Job makes the
+ * storage (CREATING -> AVAILABLE).  A PUT with a larger capacity grows the
+ * Volume through a volume.resize Job (a Volume never shrinks: 400).
+ * Deleting a Volume that is attached to a machine is refused (409).
+ *
+ * A Volume stays AVAILABLE while attached: DSP0263's Volume states have no
+ * "in use", and the attachment shows as the MachineVolume in the machine's
+ * volumes collection.  One volume Job at a time: while one works on the
+ * Volume (priv "busy"), deleting it, growing it and copying it answer 409.
+ *
+ * A VolumeImage is registered from a location (AVAILABLE at once) or, when
+ * its imageLocation names one of our Volumes, copied from that Volume by a
+ * volume.snapshot Job; afterwards imageLocation names the copy and the
+ * image is listed in the Volume's `images` sub-collection (a
+ * VolumeVolumeImage).  The jobs are in volume_jobs.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cimi/render.h"
+#include "driver/driver.h"
+#include "resources/resource.h"
+#include "resources/volume.h"
+
+/* ---- shared with the jobs and attachments ---- */
+
+bool volume_is_busy(const struct store_row *volume)
+{
+    return json_string_length(json_object_get(volume->priv, "busy")) > 0;
+}
+
+int volume_set_busy(struct store *st, const char *path, const char *op, struct cimi_error *err)
+{
+    struct store_row row;
+    int rc;
+
+    memset(&row, 0, sizeof(row));
+    if (st->ops->get(st, path, &row, NULL) != 0)
+        return 0;
+    if (op[0] != '\0')
+        json_object_set_new(row.priv, "busy", json_string(op));
+    else
+        json_object_del(row.priv, "busy");
+    rc = st->ops->update(st, &row, err);
+    store_row_clear(&row);
+    return rc;
+}
+
+struct attachment_ctx {
+    const char *volume;
+    char *attachment, *machine;
+    size_t len, machine_len;
+    int found;
+};
+
+static int match_attachment(void *arg, struct store_row *row)
+{
+    struct attachment_ctx *c = arg;
+    const char *href = resource_ref(row->doc, "volume");
+
+    if (href == NULL || strcmp(href, c->volume) != 0)
+        return 0;
+    if (c->attachment)
+        snprintf(c->attachment, c->len, "%s", row->id);
+    if (c->machine)
+        snprintf(c->machine, c->machine_len, "%s", row->parent);
+    c->found = 1;
+    return 1;
+}
+
+int volume_attachment(struct store *st, const char *volume_path, char *attachment, size_t len,
+                      char *machine, size_t machine_len, struct cimi_error *err)
+{
+    struct attachment_ctx ctx = {volume_path, attachment, machine, len, machine_len, 0};
+
+    if (st->ops->list(st, "MachineVolume", NULL, NULL, match_attachment, &ctx, err) != 0)
+        return -1;
+    return ctx.found;
+}
+
+static const char *state_of(const struct store_row *row)
+{
+    return json_string_value(json_object_get(row->doc, "state")) ?: "";
+}
+
+/* ---- Volume: create ---- */
+
+/* The template's volumeConfig, resolved and checked. */
+static json_t *resolve_config(struct cimi_request *req, const json_t *tmpl, struct cimi_error *err)
+{
+    const json_t *ref = json_object_get(tmpl, "volumeConfig");
+    json_t *config;
+    char path[256];
+
+    if (ref == NULL) {
+        err_set(err, 400, "volumeTemplate.volumeConfig",
+                "missing required attribute 'volumeTemplate.volumeConfig'");
+        return NULL;
+    }
+    config = resource_resolve(req, ref, &t_volume_configuration, "volumeTemplate.volumeConfig",
+                              path, sizeof(path), err);
+    if (config != NULL && resource_check_capacity(json_object_get(config, "capacity"),
+                                                  "volumeTemplate.volumeConfig.capacity",
+                                                  err) != 0) {
+        json_decref(config);
+        return NULL;
+    }
+    return config;
+}
+
+/* The template's volumeImage, if any, resolved; it must be AVAILABLE and
+ * usable by the hypervisor.  0 with *image NULL when there is none. */
+static int resolve_image(struct cimi_request *req, const json_t *tmpl, json_t **image,
+                         struct cimi_error *err)
+{
+    const json_t *ref = json_object_get(tmpl, "volumeImage");
+    const char *location, *state;
+    char path[256];
+
+    *image = NULL;
+    if (ref == NULL)
+        return 0;
+    *image = resource_resolve(req, ref, &t_volume_image, "volumeTemplate.volumeImage", path,
+                              sizeof(path), err);
+    if (*image == NULL)
+        return -1;
+    state = json_string_value(json_object_get(*image, "state"));
+    if (path[0] && (state == NULL || strcmp(state, "AVAILABLE") != 0))
+        return err_set(err, 409, "volumeTemplate.volumeImage", "VolumeImage '%s' is not AVAILABLE",
+                       path);
+    location = json_string_value(json_object_get(*image, "imageLocation"));
+    if (location == NULL || location[0] == '\0')
+        return err_set(err, 400, "volumeTemplate.volumeImage.imageLocation",
+                       "missing required attribute 'volumeTemplate.volumeImage.imageLocation'");
+    return hypervisor_driver()->check_image(hypervisor_conn(), location, err);
+}
+
+/* The new Volume's documents from its configuration and image. */
+static void fill_volume(struct store_row *row, const json_t *config, const json_t *image)
+{
+    const char *type = json_string_value(json_object_get(config, "type"));
+    const char *format = json_string_value(json_object_get(config, "format"));
+    const char *location = json_string_value(json_object_get(image, "imageLocation"));
+
+    json_object_set_new(row->doc, "state", json_string("CREATING"));
+    if (type != NULL && type[0] != '\0')
+        json_object_set_new(row->doc, "type", json_string(type));
+    json_object_set(row->doc, "capacity", json_object_get(config, "capacity"));
+    json_object_set_new(row->doc, "bootable",
+                        json_boolean(json_is_true(json_object_get(image, "bootable"))));
+    json_object_set_new(row->priv, "image", json_string(location ? location : ""));
+    /* The guest formats a volume itself; the wish is kept for reference. */
+    if (format != NULL)
+        json_object_set_new(row->priv, "format", json_string(format));
+}
+
+static int volume_create(struct cimi_request *req, json_t *input, struct store_row *row,
+                         struct job_spec *job, struct cimi_error *err)
+{
+    json_t *tmpl, *config = NULL, *image = NULL;
+    char path[256];
+    int rc = -1;
+
+    tmpl = resource_resolve(req, json_object_get(input, "volumeTemplate"), &t_volume_template,
+                            "volumeTemplate", path, sizeof(path), err);
+    if (tmpl == NULL)
+        return -1;
+    config = resolve_config(req, tmpl, err);
+    if (config == NULL || resolve_image(req, tmpl, &image, err) != 0 ||
+        resource_new_row(req, &t_volume, row, err) != 0)
+        goto out;
+    resource_copy_common(input, row->doc);
+    fill_volume(row, config, image);
+    snprintf(job->op, sizeof(job->op), "volume.create");
+    job->params = json_pack("{s:s}", "volume", row->id);
+    rc = 0;
+out:
+    json_decref(tmpl);
+    json_decref(config);
+    json_decref(image);
+    return rc;
+}
+
+/* ---- Volume: update, delete ---- */
+
+/* A larger capacity grows the Volume (volume.resize); smaller is refused. */
+static int volume_update(struct cimi_request *req, const json_t *before, struct store_row *row,
+                         struct job_spec *job, struct cimi_error *err)
+{
+    json_int_t old = json_integer_value(json_object_get(before, "capacity"));
+    json_t *capacity = json_object_get(row->doc, "capacity");
+
+    (void)req;
+    if (resource_check_capacity(capacity, "capacity", err) != 0)
+        return -1;
+    if (json_integer_value(capacity) == old)
+        return 0;
+    if (json_integer_value(capacity) < old)
+        return err_set(err, 400, "capacity",
+                       "a Volume only grows: capacity %lld KB is less than its %lld KB",
+                       (long long)json_integer_value(capacity), (long long)old);
+    if (strcmp(state_of(row), "AVAILABLE") != 0 || volume_is_busy(row))
+        return err_set(err, 409, "capacity", "Volume '%s' is %s; its capacity changes only when "
+                       "it is AVAILABLE and no other Job works on it", row->id,
+                       volume_is_busy(row) ? "busy" : state_of(row));
+    json_object_set_new(row->priv, "busy", json_string("resize"));
+    json_object_set_new(row->priv, "previousCapacity", json_integer(old));
+    snprintf(job->op, sizeof(job->op), "volume.resize");
+    job->params = json_pack("{s:s, s:I}", "volume", row->id, "capacity",
+                            json_integer_value(capacity));
+    return 0;
+}
+
+static int volume_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+                         struct cimi_error *err)
+{
+    char machine[256];
+    int attached = volume_attachment(req->st, row->id, NULL, 0, machine, sizeof(machine), err);
+
+    if (attached < 0)
+        return -1;
+    if (attached)
+        return err_set(err, 409, NULL, "Volume '%s' is attached to Machine '%s'; detach it first "
+                       "(delete its MachineVolume)", row->id, machine);
+    json_object_set_new(row->priv, "previous", json_string(state_of(row)));
+    json_object_set_new(row->doc, "state", json_string("DELETING"));
+    resource_touch(row->doc);
+    if (req->st->ops->update(req->st, row, err) != 0)
+        return -1;
+    snprintf(job->op, sizeof(job->op), "volume.delete");
+    job->params = json_pack("{s:s}", "volume", row->id);
+    return 0;
+}
+
+/* Edit while it exists; delete unless a Job other than create works on it. */
+static bool volume_allowed(const struct store_row *row, const char *op)
+{
+    if (strcmp(state_of(row), "DELETING") == 0)
+        return false;
+    if (strcmp(op, "delete") == 0)
+        return !volume_is_busy(row);
+    return strcmp(op, "edit") == 0;
+}
+
+const struct resource_ops volume_ops = {
+    .create_input = &t_volume_create,
+    .create = volume_create,
+    .update = volume_update,
+    .remove = volume_remove,
+    .allowed = volume_allowed,
+};
+
+/* ---- VolumeImage ---- */
+
+static int image_check(struct cimi_request *req, json_t *doc, struct cimi_error *err)
+{
+    (void)req;
+    if (json_string_length(json_object_get(doc, "imageLocation")) == 0)
+        return err_set(err, 400, "imageLocation", "missing required attribute 'imageLocation'");
+    return 0;
+}
+
+/* Is imageLocation one of our Volumes? Fills path if so. */
+static bool names_volume(struct cimi_request *req, const char *location, char *path, size_t len)
+{
+    struct cimi_error ignored;
+
+    if (resource_href_path(req, location, "imageLocation", path, len, &ignored) != 0)
+        return false;
+    return strncmp(path, "volumes/", 8) == 0;
+}
+
+/* The image will be a copy of the Volume at volume_path: a volume.snapshot Job. */
+static int start_snapshot(struct cimi_request *req, struct store_row *row, const char *volume_path,
+                          struct job_spec *job, struct cimi_error *err)
+{
+    struct store_row volume;
+    char location[768];
+    int rc = -1;
+
+    if (resource_load(req, volume_path, &t_volume, &volume, err) != 0)
+        return err_set(err, 400, "imageLocation", "imageLocation '%s' names no Volume",
+                       volume_path);
+    if (!render_writable(req, &volume))
+        err_set(err, 403, "imageLocation", "Volume '%s' cannot be changed by %s", volume_path,
+                req->who.name);
+    else if (strcmp(state_of(&volume), "AVAILABLE") != 0 || volume_is_busy(&volume))
+        err_set(err, 409, "imageLocation", "Volume '%s' is %s; it can be copied when it is "
+                "AVAILABLE and no other Job works on it", volume_path,
+                volume_is_busy(&volume) ? "busy" : state_of(&volume));
+    else
+        rc = volume_set_busy(req->st, volume_path, "snapshot", err);
+    if (rc != 0) {
+        store_row_clear(&volume);
+        return -1;
+    }
+    /* A copy belongs to the volume's tenant. */
+    snprintf(row->tenant, sizeof(row->tenant), "%s", volume.tenant);
+    snprintf(job->tenant, sizeof(job->tenant), "%s", volume.tenant);
+    if (json_object_get(row->doc, "bootable") == NULL)
+        json_object_set(row->doc, "bootable", json_object_get(volume.doc, "bootable"));
+    store_row_clear(&volume);
+    json_object_set_new(row->doc, "state", json_string("CREATING"));
+    /* Until the copy is made, the image is where the volume is. */
+    render_uri(req, volume_path, location, sizeof(location));
+    json_object_set_new(row->doc, "imageLocation", json_string(location));
+    snprintf(job->op, sizeof(job->op), "volume.snapshot");
+    job->params = json_pack("{s:s, s:s}", "image", row->id, "volume", volume_path);
+    return 0;
+}
+
+static int image_create(struct cimi_request *req, json_t *input, struct store_row *row,
+                        struct job_spec *job, struct cimi_error *err)
+{
+    const char *location = json_string_value(json_object_get(input, "imageLocation"));
+    char volume_path[256];
+
+    row->doc = json_deep_copy(input);
+    row->priv = json_object();
+    if (resource_new_row(req, &t_volume_image, row, err) != 0)
+        return -1;
+    if (names_volume(req, location, volume_path, sizeof(volume_path)))
+        return start_snapshot(req, row, volume_path, job, err);
+    /* A location outside cimid: registered as it is; whether the
+     * hypervisor can use it is checked when a Volume is made from it. */
+    json_object_set_new(row->doc, "state", json_string("AVAILABLE"));
+    return 0;
+}
+
+/* Not while its copy is being made. */
+static bool image_allowed(const struct store_row *row, const char *op)
+{
+    if (strcmp(op, "delete") == 0)
+        return strcmp(state_of(row), "CREATING") != 0;
+    return strcmp(op, "edit") == 0;
+}
+
+struct listing_ctx {
+    const char *image;
+    json_t *ids;
+};
+
+static int collect_listing(void *arg, struct store_row *row)
+{
+    struct listing_ctx *c = arg;
+    const char *href = resource_ref(row->doc, "volumeImage");
+
+    if (href != NULL && strcmp(href, c->image) == 0)
+        json_array_append_new(c->ids, json_string(row->id));
+    return 0;
+}
+
+/* The image goes, and with it its listing in the images of its Volume.  Its
+ * file stays: volumes made from it are overlays on it. */
+static int image_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+                        struct cimi_error *err)
+{
+    struct listing_ctx ctx = {row->id, json_array()};
+    json_t *id;
+    size_t i;
+    int rc;
+
+    (void)job;
+    rc = req->st->ops->list(req->st, "VolumeVolumeImage", NULL, NULL, collect_listing, &ctx, err);
+    json_array_foreach(ctx.ids, i, id) {
+        if (rc == 0)
+            rc = req->st->ops->remove(req->st, json_string_value(id), err);
+    }
+    json_decref(ctx.ids);
+    return rc == 0 ? req->st->ops->remove(req->st, row->id, err) : -1;
+}
+
+const struct resource_ops volume_image_ops = {
+    .create = image_create,
+    .check = image_check,
+    .remove = image_remove,
+    .allowed = image_allowed,
+};
+
+/* The images of a Volume are listed by the provider when it copies one. */
+const struct resource_ops volume_volume_image_ops = {
+    .provider_only = true,
+};

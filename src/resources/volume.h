@@ -1,0 +1,40 @@
+/*
+ * volume.h - what Volumes (volume.c), their jobs (volume_jobs.c) and their
+ * attachments to machines (machine_volume.c) share.
+ *
+ * A Volume row's private document holds "image" (the location of the image
+ * it was made from, "" for a blank one), "busy" (the volume job working on
+ * it besides create and delete, which use the states CREATING and DELETING)
+ * and, while a resize runs, "previousCapacity".  Which machine a Volume is
+ * attached to is not kept in the Volume: the MachineVolume rows
+ * (machines/{id}/volumes/{n}) are the one record of attachments, so
+ * deleting a Machine (and with it its MachineVolumes) frees its volumes.
+ */
+#ifndef CIMID_VOLUME_H
+#define CIMID_VOLUME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "jobs/jobs.h"
+#include "store/store.h"
+
+/* The MachineVolume attaching the Volume at volume_path, if any: 1 (its
+ * path into attachment and its machine's into machine, each if not NULL),
+ * 0 when the volume is not attached, -1 with err. */
+int volume_attachment(struct store *st, const char *volume_path, char *attachment, size_t len,
+                      char *machine, size_t machine_len, struct cimi_error *err);
+
+/* Is a volume job (resize, snapshot, attach, detach) working on the Volume? */
+bool volume_is_busy(const struct store_row *volume);
+/* Mark the Volume at path busy with op ("" = no longer), inside the caller's
+ * transaction; a missing Volume is left alone. */
+int volume_set_busy(struct store *st, const char *path, const char *op, struct cimi_error *err);
+
+/* Start-up: attach a re-created machine's volumes again (machine_volume.c). */
+int machine_volumes_reattach(struct store *st, const struct store_row *machine);
+
+extern const struct job_kind volume_create_job, volume_delete_job, volume_resize_job,
+    volume_snapshot_job, machine_attach_job, machine_detach_job;
+
+#endif
