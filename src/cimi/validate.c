@@ -40,6 +40,15 @@ static bool valid_hex(const char *s)
     return true;
 }
 
+/* XML carries a property key in an attribute whose value is trimmed and
+ * must not be empty; a key that cannot survive that is refused in JSON too. */
+static bool valid_property_key(const char *key)
+{
+    size_t n = strlen(key);
+
+    return n > 0 && !strchr(" \t\r\n", key[0]) && !strchr(" \t\r\n", key[n - 1]);
+}
+
 static int kind_error(struct cimi_error *err, const char *path, const char *expected)
 {
     return err_set(err, 400, path, "attribute '%s' must be %s", path, expected);
@@ -77,9 +86,10 @@ static int check_map(const json_t *v, const char *path, struct cimi_error *err)
     if (!json_is_object(v))
         return kind_error(err, path, "an object of string values");
     json_object_foreach((json_t *)v, key, value) {
-        /* XML carries the key in an attribute that must not be empty. */
-        if (key[0] == '\0')
-            return err_set(err, 400, path, "a property of '%s' has an empty key", path);
+        if (!valid_property_key(key))
+            return err_set(err, 400, path,
+                           "property key '%.64s' of '%s' is empty or starts or ends with white "
+                           "space", key, path);
         if (!json_is_string(value))
             return err_set(err, 400, path, "property '%s' of '%s' must be a string", key, path);
     }

@@ -1,0 +1,146 @@
+"""B3 - scale: cimid with 10,000 Machines in its store (test:///default).
+
+How the store is filled: 100 Machines (every other one STARTED) are created
+through the API by 8 parallel clients; cimid is stopped; their rows (the
+Machine and its Disk) are then copied with fresh UUIDs and names straight into
+the SQLite store, in one transaction, until it holds N Machines (10,000; 1,000
+with --quick).  The copies are exactly what cimid itself wrote, with other ids.
+On the next start cimid re-creates all of them in test:///default (its
+machines live only in memory) and starts the STARTED ones: that
+reconciliation is part of the start-up time measured here.
+
+Measured twice in the same run, with 100 Machines (the baseline) and with N:
+  * start-up: exec of `cimid serve` until the first HTTP answer (3 starts; 1 with --quick);
+  * resident memory: VmRSS after start-up and the peak VmHWM at the end;
+  * a filtered page: GET machines?$filter=state='STOPPED'&$first=21&$last=40;
+  * one create: POST /machines and its Job (initialState STOPPED).
+Plus the libvirt floor of the reconciliation: direct_libvirt --define-only
+defines N domains and starts every other one on its own connection.
+"""
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import time
+import uuid
+
+from cimibench import DIRECT, BenchError, Cimid, create_machine, log, parallel, stats
+
+PAGE = "machines?$filter=state%3D'STOPPED'&$first=21&$last=40"
+SEED = 100
+
+
+def seed(d, count):
+    clients = [d.client() for _ in range(8)]
+
+    def make(i, n):
+        create_machine(clients[i], d.base, f"b3-{n:05d}",
+                       initial_state="STARTED" if n % 2 == 0 else "STOPPED", max_poll=0.02)
+    errors = parallel(8, range(count), make)
+    for c in clients:
+        c.close()
+    if errors:
+        raise BenchError(f"B3 seeding: {errors[0]}")
+
+
+def clone_to(database, total):
+    """Copy the Machine rows (and their Disks) with new UUIDs until there are total."""
+    db = sqlite3.connect(database, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        machines = db.execute("SELECT id, type, tenant, parent, version, doc, priv FROM resources "
+                              "WHERE type = 'Machine' ORDER BY seq").fetchall()
+        children = {}
+        for row in db.execute("SELECT id, type, tenant, parent, version, doc, priv FROM resources "
+                              "WHERE parent LIKE 'machines/%' ORDER BY seq"):
+            children.setdefault(row[3], []).append(row)
+        have = len(machines)
+        batch = []
+        n = have
+        while n < total:
+            src = machines[n % have]
+            old = src[0].split("/", 1)[1]
+            new = str(uuid.uuid4())
+            sub = lambda s: s.replace(old, new)  # noqa: E731
+            doc = sub(src[5]).replace(f'"name":"b3-', f'"name":"b3c{n:05d}-', 1)
+            batch.append((sub(src[0]), src[1], src[2], src[3], src[4], doc, sub(src[6])))
+            for ch in children.get(src[0], []):
+                batch.append((sub(ch[0]), ch[1], ch[2], sub(ch[3]), ch[4], sub(ch[5]), sub(ch[6])))
+            n += 1
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany("INSERT INTO resources (id, type, tenant, parent, version, doc, priv) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)", batch)
+        db.execute("COMMIT")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        count = db.execute("SELECT count(*) FROM resources WHERE type='Machine'").fetchone()[0]
+    finally:
+        db.close()
+    return count
+
+
+def measure(d, repeats, starts, label):
+    """Start d `starts` times, then page and create `repeats` times; returns the figures."""
+    db = sqlite3.connect(d.database)
+    total = db.execute("SELECT count(*) FROM resources WHERE type = 'Machine'").fetchone()[0]
+    db.close()
+    startups = []
+    for i in range(starts):
+        d.start()
+        startups.append(d.startup_s)
+        if i < starts - 1:
+            d.stop()
+    rss_start, _ = d.memory()
+    c = d.client()
+    c.get(d.base + "cloudEntryPoint")  # the first authenticated request hashes the password
+    pages = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        r = c.get(d.base + PAGE)
+        pages.append(time.perf_counter() - t)
+        if r.status != 200:
+            raise BenchError(f"B3 page: {r.status} {r.body[:200]!r}")
+    items = len(r.json().get("machines", []))
+    if items != 20:
+        raise BenchError(f"B3 page: {items} machines instead of 20")
+    creates = []
+    for i in range(repeats):
+        t = time.perf_counter()
+        create_machine(c, d.base, f"b3-new-{label}-{i:03d}", initial_state="STOPPED")
+        creates.append(time.perf_counter() - t)
+    c.close()
+    _, peak = d.memory()
+    d.stop()
+    return {"machines": total, "startup": stats(startups), "rss": rss_start, "peak": peak,
+            "page": stats(pages), "page_items": items, "create": stats(creates)}
+
+
+def run(cfg):
+    n = cfg["b3_count"]
+    repeats = cfg["b3_repeats"]
+    d = Cimid("b3")
+    try:
+        d.start()
+        log(f"B3: creating {SEED} machines through the API")
+        seed(d, SEED)
+        d.stop()
+        log(f"B3: measuring with {SEED} machines")
+        small = measure(d, repeats, cfg["b3_starts"], "small")
+        log(f"B3: copying rows in the store up to {n} machines")
+        t = time.perf_counter()
+        count = clone_to(d.database, n)
+        clone_s = time.perf_counter() - t
+        log(f"B3: measuring with {count} machines")
+        large = measure(d, repeats, cfg["b3_starts"], "large")
+    finally:
+        d.stop()
+        shutil.rmtree(d.tmp, ignore_errors=True)
+    log(f"B3: libvirt floor: defining {n} domains directly")
+    out = subprocess.run([DIRECT, "--uri", "test:///default", "--count", str(n), "--define-only"],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise BenchError(f"direct_libvirt --define-only: {out.stderr.strip()[-300:]}")
+    floor = float(out.stdout.split()[1]) / 1e6
+    return {"small": small, "large": large, "count": n, "clone_s": clone_s,
+            "define_floor": floor}
