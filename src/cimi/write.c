@@ -111,11 +111,27 @@ static json_t *decode_body(struct cimi_request *req, const struct cimi_type *t, 
 bool if_match_allows(const char *if_match, long long version)
 {
     char etag[32];
+    size_t n;
+    const char *p = if_match;
 
-    if (if_match == NULL || strcmp(if_match, "*") == 0)
+    if (if_match == NULL)
         return true;
     snprintf(etag, sizeof(etag), "\"%lld\"", version);
-    return strstr(if_match, etag) != NULL;
+    n = strlen(etag);
+    /* A comma-separated list of entity tags (RFC 9110 13.1.1): "*", or one
+     * strong tag equal to ours; weak tags (W/"..") never match. */
+    while (*p) {
+        size_t len;
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        len = strcspn(p, ",");
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if ((len == 1 && p[0] == '*') || (len == n && strncmp(p, etag, n) == 0))
+            return true;
+        p += strcspn(p, ",");
+    }
+    return false;
 }
 
 static int check_if_match(const struct cimi_request *req, const struct store_row *row,

@@ -204,8 +204,15 @@ static int authenticate(struct MHD_Connection *conn, struct store *st, struct pr
         return err_set(err, 401, "Authorization", "authentication required (HTTP Basic)");
     }
     rc = auth_check(st, user, password ? password : "", who, err);
-    if (rc != 0)
-        log_warn("auth: failed login for user '%.64s'", user);
+    if (rc != 0) {
+        char shown[65];
+        size_t i;
+        /* The name is the client's: no control characters into the log. */
+        for (i = 0; user[i] != '\0' && i < sizeof(shown) - 1; i++)
+            shown[i] = (user[i] >= 0x20 && user[i] != 0x7f) ? user[i] : '?';
+        shown[i] = '\0';
+        log_warn("auth: failed login for user '%s'", shown);
+    }
     MHD_free(user);
     MHD_free(password);
     return rc;

@@ -82,6 +82,10 @@ static void test_if_match(void)
     CHECK(if_match_allows("\"1\", \"3\"", 3), "list");
     CHECK(if_match_allows("\"-9223372036854775808\"", LLONG_MIN), "smallest version");
     CHECK(!if_match_allows("", 3), "empty value");
+    CHECK(!if_match_allows("W/\"3\"", 3), "a weak tag never matches");
+    CHECK(!if_match_allows("xx\"3\"yy", 3), "junk around the tag");
+    CHECK(if_match_allows("\"7\" ,  \"3\" ", 3), "list with spaces");
+    CHECK(if_match_allows("\"7\", *", 3), "* in a list");
 }
 
 int main(void)
