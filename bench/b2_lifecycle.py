@@ -10,7 +10,9 @@ Each machine goes create -> start -> stop -> delete, one machine at a time:
     operation (see that file) on its own connection.
 The two paths run in alternating chunks (4; every direct chunk is a fresh
 process with its own warm-up) so that both see the same moments of a shared
-machine.
+machine.  On test:///default the CPU time per operation is also measured:
+cimid's (from /proc), the Python client's, and the direct program's
+(process start and connection included, spread over its operations).
 test:///default: libvirt's in-process mock, so the difference is cimid's own
 cost (HTTP, JSON, the durable SQLite commits, the job queue).  Stop is the
 graceful one (virDomainShutdown) in both paths.
@@ -21,13 +23,14 @@ graceful stop would only measure the stop timeout.
 """
 
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
 import time
 
 from cimibench import (DIRECT, BenchError, Cimid, create_machine, delete_machine,
-                       kill_processes_under, log, machine_action, stats)
+                       kill_processes_under, log, machine_action, process_cpu, stats)
 
 OPS = ["create", "start", "stop", "delete"]
 
@@ -78,16 +81,28 @@ def interleaved(d, n, chunks, direct_args, direct_warmup, cimid_warmup, **kw):
     direct = {op: [] for op in OPS}
     rtt = []
     done = 0
+    cpu = {"cimid": 0.0, "client": 0.0, "direct": 0.0, "cimid_ops": 0, "direct_ops": 0}
     for k in range(chunks):
         size = n // chunks + (1 if k < n % chunks else 0)
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         dt = run_direct(direct_args, size, warmup=direct_warmup)
-        ct, r = run_cimid(d, size, warmup=cimid_warmup if k == 0 else 0, first=done, **kw)
-        done += size + (cimid_warmup if k == 0 else 0)
+        ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu["direct"] += (ru2.ru_utime + ru2.ru_stime) - (ru.ru_utime + ru.ru_stime)
+        cpu["direct_ops"] += 4 * (size + direct_warmup)
+        warm = cimid_warmup if k == 0 else 0
+        c0, s0 = process_cpu(d.proc.pid), time.process_time()
+        ct, r = run_cimid(d, size, warmup=warm, first=done, **kw)
+        cpu["cimid"] += process_cpu(d.proc.pid) - c0
+        cpu["client"] += time.process_time() - s0
+        cpu["cimid_ops"] += 4 * (size + warm)
+        done += size + warm
         for op in OPS:
             direct[op] += dt[op]
             cim[op] += ct[op]
         rtt += r
-    return cim, direct, rtt
+    per_op = {"cimid": cpu["cimid"] / cpu["cimid_ops"], "client": cpu["client"] / cpu["cimid_ops"],
+              "direct": cpu["direct"] / cpu["direct_ops"]}
+    return cim, direct, rtt, per_op
 
 
 def summarize(cim, direct):
@@ -107,13 +122,15 @@ def run_test(cfg):
     log(f"B2 test:///default: {n} machines directly and through cimid, in 4 alternating chunks")
     d = Cimid("b2-test").start()
     try:
-        cim, direct, rtt = interleaved(d, n, 4, ["--uri", "test:///default", "--stop", "shutdown"],
-                                       direct_warmup=10, cimid_warmup=10)
+        cim, direct, rtt, cpu = interleaved(d, n, 4,
+                                            ["--uri", "test:///default", "--stop", "shutdown"],
+                                            direct_warmup=10, cimid_warmup=10)
     finally:
         d.stop()
         shutil.rmtree(d.tmp, ignore_errors=True)
     res = summarize(cim, direct)
     res["_rtt"] = stats(rtt)
+    res["_cpu"] = cpu
     res["_count"] = n
     return res
 
@@ -154,8 +171,8 @@ def run_qemu(cfg):
             c.close()
             if href is None:
                 raise BenchError("cimid did not register the test image")
-            cim, direct, rtt = interleaved(d, n, min(4, n), dargs, direct_warmup=1,
-                                           cimid_warmup=1, image=href, force_stop=True)
+            cim, direct, rtt, _ = interleaved(d, n, min(4, n), dargs, direct_warmup=1,
+                                              cimid_warmup=1, image=href, force_stop=True)
         finally:
             d.stop()
             kill_processes_under(root)

@@ -64,8 +64,9 @@ def print_facts(m, when):
     print(f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory'] / 2**30:.1f} GiB memory, "
           f"Linux {m['kernel']}; load average {m['load'][0]:.2f} {m['load'][1]:.2f} "
           f"{m['load'][2]:.2f} ({when})")
-    print(f"Durable write floor: fsync of 4 KiB in {m['tmp']}: p50 {fmt_ms(m['fsync_p50'])}, "
-          f"p99 {fmt_ms(m['fsync_p99'])} (every committed cimid change waits for one)")
+    print(f"Durable commit floor: fdatasync after a 4 KiB overwrite in {m['tmp']}: "
+          f"p50 {fmt_ms(m['fsync_p50'])}, p99 {fmt_ms(m['fsync_p99'])} "
+          f"(every committed cimid change waits for one)")
 
 
 # ---------------------------------------------------------------- table
@@ -114,6 +115,11 @@ def rows_b2(r):
                      (MET if ok else MISSED) if op != "total" else NONE])
     rows.append(["B2", "test:///default: one authenticated GET (the Job-poll round trip)",
                  lat(t["_rtt"]), "-", "-", "-", NONE])
+    cpu = t["_cpu"]
+    rows.append(["B2", "test:///default: CPU per operation",
+                 f"cimid {fmt_ms(cpu['cimid'])} (+ Python client {fmt_ms(cpu['client'])})",
+                 f"direct {fmt_ms(cpu['direct'])}", f"{cpu['cimid'] / cpu['direct']:.0f}x", "-",
+                 NONE])
     q = r["qemu"]
     if "_skipped" in q:
         rows.append(["B2", "qemu:///embed", "skipped", q["_skipped"], "-", "<= 1.1x direct",

@@ -8,8 +8,9 @@
   way a CIMI client uses cimid; create / act on / delete Machines and wait for
   their Jobs by polling the Job.
 * stats(): p50 / p99 (linear interpolation between closest ranks) and mean.
-* fsync_latency(): the cost of one durable write on a file system: the floor
-  under every committed request (SQLite WAL + synchronous=FULL).
+* fsync_latency(): the cost of one durable write on a file system, the way
+  SQLite commits its WAL: the floor under every committed change.
+* process_cpu(): CPU seconds a process has used (for CPU per operation).
 """
 
 import base64
@@ -79,21 +80,33 @@ def free_port():
     return port
 
 
-def fsync_latency(directory, count=100):
-    """Seconds per fsync of a 4 KiB append in directory (list of samples)."""
+def fsync_latency(directory, count=200):
+    """Seconds per durable 4 KiB write in directory, the way SQLite commits to
+    its WAL: overwrite a block of an existing file, then fdatasync (list of
+    samples).  Every committed cimid change waits for one of these."""
     fd, path = tempfile.mkstemp(dir=directory, prefix="fsync-")
     samples = []
     try:
+        os.write(fd, b"\0" * (1 << 20))
+        os.fsync(fd)
+        os.lseek(fd, 0, os.SEEK_SET)
         block = b"x" * 4096
         for _ in range(count):
             os.write(fd, block)
             t = time.perf_counter()
-            os.fsync(fd)
+            os.fdatasync(fd)
             samples.append(time.perf_counter() - t)
     finally:
         os.close(fd)
         os.unlink(path)
     return samples
+
+
+def process_cpu(pid):
+    """CPU seconds (user + system) used so far by process pid."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def log(msg):

@@ -90,7 +90,7 @@ port=$(free_port)
 pids+=("$pid")
 until grep -qs " ready: " "$dir/cimid.log"; do sleep 0.1; done
 for scenario in "lifecycle 50" "concurrent 64 5"; do
-  strace -f -p "$pid" -e trace=fdatasync,fsync,clock_nanosleep,nanosleep -c -o "$dir/strace.txt" & spid=$!
+  strace -q -f -p "$pid" -e trace=fdatasync,fsync,clock_nanosleep,nanosleep -c -o "$dir/strace.txt" & spid=$!
   sleep 1
   $load "$port" $scenario | tee "$dir/load.txt"
   kill -INT "$spid"; wait "$spid" || true
