@@ -196,18 +196,16 @@ static json_t *order_collection(const json_t *doc, const struct cimi_type *t, bo
 /* Serialize value pretty-printed, followed by a newline, into a malloc'd buffer. */
 static char *dump_with_newline(const json_t *value, size_t *len)
 {
-    const size_t flags = JSON_INDENT(2);
+    /* One serialization (json_dumpb(NULL) then json_dumpb ran it twice). */
+    char *text = json_dumps(value, JSON_INDENT(2)), *buf;
     size_t size;
-    char *buf;
 
-    size = json_dumpb(value, NULL, 0, flags);
-    if (size == 0)
+    if (text == NULL)
         return NULL;
-    buf = malloc(size + 2);
-    if (buf == NULL)
-        return NULL;
-    if (json_dumpb(value, buf, size, flags) != size) {
-        free(buf);
+    size = strlen(text);
+    buf = realloc(text, size + 2);
+    if (buf == NULL) {
+        free(text);
         return NULL;
     }
     buf[size] = '\n';

@@ -9,6 +9,7 @@
  */
 #include "store/store.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,8 +66,13 @@ static const char schema_sql[] =
     "  hash TEXT NOT NULL,"
     "  version INTEGER NOT NULL);";
 
+/* One write transaction at a time in this process: threads queue
+ * on a mutex instead of sleeping in SQLite's busy handler. */
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct sqlite_store {
     struct store base;
+    bool in_tx;
     sqlite3 *db;
     sqlite3_stmt *stmt[S_COUNT];
 };
@@ -140,7 +146,38 @@ static int exec_simple(struct sqlite_store *s, enum stmt_id id, struct cimi_erro
 
 static int sqlite_begin(struct store *st, struct cimi_error *err)
 {
-    return exec_simple((struct sqlite_store *)st, S_BEGIN, err, "begin");
+    struct sqlite_store *s = (struct sqlite_store *)st;
+
+    pthread_mutex_lock(&write_lock);
+    if (exec_simple(s, S_BEGIN, err, "begin") != 0) {
+        pthread_mutex_unlock(&write_lock);
+        return -1;
+    }
+    s->in_tx = true;
+    return 0;
+}
+
+static void tx_done(struct sqlite_store *s)
+{
+    if (s->in_tx) {
+        s->in_tx = false;
+        pthread_mutex_unlock(&write_lock);
+    }
+}
+
+/* Autocommit writes take the lock for their own statement. */
+static bool write_enter(struct sqlite_store *s)
+{
+    if (s->in_tx)
+        return false;
+    pthread_mutex_lock(&write_lock);
+    return true;
+}
+
+static void write_leave(bool locked)
+{
+    if (locked)
+        pthread_mutex_unlock(&write_lock);
 }
 
 static int sqlite_commit(struct store *st, struct cimi_error *err)
@@ -149,8 +186,10 @@ static int sqlite_commit(struct store *st, struct cimi_error *err)
 
     if (exec_simple(s, S_COMMIT, err, "commit") != 0) {
         exec_simple(s, S_ROLLBACK, NULL, "rollback");
+        tx_done(s);
         return -1;
     }
+    tx_done(s);
     return 0;
 }
 
@@ -160,6 +199,7 @@ static void sqlite_rollback(struct store *st)
 
     if (!sqlite3_get_autocommit(s->db))
         exec_simple(s, S_ROLLBACK, NULL, "rollback");
+    tx_done(s);
 }
 
 static void copy_text(char *dst, size_t len, sqlite3_stmt *stmt, int col)
@@ -230,8 +270,10 @@ static int sqlite_insert(struct store *st, struct store_row *row, struct cimi_er
     sqlite3_bind_text(stmt, 4, row->parent, -1, SQLITE_STATIC);
     doc = bind_json(stmt, 5, row->doc);
     priv = bind_json(stmt, 6, row->priv);
+    bool locked = write_enter(s);
     rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
+    write_leave(locked);
     sqlite3_clear_bindings(stmt);
     free(doc);
     free(priv);
@@ -253,18 +295,21 @@ static int sqlite_update(struct store *st, struct store_row *row, struct cimi_er
     sqlite3_bind_text(stmt, 1, row->id, -1, SQLITE_STATIC);
     doc = bind_json(stmt, 2, row->doc);
     priv = bind_json(stmt, 3, row->priv);
+    bool locked = write_enter(s);
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW)
         row->version = sqlite3_column_int64(stmt, 0);
     if (rc == SQLITE_ROW)
         rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
+    int changes = sqlite3_changes(s->db);
+    write_leave(locked);
     sqlite3_clear_bindings(stmt);
     free(doc);
     free(priv);
     if (rc != SQLITE_DONE)
         return db_error(s, err, "update");
-    if (sqlite3_changes(s->db) == 0)
+    if (changes == 0)
         return err_set(err, 404, NULL, "no resource at '%s'", row->id);
     return 0;
 }
@@ -300,8 +345,10 @@ static int sqlite_remove(struct store *st, const char *id, struct cimi_error *er
     }
     json_decref(children);
     sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    bool locked = write_enter(s);
     rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
+    write_leave(locked);
     sqlite3_clear_bindings(stmt);
     if (rc != SQLITE_DONE)
         return db_error(s, err, "remove");
@@ -316,7 +363,14 @@ static int sqlite_list(struct store *st, const char *type, const char *parent, c
     sqlite3_stmt *stmt;
     int rc;
 
-    if (sqlite3_prepare_v2(s->db, stmt_sql[S_LIST], -1, &stmt, NULL) != SQLITE_OK)
+    /* Only the conditions that apply, so that SQLite can use the
+     * (parent) and (type, tenant) indexes instead of scanning the table. */
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT id, type, tenant, parent, version, doc, priv FROM resources WHERE 1%s%s%s "
+             "ORDER BY seq", type ? " AND type = ?1" : "", parent ? " AND parent = ?2" : "",
+             tenant ? " AND (tenant = ?3 OR tenant = '')" : "");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL) != SQLITE_OK)
         return db_error(s, err, "list");
     if (type)
         sqlite3_bind_text(stmt, 1, type, -1, SQLITE_STATIC);
