@@ -148,7 +148,9 @@ class Cimid:
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
             [CIMID, "serve", "--database", self.database, "--port", str(self.port),
-             "--connect", self.connect] + self.extra,
+             "--connect", self.connect,
+             # libvirt's simulated host (test:///default) has 3 GiB and 16 CPUs.
+             "--memory-overcommit", "100000", "--cpu-overcommit", "100000"] + self.extra,
             stdout=logf, stderr=logf, stdin=subprocess.DEVNULL)
         logf.close()
         deadline = time.time() + timeout

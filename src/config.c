@@ -27,6 +27,10 @@ void config_defaults(struct config *cfg)
     cfg->connection_limit = 1024;
     cfg->connection_timeout = 30;
     snprintf(cfg->accel, sizeof(cfg->accel), "auto");
+    snprintf(cfg->placement, sizeof(cfg->placement), "spread");
+    cfg->memory_overcommit = 100;
+    cfg->cpu_overcommit = 1600;
+    cfg->host_check_interval = 5;
 }
 
 static int parse_long(const char *value, long min, long max, long *out)
@@ -69,6 +73,9 @@ static const struct int_setting int_settings[] = {
     {"stop-timeout", offsetof(struct config, stop_timeout), 0, 1, 3600},
     {"connection-limit", offsetof(struct config, connection_limit), 0, 1, 65536},
     {"connection-timeout", offsetof(struct config, connection_timeout), 0, 1, 3600},
+    {"memory-overcommit", offsetof(struct config, memory_overcommit), 0, 10, 100000},
+    {"cpu-overcommit", offsetof(struct config, cpu_overcommit), 0, 10, 100000},
+    {"host-check-interval", offsetof(struct config, host_check_interval), 0, 1, 3600},
 };
 
 struct string_setting {
@@ -99,6 +106,14 @@ int config_set(struct config *cfg, const char *key, const char *value, char *msg
             return -1;
         }
         snprintf(cfg->accel, sizeof(cfg->accel), "%s", value);
+        return 0;
+    }
+    if (strcmp(key, "placement") == 0) {
+        if (strcmp(value, "spread") != 0 && strcmp(value, "pack") != 0) {
+            snprintf(msg, len, "placement must be spread or pack, not '%s'", value);
+            return -1;
+        }
+        snprintf(cfg->placement, sizeof(cfg->placement), "%s", value);
         return 0;
     }
     if (strcmp(key, "log-level") == 0) {

@@ -30,6 +30,10 @@ struct config {
     char storage_dir[1024];       /* QEMU: machine disks and captured images ("" = default) */
     char probe_dir[1024];         /* QEMU: vmlinuz + initrd.img to check that KVM boots */
     char images_dir[1024];        /* images registered as shared MachineImages at start-up */
+    char placement[8];            /* hosts: "spread" or "pack" */
+    int memory_overcommit;        /* hosts: percent of memory machines may book (100 = none) */
+    int cpu_overcommit;           /* hosts: percent of physical CPUs vCPUs may add up to */
+    int host_check_interval;      /* hosts: seconds between reachability checks */
 };
 
 void config_defaults(struct config *cfg);

@@ -66,8 +66,15 @@ static const char usage_text[] =
     "      --accel auto|kvm|tcg     QEMU acceleration (default auto: KVM only if a guest\n"
     "                               really boots under it, else TCG)\n"
     "      --probe-dir DIR          vmlinuz + initrd.img that auto boots to check KVM\n"
-    "      --storage-dir DIR        QEMU disks and captured images (default ROOT/storage\n"
-    "                               for qemu:///embed?root=ROOT, else /var/lib/cimid/storage)\n"
+    "      --storage-dir DIR        QEMU disks and captured images of the --connect host\n"
+    "                               (default ROOT/storage for qemu:///embed?root=ROOT,\n"
+    "                               else /var/lib/cimid/storage)\n"
+    "      --placement spread|pack  which host a new machine goes to: the emptiest\n"
+    "                               (default) or the fullest that has room\n"
+    "      --memory-overcommit PCT  memory machines may book, in percent of a host's\n"
+    "                               (default 100: never over-commit)\n"
+    "      --cpu-overcommit PCT     vCPUs per physical CPU, in percent (default 1600)\n"
+    "      --host-check-interval S  seconds between host reachability checks (default 5)\n"
     "  -h, --help                   this text\n"
     "  -V, --version                print the version\n"
     "\n"
@@ -101,6 +108,10 @@ static const struct option long_options[] = {
     {"storage-dir", required_argument, NULL, 0},
     {"probe-dir", required_argument, NULL, 0},
     {"images-dir", required_argument, NULL, 0},
+    {"placement", required_argument, NULL, 0},
+    {"memory-overcommit", required_argument, NULL, 0},
+    {"cpu-overcommit", required_argument, NULL, 0},
+    {"host-check-interval", required_argument, NULL, 0},
     {"tenant", required_argument, NULL, 't'},
     {"admin", no_argument, NULL, 'a'},
     {"password-stdin", no_argument, NULL, 's'},
@@ -313,14 +324,19 @@ static int start_services(const struct config *cfg, struct store *st)
             log_error("seed: %s", err.message);
         return -1;
     }
-    if (hypervisor_open(cfg->connect, &options, &err) != 0) {
+    hosts_configure(&options, strcmp(cfg->placement, "pack") == 0 ? PLACE_PACK : PLACE_SPREAD);
+    host_set_defaults(cfg->memory_overcommit, cfg->cpu_overcommit);
+    if (host_open_all(st, cfg->connect, cfg->accel, &err) != 0) {
         log_error("hypervisor: cannot open %s: %s", cfg->connect, err.message);
         return -1;
     }
-    log_info("hypervisor: connected to %s", cfg->connect);
     machine_set_stop_timeout(cfg->stop_timeout);
     metadata_set_job_retention(cfg->job_retention_minutes);
     machine_reconcile(st);
+    if (hosts_start_monitor(cfg->host_check_interval, machine_host_returned) != 0) {
+        log_error("host: cannot start the monitor thread");
+        return -1;
+    }
     if (jobs_start(cfg->workers, resource_job_kinds, cfg->job_retention_minutes) != 0) {
         log_error("job: cannot start the workers");
         return -1;
@@ -369,7 +385,7 @@ static int serve(const struct config *cfg)
     srv = http_server_start(cfg);
     if (srv == NULL) {
         jobs_shutdown(SHUTDOWN_GRACE_SECONDS);
-        hypervisor_close();
+        hosts_close_all();
         return 1;
     }
     log_info("cimid %s ready: %s://%s:%d/cimi/cloudEntryPoint (hypervisor %s, database %s)",
@@ -379,7 +395,7 @@ static int serve(const struct config *cfg)
     log_info("cimid: %s received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_server_stop(srv);
     jobs_shutdown(SHUTDOWN_GRACE_SECONDS);
-    hypervisor_close();
+    hosts_close_all();
     store_release_thread();
     log_info("cimid: stopped");
     return 0;

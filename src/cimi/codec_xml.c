@@ -449,8 +449,9 @@ static int encode_members(xmlNodePtr node, xmlNsPtr ns, const json_t *obj,
     return encode_extensions(node, obj, t, depth);
 }
 
-/* A new document whose root element is <root_name xmlns=CIMI_NS>. */
-static xmlDocPtr new_cimi_document(const char *root_name, xmlNodePtr *root, xmlNsPtr *ns)
+/* A new document whose root element is <root_name xmlns=ns_uri>. */
+static xmlDocPtr new_cimi_document(const char *root_name, const char *ns_uri, xmlNodePtr *root,
+                                   xmlNsPtr *ns)
 {
     xmlDocPtr doc;
 
@@ -463,7 +464,7 @@ static xmlDocPtr new_cimi_document(const char *root_name, xmlNodePtr *root, xmlN
         return NULL;
     }
     xmlDocSetRootElement(doc, *root);
-    *ns = xmlNewNs(*root, BAD_CAST CIMI_NS, NULL);
+    *ns = xmlNewNs(*root, BAD_CAST ns_uri, NULL);
     if (*ns == NULL) {
         xmlFreeDoc(doc);
         return NULL;
@@ -508,7 +509,7 @@ static char *xml_encode(const json_t *doc, const struct cimi_type *t, bool colle
     if (t == NULL || t->name == NULL)
         return NULL; /* only named types have a root element */
     ensure_xml_init();
-    xdoc = new_cimi_document(collection ? "Collection" : t->name, &root, &ns);
+    xdoc = new_cimi_document(collection ? "Collection" : t->name, model_type_ns(t), &root, &ns);
     if (xdoc == NULL)
         return NULL;
     if (collection) {
@@ -734,9 +735,14 @@ static int set_member(json_t *obj, const char *name, json_t *value, struct cimi_
     return 0;
 }
 
+static bool in_namespace(xmlNodePtr node, const char *ns)
+{
+    return node->ns == NULL || strcmp((const char *)node->ns->href, ns) == 0;
+}
+
 static bool in_cimi_namespace(xmlNodePtr node)
 {
-    return node->ns == NULL || strcmp((const char *)node->ns->href, CIMI_NS) == 0;
+    return in_namespace(node, CIMI_NS);
 }
 
 /* The attribute of t serialized as child element `name`, or NULL.  (An
@@ -956,7 +962,7 @@ static int decode_child(json_t *obj, xmlNodePtr child, const struct cimi_type *t
     const struct cimi_attr *a = NULL;
     json_t *value;
 
-    if (in_cimi_namespace(child)) {
+    if (in_namespace(child, model_type_ns(t))) {
         if (strcmp(name, "operation") == 0)
             return 0;
         a = attr_for_element(t, name);
@@ -1061,10 +1067,10 @@ static int check_root(xmlNodePtr root, const struct cimi_type *t, struct cimi_er
     if (strcasecmp(name, t->name) != 0 && strcasecmp(name, create_name) != 0)
         return err_set(err, 400, NULL, "expected <%s> root element, got <%.100s>", t->name,
                        name);
-    if (!in_cimi_namespace(root))
+    if (!in_namespace(root, model_type_ns(t)))
         return err_set(err, 400, NULL,
                        "expected <%s> root element in namespace %s, got namespace %.200s",
-                       t->name, CIMI_NS, (const char *)root->ns->href);
+                       t->name, model_type_ns(t), (const char *)root->ns->href);
     return 0;
 }
 

@@ -29,6 +29,8 @@ bool if_match_allows(const char *if_match, long long version);
 
 /* What a path below the base URI names; -1 with err 404 if nothing. */
 int route_resolve(const char *path, struct target *tg, struct cimi_error *err);
+/* 403 when the principal may not use the collection path is in (Host). */
+int route_check_access(const struct cimi_request *req, const char *path, struct cimi_error *err);
 
 /* Put doc (owned) into resp with a status. */
 void handlers_set_doc(struct cimi_response *resp, int status, json_t *doc,

@@ -95,6 +95,7 @@ static const struct cimi_attr cep_attrs[] = {
     {"volumeConfigs", NULL, K_COLLECTION, A_READONLY, &t_volume_configuration},
     {"volumeImages", NULL, K_COLLECTION, A_READONLY, &t_volume_image},
     {"jobs", NULL, K_COLLECTION, A_READONLY, &t_job},
+    {"hosts", NULL, K_COLLECTION, A_READONLY | A_EXTENSION, &t_host},
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_cloud_entry_point = {
@@ -125,6 +126,17 @@ static const struct cimi_attr endpoint_attrs[] = {
 };
 static const struct cimi_type t_endpoint = {NULL, NULL, NULL, false, false, endpoint_attrs};
 
+/* cimid extension: the host a machine runs on, with the host's state and,
+ * when the host is unreachable, why (Machine state is then ERROR). */
+static const struct cimi_attr machine_host_attrs[] = {
+    {"href", NULL, K_URI, A_XML_ATTR, NULL},
+    {"state", NULL, K_STRING, A_XML_ATTR, NULL},
+    {"stateMessage", NULL, K_STRING, A_XML_ATTR, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+static const struct cimi_type t_machine_host = {NULL, NULL, NULL, false, false,
+                                                machine_host_attrs};
+
 static const struct cimi_attr machine_attrs[] = {
     {"state", NULL, K_STRING, A_READONLY, NULL},
     {"cpu", NULL, K_INTEGER, A_READONLY, NULL},
@@ -135,6 +147,7 @@ static const struct cimi_attr machine_attrs[] = {
     {"volumes", NULL, K_COLLECTION, A_READONLY, &t_machine_volume},
     {"latestSnapshot", NULL, K_REF, A_READONLY, &t_machine_image},
     {"endpoints", "endpoint", K_ARRAY, A_READONLY | A_EXTENSION, &t_endpoint},
+    {"host", NULL, K_REF, A_READONLY | A_EXTENSION, &t_machine_host},
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_machine = {
@@ -164,6 +177,7 @@ static const struct cimi_attr machine_configuration_attrs[] = {
     {"disks", "disk", K_ARRAY, 0, &t_config_disk},
     {"cpuArch", NULL, K_STRING, 0, NULL},
     {"cpuSpeed", NULL, K_INTEGER, 0, NULL},
+    {"dedicated", NULL, K_BOOLEAN, A_EXTENSION, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_machine_configuration = {
@@ -273,6 +287,29 @@ static const struct cimi_attr job_attrs[] = {
 };
 const struct cimi_type t_job = {"Job", "jobs", "jobs", true, true, job_attrs};
 
+/* ---- cimid's own types (namespace CIMID_NS) ---- */
+
+/* A hypervisor connection in the pool (src/hosts/); admins only. */
+static const struct cimi_attr host_attrs[] = {
+    {"uri", NULL, K_STRING, A_REQUIRED | A_IMMUTABLE, NULL},
+    {"state", NULL, K_STRING, A_READONLY, NULL},
+    {"stateMessage", NULL, K_STRING, A_READONLY, NULL},
+    {"enabled", NULL, K_BOOLEAN, 0, NULL},
+    {"accel", NULL, K_STRING, A_IMMUTABLE, NULL},
+    {"memoryOvercommit", NULL, K_INTEGER, 0, NULL},
+    {"cpuOvercommit", NULL, K_INTEGER, 0, NULL},
+    {"cpu", NULL, K_INTEGER, A_READONLY, NULL},
+    {"memory", NULL, K_INTEGER, A_READONLY, NULL},
+    {"allocatedCpu", NULL, K_INTEGER, A_READONLY, NULL},
+    {"allocatedMemory", NULL, K_INTEGER, A_READONLY, NULL},
+    {"freeCpu", NULL, K_INTEGER, A_READONLY, NULL},
+    {"freeMemory", NULL, K_INTEGER, A_READONLY, NULL},
+    {"dedicatedCpu", NULL, K_INTEGER, A_READONLY, NULL},
+    {"machineCount", NULL, K_INTEGER, A_READONLY, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_host = {"Host", "hosts", "hosts", true, true, host_attrs};
+
 /* ---- request documents ---- */
 
 static const struct cimi_attr machine_create_attrs[] = {
@@ -307,14 +344,14 @@ const struct cimi_type t_action = {"Action", NULL, NULL, false, false, action_at
 const struct cimi_type *const cimi_toplevel_types[] = {
     &t_resource_metadata, &t_machine, &t_machine_template, &t_machine_configuration,
     &t_machine_image, &t_credential, &t_credential_template, &t_volume, &t_volume_template,
-    &t_volume_configuration, &t_volume_image, &t_job, NULL,
+    &t_volume_configuration, &t_volume_image, &t_job, &t_host, NULL,
 };
 
 static const struct cimi_type *const all_named_types[] = {
     &t_cloud_entry_point, &t_resource_metadata, &t_machine, &t_disk, &t_machine_volume,
     &t_machine_configuration, &t_machine_image, &t_machine_template, &t_credential,
     &t_credential_template, &t_volume, &t_volume_template, &t_volume_configuration,
-    &t_volume_image, &t_volume_volume_image, &t_job, &t_machine_create, &t_credential_create,
+    &t_volume_image, &t_volume_volume_image, &t_job, &t_host, &t_machine_create, &t_credential_create,
     &t_volume_create, &t_action, NULL,
 };
 
@@ -361,8 +398,13 @@ const struct cimi_attr *model_attr(const struct cimi_type *t, const char *name)
     return NULL;
 }
 
+const char *model_type_ns(const struct cimi_type *t)
+{
+    return t == &t_host ? CIMID_NS : CIMI_NS;
+}
+
 char *model_type_uri(const struct cimi_type *t, const char *suffix, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s/%s%s", CIMI_NS, t->name, suffix ? suffix : "");
+    snprintf(buf, len, "%s/%s%s", model_type_ns(t), t->name, suffix ? suffix : "");
     return buf;
 }

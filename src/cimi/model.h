@@ -81,7 +81,7 @@ extern const struct cimi_attr cimi_common_attrs[];
 extern const struct cimi_type t_cloud_entry_point, t_resource_metadata, t_machine, t_disk,
     t_machine_volume, t_machine_configuration, t_machine_image, t_machine_template,
     t_credential, t_credential_template, t_volume, t_volume_template, t_volume_configuration,
-    t_volume_image, t_volume_volume_image, t_job;
+    t_volume_image, t_volume_volume_image, t_job, t_host;
 /* Request documents. */
 extern const struct cimi_type t_machine_create, t_credential_create, t_volume_create, t_action;
 
@@ -94,6 +94,10 @@ const struct cimi_type *model_type_by_collection(const char *cep_attr);
 
 /* The attribute `name` of type t (common attributes included when t->common); NULL if none. */
 const struct cimi_attr *model_attr(const struct cimi_type *t, const char *name);
+
+/* The namespace of t's documents and type URI: CIMI_NS, or CIMID_NS for
+ * cimid's own resource types (Host). */
+const char *model_type_ns(const struct cimi_type *t);
 
 /* Type URI of t into buf ("http://schemas.dmtf.org/cimi/1/Machine"); suffix may be
  * "" or "Collection". Returns buf. */

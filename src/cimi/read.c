@@ -193,6 +193,8 @@ static int read_path(struct cimi_request *req, const char *path, const struct ci
         *collection = false;
         return *doc ? 0 : -1;
     }
+    if (route_check_access(req, path, err) != 0)
+        return -1;
     if (route_resolve(path, &tg, err) != 0 || tg.action[0])
         return tg.action[0] ? err_set(err, 404, NULL, "no resource at '%.200s'", path) : -1;
     *type = tg.type;
@@ -218,6 +220,8 @@ void handle_read(struct cimi_request *req, struct cimi_response *resp)
     long long version = 0;
 
     err_clear(&err);
+    if (route_check_access(req, req->path, &err) != 0)
+        goto fail;
     if (route_resolve(req->path, &tg, &err) == 0 && !tg.collection && !tg.action[0]) {
         /* Resources carry an ETag. */
         if (read_item(req, &tg, &doc, &version, &err) != 0)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cimi/handlers.h"
+#include "resources/resource.h"
 #include "resources/virtual.h"
 #include "util/clock.h"
 
@@ -101,6 +102,18 @@ int route_resolve(const char *path, struct target *tg, struct cimi_error *err)
     return err_set(err, 404, NULL, "no resource at '%.200s'", path);
 }
 
+int route_check_access(const struct cimi_request *req, const char *path, struct cimi_error *err)
+{
+    char collection[128];
+    size_t len = strcspn(path, "/");
+
+    if (len >= sizeof(collection))
+        return 0;
+    memcpy(collection, path, len);
+    collection[len] = '\0';
+    return resource_check_access(req, model_type_by_collection(collection), err);
+}
+
 void cimi_error_response(struct cimi_response *resp, const struct cimi_error *err,
                          const char *job_uri)
 {
@@ -165,7 +178,8 @@ void cimi_handle(struct cimi_request *req, struct cimi_response *resp)
             method_not_allowed(resp, m, req->path);
         return;
     }
-    if (route_resolve(req->path, &tg, &err) != 0) {
+    if (route_resolve(req->path, &tg, &err) != 0 ||
+        route_check_access(req, req->path, &err) != 0) {
         cimi_error_response(resp, &err, NULL);
         return;
     }

@@ -216,12 +216,14 @@ void create_item(struct cimi_request *req, const struct target *tg, struct cimi_
         goto fail;
     mutation_job(&m, "add", tg->parent[0] ? tg->path : t->cep_attr, req->who.tenant);
     snprintf(m.row.parent, sizeof(m.row.parent), "%s", tg->parent);
-    if (ro->create(req, m.input, &m.row, &m.spec, &m.err) != 0 ||
-        req->st->ops->insert(req->st, &m.row, &m.err) != 0)
+    if (ro->create(req, m.input, &m.row, &m.spec, &m.err) != 0)
         goto fail;
     snprintf(m.spec.created, sizeof(m.spec.created), "%s", m.row.id);
-    if (mutation_commit(&m) != 0)
+    if (req->st->ops->insert(req->st, &m.row, &m.err) != 0 || mutation_commit(&m) != 0) {
+        if (ro->abort_create)
+            ro->abort_create(req, &m.row);
         goto fail;
+    }
     render_uri(req, m.row.id, resp->location, sizeof(resp->location));
     snprintf(resp->etag, sizeof(resp->etag), "\"%lld\"", m.row.version);
     handlers_set_doc(resp, 201, render_row(req, t, &m.row), t, false);

@@ -168,6 +168,18 @@ static int put_user_network(FILE *f, char *ports, size_t len, struct cimi_error 
     return 0;
 }
 
+/* Dedicated allocation: each vCPU pinned to its own physical CPU, memory
+ * locked in RAM (libvirt then lifts QEMU's memlock limit). */
+static void put_dedicated(FILE *f, const struct hv *hv, const struct hv_machine_spec *spec)
+{
+    fputs("  <cputune>\n", f);
+    for (int i = 0; i < spec->cpu && i < HV_MAX_VCPUS; i++)
+        fprintf(f, "    <vcpupin vcpu='%d' cpuset='%d'/>\n", i, spec->pinned[i]);
+    fputs("  </cputune>\n", f);
+    if (!hv->is_test)
+        fputs("  <memoryBacking>\n    <locked/>\n  </memoryBacking>\n", f);
+}
+
 char *domain_xml(const struct hv *hv, const struct hv_machine_spec *spec, struct cimi_error *err)
 {
     char *xml = NULL, ports[128] = "";
@@ -189,6 +201,8 @@ char *domain_xml(const struct hv *hv, const struct hv_machine_spec *spec, struct
     }
     fprintf(f, "  <memory unit='KiB'>%lld</memory>\n", spec->memory_kib);
     fprintf(f, "  <vcpu>%d</vcpu>\n", spec->cpu);
+    if (spec->dedicated)
+        put_dedicated(f, hv, spec);
     fprintf(f, "  <os>\n    <type arch='%s'>hvm</type>\n%s  </os>\n",
             spec->cpu_arch[0] != '\0' ? spec->cpu_arch : "x86_64",
             hv->is_test ? "" : "    <boot dev='hd'/>\n");

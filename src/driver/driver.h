@@ -36,6 +36,7 @@ struct hv_disk {
 };
 
 #define HV_MAX_DISKS 8
+#define HV_MAX_VCPUS 256
 
 /* What is needed to define a machine. */
 struct hv_machine_spec {
@@ -48,6 +49,14 @@ struct hv_machine_spec {
     struct hv_disk disks[HV_MAX_DISKS];
     char image_location[1024];   /* source image path/URI for the first disk, may be "" */
     const char *user_data;       /* base64 userData for the config drive, or NULL (not owned) */
+    bool dedicated;              /* vCPU i runs only on physical CPU pinned[i]; memory locked */
+    int pinned[HV_MAX_VCPUS];    /* with dedicated: the physical CPU of each vCPU */
+};
+
+/* What a host offers (virNodeGetInfo). */
+struct hv_node {
+    int cpus;                    /* physical CPUs (threads) */
+    long long memory_kib;        /* physical memory */
 };
 
 /* How to reach a running machine from the host. */
@@ -124,6 +133,14 @@ struct driver {
      * max) or -1. */
     int (*list)(struct hv *hv, struct hv_machine_info *out, size_t max, struct cimi_error *err);
 
+    /* The host's CPUs and memory. */
+    int (*node_info)(struct hv *hv, struct hv_node *out, struct cimi_error *err);
+    /* Whether the connection still reaches the host (a cheap round trip). */
+    bool (*alive)(struct hv *hv);
+    /* Whether the host forgets its machines when the connection ends
+     * (libvirt's test driver): cimid then defines them again from the store. */
+    bool (*ephemeral)(struct hv *hv);
+
     /* ---- volumes: storage that machines attach, named by UUID (the CIMI
      * Volume's).  The test driver keeps no storage and cannot attach
      * devices: there these calls only check their arguments (and that the
@@ -158,15 +175,6 @@ struct driver {
 };
 
 extern const struct driver driver_libvirt;
-
-/* The hypervisor cimid manages (hypervisor.c); opened once at start-up. */
-int hypervisor_open(const char *uri, const struct hv_options *options, struct cimi_error *err);
-void hypervisor_close(void);
-const struct driver *hypervisor_driver(void);
-struct hv *hypervisor_conn(void);
-/* True when the hypervisor forgets its machines when cimid exits
- * (test:///default): start-up then re-creates them from the store. */
-bool hypervisor_is_ephemeral(void);
 
 const char *hv_state_name(enum hv_state s);
 

@@ -418,6 +418,12 @@ static int check_spec(const struct hv_machine_spec *spec, struct cimi_error *err
         if (spec->disks[i].capacity_kb < 0)
             return err_set(err, 400, "disks", "disk %zu has a negative capacity", i);
     }
+    if (spec->dedicated && spec->cpu > HV_MAX_VCPUS)
+        return err_set(err, 400, "cpu", "at most %d dedicated CPUs", HV_MAX_VCPUS);
+    for (i = 0; spec->dedicated && i < (size_t)spec->cpu; i++) {
+        if (spec->pinned[i] < 0)
+            return err_set(err, 500, NULL, "vCPU %zu has no physical CPU", i);
+    }
     return 0;
 }
 
@@ -826,6 +832,33 @@ static int lv_list(struct hv *hv, struct hv_machine_info *out, size_t max,
     return ret < 0 ? -1 : (int)filled;
 }
 
+/* ---- the host ---- */
+
+static int lv_node_info(struct hv *hv, struct hv_node *out, struct cimi_error *err)
+{
+    virNodeInfo info;
+
+    if (virNodeGetInfo(hv->conn, &info) < 0)
+        return libvirt_fail(err);
+    out->cpus = (int)info.cpus;
+    out->memory_kib = (long long)info.memory;
+    return 0;
+}
+
+static bool lv_alive(struct hv *hv)
+{
+    unsigned long version;
+
+    /* IsAlive only notices a dead remote connection once its socket closed;
+     * a call makes sure. */
+    return virConnectIsAlive(hv->conn) == 1 && virConnectGetLibVersion(hv->conn, &version) == 0;
+}
+
+static bool lv_ephemeral(struct hv *hv)
+{
+    return hv->is_test;
+}
+
 const struct driver driver_libvirt = {
     .name = "libvirt",
     .open = lv_open,
@@ -846,6 +879,9 @@ const struct driver driver_libvirt = {
     .check_image = lv_check_image,
     .endpoints = lv_endpoints,
     .list = lv_list,
+    .node_info = lv_node_info,
+    .alive = lv_alive,
+    .ephemeral = lv_ephemeral,
     .volume_create = lv_volume_create,
     .volume_delete = lv_volume_delete,
     .volume_resize = lv_volume_resize,

@@ -45,7 +45,7 @@ json_t *cep_document(struct cimi_request *req, const struct cimi_query *q, struc
     json_object_set_new(doc, "id", json_string(uri));
     json_object_set_new(doc, "baseURI", json_string(req->base_uri));
     for (size_t i = 0; (a = model_attr_at(&t_cloud_entry_point, i)) != NULL; i++) {
-        if (a->kind != K_COLLECTION)
+        if (a->kind != K_COLLECTION || resource_check_access(req, a->target, NULL) != 0)
             continue;
         render_uri(req, a->target->cep_attr, uri, sizeof(uri));
         json_object_set_new(doc, a->name, json_pack("{s:s}", "href", uri));
@@ -60,7 +60,8 @@ json_t *cep_document(struct cimi_request *req, const struct cimi_query *q, struc
         cimi_query_init(&plain);
         for (size_t i = 0; (a = model_attr_at(&t_cloud_entry_point, i)) != NULL; i++) {
             json_t *coll;
-            if (a->kind != K_COLLECTION || !query_list_has(q->expand, a->name))
+            if (a->kind != K_COLLECTION || !query_list_has(q->expand, a->name) ||
+                resource_check_access(req, a->target, NULL) != 0)
                 continue;
             if (cimi_read_collection(req, a->target, &plain, &coll, err) == 0) {
                 render_uri(req, a->target->cep_attr, uri, sizeof(uri));

@@ -212,3 +212,11 @@ int resource_load(struct cimi_request *req, const char *path, const struct cimi_
     return 0;
 }
 
+
+int resource_check_access(const struct cimi_request *req, const struct cimi_type *t,
+                          struct cimi_error *err)
+{
+    if (t != NULL && resource_ops_of(t)->admin_only && !req->who.admin)
+        return err_set(err, 403, NULL, "only administrators may use %s resources", t->name);
+    return 0;
+}

@@ -107,11 +107,10 @@ static bool machine_allowed(const struct store_row *row, const char *op)
 }
 
 /* cimid's "endpoints" extension: the VNC console and forwarded ports. */
-static void add_endpoints(struct store_row *row)
+static void add_endpoints(struct host_use *h, struct store_row *row)
 {
     struct hv_endpoint ep[HV_MAX_ENDPOINTS];
-    int n = hypervisor_driver()->endpoints(hypervisor_conn(), resource_uuid(row->id), ep,
-                                           HV_MAX_ENDPOINTS, NULL);
+    int n = h->drv->endpoints(h->hv, resource_uuid(row->id), ep, HV_MAX_ENDPOINTS, NULL);
     json_t *list;
 
     json_object_del(row->doc, "endpoints");
@@ -128,23 +127,49 @@ static void add_endpoints(struct store_row *row)
     json_object_set_new(row->doc, "endpoints", list);
 }
 
+/* cimid's "host" extension: where the machine is, and whether that host
+ * answers (the reason when not). */
+static void set_host(struct store_row *row, const char *state, const char *message)
+{
+    const char *host = machine_host_of(row);
+    json_t *ref = json_pack("{s:s, s:s}", "href", host[0] ? host : hosts_default(), "state", state);
+
+    if (message != NULL)
+        json_object_set_new(ref, "stateMessage", json_string(message));
+    json_object_set_new(row->doc, "host", ref);
+}
+
 static void machine_refresh(struct cimi_request *req, struct store_row *row)
 {
     const char *state = json_string_value(json_object_get(row->doc, "state"));
     enum hv_state hs;
     struct cimi_error err;
+    struct host_use h;
 
     (void)req;
-    if (machine_state_is_transitional(state))
+    err_clear(&err);
+    if (hosts_use(machine_host_of(row), &h, &err) != 0) {
+        /* Its host is gone: the machine is in ERROR until it returns. */
+        set_host(row, "ERROR", err.message);
+        json_object_set_new(row->doc, "state", json_string("ERROR"));
+        json_object_del(row->doc, "endpoints");
         return;
-    if (hypervisor_driver()->get_state(hypervisor_conn(), resource_uuid(row->id), &hs, &err) != 0) {
+    }
+    set_host(row, "AVAILABLE", NULL);
+    if (machine_state_is_transitional(state)) {
+        hosts_done(&h);
+        return;
+    }
+    if (h.drv->get_state(h.hv, resource_uuid(row->id), &hs, &err) != 0) {
         if (state == NULL || strcmp(state, "ERROR") != 0)
             log_warn("machine: %s: %s", row->id, err.message);
         json_object_set_new(row->doc, "state", json_string("ERROR"));
+        hosts_done(&h);
         return;
     }
     json_object_set_new(row->doc, "state", json_string(machine_state_from_hv(hs)));
-    add_endpoints(row);
+    add_endpoints(&h, row);
+    hosts_done(&h);
 }
 
 /* ---- create ---- */
@@ -247,6 +272,54 @@ static int insert_disks(struct cimi_request *req, const struct store_row *machin
     return 0;
 }
 
+static void unplace(struct store_row *row);
+
+/* Choose the machine's host (the scheduler books it there) and check that
+ * it can boot the image. */
+static int place(struct store_row *row, const char *image_location, struct cimi_error *err)
+{
+    struct placement_request rq;
+    int pinned[HV_MAX_VCPUS];
+    char host[HOST_ID_MAX];
+    struct host_use h;
+    int rc;
+
+    machine_request_of(row, &rq);
+    if (hosts_place(resource_uuid(row->id), &rq, host, sizeof(host), pinned, err) != 0)
+        return -1;
+    json_object_set_new(row->priv, "host", json_string(host));
+    json_object_set_new(row->doc, "host", json_pack("{s:s}", "href", host));
+    if (rq.dedicated) {
+        json_t *list = json_array();
+        for (int i = 0; i < rq.vcpus; i++)
+            json_array_append_new(list, json_integer(pinned[i]));
+        json_object_set_new(row->priv, "pinned", list);
+    }
+    rc = hosts_use(host, &h, err);
+    if (rc == 0) {
+        rc = h.drv->check_image(h.hv, image_location, err);
+        hosts_done(&h);
+    }
+    if (rc != 0)
+        unplace(row);
+    return rc;
+}
+
+/* Give back what place() booked. */
+static void unplace(struct store_row *row)
+{
+    struct placement_request rq;
+
+    machine_request_of(row, &rq);
+    hosts_release(machine_host_of(row), resource_uuid(row->id), &rq);
+}
+
+static void machine_abort_create(struct cimi_request *req, struct store_row *row)
+{
+    (void)req;
+    unplace(row);
+}
+
 static int machine_create(struct cimi_request *req, json_t *input, struct store_row *row,
                           struct job_spec *job, struct cimi_error *err)
 {
@@ -285,10 +358,6 @@ static int machine_create(struct cimi_request *req, json_t *input, struct store_
                 "missing required attribute 'machineTemplate.machineImage.imageLocation'");
         goto out;
     }
-    if (hypervisor_driver()->check_image(hypervisor_conn(),
-                                         json_string_value(json_object_get(image, "imageLocation")),
-                                         err) != 0)
-        goto out;
     if (json_object_get(tmpl, "credential")) {
         credential = resource_resolve(req, json_object_get(tmpl, "credential"), &t_credential,
                                       "machineTemplate.credential", path, sizeof(path), err);
@@ -307,7 +376,11 @@ static int machine_create(struct cimi_request *req, json_t *input, struct store_
     json_object_set(row->doc, "cpuArch", json_object_get(spec, "cpuArch"));
     if (json_object_get(config, "cpuSpeed"))
         json_object_set(row->doc, "cpuSpeed", json_object_get(config, "cpuSpeed"));
+    if (json_is_true(json_object_get(config, "dedicated")))
+        json_object_set_new(spec, "dedicated", json_true());
     json_object_set_new(row->priv, "spec", spec);
+    if (place(row, json_string_value(json_object_get(image, "imageLocation")), err) != 0)
+        goto out;
     /* "desired" (the state to restore after a crash) is set by the first
      * successful Job; until then only the create Job knows what to do. */
     json_object_set_new(row->priv, "initialState", json_string(initial));
@@ -316,10 +389,12 @@ static int machine_create(struct cimi_request *req, json_t *input, struct store_
         json_object_set(row->priv, "userData", json_object_get(tmpl, "userData"));
     if (credential)
         json_object_set(row->priv, "credential", credential);
-    if (insert_disks(req, row, spec, err) != 0)
+    if (insert_disks(req, row, spec, err) != 0) {
+        unplace(row);
         goto out;
+    }
     snprintf(job->op, sizeof(job->op), "machine.create");
-    job->params = json_pack("{s:s}", "machine", row->id);
+    job->params = json_pack("{s:s, s:s}", "machine", row->id, "host", machine_host_of(row));
     rc = 0;
 out:
     json_decref(tmpl);
@@ -367,7 +442,8 @@ static int begin_machine_job(struct cimi_request *req, struct store_row *row, co
     if (req->st->ops->update(req->st, row, err) != 0)
         return -1;
     snprintf(job->op, sizeof(job->op), "machine.%s", action);
-    job->params = json_pack("{s:s, s:b}", "machine", row->id, "force", force);
+    job->params = json_pack("{s:s, s:b, s:s}", "machine", row->id, "force", force, "host",
+                            machine_host_of(row));
     return 0;
 }
 
@@ -445,6 +521,7 @@ static const struct resource_action machine_actions[] = {
 const struct resource_ops machine_ops = {
     .create_input = &t_machine_create,
     .create = machine_create,
+    .abort_create = machine_abort_create,
     .check = machine_check,
     .remove = machine_remove,
     .refresh = machine_refresh,

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "driver/driver.h"
+#include "hosts/hosts.h"
 #include "jobs/jobs.h"
 #include "store/store.h"
 
@@ -20,8 +21,17 @@ int machine_stop_timeout(void);
 int machine_hv_spec(const struct store_row *row, struct hv_machine_spec *spec,
                     struct cimi_error *err);
 
-/* Start-up: make the hypervisor agree with the store (see machine_jobs.c). */
+/* Start-up: book every machine on its host and make ephemeral hosts agree
+ * with the store (see machine_jobs.c). */
 int machine_reconcile(struct store *st);
+/* A host answers again: re-create its machines if it forgot them (the
+ * monitor thread calls this). */
+void machine_host_returned(const char *host_id);
+
+/* The host a Machine row is placed on ("" = the default host). */
+const char *machine_host_of(const struct store_row *row);
+/* What the machine booked on its host. */
+void machine_request_of(const struct store_row *row, struct placement_request *rq);
 
 extern const struct job_kind machine_create_job, machine_start_job, machine_stop_job,
     machine_restart_job, machine_pause_job, machine_suspend_job, machine_delete_job;

@@ -10,6 +10,7 @@
 #include "cimi/render.h"
 #include "driver/driver.h"
 #include "resources/machine.h"
+#include "hosts/hosts.h"
 #include "resources/resource.h"
 #include "util/log.h"
 
@@ -65,7 +66,7 @@ static int start_capture(struct cimi_request *req, struct store_row *row, const 
 {
     struct store_row machine;
     const char *state;
-    char location[768];
+    char location[768], host[HOST_ID_MAX];
 
     if (resource_load(req, machine_path, &t_machine, &machine, err) != 0)
         return err_set(err, 400, "imageLocation", "imageLocation '%s' names no Machine", machine_path);
@@ -81,13 +82,15 @@ static int start_capture(struct cimi_request *req, struct store_row *row, const 
     /* A captured image belongs to the machine's tenant. */
     snprintf(row->tenant, sizeof(row->tenant), "%s", machine.tenant);
     snprintf(job->tenant, sizeof(job->tenant), "%s", machine.tenant);
+    snprintf(host, sizeof(host), "%s", machine_host_of(&machine));
     store_row_clear(&machine);
     json_object_set_new(row->doc, "state", json_string("CREATING"));
     /* Until the copy is made, the image is where the machine is. */
     render_uri(req, machine_path, location, sizeof(location));
     json_object_set_new(row->doc, "imageLocation", json_string(location));
     snprintf(job->op, sizeof(job->op), "image.capture");
-    job->params = json_pack("{s:s, s:s}", "image", row->id, "machine", machine_path);
+    job->params = json_pack("{s:s, s:s, s:s}", "image", row->id, "machine", machine_path, "host",
+                            host);
     return 0;
 }
 
@@ -146,11 +149,17 @@ static int run_capture(struct job_context *ctx, struct cimi_error *err)
     const char *machine = json_string_value(json_object_get(ctx->params, "machine"));
     char location[1024];
     struct cimi_error cause;
+    struct host_use h = {0};
+    int rc;
 
     err_clear(&cause);
     job_progress(ctx->st, ctx->job_id, 40, "copying the machine's disk");
-    if (hypervisor_driver()->capture(hypervisor_conn(), resource_uuid(machine), resource_uuid(image),
-                                     location, sizeof(location), &cause) != 0)
+    rc = hosts_use(json_string_value(json_object_get(ctx->params, "host")), &h, &cause);
+    if (rc == 0)
+        rc = h.drv->capture(h.hv, resource_uuid(machine), resource_uuid(image), location,
+                            sizeof(location), &cause);
+    hosts_done(&h);
+    if (rc != 0)
         return finish_capture(ctx, false, NULL, cause.message, err);
     return finish_capture(ctx, true, location, "captured", err);
 }

@@ -15,14 +15,31 @@
 #include "resources/machine.h"
 #include "resources/resource.h"
 #include "resources/volume.h"
+#include "hosts/hosts.h"
 #include "util/clock.h"
 #include "util/log.h"
 
 #define POLL_MS 100
 
-static const struct driver *drv(void)
+const char *machine_host_of(const struct store_row *row)
 {
-    return hypervisor_driver();
+    return json_string_value(json_object_get(row->priv, "host")) ?: "";
+}
+
+void machine_request_of(const struct store_row *row, struct placement_request *rq)
+{
+    json_t *s = json_object_get(row->priv, "spec");
+
+    rq->vcpus = (int)json_integer_value(json_object_get(s, "cpu"));
+    rq->memory_kib = json_integer_value(json_object_get(s, "memory"));
+    rq->dedicated = json_is_true(json_object_get(s, "dedicated"));
+}
+
+/* The machine's host, borrowed for the job (jobs queued before hosts
+ * existed name none: the default host). */
+static int use_host(struct job_context *ctx, struct host_use *h, struct cimi_error *err)
+{
+    return hosts_use(json_string_value(json_object_get(ctx->params, "host")), h, err);
 }
 
 int machine_hv_spec(const struct store_row *row, struct hv_machine_spec *spec,
@@ -45,6 +62,11 @@ int machine_hv_spec(const struct store_row *row, struct hv_machine_spec *spec,
              json_string_value(json_object_get(s, "imageLocation")) ?: "");
     /* Borrowed from the row: valid while the row is. */
     spec->user_data = json_string_value(json_object_get(row->priv, "userData"));
+    spec->dedicated = json_is_true(json_object_get(s, "dedicated"));
+    json_array_foreach(json_object_get(row->priv, "pinned"), i, d) {
+        if (i < HV_MAX_VCPUS)
+            spec->pinned[i] = (int)json_integer_value(d);
+    }
     json_array_foreach(json_object_get(s, "disks"), i, d) {
         if (i >= HV_MAX_DISKS)
             break;
@@ -59,17 +81,18 @@ int machine_hv_spec(const struct store_row *row, struct hv_machine_spec *spec,
 }
 
 /* The machine's state as the hypervisor sees it ("ERROR" if it is gone). */
-static const char *truth(const char *uuid)
+static const char *truth(struct host_use *h, const char *uuid)
 {
     enum hv_state hs;
 
-    if (drv()->get_state(hypervisor_conn(), uuid, &hs, NULL) != 0)
+    if (h->hv == NULL || h->drv->get_state(h->hv, uuid, &hs, NULL) != 0)
         return "ERROR";
     return machine_state_from_hv(hs);
 }
 
 struct machine_outcome {
     bool success;
+    struct host_use *host;
 };
 
 /* Record the machine's real state (and, after a success, that it is the
@@ -77,7 +100,7 @@ struct machine_outcome {
 static void record_state(struct store_row *row, void *arg)
 {
     const struct machine_outcome *outcome = arg;
-    const char *state = truth(resource_uuid(row->id));
+    const char *state = truth(outcome->host, resource_uuid(row->id));
 
     json_object_set_new(row->doc, "state", json_string(state));
     if (outcome->success)
@@ -85,19 +108,24 @@ static void record_state(struct store_row *row, void *arg)
     resource_touch(row->doc);
 }
 
-/* End a machine job: the machine's real state and the outcome in one transaction. */
-static int finish(struct job_context *ctx, bool success, const char *message, struct cimi_error *err)
+/* End a machine job: the machine's real state and the outcome in one
+ * transaction; gives the host back. */
+static int finish(struct job_context *ctx, struct host_use *h, bool success, const char *message,
+                  struct cimi_error *err)
 {
-    struct machine_outcome outcome = {success};
+    struct machine_outcome outcome = {success, h};
+    int rc = job_complete(ctx->st, ctx->job_id,
+                          json_string_value(json_object_get(ctx->params, "machine")),
+                          record_state, &outcome, success, message, err);
 
-    return job_complete(ctx->st, ctx->job_id,
-                        json_string_value(json_object_get(ctx->params, "machine")), record_state,
-                        &outcome, success, message, err);
+    hosts_done(h);
+    return rc;
 }
 
-static int fail_with(struct job_context *ctx, const struct cimi_error *cause, struct cimi_error *err)
+static int fail_with(struct job_context *ctx, struct host_use *h, const struct cimi_error *cause,
+                     struct cimi_error *err)
 {
-    return finish(ctx, false, cause->message, err);
+    return finish(ctx, h, false, cause->message, err);
 }
 
 static int load_machine(struct job_context *ctx, struct store_row *row, struct cimi_error *err)
@@ -110,20 +138,21 @@ static int load_machine(struct job_context *ctx, struct store_row *row, struct c
     return 0;
 }
 
-static int state_now(const char *uuid, enum hv_state *hs, struct cimi_error *err)
+static int state_now(struct host_use *h, const char *uuid, enum hv_state *hs,
+                     struct cimi_error *err)
 {
-    return drv()->get_state(hypervisor_conn(), uuid, hs, err);
+    return h->drv->get_state(h->hv, uuid, hs, err);
 }
 
 /* Wait until the machine reaches want (or timeout_s passes). */
-static bool wait_for_state(const char *uuid, enum hv_state want, int timeout_s)
+static bool wait_for_state(struct host_use *h, const char *uuid, enum hv_state want, int timeout_s)
 {
     double deadline = clock_mono_ms() + timeout_s * 1000.0;
     enum hv_state hs;
 
     for (;;) {
         struct timespec pause = {0, POLL_MS * 1000000L};
-        if (state_now(uuid, &hs, NULL) == 0 && hs == want)
+        if (state_now(h, uuid, &hs, NULL) == 0 && hs == want)
             return true;
         if (clock_mono_ms() > deadline)
             return false;
@@ -132,24 +161,24 @@ static bool wait_for_state(const char *uuid, enum hv_state want, int timeout_s)
 }
 
 /* Bring a defined machine to running. */
-static int power_on(const char *uuid, struct cimi_error *err)
+static int power_on(struct host_use *h, const char *uuid, struct cimi_error *err)
 {
     enum hv_state hs;
 
-    if (state_now(uuid, &hs, err) != 0)
+    if (state_now(h, uuid, &hs, err) != 0)
         return -1;
     switch (hs) {
     case HV_RUNNING:
         return 0;
     case HV_PAUSED:
-        return drv()->resume(hypervisor_conn(), uuid, err);
+        return h->drv->resume(h->hv, uuid, err);
     case HV_CRASHED:
     case HV_SHUTTING_DOWN:
-        if (drv()->destroy(hypervisor_conn(), uuid, err) != 0)
+        if (h->drv->destroy(h->hv, uuid, err) != 0)
             return -1;
-        return drv()->start(hypervisor_conn(), uuid, err);
+        return h->drv->start(h->hv, uuid, err);
     default:
-        return drv()->start(hypervisor_conn(), uuid, err);
+        return h->drv->start(h->hv, uuid, err);
     }
 }
 
@@ -158,144 +187,176 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
     struct store_row row;
     struct hv_machine_spec spec;
     struct cimi_error cause;
+    struct host_use h;
     char desired[32];
     int rc;
 
     err_clear(&cause);
+    if (use_host(ctx, &h, &cause) != 0)
+        return fail_with(ctx, &h, &cause, err);
     if (load_machine(ctx, &row, &cause) != 0)
-        return finish(ctx, false, "the machine no longer exists", err);
+        return finish(ctx, &h, false, "the machine no longer exists", err);
     snprintf(desired, sizeof(desired), "%s",
              json_string_value(json_object_get(row.priv, "initialState")) ?: "STOPPED");
     job_progress(ctx->st, ctx->job_id, 30, "defining the machine in the hypervisor");
     rc = machine_hv_spec(&row, &spec, &cause);
     if (rc == 0)
-        rc = drv()->define(hypervisor_conn(), &spec, &cause);
+        rc = h.drv->define(h.hv, &spec, &cause);
     if (rc == 0 && strcmp(desired, "STARTED") == 0) {
         job_progress(ctx->st, ctx->job_id, 60, "starting the machine");
-        rc = power_on(spec.uuid, &cause);
+        rc = power_on(&h, spec.uuid, &cause);
     }
     store_row_clear(&row);
     if (rc != 0)
-        return fail_with(ctx, &cause, err);
-    return finish(ctx, true, strcmp(desired, "STARTED") == 0 ? "created and started" : "created", err);
+        return fail_with(ctx, &h, &cause, err);
+    return finish(ctx, &h, true, strcmp(desired, "STARTED") == 0 ? "created and started" : "created",
+                  err);
+}
+
+static const char *job_machine_uuid(struct job_context *ctx)
+{
+    return resource_uuid(json_string_value(json_object_get(ctx->params, "machine")));
 }
 
 static int run_start(struct job_context *ctx, struct cimi_error *err)
 {
-    const char *uuid = resource_uuid(json_string_value(json_object_get(ctx->params, "machine")));
     struct cimi_error cause;
+    struct host_use h;
 
     err_clear(&cause);
+    if (use_host(ctx, &h, &cause) != 0)
+        return fail_with(ctx, &h, &cause, err);
     job_progress(ctx->st, ctx->job_id, 50, "starting the machine");
-    if (power_on(uuid, &cause) != 0)
-        return fail_with(ctx, &cause, err);
-    return finish(ctx, true, "started", err);
+    if (power_on(&h, job_machine_uuid(ctx), &cause) != 0)
+        return fail_with(ctx, &h, &cause, err);
+    return finish(ctx, &h, true, "started", err);
 }
 
 static int run_stop(struct job_context *ctx, struct cimi_error *err)
 {
-    const char *uuid = resource_uuid(json_string_value(json_object_get(ctx->params, "machine")));
+    const char *uuid = job_machine_uuid(ctx);
     bool force = json_is_true(json_object_get(ctx->params, "force"));
     struct cimi_error cause;
+    struct host_use h;
     enum hv_state hs;
     char message[160];
 
     err_clear(&cause);
-    if (state_now(uuid, &hs, &cause) != 0)
-        return fail_with(ctx, &cause, err);
+    if (use_host(ctx, &h, &cause) != 0 || state_now(&h, uuid, &hs, &cause) != 0)
+        return fail_with(ctx, &h, &cause, err);
     if (hs == HV_SHUTOFF || hs == HV_SAVED)
-        return finish(ctx, true, "stopped", err);
+        return finish(ctx, &h, true, "stopped", err);
     job_progress(ctx->st, ctx->job_id, 30, force ? "powering off" : "asking the guest to shut down");
     if (force || hs == HV_CRASHED) {
-        if (drv()->destroy(hypervisor_conn(), uuid, &cause) != 0)
-            return fail_with(ctx, &cause, err);
-        return finish(ctx, true, "powered off", err);
+        if (h.drv->destroy(h.hv, uuid, &cause) != 0)
+            return fail_with(ctx, &h, &cause, err);
+        return finish(ctx, &h, true, "powered off", err);
     }
-    if (hs == HV_PAUSED && drv()->resume(hypervisor_conn(), uuid, &cause) != 0)
-        return fail_with(ctx, &cause, err);
-    if (drv()->shutdown(hypervisor_conn(), uuid, &cause) != 0)
-        return fail_with(ctx, &cause, err);
-    if (!wait_for_state(uuid, HV_SHUTOFF, machine_stop_timeout())) {
+    if ((hs == HV_PAUSED && h.drv->resume(h.hv, uuid, &cause) != 0) ||
+        h.drv->shutdown(h.hv, uuid, &cause) != 0)
+        return fail_with(ctx, &h, &cause, err);
+    if (!wait_for_state(&h, uuid, HV_SHUTOFF, machine_stop_timeout())) {
         snprintf(message, sizeof(message),
                  "the guest did not shut down within %d s; stop it with force=true",
                  machine_stop_timeout());
-        return finish(ctx, false, message, err);
+        return finish(ctx, &h, false, message, err);
     }
-    return finish(ctx, true, "stopped", err);
+    return finish(ctx, &h, true, "stopped", err);
 }
 
 static int run_restart(struct job_context *ctx, struct cimi_error *err)
 {
-    const char *uuid = resource_uuid(json_string_value(json_object_get(ctx->params, "machine")));
+    const char *uuid = job_machine_uuid(ctx);
     bool force = json_is_true(json_object_get(ctx->params, "force"));
     struct cimi_error cause;
+    struct host_use h;
     enum hv_state hs;
     int rc;
 
     err_clear(&cause);
-    if (state_now(uuid, &hs, &cause) != 0)
-        return fail_with(ctx, &cause, err);
+    if (use_host(ctx, &h, &cause) != 0 || state_now(&h, uuid, &hs, &cause) != 0)
+        return fail_with(ctx, &h, &cause, err);
     job_progress(ctx->st, ctx->job_id, 50, "restarting the machine");
-    if (hs == HV_PAUSED && drv()->resume(hypervisor_conn(), uuid, &cause) != 0)
-        return fail_with(ctx, &cause, err);
+    if (hs == HV_PAUSED && h.drv->resume(h.hv, uuid, &cause) != 0)
+        return fail_with(ctx, &h, &cause, err);
     if (hs == HV_RUNNING || hs == HV_PAUSED)
-        rc = force ? drv()->reset(hypervisor_conn(), uuid, &cause)
-                   : drv()->reboot(hypervisor_conn(), uuid, &cause);
+        rc = force ? h.drv->reset(h.hv, uuid, &cause) : h.drv->reboot(h.hv, uuid, &cause);
     else
-        rc = power_on(uuid, &cause);
+        rc = power_on(&h, uuid, &cause);
     if (rc != 0)
-        return fail_with(ctx, &cause, err);
-    return finish(ctx, true, "restarted", err);
+        return fail_with(ctx, &h, &cause, err);
+    return finish(ctx, &h, true, "restarted", err);
 }
 
 /* A transition made by one hypervisor call, skipped when the machine is
  * already where the call would take it. */
-static int run_transition(struct job_context *ctx, enum hv_state done_state,
-                          int (*call)(struct hv *, const char *, struct cimi_error *),
+static int run_transition(struct job_context *ctx, enum hv_state done_state, bool save,
                           const char *progress, const char *done, struct cimi_error *err)
 {
-    const char *uuid = resource_uuid(json_string_value(json_object_get(ctx->params, "machine")));
+    const char *uuid = job_machine_uuid(ctx);
     struct cimi_error cause;
+    struct host_use h;
     enum hv_state hs;
 
     err_clear(&cause);
-    if (state_now(uuid, &hs, &cause) != 0)
-        return fail_with(ctx, &cause, err);
+    if (use_host(ctx, &h, &cause) != 0 || state_now(&h, uuid, &hs, &cause) != 0)
+        return fail_with(ctx, &h, &cause, err);
     job_progress(ctx->st, ctx->job_id, 50, progress);
-    if (hs != done_state && call(hypervisor_conn(), uuid, &cause) != 0)
-        return fail_with(ctx, &cause, err);
-    return finish(ctx, true, done, err);
+    if (hs != done_state &&
+        (save ? h.drv->save(h.hv, uuid, &cause) : h.drv->pause(h.hv, uuid, &cause)) != 0)
+        return fail_with(ctx, &h, &cause, err);
+    return finish(ctx, &h, true, done, err);
 }
 
 static int run_pause(struct job_context *ctx, struct cimi_error *err)
 {
-    return run_transition(ctx, HV_PAUSED, drv()->pause, "pausing the machine", "paused", err);
+    return run_transition(ctx, HV_PAUSED, false, "pausing the machine", "paused", err);
 }
 
 static int run_suspend(struct job_context *ctx, struct cimi_error *err)
 {
-    return run_transition(ctx, HV_SAVED, drv()->save, "saving the machine's memory to disk",
-                          "suspended", err);
+    return run_transition(ctx, HV_SAVED, true, "saving the machine's memory to disk", "suspended",
+                          err);
 }
 
 static int run_delete(struct job_context *ctx, struct cimi_error *err)
 {
-    const char *machine = json_string_value(json_object_get(ctx->params, "machine"));
     struct store *st = ctx->st;
     struct cimi_error cause;
+    struct placement_request rq;
+    struct store_row row;
+    struct host_use h;
+    char host[HOST_ID_MAX];
 
     err_clear(&cause);
+    if (use_host(ctx, &h, &cause) != 0)
+        return fail_with(ctx, &h, &cause, err);
+    if (load_machine(ctx, &row, &cause) != 0) {
+        store_row_clear(&row);
+        snprintf(row.id, sizeof(row.id), "%s",
+                 json_string_value(json_object_get(ctx->params, "machine")) ?: "");
+    }
+    machine_request_of(&row, &rq);
+    snprintf(host, sizeof(host), "%s", machine_host_of(&row));
     job_progress(st, ctx->job_id, 50, "removing the machine from the hypervisor");
-    if (drv()->undefine(hypervisor_conn(), resource_uuid(machine), &cause) != 0)
-        return fail_with(ctx, &cause, err);
+    if (h.drv->undefine(h.hv, resource_uuid(row.id), &cause) != 0) {
+        store_row_clear(&row);
+        return fail_with(ctx, &h, &cause, err);
+    }
+    hosts_done(&h);
     if (st->ops->begin(st, err) != 0)
-        return -1;
-    if (st->ops->remove(st, machine, err) != 0 ||
+        goto failed;
+    if (st->ops->remove(st, row.id, err) != 0 ||
         job_finish(st, ctx->job_id, true, "deleted", err) != 0 || st->ops->commit(st, err) != 0) {
         st->ops->rollback(st);
-        return -1;
+        goto failed;
     }
+    hosts_release(host, resource_uuid(row.id), &rq);
+    store_row_clear(&row);
     return 0;
+failed:
+    store_row_clear(&row);
+    return -1;
 }
 
 /* A stopped Job: put the machine back into the state it had. */
@@ -311,13 +372,19 @@ static void cancel_action(struct job_context *ctx)
     store_row_clear(&row);
 }
 
-/* A stopped create: the machine never reached the hypervisor; remove it. */
+/* A stopped create: the machine never reached the hypervisor; remove it
+ * and give its place back. */
 static void cancel_create(struct job_context *ctx)
 {
-    const char *machine = json_string_value(json_object_get(ctx->params, "machine"));
+    struct placement_request rq;
+    struct store_row row;
 
-    if (machine)
-        ctx->st->ops->remove(ctx->st, machine, NULL);
+    if (load_machine(ctx, &row, NULL) != 0)
+        return;
+    machine_request_of(&row, &rq);
+    if (ctx->st->ops->remove(ctx->st, row.id, NULL) == 0)
+        hosts_release(machine_host_of(&row), resource_uuid(row.id), &rq);
+    store_row_clear(&row);
 }
 
 const struct job_kind machine_create_job = {"machine.create", run_create, cancel_create};
@@ -328,62 +395,91 @@ const struct job_kind machine_pause_job = {"machine.pause", run_pause, cancel_ac
 const struct job_kind machine_suspend_job = {"machine.suspend", run_suspend, cancel_action};
 const struct job_kind machine_delete_job = {"machine.delete", run_delete, cancel_action};
 
-/* ---- start-up reconciliation ---- */
+/* ---- start-up reconciliation, and a host that returns ---- */
 
 /* Bring a re-created machine back to the stable state it had. */
-static int restore_state(const char *uuid, const char *desired, struct cimi_error *err)
+static int restore_state(struct host_use *h, const char *uuid, const char *desired,
+                         struct cimi_error *err)
 {
     if (strcmp(desired, "STOPPED") == 0 || strcmp(desired, "ERROR") == 0)
         return 0;
-    if (power_on(uuid, err) != 0)
+    if (power_on(h, uuid, err) != 0)
         return -1;
     if (strcmp(desired, "PAUSED") == 0)
-        return drv()->pause(hypervisor_conn(), uuid, err);
+        return h->drv->pause(h->hv, uuid, err);
     if (strcmp(desired, "SUSPENDED") == 0)
-        return drv()->save(hypervisor_conn(), uuid, err);
+        return h->drv->save(h->hv, uuid, err);
     return 0;
 }
 
 struct reconcile_ctx {
     struct store *st;
+    const char *only_host;   /* NULL = every machine (start-up: also book them) */
     int count;
 };
+
+/* A host that forgets its machines (libvirt's test driver) gets them back
+ * from the store. */
+static void recreate(struct reconcile_ctx *ctx, struct store_row *row, const char *desired)
+{
+    const char *uuid = resource_uuid(row->id);
+    struct hv_machine_spec spec;
+    struct cimi_error err;
+    struct host_use h;
+
+    err_clear(&err);
+    if (hosts_use(machine_host_of(row), &h, &err) != 0)
+        return;  /* unreachable: done when it returns */
+    if (h.drv->exists(h.hv, uuid, &err) == 1) {
+        hosts_done(&h);
+        return;
+    }
+    if (!h.drv->ephemeral(h.hv)) {
+        log_warn("reconcile: machine %s is missing from the hypervisor", row->id);
+        hosts_done(&h);
+        return;
+    }
+    /* Its volumes before it starts (a persistent hypervisor keeps them in
+     * the domain's definition; the test driver only has cimid's record). */
+    if (machine_hv_spec(row, &spec, &err) != 0 || h.drv->define(h.hv, &spec, &err) != 0 ||
+        machine_volumes_reattach(ctx->st, row) != 0 || restore_state(&h, uuid, desired, &err) != 0)
+        log_error("reconcile: cannot re-create machine %s: %s", row->id,
+                  err.message[0] ? err.message : "its volumes cannot be attached");
+    else
+        ctx->count++;
+    hosts_done(&h);
+}
 
 static int reconcile_row(void *arg, struct store_row *row)
 {
     struct reconcile_ctx *ctx = arg;
     const char *state = json_string_value(json_object_get(row->doc, "state")) ?: "";
     const char *desired = json_string_value(json_object_get(row->priv, "desired"));
-    const char *uuid = resource_uuid(row->id);
-    struct hv_machine_spec spec;
-    struct cimi_error err;
+    const char *host = machine_host_of(row);
 
-    err_clear(&err);
+    if (ctx->only_host == NULL) {
+        struct placement_request rq;
+        int pinned[HV_MAX_VCPUS];
+        json_t *p;
+        size_t i;
+        machine_request_of(row, &rq);
+        json_array_foreach(json_object_get(row->priv, "pinned"), i, p) {
+            if (i < HV_MAX_VCPUS)
+                pinned[i] = (int)json_integer_value(p);
+        }
+        hosts_book(host, resource_uuid(row->id), &rq, pinned);
+    } else if (strcmp(host[0] ? host : hosts_default(), ctx->only_host) != 0) {
+        return 0;
+    }
     if (strcmp(state, "CREATING") == 0 || desired == NULL)
         return 0;  /* never created (its create Job runs again, or it failed) */
-    if (drv()->exists(hypervisor_conn(), uuid, &err) == 1)
-        return 0;
-    if (!hypervisor_is_ephemeral()) {
-        log_warn("reconcile: machine %s is missing from the hypervisor", row->id);
-        return 0;
-    }
-    /* Its volumes before it starts (a persistent hypervisor keeps them in
-     * the domain's definition; the test driver only has cimid's record). */
-    if (machine_hv_spec(row, &spec, &err) != 0 ||
-        drv()->define(hypervisor_conn(), &spec, &err) != 0 ||
-        machine_volumes_reattach(ctx->st, row) != 0 ||
-        restore_state(uuid, desired, &err) != 0) {
-        log_error("reconcile: cannot re-create machine %s: %s", row->id,
-                  err.message[0] ? err.message : "its volumes cannot be attached");
-        return 0;
-    }
-    ctx->count++;
+    recreate(ctx, row, desired);
     return 0;
 }
 
-int machine_reconcile(struct store *st)
+static int reconcile(struct store *st, const char *only_host)
 {
-    struct reconcile_ctx ctx = {st, 0};
+    struct reconcile_ctx ctx = {st, only_host, 0};
     struct cimi_error err;
 
     if (st->ops->list(st, "Machine", NULL, NULL, reconcile_row, &ctx, &err) != 0) {
@@ -393,4 +489,22 @@ int machine_reconcile(struct store *st)
     if (ctx.count > 0)
         log_info("reconcile: re-created %d machines in the hypervisor", ctx.count);
     return ctx.count;
+}
+
+int machine_reconcile(struct store *st)
+{
+    return reconcile(st, NULL);
+}
+
+void machine_host_returned(const char *host_id)
+{
+    struct cimi_error err;
+    struct store *st = store_for_thread(&err);
+
+    if (st == NULL) {
+        log_error("reconcile: %s", err.message);
+        return;
+    }
+    reconcile(st, host_id);
+    store_release_thread();
 }

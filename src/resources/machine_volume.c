@@ -25,14 +25,17 @@
 #include "cimi/render.h"
 #include "driver/driver.h"
 #include "resources/resource.h"
+#include "hosts/hosts.h"
+#include "resources/machine.h"
 #include "resources/volume.h"
 #include "util/log.h"
 
 #define MAX_DEVICES 26  /* vda ... vdz */
 
-static const struct driver *drv(void)
+/* Volumes live on the default host (hosts.h): attach and detach borrow it. */
+static int borrow(struct host_use *h, struct cimi_error *err)
 {
-    return hypervisor_driver();
+    return hosts_use(NULL, h, err);
 }
 
 static const char *param(const struct job_context *ctx, const char *name)
@@ -158,6 +161,14 @@ static int attach_create(struct cimi_request *req, json_t *input, struct store_r
         return err_set(err, 405, NULL, "a MachineVolume is created in a Machine's volumes");
     if (load_machine(req, row->parent, "attach", &machine, err) != 0)
         return -1;
+    /* Volumes live on the default host: a machine elsewhere cannot reach them. */
+    if (machine_host_of(&machine)[0] && strcmp(machine_host_of(&machine), hosts_default()) != 0) {
+        err_set(err, 409, "volume", "Machine '%s' runs on %s; volumes live on %s and can be "
+                "attached only to its machines", machine.id, machine_host_of(&machine),
+                hosts_default());
+        store_row_clear(&machine);
+        return -1;
+    }
     if (check_volume(req, json_object_get(input, "volume"), volume, sizeof(volume), err) != 0 ||
         choose_device(req->st, &machine,
                       json_string_value(json_object_get(input, "initialLocation")), target,
@@ -257,13 +268,19 @@ static int finish(struct job_context *ctx, bool keep, bool success, const char *
 static int run_attach(struct job_context *ctx, struct cimi_error *err)
 {
     struct cimi_error cause;
+    struct host_use h = {0};
     char message[64];
+    int rc;
 
     err_clear(&cause);
     job_progress(ctx->st, ctx->job_id, 40, "attaching the volume");
-    if (drv()->volume_attach(hypervisor_conn(), resource_uuid(param(ctx, "machine")),
-                             resource_uuid(param(ctx, "volume")), param(ctx, "target"),
-                             &cause) != 0)
+    rc = borrow(&h, &cause);
+    if (rc == 0)
+        rc = h.drv->volume_attach(h.hv, resource_uuid(param(ctx, "machine")),
+                                  resource_uuid(param(ctx, "volume")), param(ctx, "target"),
+                                  &cause);
+    hosts_done(&h);
+    if (rc != 0)
         return finish(ctx, false, false, cause.message, err);
     snprintf(message, sizeof(message), "attached as /dev/%s", param(ctx, "target"));
     return finish(ctx, true, true, message, err);
@@ -272,13 +289,18 @@ static int run_attach(struct job_context *ctx, struct cimi_error *err)
 static int run_detach(struct job_context *ctx, struct cimi_error *err)
 {
     struct cimi_error cause;
+    struct host_use h = {0};
+    int rc;
 
     err_clear(&cause);
     job_progress(ctx->st, ctx->job_id, 40, "detaching the volume");
+    rc = borrow(&h, &cause);
+    if (rc == 0)
+        rc = h.drv->volume_detach(h.hv, resource_uuid(param(ctx, "machine")),
+                                  resource_uuid(param(ctx, "volume")), &cause);
+    hosts_done(&h);
     /* A machine the hypervisor no longer has holds no volume either (404). */
-    if (drv()->volume_detach(hypervisor_conn(), resource_uuid(param(ctx, "machine")),
-                             resource_uuid(param(ctx, "volume")), &cause) != 0 &&
-        cause.status != 404)
+    if (rc != 0 && cause.status != 404)
         return finish(ctx, true, false, cause.message, err);
     return finish(ctx, false, true, "detached", err);
 }
@@ -321,11 +343,13 @@ static int reattach_row(void *arg, struct store_row *row)
     const char *volume = resource_ref(row->doc, "volume");
     const char *target = json_string_value(json_object_get(row->priv, "target"));
     struct cimi_error err;
+    struct host_use h = {0};
 
     if (volume != NULL && target != NULL &&
-        drv()->volume_attach(hypervisor_conn(), machine_uuid, resource_uuid(volume), target,
-                             &err) != 0)
+        (borrow(&h, &err) != 0 ||
+         h.drv->volume_attach(h.hv, machine_uuid, resource_uuid(volume), target, &err) != 0))
         log_warn("reconcile: cannot attach %s to %s again: %s", volume, row->parent, err.message);
+    hosts_done(&h);
     return 0;
 }
 

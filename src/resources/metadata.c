@@ -90,6 +90,20 @@ static json_t *entry(struct cimi_request *req, const char *slug, const char *typ
                      "capabilities", caps);
 }
 
+/* An entry describing one cimid extension attribute of a CIMI type (the 1.x
+ * XML schema allows one attribute per entry). */
+static json_t *extension_entry(struct cimi_request *req, const char *slug, const char *type_name,
+                               const char *attr, const char *type)
+{
+    json_t *e = entry(req, slug, type_name, json_array());
+
+    json_object_del(e, "capabilities");
+    json_object_set_new(e, "attributes",
+                        json_pack("[{s:s, s:s, s:s, s:b}]", "name", attr, "namespace", CIMID_NS,
+                                  "type", type, "required", 0));
+    return e;
+}
+
 json_t *metadata_documents(struct cimi_request *req)
 {
     json_t *list = json_array();
@@ -110,6 +124,10 @@ json_t *metadata_documents(struct cimi_request *req)
                                   CIMID_NS, "type", "endpoint[] (protocol, guestPort, address, port)",
                                   "required", 0));
     json_array_append_new(list, machine);
+    json_array_append_new(list, extension_entry(req, "machine-host", "Machine", "host",
+                                                "ref to Host (href, state, stateMessage)"));
+    json_array_append_new(list, extension_entry(req, "machineConfiguration", "MachineConfiguration",
+                                                "dedicated", "boolean"));
     json_array_append_new(list, entry(req, "cloudEntryPoint", "CloudEntryPoint", capabilities(cep_caps)));
     json_array_append_new(list, entry(req, "credential", "Credential", capabilities(credential_caps)));
     json_array_append_new(list, entry(req, "volume", "Volume", capabilities(volume_caps)));

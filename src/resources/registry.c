@@ -37,6 +37,7 @@ static const struct binding bindings[] = {
     {&t_volume_image, &volume_image_ops},
     {&t_volume_volume_image, &volume_volume_image_ops},
     {&t_job, &job_ops},
+    {&t_host, &host_ops},
     {NULL, NULL},
 };
 

@@ -29,6 +29,9 @@ struct resource_action {
 struct resource_ops {
     /* Consumers cannot create, edit or delete (Job, ResourceMetadata, Disk). */
     bool provider_only;
+    /* Only administrators see it (Host): others get 403, and the
+     * CloudEntryPoint does not show them the collection. */
+    bool admin_only;
     /* Body type of a create; NULL = the type itself (templates, configurations). */
     const struct cimi_type *create_input;
 
@@ -39,6 +42,9 @@ struct resource_ops {
      * otherwise it is "".  NULL = store the input as it is, synchronously. */
     int (*create)(struct cimi_request *req, json_t *input, struct store_row *row,
                   struct job_spec *job, struct cimi_error *err);
+    /* The transaction of a successful create did not commit: undo what
+     * create did outside the store (a host opened, a placement booked). */
+    void (*abort_create)(struct cimi_request *req, struct store_row *row);
     /* Check a document about to be stored by create or update (value ranges,
      * references). NULL = nothing more than the generic checks. */
     int (*check)(struct cimi_request *req, json_t *doc, struct cimi_error *err);
@@ -64,7 +70,7 @@ struct resource_ops {
 extern const struct resource_ops cep_ops, resource_metadata_ops, machine_ops, disk_ops,
     machine_volume_ops, machine_configuration_ops, machine_image_ops, credential_ops,
     credential_template_ops, machine_template_ops, volume_ops, volume_template_ops,
-    volume_configuration_ops, volume_image_ops, volume_volume_image_ops, job_ops;
+    volume_configuration_ops, volume_image_ops, volume_volume_image_ops, job_ops, host_ops;
 
 /* The behaviour of a type (resources/registry.c); never NULL for the types
  * cimid serves (resource_plain_ops for those without any). */
@@ -109,6 +115,17 @@ json_t *resource_resolve(struct cimi_request *req, const json_t *ref, const stru
 void resource_touch(json_t *doc);
 /* The last segment of an id ("machines/<uuid>" -> "<uuid>"). */
 const char *resource_uuid(const char *id);
+/* Start-up: open every stored Host, and add the --connect host (with the
+ * --accel choice) if it is not one of them; -1 when that one cannot be
+ * reached. */
+int host_open_all(struct store *st, const char *connect_uri, const char *connect_accel,
+                  struct cimi_error *err);
+/* Overcommit percentages of hosts added without their own. */
+void host_set_defaults(int memory_overcommit, int cpu_overcommit);
+/* Is the principal allowed to see resources of type t at all? 403 if not. */
+int resource_check_access(const struct cimi_request *req, const struct cimi_type *t,
+                          struct cimi_error *err);
+
 /* Create the shipped configurations, images and templates if missing. */
 int resource_seed(struct store *st, struct cimi_error *err);
 /* Register the image files of dir (*.qcow2, *.img, *.raw) as shared

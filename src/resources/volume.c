@@ -25,6 +25,7 @@
 
 #include "cimi/render.h"
 #include "driver/driver.h"
+#include "hosts/hosts.h"
 #include "resources/resource.h"
 #include "resources/volume.h"
 
@@ -138,7 +139,15 @@ static int resolve_image(struct cimi_request *req, const json_t *tmpl, json_t **
     if (location == NULL || location[0] == '\0')
         return err_set(err, 400, "volumeTemplate.volumeImage.imageLocation",
                        "missing required attribute 'volumeTemplate.volumeImage.imageLocation'");
-    return hypervisor_driver()->check_image(hypervisor_conn(), location, err);
+    {
+        /* Volumes live on the default host (hosts.h). */
+        struct host_use h;
+        int rc = hosts_use(NULL, &h, err);
+        if (rc == 0)
+            rc = h.drv->check_image(h.hv, location, err);
+        hosts_done(&h);
+        return rc;
+    }
 }
 
 /* The new Volume's documents from its configuration and image. */

@@ -12,13 +12,15 @@
 #include <string.h>
 
 #include "driver/driver.h"
+#include "hosts/hosts.h"
 #include "resources/resource.h"
 #include "resources/volume.h"
 #include "util/log.h"
 
-static const struct driver *drv(void)
+/* Volumes live on the default host (hosts.h): each job borrows it. */
+static int borrow(struct host_use *h, struct cimi_error *err)
 {
-    return hypervisor_driver();
+    return hosts_use(NULL, h, err);
 }
 
 static const char *param(const struct job_context *ctx, const char *name)
@@ -63,6 +65,7 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
 {
     const char *volume = param(ctx, "volume");
     struct created outcome = {false, 0, true};
+    struct host_use h = {0};
     struct cimi_error cause;
     struct store_row row;
     const char *state;
@@ -81,17 +84,23 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
                             "the volume was deleted before it was created", err);
     }
     job_progress(ctx->st, ctx->job_id, 40, "creating the volume's storage");
-    rc = drv()->volume_create(hypervisor_conn(), resource_uuid(volume), &outcome.capacity_kb,
-                              json_string_value(json_object_get(row.priv, "image")) ?: "", &cause);
+    rc = borrow(&h, &cause);
+    if (rc == 0)
+        rc = h.drv->volume_create(h.hv, resource_uuid(volume), &outcome.capacity_kb,
+                                  json_string_value(json_object_get(row.priv, "image")) ?: "",
+                                  &cause);
     store_row_clear(&row);
     outcome.success = rc == 0;
     if (job_complete(ctx->st, ctx->job_id, volume, record_created, &outcome, outcome.success,
-                     outcome.success ? "created" : cause.message, err) != 0)
+                     outcome.success ? "created" : cause.message, err) != 0) {
+        hosts_done(&h);
         return -1;
+    }
     /* A delete came while the storage was made: make sure it does not stay. */
     if (outcome.orphan && outcome.success &&
-        drv()->volume_delete(hypervisor_conn(), resource_uuid(volume), &cause) != 0)
+        h.drv->volume_delete(h.hv, resource_uuid(volume), &cause) != 0)
         log_warn("volume: %s: %s", volume, cause.message);
+    hosts_done(&h);
     return 0;
 }
 
@@ -117,9 +126,16 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
     struct store *st = ctx->st;
     struct cimi_error cause;
 
+    struct host_use h;
+    int rc;
+
     err_clear(&cause);
     job_progress(st, ctx->job_id, 50, "removing the volume's storage");
-    if (drv()->volume_delete(hypervisor_conn(), resource_uuid(volume), &cause) != 0)
+    rc = borrow(&h, &cause);
+    if (rc == 0)
+        rc = h.drv->volume_delete(h.hv, resource_uuid(volume), &cause);
+    hosts_done(&h);
+    if (rc != 0)
         return job_complete(st, ctx->job_id, volume, restore_state, NULL, false, cause.message,
                             err);
     if (st->ops->begin(st, err) != 0)
@@ -164,14 +180,17 @@ static int run_resize(struct job_context *ctx, struct cimi_error *err)
     const char *volume = param(ctx, "volume");
     long long capacity = json_integer_value(json_object_get(ctx->params, "capacity"));
     struct cimi_error cause;
+    struct host_use h = {0};
     char machine[64];
     bool success;
 
     err_clear(&cause);
     job_progress(ctx->st, ctx->job_id, 50, "growing the volume");
     success = attached_machine(ctx->st, volume, machine, sizeof(machine), &cause) == 0 &&
-              drv()->volume_resize(hypervisor_conn(), resource_uuid(volume), capacity,
+              borrow(&h, &cause) == 0 &&
+              h.drv->volume_resize(h.hv, resource_uuid(volume), capacity,
                                    machine[0] ? machine : NULL, &cause) == 0;
+    hosts_done(&h);
     return job_complete(ctx->st, ctx->job_id, volume, record_resized, &success, success,
                         success ? "resized" : cause.message, err);
 }
@@ -244,13 +263,20 @@ static int run_snapshot(struct job_context *ctx, struct cimi_error *err)
     const char *volume = param(ctx, "volume");
     char location[1024], machine[64];
     struct cimi_error cause;
+    struct host_use h = {0};
+    int rc;
 
     err_clear(&cause);
     job_progress(ctx->st, ctx->job_id, 40, "copying the volume");
-    if (attached_machine(ctx->st, volume, machine, sizeof(machine), &cause) != 0 ||
-        drv()->volume_snapshot(hypervisor_conn(), resource_uuid(volume),
-                               machine[0] ? machine : NULL, resource_uuid(param(ctx, "image")),
-                               location, sizeof(location), &cause) != 0)
+    rc = attached_machine(ctx->st, volume, machine, sizeof(machine), &cause) == 0 &&
+                 borrow(&h, &cause) == 0 &&
+                 h.drv->volume_snapshot(h.hv, resource_uuid(volume), machine[0] ? machine : NULL,
+                                        resource_uuid(param(ctx, "image")), location,
+                                        sizeof(location), &cause) == 0
+             ? 0
+             : -1;
+    hosts_done(&h);
+    if (rc != 0)
         return finish_snapshot(ctx, NULL, cause.message, err);
     return finish_snapshot(ctx, location, "copied", err);
 }

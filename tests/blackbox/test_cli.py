@@ -253,8 +253,11 @@ def list_every_collection():
            [i["id"] for i in coll_items(server) if "id" in i], f"list {attr} -o ids")
         eq(ok(cimi("list", attr, "-o", "json", env=env_for())).json().get("count"),
            server.get("count"), f"list {attr} -o json count")
-        check_xml_valid(ok(cimi("list", attr, "-o", "xml", env=env_for())).out.encode(),
-                        f"list {attr} -o xml")
+        xml = ok(cimi("list", attr, "-o", "xml", env=env_for())).out.encode()
+        if attr == "hosts":  # cimid's own type: no CIMI schema holds it
+            isin(b'xmlns="http://cimid.dev/ns/1"', xml, "list hosts -o xml: cimid's namespace")
+        else:
+            check_xml_valid(xml, f"list {attr} -o xml")
         y = ok(cimi("list", attr, "-o", "yaml-like", env=env_for())).out
         isin(f"id: {ref['href']}", y, f"list {attr} -o yaml-like")
 

@@ -16,7 +16,7 @@ import subprocess
 import time
 import urllib.request
 
-from cimitest import (NS, REPO, SkipTest, Client, Daemon, check, eq, isin, notin, test,
+from cimitest import (CIMID_NS, NS, REPO, SkipTest, Client, Daemon, check, eq, isin, notin, test,
                       do_action, op, rels)
 
 IMAGE_DIR = os.environ.get("CIMI_TEST_IMAGE_DIR") or os.path.join(REPO, "build-asan", "test-image")
@@ -326,3 +326,99 @@ def qemu_volume_hotplug():
             eq(c.read(vol["id"]).get("state"), "AVAILABLE", "the volume outlives the machine")
             eq(c.delete(vol["id"]).status, 200, "delete the volume")
             check(not os.path.exists(p), "its file is gone")
+
+
+def vcpu_affinity(pid):
+    """{thread name: Cpus_allowed_list} of a QEMU process's vCPU threads."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            if not name.startswith("CPU "):
+                continue
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith("Cpus_allowed_list:"):
+                        out[name] = line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+    return out
+
+
+@test
+def qemu_host_added_at_runtime_with_dedicated_cpus():
+    """cimid starts on test:///default; an admin adds a real QEMU host while it
+    runs, machines with dedicated CPUs land there pinned (libvirt's own
+    definition and the kernel's affinity agree), a third is refused, and the
+    emptied host is removed."""
+    image = require_qemu()
+    ncpu = os.cpu_count() or 1
+    d = Daemon(name="qemu-addhost")
+    images = os.path.join(d.tmp, "images")
+    os.makedirs(images)
+    os.symlink(image, os.path.join(images, "cimid-test.qcow2"))
+    root = os.path.join(d.tmp, "root")
+    d.args += ["--images-dir", images, "--stop-timeout", "60"]
+    try:
+        d.start()
+        admin = Client(d)
+        c = Client(d, "alice")
+        test_host = admin.list(admin.coll("hosts"))["hosts"][0]
+        r = admin.post(admin.coll("hosts"), {"resourceURI": CIMID_NS + "/Host",
+                                             "uri": f"qemu:///embed?root={root}", "accel": "tcg"})
+        eq(r.status, 201, f"a QEMU host is added while cimid runs ({r.body[:300]!r})")
+        qhost = admin.read(r.header("Location"))
+        eq(qhost["cpu"], ncpu, "the QEMU host reports this machine's CPUs")
+        r = admin.put(test_host["id"], {"resourceURI": CIMID_NS + "/Host", "uri": test_host["uri"],
+                                        "enabled": False})
+        eq(r.status, 200, "the simulated host is disabled")
+
+        img = test_image(c)
+        cfg = {"cpu": 1, "memory": 262144, "dedicated": True,
+               "disks": [{"capacity": 1048576, "format": "ext4"}]}
+        made = []
+        for i in range(ncpu):
+            state = "STARTED" if i == 0 else "STOPPED"
+            r = c.post(c.add_href("machines"), {
+                "resourceURI": NS + "/MachineCreate", "name": f"dedicated-{i}",
+                "machineTemplate": {"initialState": state, "machineConfig": cfg,
+                                    "machineImage": {"href": img["id"]}}})
+            eq(r.status, 201, f"dedicated machine {i} (reply {r.body[:300]!r})")
+            c.wait_job(r.header("CIMI-Job-URI"), timeout=120)
+            made.append(c.wait_state(r.header("Location"), state, timeout=60))
+            eq(made[-1]["host"]["href"], qhost["id"], "placed on the QEMU host")
+        pins = []
+        for m in made:
+            uuid = m["id"].rsplit("/", 1)[1]
+            with open(os.path.join(root, "etc", "qemu", f"cimi-{uuid}.xml")) as f:
+                xml = f.read()
+            isin("<locked/>", xml, "libvirt's definition locks the memory")
+            pin = xml.split("<vcpupin vcpu='0' cpuset='")[1].split("'")[0]
+            pins.append(pin)
+        eq(sorted(pins), [str(i) for i in range(ncpu)], "each dedicated machine owns its own CPU")
+        r = c.post(c.add_href("machines"), {
+            "resourceURI": NS + "/MachineCreate", "name": "one-too-many",
+            "machineTemplate": {"machineConfig": cfg, "machineImage": {"href": img["id"]}}})
+        eq(r.status, 409, "no physical CPU left for another dedicated machine")
+        isin("dedicated", r.doc.get("statusMessage", ""), "the refusal says why")
+
+        uuid0 = made[0]["id"].rsplit("/", 1)[1]
+        pid = subprocess.run(["pgrep", "-f", f"guest=cimi-{uuid0}"], capture_output=True,
+                             text=True).stdout.split()[0]
+        eq(vcpu_affinity(pid), {"CPU 0/TCG": pins[0]},
+           "the running guest's vCPU thread is pinned where libvirt says")
+        status, _ = fetch(endpoint(made[0], 80))
+        eq(status, 200, "the guest on the added host answers HTTP")
+
+        r = admin.delete(qhost["id"])
+        eq(r.status, 409, "a host with machines is not removed")
+        for m in made:
+            eq(c.delete(op(c.read(m["id"]), "delete")).status, 200, "delete")
+        eq(subprocess.run(["pgrep", "-f", f"guest=cimi-{uuid0}"]).returncode, 1,
+           "the guest's QEMU process is gone")
+        eq(admin.delete(qhost["id"]).status, 200, "the emptied QEMU host is removed")
+        eq(admin.get(qhost["id"]).status, 404, "and gone")
+    finally:
+        d.kill9()
+        subprocess.run(["pkill", "-9", "-f", root], capture_output=True)

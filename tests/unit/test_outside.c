@@ -19,6 +19,7 @@
 #include "cimi/request.h"
 #include "driver/driver.h"
 #include "jobs/jobs.h"
+#include "hosts/hosts.h"
 #include "resources/resource.h"
 #include "store/store.h"
 
@@ -102,7 +103,7 @@ int main(void)
     st = store_for_thread(&err);
     CHECK(st != NULL, "store opens");
     CHECK(resource_seed(st, &err) == 0, "shipped resources seeded");
-    CHECK(hypervisor_open("test:///default", NULL, &err) == 0, "hypervisor opens");
+    CHECK(host_open_all(st, "test:///default", NULL, &err) == 0, "hypervisor opens");
     CHECK(jobs_start(1, resource_job_kinds, 60) == 0, "job workers start");
 
     CHECK(call(st, "POST", "machines",
@@ -148,7 +149,7 @@ int main(void)
     if (outside)
         virConnectClose(outside);
     jobs_shutdown(5);
-    hypervisor_close();
+    hosts_close_all();
     store_release_thread();
     {
         char cmd[300];

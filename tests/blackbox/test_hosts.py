@@ -1,0 +1,345 @@
+"""Hosts: the pool of hypervisors (the cimid extension resource Host), the
+scheduler that places machines on them (spread/pack, no memory over-commit,
+409 when nothing fits), dedicated CPUs, hosts added and removed while cimid
+runs, and a host that becomes unreachable and returns.
+
+Hosts here are libvirt test drivers with node files of a known size
+(test:///DIR/node-a.xml: 4 CPUs, 4 GiB), so the books can be checked
+exactly; the unreachable host is a real remote connection (test+unix://)
+to a private libvirtd this test starts and kills.  test_qemu.py adds a
+real QEMU host at run time."""
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import cimitest
+from cimitest import (BOTH, CIMID_NS, NS, Client, Daemon, SkipTest, assert_error, assert_unchanged,
+                      check, coll_items, create_machine, eq, isin, machine_create_doc, notin,
+                      op, shared, store_snapshot, test)
+
+GIB = 1024 * 1024  # KiB
+
+
+def node_file(directory, name, cpus, memory_kib):
+    """A libvirt test-driver node of the given size; its test:/// URI."""
+    path = os.path.join(directory, f"{name}.xml")
+    with open(path, "w") as f:
+        f.write(f"""<node>
+  <cpu><mhz>2000</mhz><model>cimid-test</model><active>{cpus}</active>
+    <nodes>1</nodes><sockets>1</sockets><cores>{cpus}</cores><threads>1</threads></cpu>
+  <memory>{memory_kib}</memory>
+</node>
+""")
+    return "test://" + path
+
+
+NODES = tempfile.mkdtemp(prefix="cimitest-nodes-")
+cimitest._tmpdirs.append(NODES)
+
+
+def pool_daemon(key, placement="spread"):
+    """A daemon whose --connect host is node a (4 CPUs, 4 GiB), no over-commit."""
+    a = node_file(NODES, f"{key}-a", 4, 4 * GIB)
+    d = shared(key, args=["--placement", placement, "--connect", a, "--memory-overcommit", "100",
+                          "--cpu-overcommit", "100", "--host-check-interval", "1"])
+    d.cache.setdefault("a", a)
+    return d
+
+
+def host_doc(uri, **extra):
+    doc = {"resourceURI": CIMID_NS + "/Host", "uri": uri}
+    doc.update(extra)
+    return doc
+
+
+def hosts(c):
+    return coll_items(c.list(c.coll("hosts")))
+
+
+def host_by_uri(c, uri):
+    for h in hosts(c):
+        if h["uri"] == uri:
+            return h
+    return None
+
+
+def add_host(c, uri, **extra):
+    r = c.post(c.coll("hosts"), host_doc(uri, **extra))
+    eq(r.status, 201, f"add host {uri} ({r.body[:300]!r})")
+    return c.read(r.header("Location"))
+
+
+def config(cpu, memory, dedicated=None):
+    cfg = {"cpu": cpu, "memory": memory, "disks": [{"capacity": 1024 * 1024, "format": "ext4"}]}
+    if dedicated is not None:
+        cfg["dedicated"] = dedicated
+    return cfg
+
+
+def new_machine(c, name, cfg=None, state=None):
+    body = machine_create_doc(c, name, state, machineConfig=cfg) if cfg else None
+    return create_machine(c, name, state, body=body)
+
+
+def delete(c, doc):
+    r = c.delete(doc["id"])
+    check(r.status in (200, 202), f"delete {doc['id']} -> {r.status}")
+    if r.status == 202:
+        c.wait_job(r.header("CIMI-Job-URI"))
+
+
+@test(formats=BOTH)
+def default_host_listed(fmt):
+    d = pool_daemon("hosts")
+    c = Client(d, fmt=fmt)
+    h = host_by_uri(c, d.cache["a"])
+    check(h is not None, "the --connect host is in the hosts collection")
+    eq(h["state"], "AVAILABLE", "host state")
+    eq(h["cpu"], 4, "host CPUs (from libvirt's node info)")
+    eq(h["memory"], 4 * GIB, "host memory (KiB)")
+    eq(h["memoryOvercommit"], 100, "memoryOvercommit from --memory-overcommit")
+    check(op(h, "delete") and op(h, "edit"), "admins may edit and delete a host")
+
+
+@test
+def hosts_are_for_admins_only():
+    d = pool_daemon("hosts")
+    admin = Client(d)
+    alice = Client(d, "alice")
+    isin("hosts", admin.cep(), "the admin's CloudEntryPoint lists hosts")
+    notin("hosts", alice.cep(), "a tenant's CloudEntryPoint does not list hosts")
+    hosts_url = admin.coll("hosts")
+    assert_error(alice.get(hosts_url), 403)
+    assert_error(alice.get(hosts(admin)[0]["id"]), 403)
+    assert_error(alice.post(hosts_url, host_doc("test:///default")), 403)
+    assert_error(alice.delete(hosts(admin)[0]["id"]), 403)
+
+
+@test
+def machine_books_its_host():
+    d = pool_daemon("hosts")
+    c = Client(d, "alice")
+    admin = Client(d)
+    before = host_by_uri(admin, d.cache["a"])
+    m = new_machine(c, "booked", config(2, GIB))
+    eq(m["host"]["href"], before["id"], "the Machine's host extension names its host")
+    eq(m["host"]["state"], "AVAILABLE", "the machine's host state")
+    after = host_by_uri(admin, d.cache["a"])
+    eq(after["allocatedMemory"] - before["allocatedMemory"], GIB, "memory booked on the host")
+    eq(after["allocatedCpu"] - before["allocatedCpu"], 2, "vCPUs booked on the host")
+    eq(after["machineCount"] - before["machineCount"], 1, "machine count")
+    delete(c, m)
+    eq(host_by_uri(admin, d.cache["a"])["allocatedMemory"], before["allocatedMemory"],
+       "memory given back after delete")
+
+
+@test
+def nothing_fits_is_409_and_changes_nothing():
+    d = pool_daemon("hosts")
+    c = Client(d, "alice")
+    before = store_snapshot(c)
+    body = machine_create_doc(c, "too-big", machineConfig=config(1, 64 * GIB))
+    r = c.post(c.add_href("machines"), body)
+    e = assert_error(r, 409, mention=["no host"])
+    isin("memory", e["statusMessage"], "the message says what is missing")
+    assert_unchanged(c, before)
+    body = machine_create_doc(c, "too-many-cpus", machineConfig=config(8, GIB))
+    assert_error(c.post(c.add_href("machines"), body), 409, mention=["vCPUs"])
+    assert_unchanged(c, before)
+
+
+@test
+def memory_is_never_overcommitted():
+    d = pool_daemon("hosts-full")
+    c = Client(d, "alice")
+    made = [new_machine(c, f"fill-{i}", config(1, GIB)) for i in range(4)]
+    r = c.post(c.add_href("machines"), machine_create_doc(c, "fifth", machineConfig=config(1, GIB)))
+    assert_error(r, 409)
+    delete(c, made[0])
+    made[0] = new_machine(c, "fits-again", config(1, GIB))
+    for m in made:
+        delete(c, m)
+
+
+@test
+def add_place_remove_host_while_running():
+    d = pool_daemon("hosts-add")
+    admin = Client(d)
+    c = Client(d, "alice")
+    b_uri = node_file(d.tmp, "node-b", 8, 8 * GIB)
+    b = add_host(admin, b_uri)
+    eq(b["state"], "AVAILABLE", "added host state")
+    eq(b["memory"], 8 * GIB, "added host memory")
+    assert_error(admin.post(admin.coll("hosts"), host_doc(b_uri)), 409, mention=["already"])
+    # spread: the host with the most memory left
+    m = new_machine(c, "on-b", config(1, GIB), "STARTED")
+    eq(m["host"]["href"], b["id"], "spread places the machine on the emptier host")
+    assert_error(admin.delete(b["id"]), 409, mention=["machine"])
+    delete(c, m)
+    r = admin.delete(b["id"])
+    eq(r.status, 200, "an empty host is removed")
+    eq(admin.get(b["id"]).status, 404, "the removed host is gone")
+    check(host_by_uri(admin, b_uri) is None, "not listed any more")
+    m = new_machine(c, "back-on-a", config(1, GIB))
+    eq(m["host"]["href"], host_by_uri(admin, d.cache["a"])["id"], "placed on the remaining host")
+    delete(c, m)
+
+
+@test
+def pack_fills_one_host_first():
+    d = pool_daemon("hosts-pack", placement="pack")
+    admin = Client(d)
+    c = Client(d, "alice")
+    b = add_host(admin, node_file(d.tmp, "node-b", 8, 8 * GIB))
+    a_id = host_by_uri(admin, d.cache["a"])["id"]
+    m1 = new_machine(c, "pack-1", config(1, GIB))
+    eq(m1["host"]["href"], a_id, "pack: the fuller host that still has room")
+    m2 = new_machine(c, "pack-2", config(1, 3 * GIB + 512 * 1024))
+    eq(m2["host"]["href"], b["id"], "pack: the other host once the first has no room")
+    for m in (m1, m2):
+        delete(c, m)
+    eq(admin.delete(b["id"]).status, 200, "host removed")
+
+
+@test
+def disabled_host_gets_no_machines():
+    d = pool_daemon("hosts-disable")
+    admin = Client(d)
+    c = Client(d, "alice")
+    a = host_by_uri(admin, d.cache["a"])
+    b = add_host(admin, node_file(d.tmp, "node-b", 8, 8 * GIB))
+    r = admin.put(b["id"], {"resourceURI": CIMID_NS + "/Host", "uri": b["uri"], "enabled": False})
+    eq(r.status, 200, f"disable a host ({r.body[:200]!r})")
+    eq(admin.read(b["id"])["state"], "DISABLED", "a disabled host shows DISABLED")
+    m = new_machine(c, "not-on-b", config(1, GIB))
+    eq(m["host"]["href"], a["id"], "a disabled host is skipped")
+    delete(c, m)
+    eq(admin.delete(b["id"]).status, 200, "host removed")
+
+
+@test
+def bad_hosts_are_refused():
+    d = pool_daemon("hosts")
+    admin = Client(d)
+    before = [h["id"] for h in hosts(admin)]
+    e = assert_error(admin.post(admin.coll("hosts"),
+                                host_doc("test:///no/such/node-file.xml")), 400)
+    isin("cannot connect", e["statusMessage"], "libvirt's reason is given")
+    assert_error(admin.post(admin.coll("hosts"), host_doc("not a uri")), 400, mention=["uri"])
+    assert_error(admin.post(admin.coll("hosts"), host_doc("test:///default", accel="fast")), 400,
+                 mention=["accel"])
+    assert_error(admin.post(admin.coll("hosts"),
+                            host_doc("test:///default", memoryOvercommit=0)), 400)
+    eq([h["id"] for h in hosts(admin)], before, "no host was added")
+
+
+@test
+def dedicated_cpus_are_exclusive():
+    d = pool_daemon("hosts-dedicated")
+    admin = Client(d)
+    c = Client(d, "alice")
+    m1 = new_machine(c, "ded-1", config(2, GIB, dedicated=True))
+    m2 = new_machine(c, "ded-2", config(2, GIB, dedicated=True))
+    a = host_by_uri(admin, d.cache["a"])
+    eq(a["dedicatedCpu"], 4, "all 4 physical CPUs are owned by dedicated machines")
+    r = c.post(c.add_href("machines"),
+               machine_create_doc(c, "ded-3", machineConfig=config(1, GIB, dedicated=True)))
+    assert_error(r, 409, mention=["dedicated"])
+    # With --cpu-overcommit 100 dedicated vCPUs use up the shared ones too.
+    r = c.post(c.add_href("machines"), machine_create_doc(c, "shared", machineConfig=config(1, GIB)))
+    assert_error(r, 409, mention=["vCPUs left"])
+    delete(c, m1)
+    eq(host_by_uri(admin, d.cache["a"])["dedicatedCpu"], 2, "CPUs given back on delete")
+    m3 = new_machine(c, "ded-3", config(2, GIB, dedicated=True))
+    for m in (m2, m3):
+        delete(c, m)
+
+
+# ---- a remote host that goes away and comes back
+
+class PrivateLibvirtd:
+    """libvirtd serving libvirt's test driver on a socket of our own."""
+
+    def __init__(self, directory):
+        self.dir = os.path.join(directory, "libvirtd")
+        os.makedirs(self.dir, exist_ok=True)
+        self.conf = os.path.join(self.dir, "libvirtd.conf")
+        with open(self.conf, "w") as f:
+            f.write(f'unix_sock_dir = "{self.dir}"\nunix_sock_rw_perms = "0700"\n'
+                    'auth_unix_rw = "none"\nauth_unix_ro = "none"\n')
+        self.uri = f"test+unix:///default?socket={self.dir}/libvirt-sock"
+        self.proc = None
+
+    def start(self):
+        sock = os.path.join(self.dir, "libvirt-sock")
+        if os.path.exists(sock):
+            os.unlink(sock)
+        log = open(os.path.join(self.dir, "log"), "ab")
+        self.proc = subprocess.Popen(["libvirtd", "-f", self.conf, "-p",
+                                      os.path.join(self.dir, "pid")],
+                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.time() + 30
+        while not os.path.exists(sock):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise AssertionError("private libvirtd did not start")
+            time.sleep(0.1)
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+
+def wait_for(what, fn, timeout=30):
+    deadline = time.time() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+@test
+def unreachable_host_and_its_return():
+    if shutil.which("libvirtd") is None:
+        raise SkipTest("libvirtd is not installed (package libvirt-daemon)")
+    if os.geteuid() != 0:
+        raise SkipTest("a private libvirtd needs root")
+    d = pool_daemon("hosts-remote")
+    admin = Client(d)
+    c = Client(d, "alice")
+    lvd = PrivateLibvirtd(d.tmp)
+    lvd.start()
+    try:
+        r = admin.post(admin.coll("hosts"), host_doc(lvd.uri))
+        eq(r.status, 201, f"add the remote host ({r.body[:300]!r})")
+        remote = admin.read(r.header("Location"))
+        a = host_by_uri(admin, d.cache["a"])
+        admin.put(a["id"], {"resourceURI": CIMID_NS + "/Host", "uri": a["uri"], "enabled": False})
+        m = new_machine(c, "remote-m", config(1, GIB), "STARTED")
+        eq(m["host"]["href"], remote["id"], "the machine runs on the remote host")
+        lvd.kill()
+        gone = wait_for("the machine's host to show ERROR",
+                        lambda: (lambda x: x if x["host"]["state"] == "ERROR" else None)(
+                            c.read(m["id"])))
+        eq(gone["state"], "ERROR", "the machine shows ERROR")
+        isin("unreachable", gone["host"].get("stateMessage", ""), "with the reason")
+        eq(admin.read(remote["id"])["state"], "ERROR", "the host shows ERROR")
+        lvd.start()
+        back = wait_for("the machine to be STARTED again",
+                        lambda: (lambda x: x if x["state"] == "STARTED" else None)(c.read(m["id"])),
+                        timeout=60)
+        eq(back["host"]["state"], "AVAILABLE", "host available again")
+        eq(admin.read(remote["id"])["state"], "AVAILABLE", "the host recovered")
+        delete(c, back)
+        eq(admin.delete(remote["id"]).status, 200, "remote host removed")
+        admin.put(a["id"], {"resourceURI": CIMID_NS + "/Host", "uri": a["uri"], "enabled": True})
+    finally:
+        lvd.kill()
