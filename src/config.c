@@ -26,6 +26,7 @@ void config_defaults(struct config *cfg)
     cfg->stop_timeout = 60;
     cfg->connection_limit = 1024;
     cfg->connection_timeout = 30;
+    cfg->max_image_size = 16L << 30;  /* 16 GiB */
     snprintf(cfg->accel, sizeof(cfg->accel), "auto");
 }
 
@@ -69,6 +70,7 @@ static const struct int_setting int_settings[] = {
     {"stop-timeout", offsetof(struct config, stop_timeout), 0, 1, 3600},
     {"connection-limit", offsetof(struct config, connection_limit), 0, 1, 65536},
     {"connection-timeout", offsetof(struct config, connection_timeout), 0, 1, 3600},
+    {"max-image-size", offsetof(struct config, max_image_size), 1, 4096, 1L << 42},
 };
 
 struct string_setting {

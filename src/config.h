@@ -30,6 +30,7 @@ struct config {
     char storage_dir[1024];       /* QEMU: machine disks and captured images ("" = default) */
     char probe_dir[1024];         /* QEMU: vmlinuz + initrd.img to check that KVM boots */
     char images_dir[1024];        /* images registered as shared MachineImages at start-up */
+    long max_image_size;          /* bytes an http(s) MachineImage download may have */
 };
 
 void config_defaults(struct config *cfg);

@@ -67,7 +67,9 @@ static const char usage_text[] =
     "                               really boots under it, else TCG)\n"
     "      --probe-dir DIR          vmlinuz + initrd.img that auto boots to check KVM\n"
     "      --storage-dir DIR        QEMU disks and captured images (default ROOT/storage\n"
-    "                               for qemu:///embed?root=ROOT, else /var/lib/cimid/storage)\n"
+    "                               for qemu:///embed?root=ROOT, else /var/lib/cimid/storage;\n"
+    "                               test:///default: where downloaded images go, none by default)\n"
+    "      --max-image-size BYTES   largest http(s) MachineImage download (default 16 GiB)\n"
     "  -h, --help                   this text\n"
     "  -V, --version                print the version\n"
     "\n"
@@ -101,6 +103,7 @@ static const struct option long_options[] = {
     {"storage-dir", required_argument, NULL, 0},
     {"probe-dir", required_argument, NULL, 0},
     {"images-dir", required_argument, NULL, 0},
+    {"max-image-size", required_argument, NULL, 0},
     {"tenant", required_argument, NULL, 't'},
     {"admin", no_argument, NULL, 'a'},
     {"password-stdin", no_argument, NULL, 's'},
@@ -319,6 +322,7 @@ static int start_services(const struct config *cfg, struct store *st)
     }
     log_info("hypervisor: connected to %s", cfg->connect);
     machine_set_stop_timeout(cfg->stop_timeout);
+    machine_image_set_max_size(cfg->max_image_size);
     metadata_set_job_retention(cfg->job_retention_minutes);
     machine_reconcile(st);
     if (jobs_start(cfg->workers, resource_job_kinds, cfg->job_retention_minutes) != 0) {
