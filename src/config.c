@@ -26,6 +26,7 @@ void config_defaults(struct config *cfg)
     cfg->stop_timeout = 60;
     cfg->connection_limit = 1024;
     cfg->connection_timeout = 30;
+    cfg->max_image_size = 16L << 30;  /* 16 GiB */
     snprintf(cfg->accel, sizeof(cfg->accel), "auto");
     snprintf(cfg->placement, sizeof(cfg->placement), "spread");
     cfg->memory_overcommit = 100;
@@ -76,6 +77,7 @@ static const struct int_setting int_settings[] = {
     {"memory-overcommit", offsetof(struct config, memory_overcommit), 0, 10, 100000},
     {"cpu-overcommit", offsetof(struct config, cpu_overcommit), 0, 10, 100000},
     {"host-check-interval", offsetof(struct config, host_check_interval), 0, 1, 3600},
+    {"max-image-size", offsetof(struct config, max_image_size), 1, 4096, 1L << 42},
 };
 
 struct string_setting {

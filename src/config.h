@@ -34,6 +34,7 @@ struct config {
     int memory_overcommit;        /* hosts: percent of memory machines may book (100 = none) */
     int cpu_overcommit;           /* hosts: percent of physical CPUs vCPUs may add up to */
     int host_check_interval;      /* hosts: seconds between reachability checks */
+    long max_image_size;          /* bytes an http(s) MachineImage download may have */
 };
 
 void config_defaults(struct config *cfg);

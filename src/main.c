@@ -68,13 +68,15 @@ static const char usage_text[] =
     "      --probe-dir DIR          vmlinuz + initrd.img that auto boots to check KVM\n"
     "      --storage-dir DIR        QEMU disks and captured images of the --connect host\n"
     "                               (default ROOT/storage for qemu:///embed?root=ROOT,\n"
-    "                               else /var/lib/cimid/storage)\n"
+    "                               else /var/lib/cimid/storage; test:///default: where\n"
+    "                               downloaded images go, none by default)\n"
     "      --placement spread|pack  which host a new machine goes to: the emptiest\n"
     "                               (default) or the fullest that has room\n"
     "      --memory-overcommit PCT  memory machines may book, in percent of a host's\n"
     "                               (default 100: never over-commit)\n"
     "      --cpu-overcommit PCT     vCPUs per physical CPU, in percent (default 1600)\n"
     "      --host-check-interval S  seconds between host reachability checks (default 5)\n"
+    "      --max-image-size BYTES   largest http(s) MachineImage download (default 16 GiB)\n"
     "  -h, --help                   this text\n"
     "  -V, --version                print the version\n"
     "\n"
@@ -112,6 +114,7 @@ static const struct option long_options[] = {
     {"memory-overcommit", required_argument, NULL, 0},
     {"cpu-overcommit", required_argument, NULL, 0},
     {"host-check-interval", required_argument, NULL, 0},
+    {"max-image-size", required_argument, NULL, 0},
     {"tenant", required_argument, NULL, 't'},
     {"admin", no_argument, NULL, 'a'},
     {"password-stdin", no_argument, NULL, 's'},
@@ -331,6 +334,7 @@ static int start_services(const struct config *cfg, struct store *st)
         return -1;
     }
     machine_set_stop_timeout(cfg->stop_timeout);
+    machine_image_set_max_size(cfg->max_image_size);
     metadata_set_job_retention(cfg->job_retention_minutes);
     machine_reconcile(st);
     if (hosts_start_monitor(cfg->host_check_interval, machine_host_returned) != 0) {

@@ -189,6 +189,8 @@ static const struct cimi_attr machine_image_attrs[] = {
     {"type", NULL, K_STRING, 0, NULL},
     {"imageLocation", NULL, K_URI, A_REQUIRED, NULL},
     {"relatedImage", NULL, K_REF, A_READONLY, &t_machine_image},
+    /* cimid extension: "sha256:<hex>" an http(s) imageLocation must match. */
+    {"checksum", NULL, K_STRING, A_IMMUTABLE | A_EXTENSION, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_machine_image = {
@@ -336,6 +338,7 @@ const struct cimi_type t_volume_create = {
 static const struct cimi_attr action_attrs[] = {
     {"action", NULL, K_URI, A_REQUIRED, NULL},
     {"force", NULL, K_BOOLEAN, 0, NULL},
+    {"image", NULL, K_REF, 0, &t_href_only},  /* restore */
     {"properties", "property", K_MAP, 0, NULL},
     {NULL, NULL, 0, 0, NULL},
 };

@@ -77,13 +77,17 @@ struct hv_machine_info {
 
 struct hv;  /* an open connection, private to the driver */
 
+/* Writes a new image's bytes into the file at path (image_import). */
+typedef int (*hv_image_fill_fn)(const char *path, void *arg, struct cimi_error *err);
+
 /* Settings of a host; NULL members take defaults. */
 struct hv_options {
     const char *accel;        /* QEMU: "auto" (default: KVM when a guest really boots under
                                  it, else TCG), "kvm" or "tcg" */
     const char *storage_dir;  /* QEMU: disks, config drives and captured images
                                  (default: ROOT/storage for qemu:///embed?root=ROOT,
-                                 /var/lib/cimid/storage otherwise) */
+                                 /var/lib/cimid/storage otherwise); test: downloaded
+                                 images (none by default) */
     const char *probe_dir;    /* QEMU: a directory with vmlinuz and initrd.img used to check
                                  that a KVM guest boots (auto); none = TCG */
     const char *images_dir;   /* QEMU: images may be read from here (and the storage dir) */
@@ -172,6 +176,35 @@ struct driver {
      * go.  Idempotent: a volume not attached is success. */
     int (*volume_detach)(struct hv *hv, const char *machine_uuid, const char *uuid,
                          struct cimi_error *err);
+
+    /* ---- images cimid keeps in the host's storage (downloads), named by
+     * the MachineImage's UUID ---- */
+
+    /* Make image image_uuid from what fill writes to the path it is given;
+     * it is kept only when it is a standalone qcow2 or a raw disk image
+     * (400 otherwise); its location into location.  Idempotent: an image
+     * made already is kept and fill is not called.  409 when the host keeps
+     * no image files (test:///default without --storage-dir). */
+    int (*image_import)(struct hv *hv, const char *image_uuid, hv_image_fill_fn fill, void *arg,
+                        char *location, size_t location_len, struct cimi_error *err);
+    /* Remove the files cimid made for image_uuid (downloaded or captured);
+     * none is success. */
+    int (*image_delete)(struct hv *hv, const char *image_uuid, struct cimi_error *err);
+
+    /* ---- snapshots: libvirt snapshots of a machine, named by the UUID of
+     * their SNAPSHOT MachineImage (QEMU: internal qcow2 snapshots, with the
+     * memory when the machine runs) ---- */
+
+    /* Take one; idempotent (an existing snapshot of that name is kept). */
+    int (*snapshot_create)(struct hv *hv, const char *uuid, const char *snapshot,
+                           struct cimi_error *err);
+    /* Bring the machine back to it (disks, and state: running or not); 404
+     * when the machine or the snapshot does not exist. */
+    int (*snapshot_revert)(struct hv *hv, const char *uuid, const char *snapshot,
+                           struct cimi_error *err);
+    /* Remove it; a missing machine or snapshot is success. */
+    int (*snapshot_delete)(struct hv *hv, const char *uuid, const char *snapshot,
+                           struct cimi_error *err);
 };
 
 extern const struct driver driver_libvirt;

@@ -24,6 +24,7 @@
  *   test:///default (and other test:// URIs) - libvirt's in-process mock.
  *     Disks are described as file disks that the mock never opens, and
  *     capture produces a pseudo location "cimid-image:<image uuid>".
+ *     With --storage-dir it keeps downloaded images there (image.c).
  *   qemu:///embed?root=DIR (and other local qemu URIs) - real guests.
  *     embed.c prepares the root, storage.c the disk files (cimid manages
  *     them itself: embed mode has no libvirt storage driver), domain_xml.c
@@ -212,6 +213,11 @@ static int classify_connection(struct hv *hv, const char *uri, const struct hv_o
     if (strcasecmp(type, "test") == 0) {
         hv->is_test = true;
         hv->domain_type = "test";
+        /* The mock boots nothing, but downloaded images need a home. */
+        if (options != NULL && options->storage_dir != NULL) {
+            snprintf(hv->storage_dir, sizeof(hv->storage_dir), "%s", options->storage_dir);
+            return storage_prepare(hv->storage_dir, err);
+        }
         return 0;
     }
     if (strcasecmp(type, "qemu") == 0) {
@@ -888,4 +894,9 @@ const struct driver driver_libvirt = {
     .volume_snapshot = lv_volume_snapshot,
     .volume_attach = lv_volume_attach,
     .volume_detach = lv_volume_detach,
+    .image_import = lv_image_import,
+    .image_delete = lv_image_delete,
+    .snapshot_create = lv_snapshot_create,
+    .snapshot_revert = lv_snapshot_revert,
+    .snapshot_delete = lv_snapshot_delete,
 };

@@ -68,6 +68,12 @@ int storage_snapshot_volume(const char *dir, const char *uuid, const char *image
 int storage_remove_volume(const char *dir, const char *uuid, struct cimi_error *err);
 /* Remove every file of the machine. */
 void storage_remove_machine(const char *dir, const char *uuid);
+/* Image <uuid> from what fill writes (see driver.h image_import); only a
+ * standalone qcow2 or a raw image is kept, as images/<uuid>.qcow2 or .img. */
+int storage_import_image(const char *dir, const char *uuid, hv_image_fill_fn fill, void *arg,
+                         char *out, size_t len, struct cimi_error *err);
+/* Remove the image files of <uuid> (imported or captured); missing is success. */
+int storage_remove_image(const char *dir, const char *uuid, struct cimi_error *err);
 
 /* ---- domain_xml.c ---- */
 
@@ -107,6 +113,18 @@ int lv_volume_attach(struct hv *hv, const char *machine_uuid, const char *uuid,
                      const char *target, struct cimi_error *err);
 int lv_volume_detach(struct hv *hv, const char *machine_uuid, const char *uuid,
                      struct cimi_error *err);
+
+/* ---- image.c: images cimid keeps and libvirt snapshots (struct driver) ---- */
+
+int lv_image_import(struct hv *hv, const char *image_uuid, hv_image_fill_fn fill, void *arg,
+                    char *location, size_t location_len, struct cimi_error *err);
+int lv_image_delete(struct hv *hv, const char *image_uuid, struct cimi_error *err);
+int lv_snapshot_create(struct hv *hv, const char *uuid, const char *snapshot,
+                       struct cimi_error *err);
+int lv_snapshot_revert(struct hv *hv, const char *uuid, const char *snapshot,
+                       struct cimi_error *err);
+int lv_snapshot_delete(struct hv *hv, const char *uuid, const char *snapshot,
+                       struct cimi_error *err);
 
 /* ---- accel.c ---- */
 

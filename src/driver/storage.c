@@ -8,7 +8,9 @@
  *   disks/<uuid>-config.iso      the config drive carrying userData
  *                                (ISO 9660, label "cidata", file cimi/user-data)
  *   disks/<uuid>-console.log     what the guest writes on its serial console
- *   images/<uuid>.qcow2          images captured from machines or copied from volumes
+ *   images/<uuid>.qcow2          images captured from machines or copied from volumes,
+ *   images/<uuid>.img            and downloaded images (qcow2 or raw), named by the
+ *                                uuid of their MachineImage
  *   volumes/<uuid>.qcow2         volumes, attached to machines as extra disks; a
  *                                volume made from an image is an overlay of it
  * Images themselves may live anywhere on the host (a MachineImage's
@@ -26,6 +28,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "driver/local.h"
 #include "util/spawn.h"
@@ -406,4 +410,97 @@ void storage_remove_machine(const char *dir, const char *uuid)
             remove_tree(path);
     }
     closedir(d);
+}
+
+/* ---- images cimid makes from what it downloads ---- */
+
+#define SECTOR_BYTES 512
+
+/* The file names of image <uuid>: qcow2, raw, and the one being written. */
+static void image_paths(const char *dir, const char *uuid, char *qcow2, char *raw, char *partial,
+                        size_t len)
+{
+    snprintf(qcow2, len, "%s/images/%s.qcow2", dir, uuid);
+    snprintf(raw, len, "%s/images/%s.img", dir, uuid);
+    snprintf(partial, len, "%s/images/%s.download", dir, uuid);
+}
+
+/* A file machines may boot from: qcow2 standing alone (no backing file, no
+ * external data file, not encrypted) or raw (whole sectors).  QEMU probes
+ * the format here only; disks name it explicitly. */
+static int check_new_image(const char *path, const char **format, struct cimi_error *err)
+{
+    char out[8192];
+    char *argv[] = {"qemu-img", "info", "--output=json", (char *)path, NULL};
+    json_t *info, *specific;
+    const char *fmt;
+    struct stat st;
+    long long size;
+    int rc = 0;
+
+    /* Raw sizes come from the file: qemu-img rounds them up to sectors. */
+    if (stat(path, &st) != 0)
+        return err_set(err, 500, NULL, "cannot read %s: %s", path, strerror(errno));
+    size = st.st_size;
+    if (spawn_output(argv, out, sizeof(out)) != 0)
+        return err_set(err, 400, "imageLocation", "not a disk image (qemu-img info: %s)", out);
+    info = json_loads(out, 0, NULL);
+    fmt = json_string_value(json_object_get(info, "format"));
+    specific = json_object_get(json_object_get(info, "format-specific"), "data");
+    if (fmt == NULL)
+        rc = err_set(err, 500, NULL, "qemu-img info gave no format for the image");
+    else if (strcmp(fmt, "qcow2") != 0 && strcmp(fmt, "raw") != 0)
+        rc = err_set(err, 400, "imageLocation", "the image is %s; only qcow2 and raw are supported",
+                     fmt);
+    else if (json_object_get(info, "backing-filename") != NULL ||
+             json_object_get(specific, "data-file") != NULL)
+        rc = err_set(err, 400, "imageLocation",
+                     "the qcow2 image refers to another file (backing or data file); only "
+                     "standalone images are accepted");
+    else if (json_is_true(json_object_get(info, "encrypted")))
+        rc = err_set(err, 400, "imageLocation", "the image is encrypted");
+    else if (strcmp(fmt, "raw") == 0 && (size <= 0 || size % SECTOR_BYTES != 0))
+        rc = err_set(err, 400, "imageLocation",
+                     "not a disk image: %lld bytes of unrecognised content (a raw image is a "
+                     "non-empty whole number of 512-byte sectors)", size);
+    else
+        *format = strcmp(fmt, "qcow2") == 0 ? "qcow2" : "raw";
+    json_decref(info);
+    return rc;
+}
+
+int storage_import_image(const char *dir, const char *uuid, hv_image_fill_fn fill, void *arg,
+                         char *out, size_t len, struct cimi_error *err)
+{
+    char qcow2[1100], raw[1100], partial[1100];
+    const char *format = NULL, *final;
+
+    image_paths(dir, uuid, qcow2, raw, partial, sizeof(qcow2));
+    /* Made by an earlier run of the same Job. */
+    if (file_exists(qcow2) || file_exists(raw)) {
+        snprintf(out, len, "file://%s", file_exists(qcow2) ? qcow2 : raw);
+        return 0;
+    }
+    unlink(partial);
+    if (fill(partial, arg, err) != 0 || check_new_image(partial, &format, err) != 0) {
+        unlink(partial);
+        return -1;
+    }
+    final = strcmp(format, "qcow2") == 0 ? qcow2 : raw;
+    if (finish_file(partial, final, err) != 0)
+        return -1;
+    snprintf(out, len, "file://%s", final);
+    return 0;
+}
+
+int storage_remove_image(const char *dir, const char *uuid, struct cimi_error *err)
+{
+    char paths[4][1100];
+
+    image_paths(dir, uuid, paths[0], paths[1], paths[2], sizeof(paths[0]));
+    snprintf(paths[3], sizeof(paths[3]), "%s.partial", paths[0]);  /* an unfinished capture */
+    for (size_t i = 0; i < 4; i++)
+        if (unlink(paths[i]) != 0 && errno != ENOENT)
+            return err_set(err, 500, NULL, "cannot remove %s: %s", paths[i], strerror(errno));
+    return 0;
 }

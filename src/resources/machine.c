@@ -79,9 +79,10 @@ struct state_ops {
 };
 
 static const struct state_ops allowed_table[] = {
-    {"STOPPED", {"edit", "delete", "restart", "start", "capture", "attach", "detach", NULL}},
-    {"STARTED", {"edit", "delete", "restart", "stop", "pause", "suspend", "capture", "attach",
-                 "detach", NULL}},
+    {"STOPPED", {"edit", "delete", "restart", "start", "capture", "restore", "attach", "detach",
+                 NULL}},
+    {"STARTED", {"edit", "delete", "restart", "stop", "pause", "suspend", "capture", "restore",
+                 "attach", "detach", NULL}},
     {"PAUSED", {"edit", "delete", "restart", "start", "stop", "capture", "attach", "detach", NULL}},
     {"SUSPENDED", {"edit", "delete", "restart", "start", "capture", NULL}},
     {"ERROR", {"edit", "delete", "restart", "start", "stop", "detach", NULL}},
@@ -96,6 +97,8 @@ static bool machine_allowed(const struct store_row *row, const char *op)
         return false;
     if (machine_state_is_transitional(state))
         return strcmp(op, "edit") == 0;  /* busy: one Job at a time per machine */
+    if (strcmp(op, "restore") == 0 && json_object_get(row->doc, "latestSnapshot") == NULL)
+        return false;  /* nothing to restore */
     for (size_t i = 0; allowed_table[i].state; i++) {
         if (strcmp(allowed_table[i].state, state) != 0)
             continue;
@@ -349,6 +352,11 @@ static int machine_create(struct cimi_request *req, json_t *input, struct store_
                              "machineTemplate.machineImage", path, sizeof(path), err);
     if (image == NULL)
         goto out;
+    if (strcmp(json_string_value(json_object_get(image, "type")) ?: "", "SNAPSHOT") == 0) {
+        err_set(err, 400, "machineTemplate.machineImage",
+                "a SNAPSHOT MachineImage restores its own Machine (restore); it boots no new one");
+        goto out;
+    }
     if (path[0] && strcmp(json_string_value(json_object_get(image, "state")) ?: "", "AVAILABLE") != 0) {
         err_set(err, 409, "machineTemplate.machineImage", "MachineImage '%s' is not AVAILABLE", path);
         goto out;
@@ -515,6 +523,7 @@ static const struct resource_action machine_actions[] = {
     {"pause", action_pause},
     {"suspend", action_suspend},
     {"capture", action_capture},
+    {"restore", machine_action_restore},
     {NULL, NULL},
 };
 

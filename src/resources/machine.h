@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "cimi/request.h"
 #include "driver/driver.h"
 #include "hosts/hosts.h"
 #include "jobs/jobs.h"
@@ -32,6 +33,21 @@ void machine_host_returned(const char *host_id);
 const char *machine_host_of(const struct store_row *row);
 /* What the machine booked on its host. */
 void machine_request_of(const struct store_row *row, struct placement_request *rq);
+
+/* ---- MachineImages (machine_image.c, machine_image_jobs.c) ---- */
+
+/* Largest http(s) image download in bytes (--max-image-size). */
+void machine_image_set_max_size(long long bytes);
+long long machine_image_max_size(void);
+/* The Machine's restore action: back to a SNAPSHOT MachineImage of it. */
+int machine_action_restore(struct cimi_request *req, struct store_row *row, const json_t *action,
+                           struct job_spec *job, struct cimi_error *err);
+/* Record the machine's state as the hypervisor has it now (after a
+ * success also as the state to keep: "desired"). */
+void machine_record_state(struct store_row *machine, bool success);
+
+extern const struct job_kind image_capture_job, image_download_job, image_snapshot_job,
+    image_delete_job, machine_restore_job;
 
 extern const struct job_kind machine_create_job, machine_start_job, machine_stop_job,
     machine_restart_job, machine_pause_job, machine_suspend_job, machine_delete_job;

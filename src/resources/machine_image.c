@@ -1,6 +1,27 @@
 /*
- * machine_image.c - MachineImages: registered from a location, or captured
- * from a Machine when imageLocation names one (DSP0263 capture).
+ * machine_image.c - MachineImages, the request side.  What a create does
+ * depends on imageLocation and type:
+ *
+ *   a Machine of ours, type IMAGE     capture: an image.capture Job copies the
+ *                                     stopped machine's disk into a standalone
+ *                                     image (DSP0263 capture)
+ *   a Machine of ours, type SNAPSHOT  an image.snapshot Job takes a libvirt
+ *                                     snapshot of it (running or not); the
+ *                                     image's relatedImage is the machine's
+ *                                     previous latestSnapshot
+ *   an http:// or https:// URL        an image.download Job fetches it into the
+ *                                     host's storage (size limit, optional
+ *                                     SHA-256 in the cimid extension `checksum`)
+ *   anything else                     registered as it is (AVAILABLE at once);
+ *                                     other URL schemes (ftp://) are refused
+ *
+ * In the first three cases the image is CREATING until its Job ends
+ * (AVAILABLE, or ERROR with the reason in the Job), and imageLocation names
+ * the copy afterwards (a SNAPSHOT stays with its Machine, whose URI it
+ * keeps).  The Machine's restore action brings it back to one of its
+ * SNAPSHOTs.  Deleting an image removes what cimid made for it: the file,
+ * or the libvirt snapshot (then SNAPSHOTs that followed it are re-linked to
+ * its relatedImage, DSP0263 5.14.7).  The jobs are in machine_image_jobs.c.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -10,11 +31,28 @@
 #include "cimi/render.h"
 #include "driver/driver.h"
 #include "resources/machine.h"
-#include "hosts/hosts.h"
 #include "resources/resource.h"
+#include "util/download.h"
 #include "util/log.h"
 
-/* Normalize "type" (clients pad and vary case); only IMAGE is supported. */
+static long long max_image_bytes = 16LL << 30;
+
+void machine_image_set_max_size(long long bytes)
+{
+    max_image_bytes = bytes;
+}
+
+long long machine_image_max_size(void)
+{
+    return max_image_bytes;
+}
+
+static const char *string_of(const json_t *doc, const char *attr)
+{
+    return json_string_value(json_object_get(doc, attr)) ?: "";
+}
+
+/* Normalize "type" (clients pad and vary case): IMAGE or SNAPSHOT. */
 static int check_type(json_t *doc, struct cimi_error *err)
 {
     const char *type = json_string_value(json_object_get(doc, "type"));
@@ -31,22 +69,27 @@ static int check_type(json_t *doc, struct cimi_error *err)
     while (len > 0 && isspace((unsigned char)type[start + len - 1]))
         len--;
     snprintf(trimmed, sizeof(trimmed), "%.*s", (int)len, type + start);
-    if (strcasecmp(trimmed, "IMAGE") == 0) {
-        json_object_set_new(doc, "type", json_string("IMAGE"));
+    if (strcasecmp(trimmed, "IMAGE") == 0 || strcasecmp(trimmed, "SNAPSHOT") == 0) {
+        json_object_set_new(doc, "type", json_string(strcasecmp(trimmed, "IMAGE") == 0 ? "IMAGE"
+                                                                                     : "SNAPSHOT"));
         return 0;
     }
-    if (strcasecmp(trimmed, "SNAPSHOT") == 0 || strcasecmp(trimmed, "PARTIAL_SNAPSHOT") == 0)
-        return err_set(err, 400, "type", "MachineImage type '%s' is not supported yet; use IMAGE",
-                       trimmed);
+    if (strcasecmp(trimmed, "PARTIAL_SNAPSHOT") == 0)
+        return err_set(err, 400, "type",
+                       "MachineImage type PARTIAL_SNAPSHOT is not supported; use IMAGE or SNAPSHOT");
     return err_set(err, 400, "type", "MachineImage type '%s' must be IMAGE, SNAPSHOT or PARTIAL_SNAPSHOT",
                    trimmed);
 }
 
 static int image_check(struct cimi_request *req, json_t *doc, struct cimi_error *err)
 {
+    json_t *checksum = json_object_get(doc, "checksum");
+
     (void)req;
     if (json_string_length(json_object_get(doc, "imageLocation")) == 0)
         return err_set(err, 400, "imageLocation", "missing required attribute 'imageLocation'");
+    if (checksum != NULL && !download_checksum_valid(json_string_value(checksum)))
+        return err_set(err, 400, "checksum", "checksum must be sha256:<64 hexadecimal digits>");
     return check_type(doc, err);
 }
 
@@ -61,115 +104,289 @@ static bool names_machine(struct cimi_request *req, const char *location, char *
     return strncmp(machine_path, "machines/", 9) == 0;
 }
 
+/* The Machine an image is taken from, refreshed; it must allow capture. */
+static int load_source_machine(struct cimi_request *req, const char *machine_path,
+                               struct store_row *machine, struct cimi_error *err)
+{
+    const char *state;
+
+    if (resource_load(req, machine_path, &t_machine, machine, err) != 0)
+        return err_set(err, 400, "imageLocation", "imageLocation '%s' names no Machine", machine_path);
+    if (resource_ops_of(&t_machine)->refresh)
+        resource_ops_of(&t_machine)->refresh(req, machine);
+    state = json_string_value(json_object_get(machine->doc, "state"));
+    if (!resource_ops_of(&t_machine)->allowed(machine, "capture")) {
+        err_set(err, 409, "imageLocation", "Machine '%s' is %s; it cannot be captured now",
+                machine_path, state ? state : "busy");
+        store_row_clear(machine);
+        return -1;
+    }
+    return 0;
+}
+
+/* Common to capture and snapshot: owner, state, location, Job. */
+static void begin_from_machine(struct cimi_request *req, struct store_row *row,
+                               const struct store_row *machine, const char *op,
+                               struct job_spec *job)
+{
+    char location[768];
+
+    /* An image of a machine belongs to the machine's tenant. */
+    snprintf(row->tenant, sizeof(row->tenant), "%s", machine->tenant);
+    snprintf(job->tenant, sizeof(job->tenant), "%s", machine->tenant);
+    json_object_set_new(row->doc, "state", json_string("CREATING"));
+    /* Until the copy is made, the image is where the machine is. */
+    render_uri(req, machine->id, location, sizeof(location));
+    json_object_set_new(row->doc, "imageLocation", json_string(location));
+    snprintf(job->op, sizeof(job->op), "%s", op);
+    job->params = json_pack("{s:s, s:s}", "image", row->id, "machine", machine->id);
+}
+
 static int start_capture(struct cimi_request *req, struct store_row *row, const char *machine_path,
                          struct job_spec *job, struct cimi_error *err)
 {
     struct store_row machine;
-    const char *state;
-    char location[768], host[HOST_ID_MAX];
 
-    if (resource_load(req, machine_path, &t_machine, &machine, err) != 0)
-        return err_set(err, 400, "imageLocation", "imageLocation '%s' names no Machine", machine_path);
-    if (resource_ops_of(&t_machine)->refresh)
-        resource_ops_of(&t_machine)->refresh(req, &machine);
-    state = json_string_value(json_object_get(machine.doc, "state"));
-    if (!resource_ops_of(&t_machine)->allowed(&machine, "capture")) {
-        err_set(err, 409, "imageLocation", "Machine '%s' is %s; it cannot be captured now",
-                machine_path, state ? state : "busy");
-        store_row_clear(&machine);
+    if (load_source_machine(req, machine_path, &machine, err) != 0)
         return -1;
-    }
-    /* A captured image belongs to the machine's tenant. */
-    snprintf(row->tenant, sizeof(row->tenant), "%s", machine.tenant);
-    snprintf(job->tenant, sizeof(job->tenant), "%s", machine.tenant);
-    snprintf(host, sizeof(host), "%s", machine_host_of(&machine));
+    begin_from_machine(req, row, &machine, "image.capture", job);
     store_row_clear(&machine);
-    json_object_set_new(row->doc, "state", json_string("CREATING"));
-    /* Until the copy is made, the image is where the machine is. */
-    render_uri(req, machine_path, location, sizeof(location));
-    json_object_set_new(row->doc, "imageLocation", json_string(location));
-    snprintf(job->op, sizeof(job->op), "image.capture");
-    job->params = json_pack("{s:s, s:s, s:s}", "image", row->id, "machine", machine_path, "host",
-                            host);
     return 0;
+}
+
+/* A SNAPSHOT: the Machine is CAPTURING until the snapshot is taken. */
+static int start_snapshot(struct cimi_request *req, struct store_row *row, const char *machine_path,
+                          struct job_spec *job, struct cimi_error *err)
+{
+    struct store_row machine;
+    const char *state;
+    json_t *latest;
+    int rc = 0;
+
+    if (load_source_machine(req, machine_path, &machine, err) != 0)
+        return -1;
+    state = string_of(machine.doc, "state");
+    if (!render_writable(req, &machine))
+        rc = err_set(err, 403, "imageLocation", "Machine '%s' cannot be changed by %s",
+                     machine_path, req->who.name);
+    else if (strcmp(state, "SUSPENDED") == 0)
+        rc = err_set(err, 409, "imageLocation",
+                     "Machine '%s' is SUSPENDED; start it (or stop it) to take a snapshot",
+                     machine_path);
+    if (rc == 0) {
+        latest = json_object_get(machine.doc, "latestSnapshot");
+        if (latest != NULL)
+            json_object_set(row->doc, "relatedImage", latest);
+        json_object_set_new(row->priv, "machine", json_string(machine.id));
+        json_object_set_new(machine.priv, "previous", json_string(state));
+        json_object_set_new(machine.doc, "state", json_string("CAPTURING"));
+        resource_touch(machine.doc);
+        rc = req->st->ops->update(req->st, &machine, err);
+    }
+    if (rc == 0)
+        begin_from_machine(req, row, &machine, "image.snapshot", job);
+    store_row_clear(&machine);
+    return rc;
+}
+
+/* An http(s) location: the image.download Job fetches it. */
+static int start_download(struct store_row *row, const char *url, struct job_spec *job)
+{
+    const char *checksum = json_string_value(json_object_get(row->doc, "checksum"));
+
+    json_object_set_new(row->doc, "state", json_string("CREATING"));
+    json_object_set_new(row->priv, "source", json_string(url));
+    snprintf(job->op, sizeof(job->op), "image.download");
+    job->params = json_pack("{s:s, s:s}", "image", row->id, "url", url);
+    if (checksum != NULL)
+        json_object_set_new(job->params, "checksum", json_string(checksum));
+    return 0;
+}
+
+/* "ftp://..." and the like: a scheme cimid cannot fetch from. */
+static bool has_other_scheme(const char *location)
+{
+    const char *sep = strstr(location, "://");
+
+    if (sep == NULL || sep == location || download_url_supported(location) ||
+        strncasecmp(location, "file://", 7) == 0)
+        return false;
+    for (const char *p = location; p < sep; p++)
+        if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-' && *p != '.')
+            return false;
+    return true;
 }
 
 static int image_create(struct cimi_request *req, json_t *input, struct store_row *row,
                         struct job_spec *job, struct cimi_error *err)
 {
-    const char *location = json_string_value(json_object_get(input, "imageLocation"));
+    const char *location = string_of(input, "imageLocation");
+    bool snapshot = strcmp(string_of(input, "type"), "SNAPSHOT") == 0;
+    bool checksum = json_object_get(input, "checksum") != NULL;
     char machine_path[256];
 
     row->doc = json_deep_copy(input);
     row->priv = json_object();
     if (resource_new_row(req, &t_machine_image, row, err) != 0)
         return -1;
+    if (checksum && !download_url_supported(location))
+        return err_set(err, 400, "checksum",
+                       "checksum is verified on http(s) downloads only; imageLocation '%s' is not "
+                       "one", location);
     if (names_machine(req, location, machine_path, sizeof(machine_path)))
-        return start_capture(req, row, machine_path, job, err);
-    /* A location outside cimid: registered as it is (downloads come with
-     * real storage in a later step). */
+        return snapshot ? start_snapshot(req, row, machine_path, job, err)
+                        : start_capture(req, row, machine_path, job, err);
+    if (snapshot)
+        return err_set(err, 400, "imageLocation",
+                       "a SNAPSHOT is taken of a Machine: imageLocation must be the Machine's id");
+    if (download_url_supported(location))
+        return start_download(row, location, job);
+    if (has_other_scheme(location))
+        return err_set(err, 400, "imageLocation",
+                       "imageLocation '%s': only http://, https:// and local files (file:///path "
+                       "or /path) are supported", location);
+    /* A location on this host: registered as it is; whether the hypervisor
+     * can boot from it is checked when a Machine is made from it. */
     json_object_set_new(row->doc, "state", json_string("AVAILABLE"));
+    return 0;
+}
+
+/* type and imageLocation are set when the image is made. */
+static int image_update(struct cimi_request *req, const json_t *before, struct store_row *row,
+                        struct job_spec *job, struct cimi_error *err)
+{
+    (void)req;
+    (void)job;
+    if (strcmp(string_of(before, "type"), string_of(row->doc, "type")) != 0)
+        return err_set(err, 400, "type", "the type of a MachineImage does not change");
+    if (strcmp(string_of(before, "imageLocation"), string_of(row->doc, "imageLocation")) != 0)
+        return err_set(err, 400, "imageLocation",
+                       "the imageLocation of a MachineImage does not change; make a new image");
+    return 0;
+}
+
+/* Not while a Job makes or removes it. */
+static bool image_allowed(const struct store_row *row, const char *op)
+{
+    const char *state = string_of(row->doc, "state");
+
+    if (strcmp(state, "DELETING") == 0)
+        return false;
+    if (strcmp(op, "delete") == 0)
+        return strcmp(state, "CREATING") != 0;
+    return strcmp(op, "edit") == 0;
+}
+
+/* ---- delete ---- */
+
+struct user_ctx {
+    const char *location;
+    char user[256];
+};
+
+static int match_machine(void *arg, struct store_row *row)
+{
+    struct user_ctx *c = arg;
+
+    if (strcmp(string_of(json_object_get(row->priv, "spec"), "imageLocation"), c->location) != 0)
+        return 0;
+    snprintf(c->user, sizeof(c->user), "%s", row->id);
+    return 1;
+}
+
+static int match_volume(void *arg, struct store_row *row)
+{
+    struct user_ctx *c = arg;
+
+    if (strcmp(string_of(row->priv, "image"), c->location) != 0)
+        return 0;
+    snprintf(c->user, sizeof(c->user), "%s", row->id);
+    return 1;
+}
+
+/* 409 while a Machine's disk or a Volume is an overlay on the image's file. */
+static int check_unused(struct store *st, const struct store_row *row, struct cimi_error *err)
+{
+    struct user_ctx ctx = {string_of(row->doc, "imageLocation"), ""};
+
+    if (st->ops->list(st, "Machine", NULL, NULL, match_machine, &ctx, err) != 0 ||
+        (ctx.user[0] == '\0' &&
+         st->ops->list(st, "Volume", NULL, NULL, match_volume, &ctx, err) != 0))
+        return -1;
+    if (ctx.user[0] != '\0')
+        return err_set(err, 409, NULL, "MachineImage '%s' is the base of the disk of '%s'; "
+                       "delete that first", row->id, ctx.user);
+    return 0;
+}
+
+static int image_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+                        struct cimi_error *err)
+{
+    bool snapshot = strcmp(string_of(row->doc, "type"), "SNAPSHOT") == 0;
+    bool has_file = json_is_true(json_object_get(row->priv, "file"));
+
+    if (!snapshot && !has_file)  /* registered: nothing of cimid's behind it */
+        return req->st->ops->remove(req->st, row->id, err);
+    if (has_file && check_unused(req->st, row, err) != 0)
+        return -1;
+    json_object_set_new(row->priv, "previous", json_string(string_of(row->doc, "state")));
+    json_object_set_new(row->doc, "state", json_string("DELETING"));
+    resource_touch(row->doc);
+    if (req->st->ops->update(req->st, row, err) != 0)
+        return -1;
+    snprintf(job->op, sizeof(job->op), "image.delete");
+    job->params = json_pack("{s:s}", "image", row->id);
     return 0;
 }
 
 const struct resource_ops machine_image_ops = {
     .create = image_create,
     .check = image_check,
+    .update = image_update,
+    .remove = image_remove,
+    .allowed = image_allowed,
 };
 
-/* ---- the capture job ---- */
+/* ---- the Machine's restore action ---- */
 
-struct capture_outcome {
-    bool success;
-    const char *location;
-};
-
-static void record_capture(struct store_row *row, void *arg)
+/* The SNAPSHOT image an Action names, checked against the machine. */
+static int load_snapshot(struct cimi_request *req, const struct store_row *machine,
+                         const json_t *action, struct store_row *image, struct cimi_error *err)
 {
-    const struct capture_outcome *outcome = arg;
+    const char *href = resource_ref(action, "image");
+    char path[256];
 
-    json_object_set_new(row->doc, "state", json_string(outcome->success ? "AVAILABLE" : "ERROR"));
-    if (outcome->location)
-        json_object_set_new(row->doc, "imageLocation", json_string(outcome->location));
+    if (href == NULL)
+        return err_set(err, 400, "image", "restore needs 'image': the SNAPSHOT MachineImage");
+    if (resource_href_path(req, href, "image", path, sizeof(path), err) != 0)
+        return -1;
+    if (resource_load(req, path, &t_machine_image, image, err) != 0)
+        return err_set(err, 400, "image", "image '%s' names no MachineImage", href);
+    if (strcmp(string_of(image->doc, "type"), "SNAPSHOT") != 0 ||
+        strcmp(string_of(image->priv, "machine"), machine->id) != 0)
+        err_set(err, 400, "image", "MachineImage '%s' is not a SNAPSHOT of this Machine "
+                "(RestoreFromImage is not supported)", path);
+    else if (strcmp(string_of(image->doc, "state"), "AVAILABLE") != 0)
+        err_set(err, 409, "image", "MachineImage '%s' is %s, not AVAILABLE", path,
+                string_of(image->doc, "state"));
+    else
+        return 0;
+    store_row_clear(image);
+    return -1;
+}
+
+int machine_action_restore(struct cimi_request *req, struct store_row *row, const json_t *action,
+                           struct job_spec *job, struct cimi_error *err)
+{
+    struct store_row image;
+
+    if (load_snapshot(req, row, action, &image, err) != 0)
+        return -1;
+    json_object_set_new(row->priv, "previous", json_string(string_of(row->doc, "state")));
+    json_object_set_new(row->doc, "state", json_string("RESTORING"));
     resource_touch(row->doc);
+    snprintf(job->op, sizeof(job->op), "machine.restore");
+    job->params = json_pack("{s:s, s:s}", "machine", row->id, "image", image.id);
+    store_row_clear(&image);
+    return req->st->ops->update(req->st, row, err);
 }
-
-static int finish_capture(struct job_context *ctx, bool success, const char *location,
-                          const char *message, struct cimi_error *err)
-{
-    struct capture_outcome outcome = {success, location};
-
-    return job_complete(ctx->st, ctx->job_id, json_string_value(json_object_get(ctx->params, "image")),
-                        record_capture, &outcome, success, message, err);
-}
-
-static int run_capture(struct job_context *ctx, struct cimi_error *err)
-{
-    const char *image = json_string_value(json_object_get(ctx->params, "image"));
-    const char *machine = json_string_value(json_object_get(ctx->params, "machine"));
-    char location[1024];
-    struct cimi_error cause;
-    struct host_use h = {0};
-    int rc;
-
-    err_clear(&cause);
-    job_progress(ctx->st, ctx->job_id, 40, "copying the machine's disk");
-    rc = hosts_use(json_string_value(json_object_get(ctx->params, "host")), &h, &cause);
-    if (rc == 0)
-        rc = h.drv->capture(h.hv, resource_uuid(machine), resource_uuid(image), location,
-                            sizeof(location), &cause);
-    hosts_done(&h);
-    if (rc != 0)
-        return finish_capture(ctx, false, NULL, cause.message, err);
-    return finish_capture(ctx, true, location, "captured", err);
-}
-
-static void cancel_capture(struct job_context *ctx)
-{
-    const char *image = json_string_value(json_object_get(ctx->params, "image"));
-
-    if (image)
-        ctx->st->ops->remove(ctx->st, image, NULL);
-}
-
-const struct job_kind image_capture_job = {"image.capture", run_capture, cancel_capture};

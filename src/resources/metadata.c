@@ -39,6 +39,7 @@ static const struct capability machine_caps[] = {
     {"Machine", "MachineCredentialByValue", "true", "credential may be given by value"},
     {"Machine", "MachineImageByValue", "true", "machineImage may be given by value"},
     {"Machine", "MachineTemplateByValue", "true", "machineTemplate may be given by value"},
+    {"Machine", "RestoreFromImage", "false", "restore takes a SNAPSHOT MachineImage of the same Machine"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -108,7 +109,7 @@ json_t *metadata_documents(struct cimi_request *req)
 {
     json_t *list = json_array();
     json_t *job_caps = json_array();
-    json_t *machine;
+    json_t *machine, *image;
     char minutes[32];
 
     snprintf(minutes, sizeof(minutes), "%ld", job_retention_minutes);
@@ -128,6 +129,12 @@ json_t *metadata_documents(struct cimi_request *req)
                                                 "ref to Host (href, state, stateMessage)"));
     json_array_append_new(list, extension_entry(req, "machineConfiguration", "MachineConfiguration",
                                                 "dedicated", "boolean"));
+    image = entry(req, "machineImage", "MachineImage", json_array());
+    json_object_set_new(image, "attributes",
+                        json_pack("[{s:s, s:s, s:s, s:b}]", "name", "checksum", "namespace",
+                                  CIMID_NS, "type", "string (sha256:<hex>, verified when an http(s) "
+                                  "imageLocation is downloaded)", "required", 0));
+    json_array_append_new(list, image);
     json_array_append_new(list, entry(req, "cloudEntryPoint", "CloudEntryPoint", capabilities(cep_caps)));
     json_array_append_new(list, entry(req, "credential", "Credential", capabilities(credential_caps)));
     json_array_append_new(list, entry(req, "volume", "Volume", capabilities(volume_caps)));

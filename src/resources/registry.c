@@ -6,13 +6,12 @@
 #include "resources/resource.h"
 #include "resources/volume.h"
 
-extern const struct job_kind image_capture_job;
-
 const struct job_kind *const resource_job_kinds[] = {
     &machine_create_job, &machine_start_job, &machine_stop_job, &machine_restart_job,
     &machine_pause_job, &machine_suspend_job, &machine_delete_job, &image_capture_job,
     &machine_attach_job, &machine_detach_job, &volume_create_job, &volume_delete_job,
-    &volume_resize_job, &volume_snapshot_job, NULL,
+    &volume_resize_job, &volume_snapshot_job, &image_download_job, &image_snapshot_job,
+    &image_delete_job, &machine_restore_job, NULL,
 };
 
 struct binding {
