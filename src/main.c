@@ -25,6 +25,7 @@
 #include "http/server.h"
 #include "jobs/jobs.h"
 #include "resources/machine.h"
+#include "resources/network.h"
 #include "resources/resource.h"
 #include "resources/virtual.h"
 #include "store/store.h"
@@ -320,6 +321,7 @@ static int start_services(const struct config *cfg, struct store *st)
     log_info("hypervisor: connected to %s", cfg->connect);
     machine_set_stop_timeout(cfg->stop_timeout);
     metadata_set_job_retention(cfg->job_retention_minutes);
+    network_reconcile(st);  /* networks first: machines' interfaces need them */
     machine_reconcile(st);
     if (jobs_start(cfg->workers, resource_job_kinds, cfg->job_retention_minutes) != 0) {
         log_error("job: cannot start the workers");

@@ -852,4 +852,12 @@ const struct driver driver_libvirt = {
     .volume_snapshot = lv_volume_snapshot,
     .volume_attach = lv_volume_attach,
     .volume_detach = lv_volume_detach,
+    /* networks: network.c */
+    .network_supported = lv_network_supported,
+    .network_define = lv_network_define,
+    .network_set_active = lv_network_set_active,
+    .network_is_active = lv_network_is_active,
+    .network_undefine = lv_network_undefine,
+    .interface_attach = lv_interface_attach,
+    .interface_detach = lv_interface_detach,
 };

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "resources/machine.h"
+#include "resources/network.h"
 #include "resources/resource.h"
 #include "resources/volume.h"
 #include "util/clock.h"
@@ -170,6 +171,8 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
     rc = machine_hv_spec(&row, &spec, &cause);
     if (rc == 0)
         rc = drv()->define(hypervisor_conn(), &spec, &cause);
+    if (rc == 0)
+        rc = machine_interfaces_plug(ctx->st, &row, &cause);  /* networks */
     if (rc == 0 && strcmp(desired, "STARTED") == 0) {
         job_progress(ctx->st, ctx->job_id, 60, "starting the machine");
         rc = power_on(spec.uuid, &cause);
@@ -288,9 +291,11 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
     job_progress(st, ctx->job_id, 50, "removing the machine from the hypervisor");
     if (drv()->undefine(hypervisor_conn(), resource_uuid(machine), &cause) != 0)
         return fail_with(ctx, &cause, err);
+    machine_interfaces_unplug(st, machine);  /* networks: its DHCP reservations */
     if (st->ops->begin(st, err) != 0)
         return -1;
-    if (st->ops->remove(st, machine, err) != 0 ||
+    if (machine_interfaces_forget(st, machine, err) != 0 ||  /* networks: its Addresses */
+        st->ops->remove(st, machine, err) != 0 ||
         job_finish(st, ctx->job_id, true, "deleted", err) != 0 || st->ops->commit(st, err) != 0) {
         st->ops->rollback(st);
         return -1;
@@ -372,6 +377,7 @@ static int reconcile_row(void *arg, struct store_row *row)
     if (machine_hv_spec(row, &spec, &err) != 0 ||
         drv()->define(hypervisor_conn(), &spec, &err) != 0 ||
         machine_volumes_reattach(ctx->st, row) != 0 ||
+        machine_interfaces_plug(ctx->st, row, &err) != 0 ||  /* networks */
         restore_state(uuid, desired, &err) != 0) {
         log_error("reconcile: cannot re-create machine %s: %s", row->id,
                   err.message[0] ? err.message : "its volumes cannot be attached");
