@@ -246,10 +246,12 @@ int lv_network_undefine(struct hv *hv, const char *uuid, struct cimi_error *err)
 
 /* ---- DHCP reservations ---- */
 
-/* Is mac reserved in the network's DHCP (persistent definition)? 1, 0, -1. */
+/* Is mac reserved in the network's DHCP? 1, 0, -1.  The current definition
+ * (live when active) is read: update_host changes both, and the test driver
+ * knows no VIR_NETWORK_XML_INACTIVE. */
 static int host_reserved(virNetworkPtr net, const char *mac, struct cimi_error *err)
 {
-    xmlDocPtr doc = parse_xml(virNetworkGetXMLDesc(net, VIR_NETWORK_XML_INACTIVE), err);
+    xmlDocPtr doc = parse_xml(virNetworkGetXMLDesc(net, 0), err);
     xmlNodePtr dhcp;
     int found = 0;
 
