@@ -326,3 +326,18 @@ def qemu_volume_hotplug():
             eq(c.read(vol["id"]).get("state"), "AVAILABLE", "the volume outlives the machine")
             eq(c.delete(vol["id"]).status, 200, "delete the volume")
             check(not os.path.exists(p), "its file is gone")
+
+
+@test
+def qemu_embed_refuses_networks():
+    """qemu:///embed has no libvirt network driver: a Network is refused with
+    409 naming the fallback (QEMU user-mode networking, see endpoints), and
+    nothing is created.  test_networks.py covers networks on test:///default."""
+    with qemu_daemon("qemu-nonet") as d:
+        c = Client(d, "alice")
+        r = c.post(c.add_href("networks"), {
+            "resourceURI": NS + "/NetworkCreate", "name": "private",
+            "networkTemplate": {"networkConfig": {"networkType": "PRIVATE"}}})
+        eq(r.status, 409, "a private network on qemu:///embed is refused")
+        isin("user-mode networking", r.body.decode(), "the message names the fallback")
+        eq(c.list("networks", fmt="json").get("count"), 0, "nothing was created")
