@@ -88,7 +88,7 @@ static int mark_index(void *arg, struct store_row *row)
 /* The lowest subnet index no Network (of any tenant) has. */
 static int free_index(struct store *st, long *index, struct cimi_error *err)
 {
-    static bool used[NETWORK_MAX];  /* callers hold the store's write transaction */
+    bool used[NETWORK_MAX];  /* 4 KiB */
 
     memset(used, 0, sizeof(used));
     if (st->ops->list(st, "Network", "", NULL, mark_index, used, err) != 0)

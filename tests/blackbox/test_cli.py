@@ -319,7 +319,7 @@ def show_by_name_id_and_segment():
     r = ok(cimi("machine", "show", "cli-show", env=env_for()))
     check(re.search(r"^state +STARTED$", r.out, re.M), f"show: attribute/value lines: {r.out!r}")
     isin("operations  ", r.out, "show lists the operations")
-    isin("memory      1 GiB (1048576 KiB)", r.out, "show: memory readable")
+    check(re.search(r"^memory +1 GiB \(1048576 KiB\)$", r.out, re.M), f"show: memory readable: {r.out!r}")
     fails(cimi("show", "machines", "no-such-machine", env=env_for()), NOT_FOUND,
           "no item named 'no-such-machine'")
 
