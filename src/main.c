@@ -25,6 +25,7 @@
 #include "http/server.h"
 #include "jobs/jobs.h"
 #include "resources/machine.h"
+#include "resources/network.h"
 #include "resources/resource.h"
 #include "resources/virtual.h"
 #include "store/store.h"
@@ -336,6 +337,7 @@ static int start_services(const struct config *cfg, struct store *st)
     machine_set_stop_timeout(cfg->stop_timeout);
     machine_image_set_max_size(cfg->max_image_size);
     metadata_set_job_retention(cfg->job_retention_minutes);
+    network_reconcile(st);  /* networks first: machines' interfaces need them */
     machine_reconcile(st);
     if (hosts_start_monitor(cfg->host_check_interval, machine_host_returned) != 0) {
         log_error("host: cannot start the monitor thread");

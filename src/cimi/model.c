@@ -94,6 +94,17 @@ static const struct cimi_attr cep_attrs[] = {
     {"volumeTemplates", NULL, K_COLLECTION, A_READONLY, &t_volume_template},
     {"volumeConfigs", NULL, K_COLLECTION, A_READONLY, &t_volume_configuration},
     {"volumeImages", NULL, K_COLLECTION, A_READONLY, &t_volume_image},
+    /* networks (the network family of DSP0263 1.x) */
+    {"networks", NULL, K_COLLECTION, A_READONLY, &t_network},
+    {"networkTemplates", NULL, K_COLLECTION, A_READONLY, &t_network_template},
+    {"networkConfigs", NULL, K_COLLECTION, A_READONLY, &t_network_configuration},
+    {"networkPorts", NULL, K_COLLECTION, A_READONLY, &t_network_port},
+    {"networkPortTemplates", NULL, K_COLLECTION, A_READONLY, &t_network_port_template},
+    {"networkPortConfigs", NULL, K_COLLECTION, A_READONLY, &t_network_port_configuration},
+    {"addresses", NULL, K_COLLECTION, A_READONLY, &t_address},
+    {"addressTemplates", NULL, K_COLLECTION, A_READONLY, &t_address_template},
+    {"forwardingGroups", NULL, K_COLLECTION, A_READONLY, &t_forwarding_group},
+    {"forwardingGroupTemplates", NULL, K_COLLECTION, A_READONLY, &t_forwarding_group_template},
     {"jobs", NULL, K_COLLECTION, A_READONLY, &t_job},
     {"hosts", NULL, K_COLLECTION, A_READONLY | A_EXTENSION, &t_host},
     {NULL, NULL, 0, 0, NULL},
@@ -145,6 +156,7 @@ static const struct cimi_attr machine_attrs[] = {
     {"cpuArch", NULL, K_STRING, A_READONLY, NULL},
     {"cpuSpeed", NULL, K_INTEGER, A_READONLY, NULL},
     {"volumes", NULL, K_COLLECTION, A_READONLY, &t_machine_volume},
+    {"networkInterfaces", NULL, K_COLLECTION, A_READONLY, &t_machine_network_interface},
     {"latestSnapshot", NULL, K_REF, A_READONLY, &t_machine_image},
     {"endpoints", "endpoint", K_ARRAY, A_READONLY | A_EXTENSION, &t_endpoint},
     {"host", NULL, K_REF, A_READONLY | A_EXTENSION, &t_machine_host},
@@ -209,6 +221,19 @@ const struct cimi_type t_credential_template = {
     "CredentialTemplate", "credentialTemplates", "credentialTemplates", true, true,
     credential_attrs};
 
+/* MachineTemplate network interface (the schema's NetworkInterface):
+ * <networkInterface><address href/>*<network href/><networkPort/><state/><mtu/></networkInterface> */
+static const struct cimi_attr network_interface_attrs[] = {
+    {"addresses", "address", K_ARRAY, A_UNSUPPORTED, &t_href_only},
+    {"network", NULL, K_REF, A_REQUIRED, &t_network},
+    {"networkPort", NULL, K_REF, A_UNSUPPORTED, &t_href_only},
+    {"state", NULL, K_STRING, 0, NULL},
+    {"mtu", NULL, K_INTEGER, 0, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+static const struct cimi_type t_network_interface = {NULL, NULL, NULL, false, false,
+                                                     network_interface_attrs};
+
 static const struct cimi_attr machine_template_attrs[] = {
     {"initialState", NULL, K_STRING, 0, NULL},
     {"machineConfig", NULL, K_REF, A_REQUIRED, &t_machine_configuration},
@@ -216,7 +241,7 @@ static const struct cimi_attr machine_template_attrs[] = {
     {"credential", NULL, K_REF, 0, &t_credential_template},
     {"volumes", "volume", K_ARRAY, A_UNSUPPORTED, &t_template_volume},
     {"volumeTemplates", "volumeTemplate", K_ARRAY, A_UNSUPPORTED, &t_template_volume},
-    {"networkInterfaces", "networkInterface", K_ARRAY, A_UNSUPPORTED, &t_href_only},
+    {"networkInterfaces", "networkInterface", K_ARRAY, 0, &t_network_interface},
     {"userData", NULL, K_STRING, 0, NULL},
     {"meterTemplates", "meterTemplate", K_ARRAY, A_UNSUPPORTED, &t_href_only},
     {"eventLogTemplate", NULL, K_REF, A_UNSUPPORTED, &t_href_only},
@@ -273,6 +298,178 @@ static const struct cimi_attr volume_volume_image_attrs[] = {
 };
 const struct cimi_type t_volume_volume_image = {
     "VolumeVolumeImage", NULL, "volumeVolumeImages", true, true, volume_volume_image_attrs};
+
+/* ---- networks (DSP0263 1.x network family; behaviour in src/resources/network*.c) ---- */
+
+/* A Machine's interface (machines/{id}/networkInterfaces/{n}): created by POST
+ * to the sub-collection (or from the MachineTemplate), deleted to detach. */
+static const struct cimi_attr machine_network_interface_attrs[] = {
+    {"addresses", NULL, K_COLLECTION, A_READONLY, &t_machine_network_interface_address},
+    {"network", NULL, K_REF, A_REQUIRED | A_IMMUTABLE, &t_network},
+    {"networkPort", NULL, K_REF, A_UNSUPPORTED, &t_href_only},
+    {"state", NULL, K_STRING, A_READONLY, NULL},
+    {"macAddress", NULL, K_STRING, A_IMMUTABLE, NULL},
+    {"mtu", NULL, K_INTEGER, A_IMMUTABLE, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_machine_network_interface = {
+    "MachineNetworkInterface", NULL, "machineNetworkInterfaces", true, true,
+    machine_network_interface_attrs};
+
+static const struct cimi_attr machine_network_interface_address_attrs[] = {
+    {"address", NULL, K_REF, A_READONLY, &t_address},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_machine_network_interface_address = {
+    "MachineNetworkInterfaceAddress", NULL, "machineNetworkInterfaceAddresses", true, true,
+    machine_network_interface_address_attrs};
+
+/* cimid extension of Network: the IPv4 subnet cimid gave it ("10.128.0.0/24"). */
+static const struct cimi_attr network_attrs[] = {
+    {"state", NULL, K_STRING, A_READONLY, NULL},
+    {"networkType", NULL, K_STRING, A_IMMUTABLE, NULL},
+    {"mtu", NULL, K_INTEGER, A_IMMUTABLE, NULL},
+    {"classOfService", NULL, K_STRING, A_IMMUTABLE, NULL},
+    {"forwardingGroup", NULL, K_REF, A_READONLY, &t_forwarding_group},
+    {"subnet", NULL, K_STRING, A_READONLY | A_EXTENSION, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_network = {"Network", "networks", "networks", true, true, network_attrs};
+
+static const struct cimi_attr network_configuration_attrs[] = {
+    {"networkType", NULL, K_STRING, 0, NULL},
+    {"mtu", NULL, K_INTEGER, 0, NULL},
+    {"classOfService", NULL, K_STRING, 0, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_network_configuration = {
+    "NetworkConfiguration", "networkConfigs", "networkConfigurations", true, true,
+    network_configuration_attrs};
+
+static const struct cimi_attr network_template_attrs[] = {
+    {"initialState", NULL, K_STRING, 0, NULL},
+    {"networkConfig", NULL, K_REF, A_REQUIRED, &t_network_configuration},
+    {"forwardingGroup", NULL, K_REF, A_UNSUPPORTED, &t_forwarding_group},
+    {"meterTemplates", "meterTemplate", K_ARRAY, A_UNSUPPORTED, &t_href_only},
+    {"eventLogTemplate", NULL, K_REF, A_UNSUPPORTED, &t_href_only},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_network_template = {
+    "NetworkTemplate", "networkTemplates", "networkTemplates", true, true, network_template_attrs};
+
+static const struct cimi_attr network_create_attrs[] = {
+    {"networkTemplate", NULL, K_REF, A_REQUIRED, &t_network_template},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_network_create = {
+    "NetworkCreate", NULL, NULL, true, true, network_create_attrs};
+
+static const struct cimi_attr network_port_attrs[] = {
+    {"state", NULL, K_STRING, A_READONLY, NULL},
+    {"network", NULL, K_REF, A_READONLY, &t_network},
+    {"portType", NULL, K_STRING, A_IMMUTABLE, NULL},
+    {"classOfService", NULL, K_STRING, A_IMMUTABLE, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_network_port = {
+    "NetworkPort", "networkPorts", "networkPorts", true, true, network_port_attrs};
+
+static const struct cimi_attr network_port_configuration_attrs[] = {
+    {"portType", NULL, K_STRING, 0, NULL},
+    {"classOfService", NULL, K_STRING, 0, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_network_port_configuration = {
+    "NetworkPortConfiguration", "networkPortConfigs", "networkPortConfigurations", true, true,
+    network_port_configuration_attrs};
+
+static const struct cimi_attr network_port_template_attrs[] = {
+    {"network", NULL, K_REF, A_REQUIRED, &t_network},
+    {"networkPortConfig", NULL, K_REF, A_REQUIRED, &t_network_port_configuration},
+    {"meterTemplates", "meterTemplate", K_ARRAY, A_UNSUPPORTED, &t_href_only},
+    {"eventLogTemplate", NULL, K_REF, A_UNSUPPORTED, &t_href_only},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_network_port_template = {
+    "NetworkPortTemplate", "networkPortTemplates", "networkPortTemplates", true, true,
+    network_port_template_attrs};
+
+static const struct cimi_attr network_port_create_attrs[] = {
+    {"networkPortTemplate", NULL, K_REF, A_REQUIRED, &t_network_port_template},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_network_port_create = {
+    "NetworkPortCreate", NULL, NULL, true, true, network_port_create_attrs};
+
+static const struct cimi_attr address_attrs[] = {
+    {"ip", NULL, K_STRING, A_IMMUTABLE, NULL},
+    {"hostname", NULL, K_STRING, 0, NULL},
+    {"allocation", NULL, K_STRING, A_IMMUTABLE, NULL},
+    {"defaultGateway", NULL, K_STRING, A_IMMUTABLE, NULL},
+    {"dns", NULL, K_STRING_ARRAY, 0, NULL},
+    {"protocol", NULL, K_STRING, A_IMMUTABLE, NULL},
+    {"mask", NULL, K_STRING, A_IMMUTABLE, NULL},
+    {"network", NULL, K_REF, A_IMMUTABLE, &t_network},
+    {"resource", NULL, K_REF, A_READONLY, &t_href_only},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_address = {"Address", "addresses", "addresses", true, true, address_attrs};
+
+static const struct cimi_attr address_template_attrs[] = {
+    {"ip", NULL, K_STRING, 0, NULL},
+    {"hostname", NULL, K_STRING, 0, NULL},
+    {"allocation", NULL, K_STRING, 0, NULL},
+    {"defaultGateway", NULL, K_STRING, 0, NULL},
+    {"dns", NULL, K_STRING_ARRAY, 0, NULL},
+    {"protocol", NULL, K_STRING, 0, NULL},
+    {"mask", NULL, K_STRING, 0, NULL},
+    {"network", NULL, K_REF, 0, &t_network},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_address_template = {
+    "AddressTemplate", "addressTemplates", "addressTemplates", true, true, address_template_attrs};
+
+static const struct cimi_attr address_create_attrs[] = {
+    {"addressTemplate", NULL, K_REF, A_REQUIRED, &t_address_template},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_address_create = {
+    "AddressCreate", NULL, NULL, true, true, address_create_attrs};
+
+/* The 1.0.2 schema writes a group's networks as <network href/>*; cimid
+ * serves them as the 1.1 ForwardingGroupNetwork sub-collection, whose
+ * reference is that one element. */
+static const struct cimi_attr forwarding_group_attrs[] = {
+    {"networks", "network", K_COLLECTION, A_READONLY, &t_forwarding_group_network},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_forwarding_group = {
+    "ForwardingGroup", "forwardingGroups", "forwardingGroups", true, true, forwarding_group_attrs};
+
+static const struct cimi_attr forwarding_group_template_attrs[] = {
+    {"networks", "network", K_ARRAY, 0, &t_href_only},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_forwarding_group_template = {
+    "ForwardingGroupTemplate", "forwardingGroupTemplates", "forwardingGroupTemplates", true, true,
+    forwarding_group_template_attrs};
+
+static const struct cimi_attr forwarding_group_create_attrs[] = {
+    {"forwardingGroupTemplate", NULL, K_REF, A_REQUIRED, &t_forwarding_group_template},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_forwarding_group_create = {
+    "ForwardingGroupCreate", NULL, NULL, true, true, forwarding_group_create_attrs};
+
+static const struct cimi_attr forwarding_group_network_attrs[] = {
+    {"network", NULL, K_REF, A_REQUIRED | A_IMMUTABLE, &t_network},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_forwarding_group_network = {
+    "ForwardingGroupNetwork", NULL, "forwardingGroupNetworks", true, true,
+    forwarding_group_network_attrs};
+
+/* ---- end of networks ---- */
 
 static const struct cimi_attr job_attrs[] = {
     {"state", NULL, K_STRING, A_READONLY, NULL},
@@ -347,15 +544,25 @@ const struct cimi_type t_action = {"Action", NULL, NULL, false, false, action_at
 const struct cimi_type *const cimi_toplevel_types[] = {
     &t_resource_metadata, &t_machine, &t_machine_template, &t_machine_configuration,
     &t_machine_image, &t_credential, &t_credential_template, &t_volume, &t_volume_template,
-    &t_volume_configuration, &t_volume_image, &t_job, &t_host, NULL,
+    &t_volume_configuration, &t_volume_image,
+    &t_network, &t_network_template, &t_network_configuration, &t_network_port,
+    &t_network_port_template, &t_network_port_configuration, &t_address, &t_address_template,
+    &t_forwarding_group, &t_forwarding_group_template,
+    &t_job, &t_host, NULL,
 };
 
 static const struct cimi_type *const all_named_types[] = {
     &t_cloud_entry_point, &t_resource_metadata, &t_machine, &t_disk, &t_machine_volume,
     &t_machine_configuration, &t_machine_image, &t_machine_template, &t_credential,
     &t_credential_template, &t_volume, &t_volume_template, &t_volume_configuration,
-    &t_volume_image, &t_volume_volume_image, &t_job, &t_host, &t_machine_create, &t_credential_create,
-    &t_volume_create, &t_action, NULL,
+    &t_volume_image, &t_volume_volume_image, &t_job, &t_machine_create, &t_credential_create,
+    &t_volume_create, &t_action,
+    &t_network, &t_network_template, &t_network_configuration, &t_network_create,
+    &t_network_port, &t_network_port_template, &t_network_port_configuration,
+    &t_network_port_create, &t_address, &t_address_template, &t_address_create,
+    &t_forwarding_group, &t_forwarding_group_template, &t_forwarding_group_create,
+    &t_forwarding_group_network, &t_machine_network_interface,
+    &t_machine_network_interface_address, &t_host, NULL,
 };
 
 const struct cimi_type *model_type_by_name(const char *name)

@@ -84,6 +84,12 @@ extern const struct cimi_type t_cloud_entry_point, t_resource_metadata, t_machin
     t_volume_image, t_volume_volume_image, t_job, t_host;
 /* Request documents. */
 extern const struct cimi_type t_machine_create, t_credential_create, t_volume_create, t_action;
+/* Networks: resources and their request documents. */
+extern const struct cimi_type t_network, t_network_template, t_network_configuration,
+    t_network_create, t_network_port, t_network_port_template, t_network_port_configuration,
+    t_network_port_create, t_address, t_address_template, t_address_create, t_forwarding_group,
+    t_forwarding_group_template, t_forwarding_group_create, t_forwarding_group_network,
+    t_machine_network_interface, t_machine_network_interface_address;
 
 /* All top-level resource types in CloudEntryPoint order, NULL terminated. */
 extern const struct cimi_type *const cimi_toplevel_types[];

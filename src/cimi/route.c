@@ -9,6 +9,9 @@
  *   {collection}/{id}/{sub}             sub-collection (machines/{id}/volumes): GET, POST
  *                                       create (when its type allows consumers to)
  *   {collection}/{id}/{sub}/{item}      sub-collection item: GET, PUT, DELETE (likewise)
+ *   {collection}/{id}/{sub}/{item}/{sub2}[/{item2}]
+ *                                       a sub-collection of a sub-collection item
+ *                                       (machines/{id}/networkInterfaces/{n}/addresses)
  * The stored id of a resource is exactly this path, so routing a request is
  * looking its path up.
  */
@@ -20,7 +23,7 @@
 #include "resources/virtual.h"
 #include "util/clock.h"
 
-#define MAX_SEGMENTS 5
+#define MAX_SEGMENTS 6
 
 struct route {
     int n;
@@ -53,6 +56,26 @@ static int split_path(const char *path, struct route *r)
         if (*p == '/')
             p++;
     }
+    return 0;
+}
+
+/* {collection}/{id}/{sub}/{item}/{sub2}[/{item2}]: a sub-collection of an
+ * item of type t (itself in a sub-collection). */
+static int route_nested(const struct route *r, const char *path, const struct cimi_type *t,
+                        struct target *tg, struct cimi_error *err)
+{
+    const struct cimi_attr *a = model_attr(t, r->seg[4]);
+
+    if (a == NULL || a->kind != K_COLLECTION)
+        return err_set(err, 404, NULL, "no resource at '%.200s'", path);
+    tg->type = a->target;
+    snprintf(tg->parent, sizeof(tg->parent), "%s/%s/%s/%s", r->seg[0], r->seg[1], r->seg[2],
+             r->seg[3]);
+    if (r->n == 5) {
+        tg->collection = true;
+        return 0;
+    }
+    snprintf(tg->item, sizeof(tg->item), "%s", path);
     return 0;
 }
 
@@ -93,7 +116,7 @@ int route_resolve(const char *path, struct target *tg, struct cimi_error *err)
             snprintf(tg->item, sizeof(tg->item), "%s", path);
             return 0;
         }
-        return err_set(err, 404, NULL, "no resource at '%.200s'", path);
+        return route_nested(&r, path, a->target, tg, err);
     }
     if (r.n == 3 && strlen(r.seg[2]) < sizeof(tg->action)) {
         snprintf(tg->action, sizeof(tg->action), "%s", r.seg[2]);

@@ -75,6 +75,26 @@ struct hv_machine_info {
     bool owned;                  /* defined by cimid (carries cimid's metadata) */
 };
 
+/* ---- networks ---- */
+
+/* A private IPv4 network: an isolated bridge with the gateway address and a
+ * DHCP range, named by the CIMI Network's UUID. */
+struct hv_network_spec {
+    char uuid[37];
+    char bridge[16];             /* Linux bridge name ("cimibr3") */
+    char gateway[16];            /* the host's address on it ("10.128.3.1") */
+    char netmask[16];            /* "255.255.255.0" */
+    char dhcp_start[16], dhcp_end[16];
+    int mtu;                     /* 0 = default */
+};
+
+/* One interface of a machine on a network, with the address it is given. */
+struct hv_interface {
+    char network_uuid[37];
+    char mac[18];                /* "52:54:00:xx:xx:xx" */
+    char ip[16];                 /* reserved for mac in the network's DHCP ("" = none) */
+};
+
 struct hv;  /* an open connection, private to the driver */
 
 /* Writes a new image's bytes into the file at path (image_import). */
@@ -205,6 +225,34 @@ struct driver {
     /* Remove it; a missing machine or snapshot is success. */
     int (*snapshot_delete)(struct hv *hv, const char *uuid, const char *snapshot,
                            struct cimi_error *err);
+    /* ---- networks (driver/network.c): libvirt networks named by UUID.
+     * Hosts without a libvirt network driver (qemu:///embed) have none:
+     * network_supported says so and the other calls fail with 409. ---- */
+
+    /* Does the host have a network driver? */
+    bool (*network_supported)(struct hv *hv);
+    /* Define the network (persistently); idempotent. */
+    int (*network_define)(struct hv *hv, const struct hv_network_spec *spec,
+                          struct cimi_error *err);
+    /* Start (active true) or stop it; idempotent. */
+    int (*network_set_active)(struct hv *hv, const char *uuid, bool active,
+                              struct cimi_error *err);
+    /* Is it active? 404 when the host has no such network. */
+    int (*network_is_active)(struct hv *hv, const char *uuid, bool *active,
+                             struct cimi_error *err);
+    /* Stop and undefine it; a missing network is success. */
+    int (*network_undefine)(struct hv *hv, const char *uuid, struct cimi_error *err);
+    /* Give a machine an interface on a network: the DHCP reservation of
+     * nic->ip for nic->mac in the network, and <interface type='network'> in
+     * the machine's persistent definition and, while it runs, live
+     * (hot-plug; the test driver cannot hot-plug: there only the definition
+     * changes).  Idempotent. */
+    int (*interface_attach)(struct hv *hv, const char *machine_uuid,
+                            const struct hv_interface *nic, struct cimi_error *err);
+    /* Take it away again (machine_uuid NULL: only the DHCP reservation, for
+     * a machine that is gone).  Idempotent. */
+    int (*interface_detach)(struct hv *hv, const char *machine_uuid,
+                            const struct hv_interface *nic, struct cimi_error *err);
 };
 
 extern const struct driver driver_libvirt;

@@ -899,4 +899,12 @@ const struct driver driver_libvirt = {
     .snapshot_create = lv_snapshot_create,
     .snapshot_revert = lv_snapshot_revert,
     .snapshot_delete = lv_snapshot_delete,
+    /* networks: network.c */
+    .network_supported = lv_network_supported,
+    .network_define = lv_network_define,
+    .network_set_active = lv_network_set_active,
+    .network_is_active = lv_network_is_active,
+    .network_undefine = lv_network_undefine,
+    .interface_attach = lv_interface_attach,
+    .interface_detach = lv_interface_detach,
 };

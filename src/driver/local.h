@@ -125,6 +125,17 @@ int lv_snapshot_revert(struct hv *hv, const char *uuid, const char *snapshot,
                        struct cimi_error *err);
 int lv_snapshot_delete(struct hv *hv, const char *uuid, const char *snapshot,
                        struct cimi_error *err);
+/* ---- network.c: the network functions of struct driver ---- */
+
+bool lv_network_supported(struct hv *hv);
+int lv_network_define(struct hv *hv, const struct hv_network_spec *spec, struct cimi_error *err);
+int lv_network_set_active(struct hv *hv, const char *uuid, bool active, struct cimi_error *err);
+int lv_network_is_active(struct hv *hv, const char *uuid, bool *active, struct cimi_error *err);
+int lv_network_undefine(struct hv *hv, const char *uuid, struct cimi_error *err);
+int lv_interface_attach(struct hv *hv, const char *machine_uuid, const struct hv_interface *nic,
+                        struct cimi_error *err);
+int lv_interface_detach(struct hv *hv, const char *machine_uuid, const struct hv_interface *nic,
+                        struct cimi_error *err);
 
 /* ---- accel.c ---- */
 

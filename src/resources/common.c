@@ -50,7 +50,9 @@ static bool is_catalog(const struct cimi_type *t)
 {
     static const struct cimi_type *const catalog[] = {
         &t_machine_configuration, &t_machine_template, &t_machine_image, &t_credential_template,
-        &t_volume_configuration, &t_volume_template, &t_volume_image, NULL,
+        &t_volume_configuration, &t_volume_template, &t_volume_image,
+        &t_network_configuration, &t_network_template, &t_network_port_configuration,
+        &t_address_template, NULL,
     };
 
     for (size_t i = 0; catalog[i]; i++)

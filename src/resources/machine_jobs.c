@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "resources/machine.h"
+#include "resources/network.h"
 #include "resources/resource.h"
 #include "resources/volume.h"
 #include "hosts/hosts.h"
@@ -202,6 +203,8 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
     rc = machine_hv_spec(&row, &spec, &cause);
     if (rc == 0)
         rc = h.drv->define(h.hv, &spec, &cause);
+    if (rc == 0)
+        rc = machine_interfaces_plug(ctx->st, &row, &cause);  /* networks */
     if (rc == 0 && strcmp(desired, "STARTED") == 0) {
         job_progress(ctx->st, ctx->job_id, 60, "starting the machine");
         rc = power_on(&h, spec.uuid, &cause);
@@ -344,9 +347,11 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
         return fail_with(ctx, &h, &cause, err);
     }
     hosts_done(&h);
+    machine_interfaces_unplug(st, row.id);  /* networks: its DHCP reservations */
     if (st->ops->begin(st, err) != 0)
         goto failed;
-    if (st->ops->remove(st, row.id, err) != 0 ||
+    if (machine_interfaces_forget(st, row.id, err) != 0 ||  /* networks: its Addresses */
+        st->ops->remove(st, row.id, err) != 0 ||
         job_finish(st, ctx->job_id, true, "deleted", err) != 0 || st->ops->commit(st, err) != 0) {
         st->ops->rollback(st);
         goto failed;
@@ -442,7 +447,9 @@ static void recreate(struct reconcile_ctx *ctx, struct store_row *row, const cha
     /* Its volumes before it starts (a persistent hypervisor keeps them in
      * the domain's definition; the test driver only has cimid's record). */
     if (machine_hv_spec(row, &spec, &err) != 0 || h.drv->define(h.hv, &spec, &err) != 0 ||
-        machine_volumes_reattach(ctx->st, row) != 0 || restore_state(&h, uuid, desired, &err) != 0)
+        machine_volumes_reattach(ctx->st, row) != 0 ||
+        machine_interfaces_plug(ctx->st, row, &err) != 0 ||  /* networks */
+        restore_state(&h, uuid, desired, &err) != 0)
         log_error("reconcile: cannot re-create machine %s: %s", row->id,
                   err.message[0] ? err.message : "its volumes cannot be attached");
     else
@@ -505,6 +512,9 @@ void machine_host_returned(const char *host_id)
         log_error("reconcile: %s", err.message);
         return;
     }
+    /* Networks live on the default host: they come back before its machines. */
+    if (strcmp(host_id, hosts_default()) == 0)
+        network_reconcile(st);
     reconcile(st, host_id);
     store_release_thread();
 }

@@ -66,6 +66,14 @@ static const struct capability volume_caps[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+static const struct capability network_caps[] = {
+    {"Network", "DefaultInitialState", "STARTED", "state a new Network reaches when its template names none"},
+    {"Network", "InitialStates", "STARTED,STOPPED", "states a new Network can be asked to reach"},
+    {"Network", "NetworkTemplateByValue", "true", "networkTemplate may be given by value"},
+    {"Network", "NetworkConfigByValue", "true", "networkConfig may be given by value"},
+    {NULL, NULL, NULL, NULL},
+};
+
 static json_t *capabilities(const struct capability *caps)
 {
     json_t *list = json_array();
@@ -109,7 +117,7 @@ json_t *metadata_documents(struct cimi_request *req)
 {
     json_t *list = json_array();
     json_t *job_caps = json_array();
-    json_t *machine, *image;
+    json_t *machine, *image, *network;
     char minutes[32];
 
     snprintf(minutes, sizeof(minutes), "%ld", job_retention_minutes);
@@ -138,6 +146,12 @@ json_t *metadata_documents(struct cimi_request *req)
     json_array_append_new(list, entry(req, "cloudEntryPoint", "CloudEntryPoint", capabilities(cep_caps)));
     json_array_append_new(list, entry(req, "credential", "Credential", capabilities(credential_caps)));
     json_array_append_new(list, entry(req, "volume", "Volume", capabilities(volume_caps)));
+    network = entry(req, "network", "Network", capabilities(network_caps));
+    json_object_set_new(network, "attributes",
+                        json_pack("[{s:s, s:s, s:s, s:b}]", "name", "subnet", "namespace",
+                                  CIMID_NS, "type", "string (IPv4 CIDR, e.g. 10.128.0.0/24)",
+                                  "required", 0));
+    json_array_append_new(list, network);
     json_array_append_new(list, entry(req, "job", "Job", job_caps));
     return list;
 }

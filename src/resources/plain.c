@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "resources/network.h"
 #include "resources/resource.h"
 
 /* Store the validated input as the new resource, synchronously. */
@@ -80,7 +81,8 @@ static int template_check(struct cimi_request *req, json_t *doc, struct cimi_err
                         "machineConfig", err) != 0 ||
         check_reference(req, json_object_get(doc, "machineImage"), &t_machine_image, "machineImage",
                         err) != 0 ||
-        check_reference(req, json_object_get(doc, "credential"), &t_credential, "credential", err) != 0)
+        check_reference(req, json_object_get(doc, "credential"), &t_credential, "credential", err) != 0 ||
+        machine_template_check_interfaces(req, doc, err) != 0)
         return -1;
     return 0;
 }

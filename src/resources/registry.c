@@ -3,6 +3,7 @@
  * every resource type for the worker pool.
  */
 #include "resources/machine.h"
+#include "resources/network.h"
 #include "resources/resource.h"
 #include "resources/volume.h"
 
@@ -11,7 +12,10 @@ const struct job_kind *const resource_job_kinds[] = {
     &machine_pause_job, &machine_suspend_job, &machine_delete_job, &image_capture_job,
     &machine_attach_job, &machine_detach_job, &volume_create_job, &volume_delete_job,
     &volume_resize_job, &volume_snapshot_job, &image_download_job, &image_snapshot_job,
-    &image_delete_job, &machine_restore_job, NULL,
+    &image_delete_job, &machine_restore_job,
+    /* networks */
+    &network_create_job, &network_start_job, &network_stop_job, &network_delete_job,
+    &machine_nic_attach_job, &machine_nic_detach_job, NULL,
 };
 
 struct binding {
@@ -37,6 +41,20 @@ static const struct binding bindings[] = {
     {&t_volume_volume_image, &volume_volume_image_ops},
     {&t_job, &job_ops},
     {&t_host, &host_ops},
+    /* networks */
+    {&t_network, &network_ops},
+    {&t_network_template, &network_template_ops},
+    {&t_network_configuration, &network_configuration_ops},
+    {&t_network_port, &network_port_ops},
+    {&t_network_port_template, &network_port_template_ops},
+    {&t_network_port_configuration, &network_port_configuration_ops},
+    {&t_address, &address_ops},
+    {&t_address_template, &address_template_ops},
+    {&t_forwarding_group, &forwarding_group_ops},
+    {&t_forwarding_group_template, &forwarding_group_template_ops},
+    {&t_forwarding_group_network, &forwarding_group_network_ops},
+    {&t_machine_network_interface, &machine_network_interface_ops},
+    {&t_machine_network_interface_address, &machine_network_interface_address_ops},
     {NULL, NULL},
 };
 

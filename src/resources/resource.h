@@ -71,6 +71,12 @@ extern const struct resource_ops cep_ops, resource_metadata_ops, machine_ops, di
     machine_volume_ops, machine_configuration_ops, machine_image_ops, credential_ops,
     credential_template_ops, machine_template_ops, volume_ops, volume_template_ops,
     volume_configuration_ops, volume_image_ops, volume_volume_image_ops, job_ops, host_ops;
+/* Networks (network.c, network_parts.c, machine_interface.c). */
+extern const struct resource_ops network_ops, network_template_ops, network_configuration_ops,
+    network_port_ops, network_port_template_ops, network_port_configuration_ops, address_ops,
+    address_template_ops, forwarding_group_ops, forwarding_group_template_ops,
+    forwarding_group_network_ops, machine_network_interface_ops,
+    machine_network_interface_address_ops;
 
 /* The behaviour of a type (resources/registry.c); never NULL for the types
  * cimid serves (resource_plain_ops for those without any). */

@@ -92,6 +92,16 @@ COLLECTIONS = {
     "volumeTemplates": "VolumeTemplate",
     "volumeConfigs": "VolumeConfiguration",
     "volumeImages": "VolumeImage",
+    "networks": "Network",
+    "networkTemplates": "NetworkTemplate",
+    "networkConfigs": "NetworkConfiguration",
+    "networkPorts": "NetworkPort",
+    "networkPortTemplates": "NetworkPortTemplate",
+    "networkPortConfigs": "NetworkPortConfiguration",
+    "addresses": "Address",
+    "addressTemplates": "AddressTemplate",
+    "forwardingGroups": "ForwardingGroup",
+    "forwardingGroupTemplates": "ForwardingGroupTemplate",
     "jobs": "Job",
 }
 # item type name -> JSON array name in its collection
@@ -111,6 +121,19 @@ TYPE_ARRAYS = {
     "VolumeConfiguration": "volumeConfigurations",
     "VolumeImage": "volumeImages",
     "VolumeVolumeImage": "volumeVolumeImages",
+    "Network": "networks",
+    "NetworkTemplate": "networkTemplates",
+    "NetworkConfiguration": "networkConfigurations",
+    "NetworkPort": "networkPorts",
+    "NetworkPortTemplate": "networkPortTemplates",
+    "NetworkPortConfiguration": "networkPortConfigurations",
+    "Address": "addresses",
+    "AddressTemplate": "addressTemplates",
+    "ForwardingGroup": "forwardingGroups",
+    "ForwardingGroupTemplate": "forwardingGroupTemplates",
+    "ForwardingGroupNetwork": "forwardingGroupNetworks",
+    "MachineNetworkInterface": "machineNetworkInterfaces",
+    "MachineNetworkInterfaceAddress": "machineNetworkInterfaceAddresses",
 }
 # JSON array attribute -> repeated XML element (1.x: no wrapper)
 SINGULAR = {
@@ -962,7 +985,8 @@ def assert_error(r, status, mention=(), fmt=None):
 
 STORE_COLLECTIONS = ("machines", "machineConfigs", "machineImages", "machineTemplates",
                      "credentials", "credentialTemplates", "volumes", "volumeTemplates",
-                     "volumeConfigs", "volumeImages")
+                     "volumeConfigs", "volumeImages", "networks", "networkTemplates",
+                     "networkConfigs", "networkPorts", "addresses", "forwardingGroups")
 
 
 def store_snapshot(c):

@@ -26,6 +26,7 @@ import http.server
 import json
 import os
 import pty
+import re
 import select
 import shutil
 import sqlite3
@@ -319,9 +320,9 @@ def show_by_name_id_and_segment():
         eq(ok(cimi("show", "machines", word, "-o", "ids", env=env_for())).out.strip(), m["id"],
            f"show machines {word}")
     r = ok(cimi("machine", "show", "cli-show", env=env_for()))
-    isin("state       STARTED", r.out, "show: attribute/value lines")
+    check(re.search(r"^state +STARTED$", r.out, re.M), f"show: attribute/value lines: {r.out!r}")
     isin("operations  ", r.out, "show lists the operations")
-    isin("memory      1 GiB (1048576 KiB)", r.out, "show: memory readable")
+    check(re.search(r"^memory +1 GiB \(1048576 KiB\)$", r.out, re.M), f"show: memory readable: {r.out!r}")
     fails(cimi("show", "machines", "no-such-machine", env=env_for()), NOT_FOUND,
           "no item named 'no-such-machine'")
 

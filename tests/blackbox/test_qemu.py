@@ -422,3 +422,16 @@ def qemu_host_added_at_runtime_with_dedicated_cpus():
     finally:
         d.kill9()
         subprocess.run(["pkill", "-9", "-f", root], capture_output=True)
+@test
+def qemu_embed_refuses_networks():
+    """qemu:///embed has no libvirt network driver: a Network is refused with
+    409 naming the fallback (QEMU user-mode networking, see endpoints), and
+    nothing is created.  test_networks.py covers networks on test:///default."""
+    with qemu_daemon("qemu-nonet") as d:
+        c = Client(d, "alice")
+        r = c.post(c.add_href("networks"), {
+            "resourceURI": NS + "/NetworkCreate", "name": "private",
+            "networkTemplate": {"networkConfig": {"networkType": "PRIVATE"}}})
+        eq(r.status, 409, "a private network on qemu:///embed is refused")
+        isin("user-mode networking", r.body.decode(), "the message names the fallback")
+        eq(c.list("networks", fmt="json").get("count"), 0, "nothing was created")

@@ -473,6 +473,104 @@ static void test_embed_preparation(void)
     nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* ---- networks (driver/network.c) ---- */
+
+#define UUID_NET "6e000000-0000-4000-8000-000000000001"
+#define NIC_MAC "52:54:00:0a:0b:0c"
+
+/* The XML libvirt itself reports, through a plain connection. */
+static char *network_xml_of(virConnectPtr conn, const char *uuid)
+{
+    virNetworkPtr net = virNetworkLookupByUUIDString(conn, uuid);
+    char *xml = net ? virNetworkGetXMLDesc(net, 0) : NULL;
+
+    if (net)
+        virNetworkFree(net);
+    return xml;
+}
+
+static char *inactive_domain_xml(virConnectPtr conn, const char *uuid)
+{
+    virDomainPtr dom = virDomainLookupByUUIDString(conn, uuid);
+    char *xml = dom ? virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE) : NULL;
+
+    if (dom)
+        virDomainFree(dom);
+    return xml;
+}
+
+static void test_networks(struct hv *hv)
+{
+    struct cimi_error err = {0};
+    struct hv_network_spec spec;
+    struct hv_interface nic;
+    struct hv_machine_spec mspec;
+    virConnectPtr conn = virConnectOpen(URI);
+    char *xml;
+    bool active = true;
+
+    CHECK(conn != NULL, "second connection");
+    if (conn == NULL)
+        return;
+    CHECK(drv->network_supported(hv), "the test driver has a network driver");
+    memset(&spec, 0, sizeof(spec));
+    snprintf(spec.uuid, sizeof(spec.uuid), UUID_NET);
+    snprintf(spec.bridge, sizeof(spec.bridge), "cimibr7");
+    snprintf(spec.gateway, sizeof(spec.gateway), "10.128.7.1");
+    snprintf(spec.netmask, sizeof(spec.netmask), "255.255.255.0");
+    snprintf(spec.dhcp_start, sizeof(spec.dhcp_start), "10.128.7.2");
+    snprintf(spec.dhcp_end, sizeof(spec.dhcp_end), "10.128.7.254");
+    CHECK(drv->network_is_active(hv, UUID_NET, &active, fresh(&err)) < 0 && err.status == 404,
+          "a missing network is 404 (got %d)", err.status);
+    CHECK(drv->network_define(hv, &spec, fresh(&err)) == 0, "network define: %s", err.message);
+    CHECK(drv->network_define(hv, &spec, fresh(&err)) == 0, "define again: %s", err.message);
+    CHECK(drv->network_is_active(hv, UUID_NET, &active, fresh(&err)) == 0 && !active,
+          "defined, not active");
+    CHECK(drv->network_set_active(hv, UUID_NET, true, fresh(&err)) == 0, "start: %s", err.message);
+    CHECK(drv->network_set_active(hv, UUID_NET, true, fresh(&err)) == 0, "start again");
+    CHECK(drv->network_is_active(hv, UUID_NET, &active, fresh(&err)) == 0 && active, "active");
+    xml = network_xml_of(conn, UUID_NET);
+    CHECK(xml && strstr(xml, "<name>cimi-" UUID_NET "</name>"), "libvirt names it cimi-<uuid>");
+    CHECK(xml && strstr(xml, "cimibr7") && strstr(xml, "10.128.7.1") && !strstr(xml, "<forward"),
+          "isolated bridge with the gateway address: %s", xml ? xml : "");
+    free(xml);
+
+    /* An interface: DHCP reservation and <interface> in the persistent definition. */
+    make_spec(&mspec, UUID_B, "with-nic");
+    CHECK(drv->define(hv, &mspec, fresh(&err)) == 0, "define machine: %s", err.message);
+    memset(&nic, 0, sizeof(nic));
+    snprintf(nic.network_uuid, sizeof(nic.network_uuid), UUID_NET);
+    snprintf(nic.mac, sizeof(nic.mac), NIC_MAC);
+    snprintf(nic.ip, sizeof(nic.ip), "10.128.7.2");
+    CHECK(drv->interface_attach(hv, UUID_B, &nic, fresh(&err)) == 0, "attach: %s", err.message);
+    CHECK(drv->interface_attach(hv, UUID_B, &nic, fresh(&err)) == 0, "attach again: %s",
+          err.message);
+    xml = network_xml_of(conn, UUID_NET);
+    CHECK(xml && strstr(xml, "mac='" NIC_MAC "'") && strstr(xml, "ip='10.128.7.2'"),
+          "DHCP reservation in libvirt's view: %s", xml ? xml : "");
+    free(xml);
+    xml = inactive_domain_xml(conn, UUID_B);
+    CHECK(xml && strstr(xml, "<mac address='" NIC_MAC "'/>") &&
+          strstr(xml, "<source network='cimi-" UUID_NET "'"),
+          "the interface in the domain's definition: %s", xml ? xml : "");
+    free(xml);
+    CHECK(drv->interface_detach(hv, UUID_B, &nic, fresh(&err)) == 0, "detach: %s", err.message);
+    CHECK(drv->interface_detach(hv, UUID_B, &nic, fresh(&err)) == 0, "detach again");
+    xml = inactive_domain_xml(conn, UUID_B);
+    CHECK(xml && !strstr(xml, NIC_MAC), "the interface is gone from the definition");
+    free(xml);
+    xml = network_xml_of(conn, UUID_NET);
+    CHECK(xml && !strstr(xml, NIC_MAC), "the reservation is gone: %s", xml ? xml : "");
+    free(xml);
+    CHECK(drv->undefine(hv, UUID_B, fresh(&err)) == 0, "undefine machine: %s", err.message);
+    CHECK(drv->network_undefine(hv, UUID_NET, fresh(&err)) == 0, "network undefine: %s",
+          err.message);
+    CHECK(drv->network_undefine(hv, UUID_NET, fresh(&err)) == 0, "undefine again");
+    CHECK(drv->network_is_active(hv, UUID_NET, &active, fresh(&err)) < 0 && err.status == 404,
+          "gone from libvirt");
+    virConnectClose(conn);
+}
+
 int main(void)
 {
     struct cimi_error err = {0};
@@ -490,6 +588,7 @@ int main(void)
     test_list(hv);
     test_capture(hv);
     test_volumes(hv);
+    test_networks(hv);
     test_undefine(hv);
     test_title_escaping(hv);
     test_threads(hv);
