@@ -26,6 +26,9 @@ void config_defaults(struct config *cfg)
     cfg->stop_timeout = 60;
     cfg->connection_limit = 1024;
     cfg->connection_timeout = 30;
+    cfg->anonymous_rate_limit = 10;
+    cfg->login_delay_ms = 250;
+    cfg->login_delay_max_ms = 8000;
     snprintf(cfg->accel, sizeof(cfg->accel), "auto");
 }
 
@@ -69,6 +72,13 @@ static const struct int_setting int_settings[] = {
     {"stop-timeout", offsetof(struct config, stop_timeout), 0, 1, 3600},
     {"connection-limit", offsetof(struct config, connection_limit), 0, 1, 65536},
     {"connection-timeout", offsetof(struct config, connection_timeout), 0, 1, 3600},
+    {"address-connection-limit", offsetof(struct config, address_connection_limit), 0, 0, 65536},
+    {"rate-limit", offsetof(struct config, rate_limit), 1, 0, 1000000},
+    {"rate-burst", offsetof(struct config, rate_burst), 1, 0, 10000000},
+    {"anonymous-rate-limit", offsetof(struct config, anonymous_rate_limit), 1, 0, 1000000},
+    {"anonymous-rate-burst", offsetof(struct config, anonymous_rate_burst), 1, 0, 10000000},
+    {"login-delay", offsetof(struct config, login_delay_ms), 1, 0, 60000},
+    {"login-delay-max", offsetof(struct config, login_delay_max_ms), 1, 0, 600000},
 };
 
 struct string_setting {
