@@ -4,8 +4,8 @@ limit for requests without valid credentials, the growing and capped delay of
 failed logins (which holds no server thread and does not stop a clean
 shutdown), passwords kept out of the log, and, over raw sockets on loopback:
 oversized headers (431) and request lines (414), slowloris clients trickling
-a header or a body (cut off after --connection-timeout while others are
-served), idle keep-alive connections, --connection-limit and
+a header, a body or a TLS handshake (cut off after --connection-timeout
+while others are served), idle keep-alive connections, --connection-limit and
 --address-connection-limit."""
 
 import base64
@@ -399,6 +399,31 @@ def slow_body_cut_off():
         s.close()
     check(cut, "a body trickled at 4 bytes/s was never cut off")
     check(time.monotonic() - started >= 1.9, "not cut off before --connection-timeout")
+
+
+@test
+def slow_tls_handshake_cut_off():
+    """A TLS handshake trickled byte by byte is cut off too."""
+    d = shared("limits-tls", tls=True, args=["--connection-timeout", "2"])
+    hello = bytes.fromhex("16030100c8010000c40303") + b"\x00" * 60
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+    started = time.monotonic()
+    cut = False
+    try:
+        for b in hello:
+            try:
+                s.send(bytes([b]))
+            except (BrokenPipeError, ConnectionResetError):
+                cut = True
+                break
+            time.sleep(0.25)
+        if not cut:
+            cut = closed_by_server(s, 1)
+    finally:
+        s.close()
+    check(cut, "a TLS ClientHello trickled at 4 bytes/s was never cut off")
+    check(time.monotonic() - started >= 1.9, "not cut off before --connection-timeout")
+    eq(Client(d, "admin").get(d.cep_url).status, 200, "https still served")
 
 
 @test
