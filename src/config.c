@@ -27,6 +27,9 @@ void config_defaults(struct config *cfg)
     cfg->connection_limit = 1024;
     cfg->connection_timeout = 30;
     cfg->max_image_size = 16L << 30;  /* 16 GiB */
+    cfg->anonymous_rate_limit = 10;
+    cfg->login_delay_ms = 250;
+    cfg->login_delay_max_ms = 8000;
     snprintf(cfg->accel, sizeof(cfg->accel), "auto");
     snprintf(cfg->placement, sizeof(cfg->placement), "spread");
     cfg->memory_overcommit = 100;
@@ -78,6 +81,13 @@ static const struct int_setting int_settings[] = {
     {"cpu-overcommit", offsetof(struct config, cpu_overcommit), 0, 10, 100000},
     {"host-check-interval", offsetof(struct config, host_check_interval), 0, 1, 3600},
     {"max-image-size", offsetof(struct config, max_image_size), 1, 4096, 1L << 42},
+    {"address-connection-limit", offsetof(struct config, address_connection_limit), 0, 0, 65536},
+    {"rate-limit", offsetof(struct config, rate_limit), 1, 0, 1000000},
+    {"rate-burst", offsetof(struct config, rate_burst), 1, 0, 10000000},
+    {"anonymous-rate-limit", offsetof(struct config, anonymous_rate_limit), 1, 0, 1000000},
+    {"anonymous-rate-burst", offsetof(struct config, anonymous_rate_burst), 1, 0, 10000000},
+    {"login-delay", offsetof(struct config, login_delay_ms), 1, 0, 60000},
+    {"login-delay-max", offsetof(struct config, login_delay_max_ms), 1, 0, 600000},
 };
 
 struct string_setting {

@@ -22,7 +22,14 @@ struct config {
     long max_body;                /* request body limit in bytes */
     int stop_timeout;             /* seconds a graceful stop waits for the guest */
     int connection_limit;         /* concurrent HTTP connections */
-    int connection_timeout;       /* idle seconds before a connection is closed */
+    int connection_timeout;       /* idle seconds, and seconds to send a request */
+    int address_connection_limit; /* concurrent connections per client address (0 = any) */
+    long rate_limit;              /* requests/s per user (0 = no limit) */
+    long rate_burst;              /* bucket size (0 = 2 x rate_limit) */
+    long anonymous_rate_limit;    /* requests/s per address without valid credentials */
+    long anonymous_rate_burst;    /* bucket size (0 = 2 x anonymous_rate_limit) */
+    long login_delay_ms;          /* first failed login answered this late (0 = at once) */
+    long login_delay_max_ms;      /* the delay doubles per failure up to this */
     char tls_cert[1024];          /* PEM certificate: HTTPS when set (with tls_key) */
     char tls_key[1024];
     char public_url[512];         /* base URI to publish instead of the Host header's */

@@ -58,7 +58,18 @@ static const char usage_text[] =
     "      --max-body BYTES         request body limit (default 1048576)\n"
     "      --stop-timeout SECONDS   how long a graceful stop waits (default 60)\n"
     "      --connection-limit N     concurrent HTTP connections (default 1024)\n"
-    "      --connection-timeout S   idle connection timeout (default 30)\n"
+    "      --connection-timeout S   a connection idle, or not done sending a request or\n"
+    "                               taking its answer, this long is closed (default 30)\n"
+    "      --address-connection-limit N  concurrent connections per client address\n"
+    "                               (default 0: only --connection-limit)\n"
+    "      --rate-limit N           requests per second per user, 429 beyond (default 0: off)\n"
+    "      --rate-burst N           requests a user may make at once (default 2 x rate)\n"
+    "      --anonymous-rate-limit N requests per second per client address without valid\n"
+    "                               credentials, failed logins included (default 10; 0: off)\n"
+    "      --anonymous-rate-burst N (default 2 x rate)\n"
+    "      --login-delay MS         a failed login is answered MS late, doubling with each\n"
+    "                               failure in a row (default 250; 0: off)\n"
+    "      --login-delay-max MS     the longest login delay (default 8000)\n"
     "      --tls-cert FILE          PEM certificate: serve HTTPS (with --tls-key)\n"
     "      --tls-key FILE           PEM private key\n"
     "      --public-url URL         base URI to publish (default: from the Host header)\n"
@@ -104,6 +115,13 @@ static const struct option long_options[] = {
     {"stop-timeout", required_argument, NULL, 0},
     {"connection-limit", required_argument, NULL, 0},
     {"connection-timeout", required_argument, NULL, 0},
+    {"address-connection-limit", required_argument, NULL, 0},
+    {"rate-limit", required_argument, NULL, 0},
+    {"rate-burst", required_argument, NULL, 0},
+    {"anonymous-rate-limit", required_argument, NULL, 0},
+    {"anonymous-rate-burst", required_argument, NULL, 0},
+    {"login-delay", required_argument, NULL, 0},
+    {"login-delay-max", required_argument, NULL, 0},
     {"tls-cert", required_argument, NULL, 0},
     {"tls-key", required_argument, NULL, 0},
     {"public-url", required_argument, NULL, 0},

@@ -51,6 +51,7 @@ struct cimi_response {
     char location[768];           /* Location header or "" */
     char job_uri[768];            /* CIMI-Job-URI header or "" */
     char etag[64];                /* ETag header or "" */
+    int retry_after;              /* Retry-After header in seconds, 0 = none */
 };
 
 /* Handle one request: route it, run it, fill resp (errors included). */

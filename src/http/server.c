@@ -1,10 +1,12 @@
 /*
  * server.c - libmicrohttpd glue: one CIMI request per HTTP request.
  *
- * For each request: collect the body (up to max-body bytes), authenticate
- * (HTTP Basic), negotiate formats, parse the query, then hand a struct
+ * For each request: collect the body (up to max-body bytes), negotiate
+ * formats, admit the client (rate limits, HTTP Basic; a failed login's
+ * answer waits, see logindelay.h), parse the query, then hand a struct
  * cimi_request to cimi_handle() and send back what it answers, encoded with
- * the negotiated codec.  One log line per request.
+ * the negotiated codec.  One log line per request.  Slow clients are cut off
+ * by deadline.h.
  */
 #include "http/server.h"
 
@@ -19,11 +21,17 @@
 
 #include "auth/auth.h"
 #include "cimi/request.h"
+#include "http/deadline.h"
+#include "http/logindelay.h"
 #include "http/negotiate.h"
+#include "http/ratelimit.h"
 #include "util/clock.h"
 #include "util/log.h"
 
 #define CIMI_PREFIX "/cimi"
+/* libmicrohttpd's memory per connection: the request line and headers must
+ * fit in it (else 431, or 414 for the request line). */
+#define HEADER_MEMORY_LIMIT 65536
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -39,6 +47,14 @@ struct pending {
     size_t cap;
     bool too_large;
     double started_ms;
+    struct deadline *deadline;      /* the connection's (deadline.h), may be NULL */
+    /* The answer; kept while a failed login waits (delay_ms > 0, held). */
+    struct cimi_response resp;
+    const struct codec *out;
+    char version[32];
+    long delay_ms;
+    bool held;
+    struct login_hold hold;
 };
 
 static const struct config *server_cfg;
@@ -102,6 +118,33 @@ static bool valid_host(const char *host)
     return true;
 }
 
+/* The client's address as a rate-limit and log key: IPv4 dotted, IPv6 by
+ * its /64 prefix (one host usually owns a whole /64), IPv4-mapped IPv6 as
+ * IPv4.  "?" when unknown. */
+static void client_address(struct MHD_Connection *conn, char *out, size_t len)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = info ? info->client_addr : NULL;
+
+    snprintf(out, len, "?");
+    if (sa == NULL)
+        return;
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+    } else if (sa->sa_family == AF_INET6) {
+        struct in6_addr a = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+        char text[INET6_ADDRSTRLEN];
+        if (IN6_IS_ADDR_V4MAPPED(&a)) {
+            inet_ntop(AF_INET, &a.s6_addr[12], out, (socklen_t)len);
+            return;
+        }
+        memset(&a.s6_addr[8], 0, 8);
+        inet_ntop(AF_INET6, &a, text, sizeof(text));
+        snprintf(out, len, "%s/64", text);
+    }
+}
+
 static int base_uri(struct MHD_Connection *conn, char *out, size_t len, struct cimi_error *err)
 {
     const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
@@ -127,8 +170,21 @@ struct query_walk {
     struct cimi_query *q;
     struct cimi_error *err;
     int failed;
-    const char *format;   /* first $format */
 };
+
+/* The first $format of the query ("" when given without a value). */
+static enum MHD_Result find_format(void *ctx, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    const char **format = ctx;
+
+    (void)kind;
+    if (strcmp(key, "$format") == 0) {
+        *format = value ? value : "";
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
 
 static enum MHD_Result query_arg(void *ctx, enum MHD_ValueKind kind, const char *key,
                                  const char *value)
@@ -136,11 +192,8 @@ static enum MHD_Result query_arg(void *ctx, enum MHD_ValueKind kind, const char 
     struct query_walk *w = ctx;
 
     (void)kind;
-    if (strcmp(key, "$format") == 0) {
-        if (w->format == NULL)
-            w->format = value ? value : "";
+    if (strcmp(key, "$format") == 0)
         return MHD_YES;
-    }
     if (!w->failed && cimi_query_add(w->q, key, value ? value : "", w->err) != 0)
         w->failed = 1;
     return MHD_YES;
@@ -182,6 +235,11 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct cimi_re
         MHD_add_response_header(r, "CIMI-Job-URI", resp->job_uri);
     if (resp->etag[0])
         MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, resp->etag);
+    if (resp->retry_after > 0) {
+        char seconds[16];
+        snprintf(seconds, sizeof(seconds), "%d", resp->retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+    }
     if (resp->status == 401)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"cimid\"");
     if (resp->status == 405)
@@ -191,27 +249,61 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct cimi_re
     return ret;
 }
 
-/* Authenticate with HTTP Basic; 0 and who filled, or -1 with err 401. */
-static int authenticate(struct MHD_Connection *conn, struct store *st, struct principal *who,
-                        struct cimi_error *err)
+static int too_many_requests(struct cimi_response *resp, int retry_after, const char *who,
+                             struct cimi_error *err)
 {
+    resp->retry_after = retry_after;
+    return err_set(err, 429, NULL, "too many requests from %s; retry after %d s", who,
+                   retry_after);
+}
+
+static void log_failed_login(const char *user, const char *address, long delay_ms)
+{
+    char shown[65];
+    size_t i;
+
+    /* The name is the client's: no control characters into the log. */
+    for (i = 0; user[i] != '\0' && i < sizeof(shown) - 1; i++)
+        shown[i] = (user[i] >= 0x20 && user[i] != 0x7f) ? user[i] : '?';
+    shown[i] = '\0';
+    log_warn("auth: failed login for user '%s' from %s (answered %ld ms late)", shown, address,
+             delay_ms);
+}
+
+/* Admit the client before any work is done for it: its address may not be
+ * over its rate limit (requests without valid credentials count there), the
+ * HTTP Basic credentials must be right, and the user may not be over its
+ * rate limit.  0 with who filled; -1 with err (401, 429 with
+ * resp->retry_after, 5xx), and p->delay_ms set for a failed login. */
+static int admit(struct MHD_Connection *conn, struct pending *p, struct store **st,
+                 struct principal *who, struct cimi_error *err)
+{
+    char address[80];
     char *password = NULL;
-    char *user = MHD_basic_auth_get_username_password(conn, &password);
+    char *user;
+    int retry = 0;
     int rc;
 
+    client_address(conn, address, sizeof(address));
+    if (!ratelimit_allows(RATE_ADDRESS, address, &retry))
+        return too_many_requests(&p->resp, retry, address, err);
+    user = MHD_basic_auth_get_username_password(conn, &password);
     if (user == NULL) {
         MHD_free(password);
+        if (!ratelimit_take(RATE_ADDRESS, address, &retry))
+            return too_many_requests(&p->resp, retry, address, err);
         return err_set(err, 401, "Authorization", "authentication required (HTTP Basic)");
     }
-    rc = auth_check(st, user, password ? password : "", who, err);
-    if (rc != 0) {
-        char shown[65];
-        size_t i;
-        /* The name is the client's: no control characters into the log. */
-        for (i = 0; user[i] != '\0' && i < sizeof(shown) - 1; i++)
-            shown[i] = (user[i] >= 0x20 && user[i] != 0x7f) ? user[i] : '?';
-        shown[i] = '\0';
-        log_warn("auth: failed login for user '%s'", shown);
+    *st = store_for_thread(err);
+    rc = *st == NULL ? -1 : auth_check(*st, user, password ? password : "", who, err);
+    if (rc != 0 && err->status == 401) {
+        ratelimit_take(RATE_ADDRESS, address, &retry);
+        p->delay_ms = login_delay_failed(user, address);
+        log_failed_login(user, address, p->delay_ms);
+    } else if (rc == 0) {
+        login_delay_succeeded(user, address);
+        if (!ratelimit_take(RATE_USER, who->name, &retry))
+            rc = too_many_requests(&p->resp, retry, who->name, err);
     }
     MHD_free(user);
     MHD_free(password);
@@ -220,32 +312,35 @@ static int authenticate(struct MHD_Connection *conn, struct store *st, struct pr
 
 /* Everything but transport: build the CIMI request and run it. */
 static void process(struct MHD_Connection *conn, const char *url, const char *method,
-                    struct pending *p, struct cimi_response *resp, const struct codec **out,
-                    char *version, size_t version_len)
+                    struct pending *p)
 {
     struct cimi_request req;
     struct cimi_error err;
     struct query_walk walk;
+    const char *format = NULL;
     const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
     const char *spec = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "CIMI-Specification-Version");
+    struct cimi_response *resp = &p->resp;
 
     memset(&req, 0, sizeof(req));
     err_clear(&err);
     cimi_query_init(&req.query);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, find_format, &format);
+    p->out = negotiate_reply(format, accept, &err);
+    if (p->out == NULL) {
+        p->out = &codec_json;
+        goto fail;
+    }
+    if (negotiate_version(spec, p->version, sizeof(p->version), &err) == NULL) {
+        snprintf(p->version, sizeof(p->version), "1.1.0");
+        goto fail;
+    }
+    if (admit(conn, p, &req.st, &req.who, &err) != 0)
+        goto fail;
     walk.q = &req.query;
     walk.err = &err;
     walk.failed = 0;
-    walk.format = NULL;
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_arg, &walk);
-    *out = negotiate_reply(walk.format, accept, &err);
-    if (*out == NULL) {
-        *out = &codec_json;
-        goto fail;
-    }
-    if (negotiate_version(spec, version, version_len, &err) == NULL) {
-        snprintf(version, version_len, "1.1.0");
-        goto fail;
-    }
     if (walk.failed)
         goto fail;
     if (p->too_large) {
@@ -253,11 +348,6 @@ static void process(struct MHD_Connection *conn, const char *url, const char *me
                 server_cfg->max_body);
         goto fail;
     }
-    req.st = store_for_thread(&err);
-    if (req.st == NULL)
-        goto fail;
-    if (authenticate(conn, req.st, &req.who, &err) != 0)
-        goto fail;
     if (base_uri(conn, req.base_uri, sizeof(req.base_uri), &err) != 0)
         goto fail;
     if (strcmp(url, CIMI_PREFIX) != 0 && strncmp(url, CIMI_PREFIX "/", strlen(CIMI_PREFIX) + 1) != 0) {
@@ -284,16 +374,35 @@ fail:
     cimi_error_response(resp, &err, NULL);
 }
 
+/* The connection's deadline (deadline.h), from its socket context. */
+static struct deadline *connection_deadline(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return info ? info->socket_context : NULL;
+}
+
+/* Send p's answer and log the request. */
+static enum MHD_Result answer(struct MHD_Connection *conn, const char *url, const char *method,
+                              struct pending *p)
+{
+    enum MHD_Result ret = send_response(conn, &p->resp, p->out, p->version);
+
+    deadline_restart(p->deadline);
+    log_info("http: %s %s %d %.1fms", method, url, p->resp.status,
+             clock_mono_ms() - p->started_ms);
+    json_decref(p->resp.doc);
+    p->resp.doc = NULL;
+    return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *http_version,
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
     struct pending *p = *con_cls;
-    struct cimi_response resp;
-    const struct codec *out = &codec_json;
-    char version[32] = "1.1.0";
-    enum MHD_Result ret;
 
     (void)cls;
     (void)http_version;
@@ -302,6 +411,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (p == NULL)
             return MHD_NO;
         p->started_ms = clock_mono_ms();
+        p->deadline = connection_deadline(conn);
         *con_cls = p;
         return MHD_YES;
     }
@@ -311,12 +421,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    memset(&resp, 0, sizeof(resp));
-    process(conn, url, method, p, &resp, &out, version, sizeof(version));
-    ret = send_response(conn, &resp, out, version);
-    log_info("http: %s %s %d %.1fms", method, url, resp.status, clock_mono_ms() - p->started_ms);
-    json_decref(resp.doc);
-    return ret;
+    if (p->held)                      /* back from a login delay */
+        return answer(conn, url, method, p);
+    deadline_pause(p->deadline);
+    p->out = &codec_json;
+    snprintf(p->version, sizeof(p->version), "1.1.0");
+    process(conn, url, method, p);
+    if (p->delay_ms > 0) {
+        p->held = true;
+        if (login_delay_hold(&p->hold, conn, p->delay_ms))
+            return MHD_YES;
+    }
+    return answer(conn, url, method, p);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -325,12 +441,30 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct pending *p = *con_cls;
 
     (void)cls;
-    (void)conn;
     (void)toe;
+    deadline_restart(connection_deadline(conn));
     if (p != NULL) {
+        json_decref(p->resp.doc);
         free(p->body);
         free(p);
         *con_cls = NULL;
+    }
+}
+
+/* Connections opened and closed: their deadlines. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        char address[80];
+        client_address(conn, address, sizeof(address));
+        *socket_context = fd ? deadline_open(fd->connect_fd, address) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        deadline_close(*socket_context);
+        *socket_context = NULL;
     }
 }
 
@@ -391,7 +525,8 @@ struct http_server *http_server_start(const struct config *cfg)
 {
     struct http_server *srv = calloc(1, sizeof(*srv));
     struct sockaddr_storage addr;
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                         MHD_ALLOW_SUSPEND_RESUME;
 
     if (srv == NULL)
         return NULL;
@@ -420,6 +555,14 @@ struct http_server *http_server_start(const struct config *cfg)
         }
         flags |= MHD_USE_TLS;
     }
+    if (ratelimit_init(cfg->rate_limit, cfg->rate_burst, cfg->anonymous_rate_limit,
+                       cfg->anonymous_rate_burst) != 0 ||
+        login_delay_start(cfg->login_delay_ms, cfg->login_delay_max_ms) != 0 ||
+        deadline_start(cfg->connection_timeout) != 0) {
+        log_error("http: cannot set up the limits");
+        http_server_stop(srv);
+        return NULL;
+    }
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
@@ -427,8 +570,10 @@ struct http_server *http_server_start(const struct config *cfg)
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->http_threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->connection_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->address_connection_limit,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY_LIMIT,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         server_tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key,
         MHD_OPTION_END);
@@ -444,8 +589,12 @@ void http_server_stop(struct http_server *srv)
 {
     if (srv == NULL)
         return;
+    login_delay_stop();            /* answers every waiting failed login */
     if (srv->daemon != NULL)
         MHD_stop_daemon(srv->daemon);
+    deadline_stop();
+    login_delay_free();
+    ratelimit_free();
     free(srv->tls_cert);
     free(srv->tls_key);
     free(srv);
