@@ -169,14 +169,15 @@ static int put_user_network(FILE *f, char *ports, size_t len, struct cimi_error 
 }
 
 /* Dedicated allocation: each vCPU pinned to its own physical CPU, memory
- * locked in RAM (libvirt then lifts QEMU's memlock limit). */
+ * locked in RAM where the host allows it (libvirt then lifts QEMU's memlock
+ * limit). */
 static void put_dedicated(FILE *f, const struct hv *hv, const struct hv_machine_spec *spec)
 {
     fputs("  <cputune>\n", f);
     for (int i = 0; i < spec->cpu && i < HV_MAX_VCPUS; i++)
         fprintf(f, "    <vcpupin vcpu='%d' cpuset='%d'/>\n", i, spec->pinned[i]);
     fputs("  </cputune>\n", f);
-    if (!hv->is_test)
+    if (!hv->is_test && hv->lock_memory)
         fputs("  <memoryBacking>\n    <locked/>\n  </memoryBacking>\n", f);
 }
 

@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -50,6 +51,7 @@
 #include <libxml/xmlstring.h>
 
 #include "driver/local.h"
+#include "util/log.h"
 
 /* Storage directory of QEMU hosts other than qemu:///embed. */
 #define DEFAULT_STORAGE_DIR "/var/lib/cimid/storage"
@@ -202,6 +204,27 @@ static void storage_dir_of(const char *uri, const struct hv_options *options, ch
     xmlFree(root);
 }
 
+/* Can guests of this host lock their memory?  libvirt raises a guest's
+ * RLIMIT_MEMLOCK, which needs the right to raise hard limits
+ * (CAP_SYS_RESOURCE): an embedded driver has cimid's own rights, which some
+ * containers lack.  A daemon (qemu:///system, remote) is trusted to have it. */
+static bool can_lock_memory(const char *uri)
+{
+    struct rlimit limit;
+    char *root = embed_root_of(uri);
+    bool embedded = root != NULL;
+
+    xmlFree(root);
+    if (!embedded)
+        return true;
+    if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0)
+        return false;
+    if (limit.rlim_max == RLIM_INFINITY)
+        return true;
+    limit.rlim_max = RLIM_INFINITY;
+    return setrlimit(RLIMIT_MEMLOCK, &limit) == 0;
+}
+
 /* Decide which kind of hypervisor the connection reached, and prepare it. */
 static int classify_connection(struct hv *hv, const char *uri, const struct hv_options *options,
                                struct cimi_error *err)
@@ -227,6 +250,11 @@ static int classify_connection(struct hv *hv, const char *uri, const struct hv_o
         storage_allow_images_from(options ? options->images_dir : NULL);
         hv->domain_type = accel_choose(hv->conn, options ? options->accel : NULL,
                                        hv->storage_dir, options ? options->probe_dir : NULL);
+        hv->lock_memory = can_lock_memory(uri);
+        if (!hv->lock_memory)
+            log_warn("hypervisor: %s: guest memory cannot be locked here (cimid may not raise "
+                     "RLIMIT_MEMLOCK: no CAP_SYS_RESOURCE); dedicated machines get their own "
+                     "CPUs, not locked memory", uri);
         return 0;
     }
     return err_set(err, 500, NULL, "hypervisor type %s is not supported", type);

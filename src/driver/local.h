@@ -26,6 +26,7 @@ struct hv {
     bool is_test;              /* libvirt's test driver (no real guests) */
     const char *domain_type;   /* <domain type='...'>: "test", "kvm" or "qemu" */
     char storage_dir[1024];    /* QEMU: where disks, config drives and images live */
+    bool lock_memory;          /* QEMU: guests may lock their memory (dedicated machines) */
 };
 
 /* ---- embed.c ---- */

@@ -323,8 +323,19 @@ def unreachable_host_and_its_return():
         remote = admin.read(r.header("Location"))
         a = host_by_uri(admin, d.cache["a"])
         admin.put(a["id"], {"resourceURI": CIMID_NS + "/Host", "uri": a["uri"], "enabled": False})
-        m = new_machine(c, "remote-m", config(1, GIB), "STARTED")
+        m = new_machine(c, "remote-m", config(2, GIB), "STARTED")
         eq(m["host"]["href"], remote["id"], "the machine runs on the remote host")
+        # libvirt's own view, through virsh on the same daemon, matches CIMI's
+        uuid = m["id"].rsplit("/", 1)[1]
+        listed = subprocess.run(["virsh", "-c", lvd.uri, "list", "--all"], capture_output=True,
+                                text=True, timeout=30).stdout
+        check(any(f"cimi-{uuid}" in l and "running" in l for l in listed.splitlines()),
+              f"virsh lists the machine running: {listed}")
+        xml = subprocess.run(["virsh", "-c", lvd.uri, "dumpxml", f"cimi-{uuid}"],
+                             capture_output=True, text=True, timeout=30).stdout
+        isin(f"<uuid>{uuid}</uuid>", xml, "the domain's UUID is the Machine's")
+        isin(f"<memory unit='KiB'>{m['memory']}</memory>", xml, "memory as CIMI says")
+        isin(f">{m['cpu']}</vcpu>", xml, "vCPUs as CIMI says")
         lvd.kill()
         gone = wait_for("the machine's host to show ERROR",
                         lambda: (lambda x: x if x["host"]["state"] == "ERROR" else None)(
