@@ -438,3 +438,74 @@ def qemu_embed_refuses_networks():
         eq(r.status, 409, "a private network on qemu:///embed is refused")
         isin("user-mode networking", r.body.decode(), "the message names the fallback")
         eq(c.list("networks", fmt="json").get("count"), 0, "nothing was created")
+
+
+@test
+def qemu_system_host_through_libvirtd():
+    """A qemu:///system host reached through a libvirt daemon (this test starts
+    its own libvirtd and virtlogd; CI machines have none): the guest runs and
+    answers HTTP, and virsh on that daemon shows what CIMI shows at each step."""
+    image = require_qemu()
+    for tool in ("libvirtd", "virtlogd", "virsh"):
+        if shutil.which(tool) is None:
+            raise SkipTest(f"{tool} is not installed (package libvirt-daemon / libvirt-clients)")
+    if os.geteuid() != 0:
+        raise SkipTest("a qemu:///system libvirtd needs root")
+    running = [name for name in ("libvirtd", "virtqemud", "virtlogd")
+               if subprocess.run(["pgrep", "-x", name], capture_output=True).returncode == 0]
+    if running:
+        raise SkipTest(f"{running[0]} already runs on this machine; this test would start its "
+                       "own qemu:///system daemon beside it")
+    from test_hosts import PrivateLibvirtd
+    d = Daemon(name="qemu-system")
+    os.chmod(d.tmp, 0o755)  # the qemu:///system guest runs as libvirt-qemu: it reads the image
+    images = os.path.join(d.tmp, "images")
+    os.makedirs(images)
+    os.symlink(image, os.path.join(images, "cimid-test.qcow2"))
+    d.args += ["--images-dir", images, "--stop-timeout", "60"]
+    virtlogd = subprocess.Popen(["virtlogd"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lvd = PrivateLibvirtd(d.tmp)
+    uri = None
+    try:
+        lvd.start()
+        uri = lvd.uri.replace("test+unix:///default", "qemu+unix:///system")
+
+        def virsh(*args):
+            return subprocess.run(["virsh", "-c", uri, *args], capture_output=True, text=True,
+                                  timeout=60).stdout.strip()
+
+        d.start()
+        admin = Client(d)
+        c = Client(d, "alice")
+        simulated = admin.list(admin.coll("hosts"))["hosts"][0]
+        r = admin.post(admin.coll("hosts"), {"resourceURI": CIMID_NS + "/Host", "uri": uri,
+                                             "accel": "tcg"})
+        eq(r.status, 201, f"the qemu:///system host is added ({r.body[:300]!r})")
+        host = admin.read(r.header("Location"))
+        admin.put(simulated["id"], {"resourceURI": CIMID_NS + "/Host", "uri": simulated["uri"],
+                                    "enabled": False})
+        m = create(c, "system-guest", test_image(c)["id"])
+        eq(m["host"]["href"], host["id"], "the machine runs on the qemu:///system host")
+        dom = "cimi-" + m["id"].rsplit("/", 1)[1]
+        eq(virsh("domstate", dom), "running", "virsh: running, as CIMI says STARTED")
+        xml = virsh("dumpxml", dom)
+        isin(f"<memory unit='KiB'>{m['memory']}</memory>", xml, "virsh: memory as CIMI says")
+        isin(f">{m['cpu']}</vcpu>", xml, "virsh: vCPUs as CIMI says")
+        status, _ = fetch(endpoint(m, 80))
+        eq(status, 200, "the qemu:///system guest answers HTTP")
+        m, _ = do_action(c, m, "stop", "STOPPED", force=False)
+        eq(virsh("domstate", dom), "shut off", "virsh: shut off, as CIMI says STOPPED")
+        eq(c.delete(op(c.read(m["id"]), "delete")).status, 200, "delete")
+        notin(dom, virsh("list", "--all", "--name"), "virsh: the domain is gone")
+        eq(admin.delete(host["id"]).status, 200, "the host is removed")
+    finally:
+        d.kill9()
+        if uri:
+            for name in subprocess.run(["virsh", "-c", uri, "list", "--all", "--name"],
+                                       capture_output=True, text=True).stdout.split():
+                if name.startswith("cimi-"):
+                    subprocess.run(["virsh", "-c", uri, "destroy", name], capture_output=True)
+                    subprocess.run(["virsh", "-c", uri, "undefine", name], capture_output=True)
+        lvd.kill()
+        virtlogd.kill()
+        virtlogd.wait()
