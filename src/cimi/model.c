@@ -239,7 +239,7 @@ static const struct cimi_attr machine_template_attrs[] = {
     {"machineConfig", NULL, K_REF, A_REQUIRED, &t_machine_configuration},
     {"machineImage", NULL, K_REF, A_REQUIRED, &t_machine_image},
     {"credential", NULL, K_REF, 0, &t_credential_template},
-    {"volumes", "volume", K_ARRAY, A_UNSUPPORTED, &t_template_volume},
+    {"volumes", "volume", K_ARRAY, 0, &t_template_volume},
     {"volumeTemplates", "volumeTemplate", K_ARRAY, A_UNSUPPORTED, &t_template_volume},
     {"networkInterfaces", "networkInterface", K_ARRAY, 0, &t_network_interface},
     {"userData", NULL, K_STRING, 0, NULL},

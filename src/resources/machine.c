@@ -17,6 +17,7 @@
 #include "cimi/validate.h"
 #include "driver/driver.h"
 #include "resources/machine.h"
+#include "resources/volume.h"
 #include "resources/network.h"
 #include "resources/resource.h"
 #include "util/clock.h"
@@ -399,6 +400,7 @@ static int machine_create(struct cimi_request *req, json_t *input, struct store_
     if (credential)
         json_object_set(row->priv, "credential", credential);
     if (insert_disks(req, row, spec, err) != 0 ||
+        machine_volumes_create(req, row, tmpl, err) != 0 ||
         machine_interfaces_create(req, row, tmpl, err) != 0) {  /* networks */
         unplace(row);
         goto out;

@@ -203,6 +203,8 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
     rc = machine_hv_spec(&row, &spec, &cause);
     if (rc == 0)
         rc = h.drv->define(h.hv, &spec, &cause);
+    if (rc == 0 && machine_volumes_reattach(ctx->st, &row) != 0)
+        rc = err_set(&cause, 500, NULL, "cannot list the machine's volumes");
     if (rc == 0)
         rc = machine_interfaces_plug(ctx->st, &row, &cause);  /* networks */
     if (rc == 0 && strcmp(desired, "STARTED") == 0) {

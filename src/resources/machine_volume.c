@@ -335,6 +335,44 @@ static void cancel_detach(struct job_context *ctx)
 const struct job_kind machine_attach_job = {"machine.attach", run_attach, cancel_attach};
 const struct job_kind machine_detach_job = {"machine.detach", run_detach, cancel_detach};
 
+/* ---- a new Machine's template volumes ---- */
+
+int machine_volumes_create(struct cimi_request *req, const struct store_row *machine,
+                           const json_t *tmpl, struct cimi_error *err)
+{
+    json_t *volumes = json_object_get(tmpl, "volumes"), *ref;
+    const char *host = machine_host_of(machine);
+    size_t i;
+
+    if (json_array_size(volumes) > 0 && host[0] && strcmp(host, hosts_default()) != 0)
+        return err_set(err, 409, "machineTemplate.volumes",
+                       "the machine is placed on %s; volumes live on %s and can be attached "
+                       "only to its machines", host, hosts_default());
+    json_array_foreach(volumes, i, ref) {
+        char volume[256], target[8], location[16];
+        struct store_row row;
+        int rc;
+
+        if (check_volume(req, ref, volume, sizeof(volume), err) != 0 ||
+            choose_device(req->st, machine,
+                          json_string_value(json_object_get(ref, "initialLocation")), target,
+                          sizeof(target), err) != 0)
+            return -1;
+        memset(&row, 0, sizeof(row));
+        if (resource_new_child(req->st, machine, "volumes", &t_machine_volume, &row, err) != 0)
+            return -1;
+        snprintf(location, sizeof(location), "/dev/%s", target);
+        json_object_set_new(row.doc, "initialLocation", json_string(location));
+        json_object_set_new(row.doc, "volume", json_pack("{s:s}", "href", volume));
+        json_object_set_new(row.priv, "target", json_string(target));
+        rc = req->st->ops->insert(req->st, &row, err);
+        store_row_clear(&row);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* ---- start-up ---- */
 
 static int reattach_row(void *arg, struct store_row *row)

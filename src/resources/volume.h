@@ -31,8 +31,14 @@ bool volume_is_busy(const struct store_row *volume);
  * transaction; a missing Volume is left alone. */
 int volume_set_busy(struct store *st, const char *path, const char *op, struct cimi_error *err);
 
-/* Start-up: attach a re-created machine's volumes again (machine_volume.c). */
+/* Start-up and a machine's create Job: attach a (re-)created machine's
+ * volumes (machine_volume.c). */
 int machine_volumes_reattach(struct store *st, const struct store_row *machine);
+/* A new Machine's MachineTemplate `volumes` (existing Volumes by href, with
+ * an optional initialLocation): their attachments, made in the request's
+ * transaction; the create Job plugs them in. */
+int machine_volumes_create(struct cimi_request *req, const struct store_row *machine,
+                           const json_t *tmpl, struct cimi_error *err);
 
 extern const struct job_kind volume_create_job, volume_delete_job, volume_resize_job,
     volume_snapshot_job, machine_attach_job, machine_detach_job;

@@ -8,8 +8,11 @@ The libvirt test driver cannot attach devices: there cimid records the
 attachment; test_qemu.py sees a volume inside a real guest."""
 
 from cimitest import (BOTH, CAPABILITY, NS, Client, Daemon, action_doc, assert_error,
+                      machine_create_doc, to_xml,
                       assert_unchanged, check, coll_items, create_machine, do_action, eq, ids,
                       isin, ne, notin, op, rels, shared, store_snapshot, test)
+
+from xml.sax.saxutils import quoteattr
 
 GIB = 1048576  # KB
 
@@ -488,3 +491,33 @@ def attachments_survive_restart():
         assert_error(c.delete(v["id"]), 409, "attached")
         detach_ok(c, g)
         delete_ok(c, v)
+
+
+@test(formats=BOTH)
+def machine_template_volumes(fmt):
+    """A MachineTemplate's volumes are attached with the new machine; a volume
+    already attached elsewhere refuses the whole create (409, nothing made)."""
+    c = client(fmt)
+    v = create_volume(c, f"tplvol-{fmt}")
+    body = machine_create_doc(c, f"with-vol-{fmt}", "STARTED",
+                              volumes=[{"href": v["id"], "initialLocation": "/dev/vdd"}])
+    if fmt == "xml":  # the schema has initialLocation as an XML attribute of <volume>
+        body = to_xml(body).replace(
+            f'<volume href={quoteattr(v["id"])}><initialLocation>/dev/vdd</initialLocation></volume>',
+            f'<volume href={quoteattr(v["id"])} initialLocation="/dev/vdd"/>')
+    m = create_machine(c, f"with-vol-{fmt}", "STARTED", body=body)
+    items = coll_items(c.list(m["volumes"]["href"]))
+    eq(len(items), 1, "the template's volume is attached to the new machine")
+    eq(items[0].get("initialLocation"), "/dev/vdd", "at the template's initialLocation")
+    eq(items[0].get("volume", {}).get("href"), v["id"], "naming the volume")
+
+    before = store_snapshot(c)
+    body = machine_create_doc(c, f"second-{fmt}", volumes=[{"href": v["id"]}])
+    assert_error(c.post(c.add_href("machines"), body), 409, "attached", fmt=fmt)
+    body = machine_create_doc(c, f"bad-{fmt}", volumes=[{"href": m["id"]}])
+    assert_error(c.post(c.add_href("machines"), body), 400, "volume", fmt=fmt)
+    assert_unchanged(c, before)
+
+    delete_ok(c, m)
+    item = attach_ok(c, create_machine(c, f"after-{fmt}"), v)
+    eq(item["volume"]["href"], v["id"], "the volume is free again once its machine is gone")
