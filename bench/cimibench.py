@@ -288,10 +288,14 @@ def wait_job(client, job_uri, poll=0.00025, max_poll=0.005, timeout=600.0):
             delay = min(delay * 2, max_poll)
 
 
-def machine_create_body(name, base, initial_state="STOPPED", config="m1-small", image=None):
-    """A MachineCreate with the template given by value (config + image by reference)."""
+def machine_create_body(name, base, initial_state="STOPPED", config="m1-small", image=None,
+                        memory_kib=None):
+    """A MachineCreate with the template given by value (config + image by reference;
+    memory_kib overrides the configuration's memory)."""
     tpl = {"initialState": initial_state,
            "machineConfig": {"href": f"{base}machineConfigs/{config}"}}
+    if memory_kib:
+        tpl["machineConfig"]["memory"] = memory_kib
     tpl["machineImage"] = {"href": image or f"{base}machineImages/debian12"}
     return {"resourceURI": NS + "/MachineCreate", "name": name, "machineTemplate": tpl}
 
@@ -300,9 +304,11 @@ class OpFailed(BenchError):
     pass
 
 
-def create_machine(client, base, name, initial_state="STOPPED", image=None, wait=True, **kw):
+def create_machine(client, base, name, initial_state="STOPPED", image=None, wait=True,
+                   memory_kib=None, **kw):
     """POST a MachineCreate (and wait for its Job): returns the Machine URI."""
-    r = client.post(base + "machines", machine_create_body(name, base, initial_state, image=image))
+    r = client.post(base + "machines", machine_create_body(name, base, initial_state, image=image,
+                                                           memory_kib=memory_kib))
     if r.status != 201:
         raise OpFailed(f"create {name}: {r.status} {r.body[:300]!r}")
     if wait:

@@ -791,17 +791,19 @@ static int domain_is_ours(virDomainPtr dom, struct cimi_error *err)
     return libvirt_fail(err);
 }
 
-/* Fill info for dom: 1 filled, 0 domain vanished meanwhile, -1 error. */
-static int describe_domain(virDomainPtr dom, struct hv_machine_info *info,
+/* Fill info for dom (its owner too when with_owner): 1 filled, 0 domain
+ * vanished meanwhile, -1 error. */
+static int describe_domain(virDomainPtr dom, bool with_owner, struct hv_machine_info *info,
                            struct cimi_error *err)
 {
-    int owned;
+    int owned = 0;
 
     if (virDomainGetUUIDString(dom, info->uuid) < 0)
         return libvirt_fail(err);
     if (domain_state(dom, &info->state, err) < 0)
         goto failed;
-    owned = domain_is_ours(dom, err);
+    if (with_owner)
+        owned = domain_is_ours(dom, err);
     if (owned < 0)
         goto failed;
     info->owned = owned == 1;
@@ -813,7 +815,7 @@ failed:
     return 0;
 }
 
-static int lv_list(struct hv *hv, struct hv_machine_info *out, size_t max,
+static int lv_list(struct hv *hv, bool with_owner, struct hv_machine_info **out,
                    struct cimi_error *err)
 {
     virDomainPtr *doms = NULL;
@@ -821,12 +823,16 @@ static int lv_list(struct hv *hv, struct hv_machine_info *out, size_t max,
     size_t filled = 0;
     int ret = 0;
 
+    *out = NULL;
     n = virConnectListAllDomains(hv->conn, &doms, 0);
     if (n < 0)
         return libvirt_fail(err);
+    *out = calloc(n > 0 ? (size_t)n : 1, sizeof(**out));
+    if (*out == NULL)
+        ret = err_set(err, 500, NULL, "out of memory");
     for (i = 0; i < n; i++) {
-        if (ret == 0 && filled < max) {
-            r = describe_domain(doms[i], &out[filled], err);
+        if (ret == 0) {
+            r = describe_domain(doms[i], with_owner, &(*out)[filled], err);
             if (r < 0)
                 ret = -1;
             else
@@ -835,7 +841,12 @@ static int lv_list(struct hv *hv, struct hv_machine_info *out, size_t max,
         virDomainFree(doms[i]);
     }
     free(doms);
-    return ret < 0 ? -1 : (int)filled;
+    if (ret < 0) {
+        free(*out);
+        *out = NULL;
+        return -1;
+    }
+    return (int)filled;
 }
 
 /* ---- the host ---- */

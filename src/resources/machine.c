@@ -150,7 +150,6 @@ static void machine_refresh(struct cimi_request *req, struct store_row *row)
     struct cimi_error err;
     struct host_use h;
 
-    (void)req;
     err_clear(&err);
     if (hosts_use(machine_host_of(row), &h, &err) != 0) {
         /* Its host is gone: the machine is in ERROR until it returns. */
@@ -164,7 +163,7 @@ static void machine_refresh(struct cimi_request *req, struct store_row *row)
         hosts_done(&h);
         return;
     }
-    if (h.drv->get_state(h.hv, resource_uuid(row->id), &hs, &err) != 0) {
+    if (machine_hv_state(req, &h, machine_host_of(row), resource_uuid(row->id), &hs, &err) != 0) {
         if (state == NULL || strcmp(state, "ERROR") != 0)
             log_warn("machine: %s: %s", row->id, err.message);
         json_object_set_new(row->doc, "state", json_string("ERROR"));
