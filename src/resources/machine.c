@@ -21,6 +21,7 @@
 #include "resources/resource.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/startup.h"
 
 #define MAX_CPU 256
 #define MIN_MEMORY_KIB 1024LL
@@ -164,6 +165,12 @@ static void machine_refresh(struct cimi_request *req, struct store_row *row)
         return;
     }
     if (machine_hv_state(req, &h, machine_host_of(row), resource_uuid(row->id), &hs, &err) != 0) {
+        if (err.status == 404 && startup_pending()) {
+            /* Not re-created yet (start-up reconciliation runs, startup.h):
+             * the state it last reached, which reconciliation restores. */
+            hosts_done(&h);
+            return;
+        }
         if (state == NULL || strcmp(state, "ERROR") != 0)
             log_warn("machine: %s: %s", row->id, err.message);
         json_object_set_new(row->doc, "state", json_string("ERROR"));
