@@ -10,7 +10,9 @@ machines live only in memory) and starts the STARTED ones: that
 reconciliation is part of the start-up time measured here.
 
 Measured twice in the same run, with 100 Machines (the baseline) and with N:
-  * start-up: exec of `cimid serve` until the first HTTP answer (3 starts; 1 with --quick);
+  * start-up: exec of `cimid serve` until the first HTTP answer (3 starts; 1 with --quick),
+    and until reconciliation is over (cimid answers reads before that; changes and Jobs
+    wait for it): the log line "machines reconciled";
   * resident memory: VmRSS after start-up and the peak VmHWM at the end;
   * a filtered page: GET machines?$filter=state='STOPPED'&$first=21&$last=40;
   * one create: POST /machines and its Job (initialState STOPPED).
@@ -90,10 +92,11 @@ def measure(d, repeats, starts, label):
     db = sqlite3.connect(d.database)
     total = db.execute("SELECT count(*) FROM resources WHERE type = 'Machine'").fetchone()[0]
     db.close()
-    startups = []
+    startups, reconciled = [], []
     for i in range(starts):
         d.start()
         startups.append(d.startup_s)
+        reconciled.append(d.wait_reconciled())
         if i < starts - 1:
             d.stop()
     rss_start, _ = d.memory()
@@ -118,7 +121,8 @@ def measure(d, repeats, starts, label):
     c.close()
     _, peak = d.memory()
     d.stop()
-    return {"machines": total, "startup": stats(startups), "rss": rss_start, "peak": peak,
+    return {"machines": total, "startup": stats(startups), "reconciled": stats(reconciled),
+            "rss": rss_start, "peak": peak,
             "page": stats(pages), "page_items": items, "create": stats(creates)}
 
 

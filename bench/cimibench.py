@@ -145,6 +145,7 @@ class Cimid:
             self.add_user()
         self.port = free_port()
         logf = open(self.log_path, "ab")
+        self.log_offset = logf.tell()
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
             [CIMID, "serve", "--database", self.database, "--port", str(self.port),
@@ -169,7 +170,27 @@ class Cimid:
                     raise BenchError(f"cimid did not answer within {timeout}s")
                 time.sleep(0.005)
         self.startup_s = time.perf_counter() - t0
+        self.started_at = t0
         return self
+
+    def wait_reconciled(self, timeout=600.0):
+        """Wait until start-up reconciliation is over (cimid then accepts changes and runs
+        Jobs; it answers reads before); returns seconds from exec.  A cimid that reconciles
+        before it answers HTTP is done at its first answer."""
+        deadline = time.time() + timeout
+        with open(self.log_path, "rb") as f:
+            f.seek(self.log_offset)
+            text = b""
+            while True:
+                text += f.read()
+                if b"machines reconciled" in text:
+                    return time.perf_counter() - self.started_at
+                ready = text.find(b" ready: ")
+                if ready >= 0 and 0 <= text.find(b"reconcile: re-created") < ready:
+                    return self.startup_s
+                if self.proc.poll() is not None or time.time() > deadline:
+                    raise BenchError(f"cimid did not finish reconciling; log: {self.log_tail()}")
+                time.sleep(0.005)
 
     def log_tail(self, n=15):
         try:

@@ -232,11 +232,20 @@ static void test_list(struct hv *hv)
     free(infos);
     infos = NULL;
     n = drv->list(hv, false, &infos, fresh(&err));
-    for (i = 0, ours = -1; i < n; i++)
+    CHECK(n >= 2, "without owners: the same domains (%d)", n);
+    for (i = 0, ours = -1, theirs = -1; i < n; i++) {
+        enum hv_state st = HV_UNKNOWN;
         if (strcmp(infos[i].uuid, UUID_A) == 0)
             ours = i;
+        if (strcmp(infos[i].uuid, test_uuid) == 0)
+            theirs = i;
+        CHECK(drv->get_state(hv, infos[i].uuid, &st, fresh(&err)) == 0 && st == infos[i].state,
+              "without owners: %s listed in the state get_state gives", infos[i].uuid);
+    }
     CHECK(ours >= 0 && !infos[ours].owned && infos[ours].state == HV_SHUTOFF,
           "without owners: our machine is listed shutoff, owner not asked");
+    CHECK(theirs >= 0 && infos[theirs].state == HV_RUNNING,
+          "without owners: domain \"test\" is listed running");
     free(infos);
 }
 
