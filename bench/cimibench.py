@@ -145,6 +145,7 @@ class Cimid:
             self.add_user()
         self.port = free_port()
         logf = open(self.log_path, "ab")
+        self.log_offset = logf.tell()
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
             [CIMID, "serve", "--database", self.database, "--port", str(self.port),
@@ -169,7 +170,27 @@ class Cimid:
                     raise BenchError(f"cimid did not answer within {timeout}s")
                 time.sleep(0.005)
         self.startup_s = time.perf_counter() - t0
+        self.started_at = t0
         return self
+
+    def wait_reconciled(self, timeout=600.0):
+        """Wait until start-up reconciliation is over (cimid then accepts changes and runs
+        Jobs; it answers reads before); returns seconds from exec.  A cimid that reconciles
+        before it answers HTTP is done at its first answer."""
+        deadline = time.time() + timeout
+        with open(self.log_path, "rb") as f:
+            f.seek(self.log_offset)
+            text = b""
+            while True:
+                text += f.read()
+                if b"machines reconciled" in text:
+                    return time.perf_counter() - self.started_at
+                ready = text.find(b" ready: ")
+                if ready >= 0 and 0 <= text.find(b"reconcile: re-created") < ready:
+                    return self.startup_s
+                if self.proc.poll() is not None or time.time() > deadline:
+                    raise BenchError(f"cimid did not finish reconciling; log: {self.log_tail()}")
+                time.sleep(0.005)
 
     def log_tail(self, n=15):
         try:
@@ -288,10 +309,14 @@ def wait_job(client, job_uri, poll=0.00025, max_poll=0.005, timeout=600.0):
             delay = min(delay * 2, max_poll)
 
 
-def machine_create_body(name, base, initial_state="STOPPED", config="m1-small", image=None):
-    """A MachineCreate with the template given by value (config + image by reference)."""
+def machine_create_body(name, base, initial_state="STOPPED", config="m1-small", image=None,
+                        memory_kib=None):
+    """A MachineCreate with the template given by value (config + image by reference;
+    memory_kib overrides the configuration's memory)."""
     tpl = {"initialState": initial_state,
            "machineConfig": {"href": f"{base}machineConfigs/{config}"}}
+    if memory_kib:
+        tpl["machineConfig"]["memory"] = memory_kib
     tpl["machineImage"] = {"href": image or f"{base}machineImages/debian12"}
     return {"resourceURI": NS + "/MachineCreate", "name": name, "machineTemplate": tpl}
 
@@ -300,9 +325,11 @@ class OpFailed(BenchError):
     pass
 
 
-def create_machine(client, base, name, initial_state="STOPPED", image=None, wait=True, **kw):
+def create_machine(client, base, name, initial_state="STOPPED", image=None, wait=True,
+                   memory_kib=None, **kw):
     """POST a MachineCreate (and wait for its Job): returns the Machine URI."""
-    r = client.post(base + "machines", machine_create_body(name, base, initial_state, image=image))
+    r = client.post(base + "machines", machine_create_body(name, base, initial_state, image=image,
+                                                           memory_kib=memory_kib))
     if r.status != 201:
         raise OpFailed(f"create {name}: {r.status} {r.body[:300]!r}")
     if wait:

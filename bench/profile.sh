@@ -32,6 +32,9 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
+# libvirt's simulated host has 3 GiB and 16 CPUs: let cimid book make-believe machines there.
+overcommit=(--memory-overcommit 100000 --cpu-overcommit 100000)
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # fresh_db DIR [MACHINES]: a database with the user and 100 (or MACHINES) Machines.
@@ -40,7 +43,7 @@ fresh_db() {
   rm -rf "$dir"; mkdir -p "$dir"
   echo bench-password-1 | "$cimid" user add bench --tenant bench --password-stdin --database "$dir/db" >/dev/null
   port=$(free_port)
-  "$cimid" serve --database "$dir/db" --port "$port" >"$dir/setup.log" 2>&1 & pid=$!
+  "$cimid" serve --database "$dir/db" --port "$port" "${overcommit[@]}" >"$dir/setup.log" 2>&1 & pid=$!
   until grep -qs " ready: " "$dir/setup.log"; do sleep 0.1; done
   $load "$port" setup >/dev/null
   kill "$pid"; wait "$pid" || true
@@ -56,7 +59,7 @@ callgrind_scenario() {
   fresh_db "$dir" "$machines"
   port=$(free_port)
   valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out.%p" \
-    "$cimid" serve --database "$dir/db" --port "$port" >"$dir/cimid.log" 2>&1 & pid=$!
+    "$cimid" serve --database "$dir/db" --port "$port" "${overcommit[@]}" >"$dir/cimid.log" 2>&1 & pid=$!
   pids+=("$pid")
   until grep -qs " ready: " "$dir/cimid.log"; do sleep 0.5; done
   $load "$port" "$1" 1 >/dev/null                      # warm-up (password hash, caches)
@@ -86,7 +89,7 @@ callgrind_scenario() {
 dir=$out/strace
 fresh_db "$dir"
 port=$(free_port)
-"$cimid" serve --database "$dir/db" --port "$port" >"$dir/cimid.log" 2>&1 & pid=$!
+"$cimid" serve --database "$dir/db" --port "$port" "${overcommit[@]}" >"$dir/cimid.log" 2>&1 & pid=$!
 pids+=("$pid")
 until grep -qs " ready: " "$dir/cimid.log"; do sleep 0.1; done
 for scenario in "lifecycle 50" "concurrent 64 5"; do

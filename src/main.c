@@ -29,7 +29,9 @@
 #include "resources/resource.h"
 #include "resources/virtual.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "util/log.h"
+#include "util/startup.h"
 
 #define CIMID_VERSION "0.1.0"
 #define SHUTDOWN_GRACE_SECONDS 30
@@ -356,7 +358,9 @@ static int start_services(const struct config *cfg, struct store *st)
     machine_image_set_max_size(cfg->max_image_size);
     metadata_set_job_retention(cfg->job_retention_minutes);
     network_reconcile(st);  /* networks first: machines' interfaces need them */
-    machine_reconcile(st);
+    /* The monitor and the workers wait at the start-up gate until the
+     * machines are reconciled (reconcile_main). */
+    startup_begin();
     if (hosts_start_monitor(cfg->host_check_interval, machine_host_returned) != 0) {
         log_error("host: cannot start the monitor thread");
         return -1;
@@ -369,6 +373,39 @@ static int start_services(const struct config *cfg, struct store *st)
     if (recovered > 0)
         log_info("job: %d unfinished Jobs resumed", recovered);
     return 0;
+}
+
+/* Start-up's last step, while HTTP already answers reads: re-create the
+ * machines an ephemeral hypervisor forgot, then open the start-up gate
+ * (startup.h) for changes, Jobs and the host monitor. */
+static void *reconcile_main(void *arg)
+{
+    double started = clock_mono_ms();
+    struct cimi_error err;
+    struct store *st = store_for_thread(&err);
+
+    (void)arg;
+    if (st == NULL)
+        log_error("reconcile: %s", err.message);
+    else
+        machine_reconcile(st);
+    store_release_thread();
+    if (startup_aborted())
+        return NULL;
+    startup_done();
+    log_info("cimid: machines reconciled in %.0f ms; changes and Jobs run",
+             clock_mono_ms() - started);
+    return NULL;
+}
+
+/* Stop what start_services started (after HTTP stopped). */
+static void stop_services(pthread_t *reconciler)
+{
+    startup_abort();  /* reconciliation ends early; waiters give up */
+    if (reconciler != NULL)
+        pthread_join(*reconciler, NULL);
+    jobs_shutdown(SHUTDOWN_GRACE_SECONDS);
+    hosts_close_all();
 }
 
 /* Block the stop signals in every thread; the main thread waits for them. */
@@ -398,6 +435,7 @@ static int serve(const struct config *cfg)
 {
     struct http_server *srv;
     struct store *st;
+    pthread_t reconciler;
     sigset_t set;
     int sig;
 
@@ -408,8 +446,13 @@ static int serve(const struct config *cfg)
     jobs_purge(st);
     srv = http_server_start(cfg);
     if (srv == NULL) {
-        jobs_shutdown(SHUTDOWN_GRACE_SECONDS);
-        hosts_close_all();
+        stop_services(NULL);
+        return 1;
+    }
+    if (pthread_create(&reconciler, NULL, reconcile_main, NULL) != 0) {
+        log_error("reconcile: cannot start its thread");
+        http_server_stop(srv);
+        stop_services(NULL);
         return 1;
     }
     log_info("cimid %s ready: %s://%s:%d/cimi/cloudEntryPoint (hypervisor %s, database %s)",
@@ -417,9 +460,9 @@ static int serve(const struct config *cfg)
              cfg->connect, cfg->database);
     sig = wait_for_stop(&set, st);
     log_info("cimid: %s received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    startup_abort();  /* requests waiting at the gate answer 503 */
     http_server_stop(srv);
-    jobs_shutdown(SHUTDOWN_GRACE_SECONDS);
-    hosts_close_all();
+    stop_services(&reconciler);
     store_release_thread();
     log_info("cimid: stopped");
     return 0;

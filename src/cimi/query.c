@@ -202,12 +202,18 @@ static int apply_filters(const struct cimi_query *q, const struct cimi_type *t, 
 
         if (f == NULL)
             return -1;
-        while (j < json_array_size(items)) {
-            if (filter_match(f, json_array_get(items, j)))
+        /* Keep the matches in place, in order (one pass: no removal from
+         * the middle of a large array). */
+        for (size_t k = 0; k < json_array_size(items); k++) {
+            json_t *item = json_array_get(items, k);
+            if (filter_match(f, item)) {
+                if (k != j)
+                    json_array_set(items, j, item);
                 j++;
-            else
-                json_array_remove(items, j);
+            }
         }
+        while (json_array_size(items) > j)
+            json_array_remove(items, json_array_size(items) - 1);
         filter_free(f);
     }
     return 0;
@@ -221,10 +227,16 @@ static void apply_range(const struct cimi_query *q, json_t *items)
 
     if (last > n)
         last = n;
-    /* Keep 1-based positions first..last. */
-    for (long i = n; i >= 1; i--)
-        if (i < first || i > last)
-            json_array_remove(items, (size_t)(i - 1));
+    /* Keep 1-based positions first..last: move them to the front, drop the
+     * rest from the end. */
+    if (first > last) {
+        json_array_clear(items);
+        return;
+    }
+    for (long i = first; i <= last && first > 1; i++)
+        json_array_set(items, (size_t)(i - first), json_array_get(items, (size_t)(i - 1)));
+    while ((long)json_array_size(items) > last - first + 1)
+        json_array_remove(items, json_array_size(items) - 1);
 }
 
 int query_collection(const struct cimi_query *q, const struct cimi_type *t, json_t *items,

@@ -3,7 +3,9 @@
  * $filter, $orderby, $first/$last, $select and $expand.  Reads need no
  * transaction: each listing is one statement.
  */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cimi/handlers.h"
@@ -19,23 +21,128 @@ static int read_path(struct cimi_request *req, const char *path, const struct ci
                      json_t **doc, const struct cimi_type **type, bool *collection,
                      struct cimi_error *err);
 
-struct list_ctx {
+/* The visible rows of a collection being read, refreshed.  What $filter
+ * and $orderby look at is each row's document with its "id" and references
+ * absolute, as clients see them (the rest of a rendering is operations and
+ * sub-collection references, which no filter can name); only the rows of the
+ * page are rendered. */
+struct listing {
     struct cimi_request *req;
     const struct cimi_type *t;
-    json_t *items;
+    bool absolute;            /* a $filter or $orderby looks at the documents */
+    struct store_row *rows;   /* documents and private documents stolen from the store */
+    size_t count, cap;
+    json_t *items;            /* the rows' documents (then the page's renderings) */
+    bool failed;              /* out of memory */
 };
 
 static int collect_row(void *ctx, struct store_row *row)
 {
-    struct list_ctx *c = ctx;
-    json_t *doc;
+    struct listing *l = ctx;
+    const struct resource_ops *ro = resource_ops_of(l->t);
+    struct store_row *kept;
 
-    if (!render_visible(c->req, row))
+    if (!render_visible(l->req, row))
         return 0;
-    doc = render_row(c->req, c->t, row);
-    if (doc)
-        json_array_append_new(c->items, doc);
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        struct store_row *rows = realloc(l->rows, cap * sizeof(*rows));
+        if (rows == NULL) {
+            l->failed = true;
+            return 1;
+        }
+        l->rows = rows;
+        l->cap = cap;
+    }
+    if (ro->refresh)
+        ro->refresh(l->req, row);
+    if (l->absolute) {
+        json_object_set_new(row->doc, "id", json_string(row->id));
+        render_absolutize(row->doc, l->req->base_uri);  /* rendering again changes nothing */
+    }
+    kept = &l->rows[l->count++];
+    *kept = *row;
+    row->doc = row->priv = NULL;
+    if (json_array_append(l->items, kept->doc) != 0) {
+        l->failed = true;
+        return 1;
+    }
     return 0;
+}
+
+/* Read the visible rows of t under parent, each refreshed once; the refresh
+ * hooks share what they fetch for the whole listing (req->refresh_cache). */
+static int list_rows(struct listing *l, const char *parent, struct cimi_error *err)
+{
+    struct cimi_request *req = l->req;
+    bool was_listing = req->listing;
+    void *outer_cache = req->refresh_cache;
+    void (*outer_free)(void *) = req->refresh_cache_free;
+    int rc;
+
+    req->listing = true;
+    req->refresh_cache = NULL;
+    req->refresh_cache_free = NULL;
+    rc = req->st->ops->list(req->st, l->t->name, parent, req->who.admin ? NULL : req->who.tenant,
+                            collect_row, l, err);
+    if (req->refresh_cache != NULL && req->refresh_cache_free != NULL)
+        req->refresh_cache_free(req->refresh_cache);
+    req->listing = was_listing;
+    req->refresh_cache = outer_cache;
+    req->refresh_cache_free = outer_free;
+    if (rc == 0 && l->failed)
+        return err_set(err, 500, NULL, "out of memory");
+    return rc;
+}
+
+struct doc_position {
+    uintptr_t doc;
+    size_t row;
+};
+
+static int compare_positions(const void *pa, const void *pb)
+{
+    const struct doc_position *a = pa, *b = pb;
+
+    return a->doc < b->doc ? -1 : a->doc > b->doc;
+}
+
+/* Replace the documents left in l->items (the page) by their renderings. */
+static int render_page(struct listing *l, struct cimi_error *err)
+{
+    struct doc_position *pos = calloc(l->count ? l->count : 1, sizeof(*pos));
+    json_t *page = json_array(), *item;
+    size_t i;
+
+    if (pos == NULL || page == NULL) {
+        free(pos);
+        json_decref(page);
+        return err_set(err, 500, NULL, "out of memory");
+    }
+    for (i = 0; i < l->count; i++) {
+        pos[i].doc = (uintptr_t)l->rows[i].doc;
+        pos[i].row = i;
+    }
+    qsort(pos, l->count, sizeof(*pos), compare_positions);
+    json_array_foreach(l->items, i, item) {
+        struct doc_position key = {(uintptr_t)item, 0};
+        struct doc_position *found = bsearch(&key, pos, l->count, sizeof(*pos), compare_positions);
+        json_t *doc = found ? render_refreshed_row(l->req, l->t, &l->rows[found->row]) : NULL;
+        if (doc != NULL)
+            json_array_append_new(page, doc);
+    }
+    free(pos);
+    json_decref(l->items);
+    l->items = page;
+    return 0;
+}
+
+static void listing_free(struct listing *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        store_row_clear(&l->rows[i]);
+    free(l->rows);
+    json_decref(l->items);
 }
 
 /* Inline the referenced resources named by $expand in one document. */
@@ -107,40 +214,40 @@ static int build_collection(struct cimi_request *req, const struct cimi_type *t,
                             const char *path, const struct cimi_query *q, json_t **out,
                             struct cimi_error *err)
 {
-    struct list_ctx ctx = {req, t, json_array()};
+    struct listing l = {req, t, json_array_size(q->filters) > 0 || q->orderby[0] != '\0', NULL,
+                        0, 0, json_array(), false};
     long count = 0;
     size_t i;
     json_t *item, *doc;
     char uri[768];
 
     if (t == &t_resource_metadata) {
-        json_decref(ctx.items);
-        ctx.items = metadata_documents(req);
-    } else if (req->st->ops->list(req->st, t->name, parent, req->who.admin ? NULL : req->who.tenant,
-                                  collect_row, &ctx, err) != 0) {
-        json_decref(ctx.items);
+        json_decref(l.items);
+        l.items = metadata_documents(req);
+    } else if (list_rows(&l, parent, err) != 0) {
+        listing_free(&l);
         return -1;
     }
-    if (query_collection(q, t, ctx.items, &count, err) != 0) {
-        json_decref(ctx.items);
+    if (query_collection(q, t, l.items, &count, err) != 0 ||
+        (t != &t_resource_metadata && render_page(&l, err) != 0)) {
+        listing_free(&l);
         return -1;
     }
-    json_array_foreach(ctx.items, i, item) {
-        if (q->has_expand)
+    json_array_foreach(l.items, i, item) {        if (q->has_expand)
             expand_doc(req, t, item, q->expand);
         if (q->has_select && !selects_collection_attrs(q->select))
             query_select(item, q->select);
     }
     render_uri(req, path, uri, sizeof(uri));
     doc = json_pack("{s:s, s:I}", "id", uri, "count", (json_int_t)count);
-    if (json_array_size(ctx.items) > 0) {
-        json_object_set(doc, t->json_items, ctx.items);
+    if (json_array_size(l.items) > 0) {
+        json_object_set(doc, t->json_items, l.items);
         /* DSP0263 2.0 names this array "resourceMetadatas"; clients written
          * against Deltacloud read "resourceMetadata". JSON carries both. */
         if (t == &t_resource_metadata)
-            json_object_set(doc, "resourceMetadatas", ctx.items);
+            json_object_set(doc, "resourceMetadatas", l.items);
     }
-    json_decref(ctx.items);
+    listing_free(&l);
     if (offers_add(req, t, parent))
         json_object_set_new(doc, "operations",
                             json_pack("[{s:s, s:s}]", "rel", "add", "href", uri));

@@ -130,12 +130,18 @@ static json_t *row_operations(struct cimi_request *req, const struct cimi_type *
 
 json_t *render_row(struct cimi_request *req, const struct cimi_type *t, struct store_row *row)
 {
+    if (resource_ops_of(t)->refresh)
+        resource_ops_of(t)->refresh(req, row);
+    return render_refreshed_row(req, t, row);
+}
+
+json_t *render_refreshed_row(struct cimi_request *req, const struct cimi_type *t,
+                             const struct store_row *row)
+{
     json_t *doc, *copy;
     json_t *ops;
     const struct cimi_attr *a;
 
-    if (resource_ops_of(t)->refresh)
-        resource_ops_of(t)->refresh(req, row);
     /* "id" first, like the schema's order. */
     copy = json_deep_copy(row->doc);
     doc = json_pack("{s:s}", "id", row->id);

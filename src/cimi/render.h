@@ -24,6 +24,10 @@ void render_relativize(struct cimi_request *req, json_t *doc);
 
 /* A new document for row (of type t) as the principal of req sees it now. */
 json_t *render_row(struct cimi_request *req, const struct cimi_type *t, struct store_row *row);
+/* The same for a row whose runtime attributes were refreshed already
+ * (collections refresh every row before $filter, render only the page). */
+json_t *render_refreshed_row(struct cimi_request *req, const struct cimi_type *t,
+                             const struct store_row *row);
 
 /* May the principal see / change this row? */
 bool render_visible(const struct cimi_request *req, const struct store_row *row);

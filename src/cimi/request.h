@@ -41,6 +41,12 @@ struct cimi_request {
     const char *if_match;        /* If-Match header or NULL */
     struct principal who;        /* authenticated user */
     struct store *st;            /* this thread's store connection */
+    /* Collection reads (read.c sets listing): refresh hooks may keep what
+     * they fetched for every row here (one hypervisor call per host instead
+     * of one per row); read.c frees it with refresh_cache_free. */
+    bool listing;
+    void *refresh_cache;
+    void (*refresh_cache_free)(void *cache);
 };
 
 struct cimi_response {

@@ -22,6 +22,7 @@
 #include "resources/resource.h"
 #include "resources/virtual.h"
 #include "util/clock.h"
+#include "util/startup.h"
 
 #define MAX_SEGMENTS 6
 
@@ -192,6 +193,12 @@ void cimi_handle(struct cimi_request *req, struct cimi_response *resp)
     err_clear(&err);
     if (is_read(m)) {
         handle_read(req, resp);
+        return;
+    }
+    if (!startup_wait()) {
+        /* Changes wait until start-up reconciled the hypervisor (startup.h). */
+        err_set(&err, 503, NULL, "cimid is stopping");
+        cimi_error_response(resp, &err, NULL);
         return;
     }
     if (req->path[0] == '\0' || strcmp(req->path, "cloudEntryPoint") == 0) {

@@ -153,9 +153,11 @@ struct driver {
     int (*endpoints)(struct hv *hv, const char *uuid, struct hv_endpoint *out, size_t max,
                      struct cimi_error *err);
 
-    /* List every machine the hypervisor has. Returns the number filled (up to
-     * max) or -1. */
-    int (*list)(struct hv *hv, struct hv_machine_info *out, size_t max, struct cimi_error *err);
+    /* List every machine the hypervisor has, with its state (and whether
+     * cimid owns it when with_owner: one more call per machine), in one
+     * listing: *out is a new array (free() it).  Returns how many, or -1. */
+    int (*list)(struct hv *hv, bool with_owner, struct hv_machine_info **out,
+                struct cimi_error *err);
 
     /* The host's CPUs and memory. */
     int (*node_info)(struct hv *hv, struct hv_node *out, struct cimi_error *err);

@@ -819,17 +819,19 @@ static int domain_is_ours(virDomainPtr dom, struct cimi_error *err)
     return libvirt_fail(err);
 }
 
-/* Fill info for dom: 1 filled, 0 domain vanished meanwhile, -1 error. */
-static int describe_domain(virDomainPtr dom, struct hv_machine_info *info,
+/* Fill info for dom (its owner too when with_owner): 1 filled, 0 domain
+ * vanished meanwhile, -1 error. */
+static int describe_domain(virDomainPtr dom, bool with_owner, struct hv_machine_info *info,
                            struct cimi_error *err)
 {
-    int owned;
+    int owned = 0;
 
     if (virDomainGetUUIDString(dom, info->uuid) < 0)
         return libvirt_fail(err);
     if (domain_state(dom, &info->state, err) < 0)
         goto failed;
-    owned = domain_is_ours(dom, err);
+    if (with_owner)
+        owned = domain_is_ours(dom, err);
     if (owned < 0)
         goto failed;
     info->owned = owned == 1;
@@ -841,7 +843,98 @@ failed:
     return 0;
 }
 
-static int lv_list(struct hv *hv, struct hv_machine_info *out, size_t max,
+/* The UUID of dom in canonical form into out (37 bytes); -1 on error.
+ * (virDomainGetUUIDString formats with g_snprintf, twice as dear.) */
+static int domain_uuid(virDomainPtr dom, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[VIR_UUID_BUFLEN];
+    size_t n = 0;
+
+    if (virDomainGetUUID(dom, raw) < 0)
+        return -1;
+    for (int i = 0; i < VIR_UUID_BUFLEN; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[n++] = '-';
+        out[n++] = hex[raw[i] >> 4];
+        out[n++] = hex[raw[i] & 0xf];
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+/* Listings by state, filtered inside libvirt (no call per domain to learn
+ * its state); HV_UNKNOWN: other states, asked domain by domain. */
+static const struct {
+    unsigned int flags;
+    enum hv_state state;
+} state_listings[] = {
+    {VIR_CONNECT_LIST_DOMAINS_RUNNING, HV_RUNNING},
+    {VIR_CONNECT_LIST_DOMAINS_PAUSED, HV_PAUSED},
+    {VIR_CONNECT_LIST_DOMAINS_SHUTOFF | VIR_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE, HV_SHUTOFF},
+    {VIR_CONNECT_LIST_DOMAINS_SHUTOFF | VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE, HV_SAVED},
+    {VIR_CONNECT_LIST_DOMAINS_OTHER, HV_UNKNOWN},
+};
+
+/* Append the domains of one state listing to *out (*filled of *cap). */
+static int list_in_state(struct hv *hv, unsigned int flags, enum hv_state state,
+                         struct hv_machine_info **out, size_t *filled, size_t *cap,
+                         struct cimi_error *err)
+{
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(hv->conn, &doms, flags);
+    int ret = 0;
+
+    if (n < 0)
+        return libvirt_fail(err);
+    if (*filled + (size_t)n > *cap) {
+        size_t cap2 = *filled + (size_t)n + 64;
+        struct hv_machine_info *more = realloc(*out, cap2 * sizeof(**out));
+        if (more == NULL)
+            ret = err_set(err, 500, NULL, "out of memory");
+        else {
+            *out = more;
+            *cap = cap2;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        struct hv_machine_info *info = &(*out)[*filled];
+        if (ret == 0 && domain_uuid(doms[i], info->uuid) == 0) {
+            info->owned = false;
+            info->state = state;
+            if (state != HV_UNKNOWN || domain_state(doms[i], &info->state, err) == 0)
+                (*filled)++;
+            else if (last_error_code() == VIR_ERR_NO_DOMAIN)
+                err_clear(err);  /* gone meanwhile */
+            else
+                ret = -1;
+        }
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    return ret;
+}
+
+/* Every domain with its state, without asking each one (with_owner false). */
+static int list_states(struct hv *hv, struct hv_machine_info **out, struct cimi_error *err)
+{
+    size_t filled = 0, cap = 0;
+
+    *out = NULL;
+    for (size_t i = 0; i < sizeof(state_listings) / sizeof(state_listings[0]); i++) {
+        if (list_in_state(hv, state_listings[i].flags, state_listings[i].state, out, &filled,
+                          &cap, err) != 0) {
+            free(*out);
+            *out = NULL;
+            return -1;
+        }
+    }
+    if (*out == NULL && (*out = calloc(1, sizeof(**out))) == NULL)
+        return err_set(err, 500, NULL, "out of memory");
+    return (int)filled;
+}
+
+static int lv_list(struct hv *hv, bool with_owner, struct hv_machine_info **out,
                    struct cimi_error *err)
 {
     virDomainPtr *doms = NULL;
@@ -849,12 +942,18 @@ static int lv_list(struct hv *hv, struct hv_machine_info *out, size_t max,
     size_t filled = 0;
     int ret = 0;
 
+    if (!with_owner)
+        return list_states(hv, out, err);
+    *out = NULL;
     n = virConnectListAllDomains(hv->conn, &doms, 0);
     if (n < 0)
         return libvirt_fail(err);
+    *out = calloc(n > 0 ? (size_t)n : 1, sizeof(**out));
+    if (*out == NULL)
+        ret = err_set(err, 500, NULL, "out of memory");
     for (i = 0; i < n; i++) {
-        if (ret == 0 && filled < max) {
-            r = describe_domain(doms[i], &out[filled], err);
+        if (ret == 0) {
+            r = describe_domain(doms[i], with_owner, &(*out)[filled], err);
             if (r < 0)
                 ret = -1;
             else
@@ -863,7 +962,12 @@ static int lv_list(struct hv *hv, struct hv_machine_info *out, size_t max,
         virDomainFree(doms[i]);
     }
     free(doms);
-    return ret < 0 ? -1 : (int)filled;
+    if (ret < 0) {
+        free(*out);
+        *out = NULL;
+        return -1;
+    }
+    return (int)filled;
 }
 
 /* ---- the host ---- */

@@ -17,6 +17,7 @@
 
 #include "hosts/placement.h"
 #include "util/log.h"
+#include "util/startup.h"
 
 #define UUID_LEN 37
 
@@ -474,6 +475,9 @@ static void check_all(void)
 static void *monitor_main(void *arg)
 {
     (void)arg;
+    /* Hosts that return are reconciled only after start-up's own pass. */
+    if (!startup_wait())
+        return NULL;
     pthread_mutex_lock(&pool_lock);
     while (!monitor_quit) {
         struct timespec until;

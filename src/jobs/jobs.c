@@ -18,6 +18,7 @@
 
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/startup.h"
 
 #define QUEUE_MAX 65536
 
@@ -151,11 +152,6 @@ fail:
     return -1;
 }
 
-int job_progress(struct store *st, const char *job_id, int progress, const char *message)
-{
-    return set_job_state(st, job_id, "RUNNING", progress, message, 0, NULL);
-}
-
 static const struct job_kind *find_kind(const char *op)
 {
     for (size_t i = 0; pool.kinds && pool.kinds[i]; i++)
@@ -239,12 +235,18 @@ static void run_job(const char *job_id)
         snprintf(message, sizeof(message), "%s", err.message[0] ? err.message : "job failed");
         fail_job(st, job_id, message);
     }
+    job_progress_forget(job_id);
     store_row_clear(&row);
 }
 
 static void *worker_main(void *arg)
 {
     (void)arg;
+    /* No Job runs before start-up reconciled the hypervisor (startup.h). */
+    if (!startup_wait()) {
+        store_release_thread();
+        return NULL;
+    }
     for (;;) {
         struct queue_item item;
 
@@ -448,9 +450,13 @@ void jobs_shutdown(int grace_seconds)
     size_t i;
     json_t *id;
 
+    /* Stopped before start-up was over: the workers never ran, and the
+     * queued Jobs stay QUEUED in the store for the next start. */
+    bool never_ran = startup_pending();
+
     /* Let the workers drain the queue while there is time. */
     pthread_mutex_lock(&pool.lock);
-    while (pool.count > 0 && clock_mono_ms() < deadline) {
+    while (!never_ran && pool.count > 0 && clock_mono_ms() < deadline) {
         struct timespec pause = {0, 20 * 1000000L};
         pthread_mutex_unlock(&pool.lock);
         nanosleep(&pause, NULL);
@@ -468,10 +474,12 @@ void jobs_shutdown(int grace_seconds)
         pthread_join(pool.threads[t], NULL);
     st = store_for_thread(&err);
     json_array_foreach(left, i, id) {
-        if (st != NULL)
+        if (st != NULL && !never_ran)
             abandon_job(st, json_string_value(id));
     }
-    if (json_array_size(left) > 0)
+    if (never_ran && json_array_size(left) > 0)
+        log_info("job: %zu queued Jobs will run after the next start", json_array_size(left));
+    else if (json_array_size(left) > 0)
         log_warn("job: %zu queued Jobs were not run within %d s and are FAILED",
                  json_array_size(left), grace_seconds);
     json_decref(left);

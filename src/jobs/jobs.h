@@ -68,8 +68,13 @@ typedef void (*job_update_fn)(struct store_row *row, void *arg);
 int job_complete(struct store *st, const char *job_id, const char *path, job_update_fn update,
                  void *arg, bool success, const char *message, struct cimi_error *err);
 
-/* Inside or outside a transaction: record progress (0..100) and a message. */
+/* Record how far a running Job got (0..100) and a message, in memory
+ * (progress.c): no store write; shown on the Job while it is RUNNING. */
 int job_progress(struct store *st, const char *job_id, int progress, const char *message);
+/* Show the recorded progress of a RUNNING Job in its document. */
+void job_progress_show(const char *job_id, json_t *doc);
+/* The Job's run ended: drop its record. */
+void job_progress_forget(const char *job_id);
 
 /* Start n workers; kinds is the registry of job kinds. */
 int jobs_start(int n, const struct job_kind *const *kinds, long retention_minutes);

@@ -28,6 +28,16 @@ static int action_stop(struct cimi_request *req, struct store_row *row, const js
     return jobs_stop(req->st, row, err);
 }
 
+/* A running Job shows how far it got (kept in memory: jobs/progress.c). */
+static void job_refresh(struct cimi_request *req, struct store_row *row)
+{
+    const char *state = json_string_value(json_object_get(row->doc, "state"));
+
+    (void)req;
+    if (state != NULL && strcmp(state, "RUNNING") == 0)
+        job_progress_show(row->id, row->doc);
+}
+
 static const struct resource_action job_actions[] = {
     {"stop", action_stop},
     {NULL, NULL},
@@ -35,6 +45,7 @@ static const struct resource_action job_actions[] = {
 
 const struct resource_ops job_ops = {
     .provider_only = true,
+    .refresh = job_refresh,
     .allowed = job_allowed,
     .actions = job_actions,
 };

@@ -22,6 +22,7 @@
 #include "resources/resource.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/startup.h"
 
 #define MAX_CPU 256
 #define MIN_MEMORY_KIB 1024LL
@@ -151,7 +152,6 @@ static void machine_refresh(struct cimi_request *req, struct store_row *row)
     struct cimi_error err;
     struct host_use h;
 
-    (void)req;
     err_clear(&err);
     if (hosts_use(machine_host_of(row), &h, &err) != 0) {
         /* Its host is gone: the machine is in ERROR until it returns. */
@@ -165,7 +165,13 @@ static void machine_refresh(struct cimi_request *req, struct store_row *row)
         hosts_done(&h);
         return;
     }
-    if (h.drv->get_state(h.hv, resource_uuid(row->id), &hs, &err) != 0) {
+    if (machine_hv_state(req, &h, machine_host_of(row), resource_uuid(row->id), &hs, &err) != 0) {
+        if (err.status == 404 && startup_pending()) {
+            /* Not re-created yet (start-up reconciliation runs, startup.h):
+             * the state it last reached, which reconciliation restores. */
+            hosts_done(&h);
+            return;
+        }
         if (state == NULL || strcmp(state, "ERROR") != 0)
             log_warn("machine: %s: %s", row->id, err.message);
         json_object_set_new(row->doc, "state", json_string("ERROR"));

@@ -19,6 +19,7 @@
 #include "hosts/hosts.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/startup.h"
 
 #define POLL_MS 100
 
@@ -466,6 +467,8 @@ static int reconcile_row(void *arg, struct store_row *row)
     const char *desired = json_string_value(json_object_get(row->priv, "desired"));
     const char *host = machine_host_of(row);
 
+    if (ctx->only_host == NULL && startup_aborted())
+        return 1;  /* cimid is stopping: the next start reconciles the rest */
     if (ctx->only_host == NULL) {
         struct placement_request rq;
         int pinned[HV_MAX_VCPUS];

@@ -172,6 +172,33 @@ def filter_other_collections(fmt):
 
 
 @test(formats=BOTH)
+def filter_sees_absolute_uris(fmt):
+    """$filter compares ids and references as clients see them: absolute."""
+    c = setup(fmt)
+    _, _, doc = q(c, F("name='q-beta'"))
+    mid = coll_items(doc)[0]["id"]
+    check(mid.startswith("http"), "ids are absolute")
+    cnt, got, _ = q(c, F(f"id='{mid}'"))
+    eq((cnt, got), (1, ["q-beta"]), "filter on the absolute id")
+    cnt, _, _ = q(c, F(f"id='{mid.split('/cimi/', 1)[1]}'"))
+    eq(cnt, 0, "a relative id is not what clients see")
+    coll = mid.rsplit("/", 1)[0]  # create Jobs target the collection
+    cnt, _, doc = q(c, F(f"targetResource='{coll}'"), attr="jobs")
+    check(cnt >= len(SEED), "filter Jobs on their absolute targetResource")
+    for j in coll_items(doc):
+        eq(j["targetResource"]["href"], coll, "filtered job's target")
+    cnt, _, _ = q(c, F("targetResource='machines'"), attr="jobs")
+    eq(cnt, 0, "a relative reference is not what clients see")
+    # $orderby on the same documents, with $first/$last
+    cnt, got, _ = q(c, ("$orderby", "id:desc"), ("$first", "2"), ("$last", "3"))
+    eq(cnt, len(SEED), "count before $first/$last")
+    _, every, doc = q(c, ("$orderby", "id:desc"))
+    eq(got, every[1:3], "$orderby id:desc then $first=2 $last=3")
+    ids = [i["id"] for i in coll_items(doc)]
+    eq(ids, sorted(ids, reverse=True), "ordered by absolute id")
+
+
+@test(formats=BOTH)
 def filter_errors(fmt):
     c = setup(fmt)
     href = c.coll("machines")

@@ -210,15 +210,15 @@ static void default_domain_uuid(char uuid[VIR_UUID_STRING_BUFLEN])
 
 static void test_list(struct hv *hv)
 {
-    struct hv_machine_info infos[16];
+    struct hv_machine_info *infos = NULL;
     struct cimi_error err = {0};
     char test_uuid[VIR_UUID_STRING_BUFLEN];
     int n, i, ours = -1, theirs = -1;
 
     default_domain_uuid(test_uuid);
     CHECK(test_uuid[0] != '\0', "default node has domain \"test\"");
-    n = drv->list(hv, infos, 16, fresh(&err));
-    CHECK(n >= 2, "list finds at least 2 domains (%d)", n);
+    n = drv->list(hv, true, &infos, fresh(&err));
+    CHECK(n >= 2 && infos != NULL, "list finds at least 2 domains (%d)", n);
     for (i = 0; i < n; i++) {
         if (strcmp(infos[i].uuid, UUID_A) == 0)
             ours = i;
@@ -229,8 +229,24 @@ static void test_list(struct hv *hv)
     CHECK(ours >= 0 && infos[ours].state == HV_SHUTOFF, "our machine is listed shutoff");
     CHECK(theirs >= 0 && !infos[theirs].owned, "domain \"test\" is listed as not owned");
     CHECK(theirs >= 0 && infos[theirs].state == HV_RUNNING, "domain \"test\" is listed running");
-    CHECK(drv->list(hv, infos, 1, fresh(&err)) == 1, "list respects max");
-    CHECK(drv->list(hv, infos, 0, fresh(&err)) == 0, "list with max 0");
+    free(infos);
+    infos = NULL;
+    n = drv->list(hv, false, &infos, fresh(&err));
+    CHECK(n >= 2, "without owners: the same domains (%d)", n);
+    for (i = 0, ours = -1, theirs = -1; i < n; i++) {
+        enum hv_state st = HV_UNKNOWN;
+        if (strcmp(infos[i].uuid, UUID_A) == 0)
+            ours = i;
+        if (strcmp(infos[i].uuid, test_uuid) == 0)
+            theirs = i;
+        CHECK(drv->get_state(hv, infos[i].uuid, &st, fresh(&err)) == 0 && st == infos[i].state,
+              "without owners: %s listed in the state get_state gives", infos[i].uuid);
+    }
+    CHECK(ours >= 0 && !infos[ours].owned && infos[ours].state == HV_SHUTOFF,
+          "without owners: our machine is listed shutoff, owner not asked");
+    CHECK(theirs >= 0 && infos[theirs].state == HV_RUNNING,
+          "without owners: domain \"test\" is listed running");
+    free(infos);
 }
 
 static void test_capture(struct hv *hv)

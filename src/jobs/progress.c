@@ -1,0 +1,92 @@
+/*
+ * progress.c - how far running Jobs got, kept in memory.
+ *
+ * A Job's claim (QUEUED -> RUNNING) and its outcome are durable commits
+ * (jobs.c).  The steps in between (job_progress: "defining the machine in
+ * the hypervisor", a download's percentage) only tell a client how far a
+ * running Job got, and a Job interrupted by a crash runs again from the
+ * start, so they are not written to the store: each running Job has a record
+ * here, and the Job's refresh hook (resources/job.c) shows it on the Job
+ * while its stored state is RUNNING.  The worker forgets the record when the
+ * Job's run ends.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "jobs/jobs.h"
+#include "util/clock.h"
+
+/* At most one running Job per worker, and there are at most 256 workers
+ * (config.c); a full table only means a Job shows its claim's progress. */
+#define PROGRESS_MAX 256
+
+struct running {
+    char job_id[128];    /* "" = free */
+    int progress;
+    char message[256];
+    char when[32];       /* ISO 8601, the time of the step */
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct running table[PROGRESS_MAX];
+
+/* The record of job_id, or a free one when add; NULL otherwise. Locked. */
+static struct running *find_locked(const char *job_id, bool add)
+{
+    struct running *free_one = NULL;
+
+    for (size_t i = 0; i < PROGRESS_MAX; i++) {
+        if (strcmp(table[i].job_id, job_id) == 0)
+            return &table[i];
+        if (free_one == NULL && table[i].job_id[0] == '\0')
+            free_one = &table[i];
+    }
+    return add ? free_one : NULL;
+}
+
+int job_progress(struct store *st, const char *job_id, int progress, const char *message)
+{
+    struct running *r;
+
+    (void)st;
+    if (strlen(job_id) >= sizeof(r->job_id))
+        return -1;
+    pthread_mutex_lock(&lock);
+    r = find_locked(job_id, true);
+    if (r != NULL) {
+        snprintf(r->job_id, sizeof(r->job_id), "%s", job_id);
+        r->progress = progress;
+        snprintf(r->message, sizeof(r->message), "%s", message ? message : "");
+        clock_now_iso(r->when, sizeof(r->when));
+    }
+    pthread_mutex_unlock(&lock);
+    return r != NULL ? 0 : -1;
+}
+
+void job_progress_show(const char *job_id, json_t *doc)
+{
+    struct running *r;
+
+    pthread_mutex_lock(&lock);
+    r = find_locked(job_id, false);
+    if (r != NULL) {
+        json_object_set_new(doc, "progress", json_integer(r->progress));
+        if (r->message[0])
+            json_object_set_new(doc, "statusMessage", json_string(r->message));
+        json_object_set_new(doc, "timeOfStatusChange", json_string(r->when));
+        json_object_set_new(doc, "updated", json_string(r->when));
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+void job_progress_forget(const char *job_id)
+{
+    struct running *r;
+
+    pthread_mutex_lock(&lock);
+    r = find_locked(job_id, false);
+    if (r != NULL)
+        r->job_id[0] = '\0';
+    pthread_mutex_unlock(&lock);
+}
