@@ -312,6 +312,11 @@ def unreachable_host_and_its_return():
         raise SkipTest("libvirtd is not installed (package libvirt-daemon)")
     if os.geteuid() != 0:
         raise SkipTest("a private libvirtd needs root")
+    running = [name for name in ("libvirtd", "virtqemud")
+               if subprocess.run(["pgrep", "-x", name], capture_output=True).returncode == 0]
+    if running:
+        raise SkipTest(f"{running[0]} already runs on this machine: a second libvirt daemon "
+                       "cannot start beside it")
     d = pool_daemon("hosts-remote")
     admin = Client(d)
     c = Client(d, "alice")
