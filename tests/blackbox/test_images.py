@@ -400,7 +400,8 @@ def qemu_download_boot_snapshot_restore():
     guest; a snapshot of the running guest, a reset (a new boot), and a
     restore bring back the first boot, running; deleting the SNAPSHOT image
     removes the internal qcow2 snapshot."""
-    from test_qemu import IMAGE_DIR, endpoint, fetch, qemu_daemon, require_qemu
+    from test_qemu import (console_size, endpoint, fetch, qemu_daemon, require_qemu,
+                           settled_boot)
     image = require_qemu()
     s = server()
     with open(image, "rb") as f:
@@ -418,7 +419,7 @@ def qemu_download_boot_snapshot_restore():
                                     "machineImage": {"href": img["id"]}}}
         m = create_machine(c, "snap-guest", "STARTED", body=body)
         http = endpoint(m, 80)
-        first = fetch(http)[1].split("uptime-at-boot:")[1].split()[0]
+        first = settled_boot(d, m, http)   # the page the snapshot will hold
 
         t0 = time.time()
         snap = snapshot(c, m, "running")
@@ -431,9 +432,9 @@ def qemu_download_boot_snapshot_restore():
         # A new boot: reset until its page differs (uptime-at-boot to 10 ms).
         m = c.read(m["id"])
         for _ in range(3):
+            since = console_size(d, m)
             m, _ = do_action(c, m, "restart", "STARTED", force=True)
-            time.sleep(2)
-            now = fetch(http)[1].split("uptime-at-boot:")[1].split()[0]
+            now = settled_boot(d, m, http, since=since)
             if now != first:
                 break
         ne(now, first, "the reset guest is a new boot")

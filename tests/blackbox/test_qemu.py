@@ -11,6 +11,7 @@ server through the forwarded loopback port cimid publishes in the Machine's
 import base64
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -73,6 +74,44 @@ def fetch(addr, path="/", timeout=BOOT_TIMEOUT):
             last = e
             time.sleep(0.5)
     raise AssertionError(f"guest HTTP at {addr} did not answer within {timeout}s: {last}")
+
+
+def console_log(d, machine):
+    """The file the guest's serial console is written to (storage.c)."""
+    return os.path.join(d.root, "storage", "disks",
+                        machine["id"].rsplit("/", 1)[1] + "-console.log")
+
+
+def console_size(d, machine):
+    try:
+        return os.path.getsize(console_log(d, machine))
+    except FileNotFoundError:
+        return 0
+
+
+def settled_boot(d, machine, http, since=0, timeout=BOOT_TIMEOUT):
+    """The uptime-at-boot of a guest whose /init is done.  The guest writes its
+    page once before DHCP and again, for good, just before it prints "ready,
+    http on port 80 (uptime X s)" on its console; the port forward can reach
+    it in between, so a page read before that line may still change.  Waits
+    for the line (after byte `since` of the console log: its size before a
+    reset, which keeps the QEMU process and its log), checks that the page
+    shows X and returns X."""
+    path = console_log(d, machine)
+    deadline = time.time() + timeout
+    while True:
+        with open(path, "rb") as f:
+            f.seek(since)
+            log = f.read()
+        marks = re.findall(r"ready, http on port 80 \(uptime ([0-9.]+)s\)",
+                           log.decode("utf-8", "replace"))
+        if marks:
+            break
+        check(time.time() < deadline, f"the guest says it is ready within {timeout}s")
+        time.sleep(0.5)
+    page = fetch(http)[1]
+    isin(f"uptime-at-boot: {marks[-1]} s", page, "the page of a ready guest is its final one")
+    return marks[-1]
 
 
 def create(c, name, image_href, user_data=None, state="STARTED"):
