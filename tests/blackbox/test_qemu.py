@@ -157,7 +157,7 @@ def qemu_machine_lifecycle():
         isin(token, page, "the guest read its userData from the config drive")
         status, disks = fetch(http, "/disks")
         isin("vda", disks, "the guest sees its boot disk")
-        boot_uptime = page.split("uptime-at-boot:")[1].split()[0]
+        boot_uptime = settled_boot(d, m, http)
 
         # pause / resume keep the guest: the same boot answers afterwards
         m, _ = do_action(c, m, "pause", "PAUSED")
@@ -210,8 +210,7 @@ def qemu_kill9_finds_running_guests():
         img = test_image(c)
         m = create(c, "survivor", img["id"])
         http = endpoint(m, 80)
-        status, page = fetch(http)
-        boot = page.split("uptime-at-boot:")[1].split()[0]
+        boot = settled_boot(d, m, http)
         uuid = m["id"].rsplit("/", 1)[1]
         pids = subprocess.run(["pgrep", "-f", f"guest=cimi-{uuid}"], capture_output=True,
                               text=True).stdout.split()
