@@ -358,29 +358,39 @@ class CrashRun:
         return defined, running
 
     def wait_jobs(self, adm):
+        """Unfinished Jobs (asked with a $filter: the full listing grows with
+        every iteration) until there are none or the time is up."""
         deadline = time.time() + self.job_timeout
+        unfinished = "state!='SUCCESS' and state!='FAILED'"
         while True:
-            jobs = coll_items(adm.list("jobs"))
-            pending = [j for j in jobs if j.get("state") not in TERMINAL]
+            pending = coll_items(adm.list("jobs", query=[("$filter", unfinished)]))
             if not pending or time.time() > deadline:
-                return jobs, pending
+                return pending
             time.sleep(0.1)
 
     def check_invariants(self):
         problems = []
         adm = Client(self.d, "admin")
-        jobs, pending = self.wait_jobs(adm)
-        for j in pending:
+        for j in self.wait_jobs(adm):
             problems.append(f"Job {j.get('id')} still {j.get('state')} after {self.job_timeout}s")
-        for j in jobs:
-            if j.get("state") in TERMINAL:
-                if not (j.get("statusMessage") or "").strip():
-                    problems.append(f"{j.get('state')} Job {j.get('id')} has no statusMessage")
-                if j.get("progress") != 100:
-                    problems.append(f"finished Job {j.get('id')} has progress {j.get('progress')}")
-        job_ids = {j.get("id") for j in jobs}
-        for uri in sorted(self.ledger.jobs - job_ids):
+        rows = self.store_rows()
+        base = adm.coll("jobs").rsplit("/jobs", 1)[0] + "/"
+        job_docs = {base + rid: doc for _, rid, typ, doc, _ in rows if typ == "Job"}
+        for jid, j in job_docs.items():
+            if j.get("state") not in TERMINAL:
+                problems.append(f"Job {jid} is {j.get('state')} in the store after every Job ended")
+            elif not (j.get("statusMessage") or "").strip():
+                problems.append(f"{j.get('state')} Job {jid} has no statusMessage")
+            elif j.get("progress") != 100:
+                problems.append(f"finished Job {jid} has progress {j.get('progress')}")
+        for uri in sorted(self.ledger.jobs - set(job_docs)):
             problems.append(f"Job {uri} given to a client is lost")
+        # a sample of the Jobs through the API too (the served document is the stored one)
+        for uri in sorted(self.ledger.jobs)[-20:]:
+            r = adm.get(uri)
+            if r.status != 200 or r.doc.get("state") != job_docs.get(uri, {}).get("state"):
+                problems.append(f"Job {uri}: served {r.status} {r.doc.get('state')}, stored "
+                                f"{job_docs.get(uri, {}).get('state')}")
 
         listing = coll_items(adm.list("machines"))
         served = {m["id"]: m for m in listing}
@@ -394,7 +404,6 @@ class CrashRun:
             if n not in self.ledger.asked:
                 problems.append(f"machine {n!r} exists though no client asked for it")
 
-        rows = self.store_rows()
         stored = {rid: (doc, priv) for _, rid, typ, doc, priv in rows if typ == "Machine"}
         store_jobs = [(seq, doc, priv) for seq, _, typ, doc, priv in rows if typ == "Job"]
         deleted = {(priv.get("params") or {}).get("machine") for _, doc, priv in store_jobs
