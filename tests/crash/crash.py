@@ -29,6 +29,9 @@ database and hypervisor, and checks the invariants:
 Usage:
   tests/crash/crash.py [--iterations N] [--clients K] [--seed S] [--qemu]
 
+Each client thread drives at most 5 machines (2 with --qemu, whose guests
+are real QEMU processes).
+
 Environment as for the black-box tests (CIMID_BIN, default build/cimid;
 CIMI_TEST_IMAGE_DIR for --qemu).  Prints one "ok - crash.iteration N ..."
 or "FAIL - ..." line per iteration and ends with "N passed, N failed".
@@ -216,9 +219,9 @@ class CrashRun:
         self.ledger = Ledger()
         self.stop = threading.Event()
         self.iteration = 0
-        self.per_worker = 5
+        self.per_worker = 2 if args.qemu else 5   # QEMU guests are real processes
         self.timeout = 120 if args.qemu else 30
-        self.job_timeout = 600 if args.qemu else 60
+        self.job_timeout = 300 if args.qemu else 60
         self.root = None
         self.d = Daemon(name="crash", args=["--workers", "4"])
         if args.qemu:
@@ -313,7 +316,7 @@ class CrashRun:
 
     def check_embed_root(self):
         """cimid is down: libvirt's own files in ROOT say which domains are
-        defined (etc/libvirt/qemu/NAME.xml) and which run (run/libvirt/qemu/
+        defined (etc/qemu/NAME.xml) and which run (run/qemu/
         NAME.xml, the live status); compare with the store."""
         problems = []
         defined, running = self.embed_domains()
@@ -341,7 +344,7 @@ class CrashRun:
 
     def embed_domains(self):
         defined, running = set(), set()
-        for sub, out in (("etc/libvirt/qemu", defined), ("run/libvirt/qemu", running)):
+        for sub, out in (("etc/qemu", defined), ("run/qemu", running)):
             path = os.path.join(self.root, sub)
             if not os.path.isdir(path):
                 continue
@@ -479,10 +482,13 @@ class CrashRun:
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--iterations", type=int, default=100)
-    p.add_argument("--clients", type=int, default=6, help="client threads (default 6)")
+    p.add_argument("--clients", type=int, default=None,
+                   help="client threads (default 6; 2 with --qemu)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--qemu", action="store_true", help="qemu:///embed with the test image")
     args = p.parse_args()
+    if args.clients is None:
+        args.clients = 2 if args.qemu else 6
     if args.seed is None:
         args.seed = random.randrange(1 << 30)
     print(f"# crash harness: {args.iterations} iterations, {args.clients} clients, "
