@@ -44,7 +44,7 @@ suite() {
   shift
   echo "== $name"
   "$@" > "$log/$name" 2>&1
-  grep -vE '^(ok - |# t=)' "$log/$name" | tail -n 60
+  grep -vE '^(ok - crash\.iteration|# t=)' "$log/$name" | tail -n 60
   count "$log/$name" "$name"
 }
 
@@ -57,7 +57,7 @@ reliability() {
   fi
   if [ "$which" = all ] || [ "$which" = @soak ]; then
     [ "$soak" -gt 0 ] && suite soak env CIMID_BIN="$builddir/cimid" \
-      python3 tests/soak/soak.py --duration "$soak" --interval 3 --machines 100
+      python3 tests/soak/soak.py --duration "$soak" --interval 3 --machines 100 --warmup 0.5
   fi
   if [ "$which" = all ] || [ "$which" = @fuzz ]; then
     [ "$fuzz" -gt 0 ] && suite fuzz env -u ASAN_OPTIONS -u UBSAN_OPTIONS scripts/fuzz.sh "$fuzz"
