@@ -10,7 +10,7 @@ packages=(
   libmicrohttpd-dev libjansson-dev libxml2-dev libsqlite3-dev
   libvirt-dev libvirt-clients libvirt-daemon libgnutls28-dev libcrypt-dev libcurl4-gnutls-dev
   libxml2-utils python3 curl sqlite3 openssl
-  xorriso qemu-utils
+  xorriso qemu-utils wrk
 )
 qemu_packages=(
   qemu-system-x86 libvirt-daemon-driver-qemu cpio

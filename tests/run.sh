@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # Run cimid's unit tests and black-box tests against the binaries in the
-# build directory given as $1 (default build-asan), then print one line:
-# "N passed, N failed".  An optional $2 filters black-box tests by name.
+# build directory given as $1 (default build-asan), then the reliability
+# suites (short versions): the kill -9 crash harness (tests/crash), the wrk
+# soak (tests/soak) and the libFuzzer harnesses (scripts/fuzz.sh), and print
+# one line: "N passed, N failed".
+#
+# An optional $2 filters black-box tests by name (unit tests and the
+# reliability suites then do not run), or names one reliability suite:
+# @crash, @soak or @fuzz.  Their lengths: CIMI_CRASH_ITERATIONS (default 12),
+# CIMI_SOAK_SECONDS (default 60), CIMI_FUZZ_SECONDS (per fuzzer, default 60);
+# 0 skips the suite.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +26,8 @@ failed=0
 skipped=0
 count() {  # add up the "N passed, N failed" line of one suite's output
   local line
-  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+  line=$(grep -E '^[0-9]+ (fuzzers )?passed, [0-9]+ failed' "$1" | tail -n 1 |
+         sed 's/ fuzzers passed/ passed/')
   if [ -z "$line" ]; then
     echo "FAIL - $2: no result line (crashed?)"
     failed=$((failed + 1))
@@ -28,6 +37,42 @@ count() {  # add up the "N passed, N failed" line of one suite's output
   failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
   skipped=$((skipped + $(echo "$line" | sed -n 's/.*, \([0-9]*\) skipped.*/\1/p' | grep . || echo 0)))
 }
+
+# One reliability suite: $1 its name, the rest its command.
+suite() {
+  local name=$1
+  shift
+  echo "== $name"
+  "$@" > "$log/$name" 2>&1
+  grep -vE '^(ok - crash\.iteration|# t=)' "$log/$name" | tail -n 60
+  count "$log/$name" "$name"
+}
+
+reliability() {
+  local which=$1 iterations=${CIMI_CRASH_ITERATIONS:-12} soak=${CIMI_SOAK_SECONDS:-60}
+  local fuzz=${CIMI_FUZZ_SECONDS:-60}
+  if [ "$which" = all ] || [ "$which" = @crash ]; then
+    [ "$iterations" -gt 0 ] && suite crash env CIMID_BIN="$builddir/cimid" \
+      python3 tests/crash/crash.py --iterations "$iterations"
+  fi
+  if [ "$which" = all ] || [ "$which" = @soak ]; then
+    [ "$soak" -gt 0 ] && suite soak env CIMID_BIN="$builddir/cimid" \
+      python3 tests/soak/soak.py --duration "$soak" --interval 3 --machines 100 --warmup 0.5
+  fi
+  if [ "$which" = all ] || [ "$which" = @fuzz ]; then
+    [ "$fuzz" -gt 0 ] && suite fuzz env -u ASAN_OPTIONS -u UBSAN_OPTIONS scripts/fuzz.sh "$fuzz"
+  fi
+  return 0
+}
+
+case "$filter" in
+  @crash|@soak|@fuzz)
+    reliability "$filter"
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+    ;;
+esac
 
 if [ -z "$filter" ]; then
   for t in filter codec driver outside request limits; do
@@ -48,6 +93,8 @@ echo "== black-box"
 CIMID_BIN="$builddir/cimid" CIMI_XSD="$xsd" python3 tests/blackbox/run.py $filter > "$log/blackbox" 2>&1
 grep -vE '^ok - ' "$log/blackbox" | tail -n 200
 count "$log/blackbox" "black-box"
+
+[ -z "$filter" ] && reliability all
 
 if [ "$skipped" -gt 0 ]; then
   echo "$passed passed, $failed failed, $skipped skipped"

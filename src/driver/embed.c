@@ -73,9 +73,16 @@ static int write_qemu_conf(const char *path, struct cimi_error *err)
 {
     const char *common = "# written by cimid for qemu:///embed\n"
                          "stdio_handler = \"file\"\n";
+    /* remember_owner = 0: libvirt's DAC driver would otherwise record each
+     * file's owner in xattrs and, restoring them, log from a child it forks
+     * (a forked child of this multi-threaded process must not allocate:
+     * under AddressSanitizer it deadlocked, holding cimid's listening socket
+     * after cimid was killed).  Guests run as root: there is no owner to
+     * restore. */
     const char *as_root = "user = \"root\"\n"
                           "group = \"root\"\n"
-                          "security_driver = \"none\"\n";
+                          "security_driver = \"none\"\n"
+                          "remember_owner = 0\n";
     FILE *f;
     int fd, failed;
 

@@ -172,7 +172,7 @@ static void fail_job(struct store *st, const char *job_id, const char *message)
 }
 
 /* Claim a queued Job: QUEUED/RUNNING -> RUNNING. Returns false if there is
- * nothing to run (finished, stopped, gone). */
+ * nothing to run (finished, stopped, gone); row is then empty. */
 static bool claim_job(struct store *st, const char *job_id, struct store_row *row)
 {
     struct cimi_error err;
@@ -187,12 +187,14 @@ static bool claim_job(struct store *st, const char *job_id, struct store_row *ro
     state = json_string_value(json_object_get(row->doc, "state"));
     if (is_terminal(state) || (state && strcmp(state, "STOPPING") == 0)) {
         st->ops->rollback(st);
+        store_row_clear(row);
         return false;
     }
     json_object_set_new(row->doc, "state", json_string("RUNNING"));
     json_object_set_new(row->doc, "progress", json_integer(10));
     if (st->ops->update(st, row, &err) != 0 || st->ops->commit(st, &err) != 0) {
         st->ops->rollback(st);
+        store_row_clear(row);
         return false;
     }
     return true;

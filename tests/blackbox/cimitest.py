@@ -5,7 +5,9 @@ What it gives the test modules:
 * Daemon: starts `cimid serve` on a free loopback port with a database in a
   temporary directory, creates users with `cimid user add` first, waits until
   the CloudEntryPoint answers, stops it (SIGTERM / SIGINT / kill -9) and
-  restarts it on the same port and database.  Every daemon is killed at exit.
+  restarts it on the same port and database.  A daemon is stopped with
+  SIGTERM when its test (or module, for shared daemons) is done, so that an
+  ASan build's LeakSanitizer checks it; any left is killed at exit.
 * Client: HTTP client with Basic auth.  request() returns a Response with the
   status, the headers, the raw body, the parsed JSON or XML tree and `doc`, a
   normalized dict view that is the same for JSON and XML replies, so that most
@@ -590,7 +592,9 @@ class Daemon:
         return self.start()
 
     def __exit__(self, *exc):
-        self.kill9()
+        # SIGTERM, not kill -9: a clean exit is when LeakSanitizer looks for
+        # leaks (an ASan build writes its report to the log scanned at the end).
+        self.stop()
         return False
 
 
@@ -639,7 +643,7 @@ def shared(key, users=None, args=(), tls=False):
 def stop_shared():
     for k, d in list(_shared.items()):
         if isinstance(d, Daemon):
-            d.kill9()
+            d.stop()  # SIGTERM: LeakSanitizer checks the daemon at its exit
     _shared.clear()
 
 
