@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -160,30 +161,66 @@ static int ensure_qemu_account(struct cimi_error *err)
     return 0;
 }
 
-/* Does the status file at path say QEMU was never started (cimid died
- * between libvirt saving "paused, starting up" and QEMU's exec)? */
-static bool never_started(const char *path)
+/* The pid in a status file that says the domain was still starting when
+ * cimid stopped ("paused", "starting up"): 0 when QEMU was not forked yet,
+ * -1 when the file says something else. */
+static long starting_pid(const char *path)
 {
-    char head[512];
+    static const char mark[] = "<domstatus state='paused' reason='starting up' pid='";
+    char head[512], *at;
     size_t n;
     FILE *f = fopen(path, "r");
 
     if (f == NULL)
-        return false;
+        return -1;
     n = fread(head, 1, sizeof(head) - 1, f);
     fclose(f);
     head[n] = '\0';
-    return strstr(head, "<domstatus state='paused' reason='starting up' pid='0'") != NULL;
+    at = strstr(head, mark);
+    return at != NULL ? strtol(at + strlen(mark), NULL, 10) : -1;
 }
 
-/* A domain whose status says it is starting with no QEMU process keeps
- * libvirt's state-change lock for ever after a restart (every call then
- * fails after 30 s).  Drop such status files before libvirt reads them: the
- * domain is then simply defined and shut off, and cimid's Job starts it
- * again.  Found by the crash harness (tests/crash/crash.py --qemu). */
+/* Is pid the process libvirt forked for domain name: still a copy of cimid
+ * (it had not exec'd QEMU yet) or the QEMU of that guest? */
+static bool is_starting_guest(long pid, const char *name)
+{
+    char path[64], exe[1024], self[1024], cmdline[4096], guest[300];
+    ssize_t n;
+    FILE *f;
+    size_t len;
+
+    snprintf(path, sizeof(path), "/proc/%ld/exe", pid);
+    n = readlink(path, exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0 && (self[n] = '\0', strcmp(exe, self) == 0))
+            return true;
+    }
+    snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    len = fread(cmdline, 1, sizeof(cmdline) - 1, f);
+    fclose(f);
+    cmdline[len] = '\0';
+    for (size_t i = 0; i < len; i++)
+        if (cmdline[i] == '\0')
+            cmdline[i] = ' ';
+    snprintf(guest, sizeof(guest), "guest=%s,", name);
+    return strstr(cmdline, guest) != NULL;
+}
+
+/* A domain cimid was starting when it died stays "paused, starting up" in
+ * libvirt's status, and after a restart it keeps libvirt's state-change
+ * lock for ever (every call fails after 30 s).  Before libvirt reads the
+ * status: stop the process it had forked, if any (a copy of cimid that had
+ * not exec'd QEMU yet, or that QEMU), and drop the status file; the domain
+ * is then simply defined and shut off, and cimid's Job starts it again.
+ * Found by the crash harness (tests/crash/crash.py --qemu). */
 static void drop_unstarted_domains(const char *root)
 {
-    char dir[1024], path[1400];
+    char dir[1024], path[1400], name[300];
     struct dirent *e;
     DIR *d;
 
@@ -193,12 +230,19 @@ static void drop_unstarted_domains(const char *root)
         return;
     while ((e = readdir(d)) != NULL) {
         size_t len = strlen(e->d_name);
-        if (len < 5 || strcmp(e->d_name + len - 4, ".xml") != 0)
+        long pid;
+        if (len < 5 || len >= sizeof(name) || strcmp(e->d_name + len - 4, ".xml") != 0)
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        if (never_started(path) && unlink(path) == 0)
-            log_warn("hypervisor: %s was being started when cimid stopped, with no QEMU "
-                     "process: it is shut off now", e->d_name);
+        pid = starting_pid(path);
+        if (pid < 0)
+            continue;
+        snprintf(name, sizeof(name), "%.*s", (int)(len - 4), e->d_name);
+        if (pid > 0 && is_starting_guest(pid, name))
+            kill((pid_t)pid, SIGKILL);
+        if (unlink(path) == 0)
+            log_warn("hypervisor: %s was being started when cimid stopped: it is shut off now",
+                     name);
     }
     closedir(d);
 }
