@@ -1,39 +1,48 @@
-"""B3 - scale: cimid with 10,000 Machines in its store (test:///default).
+"""B3 - scale: cimid with 100,000 Machines in its store (test:///default).
 
 How the store is filled: 100 Machines (every other one STARTED) are created
 through the API by 8 parallel clients; cimid is stopped; their rows (the
-Machine and its Disk) are then copied with fresh UUIDs and names straight into
-the SQLite store, in one transaction, until it holds N Machines (10,000; 1,000
-with --quick).  The copies are exactly what cimid itself wrote, with other ids.
-On the next start cimid re-creates all of them in test:///default (its
-machines live only in memory) and starts the STARTED ones: that
-reconciliation is part of the start-up time measured here.
+Machine and its Disk) are then copied with fresh UUIDs and names into the
+store's SQLite table (not through the API), in one transaction, until it holds
+N Machines (100,000; 1,000 with --quick).  The copies are exactly what cimid
+itself wrote, with other ids.  On the next start cimid re-creates all of them
+in test:///default (its machines live only in memory) and starts the STARTED
+ones: that reconciliation is part of the start-up measured here.
 
 Measured twice in the same run, with 100 Machines (the baseline) and with N:
   * start-up: exec of `cimid serve` until the first HTTP answer (3 starts; 1 with --quick),
     and until reconciliation is over (cimid answers reads before that; changes and Jobs
     wait for it): the log line "machines reconciled";
   * resident memory: VmRSS after start-up and the peak VmHWM at the end;
-  * a filtered page: GET machines?$filter=state='STOPPED'&$first=21&$last=40;
+  * a single GET of one Machine;
+  * a filtered page: GET machines?$filter=state='STARTED'&$first=1&$last=50;
+  * an ordered page: GET machines?$orderby=name:desc&$first=1&$last=50;
   * one create: POST /machines and its Job (initialState STOPPED).
 Plus the libvirt floor of the reconciliation: direct_libvirt --define-only
-defines N domains and starts every other one on its own connection.
+defines N domains and starts every other one on its own connection (its time,
+and its peak resident memory: test:///default keeps its domains in the
+process that opened it, cimid's memory includes them too).
 """
 
 import os
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 import time
 import uuid
 
 from cimibench import DIRECT, BenchError, Cimid, create_machine, log, parallel, stats
 
-PAGE = "machines?$filter=state%3D'STOPPED'&$first=21&$last=40"
+PAGE_SIZE = 50
+PAGE = f"machines?$filter=state%3D'STARTED'&$first=1&$last={PAGE_SIZE}"
+ORDERED = f"machines?$orderby=name:desc&$first=1&$last={PAGE_SIZE}"
 SEED = 100
-# Every machine books its memory on its host, and libvirt's simulated host has 3 GiB (cimid
-# runs with --memory-overcommit 100000: 3 TiB): B3's machines take 128 MiB (m1-small with
-# its memory overridden) so that 10,000 fit.
+# Every machine books its memory and vCPU on its host, and libvirt's simulated host has 3 GiB
+# and 16 CPUs: B3's cimid over-commits both 100,000-fold (--memory-overcommit and
+# --cpu-overcommit 10000000 percent: 300 TiB, 1.6 million vCPUs) and its machines take
+# 128 MiB (m1-small with its memory overridden).
+OVERCOMMIT = 10000000
 MEMORY_KIB = 131072
 
 
@@ -87,8 +96,20 @@ def clone_to(database, total):
     return count
 
 
+def timed_get(c, url, repeats, what):
+    """Seconds of each of repeats GETs of url, and the last answer's document."""
+    samples = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        r = c.get(url)
+        samples.append(time.perf_counter() - t)
+        if r.status != 200:
+            raise BenchError(f"B3 {what}: {r.status} {r.body[:200]!r}")
+    return samples, r.json()
+
+
 def measure(d, repeats, starts, label):
-    """Start d `starts` times, then page and create `repeats` times; returns the figures."""
+    """Start d `starts` times, then read and create `repeats` times; returns the figures."""
     db = sqlite3.connect(d.database)
     total = db.execute("SELECT count(*) FROM resources WHERE type = 'Machine'").fetchone()[0]
     db.close()
@@ -102,16 +123,15 @@ def measure(d, repeats, starts, label):
     rss_start, _ = d.memory()
     c = d.client()
     c.get(d.base + "cloudEntryPoint")  # the first authenticated request hashes the password
-    pages = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        r = c.get(d.base + PAGE)
-        pages.append(time.perf_counter() - t)
-        if r.status != 200:
-            raise BenchError(f"B3 page: {r.status} {r.body[:200]!r}")
-    items = len(r.json().get("machines", []))
-    if items != 20:
-        raise BenchError(f"B3 page: {items} machines instead of 20")
+    pages, page = timed_get(c, d.base + PAGE, repeats, "filtered page")
+    items, matching = page.get("machines", []), page.get("count")
+    if len(items) != PAGE_SIZE or any(m.get("state") != "STARTED" for m in items):
+        raise BenchError(f"B3 filtered page: {len(items)} machines, not {PAGE_SIZE} STARTED ones")
+    ordered, page = timed_get(c, d.base + ORDERED, repeats, "ordered page")
+    names = [m.get("name", "") for m in page.get("machines", [])]
+    if len(names) != PAGE_SIZE or names != sorted(names, reverse=True):
+        raise BenchError(f"B3 ordered page: {len(names)} machines, or not in order")
+    gets, _ = timed_get(c, items[0]["id"], repeats * 10, "GET")
     creates = []
     for i in range(repeats):
         t = time.perf_counter()
@@ -122,14 +142,15 @@ def measure(d, repeats, starts, label):
     _, peak = d.memory()
     d.stop()
     return {"machines": total, "startup": stats(startups), "reconciled": stats(reconciled),
-            "rss": rss_start, "peak": peak,
-            "page": stats(pages), "page_items": items, "create": stats(creates)}
+            "rss": rss_start, "peak": peak, "get": stats(gets),
+            "page": stats(pages), "page_items": len(items), "page_count": matching,
+            "ordered": stats(ordered), "create": stats(creates)}
 
 
 def run(cfg):
     n = cfg["b3_count"]
     repeats = cfg["b3_repeats"]
-    d = Cimid("b3")
+    d = Cimid("b3", overcommit=OVERCOMMIT)
     try:
         d.start()
         log(f"B3: creating {SEED} machines through the API")
@@ -147,10 +168,23 @@ def run(cfg):
         d.stop()
         shutil.rmtree(d.tmp, ignore_errors=True)
     log(f"B3: libvirt floor: defining {n} domains directly")
-    out = subprocess.run([DIRECT, "--uri", "test:///default", "--count", str(n), "--define-only"],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        raise BenchError(f"direct_libvirt --define-only: {out.stderr.strip()[-300:]}")
-    floor = float(out.stdout.split()[1]) / 1e6
+    floor, floor_rss = define_floor(n)
     return {"small": small, "large": large, "count": n, "clone_s": clone_s,
-            "define_floor": floor}
+            "define_floor": floor, "define_floor_rss": floor_rss}
+
+
+def define_floor(n):
+    """direct_libvirt --define-only on test:///default (an in-process driver, like cimid's):
+    seconds to define n domains and start every other one, and the program's peak resident
+    memory in bytes (what libvirt itself keeps for n domains)."""
+    with tempfile.TemporaryFile(mode="w+") as errors:
+        p = subprocess.Popen([DIRECT, "--uri", "test:///default", "--count", str(n),
+                              "--define-only"], stdout=subprocess.PIPE, stderr=errors, text=True)
+        out = p.stdout.read()
+        _, status, usage = os.wait4(p.pid, 0)  # not p.wait(): wait4 also gives its peak RSS
+        p.returncode = os.waitstatus_to_exitcode(status)
+        p.stdout.close()
+        if p.returncode != 0:
+            errors.seek(0)
+            raise BenchError(f"direct_libvirt --define-only: {errors.read().strip()[-300:]}")
+    return float(out.split()[1]) / 1e6, usage.ru_maxrss * 1024

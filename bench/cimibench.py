@@ -118,7 +118,8 @@ def log(msg):
 class Cimid:
     """One cimid daemon on a free loopback port and its own database."""
 
-    def __init__(self, name, connect="test:///default", extra=(), tmp=None, database=None):
+    def __init__(self, name, connect="test:///default", extra=(), tmp=None, database=None,
+                 overcommit=100000):
         self.tmp = tmp or tempfile.mkdtemp(prefix=f"cimid-bench-{name}-")
         self.database = database or os.path.join(self.tmp, "cimid.db")
         self.connect = connect
@@ -127,6 +128,7 @@ class Cimid:
         self.proc = None
         self.log_path = os.path.join(self.tmp, "cimid.log")
         self.startup_s = None
+        self.overcommit = str(overcommit)  # percent, memory and CPU
 
     @property
     def base(self):
@@ -151,7 +153,8 @@ class Cimid:
             [CIMID, "serve", "--database", self.database, "--port", str(self.port),
              "--connect", self.connect,
              # libvirt's simulated host (test:///default) has 3 GiB and 16 CPUs.
-             "--memory-overcommit", "100000", "--cpu-overcommit", "100000"] + self.extra,
+             "--memory-overcommit", self.overcommit, "--cpu-overcommit", self.overcommit]
+            + self.extra,
             stdout=logf, stderr=logf, stdin=subprocess.DEVNULL)
         logf.close()
         deadline = time.time() + timeout

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cimid's benchmarks, in one command: B1 API throughput (against nginx), B2 lifecycle overhead
-# (against direct libvirt calls, on test:///default and qemu:///embed), B3 scale (10,000
+# (against direct libvirt calls, on test:///default and qemu:///embed), B3 scale (100,000
 # machines), B4 concurrency (64 clients).  Prints the machine and one table of figures, ratios
 # against baselines measured in the same run, and targets met or missed.  docs/PERFORMANCE.md
 # explains every line.

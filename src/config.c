@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hosts/hosts.h"
 #include "util/log.h"
 
 void config_defaults(struct config *cfg)
@@ -77,8 +78,10 @@ static const struct int_setting int_settings[] = {
     {"stop-timeout", offsetof(struct config, stop_timeout), 0, 1, 3600},
     {"connection-limit", offsetof(struct config, connection_limit), 0, 1, 65536},
     {"connection-timeout", offsetof(struct config, connection_timeout), 0, 1, 3600},
-    {"memory-overcommit", offsetof(struct config, memory_overcommit), 0, 10, 100000},
-    {"cpu-overcommit", offsetof(struct config, cpu_overcommit), 0, 10, 100000},
+    {"memory-overcommit", offsetof(struct config, memory_overcommit), 0, OVERCOMMIT_MIN_PCT,
+     OVERCOMMIT_MAX_PCT},
+    {"cpu-overcommit", offsetof(struct config, cpu_overcommit), 0, OVERCOMMIT_MIN_PCT,
+     OVERCOMMIT_MAX_PCT},
     {"host-check-interval", offsetof(struct config, host_check_interval), 0, 1, 3600},
     {"max-image-size", offsetof(struct config, max_image_size), 1, 4096, 1L << 42},
     {"address-connection-limit", offsetof(struct config, address_connection_limit), 0, 0, 65536},

@@ -25,6 +25,12 @@
 #define HOST_ID_MAX 128
 #define HOST_URI_MAX 512
 
+/* The overcommit ratios an admin may set, in percent (10 = a tenth of the
+ * host; the top is for simulated hosts such as test:///default, whose 16
+ * CPUs and 3 GiB carry B3's 100,000 machines). */
+#define OVERCOMMIT_MIN_PCT 10
+#define OVERCOMMIT_MAX_PCT 10000000
+
 /* What an admin says about a host. */
 struct host_settings {
     char uri[HOST_URI_MAX];

@@ -46,9 +46,10 @@ static int check_ratio(const json_t *doc, const char *attr, struct cimi_error *e
 {
     json_t *v = json_object_get(doc, attr);
 
-    if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 10 ||
-                      json_integer_value(v) > 100000))
-        return err_set(err, 400, attr, "%s must be a percentage from 10 to 100000", attr);
+    if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < OVERCOMMIT_MIN_PCT ||
+                      json_integer_value(v) > OVERCOMMIT_MAX_PCT))
+        return err_set(err, 400, attr, "%s must be a percentage from %d to %d", attr,
+                       OVERCOMMIT_MIN_PCT, OVERCOMMIT_MAX_PCT);
     return 0;
 }
 
