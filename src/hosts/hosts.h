@@ -94,6 +94,8 @@ const char *hosts_default(void);
 /* Borrow a host: 404 if there is none by that id, 503 if it is unreachable. */
 int hosts_use(const char *id, struct host_use *use, struct cimi_error *err);
 void hosts_done(struct host_use *use);
+/* Borrow the first host: volumes, networks and downloaded images live there. */
+int hosts_use_first(struct host_use *use, struct cimi_error *err);
 
 /* Choose a host for a new machine and book it there: fills host_id and,
  * for a dedicated machine, the physical CPU of each vCPU.  409 when no host

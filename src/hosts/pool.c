@@ -286,6 +286,11 @@ int hosts_use(const char *id, struct host_use *use, struct cimi_error *err)
     return 0;
 }
 
+int hosts_use_first(struct host_use *use, struct cimi_error *err)
+{
+    return hosts_use(hosts_default(), use, err);
+}
+
 void hosts_done(struct host_use *use)
 {
     struct host *h = use->host;

@@ -165,7 +165,7 @@ static int run_download(struct job_context *ctx, struct cimi_error *err)
     store_row_clear(&row);
     job_progress(ctx->st, ctx->job_id, 5, "downloading");
     /* Image files live on the default host (hosts.h). */
-    rc = hosts_use(NULL, &h, &cause);
+    rc = hosts_use_first(&h, &cause);
     if (rc == 0)
         rc = h.drv->image_import(h.hv, resource_uuid(param(ctx, "image")), fill_from_url, &d,
                                  location, sizeof(location), &cause);

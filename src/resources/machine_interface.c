@@ -36,13 +36,6 @@
 
 #define MAX_INTERFACES 8
 
-/* Networks, and so the machines with interfaces, live on the default host
- * (hosts.h): each call borrows it. */
-static int borrow(struct host_use *h, struct cimi_error *err)
-{
-    return hosts_use(NULL, h, err);
-}
-
 static const char *param(const struct job_context *ctx, const char *name)
 {
     return json_string_value(json_object_get(ctx->params, name)) ?: "";
@@ -342,7 +335,7 @@ static int run_change(struct job_context *ctx, bool attach, struct cimi_error *e
     store_row_clear(&row);
     job_progress(ctx->st, ctx->job_id, 40, attach ? "attaching the interface"
                                                   : "detaching the interface");
-    rc = borrow(&h, &cause);
+    rc = hosts_use_first(&h, &cause);
     if (rc == 0)
         rc = attach ? h.drv->interface_attach(h.hv, resource_uuid(param(ctx, "machine")), &nic,
                                               &cause)
@@ -470,7 +463,7 @@ static int plug_row(void *arg, struct store_row *row)
     if (strcmp(priv_of(row, "pending"), "attach") == 0)
         return 0;  /* its own Job plugs it in */
     nic_of(row, &nic);
-    c->rc = borrow(&h, c->err);
+    c->rc = hosts_use_first(&h, c->err);
     if (c->rc == 0)
         c->rc = h.drv->interface_attach(h.hv, c->machine_uuid, &nic, c->err);
     hosts_done(&h);
@@ -496,7 +489,7 @@ static int unplug_row(void *arg, struct store_row *row)
     (void)arg;
     nic_of(row, &nic);
     err_clear(&err);
-    if (borrow(&h, &err) != 0 || h.drv->interface_detach(h.hv, NULL, &nic, &err) != 0)
+    if (hosts_use_first(&h, &err) != 0 || h.drv->interface_detach(h.hv, NULL, &nic, &err) != 0)
         log_warn("machine: %s: cannot free its address: %s", row->id, err.message);
     hosts_done(&h);
     return 0;

@@ -32,12 +32,6 @@
 
 #define MAX_DEVICES 26  /* vda ... vdz */
 
-/* Volumes live on the default host (hosts.h): attach and detach borrow it. */
-static int borrow(struct host_use *h, struct cimi_error *err)
-{
-    return hosts_use(NULL, h, err);
-}
-
 static const char *param(const struct job_context *ctx, const char *name)
 {
     return json_string_value(json_object_get(ctx->params, name)) ?: "";
@@ -274,7 +268,7 @@ static int run_attach(struct job_context *ctx, struct cimi_error *err)
 
     err_clear(&cause);
     job_progress(ctx->st, ctx->job_id, 40, "attaching the volume");
-    rc = borrow(&h, &cause);
+    rc = hosts_use_first(&h, &cause);
     if (rc == 0)
         rc = h.drv->volume_attach(h.hv, resource_uuid(param(ctx, "machine")),
                                   resource_uuid(param(ctx, "volume")), param(ctx, "target"),
@@ -294,7 +288,7 @@ static int run_detach(struct job_context *ctx, struct cimi_error *err)
 
     err_clear(&cause);
     job_progress(ctx->st, ctx->job_id, 40, "detaching the volume");
-    rc = borrow(&h, &cause);
+    rc = hosts_use_first(&h, &cause);
     if (rc == 0)
         rc = h.drv->volume_detach(h.hv, resource_uuid(param(ctx, "machine")),
                                   resource_uuid(param(ctx, "volume")), &cause);
@@ -384,7 +378,7 @@ static int reattach_row(void *arg, struct store_row *row)
     struct host_use h = {0};
 
     if (volume != NULL && target != NULL &&
-        (borrow(&h, &err) != 0 ||
+        (hosts_use_first(&h, &err) != 0 ||
          h.drv->volume_attach(h.hv, machine_uuid, resource_uuid(volume), target, &err) != 0))
         log_warn("reconcile: cannot attach %s to %s again: %s", volume, row->parent, err.message);
     hosts_done(&h);

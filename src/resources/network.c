@@ -27,19 +27,13 @@
 #include "resources/resource.h"
 #include "util/log.h"
 
-/* Networks live on the default host (hosts.h): each call borrows it. */
-static int borrow(struct host_use *h, struct cimi_error *err)
-{
-    return hosts_use(NULL, h, err);
-}
-
 /* Does the default host have a network driver? */
 static bool networks_supported(void)
 {
     struct host_use h;
     bool supported;
 
-    if (borrow(&h, NULL) != 0)
+    if (hosts_use_first(&h, NULL) != 0)
         return false;
     supported = h.drv->network_supported(h.hv);
     hosts_done(&h);
@@ -364,7 +358,7 @@ static void network_refresh(struct cimi_request *req, struct store_row *row)
     if (is_transitional(state))
         return;
     err_clear(&err);
-    rc = borrow(&h, &err);
+    rc = hosts_use_first(&h, &err);
     if (rc == 0)
         rc = h.drv->network_is_active(h.hv, resource_uuid(row->id), &active, &err);
     hosts_done(&h);
@@ -523,7 +517,7 @@ static int reconcile_row(void *arg, struct store_row *row)
     err_clear(&err);
     if (strcmp(state, "CREATING") == 0 || desired == NULL)
         return 0;  /* its create Job runs again, or it never existed */
-    if (borrow(&h, &err) != 0)
+    if (hosts_use_first(&h, &err) != 0)
         return 0;
     if (h.drv->network_is_active(h.hv, resource_uuid(row->id), &active, &err) == 0)
         goto done;

@@ -15,12 +15,6 @@
 #include "hosts/hosts.h"
 #include "resources/resource.h"
 
-/* Networks live on the default host (hosts.h): each call borrows it. */
-static int borrow(struct host_use *h, struct cimi_error *err)
-{
-    return hosts_use(NULL, h, err);
-}
-
 static const char *param(const struct job_context *ctx, const char *name)
 {
     return json_string_value(json_object_get(ctx->params, name)) ?: "";
@@ -34,7 +28,7 @@ static void record_state(struct store_row *row, void *arg)
     const char *state = "ERROR";
     struct host_use h;
 
-    if (borrow(&h, NULL) == 0) {
+    if (hosts_use_first(&h, NULL) == 0) {
         if (h.drv->network_is_active(h.hv, resource_uuid(row->id), &active, NULL) == 0)
             state = active ? "STARTED" : "STOPPED";
         hosts_done(&h);
@@ -73,7 +67,7 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
     store_row_clear(&row);
     job_progress(ctx->st, ctx->job_id, 40, "defining the network in the hypervisor");
     if (rc == 0)
-        rc = borrow(&h, &cause);
+        rc = hosts_use_first(&h, &cause);
     if (rc == 0)
         rc = h.drv->network_define(h.hv, &spec, &cause);
     if (rc == 0 && strcmp(initial, "STARTED") == 0) {
@@ -92,7 +86,7 @@ static int run_switch(struct job_context *ctx, bool active, struct cimi_error *e
 
     err_clear(&cause);
     job_progress(ctx->st, ctx->job_id, 50, active ? "starting the network" : "stopping the network");
-    rc = borrow(&h, &cause);
+    rc = hosts_use_first(&h, &cause);
     if (rc == 0)
         rc = h.drv->network_set_active(h.hv, resource_uuid(param(ctx, "network")), active, &cause);
     hosts_done(&h);
@@ -121,7 +115,7 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
 
     err_clear(&cause);
     job_progress(st, ctx->job_id, 50, "removing the network from the hypervisor");
-    rc = borrow(&h, &cause);
+    rc = hosts_use_first(&h, &cause);
     if (rc == 0)
         rc = h.drv->network_undefine(h.hv, resource_uuid(network), &cause);
     hosts_done(&h);

@@ -142,7 +142,7 @@ static int resolve_image(struct cimi_request *req, const json_t *tmpl, json_t **
     {
         /* Volumes live on the default host (hosts.h). */
         struct host_use h;
-        int rc = hosts_use(NULL, &h, err);
+        int rc = hosts_use_first(&h, err);
         if (rc == 0)
             rc = h.drv->check_image(h.hv, location, err);
         hosts_done(&h);

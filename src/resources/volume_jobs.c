@@ -17,12 +17,6 @@
 #include "resources/volume.h"
 #include "util/log.h"
 
-/* Volumes live on the default host (hosts.h): each job borrows it. */
-static int borrow(struct host_use *h, struct cimi_error *err)
-{
-    return hosts_use(NULL, h, err);
-}
-
 static const char *param(const struct job_context *ctx, const char *name)
 {
     return json_string_value(json_object_get(ctx->params, name)) ?: "";
@@ -84,7 +78,7 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
                             "the volume was deleted before it was created", err);
     }
     job_progress(ctx->st, ctx->job_id, 40, "creating the volume's storage");
-    rc = borrow(&h, &cause);
+    rc = hosts_use_first(&h, &cause);
     if (rc == 0)
         rc = h.drv->volume_create(h.hv, resource_uuid(volume), &outcome.capacity_kb,
                                   json_string_value(json_object_get(row.priv, "image")) ?: "",
@@ -131,7 +125,7 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
 
     err_clear(&cause);
     job_progress(st, ctx->job_id, 50, "removing the volume's storage");
-    rc = borrow(&h, &cause);
+    rc = hosts_use_first(&h, &cause);
     if (rc == 0)
         rc = h.drv->volume_delete(h.hv, resource_uuid(volume), &cause);
     hosts_done(&h);
@@ -187,7 +181,7 @@ static int run_resize(struct job_context *ctx, struct cimi_error *err)
     err_clear(&cause);
     job_progress(ctx->st, ctx->job_id, 50, "growing the volume");
     success = attached_machine(ctx->st, volume, machine, sizeof(machine), &cause) == 0 &&
-              borrow(&h, &cause) == 0 &&
+              hosts_use_first(&h, &cause) == 0 &&
               h.drv->volume_resize(h.hv, resource_uuid(volume), capacity,
                                    machine[0] ? machine : NULL, &cause) == 0;
     hosts_done(&h);
@@ -269,7 +263,7 @@ static int run_snapshot(struct job_context *ctx, struct cimi_error *err)
     err_clear(&cause);
     job_progress(ctx->st, ctx->job_id, 40, "copying the volume");
     rc = attached_machine(ctx->st, volume, machine, sizeof(machine), &cause) == 0 &&
-                 borrow(&h, &cause) == 0 &&
+                 hosts_use_first(&h, &cause) == 0 &&
                  h.drv->volume_snapshot(h.hv, resource_uuid(volume), machine[0] ? machine : NULL,
                                         resource_uuid(param(ctx, "image")), location,
                                         sizeof(location), &cause) == 0
