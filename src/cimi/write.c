@@ -35,6 +35,7 @@ struct mutation {
     struct store_row row;     /* the resource created or changed */
     struct job_spec spec;     /* the Job the request creates */
     json_t *input;            /* the decoded request body */
+    struct store_row job;     /* the Job, until it is handed to the workers */
     char job_id[128];
     bool in_transaction;
 };
@@ -55,6 +56,7 @@ static void mutation_free(struct mutation *m)
     json_decref(m->input);
     m->input = NULL;
     store_row_clear(&m->row);
+    store_row_clear(&m->job);
     job_spec_clear(&m->spec);
 }
 
@@ -82,18 +84,24 @@ static void mutation_job(struct mutation *m, const char *action, const char *tar
     snprintf(m->spec.tenant, sizeof(m->spec.tenant), "%s", tenant);
 }
 
-/* Write the Job and commit; then name the Job in the reply and queue it. */
-static int mutation_commit(struct mutation *m)
+/* Write the Job and commit; then name the Job in the reply (and, if
+ * job_doc, render it as committed) and hand it to the workers. */
+static int mutation_commit(struct mutation *m, json_t **job_doc)
 {
     struct store *st = m->req->st;
 
-    if (job_create(st, &m->spec, m->job_id, sizeof(m->job_id), &m->err) != 0 ||
-        st->ops->commit(st, &m->err) != 0)
+    if (job_create(st, &m->spec, &m->job, &m->err) != 0 || st->ops->commit(st, &m->err) != 0)
         return -1;
     m->in_transaction = false;
+    snprintf(m->job_id, sizeof(m->job_id), "%s", m->job.id);
     render_uri(m->req, m->job_id, m->resp->job_uri, sizeof(m->resp->job_uri));
+    if (job_doc != NULL)
+        *job_doc = render_refreshed_row(m->req, &t_job, &m->job);
+    /* The Job's parameters are shared with its row: the worker gets the only reference. */
+    job_spec_clear(&m->spec);
     if (m->spec.op[0])
-        jobs_enqueue(m->job_id);
+        jobs_enqueue(&m->job);
+    store_row_clear(&m->job);
     return 0;
 }
 
@@ -219,7 +227,7 @@ void create_item(struct cimi_request *req, const struct target *tg, struct cimi_
     if (ro->create(req, m.input, &m.row, &m.spec, &m.err) != 0)
         goto fail;
     snprintf(m.spec.created, sizeof(m.spec.created), "%s", m.row.id);
-    if (req->st->ops->insert(req->st, &m.row, &m.err) != 0 || mutation_commit(&m) != 0) {
+    if (req->st->ops->insert(req->st, &m.row, &m.err) != 0 || mutation_commit(&m, NULL) != 0) {
         if (ro->abort_create)
             ro->abort_create(req, &m.row);
         goto fail;
@@ -269,27 +277,22 @@ static int merge_update(const struct cimi_type *t, json_t *doc, json_t *input,
 /* Wait for the Job of a delete or update (what: "deleting", "updating"):
  * 0 with resp->status 200 (done) or 202 (still running, or stopped); -1
  * with m->err when the Job failed. */
-static int job_outcome(struct cimi_request *req, struct mutation *m, const char *what)
+static int job_outcome(struct mutation *m, const char *what)
 {
-    struct store_row job;
-    const char *state;
-    int rc = 0;
+    struct job_end end;
 
-    if (!jobs_wait(m->job_id, JOB_WAIT_MS)) {
+    if (!jobs_wait(m->job_id, JOB_WAIT_MS, &end)) {
         m->resp->status = 202;
         return 0;
     }
-    memset(&job, 0, sizeof(job));
-    if (req->st->ops->get(req->st, m->job_id, &job, NULL) != 0)
-        return 0;
-    state = json_string_value(json_object_get(job.doc, "state")) ?: "";
-    if (strcmp(state, "FAILED") == 0)
-        rc = err_set(&m->err, 500, NULL, "%s %s failed: %s", what, m->row.id,
-                     json_string_value(json_object_get(job.doc, "statusMessage")) ?: "unknown error");
-    else if (strcmp(state, "SUCCESS") != 0)
+    if (end.state[0] == '\0')
+        return 0;  /* the Job is gone */
+    if (strcmp(end.state, "FAILED") == 0)
+        return err_set(&m->err, 500, NULL, "%s %s failed: %s", what, m->row.id,
+                       end.message[0] ? end.message : "unknown error");
+    if (strcmp(end.state, "SUCCESS") != 0)
         m->resp->status = 202;
-    store_row_clear(&job);
-    return rc;
+    return 0;
 }
 
 /* The Job of a committed request failed: answer with its error, naming it. */
@@ -346,10 +349,10 @@ void update_item(struct cimi_request *req, const struct target *tg, struct cimi_
     if (req->st->ops->update(req->st, &m.row, &m.err) != 0)
         goto fail;
     mutation_job(&m, "edit", m.row.id, m.row.tenant);
-    if (mutation_commit(&m) != 0)
+    if (mutation_commit(&m, NULL) != 0)
         goto fail;
     resp->status = 200;
-    if (m.spec.op[0] && job_outcome(req, &m, "updating") != 0) {
+    if (m.spec.op[0] && job_outcome(&m, "updating") != 0) {
         mutation_job_failed(&m);
         return;
     }
@@ -375,12 +378,12 @@ void delete_item(struct cimi_request *req, const struct target *tg, struct cimi_
     if (ro->remove ? ro->remove(req, &m.row, &m.spec, &m.err) != 0
                    : req->st->ops->remove(req->st, m.row.id, &m.err) != 0)
         goto fail;
-    if (mutation_commit(&m) != 0)
+    if (mutation_commit(&m, NULL) != 0)
         goto fail;
     /* Clients expect exactly 200 for a finished delete: wait a little for
      * the Job. 202 if it takes longer (or was stopped), an error if it failed. */
     resp->status = 200;
-    if (m.spec.op[0] && job_outcome(req, &m, "deleting") != 0) {
+    if (m.spec.op[0] && job_outcome(&m, "deleting") != 0) {
         mutation_job_failed(&m);
         return;
     }
@@ -447,7 +450,6 @@ static int action_of_request(const struct target *tg, const json_t *body, char *
 void run_action(struct cimi_request *req, const struct target *tg, struct cimi_response *resp)
 {
     struct mutation m;
-    struct target job;
     json_t *job_doc = NULL;
     char name[64], action_uri[160];
 
@@ -464,12 +466,12 @@ void run_action(struct cimi_request *req, const struct target *tg, struct cimi_r
     snprintf(action_uri, sizeof(action_uri), CIMI_NS "/action/%s", name);
     mutation_job(&m, action_uri, m.row.id, m.row.tenant);
     if (find_action(tg->type, name)->run(req, &m.row, m.input, &m.spec, &m.err) != 0 ||
-        mutation_commit(&m) != 0)
+        mutation_commit(&m, &job_doc) != 0)
         goto fail;
-    /* 202 with the Job in the body and the target in Location. */
+    /* 202 with the Job (as committed) in the body and the target in Location. */
     render_uri(req, m.row.id, resp->location, sizeof(resp->location));
     resp->status = 202;
-    if (route_resolve(m.job_id, &job, &m.err) == 0 && read_item(req, &job, &job_doc, NULL, &m.err) == 0)
+    if (job_doc != NULL)
         handlers_set_doc(resp, 202, job_doc, &t_job, false);
     log_info("cimi: %s %s %s (job %s)", req->who.name, name, m.row.id, m.job_id);
     mutation_free(&m);

@@ -4,9 +4,20 @@
  * A Job is a stored resource ("jobs/<uuid>") whose private document is its
  * journal: the job kind to run ("op"), its parameters and the target.  The
  * request that creates a Job commits it together with its change and then
- * queues the id here.  Workers pop ids, mark the Job RUNNING, and call the
- * job kind, which finishes the Job in the same transaction as the
- * resource's new state.  Finished Jobs are purged after the retention period.
+ * hands the Job's row (its documents, already parsed) to the queue here.
+ * A worker pops it and claims it in memory: from then on the Job shows
+ * RUNNING (progress.c) while the store keeps it QUEUED; the job kind
+ * finishes the Job in the same transaction as the resource's new state,
+ * writing the worker's copy of the row.  So an operation costs two durable
+ * commits (the request's, the outcome) and no re-reading of the Job.
+ *
+ * Crash safety is unchanged: start-up recovery runs every QUEUED or RUNNING
+ * Job again (job kinds are idempotent), after recording the QUEUED ones
+ * RUNNING, since their run may have begun before the crash and can no
+ * longer be stopped.  A "stop" of a Job races with its claim: both take the
+ * pool's lock; a stop that came first marks the queued Job, and its worker
+ * then claims it through the store, after the stop's transaction ended.
+ * Finished Jobs are purged after the retention period.
  */
 #include "jobs/jobs.h"
 
@@ -21,9 +32,20 @@
 #include "util/startup.h"
 
 #define QUEUE_MAX 65536
+/* How many recent outcomes jobs_wait can find without reading the store. */
+#define ENDED_MAX 1024
 
 struct queue_item {
     char id[128];
+    json_t *doc;           /* the Job's documents from its request, or NULL: read them */
+    json_t *priv;
+    bool stop_requested;   /* a stop came while it was queued: claim it through the store */
+};
+
+/* A Job a worker is done with. */
+struct ended_job {
+    char id[128];
+    struct job_end end;    /* state "" = unknown here (ask the store) */
 };
 
 static struct {
@@ -32,6 +54,8 @@ static struct {
     pthread_cond_t finished;   /* broadcast whenever a Job ends */
     struct queue_item *items;
     size_t head, count;
+    struct ended_job *ended;   /* ring of the last ENDED_MAX Jobs workers are done with */
+    size_t ended_next;
     bool stopping;
     int nthreads;
     pthread_t *threads;
@@ -42,6 +66,10 @@ static struct {
     .not_empty = PTHREAD_COND_INITIALIZER,
     .finished = PTHREAD_COND_INITIALIZER,
 };
+
+/* The Job this worker thread runs: job_finish writes this copy of its row
+ * instead of reading it again. */
+static __thread struct store_row *current_job;
 
 void job_spec_init(struct job_spec *spec)
 {
@@ -60,7 +88,7 @@ static bool is_terminal(const char *state)
                      strcmp(state, "STOPPED") == 0);
 }
 
-int job_create(struct store *st, const struct job_spec *spec, char *job_id, size_t len,
+int job_create(struct store *st, const struct job_spec *spec, struct store_row *job,
                struct cimi_error *err)
 {
     struct store_row row;
@@ -92,32 +120,38 @@ int job_create(struct store *st, const struct job_spec *spec, char *job_id, size
                          "created", spec->created,
                          "params", spec->params ? spec->params : json_null());
     rc = st->ops->insert(st, &row, err);
-    store_row_clear(&row);
-    if (rc == 0)
-        snprintf(job_id, len, "jobs/%s", uuid);
-    return rc;
+    if (rc != 0) {
+        store_row_clear(&row);
+        return rc;
+    }
+    *job = row;
+    return 0;
 }
 
+/* Write the Job's new state: the running worker's copy of its row, or
+ * (any other thread) the row read from the store. */
 static int set_job_state(struct store *st, const char *job_id, const char *state, int progress,
                          const char *message, int return_code, struct cimi_error *err)
 {
-    struct store_row row;
+    struct store_row stored, *row = &stored;
     char now[32];
     int rc;
 
-    memset(&row, 0, sizeof(row));
-    if (st->ops->get(st, job_id, &row, err) != 0)
+    memset(&stored, 0, sizeof(stored));
+    if (current_job != NULL && strcmp(current_job->id, job_id) == 0)
+        row = current_job;
+    else if (st->ops->get(st, job_id, &stored, err) != 0)
         return -1;
     clock_now_iso(now, sizeof(now));
-    json_object_set_new(row.doc, "state", json_string(state));
-    json_object_set_new(row.doc, "progress", json_integer(progress));
-    json_object_set_new(row.doc, "returnCode", json_integer(return_code));
+    json_object_set_new(row->doc, "state", json_string(state));
+    json_object_set_new(row->doc, "progress", json_integer(progress));
+    json_object_set_new(row->doc, "returnCode", json_integer(return_code));
     if (message)
-        json_object_set_new(row.doc, "statusMessage", json_string(message));
-    json_object_set_new(row.doc, "timeOfStatusChange", json_string(now));
-    json_object_set_new(row.doc, "updated", json_string(now));
-    rc = st->ops->update(st, &row, err);
-    store_row_clear(&row);
+        json_object_set_new(row->doc, "statusMessage", json_string(message));
+    json_object_set_new(row->doc, "timeOfStatusChange", json_string(now));
+    json_object_set_new(row->doc, "updated", json_string(now));
+    rc = st->ops->update(st, row, err);
+    store_row_clear(&stored);
     return rc;
 }
 
@@ -160,84 +194,144 @@ static const struct job_kind *find_kind(const char *op)
     return NULL;
 }
 
-/* Mark a Job FAILED in its own transaction (the last resort). */
-static void fail_job(struct store *st, const char *job_id, const char *message)
+/* Mark a Job FAILED in its own transaction (the last resort). 0 when committed. */
+static int fail_job(struct store *st, const char *job_id, const char *message)
 {
     struct cimi_error err;
 
     if (st->ops->begin(st, &err) != 0)
-        return;
-    if (job_finish(st, job_id, false, message, &err) != 0 || st->ops->commit(st, &err) != 0)
+        return -1;
+    if (job_finish(st, job_id, false, message, &err) != 0 || st->ops->commit(st, &err) != 0) {
         st->ops->rollback(st);
+        return -1;
+    }
+    return 0;
 }
 
-/* Claim a queued Job: QUEUED/RUNNING -> RUNNING. Returns false if there is
- * nothing to run (finished, stopped, gone); row is then empty. */
-static bool claim_job(struct store *st, const char *job_id, struct store_row *row)
+/* The queued item of job_id, or NULL. Under pool.lock. */
+static struct queue_item *queued_find(const char *job_id)
+{
+    for (size_t i = 0; i < pool.count; i++) {
+        struct queue_item *item = &pool.items[(pool.head + i) % QUEUE_MAX];
+        if (strcmp(item->id, job_id) == 0)
+            return item;
+    }
+    return NULL;
+}
+
+/* The recorded end of job_id, or NULL. Under pool.lock. */
+static const struct ended_job *ended_find(const char *job_id)
+{
+    for (size_t i = 0; i < ENDED_MAX; i++)
+        if (strcmp(pool.ended[i].id, job_id) == 0)
+            return &pool.ended[i];
+    return NULL;
+}
+
+/* Claim a Job whose row is not in memory (or a stop raced with): read it
+ * inside a write transaction, so that a stop's transaction has ended.
+ * false if there is nothing to run (finished, stopped, gone). */
+static bool claim_from_store(struct store *st, struct store_row *row)
 {
     struct cimi_error err;
+    char id[sizeof(row->id)];
     const char *state;
+    bool claimed;
 
+    snprintf(id, sizeof(id), "%s", row->id);
+    store_row_clear(row);
     if (st->ops->begin(st, &err) != 0)
         return false;
-    if (st->ops->get(st, job_id, row, &err) != 0) {
+    if (st->ops->get(st, id, row, &err) != 0) {
         st->ops->rollback(st);
+        snprintf(row->id, sizeof(row->id), "%s", id);
         return false;
     }
     state = json_string_value(json_object_get(row->doc, "state"));
-    if (is_terminal(state) || (state && strcmp(state, "STOPPING") == 0)) {
-        st->ops->rollback(st);
-        store_row_clear(row);
-        return false;
+    claimed = !is_terminal(state) && !(state && strcmp(state, "STOPPING") == 0);
+    if (claimed) {
+        pthread_mutex_lock(&pool.lock);
+        job_running_begin(id);
+        pthread_mutex_unlock(&pool.lock);
     }
-    json_object_set_new(row->doc, "state", json_string("RUNNING"));
-    json_object_set_new(row->doc, "progress", json_integer(10));
-    if (st->ops->update(st, row, &err) != 0 || st->ops->commit(st, &err) != 0) {
-        st->ops->rollback(st);
-        store_row_clear(row);
-        return false;
-    }
-    return true;
+    st->ops->rollback(st);  /* nothing was written */
+    return claimed;
 }
 
-static void run_job(const char *job_id)
+/* A worker is done with the Job: record its end for jobs_wait (known: its
+ * outcome was committed, as the row says), drop its progress, wake the waiters. */
+static void job_ended(const struct store_row *job, bool known)
+{
+    struct ended_job *e;
+
+    pthread_mutex_lock(&pool.lock);
+    e = &pool.ended[pool.ended_next];
+    pool.ended_next = (pool.ended_next + 1) % ENDED_MAX;
+    snprintf(e->id, sizeof(e->id), "%s", job->id);
+    e->end.state[0] = e->end.message[0] = '\0';
+    if (known && job->doc != NULL) {
+        snprintf(e->end.state, sizeof(e->end.state), "%s",
+                 json_string_value(json_object_get(job->doc, "state")) ?: "");
+        snprintf(e->end.message, sizeof(e->end.message), "%s",
+                 json_string_value(json_object_get(job->doc, "statusMessage")) ?: "");
+    }
+    job_progress_forget(job->id);
+    pthread_cond_broadcast(&pool.finished);
+    pthread_mutex_unlock(&pool.lock);
+}
+
+/* Run one claimed Job; row is the Job (documents owned). true when its
+ * outcome was committed. */
+static bool run_claimed(struct store *st, struct store_row *row)
+{
+    const char *op = json_string_value(json_object_get(row->priv, "op"));
+    const struct job_kind *kind = op ? find_kind(op) : NULL;
+    struct job_context ctx;
+    struct cimi_error err;
+    bool committed = true;
+
+    current_job = row;
+    if (kind == NULL) {
+        committed = fail_job(st, row->id, "unknown job kind") == 0;
+        current_job = NULL;
+        return committed;
+    }
+    ctx.st = st;
+    ctx.job_id = row->id;
+    ctx.target = json_string_value(json_object_get(row->priv, "target"));
+    ctx.created = json_string_value(json_object_get(row->priv, "created"));
+    ctx.params = json_object_get(row->priv, "params");
+    if (ctx.created == NULL)
+        ctx.created = "";
+    err_clear(&err);
+    log_debug("job: %s running %s", row->id, op);
+    if (kind->run(&ctx, &err) != 0) {
+        char message[600];
+        snprintf(message, sizeof(message), "%s", err.message[0] ? err.message : "job failed");
+        committed = fail_job(st, row->id, message) == 0;
+    }
+    current_job = NULL;
+    return committed;
+}
+
+/* Run a popped item: claimed in memory already when its row came with it. */
+static void run_job(struct queue_item *item, bool claimed)
 {
     struct cimi_error err;
     struct store *st = store_for_thread(&err);
     struct store_row row;
-    const struct job_kind *kind;
-    struct job_context ctx;
-    const char *op;
+    bool known = false;
 
-    if (st == NULL) {
-        log_error("job: %s: %s", job_id, err.message);
-        return;
-    }
     memset(&row, 0, sizeof(row));
-    if (!claim_job(st, job_id, &row))
-        return;
-    op = json_string_value(json_object_get(row.priv, "op"));
-    kind = op ? find_kind(op) : NULL;
-    if (kind == NULL) {
-        fail_job(st, job_id, "unknown job kind");
-        store_row_clear(&row);
-        return;
-    }
-    ctx.st = st;
-    ctx.job_id = job_id;
-    ctx.target = json_string_value(json_object_get(row.priv, "target"));
-    ctx.created = json_string_value(json_object_get(row.priv, "created"));
-    ctx.params = json_object_get(row.priv, "params");
-    if (ctx.created == NULL)
-        ctx.created = "";
-    err_clear(&err);
-    log_debug("job: %s running %s", job_id, op);
-    if (kind->run(&ctx, &err) != 0) {
-        char message[600];
-        snprintf(message, sizeof(message), "%s", err.message[0] ? err.message : "job failed");
-        fail_job(st, job_id, message);
-    }
-    job_progress_forget(job_id);
+    snprintf(row.id, sizeof(row.id), "%s", item->id);
+    row.doc = item->doc;
+    row.priv = item->priv;
+    item->doc = item->priv = NULL;
+    if (st == NULL)
+        log_error("job: %s: %s", row.id, err.message);
+    else if (claimed || claim_from_store(st, &row))
+        known = run_claimed(st, &row);
+    job_ended(&row, known);
     store_row_clear(&row);
 }
 
@@ -251,6 +345,7 @@ static void *worker_main(void *arg)
     }
     for (;;) {
         struct queue_item item;
+        bool claimed;
 
         pthread_mutex_lock(&pool.lock);
         while (pool.count == 0 && !pool.stopping)
@@ -260,15 +355,15 @@ static void *worker_main(void *arg)
             break;
         }
         item = pool.items[pool.head];
+        pool.items[pool.head].doc = pool.items[pool.head].priv = NULL;
         pool.head = (pool.head + 1) % QUEUE_MAX;
         pool.count--;
+        /* Claimed in memory under the lock jobs_stop takes: RUNNING from here. */
+        claimed = item.doc != NULL && item.priv != NULL && !item.stop_requested &&
+                  job_running_begin(item.id) == 0;
         pthread_mutex_unlock(&pool.lock);
 
-        run_job(item.id);
-
-        pthread_mutex_lock(&pool.lock);
-        pthread_cond_broadcast(&pool.finished);
-        pthread_mutex_unlock(&pool.lock);
+        run_job(&item, claimed);
     }
     store_release_thread();
     return NULL;
@@ -277,8 +372,9 @@ static void *worker_main(void *arg)
 int jobs_start(int n, const struct job_kind *const *kinds, long retention_minutes)
 {
     pool.items = calloc(QUEUE_MAX, sizeof(*pool.items));
+    pool.ended = calloc(ENDED_MAX, sizeof(*pool.ended));
     pool.threads = calloc((size_t)n, sizeof(*pool.threads));
-    if (pool.items == NULL || pool.threads == NULL)
+    if (pool.items == NULL || pool.ended == NULL || pool.threads == NULL)
         return -1;
     pool.kinds = kinds;
     pool.retention_minutes = retention_minutes;
@@ -291,56 +387,100 @@ int jobs_start(int n, const struct job_kind *const *kinds, long retention_minute
     return 0;
 }
 
-void jobs_enqueue(const char *job_id)
+void jobs_enqueue(struct store_row *job)
 {
     pthread_mutex_lock(&pool.lock);
     if (pool.count < QUEUE_MAX && !pool.stopping) {
         struct queue_item *slot = &pool.items[(pool.head + pool.count) % QUEUE_MAX];
-        snprintf(slot->id, sizeof(slot->id), "%s", job_id);
+        snprintf(slot->id, sizeof(slot->id), "%s", job->id);
+        slot->doc = job->doc;
+        slot->priv = job->priv;
+        slot->stop_requested = false;
+        job->doc = job->priv = NULL;
         pool.count++;
         pthread_cond_signal(&pool.not_empty);
     } else {
         /* Stays QUEUED in the store: the next start-up runs it. */
-        log_warn("job: queue full or stopping; %s will run after restart", job_id);
+        log_warn("job: queue full or stopping; %s will run after restart", job->id);
     }
     pthread_mutex_unlock(&pool.lock);
+    store_row_clear(job);
 }
 
 struct recover_ctx {
     struct store *st;
     int count;
-    json_t *ids;
+    struct store_row *rows;
+    size_t nrows, cap;
 };
 
+/* Keep each unfinished Job's row (its documents are stolen from the listing). */
 static int collect_unfinished(void *arg, struct store_row *row)
 {
     struct recover_ctx *c = arg;
     const char *state = json_string_value(json_object_get(row->doc, "state"));
 
-    if (state && (strcmp(state, "QUEUED") == 0 || strcmp(state, "RUNNING") == 0))
-        json_array_append_new(c->ids, json_string(row->id));
+    if (!state || (strcmp(state, "QUEUED") != 0 && strcmp(state, "RUNNING") != 0))
+        return 0;
+    if (c->nrows == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        struct store_row *rows = realloc(c->rows, cap * sizeof(*rows));
+        if (rows == NULL)
+            return 1;
+        c->rows = rows;
+        c->cap = cap;
+    }
+    c->rows[c->nrows++] = *row;
+    row->doc = row->priv = NULL;
     return 0;
+}
+
+/* A QUEUED Job may have begun before cimid stopped (its claim is in memory
+ * only): record every one RUNNING, in one transaction, so that none can be
+ * stopped any more (its kind's cancel assumes nothing was done). */
+static int mark_recovered_running(struct store *st, struct recover_ctx *c)
+{
+    struct cimi_error err;
+
+    if (st->ops->begin(st, &err) != 0)
+        return -1;
+    for (size_t i = 0; i < c->nrows; i++) {
+        json_t *doc = c->rows[i].doc;
+        if (strcmp(json_string_value(json_object_get(doc, "state")) ?: "", "QUEUED") != 0)
+            continue;
+        json_object_set_new(doc, "state", json_string("RUNNING"));
+        json_object_set_new(doc, "progress", json_integer(10));
+        if (st->ops->update(st, &c->rows[i], &err) != 0) {
+            st->ops->rollback(st);
+            return -1;
+        }
+    }
+    return st->ops->commit(st, &err);
 }
 
 int jobs_recover(struct store *st)
 {
-    struct recover_ctx ctx = {st, 0, json_array()};
+    struct recover_ctx ctx = {st, 0, NULL, 0, 0};
     struct cimi_error err;
-    size_t i;
-    json_t *id;
+    int rc = 0;
 
     if (st->ops->list(st, "Job", NULL, NULL, collect_unfinished, &ctx, &err) != 0) {
         log_error("job: recovery: %s", err.message);
-        json_decref(ctx.ids);
-        return -1;
+        rc = -1;
+    } else if (mark_recovered_running(st, &ctx) != 0) {
+        log_error("job: recovery: cannot record the unfinished Jobs RUNNING");
+        rc = -1;
     }
-    json_array_foreach(ctx.ids, i, id) {
-        log_info("job: recovering unfinished %s", json_string_value(id));
-        jobs_enqueue(json_string_value(id));
-        ctx.count++;
+    for (size_t i = 0; i < ctx.nrows; i++) {
+        if (rc == 0) {
+            log_info("job: recovering unfinished %s", ctx.rows[i].id);
+            jobs_enqueue(&ctx.rows[i]);
+            ctx.count++;
+        }
+        store_row_clear(&ctx.rows[i]);
     }
-    json_decref(ctx.ids);
-    return ctx.count;
+    free(ctx.rows);
+    return rc == 0 ? ctx.count : -1;
 }
 
 int jobs_stop(struct store *st, struct store_row *job, struct cimi_error *err)
@@ -349,11 +489,22 @@ int jobs_stop(struct store *st, struct store_row *job, struct cimi_error *err)
     const char *op = json_string_value(json_object_get(job->priv, "op"));
     const struct job_kind *kind = op ? find_kind(op) : NULL;
     struct job_context ctx;
+    struct queue_item *item;
+    bool running = false;
     char now[32];
 
-    if (state == NULL || strcmp(state, "QUEUED") != 0)
+    if (state != NULL && strcmp(state, "QUEUED") == 0) {
+        /* A worker may have claimed it since the request looked. */
+        pthread_mutex_lock(&pool.lock);
+        running = job_running(job->id);
+        item = running || pool.items == NULL ? NULL : queued_find(job->id);
+        if (item != NULL)
+            item->stop_requested = true;
+        pthread_mutex_unlock(&pool.lock);
+    }
+    if (state == NULL || strcmp(state, "QUEUED") != 0 || running)
         return err_set(err, 409, NULL, "Job '%s' is %s and can no longer be stopped", job->id,
-                       state ? state : "unknown");
+                       running ? "RUNNING" : state ? state : "unknown");
     ctx.st = st;
     ctx.job_id = job->id;
     ctx.target = json_string_value(json_object_get(job->priv, "target"));
@@ -372,24 +523,53 @@ int jobs_stop(struct store *st, struct store_row *job, struct cimi_error *err)
     return st->ops->update(st, job, err);
 }
 
-static bool job_is_finished(struct store *st, const char *job_id)
+/* The Job's end as the store has it: true when finished (or gone). */
+static bool stored_end(struct store *st, const char *job_id, struct job_end *end)
 {
     struct store_row row;
+    const char *state;
     bool done = true;
 
     memset(&row, 0, sizeof(row));
-    if (st->ops->get(st, job_id, &row, NULL) == 0) {
-        done = is_terminal(json_string_value(json_object_get(row.doc, "state")));
-        store_row_clear(&row);
+    end->state[0] = end->message[0] = '\0';
+    if (st->ops->get(st, job_id, &row, NULL) != 0)
+        return true;
+    state = json_string_value(json_object_get(row.doc, "state"));
+    done = is_terminal(state);
+    if (done) {
+        snprintf(end->state, sizeof(end->state), "%s", state);
+        snprintf(end->message, sizeof(end->message), "%s",
+                 json_string_value(json_object_get(row.doc, "statusMessage")) ?: "");
     }
+    store_row_clear(&row);
     return done;
 }
 
-bool jobs_wait(const char *job_id, int timeout_ms)
+/* Is the Job finished? From the recent ends while a worker has it, from
+ * the store otherwise. Under pool.lock (released around a store read). */
+static bool job_is_finished(struct store *st, const char *job_id, struct job_end *end)
+{
+    const struct ended_job *e = pool.ended ? ended_find(job_id) : NULL;
+    bool done;
+
+    if (e != NULL && e->end.state[0]) {
+        *end = e->end;
+        return true;
+    }
+    if (e == NULL && pool.items != NULL && (job_running(job_id) || queued_find(job_id) != NULL))
+        return false;
+    pthread_mutex_unlock(&pool.lock);
+    done = stored_end(st, job_id, end);
+    pthread_mutex_lock(&pool.lock);
+    return done;
+}
+
+bool jobs_wait(const char *job_id, int timeout_ms, struct job_end *end)
 {
     struct cimi_error err;
     struct store *st = store_for_thread(&err);
     struct timespec deadline;
+    bool done;
 
     if (st == NULL)
         return false;
@@ -401,12 +581,14 @@ bool jobs_wait(const char *job_id, int timeout_ms)
         deadline.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&pool.lock);
-    while (!job_is_finished(st, job_id)) {
-        if (pthread_cond_timedwait(&pool.finished, &pool.lock, &deadline) != 0)
+    while (!(done = job_is_finished(st, job_id, end))) {
+        if (pthread_cond_timedwait(&pool.finished, &pool.lock, &deadline) != 0) {
+            done = job_is_finished(st, job_id, end);
             break;
+        }
     }
     pthread_mutex_unlock(&pool.lock);
-    return job_is_finished(st, job_id);
+    return done;
 }
 
 /* A Job the workers never reached before cimid stopped: undo what its
@@ -465,7 +647,11 @@ void jobs_shutdown(int grace_seconds)
         pthread_mutex_lock(&pool.lock);
     }
     while (pool.count > 0) {
-        json_array_append_new(left, json_string(pool.items[pool.head].id));
+        struct queue_item *item = &pool.items[pool.head];
+        json_array_append_new(left, json_string(item->id));
+        json_decref(item->doc);
+        json_decref(item->priv);
+        item->doc = item->priv = NULL;
         pool.head = (pool.head + 1) % QUEUE_MAX;
         pool.count--;
     }
@@ -486,9 +672,13 @@ void jobs_shutdown(int grace_seconds)
                  json_array_size(left), grace_seconds);
     json_decref(left);
     free(pool.threads);
+    pthread_mutex_lock(&pool.lock);
     free(pool.items);
+    free(pool.ended);
     pool.threads = NULL;
     pool.items = NULL;
+    pool.ended = NULL;
+    pthread_mutex_unlock(&pool.lock);
     pool.nthreads = 0;
 }
 

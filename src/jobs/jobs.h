@@ -51,9 +51,10 @@ struct job_kind {
 void job_spec_init(struct job_spec *spec);
 void job_spec_clear(struct job_spec *spec);
 
-/* Insert the Job described by spec (inside the caller's transaction); its id
- * ("jobs/<uuid>") is written to job_id. */
-int job_create(struct store *st, const struct job_spec *spec, char *job_id, size_t len,
+/* Insert the Job described by spec (inside the caller's transaction); job
+ * gets its row (id "jobs/<uuid>" and documents; the caller clears it, or
+ * hands it to jobs_enqueue after the commit). */
+int job_create(struct store *st, const struct job_spec *spec, struct store_row *job,
                struct cimi_error *err);
 
 /* Inside a transaction: mark the Job finished: state "SUCCESS" or "FAILED",
@@ -71,21 +72,34 @@ int job_complete(struct store *st, const char *job_id, const char *path, job_upd
 /* Record how far a running Job got (0..100) and a message, in memory
  * (progress.c): no store write; shown on the Job while it is RUNNING. */
 int job_progress(struct store *st, const char *job_id, int progress, const char *message);
-/* Show the recorded progress of a RUNNING Job in its document. */
+/* A worker claimed the Job: it is RUNNING from now on (in memory: the
+ * store keeps it QUEUED until its outcome). -1 if the table is full. */
+int job_running_begin(const char *job_id);
+/* Is the Job claimed by a worker (between job_running_begin and forget)? */
+bool job_running(const char *job_id);
+/* A running Job's document shows RUNNING and its recorded progress. */
 void job_progress_show(const char *job_id, json_t *doc);
 /* The Job's run ended: drop its record. */
 void job_progress_forget(const char *job_id);
 
 /* Start n workers; kinds is the registry of job kinds. */
 int jobs_start(int n, const struct job_kind *const *kinds, long retention_minutes);
-/* Queue a committed Job for a worker. */
-void jobs_enqueue(const char *job_id);
+/* Queue a committed Job for a worker; the worker takes job's documents
+ * (job->doc and job->priv are NULL afterwards; NULL ones are read from the store). */
+void jobs_enqueue(struct store_row *job);
 /* Re-queue every unfinished Job (start-up recovery). Returns how many. */
 int jobs_recover(struct store *st);
 /* Stop a queued Job (CIMI "stop" action), inside the caller's transaction. */
 int jobs_stop(struct store *st, struct store_row *job, struct cimi_error *err);
-/* Wait (up to timeout_ms) until the Job is finished. true if it is. */
-bool jobs_wait(const char *job_id, int timeout_ms);
+/* How a Job ended, as jobs_wait saw it. */
+struct job_end {
+    char state[16];        /* "SUCCESS", "FAILED", "STOPPED"; "" = the Job is gone */
+    char message[512];     /* its statusMessage */
+};
+
+/* Wait (up to timeout_ms) until the Job is finished. true if it is, with
+ * end filled. */
+bool jobs_wait(const char *job_id, int timeout_ms, struct job_end *end);
 /* Stop accepting work, let the workers finish the queue (up to grace
  * seconds), join the threads; Jobs still queued then are undone (their
  * kind's cancel) and recorded FAILED. */

@@ -1,14 +1,15 @@
 /*
- * progress.c - how far running Jobs got, kept in memory.
+ * progress.c - the running Jobs and how far they got, kept in memory.
  *
- * A Job's claim (QUEUED -> RUNNING) and its outcome are durable commits
- * (jobs.c).  The steps in between (job_progress: "defining the machine in
- * the hypervisor", a download's percentage) only tell a client how far a
- * running Job got, and a Job interrupted by a crash runs again from the
- * start, so they are not written to the store: each running Job has a record
- * here, and the Job's refresh hook (resources/job.c) shows it on the Job
- * while its stored state is RUNNING.  The worker forgets the record when the
- * Job's run ends.
+ * A worker claims a Job in memory (jobs.c): from then on the Job is
+ * RUNNING, while the store keeps it QUEUED until its outcome is committed
+ * with the resource's new state.  The steps in between (job_progress:
+ * "defining the machine in the hypervisor", a download's percentage) only
+ * tell a client how far a running Job got, and a Job interrupted by a crash
+ * runs again from the start, so they are not written to the store either:
+ * each running Job has a record here, and the Job's refresh hook
+ * (resources/job.c) shows it (state RUNNING, progress, message) on the Job.
+ * The worker forgets the record when the Job's run ends.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@
 #include "util/clock.h"
 
 /* At most one running Job per worker, and there are at most 256 workers
- * (config.c); a full table only means a Job shows its claim's progress. */
+ * (config.c), so a claim always finds a free record. */
 #define PROGRESS_MAX 256
 
 struct running {
@@ -45,11 +46,11 @@ static struct running *find_locked(const char *job_id, bool add)
     return add ? free_one : NULL;
 }
 
-int job_progress(struct store *st, const char *job_id, int progress, const char *message)
+/* Record progress (and message, or none) for job_id, adding its record. */
+static int record(const char *job_id, int progress, const char *message)
 {
     struct running *r;
 
-    (void)st;
     if (strlen(job_id) >= sizeof(r->job_id))
         return -1;
     pthread_mutex_lock(&lock);
@@ -64,6 +65,27 @@ int job_progress(struct store *st, const char *job_id, int progress, const char 
     return r != NULL ? 0 : -1;
 }
 
+int job_progress(struct store *st, const char *job_id, int progress, const char *message)
+{
+    (void)st;
+    return record(job_id, progress, message);
+}
+
+int job_running_begin(const char *job_id)
+{
+    return record(job_id, 10, NULL);
+}
+
+bool job_running(const char *job_id)
+{
+    bool found;
+
+    pthread_mutex_lock(&lock);
+    found = find_locked(job_id, false) != NULL;
+    pthread_mutex_unlock(&lock);
+    return found;
+}
+
 void job_progress_show(const char *job_id, json_t *doc)
 {
     struct running *r;
@@ -71,6 +93,7 @@ void job_progress_show(const char *job_id, json_t *doc)
     pthread_mutex_lock(&lock);
     r = find_locked(job_id, false);
     if (r != NULL) {
+        json_object_set_new(doc, "state", json_string("RUNNING"));
         json_object_set_new(doc, "progress", json_integer(r->progress));
         if (r->message[0])
             json_object_set_new(doc, "statusMessage", json_string(r->message));

@@ -81,12 +81,13 @@ void cep_update(struct cimi_request *req, struct cimi_response *resp)
     struct cimi_error err;
     struct store_row row;
     struct job_spec spec;
+    struct store_row job;
     json_t *input = NULL;
-    char job_id[128];
     static const char *const editable[] = {"name", "description", "properties"};
 
     err_clear(&err);
     memset(&row, 0, sizeof(row));
+    memset(&job, 0, sizeof(job));
     job_spec_init(&spec);
     if (!req->who.admin) {
         err_set(&err, 403, NULL, "only an admin may edit the CloudEntryPoint");
@@ -116,20 +117,21 @@ void cep_update(struct cimi_request *req, struct cimi_response *resp)
     snprintf(spec.target, sizeof(spec.target), CEP_ID);
     snprintf(spec.tenant, sizeof(spec.tenant), "%s", req->who.tenant);
     if (req->st->ops->update(req->st, &row, &err) != 0 ||
-        job_create(req->st, &spec, job_id, sizeof(job_id), &err) != 0 ||
-        req->st->ops->commit(req->st, &err) != 0)
+        job_create(req->st, &spec, &job, &err) != 0 || req->st->ops->commit(req->st, &err) != 0)
         goto fail_txn;
-    render_uri(req, job_id, resp->job_uri, sizeof(resp->job_uri));
+    render_uri(req, job.id, resp->job_uri, sizeof(resp->job_uri));
     resp->status = 200;
     resp->doc = cep_document(req, NULL, &err);
     resp->type = &t_cloud_entry_point;
     json_decref(input);
     store_row_clear(&row);
+    store_row_clear(&job);
     return;
 fail_txn:
     req->st->ops->rollback(req->st);
 fail:
     json_decref(input);
     store_row_clear(&row);
+    store_row_clear(&job);
     cimi_error_response(resp, &err, NULL);
 }

@@ -28,13 +28,14 @@ static int action_stop(struct cimi_request *req, struct store_row *row, const js
     return jobs_stop(req->st, row, err);
 }
 
-/* A running Job shows how far it got (kept in memory: jobs/progress.c). */
+/* A Job a worker runs shows RUNNING and how far it got (kept in memory:
+ * jobs/progress.c; the store has it QUEUED until its outcome). */
 static void job_refresh(struct cimi_request *req, struct store_row *row)
 {
     const char *state = json_string_value(json_object_get(row->doc, "state"));
 
     (void)req;
-    if (state != NULL && strcmp(state, "RUNNING") == 0)
+    if (state != NULL && (strcmp(state, "QUEUED") == 0 || strcmp(state, "RUNNING") == 0))
         job_progress_show(row->id, row->doc);
 }
 
