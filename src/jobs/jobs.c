@@ -441,7 +441,13 @@ static int collect_unfinished(void *arg, struct store_row *row)
 static int mark_recovered_running(struct store *st, struct recover_ctx *c)
 {
     struct cimi_error err;
+    size_t queued = 0;
 
+    for (size_t i = 0; i < c->nrows; i++)
+        if (strcmp(json_string_value(json_object_get(c->rows[i].doc, "state")) ?: "", "QUEUED") == 0)
+            queued++;
+    if (queued == 0)
+        return 0;
     if (st->ops->begin(st, &err) != 0)
         return -1;
     for (size_t i = 0; i < c->nrows; i++) {
@@ -546,11 +552,10 @@ static bool stored_end(struct store *st, const char *job_id, struct job_end *end
 }
 
 /* Is the Job finished? From the recent ends while a worker has it, from
- * the store otherwise. Under pool.lock (released around a store read). */
+ * the store otherwise (read under pool.lock, so no end is missed). */
 static bool job_is_finished(struct store *st, const char *job_id, struct job_end *end)
 {
     const struct ended_job *e = pool.ended ? ended_find(job_id) : NULL;
-    bool done;
 
     if (e != NULL && e->end.state[0]) {
         *end = e->end;
@@ -558,10 +563,7 @@ static bool job_is_finished(struct store *st, const char *job_id, struct job_end
     }
     if (e == NULL && pool.items != NULL && (job_running(job_id) || queued_find(job_id) != NULL))
         return false;
-    pthread_mutex_unlock(&pool.lock);
-    done = stored_end(st, job_id, end);
-    pthread_mutex_lock(&pool.lock);
-    return done;
+    return stored_end(st, job_id, end);
 }
 
 bool jobs_wait(const char *job_id, int timeout_ms, struct job_end *end)
