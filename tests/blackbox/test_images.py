@@ -13,7 +13,9 @@ One test does it all on a real QEMU guest (qemu:///embed)."""
 import hashlib
 import http.server
 import os
+import json
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -268,11 +270,24 @@ def download_needs_storage_on_test_driver():
         isin("--storage-dir", job.get("statusMessage", ""), "the Job says what is missing")
 
 
+def stored_job_state(d, job_uri):
+    """The state the store holds for a Job (read while cimid may run: WAL)."""
+    db = sqlite3.connect(d.db, timeout=10)
+    try:
+        row = db.execute("SELECT doc FROM resources WHERE id = ?",
+                         ("jobs/" + job_uri.rsplit("/", 1)[1],)).fetchone()
+    finally:
+        db.close()
+    return json.loads(row[0]).get("state") if row else None
+
+
 @test
 def download_finishes_after_kill9():
     """cimid killed in the middle of a download: at the next start the Job
     runs again and the image ends AVAILABLE with the whole file (the partial
-    one is not kept)."""
+    one is not kept).  The RUNNING Job was claimed in memory only (the store
+    has it QUEUED until its outcome); the next start records it RUNNING, so
+    a Job that may have begun is never stopped (cancelled as if nothing ran)."""
     s = server()
     storage = tempfile.mkdtemp(prefix="cimitest-images-kill9-")
     cimitest._tmpdirs.append(storage)
@@ -284,10 +299,19 @@ def download_finishes_after_kill9():
         deadline = time.time() + 30
         while (c.read(job).get("progress") or 0) <= 5 and time.time() < deadline:
             time.sleep(0.05)
-        check(c.read(job).get("state") == "RUNNING", "killed while the bytes arrive")
+        jd = c.read(job)
+        check(jd.get("state") == "RUNNING", "killed while the bytes arrive")
+        notin("stop", rels(jd), "a RUNNING Job offers no stop")
+        assert_error(c.post(job + "/stop", {"resourceURI": NS + "/Action",
+                                            "action": ACTION + "stop"}), 409, mention="RUNNING")
         d.kill9()
+        eq(stored_job_state(d, job), "QUEUED", "the claim was in memory only")
         d.start()
         c = Client(d, "alice")
+        eq(stored_job_state(d, job), "RUNNING", "recorded RUNNING at the start (it may have begun)")
+        jd = c.read(job)
+        isin(jd.get("state"), ("RUNNING", "SUCCESS"), "the recovered Job runs again")
+        notin("stop", rels(jd), "a recovered Job offers no stop")
         c.wait_job(job, timeout=60)
         img = c.wait_state(r.header("Location"), "AVAILABLE")
         uuid = img["id"].rsplit("/", 1)[1]
