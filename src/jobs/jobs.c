@@ -637,7 +637,7 @@ void jobs_shutdown(int grace_seconds)
     json_t *id;
 
     /* Stopped before start-up was over: the workers never ran, and the
-     * queued Jobs stay QUEUED in the store for the next start. */
+     * unfinished Jobs stay in the store for the next start. */
     bool never_ran = startup_pending();
 
     /* Let the workers drain the queue while there is time. */
