@@ -33,6 +33,7 @@ struct mutation {
     struct cimi_response *resp;
     struct cimi_error err;
     struct store_row row;     /* the resource created or changed */
+    long long loaded_version; /* row's version when it was loaded (0: created) */
     struct job_spec spec;     /* the Job the request creates */
     json_t *input;            /* the decoded request body */
     struct store_row job;     /* the Job, until it is handed to the workers */
@@ -84,9 +85,31 @@ static void mutation_job(struct mutation *m, const char *action, const char *tar
     snprintf(m->spec.tenant, sizeof(m->spec.tenant), "%s", tenant);
 }
 
+/* What the Job's worker gets of m->row, when the request wrote it (so its
+ * documents are what the store holds): nothing, a copy (the handler still
+ * reads the row), or the documents themselves (the handler only needs its id). */
+enum row_handover { ROW_NONE, ROW_COPY, ROW_MOVE };
+
+static void hand_over(struct mutation *m, enum row_handover how)
+{
+    struct store_row resource = m->row;
+
+    if (how == ROW_NONE || m->row.version == m->loaded_version || m->row.doc == NULL) {
+        jobs_enqueue(&m->job, NULL);
+        return;
+    }
+    if (how == ROW_COPY) {
+        resource.doc = json_deep_copy(m->row.doc);
+        resource.priv = json_deep_copy(m->row.priv);
+    } else {
+        m->row.doc = m->row.priv = NULL;
+    }
+    jobs_enqueue(&m->job, &resource);
+}
+
 /* Write the Job and commit; then name the Job in the reply (and, if
  * job_doc, render it as committed) and hand it to the workers. */
-static int mutation_commit(struct mutation *m, json_t **job_doc)
+static int mutation_commit(struct mutation *m, json_t **job_doc, enum row_handover how)
 {
     struct store *st = m->req->st;
 
@@ -100,7 +123,7 @@ static int mutation_commit(struct mutation *m, json_t **job_doc)
     /* The Job's parameters are shared with its row: the worker gets the only reference. */
     job_spec_clear(&m->spec);
     if (m->spec.op[0])
-        jobs_enqueue(&m->job);
+        hand_over(m, how);
     store_row_clear(&m->job);
     return 0;
 }
@@ -167,6 +190,7 @@ static int load_for_change(struct mutation *m, const struct target *tg, const ch
 
     if (resource_load(req, tg->item, t, &m->row, &m->err) != 0)
         return -1;
+    m->loaded_version = m->row.version;
     if (!is_action && ro->provider_only && !(t == &t_job && strcmp(op, "delete") == 0))
         return err_set(&m->err, 405, NULL, "%s resources are managed by the provider", t->name);
     if (!render_writable(req, &m->row))
@@ -227,7 +251,8 @@ void create_item(struct cimi_request *req, const struct target *tg, struct cimi_
     if (ro->create(req, m.input, &m.row, &m.spec, &m.err) != 0)
         goto fail;
     snprintf(m.spec.created, sizeof(m.spec.created), "%s", m.row.id);
-    if (req->st->ops->insert(req->st, &m.row, &m.err) != 0 || mutation_commit(&m, NULL) != 0) {
+    if (req->st->ops->insert(req->st, &m.row, &m.err) != 0 ||
+        mutation_commit(&m, NULL, ROW_COPY) != 0) {
         if (ro->abort_create)
             ro->abort_create(req, &m.row);
         goto fail;
@@ -349,7 +374,7 @@ void update_item(struct cimi_request *req, const struct target *tg, struct cimi_
     if (req->st->ops->update(req->st, &m.row, &m.err) != 0)
         goto fail;
     mutation_job(&m, "edit", m.row.id, m.row.tenant);
-    if (mutation_commit(&m, NULL) != 0)
+    if (mutation_commit(&m, NULL, ROW_NONE) != 0)
         goto fail;
     resp->status = 200;
     if (m.spec.op[0] && job_outcome(&m, "updating") != 0) {
@@ -378,7 +403,7 @@ void delete_item(struct cimi_request *req, const struct target *tg, struct cimi_
     if (ro->remove ? ro->remove(req, &m.row, &m.spec, &m.err) != 0
                    : req->st->ops->remove(req->st, m.row.id, &m.err) != 0)
         goto fail;
-    if (mutation_commit(&m, NULL) != 0)
+    if (mutation_commit(&m, NULL, ROW_MOVE) != 0)
         goto fail;
     /* Clients expect exactly 200 for a finished delete: wait a little for
      * the Job. 202 if it takes longer (or was stopped), an error if it failed. */
@@ -466,7 +491,7 @@ void run_action(struct cimi_request *req, const struct target *tg, struct cimi_r
     snprintf(action_uri, sizeof(action_uri), CIMI_NS "/action/%s", name);
     mutation_job(&m, action_uri, m.row.id, m.row.tenant);
     if (find_action(tg->type, name)->run(req, &m.row, m.input, &m.spec, &m.err) != 0 ||
-        mutation_commit(&m, &job_doc) != 0)
+        mutation_commit(&m, &job_doc, ROW_MOVE) != 0)
         goto fail;
     /* 202 with the Job (as committed) in the body and the target in Location. */
     render_uri(req, m.row.id, resp->location, sizeof(resp->location));

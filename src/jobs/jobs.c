@@ -8,7 +8,9 @@
  * A worker pops it and claims it in memory: from then on the Job shows
  * RUNNING (progress.c) while the store keeps it QUEUED; the job kind
  * finishes the Job in the same transaction as the resource's new state,
- * writing the worker's copy of the row.  So an operation costs two durable
+ * writing the worker's copy of the row.  The row of the resource the
+ * request wrote comes along too, and is used instead of a read while the
+ * store has the same version of it.  So an operation costs two durable
  * commits (the request's, the outcome) and no re-reading of the Job.
  *
  * Crash safety is unchanged: start-up recovery runs every QUEUED or RUNNING
@@ -40,6 +42,7 @@ struct queue_item {
     json_t *doc;           /* the Job's documents from its request, or NULL: read them */
     json_t *priv;
     bool stop_requested;   /* a stop came while it was queued: claim it through the store */
+    struct store_row *resource;  /* the row its request wrote (malloc'd), or NULL */
 };
 
 /* A Job a worker is done with. */
@@ -68,8 +71,10 @@ static struct {
 };
 
 /* The Job this worker thread runs: job_finish writes this copy of its row
- * instead of reading it again. */
+ * instead of reading it again; and the row of the resource its request
+ * wrote, which job_resource_get lends while the store has that version. */
 static __thread struct store_row *current_job;
+static __thread struct store_row *current_resource;
 
 void job_spec_init(struct job_spec *spec)
 {
@@ -163,6 +168,31 @@ int job_finish(struct store *st, const char *job_id, bool success, const char *m
                          success ? 0 : 1, err);
 }
 
+int job_resource_get(struct store *st, const char *id, struct store_row *row,
+                     struct cimi_error *err)
+{
+    struct store_row *r = current_resource;
+    long long version;
+
+    memset(row, 0, sizeof(*row));
+    if (r != NULL && strcmp(r->id, id) == 0 && st->ops->version(st, id, &version, NULL) == 0 &&
+        version == r->version) {
+        *row = *r;
+        json_incref(row->doc);
+        json_incref(row->priv);
+        return 0;
+    }
+    return st->ops->get(st, id, row, err);
+}
+
+/* The worker's copy of row's resource: its new version after an update
+ * (-1 when the update may not be committed: read it again next time). */
+static void resource_written(const struct store_row *row, long long version)
+{
+    if (current_resource != NULL && current_resource->doc == row->doc)
+        current_resource->version = version;
+}
+
 int job_complete(struct store *st, const char *job_id, const char *path, job_update_fn update,
                  void *arg, bool success, const char *message, struct cimi_error *err)
 {
@@ -171,10 +201,11 @@ int job_complete(struct store *st, const char *job_id, const char *path, job_upd
     memset(&row, 0, sizeof(row));
     if (st->ops->begin(st, err) != 0)
         return -1;
-    if (path != NULL && st->ops->get(st, path, &row, NULL) == 0) {
+    if (path != NULL && job_resource_get(st, path, &row, NULL) == 0) {
         update(&row, arg);
         if (st->ops->update(st, &row, err) != 0)
             goto fail;
+        resource_written(&row, row.version);
     }
     if (job_finish(st, job_id, success, message, err) != 0 || st->ops->commit(st, err) != 0)
         goto fail;
@@ -182,6 +213,7 @@ int job_complete(struct store *st, const char *job_id, const char *path, job_upd
     return 0;
 fail:
     st->ops->rollback(st);
+    resource_written(&row, -1);
     store_row_clear(&row);
     return -1;
 }
@@ -314,6 +346,19 @@ static bool run_claimed(struct store *st, struct store_row *row)
     return committed;
 }
 
+/* Free what a queue item owns. */
+static void item_clear(struct queue_item *item)
+{
+    json_decref(item->doc);
+    json_decref(item->priv);
+    item->doc = item->priv = NULL;
+    if (item->resource != NULL) {
+        store_row_clear(item->resource);
+        free(item->resource);
+        item->resource = NULL;
+    }
+}
+
 /* Run a popped item: claimed in memory already when its row came with it. */
 static void run_job(struct queue_item *item, bool claimed)
 {
@@ -327,12 +372,15 @@ static void run_job(struct queue_item *item, bool claimed)
     row.doc = item->doc;
     row.priv = item->priv;
     item->doc = item->priv = NULL;
+    current_resource = item->resource;
     if (st == NULL)
         log_error("job: %s: %s", row.id, err.message);
     else if (claimed || claim_from_store(st, &row))
         known = run_claimed(st, &row);
+    current_resource = NULL;
     job_ended(&row, known);
     store_row_clear(&row);
+    item_clear(item);
 }
 
 static void *worker_main(void *arg)
@@ -356,6 +404,7 @@ static void *worker_main(void *arg)
         }
         item = pool.items[pool.head];
         pool.items[pool.head].doc = pool.items[pool.head].priv = NULL;
+        pool.items[pool.head].resource = NULL;
         pool.head = (pool.head + 1) % QUEUE_MAX;
         pool.count--;
         /* Claimed in memory under the lock jobs_stop takes: RUNNING from here. */
@@ -387,24 +436,34 @@ int jobs_start(int n, const struct job_kind *const *kinds, long retention_minute
     return 0;
 }
 
-void jobs_enqueue(struct store_row *job)
+void jobs_enqueue(struct store_row *job, struct store_row *resource)
 {
+    struct queue_item item;
+
+    memset(&item, 0, sizeof(item));
+    snprintf(item.id, sizeof(item.id), "%s", job->id);
+    item.doc = job->doc;
+    item.priv = job->priv;
+    job->doc = job->priv = NULL;
+    if (resource != NULL && resource->doc != NULL && resource->priv != NULL &&
+        (item.resource = malloc(sizeof(*item.resource))) != NULL) {
+        *item.resource = *resource;
+        resource->doc = resource->priv = NULL;
+    }
     pthread_mutex_lock(&pool.lock);
     if (pool.count < QUEUE_MAX && !pool.stopping) {
-        struct queue_item *slot = &pool.items[(pool.head + pool.count) % QUEUE_MAX];
-        snprintf(slot->id, sizeof(slot->id), "%s", job->id);
-        slot->doc = job->doc;
-        slot->priv = job->priv;
-        slot->stop_requested = false;
-        job->doc = job->priv = NULL;
+        pool.items[(pool.head + pool.count) % QUEUE_MAX] = item;
         pool.count++;
         pthread_cond_signal(&pool.not_empty);
+        memset(&item, 0, sizeof(item));
     } else {
         /* Stays QUEUED in the store: the next start-up runs it. */
         log_warn("job: queue full or stopping; %s will run after restart", job->id);
     }
     pthread_mutex_unlock(&pool.lock);
-    store_row_clear(job);
+    item_clear(&item);
+    if (resource != NULL)
+        store_row_clear(resource);
 }
 
 struct recover_ctx {
@@ -435,6 +494,11 @@ static int collect_unfinished(void *arg, struct store_row *row)
     return 0;
 }
 
+static bool is_queued(const json_t *doc)
+{
+    return strcmp(json_string_value(json_object_get(doc, "state")) ?: "", "QUEUED") == 0;
+}
+
 /* A QUEUED Job may have begun before cimid stopped (its claim is in memory
  * only): record every one RUNNING, in one transaction, so that none can be
  * stopped any more (its kind's cancel assumes nothing was done). */
@@ -444,7 +508,7 @@ static int mark_recovered_running(struct store *st, struct recover_ctx *c)
     size_t queued = 0;
 
     for (size_t i = 0; i < c->nrows; i++)
-        if (strcmp(json_string_value(json_object_get(c->rows[i].doc, "state")) ?: "", "QUEUED") == 0)
+        if (is_queued(c->rows[i].doc))
             queued++;
     if (queued == 0)
         return 0;
@@ -452,7 +516,7 @@ static int mark_recovered_running(struct store *st, struct recover_ctx *c)
         return -1;
     for (size_t i = 0; i < c->nrows; i++) {
         json_t *doc = c->rows[i].doc;
-        if (strcmp(json_string_value(json_object_get(doc, "state")) ?: "", "QUEUED") != 0)
+        if (!is_queued(doc))
             continue;
         json_object_set_new(doc, "state", json_string("RUNNING"));
         json_object_set_new(doc, "progress", json_integer(10));
@@ -480,7 +544,7 @@ int jobs_recover(struct store *st)
     for (size_t i = 0; i < ctx.nrows; i++) {
         if (rc == 0) {
             log_info("job: recovering unfinished %s", ctx.rows[i].id);
-            jobs_enqueue(&ctx.rows[i]);
+            jobs_enqueue(&ctx.rows[i], NULL);
             ctx.count++;
         }
         store_row_clear(&ctx.rows[i]);
@@ -651,9 +715,7 @@ void jobs_shutdown(int grace_seconds)
     while (pool.count > 0) {
         struct queue_item *item = &pool.items[pool.head];
         json_array_append_new(left, json_string(item->id));
-        json_decref(item->doc);
-        json_decref(item->priv);
-        item->doc = item->priv = NULL;
+        item_clear(item);
         pool.head = (pool.head + 1) % QUEUE_MAX;
         pool.count--;
     }

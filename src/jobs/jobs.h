@@ -84,9 +84,15 @@ void job_progress_forget(const char *job_id);
 
 /* Start n workers; kinds is the registry of job kinds. */
 int jobs_start(int n, const struct job_kind *const *kinds, long retention_minutes);
-/* Queue a committed Job for a worker; the worker takes job's documents
- * (job->doc and job->priv are NULL afterwards; NULL ones are read from the store). */
-void jobs_enqueue(struct store_row *job);
+/* Queue a committed Job for a worker, with the row of the resource its
+ * request wrote (as committed; or NULL). The worker takes the documents of
+ * both (NULL afterwards); a Job without them is read from the store. */
+void jobs_enqueue(struct store_row *job, struct store_row *resource);
+/* For a job kind: the row at id. The worker's copy from the Job's request
+ * (documents shared with it) while the store still has that version, else
+ * read from the store. Clear it with store_row_clear. */
+int job_resource_get(struct store *st, const char *id, struct store_row *row,
+                     struct cimi_error *err);
 /* Re-queue every unfinished Job (start-up recovery). Returns how many. */
 int jobs_recover(struct store *st);
 /* Stop a queued Job (CIMI "stop" action), inside the caller's transaction. */

@@ -130,12 +130,14 @@ static int fail_with(struct job_context *ctx, struct host_use *h, const struct c
     return finish(ctx, h, false, cause->message, err);
 }
 
+/* The Job's machine: as its request wrote it while the store still has
+ * that version (jobs.c), read again otherwise. */
 static int load_machine(struct job_context *ctx, struct store_row *row, struct cimi_error *err)
 {
     const char *machine = json_string_value(json_object_get(ctx->params, "machine"));
 
     memset(row, 0, sizeof(*row));
-    if (machine == NULL || ctx->st->ops->get(ctx->st, machine, row, err) != 0)
+    if (machine == NULL || job_resource_get(ctx->st, machine, row, err) != 0)
         return -1;
     return 0;
 }

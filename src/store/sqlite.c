@@ -19,7 +19,7 @@
 
 enum stmt_id {
     S_BEGIN, S_COMMIT, S_ROLLBACK,
-    S_GET, S_INSERT, S_UPDATE, S_REMOVE, S_CHILDREN,
+    S_GET, S_VERSION, S_INSERT, S_UPDATE, S_REMOVE, S_CHILDREN,
     S_LIST,
     S_USER_GET, S_USER_PUT, S_USER_REMOVE, S_USER_LIST,
     S_COUNT
@@ -30,6 +30,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
     [S_GET] = "SELECT id, type, tenant, parent, version, doc, priv FROM resources WHERE id = ?1",
+    [S_VERSION] = "SELECT version FROM resources WHERE id = ?1",
     [S_INSERT] = "INSERT INTO resources (id, type, tenant, parent, version, doc, priv) "
                  "VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)",
     [S_UPDATE] = "UPDATE resources SET version = version + 1, doc = ?2, priv = ?3 WHERE id = ?1 "
@@ -246,6 +247,26 @@ static int sqlite_get(struct store *st, const char *id, struct store_row *row,
     if (rc == SQLITE_DONE)
         return err_set(err, 404, NULL, "no resource at '%s'", id);
     return db_error(s, err, "get");
+}
+
+static int sqlite_version(struct store *st, const char *id, long long *version,
+                          struct cimi_error *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *stmt = s->stmt[S_VERSION];
+    int rc;
+
+    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *version = sqlite3_column_int64(stmt, 0);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return err_set(err, 404, NULL, "no resource at '%s'", id);
+    return db_error(s, err, "version");
 }
 
 /* Bind a JSON document as text; returns the malloc'd text to free after the step. */
@@ -491,6 +512,7 @@ const struct store_ops store_sqlite = {
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
     .get = sqlite_get,
+    .version = sqlite_version,
     .insert = sqlite_insert,
     .update = sqlite_update,
     .remove = sqlite_remove,

@@ -56,6 +56,9 @@ struct store_ops {
 
     /* 0 = found, -1 with err 404 when absent. */
     int (*get)(struct store *st, const char *id, struct store_row *row, struct cimi_error *err);
+    /* The row's version alone (no documents read); -1 with err 404 when absent. */
+    int (*version)(struct store *st, const char *id, long long *version,
+                   struct cimi_error *err);
     /* Insert a new row (version 1); 409 if the id exists. */
     int (*insert)(struct store *st, struct store_row *row, struct cimi_error *err);
     /* Replace doc and priv of an existing row and bump its version (row->version
