@@ -71,11 +71,17 @@ static const char schema_sql[] =
  * on a mutex instead of sleeping in SQLite's busy handler. */
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Listing statements, one per combination of conditions (type, parent,
+ * tenant), prepared on first use and kept. */
+#define LIST_SHAPES 8
+
 struct sqlite_store {
     struct store base;
     bool in_tx;
     sqlite3 *db;
     sqlite3_stmt *stmt[S_COUNT];
+    sqlite3_stmt *list_stmt[LIST_SHAPES];
+    bool list_busy[LIST_SHAPES];   /* a listing runs on it (its callback may list again) */
 };
 
 static int db_error(struct sqlite_store *s, struct cimi_error *err, const char *what)
@@ -91,6 +97,8 @@ static void sqlite_close(struct store *st)
         return;
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
+    for (int i = 0; i < LIST_SHAPES; i++)
+        sqlite3_finalize(s->list_stmt[i]);
     sqlite3_close(s->db);
     free(s);
 }
@@ -380,19 +388,28 @@ static int sqlite_list(struct store *st, const char *type, const char *parent, c
                        store_row_cb cb, void *ctx, struct cimi_error *err)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
-    /* A fresh statement: callbacks may call back into the store. */
-    sqlite3_stmt *stmt;
+    int shape = (type ? 1 : 0) | (parent ? 2 : 0) | (tenant ? 4 : 0);
+    /* The kept statement of this shape, or a fresh one while that one runs
+     * (a callback that lists again). */
+    bool kept = !s->list_busy[shape];
+    sqlite3_stmt *stmt = kept ? s->list_stmt[shape] : NULL;
     int rc;
 
-    /* Only the conditions that apply, so that SQLite can use the
-     * (parent) and (type, tenant) indexes instead of scanning the table. */
-    char sql[512];
-    snprintf(sql, sizeof(sql),
-             "SELECT id, type, tenant, parent, version, doc, priv FROM resources WHERE 1%s%s%s "
-             "ORDER BY seq", type ? " AND type = ?1" : "", parent ? " AND parent = ?2" : "",
-             tenant ? " AND (tenant = ?3 OR tenant = '')" : "");
-    if (sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL) != SQLITE_OK)
-        return db_error(s, err, "list");
+    if (stmt == NULL) {
+        /* Only the conditions that apply, so that SQLite can use the
+         * (parent) and (type, tenant) indexes instead of scanning the table. */
+        char sql[512];
+        snprintf(sql, sizeof(sql),
+                 "SELECT id, type, tenant, parent, version, doc, priv FROM resources WHERE 1%s%s%s "
+                 "ORDER BY seq", type ? " AND type = ?1" : "", parent ? " AND parent = ?2" : "",
+                 tenant ? " AND (tenant = ?3 OR tenant = '')" : "");
+        if (sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+            return db_error(s, err, "list");
+        if (kept)
+            s->list_stmt[shape] = stmt;
+    }
+    if (kept)
+        s->list_busy[shape] = true;
     if (type)
         sqlite3_bind_text(stmt, 1, type, -1, SQLITE_STATIC);
     if (parent)
@@ -410,10 +427,16 @@ static int sqlite_list(struct store *st, const char *type, const char *parent, c
         if (stop)
             break;
     }
-    sqlite3_finalize(stmt);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_error(s, err, "list");
-    return 0;
+        db_error(s, err, "list");
+    if (kept) {
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+        s->list_busy[shape] = false;
+    } else {
+        sqlite3_finalize(stmt);
+    }
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
 static void read_user(sqlite3_stmt *stmt, struct store_user *user)
