@@ -58,7 +58,7 @@ static struct {
     struct queue_item *items;
     size_t head, count;
     struct ended_job *ended;   /* ring of the last ENDED_MAX Jobs workers are done with */
-    size_t ended_next;
+    unsigned long ended_total; /* how many ever: the next one goes to ended_total % ENDED_MAX */
     bool stopping;
     int nthreads;
     pthread_t *threads;
@@ -251,12 +251,20 @@ static struct queue_item *queued_find(const char *job_id)
     return NULL;
 }
 
-/* The recorded end of job_id, or NULL. Under pool.lock. */
-static const struct ended_job *ended_find(const char *job_id)
+/* The recorded end of job_id among those recorded since *seen (all the
+ * ring holds when that is more), or NULL; *seen is then brought up to date.
+ * Under pool.lock. */
+static const struct ended_job *ended_find(const char *job_id, unsigned long *seen)
 {
-    for (size_t i = 0; i < ENDED_MAX; i++)
-        if (strcmp(pool.ended[i].id, job_id) == 0)
-            return &pool.ended[i];
+    unsigned long from = pool.ended_total - *seen > ENDED_MAX ? pool.ended_total - ENDED_MAX
+                                                               : *seen;
+
+    *seen = pool.ended_total;
+    for (unsigned long n = from; n < pool.ended_total; n++) {
+        const struct ended_job *e = &pool.ended[n % ENDED_MAX];
+        if (strcmp(e->id, job_id) == 0)
+            return e;
+    }
     return NULL;
 }
 
@@ -297,8 +305,8 @@ static void job_ended(const struct store_row *job, bool known)
     struct ended_job *e;
 
     pthread_mutex_lock(&pool.lock);
-    e = &pool.ended[pool.ended_next];
-    pool.ended_next = (pool.ended_next + 1) % ENDED_MAX;
+    e = &pool.ended[pool.ended_total % ENDED_MAX];
+    pool.ended_total++;
     snprintf(e->id, sizeof(e->id), "%s", job->id);
     e->end.state[0] = e->end.message[0] = '\0';
     if (known && job->doc != NULL) {
@@ -615,11 +623,12 @@ static bool stored_end(struct store *st, const char *job_id, struct job_end *end
     return done;
 }
 
-/* Is the Job finished? From the recent ends while a worker has it, from
- * the store otherwise (read under pool.lock, so no end is missed). */
-static bool job_is_finished(struct store *st, const char *job_id, struct job_end *end)
+/* Is the Job finished? From the ends recorded since *seen while a worker
+ * has it, from the store otherwise (read under pool.lock, so no end is missed). */
+static bool job_is_finished(struct store *st, const char *job_id, struct job_end *end,
+                            unsigned long *seen)
 {
-    const struct ended_job *e = pool.ended ? ended_find(job_id) : NULL;
+    const struct ended_job *e = pool.ended ? ended_find(job_id, seen) : NULL;
 
     if (e != NULL && e->end.state[0]) {
         *end = e->end;
@@ -635,6 +644,7 @@ bool jobs_wait(const char *job_id, int timeout_ms, struct job_end *end)
     struct cimi_error err;
     struct store *st = store_for_thread(&err);
     struct timespec deadline;
+    unsigned long seen = 0;   /* ends recorded before the wait count too */
     bool done;
 
     if (st == NULL)
@@ -647,9 +657,9 @@ bool jobs_wait(const char *job_id, int timeout_ms, struct job_end *end)
         deadline.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&pool.lock);
-    while (!(done = job_is_finished(st, job_id, end))) {
+    while (!(done = job_is_finished(st, job_id, end, &seen))) {
         if (pthread_cond_timedwait(&pool.finished, &pool.lock, &deadline) != 0) {
-            done = job_is_finished(st, job_id, end);
+            done = job_is_finished(st, job_id, end, &seen);
             break;
         }
     }
