@@ -302,6 +302,7 @@ static bool claim_from_store(struct store *st, struct store_row *row)
  * outcome was committed, as the row says), drop its progress, wake the waiters. */
 static void job_ended(const struct store_row *job, bool known)
 {
+    const char *state = json_string_value(json_object_get(job->doc, "state"));
     struct ended_job *e;
 
     pthread_mutex_lock(&pool.lock);
@@ -309,9 +310,8 @@ static void job_ended(const struct store_row *job, bool known)
     pool.ended_total++;
     snprintf(e->id, sizeof(e->id), "%s", job->id);
     e->end.state[0] = e->end.message[0] = '\0';
-    if (known && job->doc != NULL) {
-        snprintf(e->end.state, sizeof(e->end.state), "%s",
-                 json_string_value(json_object_get(job->doc, "state")) ?: "");
+    if (known && is_terminal(state)) {
+        snprintf(e->end.state, sizeof(e->end.state), "%s", state);
         snprintf(e->end.message, sizeof(e->end.message), "%s",
                  json_string_value(json_object_get(job->doc, "statusMessage")) ?: "");
     }
