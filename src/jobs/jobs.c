@@ -34,8 +34,9 @@
 #include "util/startup.h"
 
 #define QUEUE_MAX 65536
-/* How many recent outcomes jobs_wait can find without reading the store. */
-#define ENDED_MAX 1024
+/* How many recent outcomes jobs_wait can find without reading the store
+ * (a waiter looks after every end; an older one is read from the store). */
+#define ENDED_MAX 256
 
 struct queue_item {
     char id[128];
