@@ -306,8 +306,7 @@ def wait_for(what, fn, timeout=30):
         time.sleep(0.3)
 
 
-@test
-def unreachable_host_and_its_return():
+def skip_without_private_libvirtd():
     if shutil.which("libvirtd") is None:
         raise SkipTest("libvirtd is not installed (package libvirt-daemon)")
     if os.geteuid() != 0:
@@ -317,6 +316,11 @@ def unreachable_host_and_its_return():
     if running:
         raise SkipTest(f"{running[0]} already runs on this machine: a second libvirt daemon "
                        "cannot start beside it")
+
+
+@test
+def unreachable_host_and_its_return():
+    skip_without_private_libvirtd()
     d = pool_daemon("hosts-remote")
     admin = Client(d)
     c = Client(d, "alice")
@@ -358,4 +362,62 @@ def unreachable_host_and_its_return():
         eq(admin.delete(remote["id"]).status, 200, "remote host removed")
         admin.put(a["id"], {"resourceURI": CIMID_NS + "/Host", "uri": a["uri"], "enabled": True})
     finally:
+        lvd.kill()
+
+
+@test
+def host_that_kept_its_machines():
+    """cimid restarted against a host that still has its machines (a private
+    libvirtd whose test:///default a keeper connection holds open, as a real
+    host keeps its domains): every machine keeps its state and none is
+    defined twice; a domain removed behind cimid's back while it was stopped
+    is the only one re-created."""
+    skip_without_private_libvirtd()
+    tmp = tempfile.mkdtemp(prefix="cimitest-kept-")
+    cimitest._tmpdirs.append(tmp)
+    lvd = PrivateLibvirtd(tmp)
+    lvd.start()
+    keeper_log = os.path.join(tmp, "keeper.log")
+    with open(keeper_log, "wb") as out:
+        keeper = subprocess.Popen(["virsh", "-q", "-c", lvd.uri], stdin=subprocess.PIPE,
+                                  stdout=out, stderr=out)
+    d = Daemon(args=["--connect", lvd.uri], name="kept")
+    try:
+        keeper.stdin.write(b"uri\n")
+        keeper.stdin.flush()
+        wait_for("the keeper connection", lambda: b"test+unix" in open(keeper_log, "rb").read())
+        d.start()
+        c = Client(d, "alice")
+        a = create_machine(c, "kept-a", "STARTED")
+        b = create_machine(c, "kept-b", "STOPPED")
+        gone = create_machine(c, "kept-gone", "STARTED")
+        eq(d.stop(), 0, "cimid stops")
+        domain = "cimi-" + gone["id"].rsplit("/", 1)[1]
+        for cmd in (["destroy", domain], ["undefine", domain]):
+            r = subprocess.run(["virsh", "-c", lvd.uri] + cmd, capture_output=True, text=True,
+                               timeout=30)
+            eq(r.returncode, 0, f"virsh {cmd[0]} {domain}: {r.stderr}")
+        d.start()
+        wait_for("reconciliation", lambda: d.log_text().count("machines reconciled") == 2)
+        log = d.log_text()
+        isin("re-created 1 machines", log, "only the removed domain is defined again")
+        notin("re-created 3 machines", log, "the machines the host kept are not defined again")
+        c = Client(d, "alice")
+        eq(c.read(a["id"])["state"], "STARTED", "the started machine is still STARTED")
+        eq(c.read(b["id"])["state"], "STOPPED", "the stopped machine is still STOPPED")
+        eq(c.read(gone["id"])["state"], "STARTED", "the removed machine is back, STARTED")
+        listed = subprocess.run(["virsh", "-c", lvd.uri, "list", "--all", "--uuid"],
+                                capture_output=True, text=True, timeout=30).stdout.split()
+        for m in (a, b, gone):
+            eq(listed.count(m["id"].rsplit("/", 1)[1]), 1, f"{m['name']} is defined once")
+        for m in (a, b, gone):
+            delete(c, c.read(m["id"]))
+    finally:
+        d.stop()
+        keeper.stdin.close()
+        try:
+            keeper.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            keeper.kill()
+            keeper.wait()
         lvd.kill()
