@@ -185,6 +185,15 @@ def measure(d, repeats, starts, label, page_repeats=None, daemons=()):
 
 
 def run(cfg):
+    """Both parts, or the one cfg["b3_part"] names ("in" or "out" of cimid's process)."""
+    part = cfg.get("b3_part", "both")
+    result = run_in_process(cfg) if part in ("both", "in") else {}
+    if part in ("both", "out"):
+        result["remote"] = run_remote_safely(cfg)
+    return result
+
+
+def run_in_process(cfg):
     n = cfg["b3_count"]
     repeats = cfg["b3_repeats"]
     d = Cimid("b3", overcommit=OVERCOMMIT)
@@ -207,7 +216,7 @@ def run(cfg):
     log(f"B3: libvirt floor: defining {n} domains directly")
     floor, floor_rss = define_floor(n)
     return {"small": small, "large": large, "count": n, "clone_s": clone_s,
-            "define_floor": floor, "define_floor_rss": floor_rss, "remote": run_remote_safely(cfg)}
+            "define_floor": floor, "define_floor_rss": floor_rss}
 
 
 def run_remote_safely(cfg):

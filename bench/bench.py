@@ -5,7 +5,7 @@ Usually started by bench/run.sh (which installs wrk and nginx, builds
 build-bench/ and bench/direct_libvirt.c first):
 
     bench.py [--quick] [--only B1,B2,B3,B4] [--no-qemu] [--image-dir DIR]
-             [--b3-machines N]
+             [--b3-machines N] [--b3-part both|in|out]
 
 Every figure is compared with a baseline measured in the same run (nginx
 serving the same bytes, the same libvirt calls made directly, the same
@@ -137,6 +137,8 @@ def rows_b2(r):
 
 
 def rows_b3(r):
+    if "large" not in r:  # --b3-part out
+        return rows_b3_remote(r.get("remote", {}))
     s, l, n = r["small"], r["large"], r["large"]["machines"]
     mb = 2**20
     return [
@@ -156,7 +158,7 @@ def rows_b3(r):
          f"libvirt alone ({r['count']:,} domains, peak) {r['define_floor_rss'] / mb:.0f} MB",
          f"{l['peak'] / s['peak']:.1f}x peak", "< 256 MB peak",
          MET if l["peak"] < 256 * mb else MISSED],
-    ] + rows_b3_requests(s, l, "") + rows_b3_remote(r.get("remote", {}))
+    ] + rows_b3_requests(s, l, "") + (rows_b3_remote(r["remote"]) if "remote" in r else [])
 
 
 def rows_b3_requests(s, l, where):
@@ -246,12 +248,16 @@ def main():
     ap.add_argument("--image-dir", default=None, help="directory with cimid-test.qcow2")
     ap.add_argument("--b3-machines", type=int, default=None,
                     help="B3's number of Machines (default 100,000; 1,000 with --quick)")
+    ap.add_argument("--b3-part", choices=("both", "in", "out"), default="both",
+                    help="B3 with libvirt in cimid's process, out of it (private libvirtds), "
+                    "or both (default)")
     args = ap.parse_args()
     cfg = dict(QUICK if args.quick else FULL)
     if args.b3_machines is not None:
         if args.b3_machines < 200:
             ap.error("--b3-machines must be at least 200 (100 are the baseline)")
         cfg["b3_count"] = args.b3_machines
+    cfg["b3_part"] = args.b3_part
     cfg["qemu"] = not args.no_qemu
     cfg["image_dir"] = args.image_dir
     only = {x.strip().upper() for x in args.only.split(",")}

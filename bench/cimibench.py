@@ -425,20 +425,22 @@ def kill_processes_under(path):
 
 # ---------------------------------------------------------------- a libvirtd of our own
 
-def running_process(names):
-    """The first of names running on this machine (a live process, not a zombie), or None."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+SYSTEM_LIBVIRT_SOCKETS = ("/run/libvirt/libvirt-sock", "/run/libvirt/virtqemud-sock")
+
+
+def system_libvirt_running():
+    """The socket of a system libvirt daemon that answers, or None.  (Private
+    libvirtds of tests or benchmarks, on sockets of their own, do not count.)"""
+    for path in SYSTEM_LIBVIRT_SOCKETS:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            with open(f"/proc/{pid}/stat") as f:
-                stat = f.read()
+            s.settimeout(2)
+            s.connect(path)
+            return path
         except OSError:
-            continue
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        state = stat[stat.rindex(")") + 2:][:1]
-        if comm in names and state != "Z":
-            return comm
+            pass
+        finally:
+            s.close()
     return None
 
 
@@ -450,9 +452,10 @@ def private_libvirtd_unavailable():
         return "virsh is not installed (package libvirt-clients)"
     if os.geteuid() != 0:
         return "a private libvirtd needs root"
-    other = running_process({"libvirtd", "virtqemud"})
-    if other:
-        return f"{other} already runs on this machine: the benchmark does not start a second one"
+    system = system_libvirt_running()
+    if system:
+        return (f"a system libvirt daemon runs ({system}): the benchmark does not start "
+                "libvirtds beside it")
     return None
 
 
