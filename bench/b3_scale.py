@@ -22,8 +22,26 @@ Plus the libvirt floor of the reconciliation: direct_libvirt --define-only
 defines N domains and starts every other one on its own connection (its time,
 and its peak resident memory: test:///default keeps its domains in the
 process that opened it, cimid's memory includes them too).
+
+Then the same against hypervisors outside cimid's process, as in a real
+deployment (qemu:///system, remote hosts), when a private libvirtd can run
+(root, and no libvirtd or virtqemud already running; otherwise that part is
+skipped and the table says why): private libvirtds (cimibench.PrivateLibvirtd)
+serve libvirt's test driver on their own unix sockets, each with a keeper
+connection that holds test:///default open so that it keeps its domains across
+cimid's restarts.  libvirt's remote protocol lists at most 16,384 domains per
+call, so the N machines are spread over one host per 12,500 machines (8 hosts
+for 100,000): cimid connects to the first (--connect
+'test+unix:///default?socket=...') and the others are added as Hosts.  The
+100 machines are created through the API (the scheduler spreads them), their
+rows copied up to N; the first start then defines the N domains (measured on
+its own: "first start"), and the measured starts find them: start-up until
+the first answer and until reconciliation is over, cimid's own resident
+memory and the libvirtds' (summed), and the other figures (the pages 3 times:
+each state listing is one call per domain over the socket).
 """
 
+import math
 import os
 import shutil
 import sqlite3
@@ -32,7 +50,9 @@ import tempfile
 import time
 import uuid
 
-from cimibench import DIRECT, BenchError, Cimid, create_machine, log, parallel, stats
+from cimibench import (ADMIN, ADMIN_PASSWORD, CIMID_NS, DIRECT, BenchError, Cimid, Client,
+                       PrivateLibvirtd, create_machine, log, parallel,
+                       private_libvirtd_unavailable, stats)
 
 PAGE_SIZE = 50
 PAGE = f"machines?$filter=state%3D'STARTED'&$first=1&$last={PAGE_SIZE}"
@@ -44,6 +64,12 @@ SEED = 100
 # 128 MiB (m1-small with its memory overridden).
 OVERCOMMIT = 10000000
 MEMORY_KIB = 131072
+# libvirt's remote protocol lists at most 16,384 domains in one call
+# (REMOTE_DOMAIN_LIST_MAX): out of process, one host per 12,500 machines.
+HOST_MACHINES = 12500
+# Out of process, a collection read asks each domain its state over the socket
+# (seconds at 100,000): the pages are read this many times.
+REMOTE_PAGE_REPEATS = 3
 
 
 def seed(d, count):
@@ -108,8 +134,17 @@ def timed_get(c, url, repeats, what):
     return samples, r.json()
 
 
-def measure(d, repeats, starts, label):
-    """Start d `starts` times, then read and create `repeats` times; returns the figures."""
+def memory_of(daemons):
+    """Summed (VmRSS, VmHWM) of the private libvirtds (0, 0 when none)."""
+    pairs = [lv.memory() for lv in daemons]
+    return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+
+
+def measure(d, repeats, starts, label, page_repeats=None, daemons=()):
+    """Start d `starts` times, then read and create `repeats` times (the pages
+    page_repeats times); returns the figures (with daemons: the libvirtds'
+    memory too)."""
+    page_repeats = page_repeats or repeats
     db = sqlite3.connect(d.database)
     total = db.execute("SELECT count(*) FROM resources WHERE type = 'Machine'").fetchone()[0]
     db.close()
@@ -123,11 +158,11 @@ def measure(d, repeats, starts, label):
     rss_start, _ = d.memory()
     c = d.client()
     c.get(d.base + "cloudEntryPoint")  # the first authenticated request hashes the password
-    pages, page = timed_get(c, d.base + PAGE, repeats, "filtered page")
+    pages, page = timed_get(c, d.base + PAGE, page_repeats, "filtered page")
     items, matching = page.get("machines", []), page.get("count")
     if len(items) != PAGE_SIZE or any(m.get("state") != "STARTED" for m in items):
         raise BenchError(f"B3 filtered page: {len(items)} machines, not {PAGE_SIZE} STARTED ones")
-    ordered, page = timed_get(c, d.base + ORDERED, repeats, "ordered page")
+    ordered, page = timed_get(c, d.base + ORDERED, page_repeats, "ordered page")
     names = [m.get("name", "") for m in page.get("machines", [])]
     if len(names) != PAGE_SIZE or names != sorted(names, reverse=True):
         raise BenchError(f"B3 ordered page: {len(names)} machines, or not in order")
@@ -140,14 +175,25 @@ def measure(d, repeats, starts, label):
         creates.append(time.perf_counter() - t)
     c.close()
     _, peak = d.memory()
+    lv_rss, lv_peak = memory_of(daemons)
     d.stop()
     return {"machines": total, "startup": stats(startups), "reconciled": stats(reconciled),
-            "rss": rss_start, "peak": peak, "get": stats(gets),
+            "rss": rss_start, "peak": peak, "lv_rss": lv_rss, "lv_peak": lv_peak,
+            "get": stats(gets),
             "page": stats(pages), "page_items": len(items), "page_count": matching,
             "ordered": stats(ordered), "create": stats(creates)}
 
 
 def run(cfg):
+    """Both parts, or the one cfg["b3_part"] names ("in" or "out" of cimid's process)."""
+    part = cfg.get("b3_part", "both")
+    result = run_in_process(cfg) if part in ("both", "in") else {}
+    if part in ("both", "out"):
+        result["remote"] = run_remote_safely(cfg)
+    return result
+
+
+def run_in_process(cfg):
     n = cfg["b3_count"]
     repeats = cfg["b3_repeats"]
     d = Cimid("b3", overcommit=OVERCOMMIT)
@@ -171,6 +217,73 @@ def run(cfg):
     floor, floor_rss = define_floor(n)
     return {"small": small, "large": large, "count": n, "clone_s": clone_s,
             "define_floor": floor, "define_floor_rss": floor_rss}
+
+
+def run_remote_safely(cfg):
+    """run_remote; a failure there does not hide the in-process figures."""
+    try:
+        return run_remote(cfg)
+    except Exception as e:  # reported in the table
+        log(f"B3: out-of-process part could not run: {e}")
+        return {"error": str(e)}
+
+
+def add_hosts(d, daemons):
+    """Add every libvirtd but the first (cimid's --connect host) as a Host."""
+    admin = Client(d.port, ADMIN, ADMIN_PASSWORD)
+    for lv in daemons[1:]:
+        r = admin.post(d.base + "hosts", {"resourceURI": CIMID_NS + "/Host", "uri": lv.uri,
+                                          "memoryOvercommit": OVERCOMMIT,
+                                          "cpuOvercommit": OVERCOMMIT})
+        if r.status != 201:
+            raise BenchError(f"B3 add host {lv.uri}: {r.status} {r.body[:300]!r}")
+    admin.close()
+
+
+def run_remote(cfg):
+    """B3 against private libvirtds outside cimid's process (see the top)."""
+    why = private_libvirtd_unavailable()
+    if why:
+        log(f"B3: out-of-process part skipped: {why}")
+        return {"skipped": why}
+    n = cfg["b3_count"]
+    repeats = cfg["b3_repeats"]
+    page_repeats = min(repeats, REMOTE_PAGE_REPEATS)
+    tmp = tempfile.mkdtemp(prefix="cimid-bench-b3-remote-")
+    daemons = [PrivateLibvirtd(os.path.join(tmp, f"libvirtd-{i}"))
+               for i in range(max(1, math.ceil(n / HOST_MACHINES)))]
+    os.makedirs(os.path.join(tmp, "cimid"))
+    d = Cimid("b3-remote", connect=daemons[0].uri, overcommit=OVERCOMMIT,
+              tmp=os.path.join(tmp, "cimid"))
+    try:
+        log(f"B3 out of process: {len(daemons)} private libvirtd(s) in {tmp}")
+        for lv in daemons:
+            lv.start()
+        d.add_user()
+        d.add_user(ADMIN, ADMIN_PASSWORD, admin=True)
+        d.start()
+        add_hosts(d, daemons)
+        log(f"B3 out of process: creating {SEED} machines through the API")
+        seed(d, SEED)
+        d.stop()
+        log(f"B3 out of process: measuring with {SEED} machines")
+        small = measure(d, repeats, cfg["b3_starts"], "small", page_repeats, daemons)
+        log(f"B3 out of process: copying rows in the store up to {n} machines")
+        count = clone_to(d.database, n)
+        log(f"B3 out of process: first start, defining {count} machines in the libvirtds")
+        d.start()
+        first = {"startup": d.startup_s, "reconciled": d.wait_reconciled()}
+        first["rss"], first["peak"] = d.memory()
+        first["lv_rss"], first["lv_peak"] = memory_of(daemons)
+        d.stop()
+        log(f"B3 out of process: measuring with {count} machines")
+        large = measure(d, repeats, cfg["b3_starts"], "large", page_repeats, daemons)
+    finally:
+        d.stop()
+        for lv in daemons:
+            lv.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"small": small, "large": large, "first": first, "hosts": len(daemons)}
 
 
 def define_floor(n):

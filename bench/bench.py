@@ -5,6 +5,7 @@ Usually started by bench/run.sh (which installs wrk and nginx, builds
 build-bench/ and bench/direct_libvirt.c first):
 
     bench.py [--quick] [--only B1,B2,B3,B4] [--no-qemu] [--image-dir DIR]
+             [--b3-machines N] [--b3-part both|in|out]
 
 Every figure is compared with a baseline measured in the same run (nginx
 serving the same bytes, the same libvirt calls made directly, the same
@@ -136,6 +137,8 @@ def rows_b2(r):
 
 
 def rows_b3(r):
+    if "large" not in r:  # --b3-part out
+        return rows_b3_remote(r.get("remote", {}))
     s, l, n = r["small"], r["large"], r["large"]["machines"]
     mb = 2**20
     return [
@@ -155,21 +158,57 @@ def rows_b3(r):
          f"libvirt alone ({r['count']:,} domains, peak) {r['define_floor_rss'] / mb:.0f} MB",
          f"{l['peak'] / s['peak']:.1f}x peak", "< 256 MB peak",
          MET if l["peak"] < 256 * mb else MISSED],
-        ["B3", f"one Machine GET with {n:,} machines x{l['get']['n']}", lat(l["get"]),
+    ] + rows_b3_requests(s, l, "") + (rows_b3_remote(r["remote"]) if "remote" in r else [])
+
+
+def rows_b3_requests(s, l, where):
+    """The GET, the two pages and the create, with l's machines against s's."""
+    n = l["machines"]
+    return [
+        ["B3", f"{where}one Machine GET with {n:,} machines x{l['get']['n']}", lat(l["get"]),
          f"{s['machines']} machines: {lat(s['get'])}",
          f"{l['get']['p50'] / s['get']['p50']:.2f}x p50", "-", NONE],
-        ["B3", f"filtered page (state='STARTED', first 50 of {l['page_count']:,} matching) "
-         f"x{l['page']['n']}", lat(l["page"]),
+        ["B3", f"{where}filtered page (state='STARTED', first 50 of {l['page_count']:,} "
+         f"matching) x{l['page']['n']}", lat(l["page"]),
          f"{s['machines']} machines: {lat(s['page'])}",
          f"{l['page']['p99'] / s['page']['p99']:.0f}x p99", "< 20 ms p99",
          MET if l["page"]["p99"] < 0.020 else MISSED],
-        ["B3", f"ordered page ($orderby=name:desc, first 50 of {n:,}) x{l['ordered']['n']}",
+        ["B3", f"{where}ordered page ($orderby=name:desc, first 50 of {n:,}) "
+         f"x{l['ordered']['n']}",
          lat(l["ordered"]), f"{s['machines']} machines: {lat(s['ordered'])}",
          f"{l['ordered']['p99'] / s['ordered']['p99']:.0f}x p99", "-", NONE],
-        ["B3", f"one create with {n:,} machines x{l['create']['n']}", lat(l["create"]),
+        ["B3", f"{where}one create with {n:,} machines x{l['create']['n']}", lat(l["create"]),
          f"{s['machines']} machines: {lat(s['create'])}",
          f"{l['create']['p50'] / s['create']['p50']:.2f}x p50", "-", NONE],
     ]
+
+
+def rows_b3_remote(r):
+    """B3 against private libvirtds outside cimid's process."""
+    if "skipped" in r or "error" in r:
+        why = r.get("skipped") or f"could not run: {r['error'][:200]}"
+        return [["B3", "out of process (private libvirtd)", "skipped", why, "-", "-", NONE]]
+    s, l, f, n = r["small"], r["large"], r["first"], r["large"]["machines"]
+    mb = 2**20
+    where = f"out of process ({r['hosts']} libvirtd): "
+    return [
+        ["B3", f"{where}first start, defining {n:,} machines (until reconciled)",
+         fmt_ms(f["reconciled"]), f"first answer {fmt_ms(f['startup'])}", "-", "-", NONE],
+        ["B3", f"{where}start-up with {n:,} machines x{l['startup']['n']}", lat(l["startup"]),
+         f"{s['machines']} machines {lat(s['startup'])}",
+         f"{l['startup']['p50'] / s['startup']['p50']:.1f}x", "< 5 s",
+         MET if l["startup"]["p99"] < 5 else MISSED],
+        ["B3", f"{where}start-up until reconciliation is over, {n:,} machines",
+         lat(l["reconciled"]), f"{s['machines']} machines {lat(s['reconciled'])}",
+         f"{l['reconciled']['p50'] / s['reconciled']['p50']:.1f}x", "-", NONE],
+        ["B3", f"{where}cimid's resident memory with {n:,} machines",
+         f"{l['rss'] / mb:.0f} MB after start, peak {l['peak'] / mb:.0f} MB",
+         f"{s['machines']} machines: {s['rss'] / mb:.0f} MB, peak {s['peak'] / mb:.0f} MB; "
+         f"the libvirtds ({n:,} domains): {l['lv_rss'] / mb:.0f} MB, "
+         f"peak {l['lv_peak'] / mb:.0f} MB",
+         f"{l['peak'] / s['peak']:.1f}x peak", "< 256 MB peak",
+         MET if l["peak"] < 256 * mb else MISSED],
+    ] + rows_b3_requests(s, l, where)
 
 
 def rows_b4(r):
@@ -207,8 +246,18 @@ def main():
     ap.add_argument("--only", default="B1,B2,B3,B4", help="comma-separated subset")
     ap.add_argument("--no-qemu", action="store_true", help="skip B2 under qemu:///embed")
     ap.add_argument("--image-dir", default=None, help="directory with cimid-test.qcow2")
+    ap.add_argument("--b3-machines", type=int, default=None,
+                    help="B3's number of Machines (default 100,000; 1,000 with --quick)")
+    ap.add_argument("--b3-part", choices=("both", "in", "out"), default="both",
+                    help="B3 with libvirt in cimid's process, out of it (private libvirtds), "
+                    "or both (default)")
     args = ap.parse_args()
     cfg = dict(QUICK if args.quick else FULL)
+    if args.b3_machines is not None:
+        if args.b3_machines < 200:
+            ap.error("--b3-machines must be at least 200 (100 are the baseline)")
+        cfg["b3_count"] = args.b3_machines
+    cfg["b3_part"] = args.b3_part
     cfg["qemu"] = not args.no_qemu
     cfg["image_dir"] = args.image_dir
     only = {x.strip().upper() for x in args.only.split(",")}

@@ -11,12 +11,17 @@
 * fsync_latency(): the cost of one durable write on a file system, the way
   SQLite commits its WAL: the floor under every committed change.
 * process_cpu(): CPU seconds a process has used (for CPU per operation).
+* PrivateLibvirtd: a libvirtd of the benchmark's own (its config, unix socket
+  and pid file in a temporary directory) serving libvirt's test driver, with
+  a keeper connection that holds test:///default open so that the daemon
+  keeps its domains while cimid restarts, as a real host does.
 """
 
 import base64
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +36,8 @@ CIMID = os.path.join(BUILD, "cimid")
 DIRECT = os.path.join(BUILD, "direct_libvirt")
 NS = "http://schemas.dmtf.org/cimi/1"
 USER, PASSWORD, TENANT = "bench", "bench-password-1", "bench"
+ADMIN, ADMIN_PASSWORD = "bench-admin", "bench-admin-password-1"
+CIMID_NS = "http://cimid.dev/ns/1"  # cimid's own types (Host)
 TERMINAL = ("SUCCESS", "FAILED", "STOPPED")
 
 
@@ -102,6 +109,18 @@ def fsync_latency(directory, count=200):
     return samples
 
 
+def process_memory(pid):
+    """(VmRSS, VmHWM) of process pid in bytes."""
+    rss = hwm = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) * 1024
+            elif line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) * 1024
+    return rss, hwm
+
+
 def process_cpu(pid):
     """CPU seconds (user + system) used so far by process pid."""
     with open(f"/proc/{pid}/stat") as f:
@@ -134,9 +153,10 @@ class Cimid:
     def base(self):
         return f"http://127.0.0.1:{self.port}/cimi/"
 
-    def add_user(self):
-        r = subprocess.run([CIMID, "user", "add", USER, "--tenant", TENANT, "--password-stdin",
-                            "--database", self.database], input=PASSWORD + "\n",
+    def add_user(self, name=USER, password=PASSWORD, admin=False):
+        role = ["--admin"] if admin else ["--tenant", TENANT]
+        r = subprocess.run([CIMID, "user", "add", name] + role + ["--password-stdin",
+                            "--database", self.database], input=password + "\n",
                            capture_output=True, text=True)
         if r.returncode != 0:
             raise BenchError(f"cimid user add failed: {r.stderr.strip()}")
@@ -204,14 +224,7 @@ class Cimid:
 
     def memory(self):
         """(VmRSS, VmHWM) in bytes."""
-        rss = hwm = 0
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    rss = int(line.split()[1]) * 1024
-                elif line.startswith("VmHWM:"):
-                    hwm = int(line.split()[1]) * 1024
-        return rss, hwm
+        return process_memory(self.proc.pid)
 
     def stop(self, timeout=120):
         if self.proc is None or self.proc.poll() is not None:
@@ -408,3 +421,113 @@ def kill_processes_under(path):
                 os.kill(int(pid), signal.SIGKILL)
             except OSError:
                 pass
+
+
+# ---------------------------------------------------------------- a libvirtd of our own
+
+SYSTEM_LIBVIRT_SOCKETS = ("/run/libvirt/libvirt-sock", "/run/libvirt/virtqemud-sock")
+
+
+def system_libvirt_running():
+    """The socket of a system libvirt daemon that answers, or None.  (Private
+    libvirtds of tests or benchmarks, on sockets of their own, do not count.)"""
+    for path in SYSTEM_LIBVIRT_SOCKETS:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.settimeout(2)
+            s.connect(path)
+            return path
+        except OSError:
+            pass
+        finally:
+            s.close()
+    return None
+
+
+def private_libvirtd_unavailable():
+    """Why a private libvirtd cannot run here (a sentence), or None."""
+    if shutil.which("libvirtd") is None and not os.path.exists("/usr/sbin/libvirtd"):
+        return "libvirtd is not installed (package libvirt-daemon)"
+    if shutil.which("virsh") is None:
+        return "virsh is not installed (package libvirt-clients)"
+    if os.geteuid() != 0:
+        return "a private libvirtd needs root"
+    system = system_libvirt_running()
+    if system:
+        return (f"a system libvirt daemon runs ({system}): the benchmark does not start "
+                "libvirtds beside it")
+    return None
+
+
+class PrivateLibvirtd:
+    """libvirtd serving libvirt's test driver on a unix socket of its own.
+
+    Its config, socket, pid file and log live in directory.  It loads no
+    hypervisor driver module (LIBVIRT_DRIVER_DIR points at an empty directory:
+    the test driver is built into libvirt), so it touches no state of a
+    system libvirt.  libvirtd's test:///default lives as long as one
+    connection holds it open: the keeper (`virsh` waiting on a pipe) is that
+    connection, so the domains survive cimid's restarts."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        os.makedirs(self.dir, exist_ok=True)
+        os.makedirs(os.path.join(self.dir, "no-modules"), exist_ok=True)
+        self.conf = os.path.join(self.dir, "libvirtd.conf")
+        self.sock = os.path.join(self.dir, "libvirt-sock")
+        with open(self.conf, "w") as f:
+            f.write(f'unix_sock_dir = "{self.dir}"\nunix_sock_rw_perms = "0700"\n'
+                    'auth_unix_rw = "none"\nauth_unix_ro = "none"\n'
+                    # cimid and the keeper, and room for clients beside them
+                    'max_clients = 64\n')
+        self.uri = f"test+unix:///default?socket={self.sock}"
+        self.proc = None
+        self.keeper = None
+
+    def start(self, timeout=30.0):
+        env = dict(os.environ, LIBVIRT_DRIVER_DIR=os.path.join(self.dir, "no-modules"))
+        logf = open(os.path.join(self.dir, "libvirtd.log"), "ab")
+        self.proc = subprocess.Popen(["libvirtd", "-f", self.conf, "-p",
+                                      os.path.join(self.dir, "libvirtd.pid")],
+                                     stdout=logf, stderr=logf, stdin=subprocess.DEVNULL, env=env)
+        logf.close()
+        deadline = time.time() + timeout
+        while not os.path.exists(self.sock):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise BenchError(f"private libvirtd did not start (log in {self.dir})")
+            time.sleep(0.05)
+        # The keeper: an interactive virsh connected to test:///default, reading
+        # commands from a pipe that stays open until stop().
+        logf = open(os.path.join(self.dir, "keeper.log"), "ab")
+        self.keeper = subprocess.Popen(["virsh", "-q", "-c", self.uri], stdin=subprocess.PIPE,
+                                       stdout=logf, stderr=logf)
+        logf.close()
+        self.keeper.stdin.write(b"uri\n")  # connected before anything else uses the daemon
+        self.keeper.stdin.flush()
+        deadline = time.time() + timeout
+        while b"test+unix" not in open(os.path.join(self.dir, "keeper.log"), "rb").read():
+            if self.keeper.poll() is not None or time.time() > deadline:
+                raise BenchError(f"the keeper connection did not open (log in {self.dir})")
+            time.sleep(0.05)
+        return self
+
+    def memory(self):
+        """(VmRSS, VmHWM) of the daemon in bytes."""
+        return process_memory(self.proc.pid)
+
+    def stop(self, timeout=60):
+        """Stop the keeper and the daemon (by their pids), wait for both."""
+        if self.keeper is not None and self.keeper.poll() is None:
+            try:
+                self.keeper.stdin.close()  # end of its input: virsh quits
+                self.keeper.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.keeper.kill()
+                self.keeper.wait()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

@@ -327,7 +327,7 @@ int main(int argc, char **argv)
             usage();
         i++;
     }
-    is_test = strncmp(opt_uri, "test:", 5) == 0;
+    is_test = strncmp(opt_uri, "test:", 5) == 0 || strncmp(opt_uri, "test+", 5) == 0;
     if (!is_test && (opt_image == NULL || opt_storage == NULL))
         usage();
     /* As cimid: libvirt's own log lines off, its errors through the API. */

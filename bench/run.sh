@@ -9,6 +9,8 @@
 #   bench/run.sh --quick      a short run (a few seconds per benchmark), for smoke-testing
 #   bench/run.sh --only B1,B3 --no-qemu --image-dir DIR     (see bench/bench.py --help)
 #   bench/run.sh --nice       run everything under nice -n 10 (kinder to a shared machine)
+#   bench/run.sh --only B3 --b3-machines 10000 --b3-part out   B3 with 10,000 machines, only
+#                             against private libvirtds outside cimid's process (needs root)
 #
 # It installs what is missing (the project's dependencies with QEMU, and wrk and nginx-light
 # for the benchmarks), builds a release build in build-bench/ (meson --buildtype=release) and

@@ -158,6 +158,11 @@ struct driver {
      * listing: *out is a new array (free() it).  Returns how many, or -1. */
     int (*list)(struct hv *hv, bool with_owner, struct hv_machine_info **out,
                 struct cimi_error *err);
+    /* Only the UUIDs of every machine the hypervisor has (state HV_UNKNOWN),
+     * from one listing with no call per machine: reconciliation compares
+     * them with the store.  *out is a new array (free() it).  Returns how
+     * many, or -1. */
+    int (*list_uuids)(struct hv *hv, struct hv_machine_info **out, struct cimi_error *err);
 
     /* The host's CPUs and memory. */
     int (*node_info)(struct hv *hv, struct hv_node *out, struct cimi_error *err);

@@ -9,6 +9,7 @@
  * writing the machine's new state and the Job's outcome in one transaction.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -422,11 +423,82 @@ static int restore_state(struct host_use *h, const char *uuid, const char *desir
     return 0;
 }
 
+/* The machines one host already has, listed once per reconciliation: a
+ * host that kept its machines (libvirt's test driver in a libvirtd that
+ * still runs, a QEMU host) is then checked with one listing and a
+ * comparison, not one lookup per machine. */
+#define RECONCILE_MAX_HOSTS 64
+
+struct host_listing {
+    char host[256];                   /* the host id as rows name it ("" = default) */
+    struct hv_machine_info *machines; /* sorted by uuid; NULL when the listing failed */
+    int count;
+};
+
 struct reconcile_ctx {
     struct store *st;
     const char *only_host;   /* NULL = every machine (start-up: also book them) */
     int count;
+    int nhosts;
+    struct host_listing hosts[RECONCILE_MAX_HOSTS];
 };
+
+static int compare_machine_uuid(const void *a, const void *b)
+{
+    return strcmp(((const struct hv_machine_info *)a)->uuid,
+                  ((const struct hv_machine_info *)b)->uuid);
+}
+
+/* The listing of host (borrowed as h), fetched on first use; NULL when
+ * there is none (the caller then asks machine by machine). */
+static struct host_listing *listing_of(struct reconcile_ctx *ctx, struct host_use *h,
+                                       const char *host)
+{
+    struct host_listing *l;
+    struct cimi_error err;
+
+    for (int i = 0; i < ctx->nhosts; i++)
+        if (strcmp(ctx->hosts[i].host, host) == 0)
+            return ctx->hosts[i].machines ? &ctx->hosts[i] : NULL;
+    if (ctx->nhosts == RECONCILE_MAX_HOSTS || strlen(host) >= sizeof(l->host))
+        return NULL;
+    l = &ctx->hosts[ctx->nhosts++];
+    snprintf(l->host, sizeof(l->host), "%s", host);
+    err_clear(&err);
+    l->count = h->drv->list_uuids(h->hv, &l->machines, &err);
+    if (l->count < 0) {
+        log_warn("reconcile: cannot list the machines of host %s (asking one by one): %s",
+                 host[0] ? host : hosts_default(), err.message);
+        l->machines = NULL;
+        return NULL;
+    }
+    qsort(l->machines, (size_t)l->count, sizeof(*l->machines), compare_machine_uuid);
+    return l;
+}
+
+/* Whether the host has the machine: 1 yes, 0 no, -1 error (err set).  A
+ * machine the listing has is there; one it lacks is asked alone (it may
+ * have been defined since the listing). */
+static int host_has(struct reconcile_ctx *ctx, struct host_use *h, const char *host,
+                    const char *uuid, struct cimi_error *err)
+{
+    struct host_listing *l = listing_of(ctx, h, host);
+    struct hv_machine_info key;
+
+    if (l != NULL && strlen(uuid) < sizeof(key.uuid)) {
+        snprintf(key.uuid, sizeof(key.uuid), "%s", uuid);
+        if (bsearch(&key, l->machines, (size_t)l->count, sizeof(key), compare_machine_uuid))
+            return 1;
+    }
+    return h->drv->exists(h->hv, uuid, err);
+}
+
+static void reconcile_ctx_free(struct reconcile_ctx *ctx)
+{
+    for (int i = 0; i < ctx->nhosts; i++)
+        free(ctx->hosts[i].machines);
+    ctx->nhosts = 0;
+}
 
 /* A host that forgets its machines (libvirt's test driver) gets them back
  * from the store. */
@@ -440,7 +512,7 @@ static void recreate(struct reconcile_ctx *ctx, struct store_row *row, const cha
     err_clear(&err);
     if (hosts_use(machine_host_of(row), &h, &err) != 0)
         return;  /* unreachable: done when it returns */
-    if (h.drv->exists(h.hv, uuid, &err) == 1) {
+    if (host_has(ctx, &h, machine_host_of(row), uuid, &err) == 1) {
         hosts_done(&h);
         return;
     }
@@ -493,16 +565,29 @@ static int reconcile_row(void *arg, struct store_row *row)
 
 static int reconcile(struct store *st, const char *only_host)
 {
-    struct reconcile_ctx ctx = {st, only_host, 0};
+    struct reconcile_ctx *ctx = calloc(1, sizeof(*ctx));
     struct cimi_error err;
+    int count;
 
-    if (st->ops->list(st, "Machine", NULL, NULL, reconcile_row, &ctx, &err) != 0) {
-        log_error("reconcile: %s", err.message);
+    if (ctx == NULL) {
+        log_error("reconcile: out of memory");
         return -1;
     }
-    if (ctx.count > 0)
-        log_info("reconcile: re-created %d machines in the hypervisor", ctx.count);
-    return ctx.count;
+    ctx->st = st;
+    ctx->only_host = only_host;
+    err_clear(&err);
+    if (st->ops->list(st, "Machine", NULL, NULL, reconcile_row, ctx, &err) != 0) {
+        log_error("reconcile: %s", err.message);
+        reconcile_ctx_free(ctx);
+        free(ctx);
+        return -1;
+    }
+    count = ctx->count;
+    reconcile_ctx_free(ctx);
+    free(ctx);
+    if (count > 0)
+        log_info("reconcile: re-created %d machines in the hypervisor", count);
+    return count;
 }
 
 int machine_reconcile(struct store *st)

@@ -262,9 +262,13 @@ def dedicated_cpus_are_exclusive():
 # ---- a remote host that goes away and comes back
 
 class PrivateLibvirtd:
-    """libvirtd serving libvirt's test driver on a socket of our own."""
+    """libvirtd serving libvirt's test driver on a socket of our own.  With
+    driver_modules=False it loads no hypervisor driver module (the test
+    driver is built into libvirt), so it touches no state other libvirt
+    daemons share and may run beside them."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, driver_modules=True):
+        self.driver_modules = driver_modules
         self.dir = os.path.join(directory, "libvirtd")
         os.makedirs(self.dir, exist_ok=True)
         self.conf = os.path.join(self.dir, "libvirtd.conf")
@@ -278,10 +282,14 @@ class PrivateLibvirtd:
         sock = os.path.join(self.dir, "libvirt-sock")
         if os.path.exists(sock):
             os.unlink(sock)
+        env = dict(os.environ)
+        if not self.driver_modules:
+            env["LIBVIRT_DRIVER_DIR"] = os.path.join(self.dir, "no-modules")
+            os.makedirs(env["LIBVIRT_DRIVER_DIR"], exist_ok=True)
         log = open(os.path.join(self.dir, "log"), "ab")
         self.proc = subprocess.Popen(["libvirtd", "-f", self.conf, "-p",
                                       os.path.join(self.dir, "pid")],
-                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env)
         log.close()
         deadline = time.time() + 30
         while not os.path.exists(sock):
@@ -306,8 +314,7 @@ def wait_for(what, fn, timeout=30):
         time.sleep(0.3)
 
 
-@test
-def unreachable_host_and_its_return():
+def skip_without_private_libvirtd():
     if shutil.which("libvirtd") is None:
         raise SkipTest("libvirtd is not installed (package libvirt-daemon)")
     if os.geteuid() != 0:
@@ -317,6 +324,11 @@ def unreachable_host_and_its_return():
     if running:
         raise SkipTest(f"{running[0]} already runs on this machine: a second libvirt daemon "
                        "cannot start beside it")
+
+
+@test
+def unreachable_host_and_its_return():
+    skip_without_private_libvirtd()
     d = pool_daemon("hosts-remote")
     admin = Client(d)
     c = Client(d, "alice")
@@ -358,4 +370,67 @@ def unreachable_host_and_its_return():
         eq(admin.delete(remote["id"]).status, 200, "remote host removed")
         admin.put(a["id"], {"resourceURI": CIMID_NS + "/Host", "uri": a["uri"], "enabled": True})
     finally:
+        lvd.kill()
+
+
+@test
+def host_that_kept_its_machines():
+    """cimid restarted against a host that still has its machines (a private
+    libvirtd whose test:///default a keeper connection holds open, as a real
+    host keeps its domains): every machine keeps its state and none is
+    defined twice; a domain removed behind cimid's back while it was stopped
+    is the only one re-created."""
+    if shutil.which("libvirtd") is None or shutil.which("virsh") is None:
+        raise SkipTest("libvirtd or virsh is not installed (libvirt-daemon, libvirt-clients)")
+    if os.geteuid() != 0:
+        raise SkipTest("a private libvirtd needs root")
+    if os.path.exists("/run/libvirt/libvirt-sock"):
+        raise SkipTest("a system libvirtd runs on this machine: no private one beside it")
+    tmp = tempfile.mkdtemp(prefix="cimitest-kept-")
+    cimitest._tmpdirs.append(tmp)
+    lvd = PrivateLibvirtd(tmp, driver_modules=False)  # may run beside other private ones
+    lvd.start()
+    keeper_log = os.path.join(tmp, "keeper.log")
+    with open(keeper_log, "wb") as out:
+        keeper = subprocess.Popen(["virsh", "-q", "-c", lvd.uri], stdin=subprocess.PIPE,
+                                  stdout=out, stderr=out)
+    d = Daemon(args=["--connect", lvd.uri], name="kept")
+    try:
+        keeper.stdin.write(b"uri\n")
+        keeper.stdin.flush()
+        wait_for("the keeper connection", lambda: b"test+unix" in open(keeper_log, "rb").read())
+        d.start()
+        c = Client(d, "alice")
+        a = create_machine(c, "kept-a", "STARTED")
+        b = create_machine(c, "kept-b", "STOPPED")
+        gone = create_machine(c, "kept-gone", "STARTED")
+        eq(d.stop(), 0, "cimid stops")
+        domain = "cimi-" + gone["id"].rsplit("/", 1)[1]
+        for cmd in (["destroy", domain], ["undefine", domain]):
+            r = subprocess.run(["virsh", "-c", lvd.uri] + cmd, capture_output=True, text=True,
+                               timeout=30)
+            eq(r.returncode, 0, f"virsh {cmd[0]} {domain}: {r.stderr}")
+        d.start()
+        wait_for("reconciliation", lambda: d.log_text().count("machines reconciled") == 2)
+        log = d.log_text()
+        isin("re-created 1 machines", log, "only the removed domain is defined again")
+        notin("re-created 3 machines", log, "the machines the host kept are not defined again")
+        c = Client(d, "alice")
+        eq(c.read(a["id"])["state"], "STARTED", "the started machine is still STARTED")
+        eq(c.read(b["id"])["state"], "STOPPED", "the stopped machine is still STOPPED")
+        eq(c.read(gone["id"])["state"], "STARTED", "the removed machine is back, STARTED")
+        listed = subprocess.run(["virsh", "-c", lvd.uri, "list", "--all", "--uuid"],
+                                capture_output=True, text=True, timeout=30).stdout.split()
+        for m in (a, b, gone):
+            eq(listed.count(m["id"].rsplit("/", 1)[1]), 1, f"{m['name']} is defined once")
+        for m in (a, b, gone):
+            delete(c, c.read(m["id"]))
+    finally:
+        d.stop()
+        keeper.stdin.close()
+        try:
+            keeper.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            keeper.kill()
+            keeper.wait()
         lvd.kill()

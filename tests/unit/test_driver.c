@@ -249,6 +249,32 @@ static void test_list(struct hv *hv)
     free(infos);
 }
 
+static void test_list_uuids(struct hv *hv)
+{
+    struct hv_machine_info *infos = NULL, *full = NULL;
+    struct cimi_error err = {0};
+    char test_uuid[VIR_UUID_STRING_BUFLEN];
+    int n, nfull, i, j, ours = 0, theirs = 0, matched = 0;
+
+    default_domain_uuid(test_uuid);
+    n = drv->list_uuids(hv, &infos, fresh(&err));
+    nfull = drv->list(hv, false, &full, fresh(&err));
+    CHECK(n >= 2 && infos != NULL, "list_uuids finds at least 2 domains (%d)", n);
+    CHECK(n == nfull, "list_uuids finds as many domains as list (%d, %d)", n, nfull);
+    for (i = 0; i < n; i++) {
+        ours += strcmp(infos[i].uuid, UUID_A) == 0;
+        theirs += strcmp(infos[i].uuid, test_uuid) == 0;
+        CHECK(infos[i].state == HV_UNKNOWN && !infos[i].owned,
+              "list_uuids gives only the UUID of %s", infos[i].uuid);
+        for (j = 0; j < nfull; j++)
+            matched += strcmp(infos[i].uuid, full[j].uuid) == 0;
+    }
+    CHECK(ours == 1 && theirs == 1, "list_uuids has our machine and \"test\" once each");
+    CHECK(matched == n, "every UUID list_uuids gives is one list gives (%d of %d)", matched, n);
+    free(infos);
+    free(full);
+}
+
 static void test_capture(struct hv *hv)
 {
     struct cimi_error err = {0};
@@ -602,6 +628,7 @@ int main(void)
     test_life_cycle(hv);
     test_missing(hv);
     test_list(hv);
+    test_list_uuids(hv);
     test_capture(hv);
     test_volumes(hv);
     test_networks(hv);
