@@ -168,6 +168,8 @@ static void xput_escaped(struct xml_out *o, const char *s, bool in_attribute)
         unsigned char c = in[i];
         const char *esc = NULL;
         size_t skip = 0;
+        if ((c > '>' && c != 0xEF) || (c > '&' && c < '<') || c == '=' || c == ' ')
+            continue;  /* the common case: nothing to escape */
         if (c == '<')
             esc = "&lt;";
         else if (c == '>')

@@ -250,27 +250,46 @@ static void read_row_with_member(sqlite3_stmt *stmt, const char *member, struct 
         json_object_set_new(row->priv, member, value);
 }
 
+/* Keep only member in row->priv. */
+static void keep_member(struct store_row *row, const char *member)
+{
+    json_t *value = json_object_get(row->priv, member);
+
+    json_incref(value);
+    json_object_clear(row->priv);
+    if (value != NULL)
+        json_object_set_new(row->priv, member, value);
+}
+
 /* A row by id: all of its private document (whole_priv), or only member
  * of it (NULL: none). */
 static int get_by_id(struct store *st, const char *id, bool whole_priv, const char *member,
                      struct store_row *row, struct cimi_error *err)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
-    bool one_member = !whole_priv && member != NULL;
-    sqlite3_stmt *stmt = s->stmt[one_member ? S_GET_MEMBER : S_GET];
     char path[128];
+    /* SQLite's JSON paths cannot quote a '"' in a member name: such a name
+     * (none of cimid's) is found after parsing the whole document. */
+    bool by_path = !whole_priv && member != NULL && strchr(member, '"') == NULL &&
+                   strlen(member) < sizeof(path) - 5;
+    sqlite3_stmt *stmt = s->stmt[by_path ? S_GET_MEMBER : S_GET];
     int rc;
 
     sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-    if (one_member) {
+    if (by_path) {
         snprintf(path, sizeof(path), "$.\"%s\"", member);
         sqlite3_bind_text(stmt, 2, path, -1, SQLITE_STATIC);
     }
     rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW && whole_priv)
-        read_row(stmt, row);
-    else if (rc == SQLITE_ROW)
-        read_row_with_member(stmt, member, row);
+    if (rc == SQLITE_ROW) {
+        if (by_path || (!whole_priv && member == NULL)) {
+            read_row_with_member(stmt, member, row);
+        } else {
+            read_row(stmt, row);
+            if (!whole_priv)
+                keep_member(row, member);
+        }
+    }
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
     if (rc == SQLITE_ROW)
