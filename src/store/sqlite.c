@@ -205,11 +205,18 @@ static void sqlite_rollback(struct store *st)
     tx_done(s);
 }
 
+/* A text column into dst (len bytes), cut short when longer. */
 static void copy_text(char *dst, size_t len, sqlite3_stmt *stmt, int col)
 {
     const unsigned char *text = sqlite3_column_text(stmt, col);
+    size_t n = text ? (size_t)sqlite3_column_bytes(stmt, col) : 0;
 
-    snprintf(dst, len, "%s", text ? (const char *)text : "");
+    if (len == 0)
+        return;
+    if (n > len - 1)
+        n = len - 1;
+    memcpy(dst, text ? (const char *)text : "", n);
+    dst[n] = '\0';
 }
 
 static json_t *column_json(sqlite3_stmt *stmt, int col)
