@@ -4,8 +4,8 @@
  *
  * This runs for every resource a client reads, so it builds its strings with
  * memcpy (no printf per URI) and its small objects member by member (no
- * json_pack format parsing); a GET renders the row's own document instead of
- * a deep copy of it (render_row takes it from the row).
+ * json_pack format parsing); a GET renders from the row's own document,
+ * sharing its members, instead of a deep copy of it (render_row).
  */
 #include "cimi/render.h"
 
@@ -37,8 +37,9 @@ void render_uri(const struct cimi_request *req, const char *path, char *out, siz
     join(req->base_uri, strlen(req->base_uri), path, out, len);
 }
 
-/* A new JSON string of an absolute URI (strings from jansson and the base
- * URI are valid UTF-8 already: no check needed). */
+/* A new JSON string of an absolute URI, not checked again for UTF-8: the
+ * base URI is a checked Host header or the configured --public-url, the
+ * path a string jansson checked. */
 static json_t *uri_string(const char *base, size_t base_len, const char *path)
 {
     char buf[1024];
