@@ -9,6 +9,8 @@
 #
 # Scenarios, each on a fresh database with 100 Machines of the tenant user:
 #   get        1000 x GET one Machine (JSON, a STARTED one)            callgrind
+#   getxml     1000 x the same GET in XML                              callgrind
+#   getjob     1000 x GET one (finished) Job, JSON, as clients poll it  callgrind
 #   page       5 x filtered page with 1,000 Machines in the store      callgrind
 #   lifecycle  50 x create -> start -> stop -> delete                  callgrind
 #   strace     50 lifecycles, then 64 clients create+delete for 5 s    strace
@@ -62,9 +64,14 @@ callgrind_scenario() {
     "$cimid" serve --database "$dir/db" --port "$port" "${overcommit[@]}" >"$dir/cimid.log" 2>&1 & pid=$!
   pids+=("$pid")
   until grep -qs " ready: " "$dir/cimid.log"; do sleep 0.5; done
+  # Reconciliation runs in its own thread after "ready": not part of the scenario.
+  until grep -qs "machines reconciled" "$dir/cimid.log"; do sleep 0.5; done
   $load "$port" "$1" 1 >/dev/null                      # warm-up (password hash, caches)
   local extra=()
-  [ "$1" = get ] && extra=("$($load "$port" url)")      # found before the counters start
+  case $1 in                                           # found before the counters start
+    get|getxml) extra=("$($load "$port" url)") ;;
+    getjob) extra=("$($load "$port" joburl)") ;;
+  esac
   callgrind_control -z "$pid" >/dev/null 2>&1
   $load "$port" "$@" "${extra[@]}" | tee "$dir/load.txt"
   callgrind_control -d "$pid" >/dev/null 2>&1
@@ -81,6 +88,8 @@ callgrind_scenario() {
 }
 
 [[ $scenarios == *" get "* ]] && callgrind_scenario get 100 get 1000
+[[ $scenarios == *" getxml "* ]] && callgrind_scenario getxml 100 getxml 1000
+[[ $scenarios == *" getjob "* ]] && callgrind_scenario getjob 100 getjob 1000
 [[ $scenarios == *" page "* ]] && callgrind_scenario page 1000 page 5
 [[ $scenarios == *" lifecycle "* ]] && callgrind_scenario lifecycle 100 lifecycle 50
 [[ $scenarios == *" strace "* ]] || exit 0

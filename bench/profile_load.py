@@ -4,6 +4,9 @@
     profile_load.py PORT setup                 100 Machines (every other STARTED)
     profile_load.py PORT url                   print the URL of the Machine p-000 (STARTED)
     profile_load.py PORT get N [URL]           N x GET one Machine (JSON)
+    profile_load.py PORT getxml N [URL]        N x GET one Machine (XML)
+    profile_load.py PORT joburl                print the URL of a Job (the first listed)
+    profile_load.py PORT getjob N [URL]        N x GET one Job (JSON), as clients poll it
     profile_load.py PORT collection N          N x GET the Machine collection (JSON)
     profile_load.py PORT page N                N x GET machines?$filter=state='STOPPED'&$first=21&$last=40
     profile_load.py PORT lifecycle N           N x create -> start -> stop -> delete
@@ -41,14 +44,21 @@ def main():
     elif scenario == "url":
         print(c.get(base + "machines?$filter=name%3D'p-000'").json()["machines"][0]["id"])
         return
-    elif scenario in ("get", "collection", "page"):
-        if scenario == "get":
+    elif scenario == "joburl":
+        print(c.get(base + "jobs?$first=1&$last=1").json()["jobs"][0]["id"])
+        return
+    elif scenario in ("get", "getxml", "getjob", "collection", "page"):
+        accept = "application/xml" if scenario == "getxml" else "application/json"
+        if scenario == "getjob":
+            url = sys.argv[4] if len(sys.argv) > 4 else \
+                c.get(base + "jobs?$first=1&$last=1").json()["jobs"][0]["id"]
+        elif scenario in ("get", "getxml"):
             url = sys.argv[4] if len(sys.argv) > 4 else \
                 c.get(base + "machines?$first=1&$last=1").json()["machines"][0]["id"]
         else:
             url = base + ("machines" if scenario == "collection" else PAGE)
         for _ in range(n):
-            r = c.get(url)
+            r = c.get(url, accept=accept)
             if r.status != 200:
                 raise SystemExit(f"{scenario}: {r.status}")
     elif scenario == "lifecycle":

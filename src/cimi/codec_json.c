@@ -5,7 +5,8 @@
  * so encoding only puts the members in a stable order ("resourceURI" first,
  * then the common attributes, the type's attributes in table order,
  * "operations", and whatever else the document carries), drops empty values
- * (the spec forbids "", {} and [] on the wire) and pretty-prints.
+ * (the spec forbids "", {} and [] on the wire) and pretty-prints (two
+ * spaces: people read these documents with curl as often as programs do).
  *
  * Decoding parses the body, checks that it is an object and that its
  * "resourceURI", when given, names the expected type, and removes it.  It
@@ -14,225 +15,344 @@
  */
 #include "cimi/codec.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TYPE_URI_MAX 256
 
 /*
- * jansson's iteration functions take non-const pointers although they do not
- * modify the object; this is the one place the encoder casts const away.
+ * The encoder writes the text directly (no ordered copy of the document,
+ * no jansson serializer): byte for byte what json_dumps(JSON_INDENT(2))
+ * wrote for the ordered, pruned copy it replaces.  A GET spends most of its
+ * time here otherwise.
  */
+
+#define MAX_DEPTH 128     /* deeper documents are refused (no cimid document comes close) */
+
+/* The text being written. */
+struct out {
+    char *buf;
+    size_t len, cap;
+    bool failed;          /* out of memory or too deep: the encoding is dropped */
+};
+
+/* jansson's iteration functions take non-const pointers although they do not
+ * modify the object; this is the one place the encoder casts const away. */
 static json_t *unconst(const json_t *value)
 {
     return (json_t *)value;
 }
 
-/* Number of members or items of an object or array. */
-static size_t container_size(const json_t *value)
+static void put(struct out *o, const char *text, size_t n)
 {
-    return json_is_object(value) ? json_object_size(value) : json_array_size(value);
+    if (o->failed)
+        return;
+    if (o->len + n + 2 > o->cap) {   /* + the final newline and NUL */
+        size_t cap = o->cap ? o->cap : 4096;
+        char *buf;
+        while (cap < o->len + n + 2)
+            cap *= 2;
+        buf = realloc(o->buf, cap);
+        if (buf == NULL) {
+            o->failed = true;
+            return;
+        }
+        o->buf = buf;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, text, n);
+    o->len += n;
 }
 
-/*
- * A copy of value without empty strings, empty objects, empty arrays or
- * nulls at any depth.  Returns NULL when nothing is left (or on allocation
- * failure: *oom is then set).
- */
-static json_t *prune_empty(const json_t *value, bool *oom)
+/* A newline and two spaces per level. */
+static void put_indent(struct out *o, int depth)
 {
-    json_t *copy, *child;
+    static const char spaces[] = "                                ";
+    size_t n = 2 * (size_t)depth;
+
+    put(o, "\n", 1);
+    while (n > 0) {
+        size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
+        put(o, spaces, k);
+        n -= k;
+    }
+}
+
+/* A quoted string, escaped as jansson escapes it: \" \\ \b \f \n \r \t and
+ * \u00XX for the other control characters; the rest as it is (UTF-8). */
+static void put_string(struct out *o, const char *s, size_t n)
+{
+    size_t start = 0;
+
+    put(o, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char seq[8];
+        const char *esc;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        put(o, s + start, i - start);
+        start = i + 1;
+        switch (c) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        default:
+            snprintf(seq, sizeof(seq), "\\u%04X", (unsigned)c);
+            esc = seq;
+        }
+        put(o, esc, strlen(esc));
+    }
+    put(o, s + start, n - start);
+    put(o, "\"", 1);
+}
+
+static void put_integer(struct out *o, json_int_t v)
+{
+    char digits[24];
+    int n = snprintf(digits, sizeof(digits), "%" JSON_INTEGER_FORMAT, v);
+
+    put(o, digits, (size_t)n);
+}
+
+/* A real as jansson writes it (its own formatting: asked of it). */
+static void put_real(struct out *o, const json_t *v)
+{
+    char *text = json_dumps(v, JSON_ENCODE_ANY);
+
+    if (text == NULL) {
+        o->failed = true;
+        return;
+    }
+    put(o, text, strlen(text));
+    free(text);
+}
+
+static bool put_value(struct out *o, const json_t *v, int depth);
+
+/* `"key": value` as the next member of an object at depth - 1, after a
+ * comma unless it is the first; nothing when the value is empty (the spec
+ * forbids "", {} and [] on the wire, and nulls say nothing). */
+static void put_member(struct out *o, const char *key, const json_t *v, int depth, bool *first)
+{
+    size_t mark = o->len;
+
+    if (v == NULL)
+        return;
+    if (!*first)
+        put(o, ",", 1);
+    put_indent(o, depth);
+    put_string(o, key, strlen(key));
+    put(o, ": ", 2);
+    if (put_value(o, v, depth))
+        *first = false;
+    else if (!o->failed)
+        o->len = mark;
+}
+
+/* Close an object or array opened at depth; false (and nothing written)
+ * when it got no member. */
+static bool close_container(struct out *o, size_t mark, bool empty, int depth, const char *end)
+{
+    if (empty) {
+        if (!o->failed)
+            o->len = mark;
+        return false;
+    }
+    put_indent(o, depth);
+    put(o, end, 1);
+    return true;
+}
+
+/* Write v at depth; false when it is empty at every depth (nothing written). */
+static bool put_value(struct out *o, const json_t *v, int depth)
+{
+    size_t mark = o->len;
+    bool first = true;
     const char *key;
     json_t *member;
     size_t i;
 
-    if (value == NULL || json_is_null(value))
-        return NULL;
-    if (json_is_string(value) && json_string_length(value) == 0)
-        return NULL;
-    if (json_is_object(value)) {
-        copy = json_object();
-        if (copy == NULL)
-            goto nomem;
-        json_object_foreach(unconst(value), key, member) {
-            child = prune_empty(member, oom);
-            if (child != NULL && json_object_set_new(copy, key, child) < 0)
-                *oom = true;
-        }
-    } else if (json_is_array(value)) {
-        copy = json_array();
-        if (copy == NULL)
-            goto nomem;
-        for (i = 0; i < json_array_size(value); i++) {
-            child = prune_empty(json_array_get(value, i), oom);
-            if (child != NULL && json_array_append_new(copy, child) < 0)
-                *oom = true;
-        }
-    } else {
-        copy = json_deep_copy(value);
-        if (copy == NULL)
-            goto nomem;
-        return copy;
+    if (depth > MAX_DEPTH) {
+        o->failed = true;
+        return false;
     }
-    if (*oom || container_size(copy) == 0) {
-        json_decref(copy);
-        return NULL;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        put(o, "{", 1);
+        json_object_foreach(unconst(v), key, member)
+            put_member(o, key, member, depth + 1, &first);
+        return close_container(o, mark, first, depth, "}");
+    case JSON_ARRAY:
+        put(o, "[", 1);
+        json_array_foreach(unconst(v), i, member) {
+            size_t item_mark = o->len;
+            if (!first)
+                put(o, ",", 1);
+            put_indent(o, depth + 1);
+            if (put_value(o, member, depth + 1))
+                first = false;
+            else if (!o->failed)
+                o->len = item_mark;
+        }
+        return close_container(o, mark, first, depth, "]");
+    case JSON_STRING:
+        if (json_string_length(v) == 0)
+            return false;
+        put_string(o, json_string_value(v), json_string_length(v));
+        return true;
+    case JSON_INTEGER:
+        put_integer(o, json_integer_value(v));
+        return true;
+    case JSON_REAL:
+        put_real(o, v);
+        return true;
+    case JSON_TRUE:
+        put(o, "true", 4);
+        return true;
+    case JSON_FALSE:
+        put(o, "false", 5);
+        return true;
+    default:
+        return false;  /* null */
     }
-    return copy;
-nomem:
-    *oom = true;
-    return NULL;
 }
 
-/* Copy doc[key] (pruned) into out[key] unless it is absent or empty. */
-static void copy_member(json_t *out, const json_t *doc, const char *key, bool *oom)
+/* "resourceURI": type URI of t + suffix, the first member. */
+static void put_type_uri(struct out *o, const struct cimi_type *t, const char *suffix, int depth)
 {
-    json_t *value;
+    char uri[TYPE_URI_MAX];
 
-    if (json_object_get(out, key) != NULL)
-        return;
-    value = prune_empty(json_object_get(doc, key), oom);
-    if (value != NULL && json_object_set_new(out, key, value) < 0)
-        *oom = true;
+    model_type_uri(t, suffix, uri, sizeof(uri));
+    put(o, "{", 1);
+    put_indent(o, depth + 1);
+    put_string(o, "resourceURI", strlen("resourceURI"));
+    put(o, ": ", 2);
+    put_string(o, uri, strlen(uri));
 }
 
-/* Copy the members of doc that out does not hold yet, in doc order. */
-static void copy_remaining(json_t *out, const json_t *doc, bool *oom)
+/* Is key an attribute of t that the resource order writes before the rest? */
+static bool is_ordered_attr(const struct cimi_type *t, const char *key)
 {
+    if (strcmp(key, "operations") == 0 || strcmp(key, "resourceURI") == 0)
+        return true;
+    if (t->common)
+        for (const struct cimi_attr *a = cimi_common_attrs; a->name; a++)
+            if (a->kind != K_OPERATIONS && strcmp(a->name, key) == 0)
+                return true;
+    for (const struct cimi_attr *a = t->attrs; a->name; a++)
+        if (a->kind != K_OPERATIONS && strcmp(a->name, key) == 0)
+            return true;
+    return false;
+}
+
+/* One resource of type t at depth, in wire order: resourceURI, the
+ * attributes in table order, operations, then the rest in document order.
+ * (No type lists an attribute twice: tests/unit/test_codec.c checks.) */
+static void put_resource(struct out *o, const json_t *doc, const struct cimi_type *t, int depth)
+{
+    bool first = false;  /* resourceURI is written */
     const char *key;
     json_t *value;
 
-    json_object_foreach(unconst(doc), key, value) {
-        if (strcmp(key, "resourceURI") != 0)
-            copy_member(out, doc, key, oom);
-    }
-}
-
-/* A new object starting with "resourceURI" = type URI of t + suffix. */
-static json_t *new_with_type_uri(const struct cimi_type *t, const char *suffix, bool *oom)
-{
-    char uri[TYPE_URI_MAX];
-    json_t *out;
-
-    out = json_object();
-    if (out == NULL) {
-        *oom = true;
-        return NULL;
-    }
-    model_type_uri(t, suffix, uri, sizeof(uri));
-    if (json_object_set_new(out, "resourceURI", json_string(uri)) < 0)
-        *oom = true;
-    return out;
-}
-
-/* One resource of type t in wire order: resourceURI, attributes, operations, rest. */
-static json_t *order_resource(const json_t *doc, const struct cimi_type *t, bool *oom)
-{
-    const struct cimi_attr *a;
-    json_t *out;
-
-    out = new_with_type_uri(t, "", oom);
-    if (out == NULL)
-        return NULL;
+    put_type_uri(o, t, "", depth);
     if (json_is_object(doc)) {
-        for (size_t i = 0; (a = model_attr_at(t, i)) != NULL; i++)
+        if (t->common)
+            for (const struct cimi_attr *a = cimi_common_attrs; a->name; a++)
+                if (a->kind != K_OPERATIONS)
+                    put_member(o, a->name, json_object_get(doc, a->name), depth + 1, &first);
+        for (const struct cimi_attr *a = t->attrs; a->name; a++)
             if (a->kind != K_OPERATIONS)
-                copy_member(out, doc, a->name, oom);
-        copy_member(out, doc, "operations", oom);
-        copy_remaining(out, doc, oom);
+                put_member(o, a->name, json_object_get(doc, a->name), depth + 1, &first);
+        put_member(o, "operations", json_object_get(doc, "operations"), depth + 1, &first);
+        json_object_foreach(unconst(doc), key, value)
+            if (!is_ordered_attr(t, key))
+                put_member(o, key, value, depth + 1, &first);
     }
-    return out;
-}
-
-/* The item array of a collection doc, each item ordered as a resource. */
-static json_t *order_items(const json_t *items, const struct cimi_type *t, bool *oom)
-{
-    json_t *out, *item;
-
-    out = json_array();
-    if (out == NULL) {
-        *oom = true;
-        return NULL;
-    }
-    for (size_t i = 0; i < json_array_size(items); i++) {
-        item = order_resource(json_array_get(items, i), t, oom);
-        if (item != NULL && json_array_append_new(out, item) < 0)
-            *oom = true;
-    }
-    return out;
+    put_indent(o, depth);
+    put(o, "}", 1);
 }
 
 /* A collection of t items: resourceURI, id, count, items, operations, rest. */
-static json_t *order_collection(const json_t *doc, const struct cimi_type *t, bool *oom)
+static void put_collection(struct out *o, const json_t *doc, const struct cimi_type *t)
 {
-    const json_t *items = NULL;
-    json_t *out, *count, *ordered;
+    const json_t *items = NULL, *count;
+    bool first = false;
+    const char *key;
+    json_t *value, *item;
+    size_t i;
 
-    out = new_with_type_uri(t, "Collection", oom);
-    if (out == NULL)
-        return NULL;
-    if (!json_is_object(doc))
-        return out;
+    put_type_uri(o, t, "Collection", 0);
+    if (!json_is_object(doc)) {
+        put(o, "\n}", 2);
+        return;
+    }
     if (t->json_items != NULL)
         items = json_object_get(doc, t->json_items);
-    copy_member(out, doc, "id", oom);
+    put_member(o, "id", json_object_get(doc, "id"), 1, &first);
     count = json_object_get(doc, "count");
-    if (count == NULL)
-        count = json_integer((json_int_t)json_array_size(items));
-    else
-        count = json_deep_copy(count);
-    if (count == NULL || json_object_set_new(out, "count", count) < 0)
-        *oom = true;
+    put(o, ",", 1);
+    put_indent(o, 1);
+    put_string(o, "count", 5);
+    put(o, ": ", 2);
+    if (json_is_integer(count))
+        put_integer(o, json_integer_value(count));
+    else if (count == NULL)
+        put_integer(o, (json_int_t)json_array_size(items));
+    else if (!put_value(o, count, 1))
+        put(o, "null", 4);
     if (json_array_size(items) > 0) {
-        ordered = order_items(items, t, oom);
-        if (ordered != NULL && json_object_set_new(out, t->json_items, ordered) < 0)
-            *oom = true;
+        put(o, ",", 1);
+        put_indent(o, 1);
+        put_string(o, t->json_items, strlen(t->json_items));
+        put(o, ": [", 3);
+        json_array_foreach(unconst(items), i, item) {
+            if (i > 0)
+                put(o, ",", 1);
+            put_indent(o, 2);
+            put_resource(o, item, t, 2);
+        }
+        put_indent(o, 1);
+        put(o, "]", 1);
     }
-    copy_member(out, doc, "operations", oom);
-    copy_remaining(out, doc, oom);
-    return out;
-}
-
-/* Serialize value pretty-printed, followed by a newline, into a malloc'd buffer. */
-static char *dump_with_newline(const json_t *value, size_t *len)
-{
-    /* One serialization (json_dumpb(NULL) then json_dumpb ran it twice). */
-    char *text = json_dumps(value, JSON_INDENT(2)), *buf;
-    size_t size;
-
-    if (text == NULL)
-        return NULL;
-    size = strlen(text);
-    buf = realloc(text, size + 2);
-    if (buf == NULL) {
-        free(text);
-        return NULL;
+    put_member(o, "operations", json_object_get(doc, "operations"), 1, &first);
+    json_object_foreach(unconst(doc), key, value) {
+        if (strcmp(key, "resourceURI") == 0 || strcmp(key, "id") == 0 ||
+            strcmp(key, "count") == 0 || strcmp(key, "operations") == 0 ||
+            (t->json_items != NULL && strcmp(key, t->json_items) == 0 &&
+             json_array_size(items) > 0))
+            continue;
+        put_member(o, key, value, 1, &first);
     }
-    buf[size] = '\n';
-    buf[size + 1] = '\0';
-    if (len != NULL)
-        *len = size + 1;
-    return buf;
+    put_indent(o, 0);
+    put(o, "}", 1);
 }
 
 static char *json_encode(const json_t *doc, const struct cimi_type *t, bool collection,
                          size_t *len)
 {
-    bool oom = false;
-    json_t *out;
-    char *buf;
+    struct out o = {NULL, 0, 0, false};
 
     if (t == NULL || t->name == NULL)
         return NULL; /* only named types have a wire form */
     if (collection)
-        out = order_collection(doc, t, &oom);
+        put_collection(&o, doc, t);
     else
-        out = order_resource(doc, t, &oom);
-    if (out == NULL)
+        put_resource(&o, doc, t, 0);
+    put(&o, "\n", 1);
+    if (o.failed) {
+        free(o.buf);
         return NULL;
-    buf = oom ? NULL : dump_with_newline(out, len);
-    json_decref(out);
-    return buf;
+    }
+    o.buf[o.len] = '\0';
+    if (len != NULL)
+        *len = o.len;
+    return o.buf;
 }
 
 /* True when uri is the type URI of t, or of t->name + "Create". */

@@ -2,7 +2,7 @@
  * codec_xml.c - the CIMI 1.x XML wire format.
  *
  * Encoding walks the type descriptors of model.c, whose attributes are in
- * DSP8009 1.0.2 schema order, and builds a libxml2 tree: the CIMI namespace
+ * DSP8009 1.0.2 schema order, and writes the indented text: the CIMI namespace
  * is the default namespace of the root; scalars are text elements;
  * references are elements with an href attribute plus, when expanded or
  * given by value, the elements of the referenced type; arrays are repeated
@@ -87,10 +87,243 @@ static bool has_xml_operations(const struct cimi_type *t)
     return t->name != NULL && !(t->common && !t->xml_common);
 }
 
-/* ---- encoding ---- */
+/* ---- encoding ----
+ *
+ * The encoder writes the text directly, byte for byte what libxml2 wrote for
+ * the tree it used to build (xmlDocDumpFormatMemoryEnc, UTF-8, indented; see
+ * tests/fixtures/xml-text.txt): a GET spends most of its time here otherwise.
+ * An element's start tag stays open until its first child ('>') or its end
+ * ('/>'), so that attributes can follow the name; namespace declarations come
+ * first in the tag, then attributes in the order the tree set them.
+ */
 
-static int encode_members(xmlNodePtr node, xmlNsPtr ns, const json_t *obj,
-                          const struct cimi_type *t, int depth);
+#define XML_MAX_OPEN (2 * XML_MAX_DEPTH + 8)   /* open elements (two per level at most) */
+
+struct xml_open {
+    const char *prefix;      /* "" = the default namespace */
+    const char *name;
+    const char *ext;         /* prefix of CIMID_NS in scope here: NULL none, "" default */
+};
+
+/* The text being written. */
+struct xml_out {
+    char *buf;
+    size_t len, cap;
+    bool failed;             /* out of memory or too deep: the encoding is dropped */
+    bool tag_open;           /* the innermost start tag still lacks its '>' */
+    int depth;               /* open elements */
+    struct xml_open open[XML_MAX_OPEN];
+};
+
+static void xput(struct xml_out *o, const char *text, size_t n)
+{
+    if (o->failed)
+        return;
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap : 4096;
+        char *buf;
+        while (cap < o->len + n + 1)
+            cap *= 2;
+        buf = realloc(o->buf, cap);
+        if (buf == NULL) {
+            o->failed = true;
+            return;
+        }
+        o->buf = buf;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, text, n);
+    o->len += n;
+}
+
+static void xputs(struct xml_out *o, const char *text)
+{
+    xput(o, text, strlen(text));
+}
+
+static void xput_indent(struct xml_out *o, int level)
+{
+    static const char spaces[] = "                                ";
+    size_t n = 2 * (size_t)level;
+
+    while (n > 0) {
+        size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
+        xput(o, spaces, k);
+        n -= k;
+    }
+}
+
+/*
+ * s escaped for element text (in_attribute false) or an attribute value.
+ * XML 1.0 cannot carry control characters other than tab, LF and CR, nor the
+ * non-characters U+FFFE and U+FFFF: they become '?'.  (jansson strings are
+ * valid UTF-8 without NUL, so nothing else can be wrong.)
+ */
+static void xput_escaped(struct xml_out *o, const char *s, bool in_attribute)
+{
+    const unsigned char *in = (const unsigned char *)s;
+    size_t start = 0, i;
+
+    for (i = 0; in[i] != '\0'; i++) {
+        unsigned char c = in[i];
+        const char *esc = NULL;
+        size_t skip = 0;
+        if ((c > '>' && c != 0xEF) || (c > '&' && c < '<') || c == '=' || c == ' ')
+            continue;  /* the common case: nothing to escape */
+        if (c == '<')
+            esc = "&lt;";
+        else if (c == '>')
+            esc = "&gt;";
+        else if (c == '&')
+            esc = "&amp;";
+        else if (c == '\r')
+            esc = "&#13;";
+        else if (c == '"' && in_attribute)
+            esc = "&quot;";
+        else if (c == '\n' && in_attribute)
+            esc = "&#10;";
+        else if (c == '\t' && in_attribute)
+            esc = "&#9;";
+        else if (c < 0x20 && c != '\t' && c != '\n')
+            esc = "?";
+        else if (c == 0xEF && in[i + 1] == 0xBF && (in[i + 2] == 0xBE || in[i + 2] == 0xBF)) {
+            esc = "?";
+            skip = 2;
+        }
+        if (esc == NULL)
+            continue;
+        xput(o, s + start, i - start);
+        xputs(o, esc);
+        i += skip;
+        start = i + 1;
+    }
+    xput(o, s + start, i - start);
+}
+
+/* The text of a scalar JSON value into buf (64 bytes); NULL when the value
+ * is empty or not a scalar. */
+static const char *scalar_text(const json_t *v, char *buf, size_t len)
+{
+    const char *s;
+
+    if (json_is_string(v)) {
+        s = json_string_value(v);
+    } else if (json_is_boolean(v)) {
+        s = json_is_true(v) ? "true" : "false";
+    } else if (json_is_integer(v)) {
+        snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        s = buf;
+    } else if (json_is_real(v)) {
+        snprintf(buf, len, "%.17g", json_real_value(v));
+        s = buf;
+    } else {
+        return NULL;
+    }
+    return *s != '\0' ? s : NULL;
+}
+
+/* Close the innermost start tag before its first child. */
+static void close_start_tag(struct xml_out *o)
+{
+    if (o->tag_open) {
+        xput(o, ">\n", 2);
+        o->tag_open = false;
+    }
+}
+
+/* "<prefix:name" as a child of the innermost open element (its namespace
+ * scope inherited); the start tag stays open for attributes. */
+static void start_element(struct xml_out *o, const char *prefix, const char *name)
+{
+    struct xml_open *e;
+
+    if (o->depth == XML_MAX_OPEN) {
+        o->failed = true;
+        return;
+    }
+    close_start_tag(o);
+    xput_indent(o, o->depth);
+    xput(o, "<", 1);
+    if (prefix[0] != '\0') {
+        xputs(o, prefix);
+        xput(o, ":", 1);
+    }
+    xputs(o, name);
+    e = &o->open[o->depth];
+    e->prefix = prefix;
+    e->name = name;
+    e->ext = o->depth > 0 ? o->open[o->depth - 1].ext : NULL;
+    o->depth++;
+    o->tag_open = true;
+}
+
+static void end_element(struct xml_out *o)
+{
+    struct xml_open *e;
+
+    if (o->failed || o->depth == 0)
+        return;
+    e = &o->open[--o->depth];
+    if (o->tag_open) {
+        xput(o, "/>\n", 3);
+        o->tag_open = false;
+        return;
+    }
+    xput_indent(o, o->depth);
+    xput(o, "</", 2);
+    if (e->prefix[0] != '\0') {
+        xputs(o, e->prefix);
+        xput(o, ":", 1);
+    }
+    xputs(o, e->name);
+    xput(o, ">\n", 2);
+}
+
+/* The attribute name="text" in the open start tag. */
+static void put_attribute_text(struct xml_out *o, const char *name, const char *text)
+{
+    xput(o, " ", 1);
+    xputs(o, name);
+    xput(o, "=\"", 2);
+    xput_escaped(o, text, true);
+    xput(o, "\"", 1);
+}
+
+/* The attribute name="v" in the open start tag, unless v is empty. */
+static void put_attribute(struct xml_out *o, const char *name, const json_t *v)
+{
+    char buf[64];
+    const char *text = scalar_text(v, buf, sizeof(buf));
+
+    if (text != NULL)
+        put_attribute_text(o, name, text);
+}
+
+/* <name>v</name>, unless v is empty; with key="k" when key is not NULL. */
+static void put_text_element(struct xml_out *o, const char *prefix, const char *name,
+                             const char *key, const json_t *v)
+{
+    char buf[64];
+    const char *text = scalar_text(v, buf, sizeof(buf));
+
+    if (text == NULL)
+        return;
+    start_element(o, prefix, name);
+    if (key != NULL)
+        put_attribute_text(o, "key", key);
+    xput(o, ">", 1);
+    o->tag_open = false;
+    xput_escaped(o, text, false);
+    xput(o, "</", 2);
+    if (prefix[0] != '\0') {
+        xputs(o, prefix);
+        xput(o, ":", 1);
+    }
+    xputs(o, name);
+    xput(o, ">\n", 2);
+    if (!o->failed)
+        o->depth--;
+}
 
 static bool json_is_empty(const json_t *v)
 {
@@ -105,107 +338,15 @@ static bool json_is_empty(const json_t *v)
     return false;
 }
 
-/*
- * A malloc'd copy of s that XML 1.0 can carry: control characters other than
- * tab, LF and CR, and the non-characters U+FFFE and U+FFFF, become '?'.
- * (jansson strings are valid UTF-8 without NUL, so nothing else can be wrong.)
- */
-static xmlChar *xml_safe_copy(const char *s)
-{
-    const unsigned char *in = (const unsigned char *)s;
-    size_t n = strlen(s), j = 0;
-    xmlChar *out;
-
-    out = malloc(n + 1);
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (in[i] < 0x20 && in[i] != '\t' && in[i] != '\n' && in[i] != '\r') {
-            out[j++] = '?';
-        } else if (in[i] == 0xEF && i + 2 < n && in[i + 1] == 0xBF &&
-                   (in[i + 2] == 0xBE || in[i + 2] == 0xBF)) {
-            out[j++] = '?';
-            i += 2;
-        } else {
-            out[j++] = in[i];
-        }
-    }
-    out[j] = '\0';
-    return out;
-}
-
-/*
- * The text form of a scalar JSON value in *text (malloc'd), or NULL when the
- * value is empty or not a scalar.  Returns -1 on allocation failure.
- */
-static int scalar_text(const json_t *v, xmlChar **text)
-{
-    char buf[64];
-    const char *s;
-
-    *text = NULL;
-    if (json_is_string(v)) {
-        s = json_string_value(v);
-    } else if (json_is_boolean(v)) {
-        s = json_is_true(v) ? "true" : "false";
-    } else if (json_is_integer(v)) {
-        snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        s = buf;
-    } else if (json_is_real(v)) {
-        snprintf(buf, sizeof(buf), "%.17g", json_real_value(v));
-        s = buf;
-    } else {
-        return 0;
-    }
-    if (*s == '\0')
-        return 0;
-    *text = xml_safe_copy(s);
-    return *text == NULL ? -1 : 0;
-}
-
-/* <name>v</name> under parent, unless v is empty. */
-static int add_text_element(xmlNodePtr parent, xmlNsPtr ns, const char *name, const json_t *v)
-{
-    xmlChar *text;
-    int rc = 0;
-
-    if (scalar_text(v, &text) < 0)
-        return -1;
-    if (text == NULL)
-        return 0;
-    if (xmlNewTextChild(parent, ns, BAD_CAST name, text) == NULL)
-        rc = -1;
-    free(text);
-    return rc;
-}
-
-/* The XML attribute name="v" on node, unless v is empty. */
-static int set_scalar_prop(xmlNodePtr node, const char *name, const json_t *v)
-{
-    xmlChar *text;
-    int rc = 0;
-
-    if (scalar_text(v, &text) < 0)
-        return -1;
-    if (text == NULL)
-        return 0;
-    if (xmlSetProp(node, BAD_CAST name, text) == NULL)
-        rc = -1;
-    free(text);
-    return rc;
-}
-
-/* An empty child element <name/>, or NULL on allocation failure. */
-static xmlNodePtr add_element(xmlNodePtr parent, xmlNsPtr ns, const char *name)
-{
-    return xmlNewChild(parent, ns, BAD_CAST name, NULL);
-}
+static bool members_head(struct xml_out *o, const json_t *obj, const struct cimi_type *t,
+                         int depth, bool with_href, const json_t *href);
+static void members_body(struct xml_out *o, const char *prefix, const json_t *obj,
+                         const struct cimi_type *t, int depth);
 
 /* <operation rel="..." href="..."/> for every complete entry of ops. */
-static int encode_operations(xmlNodePtr parent, xmlNsPtr ns, const json_t *ops)
+static void encode_operations(struct xml_out *o, const char *prefix, const json_t *ops)
 {
     const json_t *op, *rel, *href;
-    xmlNodePtr node;
 
     for (size_t i = 0; i < json_array_size(ops); i++) {
         op = json_array_get(ops, i);
@@ -213,316 +354,261 @@ static int encode_operations(xmlNodePtr parent, xmlNsPtr ns, const json_t *ops)
         href = json_object_get(op, "href");
         if (json_is_empty(rel) || json_is_empty(href))
             continue;
-        node = add_element(parent, ns, "operation");
-        if (node == NULL || set_scalar_prop(node, "rel", rel) < 0 ||
-            set_scalar_prop(node, "href", href) < 0)
-            return -1;
+        start_element(o, prefix, "operation");
+        put_attribute(o, "rel", rel);
+        put_attribute(o, "href", href);
+        end_element(o);
     }
-    return 0;
-}
-
-/* One <property key="k">text</property> under parent. */
-static int add_property(xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *key,
-                        const xmlChar *text)
-{
-    xmlChar *safe_key;
-    xmlNodePtr node;
-    int rc = 0;
-
-    node = xmlNewTextChild(parent, ns, BAD_CAST name, text);
-    if (node == NULL)
-        return -1;
-    safe_key = xml_safe_copy(key);
-    if (safe_key == NULL || xmlSetProp(node, BAD_CAST "key", safe_key) == NULL)
-        rc = -1;
-    free(safe_key);
-    return rc;
 }
 
 /* <property key="k">v</property> for every non-empty scalar member of map.
  * (jansson's iterators take non-const objects; map is not modified.) */
-static int encode_map(xmlNodePtr parent, xmlNsPtr ns, const char *name, const json_t *map)
+static void encode_map(struct xml_out *o, const char *prefix, const char *name, const json_t *map)
 {
     const char *key;
     json_t *value;
-    xmlChar *text;
-    int rc;
 
-    json_object_foreach((json_t *)map, key, value) {
-        if (scalar_text(value, &text) < 0)
-            return -1;
-        if (text == NULL)
-            continue;
-        rc = add_property(parent, ns, name, key, text);
-        free(text);
-        if (rc < 0)
-            return -1;
-    }
-    return 0;
+    json_object_foreach((json_t *)map, key, value)
+        put_text_element(o, prefix, name, key, value);
 }
 
 /* A reference: <name href="...">, plus the target's elements when expanded. */
-static int encode_ref(xmlNodePtr parent, xmlNsPtr ns, const char *name, const json_t *v,
-                      const struct cimi_type *target, int depth)
+static void encode_ref(struct xml_out *o, const char *prefix, const char *name, const json_t *v,
+                       const struct cimi_type *target, int depth)
 {
-    xmlNodePtr node;
-
     if (!json_is_object(v) && !json_is_string(v))
-        return 0;
-    node = add_element(parent, ns, name);
-    if (node == NULL)
-        return -1;
-    if (json_is_string(v))
-        return set_scalar_prop(node, "href", v);
-    if (set_scalar_prop(node, "href", json_object_get(v, "href")) < 0)
-        return -1;
-    if (target == NULL)
-        return 0;
-    return encode_members(node, ns, v, target, depth + 1);
+        return;
+    start_element(o, prefix, name);
+    if (json_is_string(v)) {
+        put_attribute(o, "href", v);
+    } else if (members_head(o, v, target, depth + 1, true, json_object_get(v, "href"))) {
+        members_body(o, prefix, v, target, depth + 1);
+    }
+    end_element(o);
 }
 
-/* id, count, <ItemType>*, operation* of a collection doc, under node. */
-static int encode_collection_body(xmlNodePtr node, xmlNsPtr ns, const json_t *doc,
-                                  const struct cimi_type *t, int depth)
+/* id, count, <ItemType>*, operation* of a collection doc, in the open element. */
+static void encode_collection_body(struct xml_out *o, const char *prefix, const json_t *doc,
+                                   const struct cimi_type *t, int depth)
 {
     const json_t *id, *count, *items = NULL, *item;
     json_t *computed = NULL;
-    xmlNodePtr child;
-    int rc;
 
     id = json_object_get(doc, "id");
     if (json_is_empty(id))
         id = json_object_get(doc, "href");
-    if (add_text_element(node, ns, "id", id) < 0)
-        return -1;
+    put_text_element(o, prefix, "id", NULL, id);
     if (t->json_items != NULL)
         items = json_object_get(doc, t->json_items);
     count = json_object_get(doc, "count");
     if (count == NULL) {
         computed = json_integer((json_int_t)json_array_size(items));
         if (computed == NULL)
-            return -1;
+            o->failed = true;
         count = computed;
     }
-    rc = add_text_element(node, ns, "count", count);
+    put_text_element(o, prefix, "count", NULL, count);
     json_decref(computed);
-    if (rc < 0)
-        return -1;
     for (size_t i = 0; i < json_array_size(items); i++) {
         item = json_array_get(items, i);
         if (!json_is_object(item))
             continue;
-        child = add_element(node, ns, t->name);
-        if (child == NULL || encode_members(child, ns, item, t, depth + 1) < 0)
-            return -1;
+        start_element(o, prefix, t->name);
+        if (members_head(o, item, t, depth + 1, false, NULL))
+            members_body(o, prefix, item, t, depth + 1);
+        end_element(o);
     }
-    return encode_operations(node, ns, json_object_get(doc, "operations"));
+    encode_operations(o, prefix, json_object_get(doc, "operations"));
 }
 
 /* A sub-collection: <name href="..."/>, or expanded with id, count, items. */
-static int encode_collection_ref(xmlNodePtr parent, xmlNsPtr ns, const char *name,
-                                 const json_t *v, const struct cimi_type *item_type, int depth)
+static void encode_collection_ref(struct xml_out *o, const char *prefix, const char *name,
+                                  const json_t *v, const struct cimi_type *item_type, int depth)
 {
     bool expanded;
-    xmlNodePtr node;
 
     if (!json_is_object(v))
-        return 0;
-    node = add_element(parent, ns, name);
-    if (node == NULL || set_scalar_prop(node, "href", json_object_get(v, "href")) < 0)
-        return -1;
-    if (item_type == NULL || item_type->name == NULL)
-        return 0;
-    expanded = json_object_get(v, "id") != NULL || json_object_get(v, "count") != NULL ||
-               (item_type->json_items != NULL &&
-                json_object_get(v, item_type->json_items) != NULL);
-    if (!expanded)
-        return 0;
-    return encode_collection_body(node, ns, v, item_type, depth + 1);
+        return;
+    start_element(o, prefix, name);
+    put_attribute(o, "href", json_object_get(v, "href"));
+    if (item_type != NULL && item_type->name != NULL) {
+        expanded = json_object_get(v, "id") != NULL || json_object_get(v, "count") != NULL ||
+                   (item_type->json_items != NULL &&
+                    json_object_get(v, item_type->json_items) != NULL);
+        if (expanded)
+            encode_collection_body(o, prefix, v, item_type, depth + 1);
+    }
+    end_element(o);
 }
 
 /* An array of structures: one <name> element per non-empty object. */
-static int encode_array(xmlNodePtr parent, xmlNsPtr ns, const char *name, const json_t *arr,
-                        const struct cimi_type *target, int depth)
+static void encode_array(struct xml_out *o, const char *prefix, const char *name,
+                         const json_t *arr, const struct cimi_type *target, int depth)
 {
     const json_t *item;
-    xmlNodePtr node;
 
     for (size_t i = 0; i < json_array_size(arr); i++) {
         item = json_array_get(arr, i);
         if (!json_is_object(item) || json_is_empty(item))
             continue;
-        node = add_element(parent, ns, name);
-        if (node == NULL)
-            return -1;
-        if (target != NULL && encode_members(node, ns, item, target, depth + 1) < 0)
-            return -1;
+        start_element(o, prefix, name);
+        if (target != NULL && members_head(o, item, target, depth + 1, false, NULL))
+            members_body(o, prefix, item, target, depth + 1);
+        end_element(o);
     }
-    return 0;
 }
 
-/* An array of strings: one <name>text</name> per item. */
-static int encode_string_array(xmlNodePtr parent, xmlNsPtr ns, const char *name,
-                               const json_t *arr)
-{
-    for (size_t i = 0; i < json_array_size(arr); i++)
-        if (add_text_element(parent, ns, name, json_array_get(arr, i)) < 0)
-            return -1;
-    return 0;
-}
-
-/* The member of obj that attribute a describes, in a's XML form, under node. */
-static int encode_attr(xmlNodePtr node, xmlNsPtr ns, const json_t *obj,
-                       const struct cimi_attr *a, int depth)
+/* The member of obj that attribute a describes, as child elements (its XML
+ * attributes are written by members_head). */
+static void encode_attr(struct xml_out *o, const char *prefix, const json_t *obj,
+                        const struct cimi_attr *a, int depth)
 {
     const json_t *v = json_object_get(obj, a->name);
     const char *name = element_name(a);
 
-    if (json_is_empty(v))
-        return 0;
-    if (a->flags & A_XML_ATTR)
-        return set_scalar_prop(node, name, v);
+    if (json_is_empty(v) || (a->flags & A_XML_ATTR))
+        return;
     /* A_XML_TEXT falls through to a child element: see the top of the file. */
     switch (a->kind) {
     case K_OPERATIONS:
-        return encode_operations(node, ns, v);
+        encode_operations(o, prefix, v);
+        return;
     case K_MAP:
-        return json_is_object(v) ? encode_map(node, ns, name, v) : 0;
+        if (json_is_object(v))
+            encode_map(o, prefix, name, v);
+        return;
     case K_REF:
-        return encode_ref(node, ns, name, v, a->target, depth);
+        encode_ref(o, prefix, name, v, a->target, depth);
+        return;
     case K_COLLECTION:
-        return encode_collection_ref(node, ns, name, v, a->target, depth);
+        encode_collection_ref(o, prefix, name, v, a->target, depth);
+        return;
     case K_ARRAY:
-        return encode_array(node, ns, name, v, a->target, depth);
+        encode_array(o, prefix, name, v, a->target, depth);
+        return;
     case K_STRING_ARRAY:
-        return encode_string_array(node, ns, name, v);
+        for (size_t i = 0; i < json_array_size(v); i++)
+            put_text_element(o, prefix, name, NULL, json_array_get(v, i));
+        return;
     default:
-        return add_text_element(node, ns, name, v);
+        put_text_element(o, prefix, name, NULL, v);
     }
 }
 
-/* cimid's extension attributes of t: elements in the CIMID_NS namespace,
- * after everything the CIMI schema defines (its trailing ##other). */
-static int encode_extensions(xmlNodePtr node, const json_t *obj, const struct cimi_type *t,
-                             int depth)
+/* Does obj carry one of t's extension attributes (cimid's namespace)? */
+static bool has_extensions(const json_t *obj, const struct cimi_type *t)
 {
     const struct cimi_attr *a;
-    xmlNsPtr ext = NULL;
+
+    for (size_t i = first_xml_attr(t); (a = model_attr_at(t, i)) != NULL; i++)
+        if ((a->flags & A_EXTENSION) && !json_is_empty(json_object_get(obj, a->name)))
+            return true;
+    return false;
+}
+
+/* The XML attributes of obj described by t, extension ones too (in that
+ * order, as the tree set them); "href" is skipped when the caller wrote it. */
+static void put_xml_attributes(struct xml_out *o, const json_t *obj, const struct cimi_type *t,
+                               bool extensions, bool skip_href)
+{
+    const struct cimi_attr *a;
 
     for (size_t i = first_xml_attr(t); (a = model_attr_at(t, i)) != NULL; i++) {
-        if (!(a->flags & A_EXTENSION) || json_is_empty(json_object_get(obj, a->name)))
+        bool is_extension = (a->flags & A_EXTENSION) != 0;
+        if (!(a->flags & A_XML_ATTR) || is_extension != extensions ||
+            (skip_href && strcmp(a->name, "href") == 0))
             continue;
-        if (ext == NULL) {
-            ext = xmlSearchNsByHref(node->doc, node, BAD_CAST CIMID_NS);
-            if (ext == NULL)
-                ext = xmlNewNs(node, BAD_CAST CIMID_NS, BAD_CAST "cimid");
-            if (ext == NULL)
-                return -1;
-        }
-        if (encode_attr(node, ext, obj, a, depth) < 0)
-            return -1;
+        put_attribute(o, element_name(a), json_object_get(obj, a->name));
     }
-    return 0;
 }
 
 /*
- * The members of obj described by t, in schema order, under node.  Members t
- * does not describe are not emitted.  Returns -1 on allocation failure.
+ * The start tag's rest for the members of obj described by t: the
+ * declaration of cimid's namespace when an extension needs one not in scope,
+ * href when with_href (a reference's), and t's XML attributes.  False when
+ * no members follow (too deep, not an object: then only href is written).
  */
-static int encode_members(xmlNodePtr node, xmlNsPtr ns, const json_t *obj,
-                          const struct cimi_type *t, int depth)
+static bool members_head(struct xml_out *o, const json_t *obj, const struct cimi_type *t,
+                         int depth, bool with_href, const json_t *href)
+{
+    bool members = t != NULL && depth <= XML_MAX_DEPTH && json_is_object(obj);
+    struct xml_open *e = o->depth > 0 ? &o->open[o->depth - 1] : NULL;
+
+    if (members && e != NULL && e->ext == NULL && has_extensions(obj, t)) {
+        put_attribute_text(o, "xmlns:cimid", CIMID_NS);
+        e->ext = "cimid";
+    }
+    if (with_href)
+        put_attribute(o, "href", href);
+    if (members) {
+        put_xml_attributes(o, obj, t, false, with_href);
+        put_xml_attributes(o, obj, t, true, with_href);
+    }
+    return members;
+}
+
+/* The child elements of obj described by t, in schema order: the CIMI ones
+ * in prefix's namespace, operation* where the table says (at the end by
+ * default), then cimid's extensions in its namespace (the schema's trailing
+ * ##other).  Members t does not describe are not written. */
+static void members_body(struct xml_out *o, const char *prefix, const json_t *obj,
+                         const struct cimi_type *t, int depth)
 {
     const struct cimi_attr *a;
     bool operations_placed = false;
+    const char *ext = o->depth > 0 ? o->open[o->depth - 1].ext : NULL;
 
-    if (depth > XML_MAX_DEPTH || !json_is_object(obj))
-        return 0;
     for (size_t i = first_xml_attr(t); (a = model_attr_at(t, i)) != NULL; i++) {
         if (a->kind == K_OPERATIONS)
             operations_placed = true;
-        if (!(a->flags & A_EXTENSION) && encode_attr(node, ns, obj, a, depth) < 0)
-            return -1;
+        if (!(a->flags & A_EXTENSION))
+            encode_attr(o, prefix, obj, a, depth);
     }
-    if (!operations_placed && has_xml_operations(t) &&
-        encode_operations(node, ns, json_object_get(obj, "operations")) < 0)
-        return -1;
-    return encode_extensions(node, obj, t, depth);
-}
-
-/* A new document whose root element is <root_name xmlns=ns_uri>. */
-static xmlDocPtr new_cimi_document(const char *root_name, const char *ns_uri, xmlNodePtr *root,
-                                   xmlNsPtr *ns)
-{
-    xmlDocPtr doc;
-
-    doc = xmlNewDoc(BAD_CAST "1.0");
-    if (doc == NULL)
-        return NULL;
-    *root = xmlNewDocNode(doc, NULL, BAD_CAST root_name, NULL);
-    if (*root == NULL) {
-        xmlFreeDoc(doc);
-        return NULL;
-    }
-    xmlDocSetRootElement(doc, *root);
-    *ns = xmlNewNs(*root, BAD_CAST ns_uri, NULL);
-    if (*ns == NULL) {
-        xmlFreeDoc(doc);
-        return NULL;
-    }
-    xmlSetNs(*root, *ns);
-    return doc;
-}
-
-/* The document as indented UTF-8 text with an XML declaration, malloc'd. */
-static char *dump_document(xmlDocPtr doc, size_t *len)
-{
-    xmlChar *mem = NULL;
-    int size = 0;
-    char *buf;
-
-    xmlDocDumpFormatMemoryEnc(doc, &mem, &size, "UTF-8", 1);
-    if (mem == NULL || size < 0) {
-        xmlFree(mem);
-        return NULL;
-    }
-    buf = malloc((size_t)size + 1);
-    if (buf != NULL) {
-        memcpy(buf, mem, (size_t)size);
-        buf[size] = '\0';
-        if (len != NULL)
-            *len = (size_t)size;
-    }
-    xmlFree(mem);
-    return buf;
+    if (!operations_placed && has_xml_operations(t))
+        encode_operations(o, prefix, json_object_get(obj, "operations"));
+    if (ext == NULL)
+        return;  /* no extension here (members_head declared the namespace if any) */
+    for (size_t i = first_xml_attr(t); (a = model_attr_at(t, i)) != NULL; i++)
+        if (a->flags & A_EXTENSION)
+            encode_attr(o, ext, obj, a, depth);
 }
 
 static char *xml_encode(const json_t *doc, const struct cimi_type *t, bool collection,
                         size_t *len)
 {
-    char uri[TYPE_URI_MAX];
-    xmlDocPtr xdoc;
-    xmlNodePtr root;
-    xmlNsPtr ns;
-    char *buf = NULL;
-    int rc;
+    struct xml_out *o;
+    const char *ns;
+    char *buf;
 
     if (t == NULL || t->name == NULL)
         return NULL; /* only named types have a root element */
-    ensure_xml_init();
-    xdoc = new_cimi_document(collection ? "Collection" : t->name, model_type_ns(t), &root, &ns);
-    if (xdoc == NULL)
+    o = calloc(1, sizeof(*o));
+    if (o == NULL)
         return NULL;
+    ns = model_type_ns(t);
+    xputs(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    start_element(o, "", collection ? "Collection" : t->name);
+    put_attribute_text(o, "xmlns", ns);
+    o->open[0].ext = strcmp(ns, CIMID_NS) == 0 ? "" : NULL;
     if (collection) {
-        model_type_uri(t, "Collection", uri, sizeof(uri));
-        rc = xmlNewProp(root, BAD_CAST "resourceURI", BAD_CAST uri) == NULL ? -1 : 0;
-        if (rc == 0 && json_is_object(doc))
-            rc = encode_collection_body(root, ns, doc, t, 1);
-    } else {
-        rc = encode_members(root, ns, doc, t, 1);
+        char uri[TYPE_URI_MAX];
+        put_attribute_text(o, "resourceURI", model_type_uri(t, "Collection", uri, sizeof(uri)));
+        if (json_is_object(doc))
+            encode_collection_body(o, "", doc, t, 1);
+    } else if (members_head(o, doc, t, 1, false, NULL)) {
+        members_body(o, "", doc, t, 1);
     }
-    if (rc == 0)
-        buf = dump_document(xdoc, len);
-    xmlFreeDoc(xdoc);
+    end_element(o);
+    buf = o->buf;
+    if (o->failed) {
+        free(buf);
+        buf = NULL;
+    } else {
+        buf[o->len] = '\0';
+        if (len != NULL)
+            *len = o->len;
+    }
+    free(o);
     return buf;
 }
 

@@ -278,7 +278,7 @@ int read_item(struct cimi_request *req, const struct target *tg, json_t **doc,
             return -1;
         store_row_clear(&row);
     }
-    if (resource_load(req, tg->item, tg->type, &row, err) != 0)
+    if (resource_load_for_read(req, tg->item, tg->type, &row, err) != 0)
         return -1;
     *doc = render_row(req, tg->type, &row);
     if (version)

@@ -22,7 +22,10 @@ void render_absolutize(json_t *doc, const char *base);
  * client used. Foreign hrefs are kept as they are. */
 void render_relativize(struct cimi_request *req, json_t *doc);
 
-/* A new document for row (of type t) as the principal of req sees it now. */
+/* A new document for row (of type t) as the principal of req sees it now.
+ * It is made of row->doc without a copy: row->doc is refreshed, its URIs are
+ * made absolute, and it shares its members with the rendering; clear the row
+ * next (store_row_clear), do not store or render it again. */
 json_t *render_row(struct cimi_request *req, const struct cimi_type *t, struct store_row *row);
 /* The same for a row whose runtime attributes were refreshed already
  * (collections refresh every row before $filter, render only the page). */

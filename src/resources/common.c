@@ -200,12 +200,20 @@ const char *resource_uuid(const char *id)
 
     return slash ? slash + 1 : id;
 }
-/* Load a row by path, checking type and visibility (404 otherwise). */
-int resource_load(struct cimi_request *req, const char *path, const struct cimi_type *t,
-                  struct store_row *row, struct cimi_error *err)
+/* Load a row by path, checking type and visibility (404 otherwise): all of
+ * its private document, or (for_read) what t's reads look at. */
+static int load_row(struct cimi_request *req, const char *path, const struct cimi_type *t,
+                    bool for_read, struct store_row *row, struct cimi_error *err)
 {
+    const struct resource_ops *ro = t ? resource_ops_of(t) : NULL;
+    int rc;
+
     memset(row, 0, sizeof(*row));
-    if (req->st->ops->get(req->st, path, row, err) != 0)
+    if (for_read && ro != NULL && ro->reads_without_priv)
+        rc = req->st->ops->get_public(req->st, path, ro->read_priv_member, row, err);
+    else
+        rc = req->st->ops->get(req->st, path, row, err);
+    if (rc != 0)
         return -1;
     if ((t && strcmp(row->type, t->name) != 0) || !render_visible(req, row)) {
         store_row_clear(row);
@@ -214,6 +222,18 @@ int resource_load(struct cimi_request *req, const char *path, const struct cimi_
     return 0;
 }
 
+int resource_load(struct cimi_request *req, const char *path, const struct cimi_type *t,
+                  struct store_row *row, struct cimi_error *err)
+{
+    return load_row(req, path, t, false, row, err);
+}
+
+int resource_load_for_read(struct cimi_request *req, const char *path,
+                           const struct cimi_type *t, struct store_row *row,
+                           struct cimi_error *err)
+{
+    return load_row(req, path, t, true, row, err);
+}
 
 int resource_check_access(const struct cimi_request *req, const struct cimi_type *t,
                           struct cimi_error *err)

@@ -48,5 +48,6 @@ const struct resource_ops job_ops = {
     .provider_only = true,
     .refresh = job_refresh,
     .allowed = job_allowed,
+    .reads_without_priv = true,  /* both look at the document only */
     .actions = job_actions,
 };

@@ -145,6 +145,7 @@ static void set_host(struct store_row *row, const char *state, const char *messa
     json_object_set_new(row->doc, "host", ref);
 }
 
+/* Of row->priv, only "host" is read here (machine_ops.read_priv_member). */
 static void machine_refresh(struct cimi_request *req, struct store_row *row)
 {
     const char *state = json_string_value(json_object_get(row->doc, "state"));
@@ -545,6 +546,10 @@ const struct resource_ops machine_ops = {
     .remove = machine_remove,
     .refresh = machine_refresh,
     .allowed = machine_allowed,
+    /* Of the private document, refresh reads the host only (machine_host_of):
+     * a GET parses nothing else of it.  Keep this true to machine_refresh. */
+    .reads_without_priv = true,
+    .read_priv_member = "host",
     .actions = machine_actions,
     .action_href = machine_action_href,
 };

@@ -57,6 +57,11 @@ struct resource_ops {
                   struct cimi_error *err);
     /* Bring runtime attributes (state) up to date before rendering. */
     void (*refresh)(struct cimi_request *req, struct store_row *row);
+    /* Neither refresh nor allowed looks at the private document, except at
+     * its member read_priv_member (NULL = none): a GET of one resource
+     * parses only that (resource_load_for_read). */
+    bool reads_without_priv;
+    const char *read_priv_member;
     /* Is the operation (rel "edit", "delete" or an action name) allowed now? */
     bool (*allowed)(const struct store_row *row, const char *op);
     /* Actions, {NULL} terminated; NULL = none. */
@@ -91,6 +96,11 @@ extern const struct job_kind *const resource_job_kinds[];
  * -1 with err 404 (also for other tenants' resources). */
 int resource_load(struct cimi_request *req, const char *path, const struct cimi_type *t,
                   struct store_row *row, struct cimi_error *err);
+/* The same for a read that only renders the row: row->priv is left empty
+ * when t's reads never look at it (resource_ops.reads_without_priv). */
+int resource_load_for_read(struct cimi_request *req, const char *path,
+                           const struct cimi_type *t, struct store_row *row,
+                           struct cimi_error *err);
 /* Turn an href given by a client into a path below the base URI (in place
  * into out); -1 with err 400 naming attr when it is not one of ours. */
 int resource_href_path(struct cimi_request *req, const char *href, const char *attr, char *out,

@@ -19,7 +19,7 @@
 
 enum stmt_id {
     S_BEGIN, S_COMMIT, S_ROLLBACK,
-    S_GET, S_VERSION, S_INSERT, S_UPDATE, S_REMOVE, S_CHILDREN,
+    S_GET, S_GET_MEMBER, S_VERSION, S_INSERT, S_UPDATE, S_REMOVE, S_CHILDREN,
     S_LIST,
     S_USER_GET, S_USER_PUT, S_USER_REMOVE, S_USER_LIST,
     S_COUNT
@@ -31,6 +31,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_ROLLBACK] = "ROLLBACK",
     [S_GET] = "SELECT id, type, tenant, parent, version, doc, priv FROM resources WHERE id = ?1",
     [S_VERSION] = "SELECT version FROM resources WHERE id = ?1",
+    /* One member of the private document, as JSON text (NULL when absent). */
+    [S_GET_MEMBER] = "SELECT id, type, tenant, parent, version, doc, priv -> ?2 FROM resources "
+                     "WHERE id = ?1",
     [S_INSERT] = "INSERT INTO resources (id, type, tenant, parent, version, doc, priv) "
                  "VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)",
     [S_UPDATE] = "UPDATE resources SET version = version + 1, doc = ?2, priv = ?3 WHERE id = ?1 "
@@ -211,11 +214,18 @@ static void sqlite_rollback(struct store *st)
     tx_done(s);
 }
 
+/* A text column into dst (len bytes), cut short when longer. */
 static void copy_text(char *dst, size_t len, sqlite3_stmt *stmt, int col)
 {
     const unsigned char *text = sqlite3_column_text(stmt, col);
+    size_t n = text ? (size_t)sqlite3_column_bytes(stmt, col) : 0;
 
-    snprintf(dst, len, "%s", text ? (const char *)text : "");
+    if (len == 0)
+        return;
+    if (n > len - 1)
+        n = len - 1;
+    memcpy(dst, text ? (const char *)text : "", n);
+    dst[n] = '\0';
 }
 
 static json_t *column_json(sqlite3_stmt *stmt, int col)
@@ -237,17 +247,65 @@ static void read_row(sqlite3_stmt *stmt, struct store_row *row)
     row->priv = column_json(stmt, 6);
 }
 
-static int sqlite_get(struct store *st, const char *id, struct store_row *row,
-                      struct cimi_error *err)
+/* The row of S_GET_MEMBER, whose last column is one member of the private
+ * document (or of S_GET when member is NULL): row->priv holds that member
+ * only (nothing when NULL), the rest of the private document is not parsed. */
+static void read_row_with_member(sqlite3_stmt *stmt, const char *member, struct store_row *row)
+{
+    const char *text = member ? (const char *)sqlite3_column_text(stmt, 6) : NULL;
+    json_t *value = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+
+    copy_text(row->id, sizeof(row->id), stmt, 0);
+    copy_text(row->type, sizeof(row->type), stmt, 1);
+    copy_text(row->tenant, sizeof(row->tenant), stmt, 2);
+    copy_text(row->parent, sizeof(row->parent), stmt, 3);
+    row->version = sqlite3_column_int64(stmt, 4);
+    row->doc = column_json(stmt, 5);
+    row->priv = json_object();
+    if (value != NULL)
+        json_object_set_new(row->priv, member, value);
+}
+
+/* Keep only member in row->priv. */
+static void keep_member(struct store_row *row, const char *member)
+{
+    json_t *value = json_object_get(row->priv, member);
+
+    json_incref(value);
+    json_object_clear(row->priv);
+    if (value != NULL)
+        json_object_set_new(row->priv, member, value);
+}
+
+/* A row by id: all of its private document (whole_priv), or only member
+ * of it (NULL: none). */
+static int get_by_id(struct store *st, const char *id, bool whole_priv, const char *member,
+                     struct store_row *row, struct cimi_error *err)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
-    sqlite3_stmt *stmt = s->stmt[S_GET];
+    char path[128];
+    /* SQLite's JSON paths cannot quote a '"' in a member name: such a name
+     * (none of cimid's) is found after parsing the whole document. */
+    bool by_path = !whole_priv && member != NULL && strchr(member, '"') == NULL &&
+                   strlen(member) < sizeof(path) - 5;
+    sqlite3_stmt *stmt = s->stmt[by_path ? S_GET_MEMBER : S_GET];
     int rc;
 
     sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    if (by_path) {
+        snprintf(path, sizeof(path), "$.\"%s\"", member);
+        sqlite3_bind_text(stmt, 2, path, -1, SQLITE_STATIC);
+    }
     rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        read_row(stmt, row);
+    if (rc == SQLITE_ROW) {
+        if (by_path || (!whole_priv && member == NULL)) {
+            read_row_with_member(stmt, member, row);
+        } else {
+            read_row(stmt, row);
+            if (!whole_priv)
+                keep_member(row, member);
+        }
+    }
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
     if (rc == SQLITE_ROW)
@@ -275,6 +333,18 @@ static int sqlite_version(struct store *st, const char *id, long long *version,
     if (rc == SQLITE_DONE)
         return err_set(err, 404, NULL, "no resource at '%s'", id);
     return db_error(s, err, "version");
+}
+
+static int sqlite_get(struct store *st, const char *id, struct store_row *row,
+                      struct cimi_error *err)
+{
+    return get_by_id(st, id, true, NULL, row, err);
+}
+
+static int sqlite_get_public(struct store *st, const char *id, const char *priv_member,
+                             struct store_row *row, struct cimi_error *err)
+{
+    return get_by_id(st, id, false, priv_member, row, err);
 }
 
 /* Bind a JSON document as text; returns the malloc'd text to free after the step. */
@@ -536,6 +606,7 @@ const struct store_ops store_sqlite = {
     .rollback = sqlite_rollback,
     .get = sqlite_get,
     .version = sqlite_version,
+    .get_public = sqlite_get_public,
     .insert = sqlite_insert,
     .update = sqlite_update,
     .remove = sqlite_remove,

@@ -59,6 +59,11 @@ struct store_ops {
     /* The row's version alone (no documents read); -1 with err 404 when absent. */
     int (*version)(struct store *st, const char *id, long long *version,
                    struct cimi_error *err);
+    /* get for a read that looks at one member of the private document at
+     * most: row->priv holds only priv_member (NULL: nothing); the rest is
+     * not parsed (a polled Job needs none of it, a Machine its host). */
+    int (*get_public)(struct store *st, const char *id, const char *priv_member,
+                      struct store_row *row, struct cimi_error *err);
     /* Insert a new row (version 1); 409 if the id exists. */
     int (*insert)(struct store *st, struct store_row *row, struct cimi_error *err);
     /* Replace doc and priv of an existing row and bump its version (row->version

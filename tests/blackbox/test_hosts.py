@@ -18,8 +18,8 @@ import time
 
 import cimitest
 from cimitest import (BOTH, CIMID_NS, NS, Client, Daemon, SkipTest, assert_error, assert_unchanged,
-                      check, coll_items, create_machine, eq, isin, machine_create_doc, notin,
-                      op, shared, store_snapshot, test)
+                      check, coll_items, create_machine, do_action, eq, isin, machine_create_doc,
+                      notin, op, shared, store_snapshot, test)
 
 GIB = 1024 * 1024  # KiB
 
@@ -187,6 +187,41 @@ def add_place_remove_host_while_running():
     m = new_machine(c, "back-on-a", config(1, GIB))
     eq(m["host"]["href"], host_by_uri(admin, d.cache["a"])["id"], "placed on the remaining host")
     delete(c, m)
+
+
+@test(formats=BOTH)
+def machine_read_on_second_host(fmt):
+    """A GET of one Machine parses only the host of its private document
+    (machine_ops.read_priv_member): a machine on another host than the first
+    still names that host, reads its state there and offers its operations;
+    the Job that made it (read without its private document) is complete."""
+    d = pool_daemon("hosts-read")
+    admin = Client(d)
+    c = Client(d, "alice", fmt=fmt)
+    b = add_host(admin, node_file(d.tmp, f"node-read-{fmt}", 8, 8 * GIB))
+    a = host_by_uri(admin, d.cache["a"])
+    admin.put(a["id"], {"resourceURI": CIMID_NS + "/Host", "uri": a["uri"], "enabled": False})
+    try:
+        r = c.post(c.add_href("machines"), machine_create_doc(c, f"read-b-{fmt}", "STARTED",
+                                                              machineConfig=config(1, GIB)))
+        eq(r.status, 201, f"create ({r.body[:300]!r})")
+        job = c.wait_job(r.header("CIMI-Job-URI"))
+        m = c.wait_state(r.header("Location"), "STARTED")
+        eq(m["host"]["href"], b["id"], "the machine names the host it runs on")
+        eq(m["host"]["state"], "AVAILABLE", "that host's state")
+        check(op(m, "stop") and op(m, "delete"), "the operations of a STARTED machine")
+        job = c.read(r.header("CIMI-Job-URI"))
+        eq(job["state"], "SUCCESS", "the Job read without its private document")
+        eq(job["progress"], 100, "its progress")
+        eq(job["targetResource"]["href"], c.coll("machines"), "its target")
+        check(not op(job, "stop"), "a finished Job cannot be stopped")
+        m, _ = do_action(c, m, "stop", "STOPPED")
+        eq(m["host"]["href"], b["id"], "still on that host once stopped")
+        check(op(m, "start") and not op(m, "stop"), "the operations of a STOPPED machine")
+        delete(c, m)
+    finally:
+        admin.put(a["id"], {"resourceURI": CIMID_NS + "/Host", "uri": a["uri"], "enabled": True})
+    eq(admin.delete(b["id"]).status, 200, "host removed")
 
 
 @test

@@ -26,6 +26,7 @@
 #include "cimi/validate.h"
 
 #define DEFAULT_XSD "tests/fixtures/dsp8009-1.0.2-offline.xsd"
+#define XML_TEXT_FIXTURE "tests/fixtures/xml-text.txt"   /* from the root, like the XSD */
 #define XMLDECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
 
 /* libxml2 2.12 made the error passed to structured handlers const. */
@@ -1058,6 +1059,196 @@ static bool run_codec_call(int scenario, const json_t *doc)
     return text != NULL || value != NULL;
 }
 
+/* The JSON text jansson writes for doc, pretty-printed, with a newline. */
+static char *jansson_text(const json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_INDENT(2));
+    size_t n = text ? strlen(text) : 0;
+    char *out = malloc(n + 2);
+
+    if (out != NULL && text != NULL) {
+        memcpy(out, text, n);
+        out[n] = '\n';
+        out[n + 1] = '\0';
+    }
+    free(text);
+    return out;
+}
+
+/* encode's JSON must be exactly what jansson writes (pretty-printed) for the
+ * ordered document without its empty values: the wire format did not change
+ * when the encoder started writing the text itself. */
+static void check_json_text(const char *label, const json_t *doc, const struct cimi_type *t,
+                            bool collection, const char *expected_doc)
+{
+    json_t *expected = J(expected_doc);
+    char *want = jansson_text(expected), *got;
+    size_t len = 0;
+
+    got = codec_json.encode(doc, t, collection, &len);
+    CHECK(got != NULL && want != NULL && strcmp(got, want) == 0 && len == strlen(want),
+          "%s: the encoder writes jansson's text", label);
+    if (got == NULL || want == NULL || strcmp(got, want) != 0)
+        printf("# got:\n%s# want:\n%s", got ? got : "(null)\n", want ? want : "(null)\n");
+    free(got);
+    free(want);
+    json_decref(expected);
+}
+
+static void test_json_text(void)
+{
+    json_t *doc = J(
+        "{\"zzz\":{\"x\":[{}, {\"a\":\"\"}, null], \"y\":\"b\"},"
+        " \"operations\":[{\"rel\":\"edit\",\"href\":\"http://h/cimi/machines/1\"}],"
+        " \"state\":\"STARTED\", \"cpu\":-2, \"memory\":1048576,"
+        " \"description\":\"quote \\\" backslash \\\\ nl \\n tab \\t cr \\r bs \\b ff \\f"
+        " ctl \\u0001 \\u001f del \\u007f slash / \\u00e9\\u4e2d\\ud83d\\ude00\","
+        " \"name\":\"m\", \"id\":\"http://h/cimi/machines/1\", \"empty\":{\"a\":{\"b\":[]}},"
+        " \"properties\":{\"k\":\"v\",\"e\":\"\"}, \"flag\":true, \"off\":false, \"nothing\":null,"
+        " \"ratio\":1.5, \"deep\":{\"a\":{\"b\":{\"c\":[1,[2,{\"d\":\"e\"}]]}}}}");
+    json_t *coll = json_pack("{s:s, s:I, s:[O, {s:s}], s:[{s:s, s:s}], s:s, s:[]}",
+                             "id", "http://h/cimi/machines", "count", (json_int_t)2,
+                             "machines", doc, "name", "x", "operations", "rel", "add",
+                             "href", "http://h/cimi/machines", "extra", "e", "more");
+    json_t *empty_coll = json_pack("{s:s, s:[]}", "id", "http://h/cimi/machines", "machines");
+
+    check_json_text("Machine, every kind of value", doc, &t_machine, false,
+        "{\"resourceURI\":\"http://schemas.dmtf.org/cimi/1/Machine\","
+        " \"id\":\"http://h/cimi/machines/1\", \"name\":\"m\","
+        " \"description\":\"quote \\\" backslash \\\\ nl \\n tab \\t cr \\r bs \\b ff \\f"
+        " ctl \\u0001 \\u001f del \\u007f slash / \\u00e9\\u4e2d\\ud83d\\ude00\","
+        " \"properties\":{\"k\":\"v\"}, \"state\":\"STARTED\", \"cpu\":-2, \"memory\":1048576,"
+        " \"operations\":[{\"rel\":\"edit\",\"href\":\"http://h/cimi/machines/1\"}],"
+        " \"zzz\":{\"y\":\"b\"}, \"flag\":true, \"off\":false,"
+        " \"ratio\":1.5, \"deep\":{\"a\":{\"b\":{\"c\":[1,[2,{\"d\":\"e\"}]]}}}}");
+    check_json_text("a collection with items, operations and the rest", coll, &t_machine, true,
+        "{\"resourceURI\":\"http://schemas.dmtf.org/cimi/1/MachineCollection\","
+        " \"id\":\"http://h/cimi/machines\", \"count\":2,"
+        " \"machines\":[{\"resourceURI\":\"http://schemas.dmtf.org/cimi/1/Machine\","
+        "   \"id\":\"http://h/cimi/machines/1\", \"name\":\"m\","
+        "   \"description\":\"quote \\\" backslash \\\\ nl \\n tab \\t cr \\r bs \\b ff \\f"
+        " ctl \\u0001 \\u001f del \\u007f slash / \\u00e9\\u4e2d\\ud83d\\ude00\","
+        "   \"properties\":{\"k\":\"v\"}, \"state\":\"STARTED\", \"cpu\":-2, \"memory\":1048576,"
+        "   \"operations\":[{\"rel\":\"edit\",\"href\":\"http://h/cimi/machines/1\"}],"
+        "   \"zzz\":{\"y\":\"b\"}, \"flag\":true, \"off\":false,"
+        "   \"ratio\":1.5, \"deep\":{\"a\":{\"b\":{\"c\":[1,[2,{\"d\":\"e\"}]]}}}},"
+        "  {\"resourceURI\":\"http://schemas.dmtf.org/cimi/1/Machine\", \"name\":\"x\"}],"
+        " \"operations\":[{\"rel\":\"add\",\"href\":\"http://h/cimi/machines\"}],"
+        " \"extra\":\"e\"}");
+    check_json_text("an empty collection", empty_coll, &t_machine, true,
+        "{\"resourceURI\":\"http://schemas.dmtf.org/cimi/1/MachineCollection\","
+        " \"id\":\"http://h/cimi/machines\", \"count\":0}");
+    json_decref(coll);
+    json_decref(empty_coll);
+    json_decref(doc);
+}
+
+/* The next line of f into buf without its newline; false at the end. */
+static bool read_line(FILE *f, char *buf, size_t len)
+{
+    if (fgets(buf, (int)len, f) == NULL)
+        return false;
+    buf[strcspn(buf, "\n")] = '\0';
+    return true;
+}
+
+/* Append text and a newline to a growing string. */
+static void append_line(char **s, size_t *n, const char *text)
+{
+    size_t add = strlen(text) + 1;
+    char *grown = realloc(*s, *n + add + 1);
+
+    if (grown == NULL)
+        exit(2);
+    memcpy(grown + *n, text, add - 1);
+    grown[*n + add - 1] = '\n';
+    grown[*n + add] = '\0';
+    *s = grown;
+    *n += add;
+}
+
+/* The XML encoder writes its text itself: byte for byte what libxml2 wrote
+ * (escaping, namespaces, attribute order, indentation), recorded in
+ * tests/fixtures/xml-text.txt. */
+static void test_xml_text(void)
+{
+    static char line[65536];
+    FILE *f = fopen(XML_TEXT_FIXTURE, "r");
+    bool more;
+    int blocks = 0;
+
+    CHECK(f != NULL, "%s opens", XML_TEXT_FIXTURE);
+    if (f == NULL)
+        return;
+    more = read_line(f, line, sizeof(line));
+    while (more) {
+        char type[64] = "", label[256];
+        int collection = 0;
+        char *want = NULL, *got;
+        size_t want_len = 0, len = 0;
+        json_t *doc;
+
+        if (strncmp(line, "== ", 3) != 0) {
+            more = read_line(f, line, sizeof(line));
+            continue;
+        }
+        snprintf(label, sizeof(label), "%s", line + 3);
+        sscanf(line + 3, "%63s %d", type, &collection);
+        if (!read_line(f, line, sizeof(line)))
+            break;
+        doc = J(line);
+        while ((more = read_line(f, line, sizeof(line))) && strncmp(line, "== ", 3) != 0)
+            append_line(&want, &want_len, line);
+        got = model_type_by_name(type) == NULL ? NULL
+              : codec_xml.encode(doc, model_type_by_name(type), collection != 0, &len);
+        CHECK(got != NULL && want != NULL && strcmp(got, want) == 0 && len == want_len,
+              "XML text of %s is libxml2's", label);
+        if (got == NULL || want == NULL || strcmp(got, want) != 0)
+            printf("# got:\n%s# want:\n%s", got ? got : "(null)\n", want ? want : "(null)\n");
+        free(got);
+        free(want);
+        json_decref(doc);
+        blocks++;
+    }
+    fclose(f);
+    CHECK(blocks >= 10, "the XML text fixtures hold %d documents", blocks);
+}
+
+/* No type lists an attribute twice (the JSON encoder writes each attribute
+ * where the table names it: twice would write it twice). */
+static bool attrs_unique(const struct cimi_type *t, int depth)
+{
+    const struct cimi_attr *a, *b;
+
+    if (t == NULL || depth > 8)
+        return true;
+    for (size_t i = 0; (a = model_attr_at(t, i)) != NULL; i++) {
+        for (size_t j = 0; j < i; j++) {
+            b = model_attr_at(t, j);
+            if (strcmp(a->name, b->name) == 0) {
+                printf("# %s lists '%s' twice\n", t->name ? t->name : "(structure)", a->name);
+                return false;
+            }
+        }
+        if (a->target != NULL && a->target != t && !attrs_unique(a->target, depth + 1))
+            return false;
+    }
+    return true;
+}
+
+static void test_model_attrs_unique(void)
+{
+    const struct cimi_type *requests[] = {&t_machine_create, &t_credential_create, &t_volume_create,
+                                          &t_action, &t_network_create, &t_host, &t_job, NULL};
+    bool ok = true;
+
+    for (size_t i = 0; cimi_toplevel_types[i] != NULL; i++)
+        ok = attrs_unique(cimi_toplevel_types[i], 0) && ok;
+    for (size_t i = 0; requests[i] != NULL; i++)
+        ok = attrs_unique(requests[i], 0) && ok;
+    CHECK(ok, "no type lists an attribute twice");
+}
+
 /*
  * Let the n-th allocation of jansson and libxml2 fail, for every n, until a
  * call completes without a failure: no crash, and (under ASan) no leak.
@@ -1115,6 +1306,9 @@ int main(int argc, char **argv)
     test_xml_errors();
     test_xml_unsafe_text();
     test_property_keys();
+    test_json_text();
+    test_xml_text();
+    test_model_attrs_unique();
     test_allocation_failures();
 
     xmlSchemaFree(schema);

@@ -1,0 +1,127 @@
+/*
+ * test_store.c - the SQLite store's reads of one row: get (the whole row)
+ * and get_public (the private document reduced to the one member a read
+ * looks at, or to nothing).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "store/store.h"
+
+static json_t *J(const char *text)
+{
+    json_error_t jerr;
+    json_t *v = json_loads(text, 0, &jerr);
+
+    if (v == NULL) {
+        fprintf(stderr, "bad test JSON: %s\n", jerr.text);
+        exit(2);
+    }
+    return v;
+}
+
+/* Is row->priv exactly the JSON text want? */
+static bool priv_is(const struct store_row *row, const char *want)
+{
+    json_t *w = J(want);
+    bool same = json_equal(row->priv, w);
+
+    json_decref(w);
+    return same;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/cimid-store-XXXXXX", db[256];
+    struct cimi_error err;
+    struct store *st;
+    struct store_row row;
+    const char *doc = "{\"name\":\"m\",\"state\":\"STARTED\"}";
+
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    snprintf(db, sizeof(db), "%s/cimid.db", dir);
+    store_configure(&store_sqlite, db);
+    st = store_for_thread(&err);
+    CHECK(st != NULL, "store opens");
+    if (st == NULL)
+        return check_summary();
+
+    memset(&row, 0, sizeof(row));
+    snprintf(row.id, sizeof(row.id), "machines/1");
+    snprintf(row.type, sizeof(row.type), "Machine");
+    snprintf(row.tenant, sizeof(row.tenant), "t");
+    row.doc = J(doc);
+    row.priv = J("{\"host\":\"hosts/b\",\"spec\":{\"cpu\":2,\"disks\":[{\"capacity\":5}]},"
+                 "\"odd \\\"key\\\"\":[1,2],\"previous\":\"STOPPED\",\"a.b\":\"dot\"}");
+    CHECK(st->ops->insert(st, &row, &err) == 0, "row inserted");
+    store_row_clear(&row);
+
+    memset(&row, 0, sizeof(row));
+    CHECK(st->ops->get(st, "machines/1", &row, &err) == 0, "get finds the row");
+    CHECK(json_object_size(row.priv) == 5, "get: the whole private document");
+    store_row_clear(&row);
+
+    memset(&row, 0, sizeof(row));
+    CHECK(st->ops->get_public(st, "machines/1", "host", &row, &err) == 0 &&
+              priv_is(&row, "{\"host\":\"hosts/b\"}"),
+          "get_public with a member: only that member");
+    CHECK(strcmp(row.type, "Machine") == 0 && strcmp(row.tenant, "t") == 0 && row.version == 1,
+          "get_public: the row's columns");
+    {
+        json_t *want = J(doc);
+        CHECK(json_equal(row.doc, want), "get_public: the whole public document");
+        json_decref(want);
+    }
+    store_row_clear(&row);
+
+    memset(&row, 0, sizeof(row));
+    CHECK(st->ops->get_public(st, "machines/1", "spec", &row, &err) == 0 &&
+              priv_is(&row, "{\"spec\":{\"cpu\":2,\"disks\":[{\"capacity\":5}]}}"),
+          "get_public: a member that is an object, parsed");
+    store_row_clear(&row);
+
+    memset(&row, 0, sizeof(row));
+    CHECK(st->ops->get_public(st, "machines/1", "odd \"key\"", &row, &err) == 0 &&
+              priv_is(&row, "{\"odd \\\"key\\\"\":[1,2]}"),
+          "get_public: a member whose name SQLite cannot quote");
+    store_row_clear(&row);
+
+    memset(&row, 0, sizeof(row));
+    CHECK(st->ops->get_public(st, "machines/1", "a.b", &row, &err) == 0 &&
+              priv_is(&row, "{\"a.b\":\"dot\"}"),
+          "get_public: a member with a dot in its name");
+    store_row_clear(&row);
+
+    memset(&row, 0, sizeof(row));
+    CHECK(st->ops->get_public(st, "machines/1", "absent", &row, &err) == 0 &&
+              priv_is(&row, "{}"),
+          "get_public: an absent member leaves the private document empty");
+    store_row_clear(&row);
+
+    memset(&row, 0, sizeof(row));
+    CHECK(st->ops->get_public(st, "machines/1", NULL, &row, &err) == 0 && priv_is(&row, "{}") &&
+              json_object_size(row.doc) == 2,
+          "get_public without a member: no private document, the public one whole");
+    store_row_clear(&row);
+
+    memset(&row, 0, sizeof(row));
+    err.status = 0;
+    CHECK(st->ops->get_public(st, "machines/2", "host", &row, &err) != 0 && err.status == 404,
+          "get_public of a missing row: 404");
+
+    store_release_thread();
+    unlink(db);
+    {
+        char wal[300], shm[300];
+        snprintf(wal, sizeof(wal), "%s-wal", db);
+        snprintf(shm, sizeof(shm), "%s-shm", db);
+        unlink(wal);
+        unlink(shm);
+    }
+    rmdir(dir);
+    return check_summary();
+}
