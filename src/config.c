@@ -111,6 +111,18 @@ static const struct string_setting string_settings[] = {
     {"images-dir", offsetof(struct config, images_dir), sizeof(((struct config *)0)->images_dir)},
 };
 
+/* A base URI cimid can publish as it is: every href it renders starts with
+ * it, in JSON strings and XML attributes alike. */
+static bool valid_public_url(const char *url)
+{
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+        return false;
+    for (const char *p = url; *p != '\0'; p++)
+        if (*p <= ' ' || *p > '~' || strchr("\"'<>\\`{}|^", *p) != NULL)
+            return false;
+    return true;
+}
+
 int config_set(struct config *cfg, const char *key, const char *value, char *msg, size_t len)
 {
     char *base = (char *)cfg;
@@ -130,6 +142,11 @@ int config_set(struct config *cfg, const char *key, const char *value, char *msg
         }
         snprintf(cfg->placement, sizeof(cfg->placement), "%s", value);
         return 0;
+    }
+    if (strcmp(key, "public-url") == 0 && !valid_public_url(value)) {
+        snprintf(msg, len, "public-url must be an http:// or https:// URL of printable ASCII "
+                 "without spaces, quotes or angle brackets, not '%s'", value);
+        return -1;
     }
     if (strcmp(key, "log-level") == 0) {
         int level = log_level_parse(value);

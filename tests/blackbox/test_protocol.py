@@ -430,3 +430,28 @@ def spec_version_request_header():
     for v in ("2.0", "9.9.9"):
         r = c.get(c.d.cep_url, headers={"CIMI-Specification-Version": v})
         assert_error(r, 400, mention="CIMI-Specification-Version")
+
+
+@test
+def public_url_published_and_checked():
+    """--public-url is the base of every href; a value that could not be published as it is
+    (not http/https, spaces, quotes) stops cimid with exit status 2 naming the setting."""
+    import subprocess
+    from cimitest import Daemon
+    d = Daemon(name="public-url", args=["--public-url", "https://cloud.example:8443/cimi"])
+    d.start()
+    try:
+        doc = Client(d, "admin").get(d.cep_url).doc
+        eq(doc["id"], "https://cloud.example:8443/cimi/cloudEntryPoint", "the CEP id uses the URL")
+        check(doc["machines"]["href"].startswith("https://cloud.example:8443/cimi/"),
+              "collection hrefs start with the public URL")
+    finally:
+        d.stop()
+    d = Daemon(name="public-url-bad")
+    for bad in ("ftp://cloud.example/cimi", "http://cloud example/cimi", 'http://a"b/cimi',
+                "http://a/<cimi>"):
+        d.port = 1
+        r = subprocess.run(d.command() + ["--public-url", bad], capture_output=True,
+                           text=True, timeout=30)
+        eq(r.returncode, 2, f"--public-url {bad!r} exits 2")
+        isin("public-url", r.stderr, "the error names the setting")
