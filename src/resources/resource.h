@@ -57,6 +57,13 @@ struct resource_ops {
                   struct cimi_error *err);
     /* Bring runtime attributes (state) up to date before rendering. */
     void (*refresh)(struct cimi_request *req, struct store_row *row);
+    /* The "state" refresh would give the row of an index entry (store.h),
+     * from the entry alone; a type that sets it promises that refresh
+     * changes no other attribute a filter can name from the index (id,
+     * name, created, updated).  Collection reads use the store's index for
+     * types with no refresh or with this hook (read.c).  The result is
+     * static or the entry's. */
+    const char *(*indexed_state)(struct cimi_request *req, const struct store_entry *e);
     /* Is the operation (rel "edit", "delete" or an action name) allowed now? */
     bool (*allowed)(const struct store_row *row, const char *op);
     /* Actions, {NULL} terminated; NULL = none. */

@@ -30,6 +30,31 @@ struct store_row {
     json_t *priv;        /* private document (owned by the row), never NULL after get */
 };
 
+/*
+ * The light columns of a row, for backends that keep an index of their rows
+ * in memory (store_ops.snapshot): enough to filter, order and page a
+ * collection without reading its documents.  The strings are the document's
+ * string attributes of these names (NULL when it has none, or not a string)
+ * and the private document's "host" (where a Machine runs).  An entry never
+ * changes once published (a change of the row publishes a new one); it is
+ * shared by reference count (store_snapshot_free drops the references).
+ */
+struct store_entry {
+    long long seq;       /* creation order */
+    long long version;
+    const char *id, *type, *tenant, *parent;
+    const char *name, *created, *updated, *state;
+    const char *host;
+    int refs;            /* atomic */
+    char text[];         /* the strings above */
+};
+
+/* Entries in creation order, each holding one reference. */
+struct store_snapshot {
+    struct store_entry **entries;
+    size_t count;
+};
+
 struct store_user {
     char name[64];
     char tenant[64];
@@ -69,6 +94,12 @@ struct store_ops {
     int (*list)(struct store *st, const char *type, const char *parent, const char *tenant,
                 store_row_cb cb, void *ctx, struct cimi_error *err);
 
+    /* The index entries of the rows list would give, as of the last commit
+     * (what list would read now), without reading the documents.  NULL when
+     * the backend keeps no index. */
+    int (*snapshot)(struct store *st, const char *type, const char *parent, const char *tenant,
+                    struct store_snapshot *out, struct cimi_error *err);
+
     int (*user_get)(struct store *st, const char *name, struct store_user *user,
                     struct cimi_error *err);
     int (*user_put)(struct store *st, const struct store_user *user, struct cimi_error *err);
@@ -91,6 +122,9 @@ void store_configure(const struct store_ops *ops, const char *path);
 struct store *store_for_thread(struct cimi_error *err);
 /* Close this thread's connection (call before a worker thread exits). */
 void store_release_thread(void);
+
+/* Drop the references of a snapshot and clear it. */
+void store_snapshot_free(struct store_snapshot *s);
 
 /* Free the documents a row owns and clear them. */
 void store_row_clear(struct store_row *row);
