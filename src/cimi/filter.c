@@ -1186,28 +1186,28 @@ bool filter_names_only(const struct filter *f, bool (*named)(const struct cimi_a
     return false;
 }
 
-int filter_compare_texts(const char *a, size_t alen, const char *b, size_t blen,
-                         enum cimi_kind kind)
+int filter_compare_texts(const char *a, const char *b, enum cimi_kind kind)
 {
     struct value_key ka, kb;
     bool have_a, have_b;
+    int c;
 
-    memset(&ka, 0, sizeof(ka));
-    memset(&kb, 0, sizeof(kb));
-    if (kind == K_DATETIME) {
-        have_a = a != NULL && parse_datetime(a, alen, &ka.when);
-        have_b = b != NULL && parse_datetime(b, blen, &kb.when);
-    } else {
-        have_a = a != NULL;
-        have_b = b != NULL;
-        ka.text = a;
-        ka.len = alen;
-        kb.text = b;
-        kb.len = blen;
+    if (a == NULL || b == NULL)
+        return (a != NULL ? 1 : 0) - (b != NULL ? 1 : 0);
+    switch (kind) {
+    case K_DATETIME:
+        have_a = parse_datetime(a, strlen(a), &ka.when);
+        have_b = parse_datetime(b, strlen(b), &kb.when);
+        if (!have_a || !have_b)
+            return (have_a ? 1 : 0) - (have_b ? 1 : 0);
+        return compare_keys(&ka, &kb, kind);
+    case K_HEX:
+        return compare_hex(a, strlen(a), b, strlen(b));
+    default:
+        /* bytewise, a prefix first: compare_bytes on text without NULs */
+        c = strcmp(a, b);
+        return c < 0 ? -1 : c > 0;
     }
-    if (!have_a || !have_b)
-        return (have_a ? 1 : 0) - (have_b ? 1 : 0);
-    return compare_keys(&ka, &kb, kind);
 }
 
 void filter_free(struct filter *f)

@@ -56,8 +56,8 @@ void filter_free(struct filter *f);
  * dateTimes by instant; strings bytewise; refs by href.
  */
 int filter_compare_values(const json_t *a, const json_t *b, enum cimi_kind kind);
-/* The same on values given as text (NULL = missing; see filter_text_fn). */
-int filter_compare_texts(const char *a, size_t alen, const char *b, size_t blen,
-                         enum cimi_kind kind);
+/* The same on values given as text (NUL-terminated; NULL = missing; see
+ * filter_text_fn). */
+int filter_compare_texts(const char *a, const char *b, enum cimi_kind kind);
 
 #endif

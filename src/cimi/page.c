@@ -1,21 +1,24 @@
 /*
  * page.c - the page of a collection read, kept while the items stream by
- * (see page.h): positions $first..$last, or a bounded heap for $orderby.
+ * (see page.h): positions $first..$last, or the best $last for $orderby.
  */
 #include "cimi/page.h"
 
 #include <limits.h>
 #include <stdlib.h>
 
-void page_init(struct page *p, page_compare_fn compare, void *ctx, long first, long last)
+void page_init(struct page *p, page_compare_fn compare, void *ctx, void (*drop)(void *item),
+               long first, long last)
 {
     p->compare = compare;
     p->ctx = ctx;
+    p->drop = drop;
     p->first = first > 0 ? first : 1;
     p->last = last > 0 ? last : LONG_MAX;
     p->matched = 0;
     p->items = NULL;
     p->count = p->cap = 0;
+    p->worst = NULL;
 }
 
 static bool append(struct page *p, void *item)
@@ -40,87 +43,101 @@ static void swap(void **items, size_t a, size_t b)
     items[b] = t;
 }
 
-/* The heap keeps its greatest item (the first to go) at the top. */
-static void sift_up(struct page *p, size_t i)
+static int compare_at(struct page *p, size_t a, size_t b)
 {
-    while (i > 0) {
-        size_t up = (i - 1) / 2;
-        if (p->compare(p->ctx, p->items[up], p->items[i]) >= 0)
+    return p->compare(p->ctx, p->items[a], p->items[b]);
+}
+
+/* Rearrange items so that the k best come first, the worst of them at
+ * k - 1 (quickselect, median-of-three pivot). */
+static void select_best(struct page *p, size_t k)
+{
+    size_t lo = 0, hi = p->count - 1;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2, store = lo;
+        if (compare_at(p, mid, lo) < 0)
+            swap(p->items, mid, lo);
+        if (compare_at(p, hi, lo) < 0)
+            swap(p->items, hi, lo);
+        if (compare_at(p, hi, mid) < 0)
+            swap(p->items, hi, mid);
+        swap(p->items, mid, hi);   /* the median is the pivot, at hi */
+        for (size_t i = lo; i < hi; i++)
+            if (compare_at(p, i, hi) < 0)
+                swap(p->items, i, store++);
+        swap(p->items, store, hi);
+        if (store == k - 1)
             return;
-        swap(p->items, up, i);
-        i = up;
+        if (store < k - 1)
+            lo = store + 1;
+        else
+            hi = store - 1;
     }
 }
 
-static void sift_down(struct page *p, size_t i)
+/* Keep the best k items only. */
+static void trim(struct page *p, size_t k)
 {
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, top = i;
-        if (l < p->count && p->compare(p->ctx, p->items[l], p->items[top]) > 0)
-            top = l;
-        if (r < p->count && p->compare(p->ctx, p->items[r], p->items[top]) > 0)
-            top = r;
-        if (top == i)
-            return;
-        swap(p->items, top, i);
-        i = top;
-    }
+    if (p->count <= k)
+        return;
+    select_best(p, k);
+    for (size_t i = k; i < p->count; i++)
+        p->drop(p->items[i]);
+    p->count = k;
+    p->worst = p->items[k - 1];
 }
 
-void *page_offer(struct page *p, void *item, bool *failed)
+bool page_offer(struct page *p, void *item)
 {
-    void *out;
-
     p->matched++;
     if (p->compare == NULL) {
-        if (p->matched < p->first || p->matched > p->last)
-            return item;
-        if (!append(p, item)) {
-            *failed = true;
-            return item;
+        if (p->matched < p->first || p->matched > p->last) {
+            p->drop(item);
+            return true;
         }
-        return NULL;
+    } else if (p->worst != NULL && p->compare(p->ctx, item, p->worst) >= 0) {
+        p->drop(item);   /* no better than the worst of a full page */
+        return true;
     }
-    if ((long)p->count < p->last) {
-        if (!append(p, item)) {
-            *failed = true;
-            return item;
-        }
-        sift_up(p, p->count - 1);
-        return NULL;
+    if (!append(p, item)) {
+        p->drop(item);
+        return false;
     }
-    if (p->compare(p->ctx, item, p->items[0]) >= 0)
-        return item;
-    out = p->items[0];
-    p->items[0] = item;
-    sift_down(p, 0);
-    return out;
+    if (p->compare != NULL && p->last <= LONG_MAX / 2 && p->count >= 2 * (size_t)p->last)
+        trim(p, (size_t)p->last);
+    return true;
 }
 
-void page_finish(struct page *p, void (*drop)(void *item))
+static int compare_slots(const void *a, const void *b, void *ctx)
+{
+    struct page *p = ctx;
+
+    return p->compare(p->ctx, *(void *const *)a, *(void *const *)b);
+}
+
+void page_finish(struct page *p)
 {
     size_t skip;
 
-    if (p->compare != NULL) {
-        /* Heap sort in place: the greatest goes to the end each time. */
-        size_t n = p->count;
-        while (p->count > 1) {
-            swap(p->items, 0, p->count - 1);
-            p->count--;
-            sift_down(p, 0);
-        }
-        p->count = n;
-        skip = p->first - 1 < (long)n ? (size_t)(p->first - 1) : n;
-        for (size_t i = 0; i < skip; i++)
-            drop(p->items[i]);
-        for (size_t i = skip; i < n; i++)
-            p->items[i - skip] = p->items[i];
-        p->count = n - skip;
-    }
+    if (p->compare == NULL)
+        return;
+    if (p->last < LONG_MAX)
+        trim(p, (size_t)p->last);
+    if (p->count > 1)
+        qsort_r(p->items, p->count, sizeof(*p->items), compare_slots, p);
+    skip = p->first - 1 < (long)p->count ? (size_t)(p->first - 1) : p->count;
+    for (size_t i = 0; i < skip; i++)
+        p->drop(p->items[i]);
+    for (size_t i = skip; i < p->count; i++)
+        p->items[i - skip] = p->items[i];
+    p->count -= skip;
 }
 
 void page_free(struct page *p)
 {
+    for (size_t i = 0; i < p->count; i++)
+        p->drop(p->items[i]);
     free(p->items);
     p->items = NULL;
     p->count = p->cap = 0;

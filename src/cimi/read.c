@@ -37,12 +37,38 @@ static int read_path(struct cimi_request *req, const char *path, const struct ci
 
 #define INDEX_ATTEMPTS 3   /* a page row changed under the index: try again, then stream */
 
+/* What the index can answer: the attributes an entry carries, as text. */
+enum entry_field { F_NONE, F_ID, F_NAME, F_CREATED, F_UPDATED, F_STATE };
+
+static enum entry_field field_of(const struct cimi_attr *a)
+{
+    if (a == NULL || (a->kind != K_STRING && a->kind != K_URI && a->kind != K_DATETIME))
+        return F_NONE;
+    if (strcmp(a->name, "id") == 0)
+        return F_ID;
+    if (strcmp(a->name, "name") == 0)
+        return F_NAME;
+    if (strcmp(a->name, "created") == 0)
+        return F_CREATED;
+    if (strcmp(a->name, "updated") == 0)
+        return F_UPDATED;
+    if (strcmp(a->name, "state") == 0)
+        return F_STATE;
+    return F_NONE;
+}
+
+static bool is_indexed_attr(const struct cimi_attr *a)
+{
+    return field_of(a) != F_NONE;
+}
+
 /* $filter (every one must hold), $orderby and the page's positions. */
 struct collection_query {
     struct filter **filters;
     size_t nfilters;
     struct order_key keys[MAX_ORDER_KEYS];
     int nkeys;
+    enum entry_field key_fields[MAX_ORDER_KEYS];   /* what the index has of each key */
     const struct cimi_type *t;
     const char *base_uri;
 };
@@ -75,6 +101,8 @@ static int collection_query_parse(struct cimi_request *req, const struct cimi_ty
     }
     if (q->orderby[0] != '\0' && query_parse_orderby(q->orderby, t, cq->keys, &cq->nkeys, err) != 0)
         return -1;
+    for (int k = 0; k < cq->nkeys; k++)
+        cq->key_fields[k] = field_of(model_attr(t, cq->keys[k].name));
     return 0;
 }
 
@@ -113,14 +141,24 @@ struct indexed_row {
     const char *state;
 };
 
-/* What the index can answer: the attributes an entry carries, as text. */
-static bool is_indexed_attr(const struct cimi_attr *a)
+/* The value of a field of an indexed row (the id relative), or NULL. */
+static const char *entry_field(const struct indexed_row *row, enum entry_field f)
 {
-    if (a->kind != K_STRING && a->kind != K_URI && a->kind != K_DATETIME)
-        return false;
-    return strcmp(a->name, "id") == 0 || strcmp(a->name, "name") == 0 ||
-           strcmp(a->name, "created") == 0 || strcmp(a->name, "updated") == 0 ||
-           strcmp(a->name, "state") == 0;
+    switch (f) {
+    case F_ID:
+        return row->e->id;
+    case F_NAME:
+        return row->e->name;
+    case F_CREATED:
+        return row->e->created;
+    case F_UPDATED:
+        return row->e->updated;
+    case F_STATE:
+        return row->state;
+    case F_NONE:
+        break;
+    }
+    return NULL;
 }
 
 static bool index_answers(struct cimi_request *req, const struct collection_query *cq)
@@ -132,11 +170,9 @@ static bool index_answers(struct cimi_request *req, const struct collection_quer
     for (size_t i = 0; i < cq->nfilters; i++)
         if (!filter_names_only(cq->filters[i], is_indexed_attr))
             return false;
-    for (int i = 0; i < cq->nkeys; i++) {
-        const struct cimi_attr *a = model_attr(cq->t, cq->keys[i].name);
-        if (a == NULL || !is_indexed_attr(a))
+    for (int i = 0; i < cq->nkeys; i++)
+        if (cq->key_fields[i] == F_NONE)
             return false;
-    }
     return true;
 }
 
@@ -166,46 +202,29 @@ struct entry_text {
 static bool entry_text(void *ctx, const struct cimi_attr *a, const char **text, size_t *len)
 {
     struct entry_text *et = ctx;
-    const struct store_entry *e = et->row->e;
-    const char *value = NULL;
+    enum entry_field f = field_of(a);
+    const char *value = entry_field(et->row, f);
 
-    if (strcmp(a->name, "id") == 0) {
-        snprintf(et->id, sizeof(et->id), "%s%s", et->base_uri, e->id);  /* as render_absolutize */
+    if (f == F_ID && value != NULL) {
+        snprintf(et->id, sizeof(et->id), "%s%s", et->base_uri, value);  /* as render_absolutize */
         value = et->id;
-    } else if (strcmp(a->name, "name") == 0) {
-        value = e->name;
-    } else if (strcmp(a->name, "created") == 0) {
-        value = e->created;
-    } else if (strcmp(a->name, "updated") == 0) {
-        value = e->updated;
-    } else if (strcmp(a->name, "state") == 0) {
-        value = et->row->state;
     }
     *text = value;
     *len = value ? strlen(value) : 0;
     return value != NULL;
 }
 
+/* Absolute ids share the base URI: ordering the relative ones is the same. */
 static int compare_indexed_rows(void *ctx, const void *pa, const void *pb)
 {
     const struct collection_query *cq = ctx;
     const struct indexed_row *a = pa, *b = pb;
 
     for (int i = 0; i < cq->nkeys; i++) {
-        const struct order_key *k = &cq->keys[i];
-        const struct cimi_attr *attr = model_attr(cq->t, k->name);
-        struct entry_text ta = {a, cq->base_uri, ""}, tb = {b, cq->base_uri, ""};
-        const char *va, *vb;
-        size_t la, lb;
-        int c;
-
-        if (!entry_text(&ta, attr, &va, &la))
-            va = NULL;
-        if (!entry_text(&tb, attr, &vb, &lb))
-            vb = NULL;
-        c = filter_compare_texts(va, la, vb, lb, k->kind);
+        const char *va = entry_field(a, cq->key_fields[i]), *vb = entry_field(b, cq->key_fields[i]);
+        int c = filter_compare_texts(va, vb, cq->keys[i].kind);
         if (c != 0)
-            return k->descending ? -c : c;
+            return cq->keys[i].descending ? -c : c;
     }
     return a->e->seq < b->e->seq ? -1 : a->e->seq > b->e->seq;
 }
@@ -278,21 +297,26 @@ static int page_by_index(struct cimi_request *req, const struct collection_query
         store_snapshot_free(&snap);
         return err_set(err, 500, NULL, "out of memory");
     }
-    listing_begin(req, &scope);
-    page_init(&pg, cq->nkeys > 0 ? compare_indexed_rows : NULL, (void *)cq, q->first, q->last);
+    /* States of the whole listing only when the query looks at them: the
+     * page's rows alone are cheaper asked one by one. */
+    if (need_state)
+        listing_begin(req, &scope);
+    page_init(&pg, cq->nkeys > 0 ? compare_indexed_rows : NULL, (void *)cq, drop_nothing, q->first,
+              q->last);
     for (size_t i = 0; i < snap.count && !failed; i++) {
         rows[i].e = snap.entries[i];
         rows[i].state = snap.entries[i]->state;
         if (need_state && ro->indexed_state != NULL)
             rows[i].state = ro->indexed_state(req, snap.entries[i]);
-        if (indexed_row_matches(cq, &rows[i]))
-            page_offer(&pg, &rows[i], &failed);
+        if (indexed_row_matches(cq, &rows[i]) && !page_offer(&pg, &rows[i]))
+            failed = true;
     }
-    page_finish(&pg, drop_nothing);
+    page_finish(&pg);
     rc = failed ? err_set(err, 500, NULL, "out of memory")
                 : render_indexed_page(req, cq->t, &pg, items, err);
     *count = pg.matched;
-    listing_end(req, &scope);
+    if (need_state)
+        listing_end(req, &scope);
     page_free(&pg);
     free(rows);
     store_snapshot_free(&snap);
@@ -365,7 +389,8 @@ static int stream_row(void *ctx, struct store_row *row)
     kept->row = *row;
     kept->arrival = s->arrivals++;
     row->doc = row->priv = NULL;
-    drop_kept_row(page_offer(&s->page, kept, &s->failed));
+    if (!page_offer(&s->page, kept))
+        s->failed = true;
     return s->failed;
 }
 
@@ -377,20 +402,20 @@ static int page_by_stream(struct cimi_request *req, const struct collection_quer
     struct listing_scope scope;
     int rc;
 
-    page_init(&s.page, cq->nkeys > 0 ? compare_kept_rows : NULL, (void *)cq, q->first, q->last);
+    page_init(&s.page, cq->nkeys > 0 ? compare_kept_rows : NULL, (void *)cq, drop_kept_row,
+              q->first, q->last);
     listing_begin(req, &scope);
     rc = req->st->ops->list(req->st, cq->t->name, parent, req->who.admin ? NULL : req->who.tenant,
                             stream_row, &s, err);
     listing_end(req, &scope);
     if (rc == 0 && s.failed)
         rc = err_set(err, 500, NULL, "out of memory");
-    page_finish(&s.page, drop_kept_row);
-    for (size_t i = 0; i < s.page.count; i++) {
+    page_finish(&s.page);
+    for (size_t i = 0; rc == 0 && i < s.page.count; i++) {
         struct kept_row *k = s.page.items[i];
-        json_t *doc = rc == 0 ? render_refreshed_row(req, cq->t, &k->row) : NULL;
-        if (doc != NULL)
-            json_array_append_new(items, doc);
-        drop_kept_row(k);
+        json_t *doc = render_refreshed_row(req, cq->t, &k->row);
+        if (doc == NULL || json_array_append_new(items, doc) != 0)
+            rc = err_set(err, 500, NULL, "out of memory");
     }
     *count = s.page.matched;
     page_free(&s.page);
