@@ -3,10 +3,14 @@
  *
  * One sorted array per type: the rows' seq (creation order) and their
  * entries, a removed row leaving a hole (NULL) until holes are many enough
- * to close.  Readers take the lock shared only to copy the pointers of the
- * entries they want (store_snapshot) and add a reference to each; entries
- * are immutable, so a snapshot stays valid however the index changes
- * after.  Writers take it exclusively to apply a committed transaction.
+ * to close.  Readers take the lock shared only to copy the type's array of
+ * pointers (one memcpy); writers take it exclusively to apply a committed
+ * transaction.  Entries are immutable; one that a change replaces or
+ * removes is retired, and freed only when no snapshot can hold it: readers
+ * count themselves in one of two generations; retired entries wait until
+ * every reader of the generation they were retired in is gone (the
+ * two-counter scheme of read-copy-update).  So a snapshot costs no write to
+ * the entries, and a reader never waits for a writer's memory.
  */
 #include "store/index.h"
 
@@ -29,12 +33,6 @@ static struct type_index *types;
 static size_t ntypes, types_cap;
 
 /* ---- entries ---- */
-
-static void entry_unref(struct store_entry *e)
-{
-    if (e != NULL && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0)
-        free(e);
-}
 
 static size_t text_size(const char *s)
 {
@@ -62,26 +60,94 @@ struct store_entry *index_entry_new(long long seq, long long version, const char
     size_t size = text_size(id) + text_size(type) + text_size(tenant) + text_size(parent) +
                   text_size(name) + text_size(created) + text_size(updated) + text_size(state) +
                   text_size(host);
-    struct store_entry *e = malloc(sizeof(*e) + size);
+    struct store_entry *e;
     size_t pos = 0;
 
-    if (e == NULL || id == NULL || type == NULL || tenant == NULL || parent == NULL) {
-        free(e);
+    if (id == NULL || type == NULL || tenant == NULL || parent == NULL)
         return NULL;
-    }
+    e = malloc(sizeof(*e) + size);
+    if (e == NULL)
+        return NULL;
     e->seq = seq;
     e->version = version;
-    e->refs = 1;
-    e->id = put_text(e, &pos, id);
-    e->type = put_text(e, &pos, type);
+    e->retired_next = NULL;
+    /* What a listing looks at first, together (the fewest cache lines). */
     e->tenant = put_text(e, &pos, tenant);
     e->parent = put_text(e, &pos, parent);
+    e->type = put_text(e, &pos, type);
     e->name = put_text(e, &pos, name);
+    e->state = put_text(e, &pos, state);
     e->created = put_text(e, &pos, created);
     e->updated = put_text(e, &pos, updated);
-    e->state = put_text(e, &pos, state);
     e->host = put_text(e, &pos, host);
+    e->id = put_text(e, &pos, id);
     return e;
+}
+
+/* ---- readers and retired entries ---- */
+
+static pthread_mutex_t readers_lock = PTHREAD_MUTEX_INITIALIZER;
+static int generation;                   /* where new readers count themselves */
+static long readers[2];                  /* readers in each generation */
+static struct store_entry *retired_now;  /* retired in the current generation */
+static struct store_entry *retired_old;  /* retired before it: wait for the other one */
+
+static void free_list(struct store_entry *e)
+{
+    while (e != NULL) {
+        struct store_entry *next = e->retired_next;
+        free(e);
+        e = next;
+    }
+}
+
+/* With readers_lock held: when the other generation has no reader left,
+ * what was retired before the current one began can go, and a new
+ * generation begins. */
+static void reclaim_locked(void)
+{
+    if (readers[1 - generation] != 0)
+        return;
+    free_list(retired_old);
+    retired_old = retired_now;
+    retired_now = NULL;
+    generation = 1 - generation;
+}
+
+static void retire(struct store_entry *e)
+{
+    if (e == NULL)
+        return;
+    pthread_mutex_lock(&readers_lock);
+    e->retired_next = retired_now;
+    retired_now = e;
+    pthread_mutex_unlock(&readers_lock);
+}
+
+static void reclaim(void)
+{
+    pthread_mutex_lock(&readers_lock);
+    reclaim_locked();
+    pthread_mutex_unlock(&readers_lock);
+}
+
+static int reader_enter(void)
+{
+    int g;
+
+    pthread_mutex_lock(&readers_lock);
+    g = generation;
+    readers[g]++;
+    pthread_mutex_unlock(&readers_lock);
+    return g;
+}
+
+static void reader_leave(int g)
+{
+    pthread_mutex_lock(&readers_lock);
+    readers[g]--;
+    reclaim_locked();
+    pthread_mutex_unlock(&readers_lock);
 }
 
 static const char *doc_string(const json_t *doc, const char *name)
@@ -105,7 +171,7 @@ static void record(struct index_changes *c, const struct index_change *change)
         size_t cap = c->cap ? c->cap * 2 : 16;
         struct index_change *v = realloc(c->v, cap * sizeof(*v));
         if (v == NULL) {
-            entry_unref(change->entry);
+            free(change->entry);   /* never published */
             c->failed = true;
             return;
         }
@@ -141,7 +207,7 @@ void index_changes_remove(struct index_changes *c, const char *type, long long s
 void index_changes_drop(struct index_changes *c)
 {
     for (size_t i = 0; i < c->n; i++)
-        entry_unref(c->v[i].entry);
+        free(c->v[i].entry);   /* never published (published ones were taken) */
     c->n = 0;
     c->failed = false;
     if (c->cap > 1024) {   /* a large load: give the memory back */
@@ -157,7 +223,7 @@ static void clear_all(void)
 {
     for (size_t i = 0; i < ntypes; i++) {
         for (size_t j = 0; j < types[i].count; j++)
-            entry_unref(types[i].entries[j]);
+            retire(types[i].entries[j]);
         free(types[i].seqs);
         free(types[i].entries);
     }
@@ -236,7 +302,7 @@ static bool apply_put(struct store_entry *e)
     if (pos < ti->count && ti->seqs[pos] == e->seq) {
         if (ti->entries[pos] == NULL)
             ti->holes--;
-        entry_unref(ti->entries[pos]);
+        retire(ti->entries[pos]);
         ti->entries[pos] = e;
         return true;
     }
@@ -271,7 +337,7 @@ static void apply_remove(const char *type, long long seq)
     pos = position_of(ti, seq);
     if (pos == ti->count || ti->seqs[pos] != seq || ti->entries[pos] == NULL)
         return;
-    entry_unref(ti->entries[pos]);
+    retire(ti->entries[pos]);
     ti->entries[pos] = NULL;
     ti->holes++;
     if (ti->holes >= COMPACT_MIN_HOLES && ti->holes > ti->count / 2)
@@ -303,6 +369,7 @@ void index_publish(struct index_changes *c)
         if (built && !apply_all(c))
             clear_all();   /* rebuilt from the store at the next read */
         pthread_rwlock_unlock(&index_lock);
+        reclaim();
     }
     index_changes_drop(c);
 }
@@ -347,40 +414,50 @@ static bool entry_listed(const struct store_entry *e, const char *parent, const 
     return tenant == NULL || e->tenant[0] == '\0' || strcmp(e->tenant, tenant) == 0;
 }
 
+#define PREFETCH_AHEAD 8   /* entries: the loops are bound by memory latency */
+
 int index_snapshot(const char *type, const char *parent, const char *tenant,
                    struct store_snapshot *out, struct cimi_error *err)
 {
     const struct type_index *ti;
-    int rc = 0;
+    size_t n = 0, kept = 0;
 
     memset(out, 0, sizeof(*out));
+    out->generation = reader_enter();
     pthread_rwlock_rdlock(&index_lock);
     if (!built) {
         pthread_rwlock_unlock(&index_lock);
+        store_snapshot_free(out);
         return err_set(err, 503, NULL, "store: the index is not built");
     }
     ti = find_type(type);
-    if (ti != NULL && ti->count > ti->holes) {
-        out->entries = malloc((ti->count - ti->holes) * sizeof(*out->entries));
-        if (out->entries == NULL)
-            rc = err_set(err, 500, NULL, "store: out of memory");
-        for (size_t i = 0; out->entries != NULL && i < ti->count; i++) {
-            struct store_entry *e = ti->entries[i];
-            if (!entry_listed(e, parent, tenant))
-                continue;
-            __atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
-            out->entries[out->count++] = e;
+    if (ti != NULL && ti->count > 0) {
+        out->entries = malloc(ti->count * sizeof(*out->entries));
+        if (out->entries != NULL) {
+            n = ti->count;
+            memcpy(out->entries, ti->entries, n * sizeof(*out->entries));
         }
     }
     pthread_rwlock_unlock(&index_lock);
-    return rc;
+    if (ti != NULL && ti->count > 0 && out->entries == NULL) {
+        store_snapshot_free(out);
+        return err_set(err, 500, NULL, "store: out of memory");
+    }
+    /* Outside the lock: keep the entries listed (holes are not). */
+    for (size_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n && out->entries[i + PREFETCH_AHEAD] != NULL)
+            __builtin_prefetch(out->entries[i + PREFETCH_AHEAD]);
+        if (entry_listed(out->entries[i], parent, tenant))
+            out->entries[kept++] = out->entries[i];
+    }
+    out->count = kept;
+    return 0;
 }
 
 void store_snapshot_free(struct store_snapshot *s)
 {
-    for (size_t i = 0; i < s->count; i++)
-        entry_unref(s->entries[i]);
     free(s->entries);
     s->entries = NULL;
     s->count = 0;
+    reader_leave(s->generation);
 }

@@ -36,23 +36,23 @@ struct store_row {
  * collection without reading its documents.  The strings are the document's
  * string attributes of these names (NULL when it has none, or not a string)
  * and the private document's "host" (where a Machine runs).  An entry never
- * changes once published (a change of the row publishes a new one); it is
- * shared by reference count (store_snapshot_free drops the references).
+ * changes once published (a change of the row publishes a new one), and
+ * stays readable until the snapshot holding it is freed.
  */
 struct store_entry {
     long long seq;       /* creation order */
     long long version;
-    const char *id, *type, *tenant, *parent;
-    const char *name, *created, *updated, *state;
-    const char *host;
-    int refs;            /* atomic */
+    const char *tenant, *parent, *type, *name, *state;
+    const char *created, *updated, *host, *id;
+    struct store_entry *retired_next;   /* the index's own (freed when no snapshot has it) */
     char text[];         /* the strings above */
 };
 
-/* Entries in creation order, each holding one reference. */
+/* Entries in creation order; readable until store_snapshot_free. */
 struct store_snapshot {
     struct store_entry **entries;
     size_t count;
+    int generation;      /* the backend's own */
 };
 
 struct store_user {
@@ -95,8 +95,9 @@ struct store_ops {
                 store_row_cb cb, void *ctx, struct cimi_error *err);
 
     /* The index entries of the rows list would give, as of the last commit
-     * (what list would read now), without reading the documents.  NULL when
-     * the backend keeps no index. */
+     * (what list would read now), without reading the documents; free with
+     * store_snapshot_free (nothing to free after a failure).  NULL when the
+     * backend keeps no index. */
     int (*snapshot)(struct store *st, const char *type, const char *parent, const char *tenant,
                     struct store_snapshot *out, struct cimi_error *err);
 
@@ -123,7 +124,7 @@ struct store *store_for_thread(struct cimi_error *err);
 /* Close this thread's connection (call before a worker thread exits). */
 void store_release_thread(void);
 
-/* Drop the references of a snapshot and clear it. */
+/* Free a snapshot (its entries may go) and clear it. */
 void store_snapshot_free(struct store_snapshot *s);
 
 /* Free the documents a row owns and clear them. */
