@@ -7,12 +7,13 @@
 #include <limits.h>
 #include <stdlib.h>
 
-void page_init(struct page *p, page_compare_fn compare, void *ctx, void (*drop)(void *item),
-               long first, long last)
+void page_init(struct page *p, page_compare_fn compare, void *ctx,
+               void (*drop)(void *drop_ctx, void *item), void *drop_ctx, long first, long last)
 {
     p->compare = compare;
     p->ctx = ctx;
     p->drop = drop;
+    p->drop_ctx = drop_ctx;
     p->first = first > 0 ? first : 1;
     p->last = last > 0 ? last : LONG_MAX;
     p->matched = 0;
@@ -83,7 +84,7 @@ static void trim(struct page *p, size_t k)
         return;
     select_best(p, k);
     for (size_t i = k; i < p->count; i++)
-        p->drop(p->items[i]);
+        p->drop(p->drop_ctx, p->items[i]);
     p->count = k;
     p->worst = p->items[k - 1];
 }
@@ -93,15 +94,15 @@ bool page_offer(struct page *p, void *item)
     p->matched++;
     if (p->compare == NULL) {
         if (p->matched < p->first || p->matched > p->last) {
-            p->drop(item);
+            p->drop(p->drop_ctx, item);
             return true;
         }
     } else if (p->worst != NULL && p->compare(p->ctx, item, p->worst) >= 0) {
-        p->drop(item);   /* no better than the worst of a full page */
+        p->drop(p->drop_ctx, item);   /* no better than the worst of a full page */
         return true;
     }
     if (!append(p, item)) {
-        p->drop(item);
+        p->drop(p->drop_ctx, item);
         return false;
     }
     if (p->compare != NULL && p->last <= LONG_MAX / 2 && p->count >= 2 * (size_t)p->last)
@@ -128,7 +129,7 @@ void page_finish(struct page *p)
         qsort_r(p->items, p->count, sizeof(*p->items), compare_slots, p);
     skip = p->first - 1 < (long)p->count ? (size_t)(p->first - 1) : p->count;
     for (size_t i = 0; i < skip; i++)
-        p->drop(p->items[i]);
+        p->drop(p->drop_ctx, p->items[i]);
     for (size_t i = skip; i < p->count; i++)
         p->items[i - skip] = p->items[i];
     p->count -= skip;
@@ -137,7 +138,7 @@ void page_finish(struct page *p)
 void page_free(struct page *p)
 {
     for (size_t i = 0; i < p->count; i++)
-        p->drop(p->items[i]);
+        p->drop(p->drop_ctx, p->items[i]);
     free(p->items);
     p->items = NULL;
     p->count = p->cap = 0;

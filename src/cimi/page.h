@@ -22,7 +22,8 @@ typedef int (*page_compare_fn)(void *ctx, const void *a, const void *b);
 struct page {
     page_compare_fn compare;   /* NULL = no $orderby */
     void *ctx;
-    void (*drop)(void *item);  /* frees an item the page does not keep */
+    void (*drop)(void *drop_ctx, void *item);  /* frees an item the page does not keep */
+    void *drop_ctx;
     long first, last;          /* 1-based positions kept; last = LONG_MAX: to the end */
     long matched;              /* items offered so far (the collection's count) */
     void **items;              /* the page (in no order while offering with compare) */
@@ -30,8 +31,8 @@ struct page {
     void *worst;               /* with compare, once trimmed: the worst item kept */
 };
 
-void page_init(struct page *p, page_compare_fn compare, void *ctx, void (*drop)(void *item),
-               long first, long last);
+void page_init(struct page *p, page_compare_fn compare, void *ctx,
+               void (*drop)(void *drop_ctx, void *item), void *drop_ctx, long first, long last);
 /* Offer one matching item; the page keeps it or drops it.  False when out
  * of memory (the item is dropped). */
 bool page_offer(struct page *p, void *item);

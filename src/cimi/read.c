@@ -36,6 +36,7 @@ static int read_path(struct cimi_request *req, const char *path, const struct ci
  * its id and references absolute; the two ways give the same answer. */
 
 #define INDEX_ATTEMPTS 3   /* a page row changed under the index: try again, then stream */
+#define INDEX_PREFETCH 16  /* entries ahead */
 
 /* What the index can answer: the attributes an entry carries, as text. */
 enum entry_field { F_NONE, F_ID, F_NAME, F_CREATED, F_UPDATED, F_STATE };
@@ -139,7 +140,42 @@ static void listing_end(struct cimi_request *req, const struct listing_scope *sc
 struct indexed_row {
     struct store_entry *e;
     const char *state;
+    struct indexed_row *next_free;
 };
+
+/* The indexed rows offered to the page: those it drops are used again, so
+ * a read allocates about as many as its page holds. */
+struct row_pool {
+    struct indexed_row *free;
+};
+
+static struct indexed_row *row_take(struct row_pool *pool)
+{
+    struct indexed_row *r = pool->free;
+
+    if (r == NULL)
+        return malloc(sizeof(*r));
+    pool->free = r->next_free;
+    return r;
+}
+
+static void row_give_back(void *ctx, void *item)
+{
+    struct row_pool *pool = ctx;
+    struct indexed_row *r = item;
+
+    r->next_free = pool->free;
+    pool->free = r;
+}
+
+static void row_pool_free(struct row_pool *pool)
+{
+    while (pool->free != NULL) {
+        struct indexed_row *next = pool->free->next_free;
+        free(pool->free);
+        pool->free = next;
+    }
+}
 
 /* The value of a field of an indexed row (the id relative), or NULL. */
 static const char *entry_field(const struct indexed_row *row, enum entry_field f)
@@ -239,11 +275,6 @@ static bool indexed_row_matches(const struct collection_query *cq, const struct 
     return true;
 }
 
-static void drop_nothing(void *item)
-{
-    (void)item;
-}
-
 /* Read, refresh and render the rows of the page; 1 when one of them is
  * gone or changed since the snapshot (the caller tries again). */
 static int render_indexed_page(struct cimi_request *req, const struct cimi_type *t,
@@ -282,7 +313,8 @@ static int page_by_index(struct cimi_request *req, const struct collection_query
 {
     const struct resource_ops *ro = resource_ops_of(cq->t);
     struct store_snapshot snap;
-    struct indexed_row *rows;
+    struct row_pool pool = {NULL};
+    struct indexed_row *row = NULL;
     struct listing_scope scope;
     struct page pg;
     struct cimi_error snap_err;
@@ -292,27 +324,36 @@ static int page_by_index(struct cimi_request *req, const struct collection_query
     if (req->st->ops->snapshot(req->st, cq->t->name, parent,
                                req->who.admin ? NULL : req->who.tenant, &snap, &snap_err) != 0)
         return 1;
-    rows = malloc((snap.count ? snap.count : 1) * sizeof(*rows));   /* filled as used */
-    if (rows == NULL) {
-        store_snapshot_free(&snap);
-        return err_set(err, 500, NULL, "out of memory");
-    }
     /* States of the whole listing only when the query looks at them: the
      * page's rows alone are cheaper asked one by one. */
     if (need_state)
         listing_begin(req, &scope);
-    page_init(&pg, cq->nkeys > 0 ? compare_indexed_rows : NULL, (void *)cq, drop_nothing, q->first,
-              q->last);
+    page_init(&pg, cq->nkeys > 0 ? compare_indexed_rows : NULL, (void *)cq, row_give_back, &pool,
+              q->first, q->last);
     for (size_t i = 0; i < snap.count && !failed; i++) {
-        if (i + 8 < snap.count)
-            __builtin_prefetch(snap.entries[i + 8]);   /* bound by memory latency */
-        rows[i].e = snap.entries[i];
-        rows[i].state = snap.entries[i]->state;
-        if (need_state && ro->indexed_state != NULL)
-            rows[i].state = ro->indexed_state(req, snap.entries[i]);
-        if (indexed_row_matches(cq, &rows[i]) && !page_offer(&pg, &rows[i]))
+        if (i + INDEX_PREFETCH < snap.count && snap.entries[i + INDEX_PREFETCH] != NULL) {
+            /* bound by memory latency: ask for the entry's first lines early */
+            __builtin_prefetch(snap.entries[i + INDEX_PREFETCH]);
+            __builtin_prefetch((char *)snap.entries[i + INDEX_PREFETCH] + 64);
+        }
+        if (!store_snapshot_lists(&snap, i))
+            continue;
+        if (row == NULL && (row = row_take(&pool)) == NULL) {
             failed = true;
+            break;
+        }
+        row->e = snap.entries[i];
+        row->state = row->e->state;
+        if (need_state && ro->indexed_state != NULL)
+            row->state = ro->indexed_state(req, row->e);
+        if (!indexed_row_matches(cq, row))
+            continue;   /* the row is used again for the next entry */
+        if (!page_offer(&pg, row))
+            failed = true;
+        row = NULL;
     }
+    if (row != NULL)
+        row_give_back(&pool, row);
     page_finish(&pg);
     rc = failed ? err_set(err, 500, NULL, "out of memory")
                 : render_indexed_page(req, cq->t, &pg, items, err);
@@ -320,7 +361,7 @@ static int page_by_index(struct cimi_request *req, const struct collection_query
     if (need_state)
         listing_end(req, &scope);
     page_free(&pg);
-    free(rows);
+    row_pool_free(&pool);
     store_snapshot_free(&snap);
     return rc;
 }
@@ -341,10 +382,11 @@ struct stream {
     bool failed;   /* out of memory */
 };
 
-static void drop_kept_row(void *item)
+static void drop_kept_row(void *ctx, void *item)
 {
     struct kept_row *k = item;
 
+    (void)ctx;
     if (k != NULL) {
         store_row_clear(&k->row);
         free(k);
@@ -404,7 +446,7 @@ static int page_by_stream(struct cimi_request *req, const struct collection_quer
     struct listing_scope scope;
     int rc;
 
-    page_init(&s.page, cq->nkeys > 0 ? compare_kept_rows : NULL, (void *)cq, drop_kept_row,
+    page_init(&s.page, cq->nkeys > 0 ? compare_kept_rows : NULL, (void *)cq, drop_kept_row, NULL,
               q->first, q->last);
     listing_begin(req, &scope);
     rc = req->st->ops->list(req->st, cq->t->name, parent, req->who.admin ? NULL : req->who.tenant,

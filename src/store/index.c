@@ -405,24 +405,26 @@ void index_reset(void)
 
 /* ---- snapshots ---- */
 
-static bool entry_listed(const struct store_entry *e, const char *parent, const char *tenant)
+bool store_snapshot_lists(const struct store_snapshot *s, size_t i)
 {
+    const struct store_entry *e = s->entries[i];
+
     if (e == NULL)
         return false;
-    if (parent != NULL && strcmp(e->parent, parent) != 0)
+    if (s->parent != NULL && strcmp(e->parent, s->parent) != 0)
         return false;
-    return tenant == NULL || e->tenant[0] == '\0' || strcmp(e->tenant, tenant) == 0;
+    return s->tenant == NULL || e->tenant[0] == '\0' || strcmp(e->tenant, s->tenant) == 0;
 }
-
-#define PREFETCH_AHEAD 8   /* entries: the loops are bound by memory latency */
 
 int index_snapshot(const char *type, const char *parent, const char *tenant,
                    struct store_snapshot *out, struct cimi_error *err)
 {
     const struct type_index *ti;
-    size_t n = 0, kept = 0;
+    bool no_memory = false;
 
     memset(out, 0, sizeof(*out));
+    out->parent = parent;
+    out->tenant = tenant;
     out->generation = reader_enter();
     pthread_rwlock_rdlock(&index_lock);
     if (!built) {
@@ -431,26 +433,19 @@ int index_snapshot(const char *type, const char *parent, const char *tenant,
         return err_set(err, 503, NULL, "store: the index is not built");
     }
     ti = find_type(type);
-    if (ti != NULL && ti->count > 0) {
+    if (ti != NULL && ti->count > ti->holes) {
         out->entries = malloc(ti->count * sizeof(*out->entries));
         if (out->entries != NULL) {
-            n = ti->count;
-            memcpy(out->entries, ti->entries, n * sizeof(*out->entries));
+            out->count = ti->count;
+            memcpy(out->entries, ti->entries, ti->count * sizeof(*out->entries));
         }
+        no_memory = out->entries == NULL;
     }
     pthread_rwlock_unlock(&index_lock);
-    if (ti != NULL && ti->count > 0 && out->entries == NULL) {
+    if (no_memory) {
         store_snapshot_free(out);
         return err_set(err, 500, NULL, "store: out of memory");
     }
-    /* Outside the lock: keep the entries listed (holes are not). */
-    for (size_t i = 0; i < n; i++) {
-        if (i + PREFETCH_AHEAD < n && out->entries[i + PREFETCH_AHEAD] != NULL)
-            __builtin_prefetch(out->entries[i + PREFETCH_AHEAD]);
-        if (entry_listed(out->entries[i], parent, tenant))
-            out->entries[kept++] = out->entries[i];
-    }
-    out->count = kept;
     return 0;
 }
 

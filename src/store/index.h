@@ -52,7 +52,8 @@ void index_load(struct index_changes *c);
 /* Drop the index (another database is configured). */
 void index_reset(void);
 
-/* The entries of type under parent visible to tenant (as store_ops.list). */
+/* The entries of type, to be filtered by parent and tenant (as
+ * store_ops.list) with store_snapshot_lists. */
 int index_snapshot(const char *type, const char *parent, const char *tenant,
                    struct store_snapshot *out, struct cimi_error *err);
 

@@ -48,11 +48,15 @@ struct store_entry {
     char text[];         /* the strings above */
 };
 
-/* Entries in creation order; readable until store_snapshot_free. */
+/* The entries of one type in creation order, readable until
+ * store_snapshot_free.  Not all are listed: entries[i] is a row list would
+ * give only when store_snapshot_lists(s, i) (so that a reader looks at each
+ * entry once). */
 struct store_snapshot {
-    struct store_entry **entries;
+    struct store_entry **entries;   /* NULL where a row was removed */
     size_t count;
-    int generation;      /* the backend's own */
+    const char *parent, *tenant;    /* as given to snapshot (borrowed) */
+    int generation;                 /* the backend's own */
 };
 
 struct store_user {
@@ -124,6 +128,8 @@ struct store *store_for_thread(struct cimi_error *err);
 /* Close this thread's connection (call before a worker thread exits). */
 void store_release_thread(void);
 
+/* Is s->entries[i] a row of s's parent visible to s's tenant? */
+bool store_snapshot_lists(const struct store_snapshot *s, size_t i);
 /* Free a snapshot (its entries may go) and clear it. */
 void store_snapshot_free(struct store_snapshot *s);
 

@@ -31,8 +31,9 @@ static int compare_items(void *ctx, const void *pa, const void *pb)
     return (a->order > b->order) - (a->order < b->order);
 }
 
-static void drop_item(void *p)
+static void drop_item(void *ctx, void *p)
 {
+    (void)ctx;
     ((struct item *)p)->drops++;
 }
 
@@ -58,7 +59,7 @@ static bool one_case(int n, int pattern, bool ordered, int descending, long firs
         items[i].order = i;
         items[i].drops = 0;
     }
-    page_init(&p, ordered ? compare_items : NULL, &descending, drop_item, first, last);
+    page_init(&p, ordered ? compare_items : NULL, &descending, drop_item, NULL, first, last);
     for (int i = 0; i < n; i++) {
         if (filtered && items[i].key % 3 == 0)
             continue;
