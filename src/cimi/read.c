@@ -267,8 +267,10 @@ static int compare_indexed_rows(void *ctx, const void *pa, const void *pb)
 
 static bool indexed_row_matches(const struct collection_query *cq, const struct indexed_row *row)
 {
-    struct entry_text et = {row, cq->base_uri, ""};
+    struct entry_text et;   /* et.id is written only when the filter names the id */
 
+    et.row = row;
+    et.base_uri = cq->base_uri;
     for (size_t i = 0; i < cq->nfilters; i++)
         if (!filter_match_text(cq->filters[i], entry_text, &et))
             return false;
