@@ -335,8 +335,8 @@ static int page_by_index(struct cimi_request *req, const struct collection_query
     for (size_t i = 0; i < snap.count && !failed; i++) {
         if (i + INDEX_PREFETCH < snap.count && snap.entries[i + INDEX_PREFETCH] != NULL) {
             /* bound by memory latency: ask for the entry's first lines early */
-            __builtin_prefetch(snap.entries[i + INDEX_PREFETCH]);
-            __builtin_prefetch((char *)snap.entries[i + INDEX_PREFETCH] + 64);
+            for (int line = 0; line < 3; line++)
+                __builtin_prefetch((char *)snap.entries[i + INDEX_PREFETCH] + 64 * line);
         }
         if (!store_snapshot_lists(&snap, i))
             continue;
