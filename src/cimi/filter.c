@@ -1192,15 +1192,17 @@ int filter_compare_texts(const char *a, const char *b, enum cimi_kind kind)
     bool have_a, have_b;
     int c;
 
-    if (a == NULL || b == NULL)
-        return (a != NULL ? 1 : 0) - (b != NULL ? 1 : 0);
-    switch (kind) {
-    case K_DATETIME:
-        have_a = parse_datetime(a, strlen(a), &ka.when);
-        have_b = parse_datetime(b, strlen(b), &kb.when);
+    if (kind == K_DATETIME) {
+        /* an unparsable dateTime counts as missing, as in extract_key */
+        have_a = a != NULL && parse_datetime(a, strlen(a), &ka.when);
+        have_b = b != NULL && parse_datetime(b, strlen(b), &kb.when);
         if (!have_a || !have_b)
             return (have_a ? 1 : 0) - (have_b ? 1 : 0);
         return compare_keys(&ka, &kb, kind);
+    }
+    if (a == NULL || b == NULL)
+        return (a != NULL ? 1 : 0) - (b != NULL ? 1 : 0);
+    switch (kind) {
     case K_HEX:
         return compare_hex(a, strlen(a), b, strlen(b));
     default:
