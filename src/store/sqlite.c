@@ -41,7 +41,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_INSERT] = "INSERT INTO resources (id, type, tenant, parent, version, doc, priv) "
                  "VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)",
     [S_UPDATE] = "UPDATE resources SET version = version + 1, doc = ?2, priv = ?3 WHERE id = ?1 "
-                 "RETURNING version, seq",
+                 "RETURNING version, seq, type, tenant, parent",
     [S_REMOVE] = "DELETE FROM resources WHERE id = ?1 RETURNING seq, type",
     [S_CHILDREN] = "SELECT id FROM resources WHERE parent = ?1",
     [S_LIST] = "SELECT id, type, tenant, parent, version, doc, priv FROM resources "
@@ -319,18 +319,24 @@ static int sqlite_update(struct store *st, struct store_row *row, struct cimi_er
     doc = bind_json(stmt, 2, row->doc);
     priv = bind_json(stmt, 3, row->priv);
     bool locked = write_enter(s);
-    long long seq = 0;
+    struct store_entry *entry = NULL;
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW) {
-        row->version = sqlite3_column_int64(stmt, 0);
-        seq = sqlite3_column_int64(stmt, 1);
-    }
-    if (rc == SQLITE_ROW)
+        /* The index entry from the row as stored (not as the caller says). */
+        struct store_row stored = *row;
+        stored.version = row->version = sqlite3_column_int64(stmt, 0);
+        copy_text(stored.type, sizeof(stored.type), stmt, 2);
+        copy_text(stored.tenant, sizeof(stored.tenant), stmt, 3);
+        copy_text(stored.parent, sizeof(stored.parent), stmt, 4);
+        entry = index_entry_of_row(sqlite3_column_int64(stmt, 1), &stored);
         rc = sqlite3_step(stmt);
+    }
     sqlite3_reset(stmt);
     int changes = sqlite3_changes(s->db);
     if (rc == SQLITE_DONE && changes > 0)
-        index_changes_put(&s->changes, index_entry_of_row(seq, row));
+        index_changes_put(&s->changes, entry);
+    else
+        free(entry);
     write_leave(s, locked);
     sqlite3_clear_bindings(stmt);
     free(doc);
