@@ -1071,27 +1071,61 @@ struct filter *filter_parse(const char *text, const struct cimi_type *t, struct 
 /* Evaluation                                                         */
 /* ------------------------------------------------------------------ */
 
-static bool match_node(const struct filter *f, const json_t *item);
+/* An item as the evaluator sees it: a document, or a function giving the
+ * text of an attribute (filter_match_text). */
+struct item_view {
+    const json_t *doc;
+    filter_text_fn text;
+    void *ctx;
+};
 
-static bool match_compare(const struct filter *f, const json_t *item)
+/* The value of attribute a of the item, reduced like extract_key. */
+static bool item_key(const struct item_view *item, const struct cimi_attr *a, struct value_key *k)
+{
+    const char *text;
+    size_t len;
+
+    if (item->doc != NULL || item->text == NULL)
+        return extract_key(json_object_get(item->doc, a->name), a->kind, k);
+    memset(k, 0, sizeof(*k));
+    if (!item->text(item->ctx, a, &text, &len) || text == NULL)
+        return false;
+    switch (a->kind) {
+    case K_DATETIME:
+        return parse_datetime(text, len, &k->when);
+    case K_STRING:
+    case K_URI:
+    case K_HEX:
+    case K_REF:
+        k->text = text;
+        k->len = len;
+        return true;
+    default:
+        return false;   /* not a text kind: filter_names_only keeps these away */
+    }
+}
+
+static bool match_node(const struct filter *f, const struct item_view *item);
+
+static bool match_compare(const struct filter *f, const struct item_view *item)
 {
     struct value_key k;
 
-    if (!extract_key(json_object_get(item, f->attr->name), f->attr->kind, &k))
+    if (!item_key(item, f->attr, &k))
         return f->op == OP_NE;
     return op_holds(f->op, compare_keys(&k, &f->literal_key, f->attr->kind));
 }
 
-static bool match_property(const struct filter *f, const json_t *item)
+static bool match_property(const struct filter *f, const struct item_view *item)
 {
-    const json_t *properties = json_object_get(item, "properties");
+    const json_t *properties = json_object_get(item->doc, "properties");
     const json_t *value = json_object_get(properties, json_string_value(f->key));
     bool equal = json_is_string(value) && json_equal(value, f->literal);
 
     return f->op == OP_EQ ? equal : !equal;
 }
 
-static bool match_list(const struct filter *f, const json_t *item)
+static bool match_list(const struct filter *f, const struct item_view *item)
 {
     bool want = f->node == NODE_OR;   /* or: stop at the first true; and: at the first false */
 
@@ -1101,7 +1135,7 @@ static bool match_list(const struct filter *f, const json_t *item)
     return !want;
 }
 
-static bool match_node(const struct filter *f, const json_t *item)
+static bool match_node(const struct filter *f, const struct item_view *item)
 {
     switch (f->node) {
     case NODE_OR:
@@ -1117,9 +1151,65 @@ static bool match_node(const struct filter *f, const json_t *item)
 
 bool filter_match(const struct filter *f, const json_t *item)
 {
+    struct item_view view = {item, NULL, NULL};
+
     if (f == NULL)
         return true;
-    return match_node(f, item);
+    return match_node(f, &view);
+}
+
+bool filter_match_text(const struct filter *f, filter_text_fn text, void *ctx)
+{
+    struct item_view view = {NULL, text, ctx};
+
+    if (f == NULL)
+        return true;
+    return match_node(f, &view);
+}
+
+bool filter_names_only(const struct filter *f, bool (*named)(const struct cimi_attr *a))
+{
+    if (f == NULL)
+        return true;
+    switch (f->node) {
+    case NODE_OR:
+    case NODE_AND:
+        for (const struct filter *c = f->children; c != NULL; c = c->next)
+            if (!filter_names_only(c, named))
+                return false;
+        return true;
+    case NODE_COMPARE:
+        return named(f->attr);
+    case NODE_PROPERTY:
+        return false;
+    }
+    return false;
+}
+
+int filter_compare_texts(const char *a, const char *b, enum cimi_kind kind)
+{
+    struct value_key ka, kb;
+    bool have_a, have_b;
+    int c;
+
+    if (kind == K_DATETIME) {
+        /* an unparsable dateTime counts as missing, as in extract_key */
+        have_a = a != NULL && parse_datetime(a, strlen(a), &ka.when);
+        have_b = b != NULL && parse_datetime(b, strlen(b), &kb.when);
+        if (!have_a || !have_b)
+            return (have_a ? 1 : 0) - (have_b ? 1 : 0);
+        return compare_keys(&ka, &kb, kind);
+    }
+    if (a == NULL || b == NULL)
+        return (a != NULL ? 1 : 0) - (b != NULL ? 1 : 0);
+    switch (kind) {
+    case K_HEX:
+        return compare_hex(a, strlen(a), b, strlen(b));
+    default:
+        /* bytewise, a prefix first: compare_bytes on text without NULs */
+        c = strcmp(a, b);
+        return c < 0 ? -1 : c > 0;
+    }
 }
 
 void filter_free(struct filter *f)

@@ -33,6 +33,21 @@ struct filter *filter_parse(const char *text, const struct cimi_type *t, struct 
  * attribute never compares equal (so `a!=x` is true when a is absent). */
 bool filter_match(const struct filter *f, const json_t *item);
 
+/*
+ * The same evaluation on an item seen through a function instead of a
+ * document (the store's index of rows, read.c): text gives the value of
+ * attribute a as text (strings, URIs, hexBinary; dateTimes as written;
+ * references as their href), or false when the item has none.  Only for
+ * filters whose attributes are all of those kinds (filter_names_only).
+ */
+typedef bool (*filter_text_fn)(void *ctx, const struct cimi_attr *a, const char **text,
+                               size_t *len);
+bool filter_match_text(const struct filter *f, filter_text_fn text, void *ctx);
+
+/* Does f compare only attributes for which named() is true (and no
+ * property[...])? */
+bool filter_names_only(const struct filter *f, bool (*named)(const struct cimi_attr *a));
+
 void filter_free(struct filter *f);
 
 /*
@@ -41,5 +56,8 @@ void filter_free(struct filter *f);
  * dateTimes by instant; strings bytewise; refs by href.
  */
 int filter_compare_values(const json_t *a, const json_t *b, enum cimi_kind kind);
+/* The same on values given as text (NUL-terminated; NULL = missing; see
+ * filter_text_fn). */
+int filter_compare_texts(const char *a, const char *b, enum cimi_kind kind);
 
 #endif

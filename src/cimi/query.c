@@ -10,8 +10,6 @@
 
 #include "cimi/filter.h"
 
-#define MAX_ORDER_KEYS 8
-
 void cimi_query_init(struct cimi_query *q)
 {
     memset(q, 0, sizeof(*q));
@@ -97,14 +95,8 @@ void query_select(json_t *doc, const char *select)
     }
 }
 
-struct order_key {
-    char name[64];
-    bool descending;
-    enum cimi_kind kind;
-};
-
-static int parse_orderby(const char *text, const struct cimi_type *t, struct order_key *keys,
-                         int *nkeys, struct cimi_error *err)
+int query_parse_orderby(const char *text, const struct cimi_type *t, struct order_key *keys,
+                        int *nkeys, struct cimi_error *err)
 {
     const char *p = text;
 
@@ -248,7 +240,7 @@ int query_collection(const struct cimi_query *q, const struct cimi_type *t, json
     if (apply_filters(q, t, items, err) != 0)
         return -1;
     if (q->orderby[0] != '\0') {
-        if (parse_orderby(q->orderby, t, keys, &nkeys, err) != 0)
+        if (query_parse_orderby(q->orderby, t, keys, &nkeys, err) != 0)
             return -1;
         if (nkeys > 0 && sort_items(items, keys, nkeys) != 0)
             return err_set(err, 500, NULL, "out of memory");

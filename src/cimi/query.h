@@ -20,6 +20,19 @@
 int query_collection(const struct cimi_query *q, const struct cimi_type *t, json_t *items,
                      long *count, struct cimi_error *err);
 
+#define MAX_ORDER_KEYS 8
+
+/* One key of $orderby ("name:desc"). */
+struct order_key {
+    char name[64];
+    bool descending;
+    enum cimi_kind kind;
+};
+
+/* Parse $orderby text into keys (at most MAX_ORDER_KEYS); -1 with err 400. */
+int query_parse_orderby(const char *text, const struct cimi_type *t, struct order_key *keys,
+                        int *nkeys, struct cimi_error *err);
+
 /* Is name listed in a comma-separated list ("*" lists everything)? */
 bool query_list_has(const char *list, const char *name);
 

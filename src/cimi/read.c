@@ -1,14 +1,17 @@
 /*
  * read.c - GET: one resource, a collection or a sub-collection, shaped by
  * $filter, $orderby, $first/$last, $select and $expand.  Reads need no
- * transaction: each listing is one statement.
+ * transaction: each listing is one statement (or one snapshot of the
+ * store's index, and one read per row of the page).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cimi/filter.h"
 #include "cimi/handlers.h"
+#include "cimi/page.h"
 #include "cimi/query.h"
 #include "cimi/render.h"
 #include "resources/resource.h"
@@ -21,128 +24,474 @@ static int read_path(struct cimi_request *req, const char *path, const struct ci
                      json_t **doc, const struct cimi_type **type, bool *collection,
                      struct cimi_error *err);
 
-/* The visible rows of a collection being read, refreshed.  What $filter
- * and $orderby look at is each row's document with its "id" and references
- * absolute, as clients see them (the rest of a rendering is operations and
- * sub-collection references, which no filter can name); only the rows of the
- * page are rendered. */
-struct listing {
-    struct cimi_request *req;
+/* ---- collection reads ----
+ *
+ * A collection read keeps only its page.  When $filter and $orderby name
+ * only attributes the store's index has (id, name, created, updated,
+ * state), they run over the index entries (store_ops.snapshot) and only the
+ * page's rows are read, refreshed and rendered (page_by_index).  Otherwise
+ * every visible row is read and refreshed as it streams by, and only the
+ * page is kept (page_by_stream).  Either way, what $filter and $orderby
+ * look at is a row as clients see it: refreshed (the Machine state), with
+ * its id and references absolute; the two ways give the same answer. */
+
+#define INDEX_ATTEMPTS 3   /* a page row changed under the index: try again, then stream */
+#define INDEX_PREFETCH 16  /* entries ahead */
+
+/* What the index can answer: the attributes an entry carries, as text. */
+enum entry_field { F_NONE, F_ID, F_NAME, F_CREATED, F_UPDATED, F_STATE };
+
+static enum entry_field field_of(const struct cimi_attr *a)
+{
+    if (a == NULL || (a->kind != K_STRING && a->kind != K_URI && a->kind != K_DATETIME))
+        return F_NONE;
+    if (strcmp(a->name, "id") == 0)
+        return F_ID;
+    if (strcmp(a->name, "name") == 0)
+        return F_NAME;
+    if (strcmp(a->name, "created") == 0)
+        return F_CREATED;
+    if (strcmp(a->name, "updated") == 0)
+        return F_UPDATED;
+    if (strcmp(a->name, "state") == 0)
+        return F_STATE;
+    return F_NONE;
+}
+
+static bool is_indexed_attr(const struct cimi_attr *a)
+{
+    return field_of(a) != F_NONE;
+}
+
+/* $filter (every one must hold), $orderby and the page's positions. */
+struct collection_query {
+    struct filter **filters;
+    size_t nfilters;
+    struct order_key keys[MAX_ORDER_KEYS];
+    int nkeys;
+    enum entry_field key_fields[MAX_ORDER_KEYS];   /* what the index has of each key */
     const struct cimi_type *t;
-    bool absolute;            /* a $filter or $orderby looks at the documents */
-    struct store_row *rows;   /* documents and private documents stolen from the store */
-    size_t count, cap;
-    json_t *items;            /* the rows' documents (then the page's renderings) */
-    bool failed;              /* out of memory */
+    const char *base_uri;
 };
 
-static int collect_row(void *ctx, struct store_row *row)
+static void collection_query_free(struct collection_query *cq)
 {
-    struct listing *l = ctx;
-    const struct resource_ops *ro = resource_ops_of(l->t);
-    struct store_row *kept;
+    for (size_t i = 0; i < cq->nfilters; i++)
+        filter_free(cq->filters[i]);
+    free(cq->filters);
+}
 
-    if (!render_visible(l->req, row))
-        return 0;
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        struct store_row *rows = realloc(l->rows, cap * sizeof(*rows));
-        if (rows == NULL) {
-            l->failed = true;
-            return 1;
-        }
-        l->rows = rows;
-        l->cap = cap;
+static int collection_query_parse(struct cimi_request *req, const struct cimi_type *t,
+                                  const struct cimi_query *q, struct collection_query *cq,
+                                  struct cimi_error *err)
+{
+    size_t i;
+    json_t *text;
+
+    memset(cq, 0, sizeof(*cq));
+    cq->t = t;
+    cq->base_uri = req->base_uri;
+    cq->filters = calloc(json_array_size(q->filters) + 1, sizeof(*cq->filters));
+    if (cq->filters == NULL)
+        return err_set(err, 500, NULL, "out of memory");
+    json_array_foreach(q->filters, i, text) {
+        cq->filters[i] = filter_parse(json_string_value(text), t, err);
+        if (cq->filters[i] == NULL)
+            return -1;
+        cq->nfilters++;
     }
-    if (ro->refresh)
-        ro->refresh(l->req, row);
-    if (l->absolute) {
-        json_object_set_new(row->doc, "id", json_string(row->id));
-        render_absolutize(row->doc, l->req->base_uri);  /* rendering again changes nothing */
-    }
-    kept = &l->rows[l->count++];
-    *kept = *row;
-    row->doc = row->priv = NULL;
-    if (json_array_append(l->items, kept->doc) != 0) {
-        l->failed = true;
-        return 1;
-    }
+    if (q->orderby[0] != '\0' && query_parse_orderby(q->orderby, t, cq->keys, &cq->nkeys, err) != 0)
+        return -1;
+    for (int k = 0; k < cq->nkeys; k++)
+        cq->key_fields[k] = field_of(model_attr(t, cq->keys[k].name));
     return 0;
 }
 
-/* Read the visible rows of t under parent, each refreshed once; the refresh
- * hooks share what they fetch for the whole listing (req->refresh_cache). */
-static int list_rows(struct listing *l, const char *parent, struct cimi_error *err)
-{
-    struct cimi_request *req = l->req;
-    bool was_listing = req->listing;
-    void *outer_cache = req->refresh_cache;
-    void (*outer_free)(void *) = req->refresh_cache_free;
-    int rc;
+/* Refresh hooks share what they fetch for the whole listing
+ * (req->refresh_cache) between listing_begin and listing_end. */
+struct listing_scope {
+    bool was_listing;
+    void *cache;
+    void (*cache_free)(void *);
+};
 
+static void listing_begin(struct cimi_request *req, struct listing_scope *scope)
+{
+    scope->was_listing = req->listing;
+    scope->cache = req->refresh_cache;
+    scope->cache_free = req->refresh_cache_free;
     req->listing = true;
     req->refresh_cache = NULL;
     req->refresh_cache_free = NULL;
-    rc = req->st->ops->list(req->st, l->t->name, parent, req->who.admin ? NULL : req->who.tenant,
-                            collect_row, l, err);
+}
+
+static void listing_end(struct cimi_request *req, const struct listing_scope *scope)
+{
     if (req->refresh_cache != NULL && req->refresh_cache_free != NULL)
         req->refresh_cache_free(req->refresh_cache);
-    req->listing = was_listing;
-    req->refresh_cache = outer_cache;
-    req->refresh_cache_free = outer_free;
-    if (rc == 0 && l->failed)
-        return err_set(err, 500, NULL, "out of memory");
-    return rc;
+    req->listing = scope->was_listing;
+    req->refresh_cache = scope->cache;
+    req->refresh_cache_free = scope->cache_free;
 }
 
-struct doc_position {
-    uintptr_t doc;
-    size_t row;
+/* -- over the store's index -- */
+
+/* An index entry with the state refresh would give its row. */
+struct indexed_row {
+    struct store_entry *e;
+    const char *state;
+    struct indexed_row *next_free;
 };
 
-static int compare_positions(const void *pa, const void *pb)
-{
-    const struct doc_position *a = pa, *b = pb;
+/* The indexed rows offered to the page: those it drops are used again, so
+ * a read allocates about as many as its page holds. */
+struct row_pool {
+    struct indexed_row *free;
+};
 
-    return a->doc < b->doc ? -1 : a->doc > b->doc;
+static struct indexed_row *row_take(struct row_pool *pool)
+{
+    struct indexed_row *r = pool->free;
+
+    if (r == NULL)
+        return malloc(sizeof(*r));
+    pool->free = r->next_free;
+    return r;
 }
 
-/* Replace the documents left in l->items (the page) by their renderings. */
-static int render_page(struct listing *l, struct cimi_error *err)
+static void row_give_back(void *ctx, void *item)
 {
-    struct doc_position *pos = calloc(l->count ? l->count : 1, sizeof(*pos));
-    json_t *page = json_array(), *item;
-    size_t i;
+    struct row_pool *pool = ctx;
+    struct indexed_row *r = item;
 
-    if (pos == NULL || page == NULL) {
-        free(pos);
-        json_decref(page);
-        return err_set(err, 500, NULL, "out of memory");
+    r->next_free = pool->free;
+    pool->free = r;
+}
+
+static void row_pool_free(struct row_pool *pool)
+{
+    while (pool->free != NULL) {
+        struct indexed_row *next = pool->free->next_free;
+        free(pool->free);
+        pool->free = next;
     }
-    for (i = 0; i < l->count; i++) {
-        pos[i].doc = (uintptr_t)l->rows[i].doc;
-        pos[i].row = i;
+}
+
+/* The value of a field of an indexed row (the id relative), or NULL. */
+static const char *entry_field(const struct indexed_row *row, enum entry_field f)
+{
+    switch (f) {
+    case F_ID:
+        return row->e->id;
+    case F_NAME:
+        return row->e->name;
+    case F_CREATED:
+        return row->e->created;
+    case F_UPDATED:
+        return row->e->updated;
+    case F_STATE:
+        return row->state;
+    case F_NONE:
+        break;
     }
-    qsort(pos, l->count, sizeof(*pos), compare_positions);
-    json_array_foreach(l->items, i, item) {
-        struct doc_position key = {(uintptr_t)item, 0};
-        struct doc_position *found = bsearch(&key, pos, l->count, sizeof(*pos), compare_positions);
-        json_t *doc = found ? render_refreshed_row(l->req, l->t, &l->rows[found->row]) : NULL;
-        if (doc != NULL)
-            json_array_append_new(page, doc);
+    return NULL;
+}
+
+static bool index_answers(struct cimi_request *req, const struct collection_query *cq)
+{
+    const struct resource_ops *ro = resource_ops_of(cq->t);
+
+    if (req->st->ops->snapshot == NULL || (ro->refresh != NULL && ro->indexed_state == NULL))
+        return false;
+    for (size_t i = 0; i < cq->nfilters; i++)
+        if (!filter_names_only(cq->filters[i], is_indexed_attr))
+            return false;
+    for (int i = 0; i < cq->nkeys; i++)
+        if (cq->key_fields[i] == F_NONE)
+            return false;
+    return true;
+}
+
+/* Does the query look at "state" (which may cost a hypervisor call)? */
+static bool names_state(const struct cimi_attr *a)
+{
+    return strcmp(a->name, "state") != 0;
+}
+
+static bool query_needs_state(const struct collection_query *cq)
+{
+    for (size_t i = 0; i < cq->nfilters; i++)
+        if (!filter_names_only(cq->filters[i], names_state))
+            return true;
+    for (int i = 0; i < cq->nkeys; i++)
+        if (strcmp(cq->keys[i].name, "state") == 0)
+            return true;
+    return false;
+}
+
+struct entry_text {
+    const struct indexed_row *row;
+    const char *base_uri;
+    char id[768];
+};
+
+static bool entry_text(void *ctx, const struct cimi_attr *a, const char **text, size_t *len)
+{
+    struct entry_text *et = ctx;
+    enum entry_field f = field_of(a);
+    const char *value = entry_field(et->row, f);
+
+    if (f == F_ID && value != NULL) {
+        snprintf(et->id, sizeof(et->id), "%s%s", et->base_uri, value);  /* as render_absolutize */
+        value = et->id;
     }
-    free(pos);
-    json_decref(l->items);
-    l->items = page;
+    *text = value;
+    *len = value ? strlen(value) : 0;
+    return value != NULL;
+}
+
+/* Absolute ids share the base URI: ordering the relative ones is the same. */
+static int compare_indexed_rows(void *ctx, const void *pa, const void *pb)
+{
+    const struct collection_query *cq = ctx;
+    const struct indexed_row *a = pa, *b = pb;
+
+    for (int i = 0; i < cq->nkeys; i++) {
+        const char *va = entry_field(a, cq->key_fields[i]), *vb = entry_field(b, cq->key_fields[i]);
+        int c = filter_compare_texts(va, vb, cq->keys[i].kind);
+        if (c != 0)
+            return cq->keys[i].descending ? -c : c;
+    }
+    return a->e->seq < b->e->seq ? -1 : a->e->seq > b->e->seq;
+}
+
+static bool indexed_row_matches(const struct collection_query *cq, const struct indexed_row *row)
+{
+    struct entry_text et;   /* et.id is written only when the filter names the id */
+
+    et.row = row;
+    et.base_uri = cq->base_uri;
+    for (size_t i = 0; i < cq->nfilters; i++)
+        if (!filter_match_text(cq->filters[i], entry_text, &et))
+            return false;
+    return true;
+}
+
+/* Read, refresh and render the rows of the page; 1 when one of them is
+ * gone or changed since the snapshot (the caller tries again). */
+static int render_indexed_page(struct cimi_request *req, const struct cimi_type *t,
+                               const struct page *pg, json_t *items, struct cimi_error *err)
+{
+    const struct resource_ops *ro = resource_ops_of(t);
+
+    for (size_t i = 0; i < pg->count; i++) {
+        const struct indexed_row *ir = pg->items[i];
+        struct store_row row;
+        struct cimi_error get_err;
+        json_t *doc;
+
+        memset(&row, 0, sizeof(row));
+        if (req->st->ops->get(req->st, ir->e->id, &row, &get_err) != 0)
+            return get_err.status == 404 ? 1 : err_set(err, get_err.status, NULL, "%s",
+                                                      get_err.message);
+        if (row.version != ir->e->version) {
+            store_row_clear(&row);
+            return 1;
+        }
+        if (ro->refresh)
+            ro->refresh(req, &row);
+        doc = render_refreshed_row(req, t, &row);
+        store_row_clear(&row);
+        if (doc == NULL || json_array_append_new(items, doc) != 0)
+            return err_set(err, 500, NULL, "out of memory");
+    }
     return 0;
 }
 
-static void listing_free(struct listing *l)
+/* The page from the index: 0 done, -1 error, 1 cannot (stream instead). */
+static int page_by_index(struct cimi_request *req, const struct collection_query *cq,
+                         const char *parent, const struct cimi_query *q, json_t *items,
+                         long *count, struct cimi_error *err)
 {
-    for (size_t i = 0; i < l->count; i++)
-        store_row_clear(&l->rows[i]);
-    free(l->rows);
-    json_decref(l->items);
+    const struct resource_ops *ro = resource_ops_of(cq->t);
+    struct store_snapshot snap;
+    struct row_pool pool = {NULL};
+    struct indexed_row *row = NULL;
+    struct listing_scope scope;
+    struct page pg;
+    struct cimi_error snap_err;
+    bool need_state = query_needs_state(cq), failed = false;
+    int rc;
+
+    if (req->st->ops->snapshot(req->st, cq->t->name, parent,
+                               req->who.admin ? NULL : req->who.tenant, &snap, &snap_err) != 0)
+        return 1;
+    /* States of the whole listing only when the query looks at them: the
+     * page's rows alone are cheaper asked one by one. */
+    if (need_state)
+        listing_begin(req, &scope);
+    page_init(&pg, cq->nkeys > 0 ? compare_indexed_rows : NULL, (void *)cq, row_give_back, &pool,
+              q->first, q->last);
+    for (size_t i = 0; i < snap.count && !failed; i++) {
+        if (i + INDEX_PREFETCH < snap.count && snap.entries[i + INDEX_PREFETCH] != NULL) {
+            /* bound by memory latency: ask for the entry's first lines early */
+            for (int line = 0; line < 3; line++)
+                __builtin_prefetch((char *)snap.entries[i + INDEX_PREFETCH] + 64 * line);
+        }
+        if (!store_snapshot_lists(&snap, i))
+            continue;
+        if (row == NULL && (row = row_take(&pool)) == NULL) {
+            failed = true;
+            break;
+        }
+        row->e = snap.entries[i];
+        row->state = row->e->state;
+        if (need_state && ro->indexed_state != NULL)
+            row->state = ro->indexed_state(req, row->e);
+        if (!indexed_row_matches(cq, row))
+            continue;   /* the row is used again for the next entry */
+        if (!page_offer(&pg, row))
+            failed = true;
+        row = NULL;
+    }
+    if (row != NULL)
+        row_give_back(&pool, row);
+    page_finish(&pg);
+    rc = failed ? err_set(err, 500, NULL, "out of memory")
+                : render_indexed_page(req, cq->t, &pg, items, err);
+    *count = pg.matched;
+    if (need_state)
+        listing_end(req, &scope);
+    page_free(&pg);
+    row_pool_free(&pool);
+    store_snapshot_free(&snap);
+    return rc;
+}
+
+/* -- streaming every row -- */
+
+/* A row kept for the page, and its place in creation order. */
+struct kept_row {
+    struct store_row row;
+    size_t arrival;
+};
+
+struct stream {
+    struct cimi_request *req;
+    const struct collection_query *cq;
+    struct page page;
+    size_t arrivals;
+    bool failed;   /* out of memory */
+};
+
+static void drop_kept_row(void *ctx, void *item)
+{
+    struct kept_row *k = item;
+
+    (void)ctx;
+    if (k != NULL) {
+        store_row_clear(&k->row);
+        free(k);
+    }
+}
+
+static int compare_kept_rows(void *ctx, const void *pa, const void *pb)
+{
+    const struct collection_query *cq = ctx;
+    const struct kept_row *a = pa, *b = pb;
+
+    for (int i = 0; i < cq->nkeys; i++) {
+        const struct order_key *k = &cq->keys[i];
+        int c = filter_compare_values(json_object_get(a->row.doc, k->name),
+                                      json_object_get(b->row.doc, k->name), k->kind);
+        if (c != 0)
+            return k->descending ? -c : c;
+    }
+    return a->arrival < b->arrival ? -1 : a->arrival > b->arrival;
+}
+
+static int stream_row(void *ctx, struct store_row *row)
+{
+    struct stream *s = ctx;
+    const struct resource_ops *ro = resource_ops_of(s->cq->t);
+    struct kept_row *kept;
+
+    if (!render_visible(s->req, row))
+        return 0;
+    if (ro->refresh)
+        ro->refresh(s->req, row);
+    if (s->cq->nfilters > 0 || s->cq->nkeys > 0) {
+        json_object_set_new(row->doc, "id", json_string(row->id));
+        render_absolutize(row->doc, s->req->base_uri);  /* rendering again changes nothing */
+    }
+    for (size_t i = 0; i < s->cq->nfilters; i++)
+        if (!filter_match(s->cq->filters[i], row->doc))
+            return 0;
+    kept = malloc(sizeof(*kept));
+    if (kept == NULL) {
+        s->failed = true;
+        return 1;
+    }
+    kept->row = *row;
+    kept->arrival = s->arrivals++;
+    row->doc = row->priv = NULL;
+    if (!page_offer(&s->page, kept))
+        s->failed = true;
+    return s->failed;
+}
+
+static int page_by_stream(struct cimi_request *req, const struct collection_query *cq,
+                          const char *parent, const struct cimi_query *q, json_t *items,
+                          long *count, struct cimi_error *err)
+{
+    struct stream s = {req, cq, {0}, 0, false};
+    struct listing_scope scope;
+    int rc;
+
+    page_init(&s.page, cq->nkeys > 0 ? compare_kept_rows : NULL, (void *)cq, drop_kept_row, NULL,
+              q->first, q->last);
+    listing_begin(req, &scope);
+    rc = req->st->ops->list(req->st, cq->t->name, parent, req->who.admin ? NULL : req->who.tenant,
+                            stream_row, &s, err);
+    listing_end(req, &scope);
+    if (rc == 0 && s.failed)
+        rc = err_set(err, 500, NULL, "out of memory");
+    page_finish(&s.page);
+    for (size_t i = 0; rc == 0 && i < s.page.count; i++) {
+        struct kept_row *k = s.page.items[i];
+        json_t *doc = render_refreshed_row(req, cq->t, &k->row);
+        if (doc == NULL || json_array_append_new(items, doc) != 0)
+            rc = err_set(err, 500, NULL, "out of memory");
+    }
+    *count = s.page.matched;
+    page_free(&s.page);
+    return rc;
+}
+
+/* The page of the collection of t under parent (rendered, in items) and
+ * how many items passed $filter. */
+static int read_page(struct cimi_request *req, const struct cimi_type *t, const char *parent,
+                     const struct cimi_query *q, json_t *items, long *count,
+                     struct cimi_error *err)
+{
+    struct collection_query cq;
+    int rc = 1;
+
+    if (collection_query_parse(req, t, q, &cq, err) != 0) {
+        collection_query_free(&cq);
+        return -1;
+    }
+    for (int attempt = 0; rc == 1 && attempt < INDEX_ATTEMPTS && index_answers(req, &cq);
+         attempt++) {
+        json_array_clear(items);
+        rc = page_by_index(req, &cq, parent, q, items, count, err);
+    }
+    if (rc == 1) {
+        json_array_clear(items);
+        rc = page_by_stream(req, &cq, parent, q, items, count, err);
+    }
+    collection_query_free(&cq);
+    return rc;
 }
 
 /* Inline the referenced resources named by $expand in one document. */
@@ -214,40 +563,41 @@ static int build_collection(struct cimi_request *req, const struct cimi_type *t,
                             const char *path, const struct cimi_query *q, json_t **out,
                             struct cimi_error *err)
 {
-    struct listing l = {req, t, json_array_size(q->filters) > 0 || q->orderby[0] != '\0', NULL,
-                        0, 0, json_array(), false};
+    json_t *items = json_array();
     long count = 0;
     size_t i;
     json_t *item, *doc;
     char uri[768];
 
+    if (items == NULL)
+        return err_set(err, 500, NULL, "out of memory");
     if (t == &t_resource_metadata) {
-        json_decref(l.items);
-        l.items = metadata_documents(req);
-    } else if (list_rows(&l, parent, err) != 0) {
-        listing_free(&l);
+        json_decref(items);
+        items = metadata_documents(req);
+        if (query_collection(q, t, items, &count, err) != 0) {
+            json_decref(items);
+            return -1;
+        }
+    } else if (read_page(req, t, parent, q, items, &count, err) != 0) {
+        json_decref(items);
         return -1;
     }
-    if (query_collection(q, t, l.items, &count, err) != 0 ||
-        (t != &t_resource_metadata && render_page(&l, err) != 0)) {
-        listing_free(&l);
-        return -1;
-    }
-    json_array_foreach(l.items, i, item) {        if (q->has_expand)
+    json_array_foreach(items, i, item) {
+        if (q->has_expand)
             expand_doc(req, t, item, q->expand);
         if (q->has_select && !selects_collection_attrs(q->select))
             query_select(item, q->select);
     }
     render_uri(req, path, uri, sizeof(uri));
     doc = json_pack("{s:s, s:I}", "id", uri, "count", (json_int_t)count);
-    if (json_array_size(l.items) > 0) {
-        json_object_set(doc, t->json_items, l.items);
+    if (json_array_size(items) > 0) {
+        json_object_set(doc, t->json_items, items);
         /* DSP0263 2.0 names this array "resourceMetadatas"; clients written
          * against Deltacloud read "resourceMetadata". JSON carries both. */
         if (t == &t_resource_metadata)
-            json_object_set(doc, "resourceMetadatas", l.items);
+            json_object_set(doc, "resourceMetadatas", items);
     }
-    listing_free(&l);
+    json_decref(items);
     if (offers_add(req, t, parent))
         json_object_set_new(doc, "operations",
                             json_pack("[{s:s, s:s}]", "rel", "add", "href", uri));

@@ -145,43 +145,72 @@ static void set_host(struct store_row *row, const char *state, const char *messa
     json_object_set_new(row->doc, "host", ref);
 }
 
+/* The state a Machine shows now, from its id, host and stored state:
+ * ERROR when its host cannot be used (then h->host is NULL and err says
+ * why), the stored state while a Job works on it, otherwise the state its
+ * host reports (*live set).  Otherwise h is borrowed: hosts_done(h). */
+static const char *current_state(struct cimi_request *req, const char *id, const char *host,
+                                 const char *stored, bool quiet, struct host_use *h, bool *live,
+                                 struct cimi_error *err)
+{
+    enum hv_state hs;
+
+    *live = false;
+    if (hosts_use(host, h, err) != 0)
+        return "ERROR";   /* its host is gone: in ERROR until it returns */
+    if (machine_state_is_transitional(stored))
+        return stored;
+    if (machine_hv_state(req, h, host, resource_uuid(id), &hs, err) != 0) {
+        if (err->status == 404 && startup_pending())
+            /* Not re-created yet (start-up reconciliation runs, startup.h):
+             * the state it last reached, which reconciliation restores. */
+            return stored;
+        if (!quiet && (stored == NULL || strcmp(stored, "ERROR") != 0))
+            log_warn("machine: %s: %s", id, err->message);
+        return "ERROR";
+    }
+    *live = true;
+    return machine_state_from_hv(hs);
+}
+
 /* Of row->priv, only "host" is read here (machine_ops.read_priv_member). */
 static void machine_refresh(struct cimi_request *req, struct store_row *row)
 {
-    const char *state = json_string_value(json_object_get(row->doc, "state"));
-    enum hv_state hs;
+    const char *stored = json_string_value(json_object_get(row->doc, "state"));
+    const char *state;
     struct cimi_error err;
     struct host_use h;
+    bool live;
 
     err_clear(&err);
-    if (hosts_use(machine_host_of(row), &h, &err) != 0) {
-        /* Its host is gone: the machine is in ERROR until it returns. */
+    state = current_state(req, row->id, machine_host_of(row), stored, false, &h, &live, &err);
+    if (h.host == NULL) {
         set_host(row, "ERROR", err.message);
         json_object_set_new(row->doc, "state", json_string("ERROR"));
         json_object_del(row->doc, "endpoints");
         return;
     }
     set_host(row, "AVAILABLE", NULL);
-    if (machine_state_is_transitional(state)) {
-        hosts_done(&h);
-        return;
-    }
-    if (machine_hv_state(req, &h, machine_host_of(row), resource_uuid(row->id), &hs, &err) != 0) {
-        if (err.status == 404 && startup_pending()) {
-            /* Not re-created yet (start-up reconciliation runs, startup.h):
-             * the state it last reached, which reconciliation restores. */
-            hosts_done(&h);
-            return;
-        }
-        if (state == NULL || strcmp(state, "ERROR") != 0)
-            log_warn("machine: %s: %s", row->id, err.message);
-        json_object_set_new(row->doc, "state", json_string("ERROR"));
-        hosts_done(&h);
-        return;
-    }
-    json_object_set_new(row->doc, "state", json_string(machine_state_from_hv(hs)));
-    add_endpoints(&h, row);
+    if (state != stored)
+        json_object_set_new(row->doc, "state", json_string(state));
+    if (live)
+        add_endpoints(&h, row);
     hosts_done(&h);
+}
+
+/* The state refresh would show, from the index entry alone. */
+static const char *machine_indexed_state(struct cimi_request *req, const struct store_entry *e)
+{
+    const char *state;
+    struct cimi_error err;
+    struct host_use h;
+    bool live;
+
+    err_clear(&err);
+    state = current_state(req, e->id, e->host ? e->host : "", e->state, true, &h, &live, &err);
+    if (h.host != NULL)
+        hosts_done(&h);
+    return state;
 }
 
 /* ---- create ---- */
@@ -545,6 +574,7 @@ const struct resource_ops machine_ops = {
     .check = machine_check,
     .remove = machine_remove,
     .refresh = machine_refresh,
+    .indexed_state = machine_indexed_state,
     .allowed = machine_allowed,
     /* Of the private document, refresh reads the host only (machine_host_of):
      * a GET parses nothing else of it.  Keep this true to machine_refresh. */

@@ -62,6 +62,13 @@ struct resource_ops {
      * parses only that (resource_load_for_read). */
     bool reads_without_priv;
     const char *read_priv_member;
+    /* The "state" refresh would give the row of an index entry (store.h),
+     * from the entry alone; a type that sets it promises that refresh
+     * changes no other attribute a filter can name from the index (id,
+     * name, created, updated).  Collection reads use the store's index for
+     * types with no refresh or with this hook (read.c).  The result is
+     * static or the entry's. */
+    const char *(*indexed_state)(struct cimi_request *req, const struct store_entry *e);
     /* Is the operation (rel "edit", "delete" or an action name) allowed now? */
     bool (*allowed)(const struct store_row *row, const char *op);
     /* Actions, {NULL} terminated; NULL = none. */

@@ -6,6 +6,13 @@
  * a crash of cimid or of the machine.  Statements are prepared once per
  * connection.  Write transactions use BEGIN IMMEDIATE so that concurrent
  * writers queue on the busy timeout instead of failing mid-transaction.
+ *
+ * The store keeps an index of its rows in memory (index.c) for collection
+ * reads that need no documents (snapshot): every insert, update and remove
+ * records its change, published at COMMIT (dropped at ROLLBACK) while the
+ * writer lock is held; the first snapshot builds it with one SELECT.  cimid
+ * must be the only process writing its database while it runs (as for its
+ * Jobs and host bookkeeping).
  */
 #include "store/store.h"
 
@@ -15,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/index.h"
 #include "util/log.h"
 
 enum stmt_id {
@@ -37,8 +45,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_INSERT] = "INSERT INTO resources (id, type, tenant, parent, version, doc, priv) "
                  "VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)",
     [S_UPDATE] = "UPDATE resources SET version = version + 1, doc = ?2, priv = ?3 WHERE id = ?1 "
-                 "RETURNING version",
-    [S_REMOVE] = "DELETE FROM resources WHERE id = ?1",
+                 "RETURNING version, seq, type, tenant, parent",
+    [S_REMOVE] = "DELETE FROM resources WHERE id = ?1 RETURNING seq, type",
     [S_CHILDREN] = "SELECT id FROM resources WHERE parent = ?1",
     [S_LIST] = "SELECT id, type, tenant, parent, version, doc, priv FROM resources "
                "WHERE (?1 IS NULL OR type = ?1) AND (?2 IS NULL OR parent = ?2) "
@@ -81,6 +89,7 @@ static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 struct sqlite_store {
     struct store base;
     bool in_tx;
+    struct index_changes changes;  /* of the open transaction (or autocommit write) */
     sqlite3 *db;
     sqlite3_stmt *stmt[S_COUNT];
     sqlite3_stmt *list_stmt[LIST_SHAPES];
@@ -103,6 +112,8 @@ static void sqlite_close(struct store *st)
     for (int i = 0; i < LIST_SHAPES; i++)
         sqlite3_finalize(s->list_stmt[i]);
     sqlite3_close(s->db);
+    index_changes_drop(&s->changes);
+    free(s->changes.v);
     free(s);
 }
 
@@ -161,6 +172,7 @@ static int sqlite_begin(struct store *st, struct cimi_error *err)
     struct sqlite_store *s = (struct sqlite_store *)st;
 
     pthread_mutex_lock(&write_lock);
+    index_changes_drop(&s->changes);
     if (exec_simple(s, S_BEGIN, err, "begin") != 0) {
         pthread_mutex_unlock(&write_lock);
         return -1;
@@ -186,10 +198,13 @@ static bool write_enter(struct sqlite_store *s)
     return true;
 }
 
-static void write_leave(bool locked)
+/* ... and publish its change to the index before letting go. */
+static void write_leave(struct sqlite_store *s, bool locked)
 {
-    if (locked)
+    if (locked) {
+        index_publish(&s->changes);
         pthread_mutex_unlock(&write_lock);
+    }
 }
 
 static int sqlite_commit(struct store *st, struct cimi_error *err)
@@ -198,9 +213,11 @@ static int sqlite_commit(struct store *st, struct cimi_error *err)
 
     if (exec_simple(s, S_COMMIT, err, "commit") != 0) {
         exec_simple(s, S_ROLLBACK, NULL, "rollback");
+        index_changes_drop(&s->changes);
         tx_done(s);
         return -1;
     }
+    index_publish(&s->changes);
     tx_done(s);
     return 0;
 }
@@ -211,6 +228,7 @@ static void sqlite_rollback(struct store *st)
 
     if (!sqlite3_get_autocommit(s->db))
         exec_simple(s, S_ROLLBACK, NULL, "rollback");
+    index_changes_drop(&s->changes);
     tx_done(s);
 }
 
@@ -372,7 +390,12 @@ static int sqlite_insert(struct store *st, struct store_row *row, struct cimi_er
     bool locked = write_enter(s);
     rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
-    write_leave(locked);
+    if (rc == SQLITE_DONE) {
+        row->version = 1;
+        index_changes_put(&s->changes,
+                          index_entry_of_row(sqlite3_last_insert_rowid(s->db), row));
+    }
+    write_leave(s, locked);
     sqlite3_clear_bindings(stmt);
     free(doc);
     free(priv);
@@ -395,14 +418,25 @@ static int sqlite_update(struct store *st, struct store_row *row, struct cimi_er
     doc = bind_json(stmt, 2, row->doc);
     priv = bind_json(stmt, 3, row->priv);
     bool locked = write_enter(s);
+    struct store_entry *entry = NULL;
     rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        row->version = sqlite3_column_int64(stmt, 0);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
+        /* The index entry from the row as stored (not as the caller says). */
+        struct store_row stored = *row;
+        stored.version = row->version = sqlite3_column_int64(stmt, 0);
+        copy_text(stored.type, sizeof(stored.type), stmt, 2);
+        copy_text(stored.tenant, sizeof(stored.tenant), stmt, 3);
+        copy_text(stored.parent, sizeof(stored.parent), stmt, 4);
+        entry = index_entry_of_row(sqlite3_column_int64(stmt, 1), &stored);
         rc = sqlite3_step(stmt);
+    }
     sqlite3_reset(stmt);
     int changes = sqlite3_changes(s->db);
-    write_leave(locked);
+    if (rc == SQLITE_DONE && changes > 0)
+        index_changes_put(&s->changes, entry);
+    else
+        free(entry);
+    write_leave(s, locked);
     sqlite3_clear_bindings(stmt);
     free(doc);
     free(priv);
@@ -446,8 +480,13 @@ static int sqlite_remove(struct store *st, const char *id, struct cimi_error *er
     sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
     bool locked = write_enter(s);
     rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        index_changes_remove(&s->changes, (const char *)sqlite3_column_text(stmt, 1),
+                             sqlite3_column_int64(stmt, 0));
+        rc = sqlite3_step(stmt);
+    }
     sqlite3_reset(stmt);
-    write_leave(locked);
+    write_leave(s, locked);
     sqlite3_clear_bindings(stmt);
     if (rc != SQLITE_DONE)
         return db_error(s, err, "remove");
@@ -507,6 +546,73 @@ static int sqlite_list(struct store *st, const char *type, const char *parent, c
         sqlite3_finalize(stmt);
     }
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The string a column holds, or NULL. */
+static const char *column_text(sqlite3_stmt *stmt, int col)
+{
+    return (const char *)sqlite3_column_text(stmt, col);
+}
+
+/* Build the index from one reading of the light columns, with the writer
+ * lock held so that no commit falls between the reading and the index. */
+static int build_index(struct sqlite_store *s, struct cimi_error *err)
+{
+#define DOC_STRING(doc, name) \
+    "CASE json_type(" doc ", '$." name "') WHEN 'text' THEN json_extract(" doc ", '$." name "') END"
+    static const char sql[] =
+        "SELECT seq, version, id, type, tenant, parent, " DOC_STRING("doc", "name") ", "
+        DOC_STRING("doc", "created") ", " DOC_STRING("doc", "updated") ", "
+        DOC_STRING("doc", "state") ", " DOC_STRING("priv", "host") " FROM resources ORDER BY seq";
+#undef DOC_STRING
+    struct index_changes load = {NULL, 0, 0, false};
+    sqlite3_stmt *stmt;
+    int rc;
+
+    if (s->in_tx)
+        return err_set(err, 503, NULL, "store: no index inside a transaction");
+    pthread_mutex_lock(&write_lock);
+    if (index_ready()) {
+        pthread_mutex_unlock(&write_lock);
+        return 0;
+    }
+    if (sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+        pthread_mutex_unlock(&write_lock);
+        return db_error(s, err, "index");
+    }
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && !load.failed)
+        index_changes_put(&load, index_entry_new(
+                                     sqlite3_column_int64(stmt, 0), sqlite3_column_int64(stmt, 1),
+                                     column_text(stmt, 2), column_text(stmt, 3),
+                                     column_text(stmt, 4), column_text(stmt, 5),
+                                     column_text(stmt, 6), column_text(stmt, 7),
+                                     column_text(stmt, 8), column_text(stmt, 9),
+                                     column_text(stmt, 10)));
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE || load.failed) {
+        index_changes_drop(&load);
+        free(load.v);
+        pthread_mutex_unlock(&write_lock);
+        return rc != SQLITE_DONE ? db_error(s, err, "index")
+                                 : err_set(err, 500, NULL, "store: out of memory");
+    }
+    index_load(&load);
+    free(load.v);
+    pthread_mutex_unlock(&write_lock);
+    return 0;
+}
+
+static int sqlite_snapshot(struct store *st, const char *type, const char *parent,
+                           const char *tenant, struct store_snapshot *out, struct cimi_error *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+
+    memset(out, 0, sizeof(*out));
+    if (s->in_tx)   /* the index has not this transaction's changes */
+        return err_set(err, 503, NULL, "store: no index inside a transaction");
+    if (!index_ready() && build_index(s, err) != 0)
+        return -1;
+    return index_snapshot(type, parent, tenant, out, err);
 }
 
 static void read_user(sqlite3_stmt *stmt, struct store_user *user)
@@ -611,6 +717,7 @@ const struct store_ops store_sqlite = {
     .update = sqlite_update,
     .remove = sqlite_remove,
     .list = sqlite_list,
+    .snapshot = sqlite_snapshot,
     .user_get = sqlite_user_get,
     .user_put = sqlite_user_put,
     .user_remove = sqlite_user_remove,

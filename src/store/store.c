@@ -7,6 +7,8 @@
  */
 #include "store/store.h"
 
+#include "store/index.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,7 @@ static void make_key(void)
 void store_configure(const struct store_ops *ops, const char *path)
 {
     backend = ops;
+    index_reset();   /* the index, if any, was of the database before */
     free(database_path);
     database_path = strdup(path);
     pthread_once(&key_once, make_key);

@@ -30,6 +30,35 @@ struct store_row {
     json_t *priv;        /* private document (owned by the row), never NULL after get */
 };
 
+/*
+ * The light columns of a row, for backends that keep an index of their rows
+ * in memory (store_ops.snapshot): enough to filter, order and page a
+ * collection without reading its documents.  The strings are the document's
+ * string attributes of these names (NULL when it has none, or not a string)
+ * and the private document's "host" (where a Machine runs).  An entry never
+ * changes once published (a change of the row publishes a new one), and
+ * stays readable until the snapshot holding it is freed.
+ */
+struct store_entry {
+    long long seq;       /* creation order */
+    long long version;
+    const char *tenant, *parent, *type, *name, *state;
+    const char *created, *updated, *host, *id;
+    struct store_entry *retired_next;   /* the index's own (freed when no snapshot has it) */
+    char text[];         /* the strings above */
+};
+
+/* The entries of one type in creation order, readable until
+ * store_snapshot_free.  Not all are listed: entries[i] is a row list would
+ * give only when store_snapshot_lists(s, i) (so that a reader looks at each
+ * entry once). */
+struct store_snapshot {
+    struct store_entry **entries;   /* NULL where a row was removed */
+    size_t count;
+    const char *parent, *tenant;    /* as given to snapshot (borrowed) */
+    int generation;                 /* the backend's own */
+};
+
 struct store_user {
     char name[64];
     char tenant[64];
@@ -77,6 +106,13 @@ struct store_ops {
     int (*list)(struct store *st, const char *type, const char *parent, const char *tenant,
                 store_row_cb cb, void *ctx, struct cimi_error *err);
 
+    /* The index entries of the rows list would give, as of the last commit
+     * (what list would read now), without reading the documents; free with
+     * store_snapshot_free (nothing to free after a failure).  NULL when the
+     * backend keeps no index. */
+    int (*snapshot)(struct store *st, const char *type, const char *parent, const char *tenant,
+                    struct store_snapshot *out, struct cimi_error *err);
+
     int (*user_get)(struct store *st, const char *name, struct store_user *user,
                     struct cimi_error *err);
     int (*user_put)(struct store *st, const struct store_user *user, struct cimi_error *err);
@@ -99,6 +135,11 @@ void store_configure(const struct store_ops *ops, const char *path);
 struct store *store_for_thread(struct cimi_error *err);
 /* Close this thread's connection (call before a worker thread exits). */
 void store_release_thread(void);
+
+/* Is s->entries[i] a row of s's parent visible to s's tenant? */
+bool store_snapshot_lists(const struct store_snapshot *s, size_t i);
+/* Free a snapshot (its entries may go) and clear it. */
+void store_snapshot_free(struct store_snapshot *s);
 
 /* Free the documents a row owns and clear them. */
 void store_row_clear(struct store_row *row);

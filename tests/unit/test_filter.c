@@ -513,6 +513,90 @@ static void test_compare_values(void)
     json_decref(ref2);
 }
 
+/* filter_match_text: the string attributes of a document, as text. */
+static bool doc_text(void *ctx, const struct cimi_attr *a, const char **text, size_t *len)
+{
+    const char *value = json_string_value(json_object_get(ctx, a->name));
+
+    *text = value;
+    *len = value ? strlen(value) : 0;
+    return value != NULL;
+}
+
+static bool names_text_attrs(const struct cimi_attr *a)
+{
+    return a->kind == K_STRING || a->kind == K_URI || a->kind == K_DATETIME;
+}
+
+/* An item seen through a text function evaluates as its document does
+ * (the store's index, cimi/read.c); orders compare alike. */
+static void test_text_view(void)
+{
+    static const char *const docs[] = {
+        "{\"id\": \"http://h/cimi/machines/1\", \"name\": \"web\", \"state\": \"STARTED\","
+        " \"created\": \"2026-01-02T03:04:05Z\"}",
+        "{\"id\": \"http://h/cimi/machines/2\", \"name\": \"db\", \"state\": \"STOPPED\","
+        " \"created\": \"2026-01-02T04:04:05+01:00\"}",
+        "{\"id\": \"http://h/cimi/machines/3\", \"state\": \"STARTED\", \"created\": \"bad\"}",
+        "{\"id\": \"http://h/cimi/machines/4\", \"name\": 7, \"created\": \"2026-01-02T03:04:05.5Z\"}",
+        "{\"id\": \"http://h/cimi/machines/5\", \"name\": \"\", \"state\": \"ERROR\"}",
+    };
+    static const char *const filters[] = {
+        "name='web'", "name!='web'", "name=''", "state='STARTED' and name!='db'",
+        "state='STOPPED' or name='web' or state='ERROR'", "(state='STARTED' or name='db') and "
+        "created>2026-01-02T02:00:00Z", "created=2026-01-02T03:04:05Z", "created<=2026-01-02T03:04:05Z",
+        "created>2026-01-02T03:04:05Z", "created!=2026-01-02T03:04:05Z", "id='http://h/cimi/machines/3'",
+        "'STARTED'=state", "name='web' and name='db'",
+    };
+    json_t *items[5];
+    int differ = 0, cases = 0;
+    struct cimi_error err;
+    struct filter *f;
+
+    for (size_t i = 0; i < 5; i++)
+        items[i] = json_loads(docs[i], 0, NULL);
+    for (size_t j = 0; j < sizeof(filters) / sizeof(filters[0]); j++) {
+        f = filter_parse(filters[j], &t_machine, &err);
+        CHECK(f != NULL && filter_names_only(f, names_text_attrs), "text view: [%s] parses and "
+              "names text attributes only", filters[j]);
+        for (size_t i = 0; f != NULL && i < 5; i++, cases++)
+            if (filter_match(f, items[i]) != filter_match_text(f, doc_text, items[i])) {
+                printf("# [%s] on item %zu differs\n", filters[j], i + 1);
+                differ++;
+            }
+        filter_free(f);
+    }
+    CHECK(differ == 0, "filter_match_text = filter_match in %d cases", cases);
+    f = filter_parse("cpu=1 and name='x'", &t_machine, &err);
+    CHECK(f != NULL && !filter_names_only(f, names_text_attrs), "an integer is not a text attribute");
+    filter_free(f);
+    f = filter_parse("property['a']='b'", &t_machine, &err);
+    CHECK(f != NULL && !filter_names_only(f, names_text_attrs), "property[...] needs the document");
+    filter_free(f);
+    differ = 0;
+    for (size_t a = 0; a < 5; a++)
+        for (size_t b = 0; b < 5; b++) {
+            static const char *const names[] = {"name", "created", "state"};
+            static const enum cimi_kind kinds[] = {K_STRING, K_DATETIME, K_STRING};
+            for (size_t k = 0; k < 3; k++) {
+                int by_value = filter_compare_values(json_object_get(items[a], names[k]),
+                                                     json_object_get(items[b], names[k]), kinds[k]);
+                int by_text = filter_compare_texts(json_string_value(json_object_get(items[a], names[k])),
+                                                   json_string_value(json_object_get(items[b], names[k])),
+                                                   kinds[k]);
+                if ((by_value > 0) - (by_value < 0) != by_text) {
+                    printf("# %s of items %zu and %zu: %d by value, %d by text\n", names[k], a + 1,
+                           b + 1, by_value, by_text);
+                    differ++;
+                }
+            }
+        }
+    CHECK(differ == 0, "filter_compare_texts orders as filter_compare_values (strings, dates, "
+          "missing, unparsable)");
+    for (size_t i = 0; i < 5; i++)
+        json_decref(items[i]);
+}
+
 int main(void)
 {
     json_t *machine = make_machine();
@@ -533,6 +617,7 @@ int main(void)
     test_limits(machine);
     test_api(machine);
     test_compare_values();
+    test_text_view();
     json_decref(machine);
     return check_summary();
 }
