@@ -950,6 +950,7 @@ const struct driver driver_libvirt = {
     .undefine = lv_undefine,
     .exists = lv_exists,
     .get_state = lv_get_state,
+    .states_in_memory = states_in_memory,
     .start = lv_start,
     .shutdown = lv_shutdown,
     .destroy = lv_destroy,

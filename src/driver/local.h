@@ -117,6 +117,8 @@ bool event_loop_failed(void);
  * failure the connection asks libvirt at every read (logged). */
 void states_open(struct hv *hv);
 void states_close(struct hv *hv);
+/* The driver's states_in_memory: whether the table can be trusted now. */
+bool states_in_memory(struct hv *hv);
 /* The driver's get_state: from the table, or asked (and then kept). */
 int states_get(struct hv *hv, const char *uuid, enum hv_state *state, struct cimi_error *err);
 /* The driver's list without owners, from the table; STATES_ASK_LIBVIRT when

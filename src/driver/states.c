@@ -139,6 +139,11 @@ static int seed(struct hv *hv, struct domain_states *s, struct cimi_error *err)
     return 0;
 }
 
+bool states_in_memory(struct hv *hv)
+{
+    return is_live(hv->states);
+}
+
 void states_open(struct hv *hv)
 {
     struct domain_states *s = calloc(1, sizeof(*s));
