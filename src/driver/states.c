@@ -26,10 +26,12 @@
  * machine reads SUSPENDED until its next change.)
  *
  * When the table cannot be trusted, the connection asks libvirt as it would
- * without it: events cannot be registered, the seeding listing failed, the
- * connection closed (a reconnection opens a new connection, with a new
- * table), or the event loop thread stopped.  A re-read that fails (other
- * than "no such domain") leaves the entry unknown: the next query asks.
+ * without it: events cannot be registered, the connection closed (a
+ * reconnection opens a new connection, with a new table), the event loop
+ * thread stopped, or the table missed an update (the seeding listing
+ * failed, or memory ran out): then the next listing re-seeds it.  A re-read
+ * that fails (other than "no such domain") leaves the entry unknown: the
+ * next query asks.
  *
  * Nothing above src/driver/ knows of this: get_state and list simply
  * became cheap.
@@ -48,7 +50,9 @@
 struct domain_states {
     pthread_mutex_t lock;       /* around every table call but the ticket */
     struct state_table *table;
-    atomic_bool live;           /* seeded, and events arrive */
+    atomic_bool seeded;         /* the table has every domain (cleared when an update
+                                   could not be kept: out of memory) */
+    atomic_bool closed;         /* the connection closed: no more events */
     int event_id;               /* libvirt's lifecycle callback id, -1 = none */
     bool close_callback;        /* registered */
     atomic_int refs;            /* the connection, and the event registration */
@@ -65,9 +69,15 @@ static void states_unref(void *opaque)
     free(s);
 }
 
+/* Whether events can arrive (so that a seeded table stays current). */
+static bool events_arrive(const struct domain_states *s)
+{
+    return s != NULL && s->event_id >= 0 && !atomic_load(&s->closed) && !event_loop_failed();
+}
+
 static bool is_live(const struct domain_states *s)
 {
-    return s != NULL && atomic_load(&s->live) && !event_loop_failed();
+    return events_arrive(s) && atomic_load(&s->seeded);
 }
 
 /* Record the state of dom, read now (or that it is gone). */
@@ -92,7 +102,7 @@ static void reread(struct domain_states *s, virDomainPtr dom)
         rc = state_table_forget(s->table, uuid, ticket);
     pthread_mutex_unlock(&s->lock);
     if (rc < 0)
-        atomic_store(&s->live, false);  /* out of memory: the table is incomplete */
+        atomic_store(&s->seeded, false);  /* out of memory: re-seed (states_list) */
 }
 
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
@@ -113,7 +123,7 @@ static void on_close(virConnectPtr conn, int reason, void *opaque)
 
     (void)conn;
     (void)reason;
-    atomic_store(&s->live, false);
+    atomic_store(&s->closed, true);
 }
 
 /* Fill the table from one listing of every domain: 0 or -1. */
@@ -157,7 +167,8 @@ void states_open(struct hv *hv)
         return;
     }
     pthread_mutex_init(&s->lock, NULL);
-    atomic_init(&s->live, false);
+    atomic_init(&s->seeded, false);
+    atomic_init(&s->closed, false);
     atomic_init(&s->refs, 1);
     s->event_id = -1;
     err_clear(&err);
@@ -174,10 +185,10 @@ void states_open(struct hv *hv)
         atomic_fetch_sub(&s->refs, 1);
         libvirt_fail(&err);
     } else if (seed(hv, s, &err) == 0) {
-        atomic_store(&s->live, true);
+        atomic_store(&s->seeded, true);
         return;
     }
-    log_warn("hypervisor: domain states are asked at every read (%s)", err.message);
+    log_warn("hypervisor: domain states are asked from the host (%s)", err.message);
 }
 
 void states_close(struct hv *hv)
@@ -186,7 +197,7 @@ void states_close(struct hv *hv)
 
     if (s == NULL)
         return;
-    atomic_store(&s->live, false);
+    atomic_store(&s->seeded, false);
     if (s->event_id >= 0)
         virConnectDomainEventDeregisterAny(hv->conn, s->event_id);
     if (s->close_callback)
@@ -222,8 +233,8 @@ void states_note_uuid(struct hv *hv, const char *uuid)
     pthread_mutex_lock(&s->lock);
     if (gone)
         state_table_remove(s->table, raw, ticket);
-    else
-        state_table_forget(s->table, raw, ticket);
+    else if (state_table_forget(s->table, raw, ticket) < 0)
+        atomic_store(&s->seeded, false);  /* out of memory: re-seed (states_list) */
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -247,7 +258,7 @@ static int ask(struct hv *hv, const char *uuid, enum hv_state *state, struct cim
     if (keep) {
         pthread_mutex_lock(&s->lock);
         if (rc == 0 && state_table_put(s->table, raw, *state, ticket) < 0)
-            atomic_store(&s->live, false);  /* out of memory: the table is incomplete */
+            atomic_store(&s->seeded, false);  /* out of memory: re-seed (states_list) */
         else if (rc < 0 && mine.status == 404)
             state_table_remove(s->table, raw, ticket);
         pthread_mutex_unlock(&s->lock);
@@ -305,6 +316,8 @@ int states_list(struct hv *hv, struct hv_machine_info **out, struct cimi_error *
     int rc;
 
     *out = NULL;
+    if (events_arrive(s) && !atomic_load(&s->seeded) && seed(hv, s, NULL) == 0)
+        atomic_store(&s->seeded, true);  /* seeding failed before: again */
     if (!is_live(s))
         return STATES_ASK_LIBVIRT;
     pthread_mutex_lock(&s->lock);
