@@ -129,7 +129,14 @@ struct driver {
     /* Whether a machine with this UUID exists. 1 = yes, 0 = no, -1 = error. */
     int (*exists)(struct hv *hv, const char *uuid, struct cimi_error *err);
 
+    /* The machine's state.  Answered from memory when states_in_memory
+     * says so (the driver keeps every machine's state current, including
+     * changes made outside cimid, which show within moments); the state a
+     * call of this driver produced shows as soon as that call returned. */
     int (*get_state)(struct hv *hv, const char *uuid, enum hv_state *state, struct cimi_error *err);
+    /* Whether get_state answers from memory now (no call to the host): then
+     * asking machine by machine costs less than one list. */
+    bool (*states_in_memory)(struct hv *hv);
 
     int (*start)(struct hv *hv, const char *uuid, struct cimi_error *err);    /* power on, or restore managed save */
     int (*shutdown)(struct hv *hv, const char *uuid, struct cimi_error *err); /* ask the guest (ACPI); returns at once */
@@ -155,7 +162,9 @@ struct driver {
 
     /* List every machine the hypervisor has, with its state (and whether
      * cimid owns it when with_owner: one more call per machine), in one
-     * listing: *out is a new array (free() it).  Returns how many, or -1. */
+     * listing: *out is a new array in no particular order (free() it).
+     * Without owners, from memory when states_in_memory.  Returns how many,
+     * or -1. */
     int (*list)(struct hv *hv, bool with_owner, struct hv_machine_info **out,
                 struct cimi_error *err);
     /* Only the UUIDs of every machine the hypervisor has (state HV_UNKNOWN),

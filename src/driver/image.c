@@ -72,6 +72,7 @@ int lv_snapshot_create(struct hv *hv, const char *uuid, const char *snapshot,
     }
     if (snap != NULL)
         virDomainSnapshotFree(snap);
+    states_note(hv, dom);  /* a snapshot pauses a running guest; a revert sets its state */
     virDomainFree(dom);
     return ret;
 }
@@ -100,6 +101,7 @@ int lv_snapshot_revert(struct hv *hv, const char *uuid, const char *snapshot,
     }
     if (snap != NULL)
         virDomainSnapshotFree(snap);
+    states_note(hv, dom);  /* a snapshot pauses a running guest; a revert sets its state */
     virDomainFree(dom);
     return ret;
 }

@@ -16,9 +16,11 @@
  * "libvirt: <message>" instead.
  *
  * libvirt needs an event loop for anything asynchronous (the QEMU driver
- * refuses embed mode without one, and domain events will need it): the
- * default implementation is registered once and run by one thread while at
- * least one connection is open.
+ * refuses embed mode without one, and the domain events states.c keeps the
+ * domains' states with): the default implementation is registered once and
+ * run by one thread while at least one connection is open.  get_state and
+ * list answer from states.c's table; every call that changes a domain tells
+ * it (states_note) right after libvirt returned.
  *
  * Supported hypervisors:
  *   test:///default (and other test:// URIs) - libvirt's in-process mock.
@@ -51,6 +53,7 @@
 #include <libxml/xmlstring.h>
 
 #include "driver/local.h"
+#include "driver/state_table.h"
 #include "util/log.h"
 
 /* Storage directory of QEMU hosts other than qemu:///embed. */
@@ -128,15 +131,24 @@ static int loop_registered;      /* virEventRegisterDefaultImpl done */
 static int loop_users;           /* open connections */
 static pthread_t loop_thread;
 static atomic_int loop_quit;
+static atomic_bool loop_failed;  /* the thread stopped on an error: no more events */
 
 static void *run_event_loop(void *arg)
 {
     (void)arg;
     while (!atomic_load(&loop_quit)) {
-        if (virEventRunDefaultImpl() < 0)
+        if (virEventRunDefaultImpl() < 0) {
+            atomic_store(&loop_failed, true);
+            log_warn("libvirt: the event loop stopped: %s", virGetLastErrorMessage());
             break;
+        }
     }
     return NULL;
+}
+
+bool event_loop_failed(void)
+{
+    return atomic_load(&loop_failed);
 }
 
 /* A timer that fires at once, to make virEventRunDefaultImpl return. */
@@ -296,6 +308,7 @@ static struct hv *lv_open(const char *uri, const struct hv_options *options,
         virConnectClose(hv->conn);
         goto failed;
     }
+    states_open(hv);
     return hv;
 failed:
     stop_event_loop();
@@ -307,6 +320,7 @@ static void lv_close(struct hv *hv)
 {
     if (hv == NULL)
         return;
+    states_close(hv);
     virConnectClose(hv->conn);
     stop_event_loop();
     free(hv);
@@ -344,7 +358,7 @@ static int shutoff_state(virDomainPtr dom, enum hv_state *state, struct cimi_err
     return 0;
 }
 
-static int domain_state(virDomainPtr dom, enum hv_state *state, struct cimi_error *err)
+int domain_state(virDomainPtr dom, enum hv_state *state, struct cimi_error *err)
 {
     int raw, reason;
 
@@ -486,6 +500,7 @@ static int lv_define(struct hv *hv, const struct hv_machine_spec *spec, struct c
         libvirt_fail(err);
         goto failed;
     }
+    states_note(hv, dom);
     virDomainFree(dom);
     return 0;
 failed:
@@ -557,6 +572,7 @@ static int lv_undefine(struct hv *hv, const char *uuid, struct cimi_error *err)
     if (ret == 0)
         ret = undefine_domain(dom, err);
     virDomainFree(dom);
+    states_note_uuid(hv, uuid);
     if (ret == 0 && !hv->is_test)
         storage_remove_machine(hv->storage_dir, uuid);
     return ret;
@@ -583,14 +599,7 @@ static int lv_exists(struct hv *hv, const char *uuid, struct cimi_error *err)
 static int lv_get_state(struct hv *hv, const char *uuid, enum hv_state *state,
                         struct cimi_error *err)
 {
-    virDomainPtr dom = domain_lookup(hv, uuid, err);
-    int ret;
-
-    if (dom == NULL)
-        return -1;
-    ret = domain_state(dom, state, err);
-    virDomainFree(dom);
-    return ret;
+    return states_get(hv, uuid, state, err);
 }
 
 /* ---- actions ---- */
@@ -622,8 +631,11 @@ static int run_action(struct hv *hv, const char *uuid, const char *op, enum need
     if (dom == NULL)
         return -1;
     ret = check_state(dom, uuid, op, need, err);
-    if (ret == 0 && call(dom) < 0)
-        ret = libvirt_fail(err);
+    if (ret == 0) {
+        if (call(dom) < 0)
+            ret = libvirt_fail(err);
+        states_note(hv, dom);  /* even after a failure: something may have changed */
+    }
     virDomainFree(dom);
     return ret;
 }
@@ -823,19 +835,11 @@ static int domain_is_ours(virDomainPtr dom, struct cimi_error *err)
  * (virDomainGetUUIDString formats with g_snprintf, twice as dear.) */
 static int domain_uuid(virDomainPtr dom, char *out)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char raw[VIR_UUID_BUFLEN];
-    size_t n = 0;
 
     if (virDomainGetUUID(dom, raw) < 0)
         return -1;
-    for (int i = 0; i < VIR_UUID_BUFLEN; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[n++] = '-';
-        out[n++] = hex[raw[i] >> 4];
-        out[n++] = hex[raw[i] & 0xf];
-    }
-    out[n] = '\0';
+    state_uuid_format(raw, out);
     return 0;
 }
 
@@ -868,8 +872,8 @@ failed:
  * libvirt drops the domains a filter rejects from its array one at a time
  * (virDomainObjListFilter), which is quadratic; with 100,000 domains the five
  * filtered listings took seconds, this takes half a second on test:///default. */
-static int lv_list(struct hv *hv, bool with_owner, struct hv_machine_info **out,
-                   struct cimi_error *err)
+int list_domains(struct hv *hv, bool with_owner, struct hv_machine_info **out,
+                 struct cimi_error *err)
 {
     virDomainPtr *doms = NULL;
     int n, i, r;
@@ -925,6 +929,15 @@ static int lv_list_uuids(struct hv *hv, struct hv_machine_info **out, struct cim
     return filled;
 }
 
+/* Without owners the states come from states.c's table. */
+static int lv_list(struct hv *hv, bool with_owner, struct hv_machine_info **out,
+                   struct cimi_error *err)
+{
+    int n = with_owner ? STATES_ASK_LIBVIRT : states_list(hv, out, err);
+
+    return n != STATES_ASK_LIBVIRT ? n : list_domains(hv, with_owner, out, err);
+}
+
 /* ---- the host ---- */
 
 static int lv_node_info(struct hv *hv, struct hv_node *out, struct cimi_error *err)
@@ -960,6 +973,7 @@ const struct driver driver_libvirt = {
     .undefine = lv_undefine,
     .exists = lv_exists,
     .get_state = lv_get_state,
+    .states_in_memory = states_in_memory,
     .start = lv_start,
     .shutdown = lv_shutdown,
     .destroy = lv_destroy,

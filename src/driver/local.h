@@ -27,6 +27,7 @@ struct hv {
     const char *domain_type;   /* <domain type='...'>: "test", "kvm" or "qemu" */
     char storage_dir[1024];    /* QEMU: where disks, config drives and images live */
     bool lock_memory;          /* QEMU: guests may lock their memory (dedicated machines) */
+    struct domain_states *states;  /* states.c: the domains' states, or NULL */
 };
 
 /* ---- embed.c ---- */
@@ -99,6 +100,35 @@ int uuid_is_valid(const char *uuid);
 int libvirt_fail(struct cimi_error *err);
 /* The domain of a machine; NULL with err 404 if there is none. */
 virDomainPtr domain_lookup(struct hv *hv, const char *uuid, struct cimi_error *err);
+/* The state of dom, asked from libvirt. */
+int domain_state(virDomainPtr dom, enum hv_state *state, struct cimi_error *err);
+/* Every domain with its state, asked from libvirt (see driver.h list). */
+int list_domains(struct hv *hv, bool with_owner, struct hv_machine_info **out,
+                 struct cimi_error *err);
+/* Whether libvirt's event loop thread stopped on an error (no more events). */
+bool event_loop_failed(void);
+
+/* ---- states.c: the domains' states kept in memory (fed by events) ---- */
+
+/* states_list's answer when it cannot answer: ask libvirt. */
+#define STATES_ASK_LIBVIRT (-2)
+
+/* Register for the connection's lifecycle events and seed the table; on
+ * failure the connection asks libvirt at every read (logged). */
+void states_open(struct hv *hv);
+void states_close(struct hv *hv);
+/* The driver's states_in_memory: whether the table can be trusted now. */
+bool states_in_memory(struct hv *hv);
+/* The driver's get_state: from the table, or asked (and then kept). */
+int states_get(struct hv *hv, const char *uuid, enum hv_state *state, struct cimi_error *err);
+/* The driver's list without owners, from the table; STATES_ASK_LIBVIRT when
+ * the table cannot be trusted. */
+int states_list(struct hv *hv, struct hv_machine_info **out, struct cimi_error *err);
+/* After cimid changed a domain (right after libvirt returned, before the
+ * Job records the outcome): read its state into the table. */
+void states_note(struct hv *hv, virDomainPtr dom);
+/* The same for a domain known by its UUID (it may be gone). */
+void states_note_uuid(struct hv *hv, const char *uuid);
 
 /* ---- volume.c: the volume functions of struct driver ---- */
 

@@ -32,8 +32,9 @@ void machine_host_returned(const char *host_id);
 /* The host a Machine row is placed on ("" = the default host). */
 const char *machine_host_of(const struct store_row *row);
 /* The state of machine uuid on host (borrowed as h) as the hypervisor has
- * it now; while req lists a collection, from one listing of the host for
- * the whole request (machine_states.c). */
+ * it now: the driver's get_state, or while req lists a collection on a host
+ * whose states are not in memory, one listing of the host for the whole
+ * request (machine_states.c). */
 int machine_hv_state(struct cimi_request *req, struct host_use *h, const char *host,
                      const char *uuid, enum hv_state *state, struct cimi_error *err);
 /* What the machine booked on its host. */

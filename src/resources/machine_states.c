@@ -1,17 +1,18 @@
 /*
- * machine_states.c - the hypervisor states of the machines of a collection
- * read, one listing per host.
+ * machine_states.c - the hypervisor states of the machines a request reads.
  *
  * A Machine's state is read from its host on every request (machine.c,
- * machine_refresh).  For one Machine that is one call; for a collection of
- * 10,000 it would be 10,000.  While a request lists a collection
- * (req->listing), the first machine of each host fetches the states of all
- * of that host's machines in one driver call (struct driver, list), kept in
- * req->refresh_cache for the rest of the listing; read.c frees it.  The
- * listing starts after the store's read of the rows did, so it is at least
- * as new as every state a Job committed to those rows.  A machine the
- * listing does not have (created since, or gone) is asked alone, exactly
- * as outside a listing.
+ * machine_refresh).  Hosts whose driver keeps its machines' states in
+ * memory (struct driver, states_in_memory: the usual case) answer each
+ * machine at once, so each is asked alone.  Otherwise asking each of
+ * 10,000 machines would be 10,000 calls to the host: while a request lists
+ * a collection (req->listing), the first machine of each host fetches the
+ * states of all of that host's machines in one driver call (struct driver,
+ * list), kept in req->refresh_cache for the rest of the listing; read.c
+ * frees it.  The listing starts after the store's read of the rows did, so
+ * it is at least as new as every state a Job committed to those rows.  A
+ * machine the listing does not have (created since, or gone) is asked
+ * alone, exactly as outside a listing.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +85,10 @@ static struct host_states *states_of(struct cimi_request *req, struct host_use *
 int machine_hv_state(struct cimi_request *req, struct host_use *h, const char *host,
                      const char *uuid, enum hv_state *state, struct cimi_error *err)
 {
-    struct host_states *hs = req != NULL && req->listing ? states_of(req, h, host) : NULL;
+    struct host_states *hs = NULL;
+
+    if (req != NULL && req->listing && !h->drv->states_in_memory(h->hv))
+        hs = states_of(req, h, host);
 
     if (hs != NULL && strlen(uuid) < sizeof(hs->machines[0].uuid)) {
         struct hv_machine_info key, *found;

@@ -469,3 +469,50 @@ def host_that_kept_its_machines():
             keeper.kill()
             keeper.wait()
         lvd.kill()
+
+
+@test
+def changes_made_outside_cimid_show():
+    """A machine changed behind cimid's back (virsh on the host's libvirtd)
+    shows its new state: cimid keeps states in memory, fed by libvirt's
+    events, and must hear of changes it did not make.  Single reads and a
+    filtered collection both."""
+    skip_without_private_libvirtd()
+    d = pool_daemon("hosts-outside")
+    admin = Client(d)
+    c = Client(d, "alice")
+    lvd = PrivateLibvirtd(d.tmp)
+    lvd.start()
+    a = host_by_uri(admin, d.cache["a"])
+    remote = None
+    try:
+        remote = add_host(admin, lvd.uri)
+        admin.put(a["id"], {"resourceURI": CIMID_NS + "/Host", "uri": a["uri"], "enabled": False})
+        m = new_machine(c, "outside-m", config(1, GIB), "STARTED")
+        eq(m["host"]["href"], remote["id"], "the machine runs on the remote host")
+        uuid = m["id"].rsplit("/", 1)[1]
+        steps = [("destroy", "STOPPED"), ("start", "STARTED"), ("suspend", "PAUSED"),
+                 ("resume", "STARTED"), ("managedsave", "SUSPENDED"), ("start", "STARTED"),
+                 ("destroy", "STOPPED")]
+        for cmd, want in steps:
+            r = subprocess.run(["virsh", "-c", lvd.uri, cmd, uuid], capture_output=True,
+                               text=True, timeout=30)
+            eq(r.returncode, 0, f"virsh {cmd} ({r.stderr.strip()})")
+            wait_for(f"GET to show {want} after virsh {cmd}",
+                     lambda: c.read(m["id"])["state"] == want, timeout=30)
+            page = c.list("machines", query={"$filter": f"state='{want}'"})
+            isin(m["id"], [i["id"] for i in coll_items(page)],
+                 f"$filter=state='{want}' finds it after virsh {cmd}")
+        # and cimid's own Jobs still agree with libvirt afterwards
+        m = c.read(m["id"])
+        r = c.post(op(m, "start"), {"resourceURI": NS + "/Action",
+                                    "action": cimitest.ACTION + "start"})
+        eq(r.status, 202, "start through cimid")
+        c.wait_job(r.header("CIMI-Job-URI"))
+        eq(c.read(m["id"])["state"], "STARTED", "STARTED right after the Job")
+        delete(c, m)
+    finally:
+        admin.put(a["id"], {"resourceURI": CIMID_NS + "/Host", "uri": a["uri"], "enabled": True})
+        if remote is not None:
+            admin.delete(remote["id"])
+        lvd.kill()

@@ -645,3 +645,27 @@ def action_lenient(fmt):
     eq(r.status, 202, f"padded action value -> 202 ({r.body[:200]!r})")
     c.wait_job(r.header("CIMI-Job-URI"))
     c.wait_state(m["id"], "STOPPED")
+
+
+@test
+def job_outcome_shows_at_once():
+    """A read right after a Job's outcome shows the state that Job produced
+    (the driver keeps states in memory, fed by libvirt's events: its own
+    calls must not wait for their events).  No waiting between the Job's
+    SUCCESS and the reads, single and in a filtered collection."""
+    c = client()
+    m = create_machine(c, "outcome-at-once", "STOPPED")
+    steps = [("start", "STARTED"), ("pause", "PAUSED"), ("start", "STARTED"),
+             ("suspend", "SUSPENDED"), ("start", "STARTED"), ("restart", "STARTED"),
+             ("stop", "STOPPED"), ("start", "STARTED"), ("suspend", "SUSPENDED"),
+             ("start", "STARTED"), ("pause", "PAUSED"), ("stop", "STOPPED")]
+    for rnd in range(3):
+        for action, want in steps:
+            force = True if action == "stop" else None
+            r = c.post(op(m, action), action_doc(action, force))
+            eq(r.status, 202, f"round {rnd}: {action} accepted ({r.body[:200]!r})")
+            c.wait_job(r.header("CIMI-Job-URI"))
+            m = c.read(m["id"])
+            eq(m["state"], want, f"round {rnd}: GET right after the {action} Job")
+            page = c.list("machines", query={"$filter": f"state='{want}'"})
+            isin(m["id"], ids(page), f"round {rnd}: $filter=state='{want}' right after {action}")

@@ -192,6 +192,80 @@ static void test_missing(struct hv *hv)
     CHECK(drv->start(hv, "garbage", fresh(&err)) < 0 && err.status == 404, "malformed uuid -> 404");
 }
 
+/* Whether drv->list (without owners) has uuid in state want (HV_UNKNOWN:
+ * has it not at all). */
+static int listed_as(struct hv *hv, const char *uuid, enum hv_state want)
+{
+    struct hv_machine_info *infos = NULL;
+    struct cimi_error err = {0};
+    int n = drv->list(hv, false, &infos, fresh(&err)), found = -1;
+
+    for (int i = 0; i < n; i++)
+        if (strcmp(infos[i].uuid, uuid) == 0)
+            found = i;
+    if (n < 0)
+        found = -2;
+    else if (found >= 0)
+        found = infos[found].state == want;
+    free(infos);
+    return want == HV_UNKNOWN ? found == -1 : found == 1;
+}
+
+/* Poll for up to 2 s until listed_as holds. */
+static int wait_listed(struct hv *hv, const char *uuid, enum hv_state want)
+{
+    struct timespec pause = {0, 10 * 1000 * 1000};
+
+    for (int i = 0; i < 200; i++) {
+        if (listed_as(hv, uuid, want))
+            return 1;
+        nanosleep(&pause, NULL);
+    }
+    return 0;
+}
+
+/* Changes made through another connection (as another program would):
+ * the driver keeps states in memory and hears of them by libvirt's events. */
+static void test_outside_changes(struct hv *hv)
+{
+    virConnectPtr conn = virConnectOpen(URI);
+    virDomainPtr dom = conn ? virDomainLookupByUUIDString(conn, UUID_A) : NULL;
+    char xml[512];
+
+    CHECK(dom != NULL, "a second connection sees machine A");
+    if (dom == NULL)
+        goto done;
+    CHECK(virDomainCreate(dom) == 0 && wait_state(hv, UUID_A, HV_RUNNING) &&
+          wait_listed(hv, UUID_A, HV_RUNNING), "started outside: running");
+    CHECK(virDomainSuspend(dom) == 0 && wait_state(hv, UUID_A, HV_PAUSED) &&
+          wait_listed(hv, UUID_A, HV_PAUSED), "paused outside: paused");
+    CHECK(virDomainResume(dom) == 0 && wait_state(hv, UUID_A, HV_RUNNING),
+          "resumed outside: running");
+    CHECK(virDomainManagedSave(dom, 0) == 0 && wait_state(hv, UUID_A, HV_SAVED) &&
+          wait_listed(hv, UUID_A, HV_SAVED), "managed save outside: saved");
+    CHECK(virDomainCreate(dom) == 0 && wait_state(hv, UUID_A, HV_RUNNING),
+          "restored outside: running");
+    CHECK(virDomainDestroy(dom) == 0 && wait_state(hv, UUID_A, HV_SHUTOFF) &&
+          wait_listed(hv, UUID_A, HV_SHUTOFF), "destroyed outside: shutoff");
+    virDomainFree(dom);
+
+    /* a domain defined and removed outside */
+    snprintf(xml, sizeof(xml),
+             "<domain type='test'><name>outside</name><uuid>%s</uuid><memory>65536</memory>"
+             "<os><type>hvm</type></os></domain>", UUID_MISSING);
+    dom = virDomainDefineXML(conn, xml);
+    CHECK(dom != NULL && wait_listed(hv, UUID_MISSING, HV_SHUTOFF),
+          "defined outside: listed shutoff");
+    CHECK(dom != NULL && virDomainUndefine(dom) == 0 && wait_listed(hv, UUID_MISSING, HV_UNKNOWN),
+          "undefined outside: no longer listed");
+    CHECK(state_of(hv, UUID_MISSING) == HV_UNKNOWN, "undefined outside: get_state 404");
+    if (dom != NULL)
+        virDomainFree(dom);
+done:
+    if (conn != NULL)
+        virConnectClose(conn);
+}
+
 /* The UUID of the test node's own domain "test", "" if absent. */
 static void default_domain_uuid(char uuid[VIR_UUID_STRING_BUFLEN])
 {
@@ -629,6 +703,7 @@ int main(void)
     test_missing(hv);
     test_list(hv);
     test_list_uuids(hv);
+    test_outside_changes(hv);
     test_capture(hv);
     test_volumes(hv);
     test_networks(hv);

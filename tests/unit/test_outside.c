@@ -6,7 +6,9 @@
  * it, so no other program can touch cimid's machines there.  This test
  * therefore runs cimid's request layer in-process (cimi_handle(), no HTTP),
  * opens its own second libvirt connection to the same test node, changes a
- * domain behind cimid's back, and checks what a GET reports.
+ * domain behind cimid's back, and checks what a GET reports.  The driver
+ * keeps states in memory, fed by libvirt's events (driver/states.c), so an
+ * outside change shows within moments, not at once: the GETs poll.
  */
 #include <libvirt/libvirt.h>
 #include <stdio.h>
@@ -86,6 +88,18 @@ static const char *settled_state(struct store *st, const char *path, char *buf, 
     return buf;
 }
 
+/* Poll (up to 10 s) until the machine shows want; the last state seen. */
+static const char *wait_state(struct store *st, const char *path, const char *want, char *buf,
+                              size_t len)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (strcmp(state_of(st, path, buf, len), want) == 0)
+            return buf;
+        usleep(10000);
+    }
+    return buf;
+}
+
 int main(void)
 {
     char dir[] = "/tmp/cimid-outside-XXXXXX", db[256], state[32], path[256];
@@ -123,12 +137,12 @@ int main(void)
     CHECK(dom != NULL, "the machine is a libvirt domain with the Machine's UUID");
 
     CHECK(dom && virDomainSuspend(dom) == 0, "paused outside cimid");
-    CHECK(strcmp(state_of(st, path, state, sizeof(state)), "PAUSED") == 0,
+    CHECK(strcmp(wait_state(st, path, "PAUSED", state, sizeof(state)), "PAUSED") == 0,
           "GET shows PAUSED after an outside pause (%s)", state);
     CHECK(call(st, "POST", "machines/x/pause", "{}", NULL) == 404, "unknown machine -> 404");
 
     CHECK(dom && virDomainDestroy(dom) == 0, "powered off outside cimid");
-    CHECK(strcmp(state_of(st, path, state, sizeof(state)), "STOPPED") == 0,
+    CHECK(strcmp(wait_state(st, path, "STOPPED", state, sizeof(state)), "STOPPED") == 0,
           "GET shows STOPPED after an outside power-off (%s)", state);
     {
         char start_path[300];
@@ -141,7 +155,7 @@ int main(void)
 
     CHECK(dom && virDomainDestroy(dom) == 0 && virDomainUndefine(dom) == 0,
           "removed outside cimid");
-    CHECK(strcmp(state_of(st, path, state, sizeof(state)), "ERROR") == 0,
+    CHECK(strcmp(wait_state(st, path, "ERROR", state, sizeof(state)), "ERROR") == 0,
           "GET shows ERROR for a machine the hypervisor lost (%s)", state);
 
     if (dom)
