@@ -15,7 +15,8 @@
  *                                volume made from an image is an overlay of it
  * Images themselves may live anywhere on the host (a MachineImage's
  * imageLocation is a local file); qcow2 and raw are recognised by content.
- * The work is done by qemu-img and xorriso.
+ * The work is done by qemu-img and xorriso; overlays on an image by
+ * overlay.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -184,7 +185,7 @@ static bool file_exists(const char *path)
 static int create_overlay(const char *path, const char *image_location, long long *capacity_kb,
                           struct cimi_error *err)
 {
-    char image[1024], size[32];
+    char image[1024];
     const char *format = "raw";
     long long image_bytes = 0;
 
@@ -193,12 +194,7 @@ static int create_overlay(const char *path, const char *image_location, long lon
         return -1;
     if (*capacity_kb * 1024 < image_bytes)
         *capacity_kb = (image_bytes + 1023) / 1024;
-    snprintf(size, sizeof(size), "%lldK", *capacity_kb);
-    {
-        char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", (char *)format, "-b",
-                        image, (char *)path, size, NULL};
-        return run(argv, "creating a disk on the image", err);
-    }
+    return overlay_create(path, image, format, *capacity_kb, err);
 }
 
 static int create_blank_disk(const char *path, long long capacity_kb, struct cimi_error *err)
