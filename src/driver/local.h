@@ -77,6 +77,14 @@ int storage_import_image(const char *dir, const char *uuid, hv_image_fill_fn fil
 /* Remove the image files of <uuid> (imported or captured); missing is success. */
 int storage_remove_image(const char *dir, const char *uuid, struct cimi_error *err);
 
+/* ---- overlay.c ---- */
+
+/* A qcow2 overlay at path on image (a local file of the given format,
+ * "qcow2" or "raw") of size_kb KiB: qemu-img's output, copied from the last
+ * one made on the same unchanged image and size when there is one. */
+int overlay_create(const char *path, const char *image, const char *format, long long size_kb,
+                   struct cimi_error *err);
+
 /* ---- domain_xml.c ---- */
 
 /* The domain XML for spec (malloc'ed), NULL when out of memory.  For QEMU

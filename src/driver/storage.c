@@ -15,9 +15,9 @@
  *                                volume made from an image is an overlay of it
  * Images themselves may live anywhere on the host (a MachineImage's
  * imageLocation is a local file); qcow2 and raw are recognised by content.
- * The work is done by qemu-img and xorriso.
+ * The work is done by qemu-img and xorriso; overlays on an image by
+ * overlay.c.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -184,7 +184,7 @@ static bool file_exists(const char *path)
 static int create_overlay(const char *path, const char *image_location, long long *capacity_kb,
                           struct cimi_error *err)
 {
-    char image[1024], size[32];
+    char image[1024];
     const char *format = "raw";
     long long image_bytes = 0;
 
@@ -193,12 +193,7 @@ static int create_overlay(const char *path, const char *image_location, long lon
         return -1;
     if (*capacity_kb * 1024 < image_bytes)
         *capacity_kb = (image_bytes + 1023) / 1024;
-    snprintf(size, sizeof(size), "%lldK", *capacity_kb);
-    {
-        char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", (char *)format, "-b",
-                        image, (char *)path, size, NULL};
-        return run(argv, "creating a disk on the image", err);
-    }
+    return overlay_create(path, image, format, *capacity_kb, err);
 }
 
 static int create_blank_disk(const char *path, long long capacity_kb, struct cimi_error *err)
@@ -391,25 +386,24 @@ int storage_remove_volume(const char *dir, const char *uuid, struct cimi_error *
     return 0;
 }
 
+/* Every file a machine can have is named here (no walk of the disks
+ * directory, which holds the files of every machine). */
 void storage_remove_machine(const char *dir, const char *uuid)
 {
-    char disks[1100], path[1400];
-    size_t prefix = strlen(uuid);
-    struct dirent *e;
-    DIR *d;
+    char path[1100];
 
-    snprintf(disks, sizeof(disks), "%s/disks", dir);
-    d = opendir(disks);
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, uuid, prefix) != 0 || e->d_name[prefix] != '-')
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", disks, e->d_name);
-        if (unlink(path) != 0 && errno == EISDIR)
-            remove_tree(path);
+    for (size_t i = 0; i < HV_MAX_DISKS; i++) {
+        storage_disk_path(dir, uuid, i, path, sizeof(path));
+        unlink(path);  /* missing is fine */
     }
-    closedir(d);
+    storage_config_drive_path(dir, uuid, path, sizeof(path));
+    unlink(path);  /* missing is fine */
+    storage_console_path(dir, uuid, path, sizeof(path));
+    unlink(path);  /* missing is fine */
+    /* The config drive's staging directory, left by a crash while it was built. */
+    snprintf(path, sizeof(path), "%s/disks/%s-cidata", dir, uuid);
+    if (access(path, F_OK) == 0)
+        remove_tree(path);
 }
 
 /* ---- images cimid makes from what it downloads ---- */

@@ -19,6 +19,7 @@
 #include <libvirt/libvirt.h>
 
 #include "driver/driver.h"
+#include "driver/local.h"
 #include "check.h"
 
 #define URI "test:///default"
@@ -589,6 +590,92 @@ static void test_embed_preparation(void)
     nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* ---- overlays on an image (driver/overlay.c) ---- */
+
+static unsigned char *file_bytes(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *bytes = malloc(1024 * 1024);
+
+    *len = 0;
+    if (f != NULL && bytes != NULL)
+        *len = fread(bytes, 1, 1024 * 1024, f);
+    if (f != NULL)
+        fclose(f);
+    return bytes;
+}
+
+static int run_shell(const char *fmt, const char *a, const char *b)
+{
+    char cmd[1024];
+
+    snprintf(cmd, sizeof(cmd), fmt, a, b);
+    return system(cmd);
+}
+
+/* The second overlay of an image is written from the first one's bytes: the
+ * same file qemu-img makes, a valid qcow2 on the image; an image changed
+ * since (here broken) goes through qemu-img again, which refuses it. */
+static void test_overlays(void)
+{
+    char base[] = "/tmp/cimid-overlay-XXXXXX";
+    char image[128], first[160], second[160], third[160], other[160], path_env[4096];
+    unsigned char *a, *b, *c;
+    size_t alen, blen, clen;
+    struct cimi_error err = {0};
+    FILE *f;
+
+    if (system("qemu-img --version >/dev/null 2>&1") != 0) {
+        printf("ok - overlays skipped: no qemu-img\n");
+        return;
+    }
+    if (mkdtemp(base) == NULL) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    snprintf(image, sizeof(image), "%s/image.qcow2", base);
+    snprintf(first, sizeof(first), "%s/first.qcow2", base);
+    snprintf(second, sizeof(second), "%s/second.qcow2", base);
+    snprintf(third, sizeof(third), "%s/third.qcow2", base);
+    snprintf(other, sizeof(other), "%s/other-size.qcow2", base);
+    CHECK(run_shell("qemu-img create -q -f qcow2 %s 64M%s", image, "") == 0, "image made");
+    CHECK(overlay_create(first, image, "qcow2", 131072, fresh(&err)) == 0,
+          "first overlay (qemu-img): %s", err.message);
+    /* Without qemu-img on the PATH: the second one is made from the first. */
+    snprintf(path_env, sizeof(path_env), "%s", getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    setenv("PATH", "/nonexistent", 1);
+    CHECK(overlay_create(second, image, "qcow2", 131072, fresh(&err)) == 0,
+          "second overlay (kept bytes, no qemu-img run): %s", err.message);
+    setenv("PATH", path_env, 1);
+    CHECK(overlay_create(other, image, "qcow2", 262144, fresh(&err)) == 0,
+          "overlay of another size: %s", err.message);
+    a = file_bytes(first, &alen);
+    b = file_bytes(second, &blen);
+    c = file_bytes(other, &clen);
+    CHECK(alen > 0 && alen == blen && memcmp(a, b, alen) == 0,
+          "second overlay is byte for byte qemu-img's (%zu, %zu bytes)", alen, blen);
+    CHECK(clen > 0 && (clen != alen || memcmp(a, c, alen) != 0),
+          "another size is another overlay");
+    free(a);
+    free(b);
+    free(c);
+    CHECK(run_shell("qemu-img check -q %s%s", second, "") == 0, "second overlay passes qemu-img check");
+    CHECK(run_shell("qemu-img info --output=json %s | grep -q '\"backing-filename\": \"%s\"'",
+                    second, image) == 0, "second overlay is backed by the image");
+    CHECK(run_shell("qemu-img info --output=json %s | grep -q '\"virtual-size\": 134217728'%s",
+                    second, "") == 0, "second overlay has the size asked");
+    /* The image broken in place: its size and times change. */
+    f = fopen(image, "wb");
+    if (f != NULL) {
+        fputs("QFI\xfbnot a qcow2 header at all, not at all", f);
+        fclose(f);
+    }
+    CHECK(overlay_create(third, image, "qcow2", 131072, fresh(&err)) != 0 && err.status == 500,
+          "an overlay on a changed, broken image is refused (%d %s)", err.status, err.message);
+    CHECK(access(third, F_OK) != 0, "no overlay left for the broken image");
+    nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* ---- networks (driver/network.c) ---- */
 
 #define UUID_NET "6e000000-0000-4000-8000-000000000001"
@@ -713,5 +800,6 @@ int main(void)
     time_cycles(hv, 1000);
     drv->close(hv);
     test_embed_preparation();
+    test_overlays();
     return check_summary();
 }
