@@ -37,6 +37,7 @@ static int read_path(struct cimi_request *req, const char *path, const struct ci
 
 #define INDEX_ATTEMPTS 3   /* a page row changed under the index: try again, then stream */
 #define INDEX_PREFETCH 16  /* entries ahead */
+#define STATE_PREFETCH 8   /* entries ahead (already in cache: INDEX_PREFETCH) */
 
 /* What the index can answer: the attributes an entry carries, as text. */
 enum entry_field { F_NONE, F_ID, F_NAME, F_CREATED, F_UPDATED, F_STATE };
@@ -335,9 +336,12 @@ static int page_by_index(struct cimi_request *req, const struct collection_query
     for (size_t i = 0; i < snap.count && !failed; i++) {
         if (i + INDEX_PREFETCH < snap.count && snap.entries[i + INDEX_PREFETCH] != NULL) {
             /* bound by memory latency: ask for the entry's first lines early */
-            for (int line = 0; line < 3; line++)
+            for (int line = 0; line < 4; line++)
                 __builtin_prefetch((char *)snap.entries[i + INDEX_PREFETCH] + 64 * line);
         }
+        if (need_state && ro->indexed_state_prefetch != NULL && i + STATE_PREFETCH < snap.count &&
+            snap.entries[i + STATE_PREFETCH] != NULL)
+            ro->indexed_state_prefetch(req, snap.entries[i + STATE_PREFETCH]);
         if (!store_snapshot_lists(&snap, i))
             continue;
         if (row == NULL && (row = row_take(&pool)) == NULL) {

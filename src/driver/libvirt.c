@@ -974,6 +974,7 @@ const struct driver driver_libvirt = {
     .exists = lv_exists,
     .get_state = lv_get_state,
     .states_in_memory = states_in_memory,
+    .prefetch_state = states_prefetch,
     .start = lv_start,
     .shutdown = lv_shutdown,
     .destroy = lv_destroy,

@@ -229,6 +229,11 @@ void state_table_sweep(struct state_table *t, uint64_t ticket)
     free(old);
 }
 
+void state_table_prefetch(const struct state_table *t, const unsigned char *uuid)
+{
+    __builtin_prefetch(&t->slots[home_of(t, uuid)]);
+}
+
 int state_table_get(const struct state_table *t, const unsigned char *uuid, enum hv_state *state)
 {
     const struct slot *s = &t->slots[find(t, uuid)];
@@ -262,37 +267,34 @@ int state_table_next(const struct state_table *t, size_t *pos, unsigned char *uu
 
 static int hex_value(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    /* A collection read parses one UUID per machine: a table, not branches.
+     * It holds each digit's value + 1 (0 = not a hex digit). */
+    static const unsigned char value_plus_one[256] = {
+        ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7,
+        ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14,
+        ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15,
+        ['F'] = 16,
+    };
+
+    return value_plus_one[(unsigned char)c] - 1;
 }
 
 int state_uuid_parse(const char *text, unsigned char *uuid)
 {
-    size_t n = 0;
-    int hi, lo;
+    /* Where each byte's two hex digits are in the 8-4-4-4-12 form. */
+    static const unsigned char at[STATE_UUID_LEN] = {0,  2,  4,  6,  9,  11, 14, 16,
+                                                     19, 21, 24, 26, 28, 30, 32, 34};
+    int bad = 0;
 
-    if (text == NULL || strlen(text) != 36)
+    if (text == NULL || strnlen(text, 37) != 36 || text[8] != '-' || text[13] != '-' ||
+        text[18] != '-' || text[23] != '-')
         return -1;
-    for (size_t i = 0; i < 36;) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (text[i] != '-')
-                return -1;
-            i++;
-            continue;
-        }
-        hi = hex_value(text[i]);
-        lo = hex_value(text[i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        uuid[n++] = (unsigned char)(hi << 4 | lo);
-        i += 2;
+    for (int i = 0; i < STATE_UUID_LEN; i++) {
+        int hi = hex_value(text[at[i]]), lo = hex_value(text[at[i] + 1]);
+        bad |= hi | lo;   /* negative when either is not a hex digit */
+        uuid[i] = (unsigned char)((unsigned)hi << 4 | (unsigned)lo);
     }
-    return 0;
+    return bad < 0 ? -1 : 0;
 }
 
 void state_uuid_format(const unsigned char *uuid, char *text)

@@ -46,6 +46,9 @@ void state_table_sweep(struct state_table *t, uint64_t ticket);
 /* 1 with *state when uuid's state is known, 0 when it is unknown or absent. */
 int state_table_get(const struct state_table *t, const unsigned char *uuid, enum hv_state *state);
 
+/* Ask the CPU to bring uuid's slot into its cache (a hint: changes nothing). */
+void state_table_prefetch(const struct state_table *t, const unsigned char *uuid);
+
 /* How many domains the table has (known states or not). */
 size_t state_table_count(const struct state_table *t);
 

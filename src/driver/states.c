@@ -282,6 +282,18 @@ int states_get(struct hv *hv, const char *uuid, enum hv_state *state, struct cim
     return found ? 0 : ask(hv, uuid, state, err);
 }
 
+void states_prefetch(struct hv *hv, const char *uuid)
+{
+    struct domain_states *s = hv->states;
+    unsigned char raw[STATE_UUID_LEN];
+
+    if (is_live(s) && state_uuid_parse(uuid, raw) == 0) {
+        pthread_mutex_lock(&s->lock);
+        state_table_prefetch(s->table, raw);
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
 /* The domains whose state the table does not know, asked one by one and
  * appended to out[*n...]: 0 or -1. */
 static int ask_unknown(struct hv *hv, const unsigned char *unknown, size_t nunknown,

@@ -48,6 +48,12 @@ static const char *const transitional_states[] = {
 
 bool machine_state_is_transitional(const char *state)
 {
+    size_t len = state ? strlen(state) : 0;
+
+    /* Every transitional state ends in "ING": most rows (STARTED, STOPPED)
+     * are answered here, without the comparisons below. */
+    if (len < 3 || strcmp(state + len - 3, "ING") != 0)
+        return false;
     for (size_t i = 0; state && transitional_states[i]; i++)
         if (strcmp(state, transitional_states[i]) == 0)
             return true;
@@ -145,28 +151,26 @@ static void set_host(struct store_row *row, const char *state, const char *messa
     json_object_set_new(row->doc, "host", ref);
 }
 
-/* The state a Machine shows now, from its id, host and stored state:
- * ERROR when its host cannot be used (then h->host is NULL and err says
- * why), the stored state while a Job works on it, otherwise the state its
- * host reports (*live set).  Otherwise h is borrowed: hosts_done(h). */
-static const char *current_state(struct cimi_request *req, const char *id, const char *host,
-                                 const char *stored, bool quiet, struct host_use *h, bool *live,
-                                 struct cimi_error *err)
+/* The state a Machine on host (borrowed as h) shows now, from its id and
+ * stored state: the stored state while a Job works on it, otherwise the
+ * state its host reports (*live set), ERROR when the host cannot say. */
+static const char *current_state(struct cimi_request *req, const char *id, struct host_use *h,
+                                 const char *host, const char *stored, bool quiet, bool *live)
 {
+    struct cimi_error err;
     enum hv_state hs;
 
     *live = false;
-    if (hosts_use(host, h, err) != 0)
-        return "ERROR";   /* its host is gone: in ERROR until it returns */
     if (machine_state_is_transitional(stored))
         return stored;
-    if (machine_hv_state(req, h, host, resource_uuid(id), &hs, err) != 0) {
-        if (err->status == 404 && startup_pending())
+    err_clear(&err);
+    if (machine_hv_state(req, h, host, resource_uuid(id), &hs, &err) != 0) {
+        if (err.status == 404 && startup_pending())
             /* Not re-created yet (start-up reconciliation runs, startup.h):
              * the state it last reached, which reconciliation restores. */
             return stored;
         if (!quiet && (stored == NULL || strcmp(stored, "ERROR") != 0))
-            log_warn("machine: %s: %s", id, err->message);
+            log_warn("machine: %s: %s", id, err.message);
         return "ERROR";
     }
     *live = true;
@@ -183,13 +187,14 @@ static void machine_refresh(struct cimi_request *req, struct store_row *row)
     bool live;
 
     err_clear(&err);
-    state = current_state(req, row->id, machine_host_of(row), stored, false, &h, &live, &err);
-    if (h.host == NULL) {
+    if (hosts_use(machine_host_of(row), &h, &err) != 0) {
+        /* Its host is gone: the machine is in ERROR until it returns. */
         set_host(row, "ERROR", err.message);
         json_object_set_new(row->doc, "state", json_string("ERROR"));
         json_object_del(row->doc, "endpoints");
         return;
     }
+    state = current_state(req, row->id, &h, machine_host_of(row), stored, false, &live);
     set_host(row, "AVAILABLE", NULL);
     if (state != stored)
         json_object_set_new(row->doc, "state", json_string(state));
@@ -201,16 +206,28 @@ static void machine_refresh(struct cimi_request *req, struct store_row *row)
 /* The state refresh would show, from the index entry alone. */
 static const char *machine_indexed_state(struct cimi_request *req, const struct store_entry *e)
 {
-    const char *state;
+    const char *host = e->host ? e->host : "";
     struct cimi_error err;
-    struct host_use h;
+    struct host_use *h;
     bool live;
 
     err_clear(&err);
-    state = current_state(req, e->id, e->host ? e->host : "", e->state, true, &h, &live, &err);
-    if (h.host != NULL)
-        hosts_done(&h);
-    return state;
+    if (machine_listing_host(req, host, &h, &err) != 0)
+        return "ERROR";   /* its host is gone: in ERROR until it returns */
+    return current_state(req, e->id, h, host, e->state, true, &live);
+}
+
+static void machine_indexed_state_prefetch(struct cimi_request *req, const struct store_entry *e)
+{
+    struct cimi_error err;
+    struct host_use *h;
+
+    err_clear(&err);
+    if (machine_state_is_transitional(e->state) ||
+        machine_listing_host(req, e->host ? e->host : "", &h, &err) != 0)
+        return;
+    if (h->drv->prefetch_state != NULL)
+        h->drv->prefetch_state(h->hv, resource_uuid(e->id));
 }
 
 /* ---- create ---- */
@@ -575,6 +592,7 @@ const struct resource_ops machine_ops = {
     .remove = machine_remove,
     .refresh = machine_refresh,
     .indexed_state = machine_indexed_state,
+    .indexed_state_prefetch = machine_indexed_state_prefetch,
     .allowed = machine_allowed,
     /* Of the private document, refresh reads the host only (machine_host_of):
      * a GET parses nothing else of it.  Keep this true to machine_refresh. */

@@ -37,6 +37,10 @@ const char *machine_host_of(const struct store_row *row);
  * request (machine_states.c). */
 int machine_hv_state(struct cimi_request *req, struct host_use *h, const char *host,
                      const char *uuid, enum hv_state *state, struct cimi_error *err);
+/* While req lists a collection: host borrowed for the rest of the listing
+ * (*h; do not hosts_done it), or -1 with err when it cannot be used. */
+int machine_listing_host(struct cimi_request *req, const char *host, struct host_use **h,
+                         struct cimi_error *err);
 /* What the machine booked on its host. */
 void machine_request_of(const struct store_row *row, struct placement_request *rq);
 

@@ -13,6 +13,10 @@
  * it is at least as new as every state a Job committed to those rows.  A
  * machine the listing does not have (created since, or gone) is asked
  * alone, exactly as outside a listing.
+ *
+ * A listing also borrows each host once (machine_listing_host) instead of
+ * once per machine: 100,000 machines on one host are one hosts_use.  The
+ * borrows end with the listing (state_cache_free).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +31,17 @@ struct host_states {
     int count;
 };
 
+struct borrowed_host {
+    char host[256];                   /* the host id as rows name it ("" = default) */
+    struct host_use use;              /* use.host NULL: could not be used (err says why) */
+    struct cimi_error err;
+};
+
 struct state_cache {
     int nhosts;
     struct host_states hosts[MAX_LISTED_HOSTS];
+    int nborrowed;
+    struct borrowed_host borrowed[MAX_LISTED_HOSTS];
 };
 
 static void state_cache_free(void *p)
@@ -38,7 +50,58 @@ static void state_cache_free(void *p)
 
     for (int i = 0; i < c->nhosts; i++)
         free(c->hosts[i].machines);
+    for (int i = 0; i < c->nborrowed; i++)
+        hosts_done(&c->borrowed[i].use);
     free(c);
+}
+
+/* This request's cache, made on first use; NULL when there is none to use
+ * (out of memory, or another type's). */
+static struct state_cache *cache_of(struct cimi_request *req)
+{
+    struct state_cache *c = req->refresh_cache;
+
+    if (c != NULL)
+        return req->refresh_cache_free == state_cache_free ? c : NULL;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    req->refresh_cache = c;
+    req->refresh_cache_free = state_cache_free;
+    return c;
+}
+
+int machine_listing_host(struct cimi_request *req, const char *host, struct host_use **h,
+                         struct cimi_error *err)
+{
+    struct state_cache *c = req != NULL && req->listing ? cache_of(req) : NULL;
+    struct borrowed_host *b;
+
+    *h = NULL;
+    if (c == NULL)
+        return err_set(err, 500, NULL, "out of memory");
+    for (int i = 0; i < c->nborrowed; i++) {
+        b = &c->borrowed[i];
+        if (strcmp(b->host, host) != 0)
+            continue;
+        if (b->use.host == NULL) {
+            *err = b->err;
+            return -1;
+        }
+        *h = &b->use;
+        return 0;
+    }
+    if (c->nborrowed == MAX_LISTED_HOSTS || strlen(host) >= sizeof(b->host))
+        return err_set(err, 500, NULL, "too many hosts in one listing");
+    b = &c->borrowed[c->nborrowed++];
+    strcpy(b->host, host);
+    err_clear(&b->err);
+    if (hosts_use(host, &b->use, &b->err) != 0) {
+        *err = b->err;
+        return -1;
+    }
+    *h = &b->use;
+    return 0;
 }
 
 static int compare_uuid(const void *a, const void *b)
@@ -52,19 +115,12 @@ static int compare_uuid(const void *a, const void *b)
 static struct host_states *states_of(struct cimi_request *req, struct host_use *h,
                                      const char *host)
 {
-    struct state_cache *c = req->refresh_cache;
+    struct state_cache *c = cache_of(req);
     struct host_states *hs;
     struct cimi_error err;
 
-    if (c != NULL && req->refresh_cache_free != state_cache_free)
-        return NULL;  /* another type's cache */
-    if (c == NULL) {
-        c = calloc(1, sizeof(*c));
-        if (c == NULL)
-            return NULL;
-        req->refresh_cache = c;
-        req->refresh_cache_free = state_cache_free;
-    }
+    if (c == NULL)
+        return NULL;
     for (int i = 0; i < c->nhosts; i++)
         if (strcmp(c->hosts[i].host, host) == 0)
             return c->hosts[i].machines ? &c->hosts[i] : NULL;

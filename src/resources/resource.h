@@ -69,6 +69,8 @@ struct resource_ops {
      * types with no refresh or with this hook (read.c).  The result is
      * static or the entry's. */
     const char *(*indexed_state)(struct cimi_request *req, const struct store_entry *e);
+    /* A hint that indexed_state will soon be asked for e (NULL = none). */
+    void (*indexed_state_prefetch)(struct cimi_request *req, const struct store_entry *e);
     /* Is the operation (rel "edit", "delete" or an action name) allowed now? */
     bool (*allowed)(const struct store_row *row, const char *op);
     /* Actions, {NULL} terminated; NULL = none. */

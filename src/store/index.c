@@ -75,12 +75,12 @@ struct store_entry *index_entry_new(long long seq, long long version, const char
     e->tenant = put_text(e, &pos, tenant);
     e->parent = put_text(e, &pos, parent);
     e->type = put_text(e, &pos, type);
-    e->name = put_text(e, &pos, name);
     e->state = put_text(e, &pos, state);
+    e->host = put_text(e, &pos, host);   /* a Machine's state needs its host and id */
+    e->id = put_text(e, &pos, id);
+    e->name = put_text(e, &pos, name);
     e->created = put_text(e, &pos, created);
     e->updated = put_text(e, &pos, updated);
-    e->host = put_text(e, &pos, host);
-    e->id = put_text(e, &pos, id);
     return e;
 }
 
