@@ -11,19 +11,24 @@ left in a transitional state is exactly what a crash leaves behind):
   ERROR (never CREATING);
 * the Job "stop" operation: with one worker and a burst of creations, a
   queued creation Job is stopped (STOPPED, its machine gone), a finished Job
-  offers no stop and refuses it with 409.
+  offers no stop and refuses it with 409; a stop action and a delete queued
+  behind a Job that holds the only worker are stopped.
 
 Store layout used (see src/store/sqlite.c): table resources(seq, id, type,
 tenant, parent, version, doc, priv); references are stored relative to the
 base URI ("machines/<uuid>")."""
 
 import copy
+import http.server
 import json
+import shutil
+import tempfile
 import sqlite3
 import threading
 import time
 import uuid
 
+import cimitest
 from cimitest import (ACTION, NS, TIMEOUT, TRANSIENT_STATES, Client, Daemon, action_doc,
                       assert_error, check, coll_items, create_machine, do_action, eq, ids, isin,
                       machine_create_doc, ne, notin, op, rels, test, SkipTest)
@@ -417,131 +422,124 @@ def job_stop_queued_creation():
 
 @test
 def job_stop_queued_actions():
-    """A stop action and a delete queued behind a burst of creations (one
-    worker) are stopped: their Jobs end STOPPED and the machines are back in
-    their previous state, still listed and still operable.  (DELETE waits for
-    its Job before answering, so the delete's Job is found in the Job
-    listing while the DELETE is pending.)"""
-    with Daemon(name="jobstop-actions", args=["--workers", "1"]) as d:
-        c = Client(d, "alice")
-        add = c.add_href("machines")
-        body = machine_create_doc(c, "q")
-        landed, queued, delete_reply = {}, {}, []
-        ever = {}         # kind -> (machine, Job) of a stop that landed
-        stopped_delete_reply = None
-
-        def try_stop(kind, job):
-            queued[kind] = job
-            jd = c.read(job)
-            href = op(jd, "stop")
-            if href is None:
-                ne(jd.get("state"), "QUEUED", f"a QUEUED Job offers stop (ops {rels(jd)})")
-                return
-            rs = c.post(href, action_doc("stop"))
-            if rs.status == 202:
-                landed[kind] = job
-            else:
-                assert_error(rs, 409)
-
-        def queue_and_stop(latest):
-            m1, m2 = c.read(targets["stop"]), c.read(targets["delete"])
-            # the DELETE first (it answers only once its Job ends or after a
-            # while): find its Job in the listing and stop it meanwhile
+    """A stop action and a delete queued behind a Job that holds the only
+    worker (an image download from a loopback server that sends half the
+    image, then waits) are stopped: their Jobs end STOPPED and the machines
+    are back in their previous state, still listed and still operable.
+    (DELETE waits for its Job before answering, so the delete's Job is found
+    in the Job listing while the DELETE is pending; stopped before it ran, the
+    DELETE answers 202 with that Job, never 200.)"""
+    if shutil.which("qemu-img") is None:
+        raise SkipTest("qemu-img is not installed (scripts/install-deps.sh installs it)")
+    gate = GatedServer(bytes(range(256)) * 4096)
+    storage = tempfile.mkdtemp(prefix="cimitest-jobstop-storage-")
+    cimitest._tmpdirs.append(storage)
+    with Daemon(name="jobstop-actions", args=["--workers", "1", "--storage-dir", storage]) as d:
+        try:
+            c = Client(d, "alice")
+            m1 = create_machine(c, "qa-stop", "STARTED")
+            m2 = create_machine(c, "qa-del", "STARTED")
+            r = c.post(c.add_href("machineImages"),
+                       {"resourceURI": NS + "/MachineImage", "name": "qa-blocker",
+                        "imageLocation": gate.url()})
+            eq(r.status, 201, f"image download accepted ({r.body[:200]!r})")
+            blocker = r.header("CIMI-Job-URI")
+            check(gate.started.wait(30), "the download reached the server")
+            eq(c.read(blocker).get("state"), "RUNNING", "the download holds the only worker")
+            # the DELETE first: it answers only once its Job ends
+            delete_reply = []
             t = threading.Thread(target=lambda: delete_reply.append(c.delete(op(m2, "delete"))),
                                  daemon=True)
             t.start()
-            deadline = time.time() + 5
-            while time.time() < deadline and not delete_reply:
-                mine = [j for j in coll_items(c.list("jobs"))
-                        if j.get("targetResource", {}).get("href") == m2["id"]
-                        and "delete" in (j.get("action") or "")]
-                if mine:
-                    try_stop("delete", mine[0]["id"])
-                    break
-                time.sleep(0.005)
+            deadline, found = time.time() + 30, []
+            while time.time() < deadline and not found:
+                found = [j for j in coll_items(c.list("jobs"))
+                         if j.get("targetResource", {}).get("href") == m2["id"]
+                         and "delete" in (j.get("action") or "")]
+                time.sleep(0.01)
+            check(found, "the DELETE's Job is listed while the DELETE is pending")
+            delete_job = c.read(found[0]["id"])
+            eq(delete_job.get("state"), "QUEUED", "the delete waits behind the download")
             r1 = c.post(op(m1, "stop"), action_doc("stop", True))
             eq(r1.status, 202, "stop action accepted")
-            check(r1.header("CIMI-Job-URI"), "stop reply has a CIMI-Job-URI")
-            try_stop("stop", r1.header("CIMI-Job-URI"))
+            stop_job = r1.header("CIMI-Job-URI")
+            check(stop_job, "stop reply has a CIMI-Job-URI")
+            for kind, job in (("delete", delete_job["id"]), ("stop", stop_job)):
+                jd = c.read(job)
+                eq(jd.get("state"), "QUEUED", f"the {kind} Job is QUEUED")
+                href = op(jd, "stop")
+                check(href, f"a QUEUED Job offers stop (ops {rels(jd)})")
+                eq(c.post(href, action_doc("stop")).status, 202, f"stop of the {kind} Job")
+            gate.release()
             t.join(30)
             check(delete_reply, "DELETE answered")
-            return None
-
-        for batch in range(5):
-            targets = {"stop": create_machine(c, f"qa-stop-{batch}", "STARTED")["id"],
-                       "delete": create_machine(c, f"qa-del-{batch}", "STARTED")["id"]}
-            landed.clear()
-            queued.clear()
-            delete_reply.clear()
-            replies, _ = _burst(c, add, body, 150, 12, f"qa{batch}", 100, queue_and_stop)
-            for _, _, j in replies:
-                c.wait_job(j)
             r = delete_reply[0]
-            isin(r.status, (200, 202), "DELETE reply status")
-            if "delete" in queued:
-                eq(r.header("CIMI-Job-URI"), queued["delete"], "the Job found is the DELETE's Job")
-            else:
-                queued["delete"] = r.header("CIMI-Job-URI")
-            for kind, mid in targets.items():
-                if kind in landed:
-                    jd = c.wait_job(landed[kind], expect="STOPPED")
-                    notin("stop", rels(jd), "a STOPPED Job offers no stop")
-                    eq(jd.get("progress"), 100, "progress of a STOPPED Job")
-                    eq(c.wait_stable(mid).get("state"), "STARTED",
-                       f"machine whose {kind} Job was stopped is back to STARTED")
-                    isin(mid, ids(c.list("machines")), f"machine whose {kind} was stopped is listed")
-                    continue
-                c.wait_job(queued[kind])
-                if kind == "stop":
-                    eq(c.wait_stable(mid).get("state"), "STOPPED", "machine whose stop ran")
-                else:
-                    assert_error(c.get(mid), 404)
-            if "delete" in landed and "delete" not in ever:
-                stopped_delete_reply = r
-            for kind in landed:
-                ever.setdefault(kind, (targets[kind], landed[kind]))
-            if len(ever) == 2:
-                break
-        eq(sorted(ever), ["delete", "stop"], f"stops that landed in {batch + 1} bursts")
-        # the machines are still operable
-        m1 = c.read(ever["stop"][0])
-        do_action(c, m1, "stop", "STOPPED", force=True)
-        m2 = c.read(ever["delete"][0])
-        r = c.delete(op(m2, "delete"))
-        isin(r.status, (200, 202), "DELETE after a stopped delete")
-        c.wait_job(r.header("CIMI-Job-URI"))
-        assert_error(c.get(ever["delete"][0]), 404)
-        # the DELETE whose Job was stopped before it ran did not delete: its
-        # reply must not say it did (200), but 202 with the (STOPPED) Job
-        r = stopped_delete_reply
-        eq(r.header("CIMI-Job-URI"), ever["delete"][1], "CIMI-Job-URI of the stopped DELETE")
-        eq(r.status, 202, "DELETE whose Job was stopped before it ran (200 = deleted, yet the "
-                          "machine was still there)")
+            eq(r.header("CIMI-Job-URI"), delete_job["id"], "the Job found is the DELETE's Job")
+            eq(r.status, 202, "DELETE whose Job was stopped before it ran (200 = deleted, yet the "
+                              "machine was still there)")
+            for kind, job, mid in (("stop", stop_job, m1["id"]),
+                                   ("delete", delete_job["id"], m2["id"])):
+                jd = c.wait_job(job, expect="STOPPED")
+                notin("stop", rels(jd), "a STOPPED Job offers no stop")
+                eq(jd.get("progress"), 100, "progress of a STOPPED Job")
+                eq(c.wait_stable(mid).get("state"), "STARTED",
+                   f"machine whose {kind} Job was stopped is still STARTED")
+                isin(mid, ids(c.list("machines")), f"machine whose {kind} was stopped is listed")
+            eq(c.wait_job(blocker).get("state"), "SUCCESS", "the download then finishes")
+            # the machines are still operable
+            do_action(c, c.read(m1["id"]), "stop", "STOPPED", force=True)
+            r = c.delete(op(c.read(m2["id"]), "delete"))
+            isin(r.status, (200, 202), "DELETE after a stopped delete")
+            c.wait_job(r.header("CIMI-Job-URI"))
+            assert_error(c.get(m2["id"]), 404)
+        finally:
+            gate.release()
+            gate.close()
 
 
-# ---------------------------------------------------------------- start-up gate
+class GatedServer:
+    """A loopback HTTP server for one file: it sends the first half, then
+    waits until release() (at most 60 s) before sending the rest."""
 
-def clone_machines(s, template, n, state):
-    """Insert n copies of a Machine row (and its child rows) with new UUIDs,
-    in the given stable state, each booking 128 MiB; returns the new ids."""
-    children = s.db.execute("SELECT id, type, tenant, parent, doc, priv FROM resources "
-                            "WHERE parent = ?", (template["id"],)).fetchall()
-    made = []
-    for i in range(n):
-        new_id = f"machines/{uuid.uuid4()}"
-        m = copy.deepcopy(template)
-        m["id"] = new_id
-        m["doc"]["name"] = f"{template['doc']['name']}-{i:05d}"
-        m["doc"]["state"] = state
-        m["doc"]["memory"] = 131072
-        m["priv"]["desired"] = state
-        m["priv"]["spec"]["memory"] = 131072
-        s.insert(m)
-        for cid, ctype, ctenant, _, cdoc, cpriv in children:
-            s.insert({"id": new_id + cid[len(template["id"]):], "type": ctype, "tenant": ctenant,
-                      "parent": new_id, "doc": json.loads(cdoc), "priv": json.loads(cpriv)})
-        made.append(new_id)
-    return made
+    def __init__(self, data):
+        self.started = threading.Event()
+        self.gate = threading.Event()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                half = len(data) // 2
+                try:
+                    self.wfile.write(data[:half])
+                    self.wfile.flush()
+                    server.started.set()
+                    server.gate.wait(60)
+                    self.wfile.write(data[half:])
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self):
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/blocker.raw"
+
+    def release(self):
+        self.gate.set()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 @test
