@@ -37,8 +37,7 @@ for 100,000): cimid connects to the first (--connect
 rows copied up to N; the first start then defines the N domains (measured on
 its own: "first start"), and the measured starts find them: start-up until
 the first answer and until reconciliation is over, cimid's own resident
-memory and the libvirtds' (summed), and the other figures (the pages 3 times:
-each state listing is one call per domain over the socket).
+memory and the libvirtds' (summed), and the other figures.
 """
 
 import math
@@ -67,9 +66,6 @@ MEMORY_KIB = 131072
 # libvirt's remote protocol lists at most 16,384 domains in one call
 # (REMOTE_DOMAIN_LIST_MAX): out of process, one host per 12,500 machines.
 HOST_MACHINES = 12500
-# Out of process, a collection read asks each domain its state over the socket
-# (seconds at 100,000): the pages are read this many times.
-REMOTE_PAGE_REPEATS = 3
 
 
 def seed(d, count):
@@ -140,11 +136,9 @@ def memory_of(daemons):
     return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
 
 
-def measure(d, repeats, starts, label, page_repeats=None, daemons=()):
-    """Start d `starts` times, then read and create `repeats` times (the pages
-    page_repeats times); returns the figures (with daemons: the libvirtds'
-    memory too)."""
-    page_repeats = page_repeats or repeats
+def measure(d, repeats, starts, label, daemons=()):
+    """Start d `starts` times, then read and create `repeats` times; returns
+    the figures (with daemons: the libvirtds' memory too)."""
     db = sqlite3.connect(d.database)
     total = db.execute("SELECT count(*) FROM resources WHERE type = 'Machine'").fetchone()[0]
     db.close()
@@ -158,11 +152,11 @@ def measure(d, repeats, starts, label, page_repeats=None, daemons=()):
     rss_start, _ = d.memory()
     c = d.client()
     c.get(d.base + "cloudEntryPoint")  # the first authenticated request hashes the password
-    pages, page = timed_get(c, d.base + PAGE, page_repeats, "filtered page")
+    pages, page = timed_get(c, d.base + PAGE, repeats, "filtered page")
     items, matching = page.get("machines", []), page.get("count")
     if len(items) != PAGE_SIZE or any(m.get("state") != "STARTED" for m in items):
         raise BenchError(f"B3 filtered page: {len(items)} machines, not {PAGE_SIZE} STARTED ones")
-    ordered, page = timed_get(c, d.base + ORDERED, page_repeats, "ordered page")
+    ordered, page = timed_get(c, d.base + ORDERED, repeats, "ordered page")
     names = [m.get("name", "") for m in page.get("machines", [])]
     if len(names) != PAGE_SIZE or names != sorted(names, reverse=True):
         raise BenchError(f"B3 ordered page: {len(names)} machines, or not in order")
@@ -248,7 +242,6 @@ def run_remote(cfg):
         return {"skipped": why}
     n = cfg["b3_count"]
     repeats = cfg["b3_repeats"]
-    page_repeats = min(repeats, REMOTE_PAGE_REPEATS)
     tmp = tempfile.mkdtemp(prefix="cimid-bench-b3-remote-")
     daemons = [PrivateLibvirtd(os.path.join(tmp, f"libvirtd-{i}"))
                for i in range(max(1, math.ceil(n / HOST_MACHINES)))]
@@ -267,7 +260,7 @@ def run_remote(cfg):
         seed(d, SEED)
         d.stop()
         log(f"B3 out of process: measuring with {SEED} machines")
-        small = measure(d, repeats, cfg["b3_starts"], "small", page_repeats, daemons)
+        small = measure(d, repeats, cfg["b3_starts"], "small", daemons)
         log(f"B3 out of process: copying rows in the store up to {n} machines")
         count = clone_to(d.database, n)
         log(f"B3 out of process: first start, defining {count} machines in the libvirtds")
@@ -277,7 +270,7 @@ def run_remote(cfg):
         first["lv_rss"], first["lv_peak"] = memory_of(daemons)
         d.stop()
         log(f"B3 out of process: measuring with {count} machines")
-        large = measure(d, repeats, cfg["b3_starts"], "large", page_repeats, daemons)
+        large = measure(d, repeats, cfg["b3_starts"], "large", daemons)
     finally:
         d.stop()
         for lv in daemons:
