@@ -86,14 +86,18 @@ static size_t home_of(const struct state_table *t, const unsigned char *uuid)
     return (size_t)h & (t->capacity - 1);
 }
 
-/* The slot holding uuid, or the free slot where it would go. */
-static size_t find(const struct state_table *t, const unsigned char *uuid)
+/* The slot holding uuid, or the free slot where it would go; the search
+ * starts at uuid's home slot i. */
+static size_t find_from(const struct state_table *t, const unsigned char *uuid, size_t i)
 {
-    size_t i = home_of(t, uuid);
-
     while (t->slots[i].used && memcmp(t->slots[i].uuid, uuid, STATE_UUID_LEN) != 0)
         i = (i + 1) & (t->capacity - 1);
     return i;
+}
+
+static size_t find(const struct state_table *t, const unsigned char *uuid)
+{
+    return find_from(t, uuid, home_of(t, uuid));
 }
 
 /* Make room for one more entry: 0, or -1 when out of memory. */
@@ -229,11 +233,6 @@ void state_table_sweep(struct state_table *t, uint64_t ticket)
     free(old);
 }
 
-void state_table_prefetch(const struct state_table *t, const unsigned char *uuid)
-{
-    __builtin_prefetch(&t->slots[home_of(t, uuid)]);
-}
-
 int state_table_get(const struct state_table *t, const unsigned char *uuid, enum hv_state *state)
 {
     const struct slot *s = &t->slots[find(t, uuid)];
@@ -242,6 +241,28 @@ int state_table_get(const struct state_table *t, const unsigned char *uuid, enum
         return 0;
     *state = (enum hv_state)s->state;
     return 1;
+}
+
+void state_table_get_many(const struct state_table *t, const unsigned char (*uuids)[STATE_UUID_LEN],
+                          size_t n, enum hv_state *states, bool *known)
+{
+    size_t home[STATE_TABLE_BATCH];
+
+    for (size_t start = 0; start < n; start += STATE_TABLE_BATCH) {
+        size_t m = n - start < STATE_TABLE_BATCH ? n - start : STATE_TABLE_BATCH;
+        /* The slots are spread over megabytes: ask for all of them before
+         * looking at the first, so that their cache misses overlap. */
+        for (size_t i = 0; i < m; i++) {
+            home[i] = home_of(t, uuids[start + i]);
+            __builtin_prefetch(&t->slots[home[i]]);
+        }
+        for (size_t i = 0; i < m; i++) {
+            const struct slot *s = &t->slots[find_from(t, uuids[start + i], home[i])];
+            known[start + i] = s->used && s->known;
+            if (known[start + i])
+                states[start + i] = (enum hv_state)s->state;
+        }
+    }
 }
 
 size_t state_table_count(const struct state_table *t)
