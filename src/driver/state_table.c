@@ -86,11 +86,24 @@ static size_t home_of(const struct state_table *t, const unsigned char *uuid)
     return (size_t)h & (t->capacity - 1);
 }
 
+/* Are two UUIDs the same?  (Two 8-byte comparisons: a listing of 100,000
+ * machines makes one or more per machine.) */
+static bool same_uuid(const unsigned char *a, const unsigned char *b)
+{
+    uint64_t a0, a1, b0, b1;
+
+    memcpy(&a0, a, 8);
+    memcpy(&a1, a + 8, 8);
+    memcpy(&b0, b, 8);
+    memcpy(&b1, b + 8, 8);
+    return a0 == b0 && a1 == b1;
+}
+
 /* The slot holding uuid, or the free slot where it would go; the search
  * starts at uuid's home slot i. */
 static size_t find_from(const struct state_table *t, const unsigned char *uuid, size_t i)
 {
-    while (t->slots[i].used && memcmp(t->slots[i].uuid, uuid, STATE_UUID_LEN) != 0)
+    while (t->slots[i].used && !same_uuid(t->slots[i].uuid, uuid))
         i = (i + 1) & (t->capacity - 1);
     return i;
 }
