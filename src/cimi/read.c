@@ -36,7 +36,7 @@ static int read_path(struct cimi_request *req, const char *path, const struct ci
  * its id and references absolute; the two ways give the same answer. */
 
 #define INDEX_ATTEMPTS 3   /* a page row changed under the index: try again, then stream */
-#define INDEX_PREFETCH 16  /* entries ahead */
+#define INDEX_PREFETCH 32  /* entries ahead */
 #define INDEX_BATCH 64     /* listed entries whose states are asked together */
 
 /* What the index can answer: the attributes an entry carries, as text. */

@@ -315,20 +315,22 @@ static int hex_value(char c)
 
 int state_uuid_parse(const char *text, unsigned char *uuid)
 {
-    /* Where each byte's two hex digits are in the 8-4-4-4-12 form. */
-    static const unsigned char at[STATE_UUID_LEN] = {0,  2,  4,  6,  9,  11, 14, 16,
-                                                     19, 21, 24, 26, 28, 30, 32, 34};
-    int bad = 0;
+    const char *p = text;
 
-    if (text == NULL || strnlen(text, 37) != 36 || text[8] != '-' || text[13] != '-' ||
-        text[18] != '-' || text[23] != '-')
+    if (text == NULL)
         return -1;
+    /* One pass, left to right: a NUL is neither a hex digit nor a dash, so
+     * a short text stops the parse where it ends. */
     for (int i = 0; i < STATE_UUID_LEN; i++) {
-        int hi = hex_value(text[at[i]]), lo = hex_value(text[at[i] + 1]);
-        bad |= hi | lo;   /* negative when either is not a hex digit */
+        int hi, lo;
+        if ((i == 4 || i == 6 || i == 8 || i == 10) && *p++ != '-')
+            return -1;
+        if ((hi = hex_value(p[0])) < 0 || (lo = hex_value(p[1])) < 0)
+            return -1;
         uuid[i] = (unsigned char)((unsigned)hi << 4 | (unsigned)lo);
+        p += 2;
     }
-    return bad < 0 ? -1 : 0;
+    return *p == '\0' ? 0 : -1;
 }
 
 void state_uuid_format(const unsigned char *uuid, char *text)
