@@ -36,8 +36,8 @@ static int read_path(struct cimi_request *req, const char *path, const struct ci
  * its id and references absolute; the two ways give the same answer. */
 
 #define INDEX_ATTEMPTS 3   /* a page row changed under the index: try again, then stream */
-#define INDEX_PREFETCH 16  /* entries ahead */
-#define STATE_PREFETCH 8   /* entries ahead (already in cache: INDEX_PREFETCH) */
+#define INDEX_PREFETCH 32  /* entries ahead */
+#define INDEX_BATCH 64     /* listed entries whose states are asked together */
 
 /* What the index can answer: the attributes an entry carries, as text. */
 enum entry_field { F_NONE, F_ID, F_NAME, F_CREATED, F_UPDATED, F_STATE };
@@ -71,6 +71,7 @@ struct collection_query {
     struct order_key keys[MAX_ORDER_KEYS];
     int nkeys;
     enum entry_field key_fields[MAX_ORDER_KEYS];   /* what the index has of each key */
+    const struct cimi_attr *field_attrs[F_STATE + 1];  /* t's attribute of each field */
     const struct cimi_type *t;
     const char *base_uri;
 };
@@ -86,6 +87,7 @@ static int collection_query_parse(struct cimi_request *req, const struct cimi_ty
                                   const struct cimi_query *q, struct collection_query *cq,
                                   struct cimi_error *err)
 {
+    const struct cimi_attr *attr;
     size_t i;
     json_t *text;
 
@@ -105,6 +107,9 @@ static int collection_query_parse(struct cimi_request *req, const struct cimi_ty
         return -1;
     for (int k = 0; k < cq->nkeys; k++)
         cq->key_fields[k] = field_of(model_attr(t, cq->keys[k].name));
+    for (i = 0; (attr = model_attr_at(t, i)) != NULL; i++)
+        cq->field_attrs[field_of(attr)] = attr;
+    cq->field_attrs[F_NONE] = NULL;
     return 0;
 }
 
@@ -202,7 +207,7 @@ static bool index_answers(struct cimi_request *req, const struct collection_quer
 {
     const struct resource_ops *ro = resource_ops_of(cq->t);
 
-    if (req->st->ops->snapshot == NULL || (ro->refresh != NULL && ro->indexed_state == NULL))
+    if (req->st->ops->snapshot == NULL || (ro->refresh != NULL && ro->indexed_states == NULL))
         return false;
     for (size_t i = 0; i < cq->nfilters; i++)
         if (!filter_names_only(cq->filters[i], is_indexed_attr))
@@ -232,18 +237,28 @@ static bool query_needs_state(const struct collection_query *cq)
 
 struct entry_text {
     const struct indexed_row *row;
-    const char *base_uri;
+    const struct collection_query *cq;
     char id[768];
 };
+
+/* field_of for an attribute of the query's type, without comparing names
+ * (the filter asks once per entry). */
+static enum entry_field field_of_attr(const struct collection_query *cq, const struct cimi_attr *a)
+{
+    for (int f = F_ID; f <= F_STATE; f++)
+        if (a != NULL && cq->field_attrs[f] == a)
+            return (enum entry_field)f;
+    return field_of(a);   /* not one of the type's own */
+}
 
 static bool entry_text(void *ctx, const struct cimi_attr *a, const char **text, size_t *len)
 {
     struct entry_text *et = ctx;
-    enum entry_field f = field_of(a);
+    enum entry_field f = field_of_attr(et->cq, a);
     const char *value = entry_field(et->row, f);
 
     if (f == F_ID && value != NULL) {
-        snprintf(et->id, sizeof(et->id), "%s%s", et->base_uri, value);  /* as render_absolutize */
+        snprintf(et->id, sizeof(et->id), "%s%s", et->cq->base_uri, value);  /* as render_absolutize */
         value = et->id;
     }
     *text = value;
@@ -271,7 +286,7 @@ static bool indexed_row_matches(const struct collection_query *cq, const struct 
     struct entry_text et;   /* et.id is written only when the filter names the id */
 
     et.row = row;
-    et.base_uri = cq->base_uri;
+    et.cq = cq;
     for (size_t i = 0; i < cq->nfilters; i++)
         if (!filter_match_text(cq->filters[i], entry_text, &et))
             return false;
@@ -309,6 +324,47 @@ static int render_indexed_page(struct cimi_request *req, const struct cimi_type 
     return 0;
 }
 
+/* The next batch of listed entries of snap from *pos on (at most
+ * INDEX_BATCH), into batch; how many. */
+static size_t next_batch(const struct store_snapshot *snap, size_t *pos,
+                         struct store_entry **batch)
+{
+    size_t n = 0;
+
+    for (; *pos < snap->count && n < INDEX_BATCH; (*pos)++) {
+        size_t i = *pos;
+        if (i + INDEX_PREFETCH < snap->count && snap->entries[i + INDEX_PREFETCH] != NULL) {
+            /* bound by memory latency: ask for the entry's first lines early */
+            for (int line = 0; line < 4; line++)
+                __builtin_prefetch((char *)snap->entries[i + INDEX_PREFETCH] + 64 * line);
+        }
+        if (store_snapshot_lists(snap, i))
+            batch[n++] = snap->entries[i];
+    }
+    return n;
+}
+
+/* Offer the entries of batch that pass $filter to the page: false when out
+ * of memory. */
+static bool offer_batch(const struct collection_query *cq, struct page *pg, struct row_pool *pool,
+                        struct store_entry *const *batch, const char *const *states, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct indexed_row *row = row_take(pool);
+        if (row == NULL)
+            return false;
+        row->e = batch[i];
+        row->state = states[i];
+        if (!indexed_row_matches(cq, row)) {
+            row_give_back(pool, row);
+            continue;
+        }
+        if (!page_offer(pg, row))
+            return false;
+    }
+    return true;
+}
+
 /* The page from the index: 0 done, -1 error, 1 cannot (stream instead). */
 static int page_by_index(struct cimi_request *req, const struct collection_query *cq,
                          const char *parent, const struct cimi_query *q, json_t *items,
@@ -317,11 +373,13 @@ static int page_by_index(struct cimi_request *req, const struct collection_query
     const struct resource_ops *ro = resource_ops_of(cq->t);
     struct store_snapshot snap;
     struct row_pool pool = {NULL};
-    struct indexed_row *row = NULL;
+    struct store_entry *batch[INDEX_BATCH];
+    const char *states[INDEX_BATCH];
     struct listing_scope scope;
     struct page pg;
     struct cimi_error snap_err;
-    bool need_state = query_needs_state(cq), failed = false;
+    bool need_state = query_needs_state(cq) && ro->indexed_states != NULL, failed = false;
+    size_t pos = 0, n;
     int rc;
 
     if (req->st->ops->snapshot(req->st, cq->t->name, parent,
@@ -333,33 +391,15 @@ static int page_by_index(struct cimi_request *req, const struct collection_query
         listing_begin(req, &scope);
     page_init(&pg, cq->nkeys > 0 ? compare_indexed_rows : NULL, (void *)cq, row_give_back, &pool,
               q->first, q->last);
-    for (size_t i = 0; i < snap.count && !failed; i++) {
-        if (i + INDEX_PREFETCH < snap.count && snap.entries[i + INDEX_PREFETCH] != NULL) {
-            /* bound by memory latency: ask for the entry's first lines early */
-            for (int line = 0; line < 4; line++)
-                __builtin_prefetch((char *)snap.entries[i + INDEX_PREFETCH] + 64 * line);
+    while (!failed && (n = next_batch(&snap, &pos, batch)) > 0) {
+        if (need_state) {
+            ro->indexed_states(req, batch, n, states);
+        } else {
+            for (size_t i = 0; i < n; i++)
+                states[i] = batch[i]->state;
         }
-        if (need_state && ro->indexed_state_prefetch != NULL && i + STATE_PREFETCH < snap.count &&
-            snap.entries[i + STATE_PREFETCH] != NULL)
-            ro->indexed_state_prefetch(req, snap.entries[i + STATE_PREFETCH]);
-        if (!store_snapshot_lists(&snap, i))
-            continue;
-        if (row == NULL && (row = row_take(&pool)) == NULL) {
-            failed = true;
-            break;
-        }
-        row->e = snap.entries[i];
-        row->state = row->e->state;
-        if (need_state && ro->indexed_state != NULL)
-            row->state = ro->indexed_state(req, row->e);
-        if (!indexed_row_matches(cq, row))
-            continue;   /* the row is used again for the next entry */
-        if (!page_offer(&pg, row))
-            failed = true;
-        row = NULL;
+        failed = !offer_batch(cq, &pg, &pool, batch, states, n);
     }
-    if (row != NULL)
-        row_give_back(&pool, row);
     page_finish(&pg);
     rc = failed ? err_set(err, 500, NULL, "out of memory")
                 : render_indexed_page(req, cq->t, &pg, items, err);

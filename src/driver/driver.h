@@ -137,10 +137,13 @@ struct driver {
     /* Whether get_state answers from memory now (no call to the host): then
      * asking machine by machine costs less than one list. */
     bool (*states_in_memory)(struct hv *hv);
-    /* A hint that get_state will soon be asked for uuid: a listing of
-     * 100,000 machines waits on memory, not on work, so it asks a few
-     * machines ahead.  Changes nothing; NULL = no such hint. */
-    void (*prefetch_state)(struct hv *hv, const char *uuid);
+    /* What get_state would answer from memory for n machines at once
+     * (a collection read of 100,000 asks in batches: one lock, the
+     * memory of all of them fetched together): known[i] says whether
+     * states[i] was found; the caller asks get_state for the others.
+     * NULL = no states kept in memory. */
+    void (*get_known_states)(struct hv *hv, const char *const *uuids, size_t n,
+                             enum hv_state *states, bool *known);
 
     int (*start)(struct hv *hv, const char *uuid, struct cimi_error *err);    /* power on, or restore managed save */
     int (*shutdown)(struct hv *hv, const char *uuid, struct cimi_error *err); /* ask the guest (ACPI); returns at once */

@@ -129,8 +129,9 @@ void states_close(struct hv *hv);
 bool states_in_memory(struct hv *hv);
 /* The driver's get_state: from the table, or asked (and then kept). */
 int states_get(struct hv *hv, const char *uuid, enum hv_state *state, struct cimi_error *err);
-/* The driver's prefetch_state. */
-void states_prefetch(struct hv *hv, const char *uuid);
+/* The driver's get_known_states. */
+void states_get_known(struct hv *hv, const char *const *uuids, size_t n, enum hv_state *states,
+                      bool *known);
 /* The driver's list without owners, from the table; STATES_ASK_LIBVIRT when
  * the table cannot be trusted. */
 int states_list(struct hv *hv, struct hv_machine_info **out, struct cimi_error *err);

@@ -46,8 +46,11 @@ void state_table_sweep(struct state_table *t, uint64_t ticket);
 /* 1 with *state when uuid's state is known, 0 when it is unknown or absent. */
 int state_table_get(const struct state_table *t, const unsigned char *uuid, enum hv_state *state);
 
-/* Ask the CPU to bring uuid's slot into its cache (a hint: changes nothing). */
-void state_table_prefetch(const struct state_table *t, const unsigned char *uuid);
+/* state_table_get for n UUIDs at once (their slots fetched from memory
+ * together): known[i] says whether states[i] was found. */
+#define STATE_TABLE_BATCH 64
+void state_table_get_many(const struct state_table *t, const unsigned char (*uuids)[STATE_UUID_LEN],
+                          size_t n, enum hv_state *states, bool *known);
 
 /* How many domains the table has (known states or not). */
 size_t state_table_count(const struct state_table *t);

@@ -282,15 +282,31 @@ int states_get(struct hv *hv, const char *uuid, enum hv_state *state, struct cim
     return found ? 0 : ask(hv, uuid, state, err);
 }
 
-void states_prefetch(struct hv *hv, const char *uuid)
+void states_get_known(struct hv *hv, const char *const *uuids, size_t n, enum hv_state *states,
+                      bool *known)
 {
     struct domain_states *s = hv->states;
-    unsigned char raw[STATE_UUID_LEN];
+    unsigned char raw[STATE_TABLE_BATCH][STATE_UUID_LEN];
+    enum hv_state found[STATE_TABLE_BATCH];
+    bool has[STATE_TABLE_BATCH];
+    size_t at[STATE_TABLE_BATCH];
 
-    if (is_live(s) && state_uuid_parse(uuid, raw) == 0) {
+    memset(known, 0, n * sizeof(*known));
+    if (!is_live(s))
+        return;
+    for (size_t start = 0; start < n; start += STATE_TABLE_BATCH) {
+        size_t end = n - start < STATE_TABLE_BATCH ? n : start + STATE_TABLE_BATCH, m = 0;
+        for (size_t i = start; i < end; i++)
+            if (state_uuid_parse(uuids[i], raw[m]) == 0)
+                at[m++] = i;   /* (a malformed UUID is no domain's) */
         pthread_mutex_lock(&s->lock);
-        state_table_prefetch(s->table, raw);
+        state_table_get_many(s->table, raw, m, found, has);
         pthread_mutex_unlock(&s->lock);
+        for (size_t j = 0; j < m; j++) {
+            known[at[j]] = has[j];
+            if (has[j])
+                states[at[j]] = found[j];
+        }
     }
 }
 

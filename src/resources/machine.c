@@ -19,6 +19,8 @@
 #include "resources/machine.h"
 #include "resources/volume.h"
 #include "resources/network.h"
+
+#define INDEXED_STATES_BATCH 64   /* machines per driver call in a collection read */
 #include "resources/resource.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -52,7 +54,7 @@ bool machine_state_is_transitional(const char *state)
 
     /* Every transitional state ends in "ING": most rows (STARTED, STOPPED)
      * are answered here, without the comparisons below. */
-    if (len < 3 || strcmp(state + len - 3, "ING") != 0)
+    if (len < 3 || state[len - 3] != 'I' || state[len - 2] != 'N' || state[len - 1] != 'G')
         return false;
     for (size_t i = 0; state && transitional_states[i]; i++)
         if (strcmp(state, transitional_states[i]) == 0)
@@ -203,31 +205,61 @@ static void machine_refresh(struct cimi_request *req, struct store_row *row)
     hosts_done(&h);
 }
 
-/* The state refresh would show, from the index entry alone. */
-static const char *machine_indexed_state(struct cimi_request *req, const struct store_entry *e)
+/* The states refresh would show for entries[0..n), all on host (borrowed
+ * as h): the stored state while a Job works on a machine, else what the
+ * driver keeps in memory, else what current_state asks. */
+static void states_on_host(struct cimi_request *req, struct host_use *h, const char *host,
+                           struct store_entry *const *entries, size_t n, const char **states)
 {
-    const char *host = e->host ? e->host : "";
-    struct cimi_error err;
-    struct host_use *h;
+    const char *uuids[INDEXED_STATES_BATCH];
+    enum hv_state hv[INDEXED_STATES_BATCH];
+    bool known[INDEXED_STATES_BATCH];
+    size_t at[INDEXED_STATES_BATCH], m = 0;
     bool live;
 
-    err_clear(&err);
-    if (machine_listing_host(req, host, &h, &err) != 0)
-        return "ERROR";   /* its host is gone: in ERROR until it returns */
-    return current_state(req, e->id, h, host, e->state, true, &live);
+    for (size_t i = 0; i < n; i++) {
+        if (machine_state_is_transitional(entries[i]->state)) {
+            states[i] = entries[i]->state;
+            continue;
+        }
+        uuids[m] = resource_uuid(entries[i]->id);
+        at[m++] = i;
+    }
+    memset(known, 0, sizeof(known));
+    if (h->drv->get_known_states != NULL)
+        h->drv->get_known_states(h->hv, uuids, m, hv, known);
+    for (size_t j = 0; j < m; j++) {
+        const struct store_entry *e = entries[at[j]];
+        states[at[j]] = known[j] ? machine_state_from_hv(hv[j])
+                                 : current_state(req, e->id, h, host, e->state, true, &live);
+    }
 }
 
-static void machine_indexed_state_prefetch(struct cimi_request *req, const struct store_entry *e)
+/* The states refresh would show, from the index entries alone: each run
+ * of entries on one host is one borrow and one batch for the driver. */
+static void machine_indexed_states(struct cimi_request *req, struct store_entry *const *entries,
+                                   size_t n, const char **states)
 {
-    struct cimi_error err;
-    struct host_use *h;
+    size_t i = 0;
 
-    err_clear(&err);
-    if (machine_state_is_transitional(e->state) ||
-        machine_listing_host(req, e->host ? e->host : "", &h, &err) != 0)
-        return;
-    if (h->drv->prefetch_state != NULL)
-        h->drv->prefetch_state(h->hv, resource_uuid(e->id));
+    while (i < n) {
+        const char *host = entries[i]->host ? entries[i]->host : "";
+        struct cimi_error err;
+        struct host_use *h;
+        size_t run = 1;
+
+        while (i + run < n && run < INDEXED_STATES_BATCH &&
+               strcmp(entries[i + run]->host ? entries[i + run]->host : "", host) == 0)
+            run++;
+        err_clear(&err);
+        if (machine_listing_host(req, host, &h, &err) != 0) {
+            for (size_t j = i; j < i + run; j++)
+                states[j] = "ERROR";   /* its host is gone: in ERROR until it returns */
+        } else {
+            states_on_host(req, h, host, entries + i, run, states + i);
+        }
+        i += run;
+    }
 }
 
 /* ---- create ---- */
@@ -591,8 +623,7 @@ const struct resource_ops machine_ops = {
     .check = machine_check,
     .remove = machine_remove,
     .refresh = machine_refresh,
-    .indexed_state = machine_indexed_state,
-    .indexed_state_prefetch = machine_indexed_state_prefetch,
+    .indexed_states = machine_indexed_states,
     .allowed = machine_allowed,
     /* Of the private document, refresh reads the host only (machine_host_of):
      * a GET parses nothing else of it.  Keep this true to machine_refresh. */

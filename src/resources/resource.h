@@ -62,15 +62,15 @@ struct resource_ops {
      * parses only that (resource_load_for_read). */
     bool reads_without_priv;
     const char *read_priv_member;
-    /* The "state" refresh would give the row of an index entry (store.h),
-     * from the entry alone; a type that sets it promises that refresh
-     * changes no other attribute a filter can name from the index (id,
-     * name, created, updated).  Collection reads use the store's index for
-     * types with no refresh or with this hook (read.c).  The result is
-     * static or the entry's. */
-    const char *(*indexed_state)(struct cimi_request *req, const struct store_entry *e);
-    /* A hint that indexed_state will soon be asked for e (NULL = none). */
-    void (*indexed_state_prefetch)(struct cimi_request *req, const struct store_entry *e);
+    /* The "state" refresh would give the rows of n index entries (store.h),
+     * from the entries alone, into states[0..n) (a collection read asks in
+     * batches); a type that sets it promises that refresh changes no other
+     * attribute a filter can name from the index (id, name, created,
+     * updated).  Collection reads use the store's index for types with no
+     * refresh or with this hook (read.c).  The results are static or the
+     * entries'. */
+    void (*indexed_states)(struct cimi_request *req, struct store_entry *const *entries,
+                           size_t n, const char **states);
     /* Is the operation (rel "edit", "delete" or an action name) allowed now? */
     bool (*allowed)(const struct store_row *row, const char *op);
     /* Actions, {NULL} terminated; NULL = none. */

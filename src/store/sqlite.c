@@ -10,7 +10,8 @@
  * The store keeps an index of its rows in memory (index.c) for collection
  * reads that need no documents (snapshot): every insert, update and remove
  * records its change, published at COMMIT (dropped at ROLLBACK) while the
- * writer lock is held; the first snapshot builds it with one SELECT.  cimid
+ * writer lock is held; it is built with one SELECT at start-up
+ * (build_index, in the background) or by the first snapshot.  cimid
  * must be the only process writing its database while it runs (as for its
  * Jobs and host bookkeeping).
  */
@@ -602,6 +603,11 @@ static int build_index(struct sqlite_store *s, struct cimi_error *err)
     return 0;
 }
 
+static int sqlite_build_index(struct store *st, struct cimi_error *err)
+{
+    return build_index((struct sqlite_store *)st, err);
+}
+
 static int sqlite_snapshot(struct store *st, const char *type, const char *parent,
                            const char *tenant, struct store_snapshot *out, struct cimi_error *err)
 {
@@ -718,6 +724,7 @@ const struct store_ops store_sqlite = {
     .remove = sqlite_remove,
     .list = sqlite_list,
     .snapshot = sqlite_snapshot,
+    .build_index = sqlite_build_index,
     .user_get = sqlite_user_get,
     .user_put = sqlite_user_put,
     .user_remove = sqlite_user_remove,

@@ -112,6 +112,10 @@ struct store_ops {
      * backend keeps no index. */
     int (*snapshot)(struct store *st, const char *type, const char *parent, const char *tenant,
                     struct store_snapshot *out, struct cimi_error *err);
+    /* Build the index now (at start-up), so that the first snapshot does
+     * not wait for it; until it is built, snapshot builds it itself.  NULL
+     * when the backend keeps no index. */
+    int (*build_index)(struct store *st, struct cimi_error *err);
 
     int (*user_get)(struct store *st, const char *name, struct store_user *user,
                     struct cimi_error *err);

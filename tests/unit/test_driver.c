@@ -283,6 +283,38 @@ static void default_domain_uuid(char uuid[VIR_UUID_STRING_BUFLEN])
         virConnectClose(conn);
 }
 
+/* get_known_states: the listed states for the listed machines (those it
+ * knows), never a state for a missing or malformed UUID. */
+static void check_known_states(struct hv *hv, const struct hv_machine_info *infos, int n)
+{
+    const char **uuids = calloc((size_t)n + 2, sizeof(*uuids));
+    enum hv_state *states = calloc((size_t)n + 2, sizeof(*states));
+    bool *known = calloc((size_t)n + 2, sizeof(*known));
+    int nknown = 0;
+
+    CHECK(drv->get_known_states != NULL, "the driver answers states in batches");
+    if (uuids == NULL || states == NULL || known == NULL || drv->get_known_states == NULL)
+        goto out;
+    for (int i = 0; i < n; i++)
+        uuids[i] = infos[i].uuid;
+    uuids[n] = UUID_MISSING;
+    uuids[n + 1] = "not-a-uuid";
+    drv->get_known_states(hv, uuids, (size_t)n + 2, states, known);
+    for (int i = 0; i < n; i++) {
+        if (!known[i])
+            continue;
+        nknown++;
+        CHECK(states[i] == infos[i].state, "batch: %s in its listed state", uuids[i]);
+    }
+    CHECK(!drv->states_in_memory(hv) || nknown == n,
+          "batch: every listed machine known while states are in memory (%d of %d)", nknown, n);
+    CHECK(!known[n] && !known[n + 1], "batch: missing and malformed UUIDs are not known");
+out:
+    free(uuids);
+    free(states);
+    free(known);
+}
+
 static void test_list(struct hv *hv)
 {
     struct hv_machine_info *infos = NULL;
@@ -321,6 +353,7 @@ static void test_list(struct hv *hv)
           "without owners: our machine is listed shutoff, owner not asked");
     CHECK(theirs >= 0 && infos[theirs].state == HV_RUNNING,
           "without owners: domain \"test\" is listed running");
+    check_known_states(hv, infos, n);
     free(infos);
 }
 

@@ -137,6 +137,29 @@ static void test_sweep(void)
 }
 
 /* 200,000 domains in, every other one out, all still found where they should. */
+/* state_table_get_many answers as state_table_get, over batches of every
+ * size up to two full ones (uuids 0..n-1 of make_uuid). */
+static void check_get_many(const struct state_table *t, unsigned n, bool random)
+{
+    enum { MAX = 2 * STATE_TABLE_BATCH + 1 };
+    unsigned char uuids[MAX][STATE_UUID_LEN];
+    enum hv_state states[MAX], s;
+    bool known[MAX];
+    int ok = 1;
+
+    for (unsigned start = 0; start + MAX <= n && start < 4000; start += 397) {
+        size_t count = 1 + start % MAX;
+        for (size_t i = 0; i < count; i++)
+            make_uuid(uuids[i], start + (unsigned)i, random);
+        state_table_get_many(t, uuids, count, states, known);
+        for (size_t i = 0; i < count; i++) {
+            int one = state_table_get(t, uuids[i], &s);
+            ok &= known[i] == (one == 1) && (!known[i] || states[i] == s);
+        }
+    }
+    CHECK(ok, "%s: get_many answers as get", random ? "random" : "sequential");
+}
+
 static void test_many(bool random)
 {
     enum { N = 200000 };
@@ -167,6 +190,7 @@ static void test_many(bool random)
         ok &= state_table_get(t, u, &s) == (i % 2 == 1);
     }
     CHECK(ok, "%s: exactly the others are still found", random ? "random" : "sequential");
+    check_get_many(t, N, random);
     state_table_free(t);
 }
 
