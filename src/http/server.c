@@ -14,6 +14,7 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,37 @@ struct pending {
 
 static const struct config *server_cfg;
 static bool server_tls;
+
+/* Each HTTP thread keeps the struct pending of its last finished request for
+ * the next one: a new one would be a large malloc per request, and in glibc a
+ * large malloc first merges every small chunk freed since (the documents'). */
+static pthread_key_t spare_pending;
+static pthread_once_t spare_pending_once = PTHREAD_ONCE_INIT;
+
+static void spare_pending_init(void)
+{
+    if (pthread_key_create(&spare_pending, free) != 0)
+        abort();
+}
+
+static struct pending *pending_new(void)
+{
+    struct pending *p = pthread_getspecific(spare_pending);
+
+    if (p == NULL)
+        return calloc(1, sizeof(*p));
+    pthread_setspecific(spare_pending, NULL);
+    memset(p, 0, sizeof(*p));
+    return p;
+}
+
+static void pending_free(struct pending *p)
+{
+    json_decref(p->resp.doc);
+    free(p->body);
+    if (pthread_getspecific(spare_pending) != NULL || pthread_setspecific(spare_pending, p) != 0)
+        free(p);
+}
 
 static void *read_file(const char *path)
 {
@@ -388,10 +420,10 @@ static enum MHD_Result answer(struct MHD_Connection *conn, const char *url, cons
                               struct pending *p)
 {
     enum MHD_Result ret = send_response(conn, &p->resp, p->out, p->version);
+    long tenths = (long)((clock_mono_ms() - p->started_ms) * 10.0 + 0.5);   /* 0.1 ms */
 
     deadline_restart(p->deadline);
-    log_info("http: %s %s %d %.1fms", method, url, p->resp.status,
-             clock_mono_ms() - p->started_ms);
+    log_info("http: %s %s %d %ld.%ldms", method, url, p->resp.status, tenths / 10, tenths % 10);
     json_decref(p->resp.doc);
     p->resp.doc = NULL;
     return ret;
@@ -407,7 +439,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)cls;
     (void)http_version;
     if (p == NULL) {
-        p = calloc(1, sizeof(*p));
+        p = pending_new();
         if (p == NULL)
             return MHD_NO;
         p->started_ms = clock_mono_ms();
@@ -444,9 +476,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     deadline_restart(connection_deadline(conn));
     if (p != NULL) {
-        json_decref(p->resp.doc);
-        free(p->body);
-        free(p);
+        pending_free(p);
         *con_cls = NULL;
     }
 }
@@ -530,6 +560,7 @@ struct http_server *http_server_start(const struct config *cfg)
 
     if (srv == NULL)
         return NULL;
+    pthread_once(&spare_pending_once, spare_pending_init);
     server_cfg = cfg;
     srv->cfg = cfg;
     if (listen_address(cfg, &addr) != 0) {
@@ -592,6 +623,8 @@ void http_server_stop(struct http_server *srv)
     login_delay_stop();            /* answers every waiting failed login */
     if (srv->daemon != NULL)
         MHD_stop_daemon(srv->daemon);
+    free(pthread_getspecific(spare_pending));     /* if this thread ended a request */
+    pthread_setspecific(spare_pending, NULL);
     deadline_stop();
     login_delay_free();
     ratelimit_free();
