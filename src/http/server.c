@@ -307,8 +307,8 @@ static void log_failed_login(const char *user, const char *address, long delay_m
  * HTTP Basic credentials must be right, and the user may not be over its
  * rate limit.  0 with who filled; -1 with err (401, 429 with
  * resp->retry_after, 5xx), and p->delay_ms set for a failed login. */
-static int admit(struct MHD_Connection *conn, struct pending *p, struct store **st,
-                 struct principal *who, struct cimi_error *err)
+static int admit(struct MHD_Connection *conn, struct pending *p, bool read_only,
+                 struct store **st, struct principal *who, struct cimi_error *err)
 {
     char address[80];
     char *password = NULL;
@@ -327,6 +327,10 @@ static int admit(struct MHD_Connection *conn, struct pending *p, struct store **
         return err_set(err, 401, "Authorization", "authentication required (HTTP Basic)");
     }
     *st = store_for_thread(err);
+    /* A GET's user row and resource come from one read transaction (one
+     * snapshot, its locks taken once); process() ends it. */
+    if (*st != NULL && read_only && (*st)->ops->read_begin(*st, NULL) != 0)
+        (*st)->ops->read_end(*st);
     rc = *st == NULL ? -1 : auth_check(*st, user, password ? password : "", who, err);
     if (rc != 0 && err->status == 401) {
         ratelimit_take(RATE_ADDRESS, address, &retry);
@@ -350,6 +354,8 @@ static void process(struct MHD_Connection *conn, const char *url, const char *me
     struct cimi_error err;
     struct query_walk walk;
     const char *format = NULL;
+    bool read_only;
+    int rc;
     const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
     const char *spec = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "CIMI-Specification-Version");
     struct cimi_response *resp = &p->resp;
@@ -367,7 +373,11 @@ static void process(struct MHD_Connection *conn, const char *url, const char *me
         snprintf(p->version, sizeof(p->version), "1.1.0");
         goto fail;
     }
-    if (admit(conn, p, &req.st, &req.who, &err) != 0)
+    read_only = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    rc = admit(conn, p, read_only, &req.st, &req.who, &err);
+    if (req.st != NULL && (rc != 0 || !read_only))
+        req.st->ops->read_end(req.st);
+    if (rc != 0)
         goto fail;
     walk.q = &req.query;
     walk.err = &err;
@@ -399,9 +409,12 @@ static void process(struct MHD_Connection *conn, const char *url, const char *me
         req.body_len = p->len;
     }
     cimi_handle(&req, resp);
+    req.st->ops->read_end(req.st);
     cimi_query_free(&req.query);
     return;
 fail:
+    if (req.st != NULL)
+        req.st->ops->read_end(req.st);
     cimi_query_free(&req.query);
     cimi_error_response(resp, &err, NULL);
 }
