@@ -4,7 +4,7 @@
 #include "auth/auth.h"
 
 #include <crypt.h>
-#include <gnutls/crypto.h>
+#include <nettle/hmac.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,7 +24,9 @@ struct cache_entry {
     bool used;
 };
 
-static unsigned char cache_key[32];
+/* Keyed once with a random key at auth_init; each digest starts from a copy,
+ * so the key schedule is not redone per request. */
+static struct hmac_sha256_ctx cache_hmac;
 static struct cache_entry cache[CACHE_SLOTS];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 /* A real hash of a random password: unknown users cost as much as known ones. */
@@ -32,11 +34,13 @@ static char dummy_hash[256];
 
 int auth_init(void)
 {
+    unsigned char key[32];
     char password[32];
 
-    if (random_bytes(cache_key, sizeof(cache_key)) != 0 ||
+    if (random_bytes(key, sizeof(key)) != 0 ||
         auth_random_password(password, sizeof(password)) != 0)
         return -1;
+    hmac_sha256_set_key(&cache_hmac, sizeof(key), key);
     return auth_hash_password(password, dummy_hash, sizeof(dummy_hash));
 }
 
@@ -90,15 +94,20 @@ static bool password_matches(const char *password, const char *stored)
     return diff == 0;
 }
 
+/* HMAC-SHA256 of user ":" password (at most 1023 bytes, else -1: not cached). */
 static int credential_digest(const char *user, const char *password, unsigned char digest[32])
 {
-    char text[1024];
-    int n = snprintf(text, sizeof(text), "%s:%s", user, password);
+    struct hmac_sha256_ctx ctx = cache_hmac;
+    size_t user_len = strlen(user);
+    size_t password_len = strlen(password);
 
-    if (n < 0 || (size_t)n >= sizeof(text))
+    if (user_len + 1 + password_len >= 1024)
         return -1;
-    return gnutls_hmac_fast(GNUTLS_MAC_SHA256, cache_key, sizeof(cache_key), text, (size_t)n,
-                            digest) == 0 ? 0 : -1;
+    hmac_sha256_update(&ctx, user_len, (const uint8_t *)user);
+    hmac_sha256_update(&ctx, 1, (const uint8_t *)":");
+    hmac_sha256_update(&ctx, password_len, (const uint8_t *)password);
+    hmac_sha256_digest(&ctx, SHA256_DIGEST_SIZE, digest);
+    return 0;
 }
 
 static struct cache_entry *cache_slot(const unsigned char digest[32])

@@ -734,6 +734,9 @@ void handle_read(struct cimi_request *req, struct cimi_response *resp)
         return;
     }
     err_clear(&err);
+    /* A collection is read over the index's snapshot: not within the read
+     * transaction the request's authentication opened (http/server.c). */
+    req->st->ops->read_end(req->st);
     if (read_path(req, req->path, &req->query, &doc, &t, &collection, &err) != 0)
         goto fail;
     if (!collection)

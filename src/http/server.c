@@ -14,6 +14,7 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,37 @@ struct pending {
 
 static const struct config *server_cfg;
 static bool server_tls;
+
+/* Each HTTP thread keeps the struct pending of its last finished request for
+ * the next one: a new one would be a large malloc per request, and in glibc a
+ * large malloc first merges every small chunk freed since (the documents'). */
+static pthread_key_t spare_pending;
+static pthread_once_t spare_pending_once = PTHREAD_ONCE_INIT;
+
+static void spare_pending_init(void)
+{
+    if (pthread_key_create(&spare_pending, free) != 0)
+        abort();
+}
+
+static struct pending *pending_new(void)
+{
+    struct pending *p = pthread_getspecific(spare_pending);
+
+    if (p == NULL)
+        return calloc(1, sizeof(*p));
+    pthread_setspecific(spare_pending, NULL);
+    memset(p, 0, sizeof(*p));
+    return p;
+}
+
+static void pending_free(struct pending *p)
+{
+    json_decref(p->resp.doc);
+    free(p->body);
+    if (pthread_getspecific(spare_pending) != NULL || pthread_setspecific(spare_pending, p) != 0)
+        free(p);
+}
 
 static void *read_file(const char *path)
 {
@@ -275,8 +307,8 @@ static void log_failed_login(const char *user, const char *address, long delay_m
  * HTTP Basic credentials must be right, and the user may not be over its
  * rate limit.  0 with who filled; -1 with err (401, 429 with
  * resp->retry_after, 5xx), and p->delay_ms set for a failed login. */
-static int admit(struct MHD_Connection *conn, struct pending *p, struct store **st,
-                 struct principal *who, struct cimi_error *err)
+static int admit(struct MHD_Connection *conn, struct pending *p, bool read_only,
+                 struct store **st, struct principal *who, struct cimi_error *err)
 {
     char address[80];
     char *password = NULL;
@@ -295,6 +327,10 @@ static int admit(struct MHD_Connection *conn, struct pending *p, struct store **
         return err_set(err, 401, "Authorization", "authentication required (HTTP Basic)");
     }
     *st = store_for_thread(err);
+    /* A GET's user row and resource come from one read transaction (one
+     * snapshot, its locks taken once); process() ends it. */
+    if (*st != NULL && read_only && (*st)->ops->read_begin(*st, NULL) != 0)
+        (*st)->ops->read_end(*st);
     rc = *st == NULL ? -1 : auth_check(*st, user, password ? password : "", who, err);
     if (rc != 0 && err->status == 401) {
         ratelimit_take(RATE_ADDRESS, address, &retry);
@@ -318,6 +354,8 @@ static void process(struct MHD_Connection *conn, const char *url, const char *me
     struct cimi_error err;
     struct query_walk walk;
     const char *format = NULL;
+    bool read_only;
+    int rc;
     const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
     const char *spec = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "CIMI-Specification-Version");
     struct cimi_response *resp = &p->resp;
@@ -335,7 +373,11 @@ static void process(struct MHD_Connection *conn, const char *url, const char *me
         snprintf(p->version, sizeof(p->version), "1.1.0");
         goto fail;
     }
-    if (admit(conn, p, &req.st, &req.who, &err) != 0)
+    read_only = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    rc = admit(conn, p, read_only, &req.st, &req.who, &err);
+    if (req.st != NULL && (rc != 0 || !read_only))
+        req.st->ops->read_end(req.st);
+    if (rc != 0)
         goto fail;
     walk.q = &req.query;
     walk.err = &err;
@@ -367,9 +409,12 @@ static void process(struct MHD_Connection *conn, const char *url, const char *me
         req.body_len = p->len;
     }
     cimi_handle(&req, resp);
+    req.st->ops->read_end(req.st);
     cimi_query_free(&req.query);
     return;
 fail:
+    if (req.st != NULL)
+        req.st->ops->read_end(req.st);
     cimi_query_free(&req.query);
     cimi_error_response(resp, &err, NULL);
 }
@@ -388,10 +433,10 @@ static enum MHD_Result answer(struct MHD_Connection *conn, const char *url, cons
                               struct pending *p)
 {
     enum MHD_Result ret = send_response(conn, &p->resp, p->out, p->version);
+    long tenths = (long)((clock_mono_ms() - p->started_ms) * 10.0 + 0.5);   /* 0.1 ms */
 
     deadline_restart(p->deadline);
-    log_info("http: %s %s %d %.1fms", method, url, p->resp.status,
-             clock_mono_ms() - p->started_ms);
+    log_info("http: %s %s %d %ld.%ldms", method, url, p->resp.status, tenths / 10, tenths % 10);
     json_decref(p->resp.doc);
     p->resp.doc = NULL;
     return ret;
@@ -407,7 +452,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)cls;
     (void)http_version;
     if (p == NULL) {
-        p = calloc(1, sizeof(*p));
+        p = pending_new();
         if (p == NULL)
             return MHD_NO;
         p->started_ms = clock_mono_ms();
@@ -444,9 +489,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     deadline_restart(connection_deadline(conn));
     if (p != NULL) {
-        json_decref(p->resp.doc);
-        free(p->body);
-        free(p);
+        pending_free(p);
         *con_cls = NULL;
     }
 }
@@ -530,6 +573,7 @@ struct http_server *http_server_start(const struct config *cfg)
 
     if (srv == NULL)
         return NULL;
+    pthread_once(&spare_pending_once, spare_pending_init);
     server_cfg = cfg;
     srv->cfg = cfg;
     if (listen_address(cfg, &addr) != 0) {
@@ -592,6 +636,8 @@ void http_server_stop(struct http_server *srv)
     login_delay_stop();            /* answers every waiting failed login */
     if (srv->daemon != NULL)
         MHD_stop_daemon(srv->daemon);
+    free(pthread_getspecific(spare_pending));     /* if this thread ended a request */
+    pthread_setspecific(spare_pending, NULL);
     deadline_stop();
     login_delay_free();
     ratelimit_free();

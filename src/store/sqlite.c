@@ -27,7 +27,7 @@
 #include "util/log.h"
 
 enum stmt_id {
-    S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_BEGIN, S_COMMIT, S_ROLLBACK, S_BEGIN_READ,
     S_GET, S_GET_MEMBER, S_VERSION, S_INSERT, S_UPDATE, S_REMOVE, S_CHILDREN,
     S_LIST,
     S_USER_GET, S_USER_PUT, S_USER_REMOVE, S_USER_LIST,
@@ -38,6 +38,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    [S_BEGIN_READ] = "BEGIN",
     [S_GET] = "SELECT id, type, tenant, parent, version, doc, priv FROM resources WHERE id = ?1",
     [S_VERSION] = "SELECT version FROM resources WHERE id = ?1",
     /* One member of the private document, as JSON text (NULL when absent). */
@@ -90,6 +91,7 @@ static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 struct sqlite_store {
     struct store base;
     bool in_tx;
+    bool in_read;                  /* a read transaction is open (read_begin) */
     struct index_changes changes;  /* of the open transaction (or autocommit write) */
     sqlite3 *db;
     sqlite3_stmt *stmt[S_COUNT];
@@ -168,10 +170,38 @@ static int exec_simple(struct sqlite_store *s, enum stmt_id id, struct cimi_erro
     return 0;
 }
 
+/* A read transaction: the reads until read_end share one snapshot and one
+ * set of locks.  Writes end it first (they would need a newer snapshot). */
+static void read_leave(struct sqlite_store *s)
+{
+    if (s->in_read) {
+        s->in_read = false;
+        exec_simple(s, S_COMMIT, NULL, "end read");
+    }
+}
+
+static int sqlite_read_begin(struct store *st, struct cimi_error *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+
+    if (s->in_tx || s->in_read)
+        return 0;
+    if (exec_simple(s, S_BEGIN_READ, err, "begin read") != 0)
+        return -1;
+    s->in_read = true;
+    return 0;
+}
+
+static void sqlite_read_end(struct store *st)
+{
+    read_leave((struct sqlite_store *)st);
+}
+
 static int sqlite_begin(struct store *st, struct cimi_error *err)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
 
+    read_leave(s);
     pthread_mutex_lock(&write_lock);
     index_changes_drop(&s->changes);
     if (exec_simple(s, S_BEGIN, err, "begin") != 0) {
@@ -195,6 +225,7 @@ static bool write_enter(struct sqlite_store *s)
 {
     if (s->in_tx)
         return false;
+    read_leave(s);
     pthread_mutex_lock(&write_lock);
     return true;
 }
@@ -659,6 +690,7 @@ static int sqlite_user_put(struct store *st, const struct store_user *user, stru
     sqlite3_bind_text(stmt, 2, user->tenant, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 3, user->admin ? 1 : 0);
     sqlite3_bind_text(stmt, 4, user->hash, -1, SQLITE_STATIC);
+    read_leave(s);
     return exec_simple(s, S_USER_PUT, err, "user put");
 }
 
@@ -667,6 +699,7 @@ static int sqlite_user_remove(struct store *st, const char *name, struct cimi_er
     struct sqlite_store *s = (struct sqlite_store *)st;
 
     sqlite3_bind_text(s->stmt[S_USER_REMOVE], 1, name, -1, SQLITE_STATIC);
+    read_leave(s);
     if (exec_simple(s, S_USER_REMOVE, err, "user remove") != 0)
         return -1;
     if (sqlite3_changes(s->db) == 0)
@@ -716,6 +749,8 @@ const struct store_ops store_sqlite = {
     .begin = sqlite_begin,
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
+    .read_begin = sqlite_read_begin,
+    .read_end = sqlite_read_end,
     .get = sqlite_get,
     .version = sqlite_version,
     .get_public = sqlite_get_public,

@@ -82,6 +82,12 @@ struct store_ops {
     int (*begin)(struct store *st, struct cimi_error *err);  /* write transaction */
     int (*commit)(struct store *st, struct cimi_error *err);
     void (*rollback)(struct store *st);
+    /* A read transaction: the reads until read_end see one snapshot and take
+     * their locks once (a GET's user row and resource).  A write (begin or an
+     * autocommit write) ends it first.  read_begin inside a write
+     * transaction does nothing; read_end without one does nothing. */
+    int (*read_begin)(struct store *st, struct cimi_error *err);
+    void (*read_end)(struct store *st);
 
     /* 0 = found, -1 with err 404 when absent. */
     int (*get)(struct store *st, const char *id, struct store_row *row, struct cimi_error *err);

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/random.h>
 
 void clock_format_iso(time_t t, char *buf, size_t len)
@@ -22,14 +23,33 @@ void clock_now_iso(char *buf, size_t len)
 
 void clock_now_iso_ms(char *buf, size_t len)
 {
+    /* Each thread keeps the text of the last second it formatted: a log
+     * line (one per request) then costs no gmtime_r/strftime/snprintf. */
+    static _Thread_local time_t cached_second = -1;
+    static _Thread_local char cached_text[32];
+    static _Thread_local size_t cached_len;
     struct timespec ts;
-    struct tm tm;
-    char base[32];
+    long ms;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+    if (ts.tv_sec != cached_second) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        cached_len = strftime(cached_text, sizeof(cached_text), "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_second = ts.tv_sec;
+    }
+    if (len < cached_len + sizeof(".000Z")) {       /* too small: as snprintf would */
+        snprintf(buf, len, "%s.%03ldZ", cached_text, ts.tv_nsec / 1000000);
+        return;
+    }
+    ms = ts.tv_nsec / 1000000;
+    memcpy(buf, cached_text, cached_len);
+    buf[cached_len] = '.';
+    buf[cached_len + 1] = (char)('0' + ms / 100);
+    buf[cached_len + 2] = (char)('0' + ms / 10 % 10);
+    buf[cached_len + 3] = (char)('0' + ms % 10);
+    buf[cached_len + 4] = 'Z';
+    buf[cached_len + 5] = '\0';
 }
 
 double clock_mono_ms(void)

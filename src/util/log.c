@@ -33,6 +33,19 @@ int log_enabled(enum log_level level)
     return level <= current_level;
 }
 
+/* "STAMP LEVEL " at the start of line (room for both is known); its length. */
+static int prefix(char *line, const char *stamp, const char *level)
+{
+    size_t stamp_len = strlen(stamp);
+    size_t level_len = strlen(level);
+
+    memcpy(line, stamp, stamp_len);
+    line[stamp_len] = ' ';
+    memcpy(line + stamp_len + 1, level, level_len);
+    line[stamp_len + 1 + level_len] = ' ';
+    return (int)(stamp_len + level_len + 2);
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
     char line[2048];
@@ -43,7 +56,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
     if (!log_enabled(level))
         return;
     clock_now_iso_ms(stamp, sizeof(stamp));
-    n = snprintf(line, sizeof(line), "%s %s ", stamp, level_names[level]);
+    n = prefix(line, stamp, level_names[level]);
     va_start(ap, fmt);
     n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
     va_end(ap);

@@ -455,3 +455,23 @@ def public_url_published_and_checked():
                            text=True, timeout=30)
         eq(r.returncode, 2, f"--public-url {bad!r} exits 2")
         isin("public-url", r.stderr, "the error names the setting")
+
+
+# ---------------------------------------------------------------- the request log
+
+@test
+def request_log_line():
+    """One line per request: UTC timestamp with milliseconds, level, method, path,
+    status and duration in tenths of a millisecond."""
+    c = client()
+    eq(c.get(c.d.cep_url).status, 200, "GET CEP")
+    line_re = (r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z info http: GET "
+               r"/cimi/cloudEntryPoint [1-5]\d\d (\d+)\.(\d)ms$")
+    lines = [ln for ln in c.d.log_text().splitlines() if "http: GET /cimi/cloudEntryPoint " in ln]
+    check(len(lines) > 0, "the request is logged")
+    for ln in lines:
+        m = re.match(line_re, ln)
+        check(m is not None, "log line format: %r" % ln)
+        month, day, hour, minute, second = (int(m.group(i)) for i in range(2, 7))
+        check(1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61,
+              "a real date and time: %r" % ln)

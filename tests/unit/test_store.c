@@ -1,7 +1,8 @@
 /*
  * test_store.c - the SQLite store's reads of one row: get (the whole row)
  * and get_public (the private document reduced to the one member a read
- * looks at, or to nothing).
+ * looks at, or to nothing); the read transaction (one snapshot until
+ * read_end, ended by a write).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,67 @@ static void check_build_index(struct store *st)
               strcmp(snap.entries[1]->id, "machines/3") == 0 && snap.entries[1]->host == NULL,
           "the insert shows in the next snapshot");
     store_snapshot_free(&snap);
+}
+
+/* The version of machines/1 as st reads it now (-1 if it cannot). */
+static long long version_of(struct store *st)
+{
+    struct store_row row;
+    struct cimi_error err;
+    long long v = -1;
+
+    memset(&row, 0, sizeof(row));
+    if (st->ops->get_public(st, "machines/1", NULL, &row, &err) == 0)
+        v = row.version;
+    store_row_clear(&row);
+    return v;
+}
+
+/* Bump machines/1's version through st (autocommit). */
+static int bump(struct store *st)
+{
+    struct store_row row;
+    struct cimi_error err;
+    int rc;
+
+    memset(&row, 0, sizeof(row));
+    if (st->ops->get(st, "machines/1", &row, &err) != 0)
+        return -1;
+    rc = st->ops->update(st, &row, &err);
+    store_row_clear(&row);
+    return rc;
+}
+
+static void test_read_transaction(struct store *st, const char *db)
+{
+    struct cimi_error err;
+    struct store *other = store_sqlite.open(db, &err);
+    long long v0 = version_of(st);
+
+    CHECK(other != NULL && v0 > 0, "a second connection opens");
+    if (other == NULL)
+        return;
+    CHECK(st->ops->read_begin(st, &err) == 0, "read_begin");
+    CHECK(version_of(st) == v0, "read in the transaction");
+    CHECK(bump(other) == 0 && version_of(other) == v0 + 1, "another connection commits a change");
+    CHECK(version_of(st) == v0, "the read transaction keeps its snapshot");
+    st->ops->read_end(st);
+    CHECK(version_of(st) == v0 + 1, "after read_end the change is seen");
+
+    CHECK(st->ops->read_begin(st, &err) == 0 && version_of(st) == v0 + 1, "a second read transaction");
+    CHECK(bump(other) == 0, "another change meanwhile");
+    CHECK(bump(st) == 0 && version_of(st) == v0 + 3,
+          "an autocommit write ends the read transaction first and sees the latest row");
+    CHECK(version_of(other) == v0 + 3, "that write is committed");
+
+    CHECK(st->ops->read_begin(st, &err) == 0 && version_of(st) == v0 + 3, "a third read transaction");
+    CHECK(bump(other) == 0, "another change meanwhile");
+    CHECK(st->ops->begin(st, &err) == 0, "a write transaction can begin (the read one ends)");
+    CHECK(version_of(st) == v0 + 4, "the write transaction sees the latest row");
+    CHECK(st->ops->commit(st, &err) == 0, "and commits");
+    st->ops->read_end(st);                 /* nothing open: does nothing */
+    CHECK(version_of(st) == v0 + 4, "read_end without a read transaction is harmless");
+    store_sqlite.close(other);
 }
 
 int main(void)
@@ -145,6 +207,7 @@ int main(void)
 
     check_build_index(st);
 
+    test_read_transaction(st, db);
     store_release_thread();
     unlink(db);
     {
