@@ -7,7 +7,9 @@
  * transaction is rolled back, so a failed request changes nothing; after the
  * commit a Job with work left is queued for the workers.  A delete or an
  * update that left work to a Job waits a little for it, so that a quick Job
- * answers 200 with its outcome (202 when it takes longer).
+ * answers 200 with its outcome (202 when it takes longer).  A create or an
+ * action whose Job a free worker took at once waits a few milliseconds too
+ * (still 201/202): a quick Job is then done when the client first polls it.
  *
  * Sub-collections (machines/{id}/volumes) are written like top-level
  * collections when their type's resource_ops allow it: the principal must
@@ -26,6 +28,8 @@
 #include "util/log.h"
 
 #define JOB_WAIT_MS 5000
+/* How long a create or an action waits for a Job a free worker runs. */
+#define JOB_QUICK_WAIT_MS 3
 
 /* One mutating request in progress. */
 struct mutation {
@@ -39,6 +43,7 @@ struct mutation {
     struct store_row job;     /* the Job, until it is handed to the workers */
     char job_id[128];
     bool in_transaction;
+    bool job_at_once;         /* a free worker took the Job at once */
 };
 
 static void mutation_init(struct mutation *m, struct cimi_request *req, struct cimi_response *resp)
@@ -95,7 +100,7 @@ static void hand_over(struct mutation *m, enum row_handover how)
     struct store_row resource = m->row;
 
     if (how == ROW_NONE || m->row.version == m->loaded_version || m->row.doc == NULL) {
-        jobs_enqueue(&m->job, NULL);
+        m->job_at_once = jobs_enqueue(&m->job, NULL);
         return;
     }
     if (how == ROW_COPY) {
@@ -104,7 +109,17 @@ static void hand_over(struct mutation *m, enum row_handover how)
     } else {
         m->row.doc = m->row.priv = NULL;
     }
-    jobs_enqueue(&m->job, &resource);
+    m->job_at_once = jobs_enqueue(&m->job, &resource);
+}
+
+/* A create or an action: when a free worker took its Job, give the Job a
+ * few milliseconds to end (true if it did), so that the client's first
+ * poll finds it done.  A queued Job is not waited for. */
+static bool mutation_wait_briefly(struct mutation *m)
+{
+    struct job_end end;
+
+    return m->job_at_once && jobs_wait(m->job_id, JOB_QUICK_WAIT_MS, &end);
 }
 
 /* Write the Job and commit; then name the Job in the reply (and, if
@@ -257,6 +272,7 @@ void create_item(struct cimi_request *req, const struct target *tg, struct cimi_
             ro->abort_create(req, &m.row);
         goto fail;
     }
+    mutation_wait_briefly(&m);
     render_uri(req, m.row.id, resp->location, sizeof(resp->location));
     snprintf(resp->etag, sizeof(resp->etag), "\"%lld\"", m.row.version);
     handlers_set_doc(resp, 201, render_row(req, t, &m.row), t, false);
@@ -472,6 +488,19 @@ static int action_of_request(const struct target *tg, const json_t *body, char *
     return 0;
 }
 
+/* The Job ended while the action waited: render it as committed now. */
+static void rerender_job(struct mutation *m, json_t **job_doc)
+{
+    struct store_row job;
+
+    memset(&job, 0, sizeof(job));
+    if (m->req->st->ops->get(m->req->st, m->job_id, &job, NULL) == 0) {
+        json_decref(*job_doc);
+        *job_doc = render_refreshed_row(m->req, &t_job, &job);
+    }
+    store_row_clear(&job);
+}
+
 void run_action(struct cimi_request *req, const struct target *tg, struct cimi_response *resp)
 {
     struct mutation m;
@@ -493,7 +522,9 @@ void run_action(struct cimi_request *req, const struct target *tg, struct cimi_r
     if (find_action(tg->type, name)->run(req, &m.row, m.input, &m.spec, &m.err) != 0 ||
         mutation_commit(&m, &job_doc, ROW_MOVE) != 0)
         goto fail;
-    /* 202 with the Job (as committed) in the body and the target in Location. */
+    if (mutation_wait_briefly(&m))
+        rerender_job(&m, &job_doc);
+    /* 202 with the Job (as it is now) in the body and the target in Location. */
     render_uri(req, m.row.id, resp->location, sizeof(resp->location));
     resp->status = 202;
     if (job_doc != NULL)

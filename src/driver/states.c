@@ -96,10 +96,12 @@ static void reread(struct domain_states *s, virDomainPtr dom)
     pthread_mutex_lock(&s->lock);
     if (rc == 0)
         rc = state_table_put(s->table, uuid, state, ticket);
-    else if (err.status == 404)
+    else if (err.status == 404) {
         state_table_remove(s->table, uuid, ticket);
-    else
+        rc = 0;  /* gone: the table says so (not a missed update) */
+    } else {
         rc = state_table_forget(s->table, uuid, ticket);
+    }
     pthread_mutex_unlock(&s->lock);
     if (rc < 0)
         atomic_store(&s->seeded, false);  /* out of memory: re-seed (states_list) */

@@ -62,6 +62,7 @@ static struct {
     unsigned long ended_total; /* how many ever: the next one goes to ended_total % ENDED_MAX */
     bool stopping;
     int nthreads;
+    int idle;                  /* workers waiting for a Job */
     pthread_t *threads;
     const struct job_kind *const *kinds;
     long retention_minutes;
@@ -405,8 +406,11 @@ static void *worker_main(void *arg)
         bool claimed;
 
         pthread_mutex_lock(&pool.lock);
-        while (pool.count == 0 && !pool.stopping)
+        while (pool.count == 0 && !pool.stopping) {
+            pool.idle++;
             pthread_cond_wait(&pool.not_empty, &pool.lock);
+            pool.idle--;
+        }
         if (pool.count == 0 && pool.stopping) {
             pthread_mutex_unlock(&pool.lock);
             break;
@@ -445,9 +449,10 @@ int jobs_start(int n, const struct job_kind *const *kinds, long retention_minute
     return 0;
 }
 
-void jobs_enqueue(struct store_row *job, struct store_row *resource)
+bool jobs_enqueue(struct store_row *job, struct store_row *resource)
 {
     struct queue_item item;
+    bool at_once = false;
 
     memset(&item, 0, sizeof(item));
     snprintf(item.id, sizeof(item.id), "%s", job->id);
@@ -461,6 +466,7 @@ void jobs_enqueue(struct store_row *job, struct store_row *resource)
     }
     pthread_mutex_lock(&pool.lock);
     if (pool.count < QUEUE_MAX && !pool.stopping) {
+        at_once = pool.idle > (int)pool.count;  /* a worker is free for it too */
         pool.items[(pool.head + pool.count) % QUEUE_MAX] = item;
         pool.count++;
         pthread_cond_signal(&pool.not_empty);
@@ -473,6 +479,7 @@ void jobs_enqueue(struct store_row *job, struct store_row *resource)
     item_clear(&item);
     if (resource != NULL)
         store_row_clear(resource);
+    return at_once;
 }
 
 struct recover_ctx {

@@ -86,8 +86,9 @@ void job_progress_forget(const char *job_id);
 int jobs_start(int n, const struct job_kind *const *kinds, long retention_minutes);
 /* Queue a committed Job for a worker, with the row of the resource its
  * request wrote (as committed; or NULL). The worker takes the documents of
- * both (NULL afterwards); a Job without them is read from the store. */
-void jobs_enqueue(struct store_row *job, struct store_row *resource);
+ * both (NULL afterwards); a Job without them is read from the store.
+ * true when an idle worker takes it at once (nothing queued before it). */
+bool jobs_enqueue(struct store_row *job, struct store_row *resource);
 /* For a job kind: the row at id. The worker's copy from the Job's request
  * (documents shared with it) while the store still has that version, else
  * read from the store. Clear it with store_row_clear. */

@@ -262,6 +262,18 @@ static void test_outside_changes(struct hv *hv)
     CHECK(state_of(hv, UUID_MISSING) == HV_UNKNOWN, "undefined outside: get_state 404");
     if (dom != NULL)
         virDomainFree(dom);
+
+    /* The event of a domain that is gone is an update like any other: the
+     * table stays in memory (it once made every later state a libvirt call).
+     * No listing here: a listing would seed the table again. */
+    dom = virDomainDefineXML(conn, xml);
+    CHECK(dom != NULL && wait_listed(hv, UUID_MISSING, HV_SHUTOFF), "defined outside again");
+    CHECK(dom != NULL && virDomainUndefine(dom) == 0 && wait_state(hv, UUID_MISSING, HV_UNKNOWN),
+          "undefined outside again: get_state 404");
+    nanosleep(&(struct timespec){0, 200 * 1000000L}, NULL);
+    CHECK(drv->states_in_memory(hv), "undefined outside: states still answered from memory");
+    if (dom != NULL)
+        virDomainFree(dom);
 done:
     if (conn != NULL)
         virConnectClose(conn);
