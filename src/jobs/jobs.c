@@ -301,7 +301,7 @@ static bool claim_from_store(struct store *st, struct store_row *row)
 }
 
 /* A worker is done with the Job: record its end for jobs_wait (known: its
- * outcome was committed, as the row says), drop its progress, wake the waiters. */
+ * outcome was committed, as the row says), end its progress record, wake the waiters. */
 static void job_ended(const struct store_row *job, bool known)
 {
     const char *state = json_string_value(json_object_get(job->doc, "state"));
@@ -317,7 +317,7 @@ static void job_ended(const struct store_row *job, bool known)
         snprintf(e->end.message, sizeof(e->end.message), "%s",
                  json_string_value(json_object_get(job->doc, "statusMessage")) ?: "");
     }
-    job_progress_forget(job->id);
+    job_progress_end(job->id, known);
     pthread_cond_broadcast(&pool.finished);
     pthread_mutex_unlock(&pool.lock);
 }

@@ -75,12 +75,15 @@ int job_progress(struct store *st, const char *job_id, int progress, const char 
 /* A worker claimed the Job: it is RUNNING from now on (in memory: the
  * store keeps it QUEUED until its outcome). -1 if the table is full. */
 int job_running_begin(const char *job_id);
-/* Is the Job claimed by a worker (between job_running_begin and forget)? */
+/* Is the Job claimed by a worker (between job_running_begin and end)? */
 bool job_running(const char *job_id);
-/* A running Job's document shows RUNNING and its recorded progress. */
+/* The document of a Job the store has QUEUED or RUNNING shows RUNNING and
+ * its recorded progress while a worker runs it, and also when the row was
+ * read before its outcome was committed (the record outlives the run). */
 void job_progress_show(const char *job_id, json_t *doc);
-/* The Job's run ended: drop its record. */
-void job_progress_forget(const char *job_id);
+/* The Job's run ended, with its outcome committed or not (then it is QUEUED
+ * in the store and shows so). */
+void job_progress_end(const char *job_id, bool outcome_committed);
 
 /* Start n workers; kinds is the registry of job kinds. */
 int jobs_start(int n, const struct job_kind *const *kinds, long retention_minutes);

@@ -9,7 +9,10 @@
  * runs again from the start, so they are not written to the store either:
  * each running Job has a record here, and the Job's refresh hook
  * (resources/job.c) shows it (state RUNNING, progress, message) on the Job.
- * The worker forgets the record when the Job's run ends.
+ * When the Job's run ends with its outcome committed, the record is kept a
+ * while, marked ended: a request that read the Job's row before that commit
+ * (still QUEUED) must show it RUNNING as before, not QUEUED again.  Ended
+ * records are reused, oldest first, when no record is free.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -19,31 +22,42 @@
 #include "util/clock.h"
 
 /* At most one running Job per worker, and there are at most 256 workers
- * (config.c), so a claim always finds a free record. */
-#define PROGRESS_MAX 256
+ * (config.c), so a claim always finds a record that is free or ended; the
+ * other 256 keep the latest ended Jobs. */
+#define PROGRESS_MAX 512
 
 struct running {
     char job_id[128];    /* "" = free */
     int progress;
     char message[256];
     char when[32];       /* ISO 8601, the time of the step */
+    bool ended;          /* its outcome is committed (job_progress_end) */
+    unsigned long long ended_order;   /* when ended: larger = later */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct running table[PROGRESS_MAX];
+static unsigned long long ends;   /* how many records ended so far */
 
-/* The record of job_id, or a free one when add; NULL otherwise. Locked. */
+/* The record of job_id, or when add a free one (else the oldest ended one);
+ * NULL otherwise. Locked. */
 static struct running *find_locked(const char *job_id, bool add)
 {
-    struct running *free_one = NULL;
+    struct running *free_one = NULL, *oldest_ended = NULL;
 
     for (size_t i = 0; i < PROGRESS_MAX; i++) {
-        if (strcmp(table[i].job_id, job_id) == 0)
-            return &table[i];
-        if (free_one == NULL && table[i].job_id[0] == '\0')
-            free_one = &table[i];
+        struct running *r = &table[i];
+        if (strcmp(r->job_id, job_id) == 0)
+            return r;
+        if (free_one == NULL && r->job_id[0] == '\0')
+            free_one = r;
+        if (r->job_id[0] != '\0' && r->ended &&
+            (oldest_ended == NULL || r->ended_order < oldest_ended->ended_order))
+            oldest_ended = r;
     }
-    return add ? free_one : NULL;
+    if (!add)
+        return NULL;
+    return free_one != NULL ? free_one : oldest_ended;
 }
 
 /* Record progress (and message, or none) for job_id, adding its record. */
@@ -57,6 +71,7 @@ static int record(const char *job_id, int progress, const char *message)
     r = find_locked(job_id, true);
     if (r != NULL) {
         snprintf(r->job_id, sizeof(r->job_id), "%s", job_id);
+        r->ended = false;
         r->progress = progress;
         snprintf(r->message, sizeof(r->message), "%s", message ? message : "");
         clock_now_iso(r->when, sizeof(r->when));
@@ -78,10 +93,12 @@ int job_running_begin(const char *job_id)
 
 bool job_running(const char *job_id)
 {
+    struct running *r;
     bool found;
 
     pthread_mutex_lock(&lock);
-    found = find_locked(job_id, false) != NULL;
+    r = find_locked(job_id, false);
+    found = r != NULL && !r->ended;
     pthread_mutex_unlock(&lock);
     return found;
 }
@@ -103,13 +120,17 @@ void job_progress_show(const char *job_id, json_t *doc)
     pthread_mutex_unlock(&lock);
 }
 
-void job_progress_forget(const char *job_id)
+void job_progress_end(const char *job_id, bool outcome_committed)
 {
     struct running *r;
 
     pthread_mutex_lock(&lock);
     r = find_locked(job_id, false);
-    if (r != NULL)
-        r->job_id[0] = '\0';
+    if (r != NULL && outcome_committed) {
+        r->ended = true;
+        r->ended_order = ++ends;
+    } else if (r != NULL) {
+        r->job_id[0] = '\0';   /* the store still says QUEUED, and rightly */
+    }
     pthread_mutex_unlock(&lock);
 }

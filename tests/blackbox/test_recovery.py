@@ -542,6 +542,31 @@ class GatedServer:
         self.httpd.server_close()
 
 
+# ---------------------------------------------------------------- start-up gate
+
+def clone_machines(s, template, n, state):
+    """Insert n copies of a Machine row (and its child rows) with new UUIDs,
+    in the given stable state, each booking 128 MiB; returns the new ids."""
+    children = s.db.execute("SELECT id, type, tenant, parent, doc, priv FROM resources "
+                            "WHERE parent = ?", (template["id"],)).fetchall()
+    made = []
+    for i in range(n):
+        new_id = f"machines/{uuid.uuid4()}"
+        m = copy.deepcopy(template)
+        m["id"] = new_id
+        m["doc"]["name"] = f"{template['doc']['name']}-{i:05d}"
+        m["doc"]["state"] = state
+        m["doc"]["memory"] = 131072
+        m["priv"]["desired"] = state
+        m["priv"]["spec"]["memory"] = 131072
+        s.insert(m)
+        for cid, ctype, ctenant, _, cdoc, cpriv in children:
+            s.insert({"id": new_id + cid[len(template["id"]):], "type": ctype, "tenant": ctenant,
+                      "parent": new_id, "doc": json.loads(cdoc), "priv": json.loads(cpriv)})
+        made.append(new_id)
+    return made
+
+
 @test
 def start_up_answers_reads_while_reconciling():
     """cimid answers HTTP before it has re-created every machine in

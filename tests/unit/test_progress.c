@@ -1,0 +1,66 @@
+/*
+ * test_progress.c - the in-memory records of running Jobs (jobs/progress.c):
+ * a claimed Job shows RUNNING; once its outcome is committed the record
+ * outlives the run, so a row read before that commit (still QUEUED in the
+ * store) shows RUNNING, never QUEUED again; a run whose outcome was not
+ * committed leaves the Job as the store has it; ended records are reused
+ * oldest first, and a claim always finds a record.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "jobs/jobs.h"
+
+/* The state a Job document the store has QUEUED shows for job_id. */
+static const char *shown_state(const char *job_id, json_t **doc)
+{
+    *doc = json_pack("{s:s}", "state", "QUEUED");
+    job_progress_show(job_id, *doc);
+    return json_string_value(json_object_get(*doc, "state"));
+}
+
+int main(void)
+{
+    char id[64];
+    json_t *doc;
+    int claimed = 0;
+
+    CHECK(job_running_begin("jobs/a") == 0 && job_running("jobs/a"), "a claimed Job is running");
+    CHECK(strcmp(shown_state("jobs/a", &doc), "RUNNING") == 0, "and shows RUNNING");
+    json_decref(doc);
+
+    job_progress_end("jobs/a", true);
+    CHECK(!job_running("jobs/a"), "its run ended: no longer running");
+    CHECK(strcmp(shown_state("jobs/a", &doc), "RUNNING") == 0,
+          "a row read before its outcome's commit still shows RUNNING");
+    json_decref(doc);
+
+    CHECK(job_running_begin("jobs/b") == 0, "another Job claimed");
+    job_progress_end("jobs/b", false);
+    CHECK(strcmp(shown_state("jobs/b", &doc), "QUEUED") == 0,
+          "a run whose outcome was not committed shows as the store has it");
+    json_decref(doc);
+
+    /* 256 running Jobs (as many as workers can be) and 1,000 ended ones:
+     * every claim finds a record; the oldest ended records give way. */
+    for (int i = 0; i < 1000; i++) {
+        snprintf(id, sizeof(id), "jobs/ended-%d", i);
+        claimed += job_running_begin(id) == 0;
+        job_progress_end(id, true);
+    }
+    for (int i = 0; i < 256; i++) {
+        snprintf(id, sizeof(id), "jobs/running-%d", i);
+        claimed += job_running_begin(id) == 0;
+    }
+    CHECK(claimed == 1256, "every claim found a record (%d of 1256)", claimed);
+    CHECK(strcmp(shown_state("jobs/ended-999", &doc), "RUNNING") == 0,
+          "the latest ended record is still kept");
+    json_decref(doc);
+    CHECK(strcmp(shown_state("jobs/a", &doc), "QUEUED") == 0,
+          "the oldest ended record gave way");
+    json_decref(doc);
+    CHECK(job_running("jobs/running-0") && job_running("jobs/running-255"),
+          "running records are never taken");
+    return check_summary();
+}
