@@ -8,7 +8,10 @@
  * from:
  *
  *  - seeded by one listing when the connection opens (after the events
- *    below are registered, so that nothing falls between the two);
+ *    below are registered, so that nothing falls between the two), in a
+ *    thread of its own: on a remote host the listing asks every domain its
+ *    state, one round trip each (20 s for 100,000), and start-up must not
+ *    wait for it; until it is done, queries ask libvirt as without a table;
  *  - kept current by libvirt's lifecycle events (a domain started, stopped,
  *    paused, defined, ... by anyone), which libvirt delivers in the event
  *    loop thread of libvirt.c: each one re-reads that domain's state;
@@ -53,6 +56,9 @@ struct domain_states {
     atomic_bool seeded;         /* the table has every domain (cleared when an update
                                    could not be kept: out of memory) */
     atomic_bool closed;         /* the connection closed: no more events */
+    atomic_bool seeding;        /* the seeding thread runs */
+    pthread_t seeder;
+    bool seeder_started;        /* join it before the table goes */
     int event_id;               /* libvirt's lifecycle callback id, -1 = none */
     bool close_callback;        /* registered */
     atomic_int refs;            /* the connection, and the event registration */
@@ -151,6 +157,22 @@ static int seed(struct hv *hv, struct domain_states *s, struct cimi_error *err)
     return 0;
 }
 
+/* The seeding thread: the first listing, while the connection serves. */
+static void *seed_in_background(void *arg)
+{
+    struct hv *hv = arg;
+    struct domain_states *s = hv->states;
+    struct cimi_error err;
+
+    err_clear(&err);
+    if (seed(hv, s, &err) == 0)
+        atomic_store(&s->seeded, true);
+    else
+        log_warn("hypervisor: domain states are asked from the host (%s)", err.message);
+    atomic_store(&s->seeding, false);
+    return NULL;
+}
+
 bool states_in_memory(struct hv *hv)
 {
     return is_live(hv->states);
@@ -171,6 +193,7 @@ void states_open(struct hv *hv)
     pthread_mutex_init(&s->lock, NULL);
     atomic_init(&s->seeded, false);
     atomic_init(&s->closed, false);
+    atomic_init(&s->seeding, false);
     atomic_init(&s->refs, 1);
     s->event_id = -1;
     err_clear(&err);
@@ -186,9 +209,17 @@ void states_open(struct hv *hv)
     if (s->event_id < 0) {
         atomic_fetch_sub(&s->refs, 1);
         libvirt_fail(&err);
-    } else if (seed(hv, s, &err) == 0) {
-        atomic_store(&s->seeded, true);
-        return;
+    } else {
+        atomic_store(&s->seeding, true);
+        if (pthread_create(&s->seeder, NULL, seed_in_background, hv) == 0) {
+            s->seeder_started = true;
+            return;
+        }
+        atomic_store(&s->seeding, false);
+        if (seed(hv, s, &err) == 0) {   /* no thread: here, then */
+            atomic_store(&s->seeded, true);
+            return;
+        }
     }
     log_warn("hypervisor: domain states are asked from the host (%s)", err.message);
 }
@@ -199,6 +230,8 @@ void states_close(struct hv *hv)
 
     if (s == NULL)
         return;
+    if (s->seeder_started)
+        pthread_join(s->seeder, NULL);
     atomic_store(&s->seeded, false);
     if (s->event_id >= 0)
         virConnectDomainEventDeregisterAny(hv->conn, s->event_id);
@@ -346,7 +379,8 @@ int states_list(struct hv *hv, struct hv_machine_info **out, struct cimi_error *
     int rc;
 
     *out = NULL;
-    if (events_arrive(s) && !atomic_load(&s->seeded) && seed(hv, s, NULL) == 0)
+    if (events_arrive(s) && !atomic_load(&s->seeded) && !atomic_load(&s->seeding) &&
+        seed(hv, s, NULL) == 0)
         atomic_store(&s->seeded, true);  /* seeding failed before: again */
     if (!is_live(s))
         return STATES_ASK_LIBVIRT;
