@@ -24,6 +24,7 @@
 struct hv {
     virConnectPtr conn;
     bool is_test;              /* libvirt's test driver (no real guests) */
+    bool remote;               /* reached through libvirt's remote driver (a round trip per call) */
     const char *domain_type;   /* <domain type='...'>: "test", "kvm" or "qemu" */
     char storage_dir[1024];    /* QEMU: where disks, config drives and images live */
     bool lock_memory;          /* QEMU: guests may lock their memory (dedicated machines) */
