@@ -604,6 +604,12 @@ def start_up_answers_reads_while_reconciling():
         a = Client(d, "alice")
         before = d.log_text().count(done)
         tm = a.read(tpl["id"])
+        # caught between its re-definition and its start, it reads STOPPED for a moment
+        deadline = time.time() + 5
+        while op(tm, "stop") is None and time.time() < deadline:
+            time.sleep(0.02)
+            tm = a.read(tpl["id"])
+        check(op(tm, "stop"), f"the started machine offers stop (state {tm.get('state')})")
         got = []
 
         def change():
