@@ -14,6 +14,7 @@
  * formats.
  */
 #include "cimi/codec.h"
+#include "util/grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,18 +49,10 @@ static void put(struct out *o, const char *text, size_t n)
 {
     if (o->failed)
         return;
-    if (o->len + n + 2 > o->cap) {   /* + the final newline and NUL */
-        size_t cap = o->cap ? o->cap : 4096;
-        char *buf;
-        while (cap < o->len + n + 2)
-            cap *= 2;
-        buf = realloc(o->buf, cap);
-        if (buf == NULL) {
-            o->failed = true;
-            return;
-        }
-        o->buf = buf;
-        o->cap = cap;
+    /* + the final newline and NUL */
+    if (grow_buffer(&o->buf, &o->cap, o->len + n + 2) != 0) {
+        o->failed = true;
+        return;
     }
     memcpy(o->buf + o->len, text, n);
     o->len += n;

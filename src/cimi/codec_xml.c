@@ -22,6 +22,7 @@
  * and elements the descriptors do not know are a 400.
  */
 #include "cimi/codec.h"
+#include "util/grow.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -119,18 +120,9 @@ static void xput(struct xml_out *o, const char *text, size_t n)
 {
     if (o->failed)
         return;
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 4096;
-        char *buf;
-        while (cap < o->len + n + 1)
-            cap *= 2;
-        buf = realloc(o->buf, cap);
-        if (buf == NULL) {
-            o->failed = true;
-            return;
-        }
-        o->buf = buf;
-        o->cap = cap;
+    if (grow_buffer(&o->buf, &o->cap, o->len + n + 1) != 0) {   /* + the NUL */
+        o->failed = true;
+        return;
     }
     memcpy(o->buf + o->len, text, n);
     o->len += n;
