@@ -292,6 +292,9 @@ def download_options_refuse_bad_values():
         status, err = start_fails("--download-allow", value)
         eq(status, 2, f"--download-allow {value!r} refused (stderr {err!r})")
         isin("download-allow", err, f"the message names the option ({value!r})")
+    good = "127.0.0.1/32, ::1, fd00::/8,10.1.2.3/8,mirror.example,Mirror-2.Example.,localhost"
+    with Daemon(name="dl-good-list", args=["--download-allow", good]) as d:
+        check(d.alive(), f"--download-allow {good!r} is accepted")
     status, err = start_fails(config="download-allow = 127.0.0.1/40\n")
     eq(status, 2, f"a bad download-allow line in the config file ({err!r})")
     isin("download-allow", err, "the message names the key")
