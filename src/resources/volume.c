@@ -338,6 +338,21 @@ static int image_create(struct cimi_request *req, json_t *input, struct store_ro
     return 0;
 }
 
+/* imageLocation is checked when the image is made, and stays. */
+static int image_update(struct cimi_request *req, const json_t *before, struct store_row *row,
+                        struct job_spec *job, struct cimi_error *err)
+{
+    const char *was = json_string_value(json_object_get(before, "imageLocation")) ?: "";
+    const char *now = json_string_value(json_object_get(row->doc, "imageLocation")) ?: "";
+
+    (void)req;
+    (void)job;
+    if (strcmp(was, now) != 0)
+        return err_set(err, 400, "imageLocation",
+                       "the imageLocation of a VolumeImage does not change; make a new image");
+    return 0;
+}
+
 /* Not while its copy is being made. */
 static bool image_allowed(const struct store_row *row, const char *op)
 {
@@ -384,6 +399,7 @@ static int image_remove(struct cimi_request *req, struct store_row *row, struct 
 const struct resource_ops volume_image_ops = {
     .create = image_create,
     .check = image_check,
+    .update = image_update,
     .remove = image_remove,
     .allowed = image_allowed,
 };

@@ -150,3 +150,26 @@ def good_locations_accepted(fmt):
             assert_error(post(tenant, coll, rtype, location), 400, mention="imageLocation",
                          fmt=fmt)
     assert_unchanged(admin, before)
+
+
+@test(formats=BOTH)
+def location_does_not_change_by_update(fmt):
+    """A PUT cannot give an existing image another imageLocation (it would
+    skip the check at create); other attributes still change."""
+    d = daemon()
+    good = d.dirs["images"] + "/good.disk"
+    for user in ("alice", "admin"):
+        c = Client(d, user, fmt=fmt)
+        for coll, rtype in KINDS:
+            r = post(c, coll, rtype, good, name="stays")
+            eq(r.status, 201, f"{rtype} from {good}")
+            img = c.read(r.header("Location"))
+            for location in ("/etc/shadow", "file:///etc/passwd", good + "/../good.disk",
+                             "gopher://127.0.0.1/x"):
+                doc = dict(img, imageLocation=location)
+                assert_error(c.put(img["id"], doc, validate_request=False), 400,
+                             mention="imageLocation", fmt=fmt)
+                eq(c.read(img["id"]).get("imageLocation"), good, f"{rtype} keeps its location")
+            r = c.put(img["id"], dict(img, description="renamed"))
+            eq(r.status, 200, f"{rtype}: other attributes change ({r.body[:200]!r})")
+            eq(c.delete(img["id"]).status, 200, "delete")
