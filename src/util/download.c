@@ -272,18 +272,21 @@ static int transfer_failed(CURL *h, CURLcode rc, const struct transfer *t, const
                        "(--max-image-size)", t->max_bytes);
     if (t->write_failed)
         return err_set(err, 500, NULL, "cannot write the downloaded image: %s", strerror(errno));
-    if (t->timed_out)
-        return err_set(err, 504, "imageLocation", "download failed: timed out (after %ld s)",
-                       timeout_seconds);
     if (rc == CURLE_UNSUPPORTED_PROTOCOL)
         return err_set(err, 502, "imageLocation",
                        "download failed: only http and https are allowed (also in redirects)");
+    /* One message for every connect-level failure (resolution, refused,
+     * unreachable, timed out, TLS), also when the deadline passed meanwhile:
+     * no port scans. */
+    if (!t->connected)
+        return t->refused ? err_set(err, 403, "imageLocation", "refused: destination not allowed")
+                          : err_set(err, 502, "imageLocation", "download failed: could not connect");
+    if (t->timed_out)
+        return err_set(err, 504, "imageLocation", "download failed: timed out (after %ld s)",
+                       timeout_seconds);
     if (rc == CURLE_TOO_MANY_REDIRECTS)
         return err_set(err, 502, "imageLocation", "download failed: more than %d redirects",
                        DOWNLOAD_MAX_REDIRECTS);
-    if (!t->connected)  /* one message for every connect-level failure: no port scans */
-        return t->refused ? err_set(err, 403, "imageLocation", "refused: destination not allowed")
-                          : err_set(err, 502, "imageLocation", "download failed: could not connect");
     if (rc == CURLE_HTTP_RETURNED_ERROR) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         return err_set(err, 502, "imageLocation", "download failed: HTTP %ld", status);
