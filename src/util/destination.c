@@ -69,6 +69,21 @@ static const char *const refused_v6[] = {
     NULL,
 };
 
+static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/* ::ffff:a.b.c.d/96+N is the IPv4 network a.b.c.d/N (addresses are compared
+ * in that form too). */
+static void unmap_network(struct network *net)
+{
+    if (net->family != AF_INET6 || net->prefix < 96 ||
+        memcmp(net->bytes, v4_mapped, sizeof(v4_mapped)) != 0)
+        return;
+    net->family = AF_INET;
+    net->prefix -= 96;
+    memmove(net->bytes, net->bytes + 12, 4);
+    memset(net->bytes + 4, 0, 12);
+}
+
 /* Parse "ADDR" or "ADDR/N" (strictly: no spaces, N within the family). */
 static int parse_network(const char *text, struct network *net)
 {
@@ -100,6 +115,7 @@ static int parse_network(const char *text, struct network *net)
             return -1;
         net->prefix = (int)prefix;
     }
+    unmap_network(net);
     return 0;
 }
 
@@ -124,8 +140,6 @@ static bool in_any(const struct address *a, const char *const *networks)
 
 static bool to_address(const struct sockaddr *sa, struct address *a)
 {
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
     memset(a, 0, sizeof(*a));
     if (sa == NULL)
         return false;
@@ -138,7 +152,7 @@ static bool to_address(const struct sockaddr *sa, struct address *a)
         return false;
     memcpy(a->bytes, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
     a->family = AF_INET6;
-    if (memcmp(a->bytes, mapped, sizeof(mapped)) == 0) {
+    if (memcmp(a->bytes, v4_mapped, sizeof(v4_mapped)) == 0) {
         a->family = AF_INET;
         memmove(a->bytes, a->bytes + 12, 4);
         memset(a->bytes + 4, 0, 12);

@@ -5,6 +5,7 @@
  * and how its networks and host names let addresses through.
  */
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -86,6 +87,30 @@ static void test_parsing(void)
     }
 }
 
+/* Every address of the host's own interfaces is refused, public or not. */
+static void test_own_addresses(void)
+{
+    struct ifaddrs *list;
+    char text[INET6_ADDRSTRLEN];
+    int seen = 0;
+
+    CHECK(getifaddrs(&list) == 0, "own: the interfaces are listed");
+    for (struct ifaddrs *i = list; i != NULL; i = i->ifa_next) {
+        const struct sockaddr *sa = i->ifa_addr;
+        if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+            continue;
+        inet_ntop(sa->sa_family,
+                  sa->sa_family == AF_INET ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+                                           : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr,
+                  text, sizeof(text));
+        CHECK(!destination_allowed(sa, "some.example"), "own: %s (%s) is refused", text,
+              i->ifa_name);
+        seen++;
+    }
+    freeifaddrs(list);
+    CHECK(seen > 0, "own: %d addresses checked", seen);
+}
+
 static void test_allow_list(void)
 {
     char msg[256];
@@ -98,6 +123,12 @@ static void test_allow_list(void)
                                      sizeof(msg)) == 0, "allow: a list");
     CHECK(allowed("127.0.0.1", "anything"), "allow: 127.0.0.1 in 127.0.0.1/32");
     CHECK(allowed("::ffff:127.0.0.1", "x"), "allow: the mapped form alike");
+    CHECK(destination_set_allow_list("::ffff:10.9.0.0/112", msg, sizeof(msg)) == 0 &&
+              allowed("10.9.1.2", "x") && allowed("::ffff:10.9.1.2", "x") &&
+              !allowed("10.8.1.2", "x"),
+          "allow: a mapped network is its IPv4 network");
+    CHECK(destination_set_allow_list("127.0.0.1/32,10.1.0.0/16,fd00::/8,mirror.example", msg,
+                                     sizeof(msg)) == 0, "allow: the list again");
     CHECK(!allowed("127.0.0.2", "x"), "allow: 127.0.0.2 not in 127.0.0.1/32");
     CHECK(allowed("10.1.255.1", "x") && !allowed("10.2.0.1", "x"), "allow: 10.1.0.0/16");
     CHECK(allowed("fd00::5", "x") && !allowed("fc00::5", "x"), "allow: fd00::/8");
@@ -115,6 +146,7 @@ int main(void)
 {
     test_ranges();
     test_parsing();
+    test_own_addresses();
     test_allow_list();
     return check_summary();
 }
