@@ -311,12 +311,15 @@ def machine_volume_templates(fmt):
     tpl_body = {"resourceURI": NS + "/MachineTemplate", "name": f"mt-{fmt}",
                 "machineConfig": {"href": c.default_config()["id"]},
                 "machineImage": {"href": c.default_image()["id"]},
-                "volumeTemplates": [{"href": vt, "initialLocation": "/dev/vde"}]}
+                "volumeTemplates": [{"href": vt, "initialLocation": "/dev/vde",
+                                     "deleteWithMachine": True}]}
     r = client("json").post(c.add_href("machineTemplates"), tpl_body)
     mt, _ = created(r, "MachineTemplate")
-    got = c.read(mt).get("volumeTemplates") or []
+    got = c.read(mt).get("volumeTemplates") or []  # XML: validated, the extension included
     eq([(e.get("href"), e.get("initialLocation")) for e in got], [(vt, "/dev/vde")],
        "a MachineTemplate shows its volumeTemplates")
+    eq(client("json").read(mt)["volumeTemplates"][0].get("deleteWithMachine"), True,
+       "and their deleteWithMachine")
     # deleting the machine deletes only the volume whose entry said so
     eq(c.delete(m["id"]).status, 200, "delete the machine")
     assert_error(c.get(goes["id"]), 404, fmt=fmt)
@@ -434,3 +437,53 @@ def machine_volume_templates_crash():
             for v in vols:
                 eq(c.read(v).get("state"), "AVAILABLE", f"{v} made")
         eq(sorted(ids(c.list("volumes"))), all_volumes, "no Volume lost or made twice")
+
+
+@test
+def qemu_machine_volume_templates():
+    """On QEMU (qemu:///embed) the create Job makes the volumes' qcow2 files
+    before the guest boots: the guest sees both disks; deleting the
+    machine removes the file of the volume that goes with it only.  A
+    create that fails removes the files it made."""
+    import os
+    from test_qemu import endpoint, qemu_daemon, test_image, wait_disks
+    with qemu_daemon("families-qemu") as d:
+        c = Client(d, "alice")
+        img = test_image(c)
+        vfile = lambda v: os.path.join(d.root, "storage", "volumes", v.rsplit("/", 1)[1] + ".qcow2")
+        body = machine_create_doc(c, "vt-guest", "STARTED", volumeTemplates=[
+            {"volumeConfig": {"capacity": GIB}, "initialLocation": "/dev/vdc"},
+            {"volumeConfig": {"capacity": 2 * GIB}, "initialLocation": "/dev/vdd",
+             "deleteWithMachine": True}])
+        body["machineTemplate"]["machineImage"] = {"href": img["id"]}
+        r = c.post(c.add_href("machines"), body)
+        loc, job = created(r, "vt-guest")
+        c.wait_job(job, timeout=120)
+        m = c.wait_state(loc, "STARTED", timeout=60)
+        att = {a.get("initialLocation"): ref(a, "volume") for a in attachments(c, m)}
+        for dev in ("/dev/vdc", "/dev/vdd"):
+            check(os.path.exists(vfile(att[dev])), f"the file of the volume at {dev}")
+        # (a guest names virtio disks in the order it finds them, not by libvirt's target)
+        extra = lambda ds: sorted(n for k, n in ds.items() if k.startswith("vd") and
+                                  k[-1].isalpha() and k != "vda")
+        wait_disks(endpoint(m, 80), lambda ds: extra(ds) == [GIB, 2 * GIB],
+                   "the guest sees both volumes (1 GiB and 2 GiB)")
+        eq(c.delete(m["id"]).status, 200, "delete the machine")
+        check(not os.path.exists(vfile(att["/dev/vdd"])), "deleteWithMachine: its file is gone")
+        check(os.path.exists(vfile(att["/dev/vdc"])), "the other volume's file stays")
+        eq(c.delete(att["/dev/vdc"]).status, 200, "delete the kept volume")
+        check(not os.path.exists(vfile(att["/dev/vdc"])), "and its file")
+        # a failed create leaves no file behind
+        before = set(os.listdir(os.path.join(d.root, "storage", "volumes")))
+        body = machine_create_doc(c, "vt-doomed", volumeTemplates=[
+            {"volumeConfig": {"capacity": GIB}}])
+        body["machineTemplate"]["machineImage"] = {"href": img["id"]}
+        body["machineTemplate"]["machineConfig"] = {"cpu": 1, "memory": 262144,
+                                                    "cpuArch": "x86-64"}
+        r = c.post(c.add_href("machines"), body)
+        if r.status in (201, 202):
+            c.wait_job(r.header("CIMI-Job-URI"), expect="FAILED", timeout=120)
+        else:
+            assert_error(r, 400, "cpuArch")
+        eq(set(os.listdir(os.path.join(d.root, "storage", "volumes"))), before,
+           "no volume file remains from a failed create")
