@@ -379,8 +379,10 @@ int machine_volume_attach_new(struct store *st, const struct store_row *machine,
     if (choose_device(st, machine, initial_location, target, sizeof(target), err) != 0)
         return -1;
     memset(&row, 0, sizeof(row));
-    if (resource_new_child(st, machine, "volumes", &t_machine_volume, &row, err) != 0)
+    if (resource_new_child(st, machine, "volumes", &t_machine_volume, &row, err) != 0) {
+        store_row_clear(&row);
         return -1;
+    }
     snprintf(location, len, "/dev/%s", target);
     json_object_set_new(row.doc, "initialLocation", json_string(location));
     json_object_set_new(row.doc, "volume", json_pack("{s:s}", "href", volume));
