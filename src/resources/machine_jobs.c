@@ -199,7 +199,7 @@ static void forget_volumes_and_record(struct store_row *row, void *arg)
     struct failed_create *f = arg;
     struct cimi_error err;
 
-    if (machine_volumes_forget(f->st, row->id, true, &err) != 0)
+    if (machine_volumes_forget(f->st, row->id, VOLUMES_MADE_WITH_IT, &err) != 0)
         log_error("machine: %s: cannot remove the volumes made with it: %s", row->id,
                   err.message);
     record_state(row, &f->outcome);
@@ -215,7 +215,7 @@ static int fail_create(struct job_context *ctx, struct host_use *h, const struct
     int rc;
 
     if (machine != NULL)
-        machine_volumes_drop_storage(ctx->st, machine, true);
+        machine_volumes_drop_storage(ctx->st, machine, VOLUMES_MADE_WITH_IT);
     rc = job_complete(ctx->st, ctx->job_id, machine, forget_volumes_and_record, &f, false,
                       cause->message, err);
     hosts_done(h);
@@ -393,11 +393,11 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
     }
     hosts_done(&h);
     machine_interfaces_unplug(st, row.id);  /* networks: its DHCP reservations */
-    machine_volumes_drop_storage(st, row.id, false);  /* volumes deleted with it */
+    machine_volumes_drop_storage(st, row.id, VOLUMES_DELETED_WITH_IT);
     if (st->ops->begin(st, err) != 0)
         goto failed;
     if (machine_interfaces_forget(st, row.id, err) != 0 ||  /* networks: its Addresses */
-        machine_volumes_forget(st, row.id, false, err) != 0 ||
+        machine_volumes_forget(st, row.id, VOLUMES_DELETED_WITH_IT, err) != 0 ||
         st->ops->remove(st, row.id, err) != 0 ||
         job_finish(st, ctx->job_id, true, "deleted", err) != 0 || st->ops->commit(st, err) != 0) {
         st->ops->rollback(st);
@@ -434,7 +434,7 @@ static void cancel_create(struct job_context *ctx)
     if (load_machine(ctx, &row, NULL) != 0)
         return;
     machine_request_of(&row, &rq);
-    machine_volumes_forget(ctx->st, row.id, true, NULL);  /* never made: only rows */
+    machine_volumes_forget(ctx->st, row.id, VOLUMES_MADE_WITH_IT, NULL);  /* rows only */
     if (ctx->st->ops->remove(ctx->st, row.id, NULL) == 0)
         hosts_release(machine_host_of(&row), resource_uuid(row.id), &rq);
     store_row_clear(&row);

@@ -106,7 +106,7 @@ int machine_volume_templates_create(struct cimi_request *req, const struct store
 /* The attachments of the machine that the filter keeps: their volumes
  * (and, in attachments, their own ids). */
 struct owned_ctx {
-    bool failed_create;  /* those made with it; else those deleted with it */
+    enum machine_volumes which;
     json_t *volumes;
     json_t *attachments;
 };
@@ -118,19 +118,19 @@ static int collect_owned(void *arg, struct store_row *row)
     bool made = json_string_value(json_object_get(row->priv, "createdWith")) != NULL;
     bool goes = json_is_true(json_object_get(row->priv, "deleteWithMachine"));
 
-    if (volume != NULL && made && (c->failed_create || goes)) {
+    if (volume != NULL && made && (c->which == VOLUMES_MADE_WITH_IT || goes)) {
         json_array_append_new(c->volumes, json_string(volume));
         json_array_append_new(c->attachments, json_string(row->id));
     }
     return 0;
 }
 
-/* The volumes of the machine's attachments that were made with it (or,
- * !failed_create, that go with it): a new array, NULL on error. */
-static json_t *owned_volumes(struct store *st, const char *machine, bool failed_create,
+/* The volumes of the machine's attachments that were made with it (or only
+ * those that go with it): a new array, NULL on error. */
+static json_t *owned_volumes(struct store *st, const char *machine, enum machine_volumes which,
                              json_t **attachments, struct cimi_error *err)
 {
-    struct owned_ctx ctx = {failed_create, json_array(), json_array()};
+    struct owned_ctx ctx = {which, json_array(), json_array()};
 
     if (st->ops->list(st, "MachineVolume", machine, NULL, collect_owned, &ctx, err) != 0) {
         json_decref(ctx.volumes);
@@ -197,7 +197,7 @@ static int make_one(struct store *st, struct host_use *h, const char *path,
 int machine_volumes_make(struct store *st, const struct store_row *machine,
                          struct cimi_error *err)
 {
-    json_t *volumes = owned_volumes(st, machine->id, true, NULL, err), *v;
+    json_t *volumes = owned_volumes(st, machine->id, VOLUMES_MADE_WITH_IT, NULL, err), *v;
     struct host_use h;
     size_t i;
     int rc;
@@ -218,10 +218,11 @@ int machine_volumes_make(struct store *st, const struct store_row *machine,
     return rc;
 }
 
-void machine_volumes_drop_storage(struct store *st, const char *machine, bool failed_create)
+void machine_volumes_drop_storage(struct store *st, const char *machine,
+                                  enum machine_volumes which)
 {
     struct cimi_error err;
-    json_t *volumes = owned_volumes(st, machine, failed_create, NULL, &err), *v;
+    json_t *volumes = owned_volumes(st, machine, which, NULL, &err), *v;
     struct host_use h;
     size_t i;
 
@@ -238,7 +239,7 @@ void machine_volumes_drop_storage(struct store *st, const char *machine, bool fa
     json_decref(volumes);
 }
 
-int machine_volumes_forget(struct store *st, const char *machine, bool failed_create,
+int machine_volumes_forget(struct store *st, const char *machine, enum machine_volumes which,
                            struct cimi_error *err)
 {
     json_t *attachments = NULL, *volumes, *v;
@@ -246,7 +247,7 @@ int machine_volumes_forget(struct store *st, const char *machine, bool failed_cr
     size_t i;
     int rc;
 
-    volumes = owned_volumes(st, machine, failed_create, &attachments, err);
+    volumes = owned_volumes(st, machine, which, &attachments, err);
     rc = volumes != NULL ? 0 : -1;
     json_array_foreach(volumes, i, v) {
         const char *ids[] = {json_string_value(v), json_string_value(json_array_get(attachments, i))};

@@ -67,11 +67,15 @@ int machine_volume_templates_create(struct cimi_request *req, const struct store
  * the Volumes made with it (idempotent), then each Volume AVAILABLE. */
 int machine_volumes_make(struct store *st, const struct store_row *machine,
                          struct cimi_error *err);
-/* The storage of the Volumes made with the machine (a failed create) or of
- * those to be deleted with it (its delete), best effort; then, inside the
- * caller's transaction, machine_volumes_forget removes their rows. */
-void machine_volumes_drop_storage(struct store *st, const char *machine, bool failed_create);
-int machine_volumes_forget(struct store *st, const char *machine, bool failed_create,
+/* Which Volumes of a machine: all those made with it (a failed or stopped
+ * create), or only those its entry said go with it (its delete). */
+enum machine_volumes { VOLUMES_MADE_WITH_IT, VOLUMES_DELETED_WITH_IT };
+/* Their storage, best effort (before the outcome's transaction); then,
+ * inside the caller's transaction, machine_volumes_forget removes their
+ * rows and attachments. */
+void machine_volumes_drop_storage(struct store *st, const char *machine,
+                                  enum machine_volumes which);
+int machine_volumes_forget(struct store *st, const char *machine, enum machine_volumes which,
                            struct cimi_error *err);
 
 extern const struct job_kind volume_create_job, volume_delete_job, volume_resize_job,
