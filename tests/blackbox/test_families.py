@@ -487,3 +487,64 @@ def qemu_machine_volume_templates():
             assert_error(r, 400, "cpuArch")
         eq(set(os.listdir(os.path.join(d.root, "storage", "volumes"))), before,
            "no volume file remains from a failed create")
+
+
+def _raw_create(port, path, auth, body, out, i):
+    import http.client
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", path, body=body, headers={"Authorization": auth,
+                                                       "Content-Type": "application/json",
+                                                       "Accept": "application/json"})
+        r = conn.getresponse()
+        r.read()
+        out[i] = r.status
+        conn.close()
+    except Exception:  # connection reset by the kill
+        out[i] = None
+
+
+@test
+def machine_volume_templates_kill9():
+    """kill -9 while creations with volumeTemplates run: after the restart
+    every machine has all its volumes, AVAILABLE and attached once, and no
+    Volume is left without its machine."""
+    import threading
+    import time
+    import urllib.parse
+    with Daemon(name="vt-kill9") as d:
+        c = Client(d, "alice")
+        add = c.add_href("machines")
+        u = urllib.parse.urlsplit(add)
+        n, out = 24, [None] * 24
+        bodies = [json.dumps(machine_create_doc(c, f"k{i:02d}", "STARTED", volumeTemplates=[
+            {"volumeConfig": {"capacity": GIB}},
+            {"volumeConfig": {"capacity": GIB}, "deleteWithMachine": True}])).encode()
+            for i in range(n)]
+        threads = [threading.Thread(target=_raw_create, args=(d.port, u.path, c.auth_header(),
+                                                              bodies[i], out, i), daemon=True)
+                   for i in range(n)]
+        for t in threads:
+            t.start()
+        deadline = time.time() + 30
+        while sum(1 for o in out if o is not None) < n // 3 and time.time() < deadline:
+            time.sleep(0.005)
+        d.kill9()
+        for t in threads:
+            t.join(30)
+        check(any(o in (201, 202) for o in out), f"creations answered before the kill: {out}")
+        d.start()
+        c = Client(d, "alice")
+        machines = coll_items(c.list("machines"))
+        check(len(machines) >= sum(1 for o in out if o in (201, 202)),
+              "every creation answered before the kill exists")
+        attached = []
+        for m in machines:
+            m = c.wait_state(m["id"], "STARTED")
+            vols = [ref(a, "volume") for a in attachments(c, m)]
+            eq(len(vols), 2, f"{m['name']} has both its volumes")
+            for v in vols:
+                eq(c.wait_state(v, "AVAILABLE").get("state"), "AVAILABLE", f"{v} made")
+            attached += vols
+        eq(sorted(ids(c.list("volumes"))), sorted(attached),
+           "every Volume belongs to one machine, none is left over or made twice")
