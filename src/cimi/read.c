@@ -592,7 +592,7 @@ static bool offers_add(struct cimi_request *req, const struct cimi_type *t, cons
     struct cimi_error err;
     bool writable;
 
-    if (resource_ops_of(t)->provider_only)
+    if (resource_ops_of(t)->provider_only || resource_ops_of(t)->provider_creates)
         return false;
     if (parent[0] == '\0')
         return true;
