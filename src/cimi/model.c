@@ -648,6 +648,36 @@ const struct cimi_attr *model_attr(const struct cimi_type *t, const char *name)
     return NULL;
 }
 
+/* Chosen so that every layer below computes with them without overflow: a
+ * capacity in bytes (KB x 1024) and a machine's memory times the largest
+ * overcommit percentage stay far below 2^63.  (The Host's cpu and memory
+ * are read-only figures of the host, never validated.) */
+static const struct {
+    const char *name;
+    struct cimi_range range;
+} integer_ranges[] = {
+    {"cpu", {1, 256, "vCPUs"}},
+    {"memory", {1024, 4294967296LL, "KiB"}},              /* 1 MiB .. 4 TiB */
+    {"capacity", {1, 17179869184LL, "KB"}},               /* 1 KB .. 16 TiB */
+    {"cpuSpeed", {1, 1000000, "MHz"}},
+    {"mtu", {576, 9000, "bytes"}},
+    {"memoryOvercommit", {10, 10000000, "percent"}},
+    {"cpuOvercommit", {10, 10000000, "percent"}},
+    {"guestPort", {1, 65535, ""}},
+    {"port", {1, 65535, ""}},
+    {"progress", {0, 100, "percent"}},
+    {"returnCode", {0, 999, ""}},
+};
+static const struct cimi_range default_range = {0, 2147483647LL, ""};
+
+const struct cimi_range *model_range(const struct cimi_attr *a)
+{
+    for (size_t i = 0; i < sizeof(integer_ranges) / sizeof(integer_ranges[0]); i++)
+        if (strcmp(integer_ranges[i].name, a->name) == 0)
+            return &integer_ranges[i].range;
+    return &default_range;
+}
+
 const char *model_type_ns(const struct cimi_type *t)
 {
     return t == &t_host ? CIMID_NS : CIMI_NS;

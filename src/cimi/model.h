@@ -101,6 +101,18 @@ const struct cimi_type *model_type_by_collection(const char *cep_attr);
 /* The attribute `name` of type t (common attributes included when t->common); NULL if none. */
 const struct cimi_attr *model_attr(const struct cimi_type *t, const char *name);
 
+/* The values a K_INTEGER attribute accepts: validate.c refuses any other
+ * with 400 naming the attribute (README.md lists them). */
+struct cimi_range {
+    long long min, max;
+    const char *unit;               /* for messages: "KB", "vCPUs" or "" */
+};
+
+/* The range of integer attribute a.  An integer attribute's name means the
+ * same quantity in every type that has it (capacity, cpu, memory, mtu...),
+ * so ranges are kept by name; a name without one gets 0..2^31-1. */
+const struct cimi_range *model_range(const struct cimi_attr *a);
+
 /* The namespace of t's documents and type URI: CIMI_NS, or CIMID_NS for
  * cimid's own resource types (Host). */
 const char *model_type_ns(const struct cimi_type *t);
