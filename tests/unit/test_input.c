@@ -200,9 +200,12 @@ static void walk(const struct cimi_type *top, const struct cimi_type *t, const c
 
 static void test_integer_ranges(void)
 {
+    /* Request documents and the items of sub-collections. */
     static const struct cimi_type *const requests[] = {
         &t_machine_create, &t_volume_create, &t_network_create, &t_network_port_create,
-        &t_address_create, &t_forwarding_group_create, &t_credential_create, NULL,
+        &t_address_create, &t_forwarding_group_create, &t_credential_create,
+        &t_machine_volume, &t_machine_network_interface, &t_forwarding_group_network, &t_disk,
+        NULL,
     };
     struct found found = {0, 0};
     const char *trail[2 * MAX_WALK + 2];
