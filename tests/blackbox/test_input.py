@@ -110,6 +110,15 @@ def create_cases(c):
         cases.append(("machines", machine, "machineTemplate.machineConfig." + attr))
         cases.append(("machineTemplates", template, "machineConfig." + attr))
     cases.append(("machines", machine, "machineTemplate.networkInterfaces.0.mtu"))
+
+    def machine_with_volume():
+        doc = machine()
+        del doc["machineTemplate"]["networkInterfaces"]
+        doc["machineTemplate"]["volumeTemplates"] = [{"volumeConfig": {"capacity": GIB}}]
+        return doc
+
+    cases.append(("machines", machine_with_volume,
+                  "machineTemplate.volumeTemplates.0.volumeConfig.capacity"))
     cases += [
         ("volumeConfigs", lambda: {"resourceURI": NS + "/VolumeConfiguration", "name": "rng-vc",
                                    "format": "qcow2", "capacity": GIB}, "capacity"),
