@@ -10,8 +10,8 @@
 #define CIMID_URLDECODE_H
 
 /* The decoded copy of text (free() it), or NULL with *why saying what is
- * wrong: a malformed escape (not '%' and two hex digits), a NUL byte
- * (escaped or not), or a result that is not valid UTF-8.  NULL with *why
+ * wrong: a malformed escape (not '%' and two hex digits), an escaped NUL
+ * byte (%00), or a result that is not valid UTF-8.  NULL with *why
  * "out of memory" when malloc fails. */
 char *url_decode(const char *text, const char **why);
 
