@@ -8,8 +8,9 @@
  * commit a Job with work left is queued for the workers.  A delete or an
  * update that left work to a Job waits a little for it, so that a quick Job
  * answers 200 with its outcome (202 when it takes longer).  A create or an
- * action whose Job a free worker took at once waits a few milliseconds too
- * (still 201/202): a quick Job is then done when the client first polls it.
+ * action whose Job a free worker took at once waits a few milliseconds too:
+ * a quick Job is then done when the client first polls it, and a create
+ * whose Job is done answers 201 (202 while its Job is not: DSP0263 4.2.1.6).
  *
  * Sub-collections (machines/{id}/volumes) are written like top-level
  * collections when their type's resource_ops allow it: the principal must
@@ -241,12 +242,26 @@ static int check_parent(struct mutation *m, const char *parent)
     return rc;
 }
 
+/* The created resource as its finished Job left it (kept as created if it
+ * cannot be read now). */
+static void reload_created(struct mutation *m, const struct cimi_type *t)
+{
+    struct store_row now;
+    struct cimi_error ignored;
+
+    if (resource_load(m->req, m->row.id, t, &now, &ignored) != 0)
+        return;
+    store_row_clear(&m->row);
+    m->row = now;
+}
+
 void create_item(struct cimi_request *req, const struct target *tg, struct cimi_response *resp)
 {
     const struct cimi_type *t = tg->type;
     const struct resource_ops *ro = resource_ops_of(t);
     const struct cimi_type *input_type = ro->create_input ? ro->create_input : t;
     struct mutation m;
+    int status = 201;
 
     mutation_init(&m, req, resp);
     if (ro->provider_only) {
@@ -272,10 +287,16 @@ void create_item(struct cimi_request *req, const struct target *tg, struct cimi_
             ro->abort_create(req, &m.row);
         goto fail;
     }
-    mutation_wait_briefly(&m);
+    /* DSP0263 4.2.1.6: 201 only when the Job is complete (it had no work,
+     * or ended within the short wait: then the resource as it is now);
+     * else 202 with the partial resource (4.2.1.7). */
+    if (m.spec.op[0] && !mutation_wait_briefly(&m))
+        status = 202;
+    else if (m.spec.op[0])
+        reload_created(&m, t);
     render_uri(req, m.row.id, resp->location, sizeof(resp->location));
     snprintf(resp->etag, sizeof(resp->etag), "\"%lld\"", m.row.version);
-    handlers_set_doc(resp, 201, render_row(req, t, &m.row), t, false);
+    handlers_set_doc(resp, status, render_row(req, t, &m.row), t, false);
     log_info("cimi: %s created %s (job %s)", req->who.name, m.row.id, m.job_id);
     mutation_free(&m);
     return;
