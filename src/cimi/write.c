@@ -201,31 +201,18 @@ static int load_for_change(struct mutation *m, const struct target *tg, const ch
     const struct cimi_type *t = tg->type;
     const struct resource_ops *ro = resource_ops_of(t);
     struct cimi_request *req = m->req;
-    bool is_action = strcmp(op, "edit") != 0 && strcmp(op, "delete") != 0;
-    const char *state;
 
     if (resource_load(req, tg->item, t, &m->row, &m->err) != 0)
         return -1;
     m->loaded_version = m->row.version;
-    if (!is_action && ro->provider_only && !(t == &t_job && strcmp(op, "delete") == 0))
-        return err_set(&m->err, 405, NULL, "%s resources are managed by the provider", t->name);
-    if (!render_writable(req, &m->row))
-        return err_set(&m->err, 403, NULL, "%s '%s' cannot be changed by %s", t->name, tg->item,
-                       req->who.name);
-    if (!is_action && check_if_match(req, &m->row, &m->err) != 0)
+    /* If-Match guards every change, actions included (RFC 9110 13.1.1). */
+    if (check_if_match(req, &m->row, &m->err) != 0)
         return -1;
-    /* Decide on the state as it is now (it may have changed outside cimid). */
+    /* Decide on the state as it is now (it may have changed outside cimid),
+     * exactly as its operations were offered (resources/allow.c). */
     if (ro->refresh)
         ro->refresh(req, &m->row);
-    if (ro->allowed && !ro->allowed(&m->row, op)) {
-        state = json_string_value(json_object_get(m->row.doc, "state"));
-        if (state == NULL)
-            return err_set(&m->err, 409, is_action ? "action" : NULL,
-                           "'%s' is not allowed on %s '%s' now", op, t->name, tg->item);
-        return err_set(&m->err, 409, is_action ? "action" : NULL,
-                       "%s '%s' is %s; '%s' is not allowed now", t->name, tg->item, state, op);
-    }
-    return 0;
+    return resource_op_check(req, t, &m->row, op, &m->err);
 }
 
 /* A sub-collection's parent: visible (404 otherwise) and changeable by the principal. */

@@ -95,7 +95,8 @@ static const struct state_ops allowed_table[] = {
     {"STARTED", {"edit", "delete", "restart", "stop", "pause", "suspend", "capture", "restore",
                  "attach", "detach", NULL}},
     {"PAUSED", {"edit", "delete", "restart", "start", "stop", "capture", "attach", "detach", NULL}},
-    {"SUSPENDED", {"edit", "delete", "restart", "start", "capture", NULL}},
+    /* No capture: libvirt takes no snapshot of a saved domain. */
+    {"SUSPENDED", {"edit", "delete", "restart", "start", NULL}},
     {"ERROR", {"edit", "delete", "restart", "start", "stop", "detach", NULL}},
     {NULL, {NULL}},
 };

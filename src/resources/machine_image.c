@@ -115,9 +115,11 @@ static int load_source_machine(struct cimi_request *req, const char *machine_pat
     if (resource_ops_of(&t_machine)->refresh)
         resource_ops_of(&t_machine)->refresh(req, machine);
     state = json_string_value(json_object_get(machine->doc, "state"));
-    if (!resource_ops_of(&t_machine)->allowed(machine, "capture")) {
-        err_set(err, 409, "imageLocation", "Machine '%s' is %s; it cannot be captured now",
-                machine_path, state ? state : "busy");
+    /* Exactly when the Machine offers capture (resources/allow.c). */
+    if (resource_op_check(req, &t_machine, machine, "capture", err) != 0) {
+        if (err->status == 409)
+            err_set(err, 409, "imageLocation", "Machine '%s' is %s; it cannot be captured now",
+                    machine_path, state ? state : "busy");
         store_row_clear(machine);
         return -1;
     }
@@ -319,6 +321,16 @@ static int check_unused(struct store *st, const struct store_row *row, struct ci
     return 0;
 }
 
+/* A file of cimid's that a disk uses is not deleted (offered and checked:
+ * resources/allow.c). */
+static int image_refuse(struct cimi_request *req, const struct store_row *row, const char *op,
+                        struct cimi_error *err)
+{
+    if (strcmp(op, "delete") != 0 || !json_is_true(json_object_get(row->priv, "file")))
+        return 0;
+    return check_unused(req->st, row, err);
+}
+
 static int image_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
                         struct cimi_error *err)
 {
@@ -327,8 +339,6 @@ static int image_remove(struct cimi_request *req, struct store_row *row, struct 
 
     if (!snapshot && !has_file)  /* registered: nothing of cimid's behind it */
         return req->st->ops->remove(req->st, row->id, err);
-    if (has_file && check_unused(req->st, row, err) != 0)
-        return -1;
     json_object_set_new(row->priv, "previous", json_string(string_of(row->doc, "state")));
     json_object_set_new(row->doc, "state", json_string("DELETING"));
     resource_touch(row->doc);
@@ -345,6 +355,7 @@ const struct resource_ops machine_image_ops = {
     .update = image_update,
     .remove = image_remove,
     .allowed = image_allowed,
+    .refuse = image_refuse,
 };
 
 /* ---- the Machine's restore action ---- */

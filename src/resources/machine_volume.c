@@ -185,16 +185,17 @@ out:
     return rc;
 }
 
-static int detach_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+/* A detach needs a machine that allows it and an idle Volume (offered and
+ * checked: resources/allow.c). */
+static int detach_refuse(struct cimi_request *req, const struct store_row *row, const char *op,
                          struct cimi_error *err)
 {
     const char *volume = resource_ref(row->doc, "volume");
     struct store_row machine, vol;
     bool busy;
 
-    if (strcmp(json_string_value(json_object_get(row->priv, "pending")) ?: "", "attach") == 0)
-        return err_set(err, 409, NULL, "'%s' is being attached; detach it when its Job is done",
-                       row->id);
+    if (strcmp(op, "delete") != 0)
+        return 0;
     if (load_machine(req, row->parent, "detach", &machine, err) != 0)
         return -1;
     store_row_clear(&machine);
@@ -206,6 +207,14 @@ static int detach_remove(struct cimi_request *req, struct store_row *row, struct
     if (busy)
         return err_set(err, 409, NULL, "Volume '%s' is busy; detach it when its Job is done",
                        volume);
+    return 0;
+}
+
+static int detach_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+                         struct cimi_error *err)
+{
+    const char *volume = resource_ref(row->doc, "volume");
+
     json_object_set_new(row->priv, "pending", json_string("detach"));
     if (req->st->ops->update(req->st, row, err) != 0 ||
         volume_set_busy(req->st, volume, "detach", err) != 0)
@@ -216,20 +225,19 @@ static int detach_remove(struct cimi_request *req, struct store_row *row, struct
     return 0;
 }
 
-/* Delete (detach) unless a detach is under way; never edited.  delete is
- * offered while the (quick) attach Job runs, so that the 201 reply already
- * shows it: a DELETE in that moment answers 409. */
+/* Delete (detach) unless an attach or a detach is under way; never edited. */
 static bool attachment_allowed(const struct store_row *row, const char *op)
 {
     const char *pending = json_string_value(json_object_get(row->priv, "pending")) ?: "";
 
-    return strcmp(op, "delete") == 0 && strcmp(pending, "detach") != 0;
+    return strcmp(op, "delete") == 0 && pending[0] == '\0';
 }
 
 const struct resource_ops machine_volume_ops = {
     .create = attach_create,
     .remove = detach_remove,
     .allowed = attachment_allowed,
+    .refuse = detach_refuse,
 };
 
 /* ---- the jobs ---- */

@@ -270,22 +270,24 @@ out:
     return rc;
 }
 
-static int address_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+/* An Address of an interface goes with the interface (offered and checked:
+ * resources/allow.c). */
+static int address_refuse(struct cimi_request *req, const struct store_row *row, const char *op,
                           struct cimi_error *err)
 {
     const char *nic = json_string_value(json_object_get(row->priv, "interface"));
 
-    (void)job;
-    if (nic != NULL)
+    (void)req;
+    if (strcmp(op, "delete") == 0 && nic != NULL)
         return err_set(err, 409, NULL, "Address '%s' belongs to the interface '%s'; remove the "
                        "interface to free it", row->id, nic);
-    return req->st->ops->remove(req->st, row->id, err);
+    return 0;
 }
 
 const struct resource_ops address_ops = {
     .create_input = &t_address_create,
     .create = address_create,
-    .remove = address_remove,
+    .refuse = address_refuse,
 };
 
 /* ---- ForwardingGroup ---- */

@@ -29,6 +29,8 @@ struct resource_action {
 struct resource_ops {
     /* Consumers cannot create, edit or delete (Job, ResourceMetadata, Disk). */
     bool provider_only;
+    /* ... except delete, where allowed says so (a finished Job). */
+    bool consumer_deletes;
     /* Only administrators see it (Host): others get 403, and the
      * CloudEntryPoint does not show them the collection. */
     bool admin_only;
@@ -71,8 +73,14 @@ struct resource_ops {
      * entries'. */
     void (*indexed_states)(struct cimi_request *req, struct store_entry *const *entries,
                            size_t n, const char **states);
-    /* Is the operation (rel "edit", "delete" or an action name) allowed now? */
+    /* Is the operation (rel "edit", "delete" or an action name) allowed now?
+     * Decided from the row alone; see also refuse. */
     bool (*allowed)(const struct store_row *row, const char *op);
+    /* What allowed cannot see in the row: other rows that keep op from
+     * succeeding now (a Volume attached, a Network in use).  0, or -1 with
+     * err (409).  NULL = nothing. */
+    int (*refuse)(struct cimi_request *req, const struct store_row *row, const char *op,
+                  struct cimi_error *err);
     /* Actions, {NULL} terminated; NULL = none. */
     const struct resource_action *actions;
     /* Href of an action's operation if it is not the resource's own
@@ -147,6 +155,12 @@ int host_open_all(struct store *st, const char *connect_uri, const char *connect
                   struct cimi_error *err);
 /* Overcommit percentages of hosts added without their own. */
 void host_set_defaults(int memory_overcommit, int cpu_overcommit);
+/* May the principal do op ("edit", "delete", an action) on row (of type t,
+ * refreshed) now?  0, or -1 with err (405, 403, 409).  The one decision
+ * behind both the operations a resource offers and the requests
+ * (resources/allow.c). */
+int resource_op_check(struct cimi_request *req, const struct cimi_type *t,
+                      const struct store_row *row, const char *op, struct cimi_error *err);
 /* Is the principal allowed to see resources of type t at all? 403 if not. */
 int resource_check_access(const struct cimi_request *req, const struct cimi_type *t,
                           struct cimi_error *err);

@@ -290,8 +290,8 @@ STARTED_OK = {"stop", "restart", "pause", "suspend", "capture", "edit", "delete"
 STARTED_NO = {"start"}
 PAUSED_OK = {"start", "capture", "edit", "delete"}
 PAUSED_NO = {"pause", "suspend"}
-SUSPENDED_OK = {"start", "capture", "edit", "delete"}
-SUSPENDED_NO = {"pause", "suspend"}
+SUSPENDED_OK = {"start", "edit", "delete"}
+SUSPENDED_NO = {"pause", "suspend", "capture"}  # no snapshot of a saved domain
 
 
 def check_ops(m, ok, no):
