@@ -197,6 +197,8 @@ static json_t *render_document(struct cimi_request *req, const struct cimi_type 
         json_decref(doc);
         return NULL;
     }
+    /* Before the URIs become absolute: the checks read the stored paths. */
+    ops = row_operations(req, t, row, self, self_len);
     render_absolutize(stored, req->base_uri);
     /* "id" first, like the schema's order. */
     json_object_set_new_nocheck(doc, "id", json_stringn_nocheck(self, self_len));
@@ -218,7 +220,6 @@ static json_t *render_document(struct cimi_request *req, const struct cimi_type 
             json_object_set_new_nocheck(ref, "href", json_stringn_nocheck(href, n));
         json_object_set_new(doc, a->name, ref);
     }
-    ops = row_operations(req, t, row, self, self_len);
     if (json_array_size(ops) > 0)
         json_object_set_new_nocheck(doc, "operations", ops);
     else
