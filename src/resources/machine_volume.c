@@ -11,9 +11,10 @@
  * STARTED, STOPPED or PAUSED.
  *
  * The guest sees the volume as a virtio disk: an initialLocation /dev/vdX
- * is honoured (409 when the machine uses it); without one, or with a name
- * a virtio guest cannot have (/dev/sdf), the first device free after the
- * machine's own disks is taken.  initialLocation then says which.  While a
+ * is honoured (409 when the machine uses it); without one the first device
+ * free after the machine's own disks is taken, and initialLocation then
+ * says which.  A name of another bus (/dev/sdf, /dev/hdb) or no device at
+ * all is refused (400), never silently changed.  While a
  * Job works on an attachment its private "pending" says which one (the
  * attachment cannot be deleted meanwhile) and its Volume is busy.
  * Attachments are not edited: a MachineVolume offers delete only (clients
@@ -133,6 +134,9 @@ static int choose_device(struct store *st, const struct store_row *machine, cons
         snprintf(target, len, "%s", name);
         return 0;
     }
+    if (name != NULL && location[0] != '\0')
+        return err_set(err, 400, "initialLocation", "initialLocation '%.100s' is not a device "
+                       "cimid attaches: volumes are virtio disks /dev/vdb ... /dev/vdz", location);
     for (int i = 0; i < MAX_DEVICES; i++) {
         if (!used[i]) {
             snprintf(target, len, "vd%c", 'a' + i);

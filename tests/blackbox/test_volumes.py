@@ -326,16 +326,20 @@ def attach_detach(fmt):
 
 @test
 def attach_devices():
-    """Without initialLocation (or with one a virtio guest cannot have) the
-    first free /dev/vdX after the machine's disks; /dev/vdX in use -> 409."""
+    """Without initialLocation the first free /dev/vdX after the machine's
+    disks; /dev/vdX in use -> 409; a name of another bus -> 400, never
+    silently another device."""
     c = client()
     m = create_machine(c, "devices", "STARTED")
     vols = [create_volume(c, f"dev-{i}") for i in range(4)]
     first = attach_ok(c, m, vols[0])
     eq(first.get("initialLocation"), "/dev/vdb", "first volume after the boot disk")
-    second = attach_ok(c, m, vols[1], "/dev/sdf")
-    eq(second.get("initialLocation"), "/dev/vdc", "a SCSI name is a hint: next free virtio disk")
     before = store_snapshot(c)
+    for name in ("/dev/sdf", "/dev/hdb", "/dev/xvdb", "/mnt/data", "sdb", "/dev/vd", "/dev/vdB"):
+        assert_error(attach(c, m, vols[1], name), 400, "initialLocation")
+    assert_unchanged(c, before)
+    second = attach_ok(c, m, vols[1])
+    eq(second.get("initialLocation"), "/dev/vdc", "the next free virtio disk")
     assert_error(attach(c, m, vols[2], "/dev/vda"), 409, "vda")
     assert_error(attach(c, m, vols[2], "/dev/vdc"), 409, "vdc")
     assert_unchanged(c, before)
