@@ -645,8 +645,15 @@ static int build_collection(struct cimi_request *req, const struct cimi_type *t,
     if (offers_add(req, t, parent))
         json_object_set_new(doc, "operations",
                             json_pack("[{s:s, s:s}]", "rel", "add", "href", uri));
-    if (q->has_select && selects_collection_attrs(q->select))
+    if (q->has_select && selects_collection_attrs(q->select)) {
+        /* A collection always says which it is and how many it has (the
+         * schema requires id and count, whatever $select names). */
+        json_t *id = json_incref(json_object_get(doc, "id"));
+        json_t *n = json_incref(json_object_get(doc, "count"));
         query_select(doc, q->select);
+        json_object_set_new(doc, "id", id);
+        json_object_set_new(doc, "count", n);
+    }
     *out = doc;
     return 0;
 }
