@@ -357,6 +357,7 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
     if (st->ops->begin(st, err) != 0)
         goto failed;
     if (machine_interfaces_forget(st, row.id, err) != 0 ||  /* networks: its Addresses */
+        machine_snapshots_forget(st, row.id, err) != 0 ||   /* gone with its disk */
         st->ops->remove(st, row.id, err) != 0 ||
         job_finish(st, ctx->job_id, true, "deleted", err) != 0 || st->ops->commit(st, err) != 0) {
         st->ops->rollback(st);

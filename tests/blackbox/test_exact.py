@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 
 import cimitest
-from cimitest import (COLLECTIONS, NS, Client, Daemon, SkipTest, action_doc, assert_error,
+from cimitest import (CIMID_NS, COLLECTIONS, NS, Client, Daemon, SkipTest, action_doc, assert_error,
                       assert_unchanged, check, check_created, coll_items, create_machine, eq,
                       isin, machine_create_doc, ne, notin, op, shared, store_snapshot, test)
 from test_networks import create_network, machine_with_nics
@@ -268,3 +268,26 @@ def admin_forwarding_group_of_admin_networks():
     assert_error(admin.post(admin.add_href(fg["networks"]["href"]),
                             {"resourceURI": NS + "/ForwardingGroupNetwork",
                              "network": {"href": anet["id"]}}), 400)
+
+
+@test
+def resource_metadata_describes_what_works():
+    """ResourceMetadata names the VolumeSnapshot and UserData capabilities
+    that work, and (to admins, who alone see hosts) the hosts extension
+    collection of the CloudEntryPoint and the Host type; both formats."""
+    for fmt in ("json", "xml"):
+        admin, alice = Client(daemon(), "admin", fmt=fmt), Client(daemon(), "alice", fmt=fmt)
+        caps = {}
+        for item in coll_items(admin.list("resourceMetadata")):
+            for cap in item.get("capabilities") or []:
+                caps[cap.get("uri")] = cap.get("value")
+        eq(caps.get(NS + "/capability/Volume/VolumeSnapshot"), "true", f"{fmt}: VolumeSnapshot")
+        eq(caps.get(NS + "/capability/Machine/UserData"), "disk", f"{fmt}: UserData method")
+        items = coll_items(admin.list("resourceMetadata"))
+        hosts = [i for i in items if any(a.get("name") == "hosts" for a in i.get("attributes") or [])]
+        eq([i.get("typeURI") for i in hosts], [NS + "/CloudEntryPoint"],
+           f"{fmt}: the CloudEntryPoint's hosts extension is described")
+        isin(CIMID_NS + "/Host", [i.get("typeURI") for i in items], f"{fmt}: the Host type")
+        check(admin.cep().get("hosts"), "admins see the hosts collection")
+        mine = coll_items(alice.list("resourceMetadata"))
+        notin(CIMID_NS + "/Host", [i.get("typeURI") for i in mine], f"{fmt}: tenants see no hosts")

@@ -22,7 +22,7 @@ import threading
 import time
 
 import cimitest
-from cimitest import (check_created, NS, ACTION, Client, Daemon, SkipTest, assert_error,
+from cimitest import (check_created, coll_items, NS, ACTION, Client, Daemon, SkipTest, assert_error,
                       assert_unchanged, check, create_machine, do_action, eq, isin, ne, notin,
                       op, rels, shared, store_snapshot, test)
 
@@ -416,7 +416,12 @@ def snapshots_on_test_driver():
     notin("restore", rels(m), "nothing to restore")
     for x in (m, other):
         eq(c.delete(x["id"]).status, 200, "delete machine")
-    eq(c.delete(o1["id"]).status, 200, "a snapshot outlives its machine and can be deleted")
+    # the snapshot's bits were in its machine's disk: it goes with the machine,
+    # and no image names a deleted machine as its location
+    eq(c.get(o1["id"]).status, 404, "a snapshot is deleted with its machine")
+    for img in coll_items(c.list("machineImages")):
+        notin(img.get("imageLocation"), (m["id"], other["id"]),
+              f"image {img['id']} names a deleted machine")
 
 
 # ---------------------------------------------------------------- real QEMU
