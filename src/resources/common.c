@@ -54,6 +54,34 @@ int resource_href_path(struct cimi_request *req, const char *href, const char *a
     return 0;
 }
 
+int resource_disk_letter(const char *location)
+{
+    const char *name = location;
+
+    if (strncmp(name, "/dev/", 5) == 0)
+        name += 5;
+    if (strlen(name) == 3 && strncmp(name, "vd", 2) == 0 && name[2] >= 'a' && name[2] <= 'z')
+        return name[2];
+    return -1;
+}
+
+int resource_check_disk_locations(const json_t *disks, const char *attr, struct cimi_error *err)
+{
+    const json_t *disk;
+    size_t i;
+
+    json_array_foreach(disks, i, disk) {
+        const char *location = json_string_value(json_object_get(disk, "initialLocation"));
+        if (location == NULL || location[0] == '\0' ||
+            (i < 26 && resource_disk_letter(location) == 'a' + (int)i))
+            continue;
+        return err_set(err, 400, attr, "%s[%zu].initialLocation '%.100s': disk %zu of a machine "
+                       "is the virtio disk /dev/vd%c", attr, i, location, i + 1,
+                       i < 26 ? (char)('a' + i) : '?');
+    }
+    return 0;
+}
+
 void resource_touch(json_t *doc)
 {
     char now[32];

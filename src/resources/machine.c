@@ -280,7 +280,7 @@ static int check_config(const json_t *config, struct cimi_error *err)
     if (json_array_size(disks) > HV_MAX_DISKS)
         return err_set(err, 400, "machineConfig.disks", "at most %d disks per machine",
                        HV_MAX_DISKS);
-    return 0;
+    return resource_check_disk_locations(disks, "machineConfig.disks", err);
 }
 
 /* Build the hypervisor spec kept in the private document. */

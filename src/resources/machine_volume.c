@@ -120,21 +120,18 @@ static int choose_device(struct store *st, const struct store_row *machine, cons
                          char *target, size_t len, struct cimi_error *err)
 {
     bool used[MAX_DEVICES];
-    const char *name = location;
+    int letter = location != NULL ? resource_disk_letter(location) : -1;
 
     if (used_devices(st, machine, used, err) != 0)
         return -1;
-    if (name != NULL && strncmp(name, "/dev/", 5) == 0)
-        name += 5;
-    if (name != NULL && strlen(name) == 3 && strncmp(name, "vd", 2) == 0 && name[2] >= 'a' &&
-        name[2] <= 'z') {
-        if (used[name[2] - 'a'])
-            return err_set(err, 409, "initialLocation", "Machine '%s' already uses /dev/%s",
-                           machine->id, name);
-        snprintf(target, len, "%s", name);
+    if (letter > 0) {
+        if (used[letter - 'a'])
+            return err_set(err, 409, "initialLocation", "Machine '%s' already uses /dev/vd%c",
+                           machine->id, letter);
+        snprintf(target, len, "vd%c", letter);
         return 0;
     }
-    if (name != NULL && location[0] != '\0')
+    if (location != NULL && location[0] != '\0')
         return err_set(err, 400, "initialLocation", "initialLocation '%.100s' is not a device "
                        "cimid attaches: volumes are virtio disks /dev/vdb ... /dev/vdz", location);
     for (int i = 0; i < MAX_DEVICES; i++) {

@@ -144,6 +144,14 @@ void resource_copy_common(const json_t *input, json_t *doc);
  * (400 when the href names no t). */
 json_t *resource_resolve(struct cimi_request *req, const json_t *ref, const struct cimi_type *t,
                          const char *attr, char *path, size_t path_len, struct cimi_error *err);
+/* The letter of a virtio disk device named "/dev/vdX" or "vdX" ('a' ...
+ * 'z'), or -1 for any other name: cimid's disks and volumes are virtio
+ * disks, and a name of another bus is refused, never changed. */
+int resource_disk_letter(const char *location);
+/* Disk i of a machine is the virtio disk vd('a' + i): a configuration's
+ * disks whose initialLocation names another device or bus are refused
+ * (400 naming attr), never silently changed. */
+int resource_check_disk_locations(const json_t *disks, const char *attr, struct cimi_error *err);
 /* Set "updated" to now. */
 void resource_touch(json_t *doc);
 /* The last segment of an id ("machines/<uuid>" -> "<uuid>"). */

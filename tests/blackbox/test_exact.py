@@ -14,7 +14,7 @@ from cimitest import (CIMID_NS, COLLECTIONS, NS, Client, Daemon, SkipTest, actio
                       isin, machine_create_doc, ne, notin, op, shared, store_snapshot, test)
 from test_networks import create_network, machine_with_nics
 from test_recovery import GatedServer
-from test_volumes import attach_ok, create_volume
+from test_volumes import attach, attach_ok, create_volume
 
 FINISHED = ("SUCCESS", "FAILED", "STOPPED")
 
@@ -291,3 +291,38 @@ def resource_metadata_describes_what_works():
         check(admin.cep().get("hosts"), "admins see the hosts collection")
         mine = coll_items(alice.list("resourceMetadata"))
         notin(CIMID_NS + "/Host", [i.get("typeURI") for i in mine], f"{fmt}: tenants see no hosts")
+
+
+@test
+def disk_devices_are_never_silently_renamed():
+    """A disk's or a volume's initialLocation names the virtio disk cimid
+    gives it, or is refused (400, nothing stored): /dev/sdX, /dev/hdX, or
+    another vd letter than the disk's own would have been changed."""
+    c = Client(daemon(), "alice")
+    before = store_snapshot(c)
+    for i, bad in enumerate(("/dev/sda", "/dev/hda", "/dev/vdb", "/mnt/root", "xvda")):
+        r = c.post(c.add_href("machineConfigs"), {
+            "resourceURI": NS + "/MachineConfiguration", "name": f"x-dev-{i}", "cpu": 1,
+            "memory": 1048576, "disks": [{"capacity": 1048576, "format": "qcow2",
+                                          "initialLocation": bad}]})
+        assert_error(r, 400, "initialLocation")
+        body = machine_create_doc(c, f"x-dev-{i}")
+        body["machineTemplate"]["machineConfig"] = {
+            "cpu": 1, "memory": 1048576,
+            "disks": [{"capacity": 1048576, "format": "qcow2", "initialLocation": bad}]}
+        assert_error(c.post(c.add_href("machines"), body), 400, "initialLocation")
+    assert_unchanged(c, before)
+    r = c.post(c.add_href("machineConfigs"), {
+        "resourceURI": NS + "/MachineConfiguration", "name": "x-dev-ok", "cpu": 1,
+        "memory": 1048576, "disks": [{"capacity": 1048576, "format": "qcow2",
+                                      "initialLocation": "/dev/vda"},
+                                     {"capacity": 1048576, "format": "qcow2",
+                                      "initialLocation": "vdb"}]})
+    eq(r.status, 201, f"the devices the disks get ({r.body[:200]!r})")
+    m = create_machine(c, "x-dev-vol", "STOPPED")
+    v = create_volume(c, "x-dev-vol")
+    before = store_snapshot(c)
+    for bad in ("/dev/sdf", "/dev/hdb", "sdb", "/dev/vd", "/dev/vdB", "/dev/vdaa"):
+        assert_error(attach(c, m, v, bad), 400, "initialLocation")
+    assert_unchanged(c, before)
+    eq(attach_ok(c, m, v, "/dev/vdf").get("initialLocation"), "/dev/vdf", "the device asked for")
