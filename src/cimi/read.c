@@ -585,22 +585,15 @@ static bool selects_collection_attrs(const char *select)
 }
 
 /* May the principal add to this collection?  Consumers create items of
- * their types; in a sub-collection only when they may change the parent. */
+ * their types; in a sub-collection only when its POST would pass the same
+ * check (resources/allow.c). */
 static bool offers_add(struct cimi_request *req, const struct cimi_type *t, const char *parent)
 {
-    struct store_row row;
     struct cimi_error err;
-    bool writable;
 
     if (resource_ops_of(t)->provider_only)
         return false;
-    if (parent[0] == '\0')
-        return true;
-    if (resource_load(req, parent, NULL, &row, &err) != 0)
-        return false;
-    writable = render_writable(req, &row);
-    store_row_clear(&row);
-    return writable;
+    return parent[0] == '\0' || resource_add_check(req, t, parent, &err) == 0;
 }
 
 static int build_collection(struct cimi_request *req, const struct cimi_type *t, const char *parent,

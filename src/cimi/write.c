@@ -215,19 +215,6 @@ static int load_for_change(struct mutation *m, const struct target *tg, const ch
     return resource_op_check(req, t, &m->row, op, &m->err);
 }
 
-/* A sub-collection's parent: visible (404 otherwise) and changeable by the principal. */
-static int check_parent(struct mutation *m, const char *parent)
-{
-    struct store_row row;
-    int rc = 0;
-
-    if (resource_load(m->req, parent, NULL, &row, &m->err) != 0)
-        return -1;
-    if (!render_writable(m->req, &row))
-        rc = err_set(&m->err, 403, NULL, "'%s' cannot be changed by %s", parent, m->req->who.name);
-    store_row_clear(&row);
-    return rc;
-}
 
 /* The created resource as its finished Job left it (kept as created if it
  * cannot be read now). */
@@ -255,7 +242,9 @@ void create_item(struct cimi_request *req, const struct target *tg, struct cimi_
         err_set(&m.err, 405, NULL, "%s resources are created by the provider only", t->name);
         goto fail;
     }
-    if (tg->parent[0] && check_parent(&m, tg->parent) != 0)
+    /* A sub-collection's parent: visible, changeable, allowing it now
+     * (exactly when the collection offers add: resources/allow.c). */
+    if (tg->parent[0] && resource_add_check(req, t, tg->parent, &m.err) != 0)
         goto fail;
     m.input = decode_body(req, input_type, true, &m.err);
     if (m.input == NULL || validate_document(m.input, input_type, VALIDATE_CREATE, &m.err) != 0)

@@ -1,6 +1,7 @@
 /*
  * allow.c - the one decision whether a principal may do an operation
- * ("edit", "delete" or an action) on a resource now.
+ * ("edit", "delete" or an action) on a resource now, or create in one of
+ * its sub-collections.
  *
  * The operations a resource offers (cimi/render.c) and the check of a
  * request that does one (cimi/write.c, and the capture of a Machine through
@@ -48,4 +49,26 @@ int resource_op_check(struct cimi_request *req, const struct cimi_type *t,
     if (ro->refuse && ro->refuse(req, row, op, err) != 0)
         return -1;
     return 0;
+}
+
+int resource_add_check(struct cimi_request *req, const struct cimi_type *t, const char *parent,
+                       struct cimi_error *err)
+{
+    const char *parent_op = resource_ops_of(t)->parent_op;
+    const struct cimi_type *pt;
+    struct store_row row;
+    int rc = 0;
+
+    if (resource_load(req, parent, NULL, &row, err) != 0)
+        return -1;
+    pt = model_type_by_name(row.type);
+    if (!render_writable(req, &row)) {
+        rc = err_set(err, 403, NULL, "'%s' cannot be changed by %s", parent, req->who.name);
+    } else if (parent_op != NULL && pt != NULL) {
+        if (resource_ops_of(pt)->refresh)
+            resource_ops_of(pt)->refresh(req, &row);
+        rc = resource_op_check(req, pt, &row, parent_op, err);
+    }
+    store_row_clear(&row);
+    return rc;
 }

@@ -278,6 +278,7 @@ static bool nic_allowed(const struct store_row *row, const char *op)
 }
 
 const struct resource_ops machine_network_interface_ops = {
+    .parent_op = "attach",
     .create = nic_create,
     .remove = nic_remove,
     .allowed = nic_allowed,

@@ -235,6 +235,7 @@ static bool attachment_allowed(const struct store_row *row, const char *op)
 }
 
 const struct resource_ops machine_volume_ops = {
+    .parent_op = "attach",
     .create = attach_create,
     .remove = detach_remove,
     .allowed = attachment_allowed,

@@ -34,6 +34,10 @@ struct resource_ops {
     /* Only administrators see it (Host): others get 403, and the
      * CloudEntryPoint does not show them the collection. */
     bool admin_only;
+    /* A create in a sub-collection of this type changes the parent: the
+     * parent's operation it needs ("attach": a Machine's volumes); NULL =
+     * just that the principal may change the parent. */
+    const char *parent_op;
     /* Body type of a create; NULL = the type itself (templates, configurations). */
     const struct cimi_type *create_input;
 
@@ -169,6 +173,11 @@ void host_set_defaults(int memory_overcommit, int cpu_overcommit);
  * (resources/allow.c). */
 int resource_op_check(struct cimi_request *req, const struct cimi_type *t,
                       const struct store_row *row, const char *op, struct cimi_error *err);
+/* May the principal create an item of type t in the sub-collection of
+ * parent (a path) now?  0, or -1 with err (404, 403, 409): the one decision
+ * behind a sub-collection's "add" operation and its POST. */
+int resource_add_check(struct cimi_request *req, const struct cimi_type *t, const char *parent,
+                       struct cimi_error *err);
 /* Is the principal allowed to see resources of type t at all? 403 if not. */
 int resource_check_access(const struct cimi_request *req, const struct cimi_type *t,
                           struct cimi_error *err);

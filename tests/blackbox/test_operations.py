@@ -85,6 +85,21 @@ def check_scenario(c, what, build):
                 c.wait_job(r.header("CIMI-Job-URI"), expect=None)
 
 
+def check_add(c, what, build, sub, make_body):
+    """The sub-collection sub of what build(c) makes offers add exactly
+    when a POST of make_body(c) to it succeeds."""
+    doc = c.read(build(c))
+    coll = c.list(doc[sub]["href"])
+    if "add" in rels(coll):
+        fresh = c.read(build(c))
+        r = c.post(op(c.list(fresh[sub]["href"]), "add"), make_body(c))
+        check(r.status < 400, f"{what}: offered add to {sub} answered {r.status}: {r.body[:300]!r}")
+        c.wait_job(r.header("CIMI-Job-URI"), expect=None)
+    else:
+        r = c.post(doc[sub]["href"], make_body(c))
+        check(r.status >= 400, f"{what}: add to {sub} is not offered but answered {r.status}")
+
+
 def machine_in(state, snapshot=False):
     def build(c):
         m = create_machine(c, f"ops-{state.lower()}", "STARTED" if state != "STOPPED" else "STOPPED")
@@ -105,6 +120,13 @@ def machines_offer_what_succeeds():
     c = Client(daemon(), "alice")
     for state in ("STOPPED", "STARTED", "PAUSED", "SUSPENDED"):
         check_scenario(c, f"{state} machine", machine_in(state))
+    net = create_network(c, "ops-add-net")
+    for state in ("STOPPED", "STARTED", "PAUSED", "SUSPENDED"):
+        check_add(c, f"{state} machine", machine_in(state), "volumes", lambda c: {
+            "resourceURI": NS + "/MachineVolume",
+            "volume": {"href": create_volume(c, "ops-add-vol")["id"]}})
+        check_add(c, f"{state} machine", machine_in(state), "networkInterfaces", lambda c: {
+            "resourceURI": NS + "/MachineNetworkInterface", "network": {"href": net["id"]}})
     check_scenario(c, "STOPPED machine with a snapshot", machine_in("STOPPED", snapshot=True))
     check_scenario(c, "STARTED machine with a snapshot", machine_in("STARTED", snapshot=True))
 
