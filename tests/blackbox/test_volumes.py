@@ -375,10 +375,13 @@ def attach_refused(fmt):
     assert_error(c.post(m["disks"]["href"], {"resourceURI": NS + "/MachineVolume",
                                              "volume": {"href": v["id"]}}), 405, fmt=fmt)
     assert_unchanged(c, before)
-    # a suspended machine takes no volume
+    # a suspended machine takes no volume (and its volumes offer no add)
     m, _ = do_action(c, c.read(m["id"]), "suspend", "SUSPENDED")
     before = store_snapshot(c)
-    assert_error(attach(c, m, v), 409, "SUSPENDED", fmt=fmt)
+    notin("add", rels(c.list(m["volumes"]["href"])), "a SUSPENDED machine's volumes offer no add")
+    assert_error(c.post(m["volumes"]["href"], {"resourceURI": NS + "/MachineVolume",
+                                               "volume": {"href": v["id"]}}), 409, "SUSPENDED",
+                 fmt=fmt)
     assert_unchanged(c, before)
     m, _ = do_action(c, m, "start", "STARTED")
     # a stopped one does (its definition), and lets it go again
