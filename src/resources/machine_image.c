@@ -161,30 +161,21 @@ static int start_snapshot(struct cimi_request *req, struct store_row *row, const
                           struct job_spec *job, struct cimi_error *err)
 {
     struct store_row machine;
-    const char *state;
     json_t *latest;
-    int rc = 0;
+    int rc;
 
+    /* The Machine offers capture (resources/allow.c): changeable, and not
+     * SUSPENDED (libvirt takes no snapshot of a saved domain). */
     if (load_source_machine(req, machine_path, &machine, err) != 0)
         return -1;
-    state = string_of(machine.doc, "state");
-    if (!render_writable(req, &machine))
-        rc = err_set(err, 403, "imageLocation", "Machine '%s' cannot be changed by %s",
-                     machine_path, req->who.name);
-    else if (strcmp(state, "SUSPENDED") == 0)
-        rc = err_set(err, 409, "imageLocation",
-                     "Machine '%s' is SUSPENDED; start it (or stop it) to take a snapshot",
-                     machine_path);
-    if (rc == 0) {
-        latest = json_object_get(machine.doc, "latestSnapshot");
-        if (latest != NULL)
-            json_object_set(row->doc, "relatedImage", latest);
-        json_object_set_new(row->priv, "machine", json_string(machine.id));
-        json_object_set_new(machine.priv, "previous", json_string(state));
-        json_object_set_new(machine.doc, "state", json_string("CAPTURING"));
-        resource_touch(machine.doc);
-        rc = req->st->ops->update(req->st, &machine, err);
-    }
+    latest = json_object_get(machine.doc, "latestSnapshot");
+    if (latest != NULL)
+        json_object_set(row->doc, "relatedImage", latest);
+    json_object_set_new(row->priv, "machine", json_string(machine.id));
+    json_object_set(machine.priv, "previous", json_object_get(machine.doc, "state"));
+    json_object_set_new(machine.doc, "state", json_string("CAPTURING"));
+    resource_touch(machine.doc);
+    rc = req->st->ops->update(req->st, &machine, err);
     if (rc == 0)
         begin_from_machine(req, row, &machine, "image.snapshot", job);
     store_row_clear(&machine);
