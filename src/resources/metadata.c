@@ -65,7 +65,8 @@ static const struct capability volume_caps[] = {
     {"Volume", "VolumeTemplateByValue", "true", "volumeTemplate may be given by value"},
     {"Volume", "VolumeImageByValue", "true", "volumeImage may be given by value"},
     {"Volume", "SharedVolumeSupport", "false", "a Volume is attached to one Machine at a time"},
-    {"Volume", "VolumeSnapshot", "true", "a VolumeImage whose imageLocation is a Volume is a copy of it"},
+    {"Volume", "VolumeSnapshot", "true",
+     "a VolumeImage whose imageLocation is a Volume is a copy of it"},
     {NULL, NULL, NULL, NULL},
 };
 

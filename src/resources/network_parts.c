@@ -366,7 +366,8 @@ static void group_tenant(struct cimi_request *req, const json_t *tmpl, struct st
     if (!req->who.admin)
         return;
     row->tenant[0] = '\0';
-    if (href == NULL || resource_href_path(req, href, "networks", path, sizeof(path), &ignored) != 0 ||
+    if (href == NULL ||
+        resource_href_path(req, href, "networks", path, sizeof(path), &ignored) != 0 ||
         resource_load(req, path, &t_network, &network, &ignored) != 0)
         return;  /* join() says what is wrong with it */
     snprintf(row->tenant, sizeof(row->tenant), "%s", network.tenant);
