@@ -234,8 +234,9 @@ def configurations_offer_what_succeeds():
 
 @test
 def jobs_offer_what_succeeds():
-    """Jobs queued behind a download its server holds (--workers 1), and
-    the running download's Job."""
+    """Jobs queued behind a download its server holds (--workers 1: more
+    downloads from the same server and tenant), and the running download's
+    Job."""
     if shutil.which("qemu-img") is None:
         raise SkipTest("qemu-img is not installed (scripts/install-deps.sh installs it)")
     gate = GatedServer(bytes(range(256)) * 4096)
@@ -252,9 +253,11 @@ def jobs_offer_what_succeeds():
             check(gate.started.wait(30), "the download reached the server")
 
             def queued(c):
-                r = c.post(c.add_href("machines"), machine_create_doc(c, "ops-queued", "STOPPED"))
+                r = c.post(c.add_href("machineImages"),
+                           {"resourceURI": NS + "/MachineImage", "name": "queued",
+                            "imageLocation": gate.url()})
                 job = r.header("CIMI-Job-URI")
-                eq(c.read(job).get("state"), "QUEUED", "queued behind the download")
+                eq(c.read(job).get("state"), "QUEUED", "queued behind the held download")
                 return job
 
             check_scenario(c, "QUEUED Job", queued)
