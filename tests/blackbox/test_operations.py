@@ -65,6 +65,10 @@ def check_scenario(c, what, build):
     doc = c.read(build(c))
     ops = offered(doc)
     possible = POSSIBLE.get(kind(doc), ["edit", "delete"])
+    collection = doc["id"].rsplit("/", 1)[0]
+    for q in ({"$filter": f"id='{doc['id']}'"}, {}):  # the index's path and the streaming one
+        listed = [i for i in coll_items(c.list(collection, query=q)) if i.get("id") == doc["id"]]
+        eq([offered(i) for i in listed], [ops], f"{what}: listed {q} with the same operations")
     for name in possible:
         if name in ops:
             continue
