@@ -46,6 +46,7 @@ static const struct resource_action job_actions[] = {
 
 const struct resource_ops job_ops = {
     .provider_only = true,
+    .consumer_deletes = true,  /* a finished Job (job_allowed) */
     .refresh = job_refresh,
     .allowed = job_allowed,
     .reads_without_priv = true,  /* both look at the document only */

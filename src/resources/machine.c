@@ -95,7 +95,8 @@ static const struct state_ops allowed_table[] = {
     {"STARTED", {"edit", "delete", "restart", "stop", "pause", "suspend", "capture", "restore",
                  "attach", "detach", NULL}},
     {"PAUSED", {"edit", "delete", "restart", "start", "stop", "capture", "attach", "detach", NULL}},
-    {"SUSPENDED", {"edit", "delete", "restart", "start", "capture", NULL}},
+    /* No capture: libvirt takes no snapshot of a saved domain. */
+    {"SUSPENDED", {"edit", "delete", "restart", "start", NULL}},
     {"ERROR", {"edit", "delete", "restart", "start", "stop", "detach", NULL}},
     {NULL, {NULL}},
 };
@@ -279,7 +280,7 @@ static int check_config(const json_t *config, struct cimi_error *err)
     if (json_array_size(disks) > HV_MAX_DISKS)
         return err_set(err, 400, "machineConfig.disks", "at most %d disks per machine",
                        HV_MAX_DISKS);
-    return 0;
+    return resource_check_disk_locations(disks, "machineConfig.disks", err);
 }
 
 /* Build the hypervisor spec kept in the private document. */

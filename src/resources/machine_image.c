@@ -106,9 +106,11 @@ static int load_source_machine(struct cimi_request *req, const char *machine_pat
     if (resource_ops_of(&t_machine)->refresh)
         resource_ops_of(&t_machine)->refresh(req, machine);
     state = json_string_value(json_object_get(machine->doc, "state"));
-    if (!resource_ops_of(&t_machine)->allowed(machine, "capture")) {
-        err_set(err, 409, "imageLocation", "Machine '%s' is %s; it cannot be captured now",
-                machine_path, state ? state : "busy");
+    /* Exactly when the Machine offers capture (resources/allow.c). */
+    if (resource_op_check(req, &t_machine, machine, "capture", err) != 0) {
+        if (err->status == 409)
+            err_set(err, 409, "imageLocation", "Machine '%s' is %s; it cannot be captured now",
+                    machine_path, state ? state : "busy");
         store_row_clear(machine);
         return -1;
     }
@@ -150,30 +152,21 @@ static int start_snapshot(struct cimi_request *req, struct store_row *row, const
                           struct job_spec *job, struct cimi_error *err)
 {
     struct store_row machine;
-    const char *state;
     json_t *latest;
-    int rc = 0;
+    int rc;
 
+    /* The Machine offers capture (resources/allow.c): changeable, and not
+     * SUSPENDED (libvirt takes no snapshot of a saved domain). */
     if (load_source_machine(req, machine_path, &machine, err) != 0)
         return -1;
-    state = string_of(machine.doc, "state");
-    if (!render_writable(req, &machine))
-        rc = err_set(err, 403, "imageLocation", "Machine '%s' cannot be changed by %s",
-                     machine_path, req->who.name);
-    else if (strcmp(state, "SUSPENDED") == 0)
-        rc = err_set(err, 409, "imageLocation",
-                     "Machine '%s' is SUSPENDED; start it (or stop it) to take a snapshot",
-                     machine_path);
-    if (rc == 0) {
-        latest = json_object_get(machine.doc, "latestSnapshot");
-        if (latest != NULL)
-            json_object_set(row->doc, "relatedImage", latest);
-        json_object_set_new(row->priv, "machine", json_string(machine.id));
-        json_object_set_new(machine.priv, "previous", json_string(state));
-        json_object_set_new(machine.doc, "state", json_string("CAPTURING"));
-        resource_touch(machine.doc);
-        rc = req->st->ops->update(req->st, &machine, err);
-    }
+    latest = json_object_get(machine.doc, "latestSnapshot");
+    if (latest != NULL)
+        json_object_set(row->doc, "relatedImage", latest);
+    json_object_set_new(row->priv, "machine", json_string(machine.id));
+    json_object_set(machine.priv, "previous", json_object_get(machine.doc, "state"));
+    json_object_set_new(machine.doc, "state", json_string("CAPTURING"));
+    resource_touch(machine.doc);
+    rc = req->st->ops->update(req->st, &machine, err);
     if (rc == 0)
         begin_from_machine(req, row, &machine, "image.snapshot", job);
     store_row_clear(&machine);
@@ -298,6 +291,16 @@ static int check_unused(struct store *st, const struct store_row *row, struct ci
     return 0;
 }
 
+/* A file of cimid's that a disk uses is not deleted (offered and checked:
+ * resources/allow.c). */
+static int image_refuse(struct cimi_request *req, const struct store_row *row, const char *op,
+                        struct cimi_error *err)
+{
+    if (strcmp(op, "delete") != 0 || !json_is_true(json_object_get(row->priv, "file")))
+        return 0;
+    return check_unused(req->st, row, err);
+}
+
 static int image_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
                         struct cimi_error *err)
 {
@@ -306,8 +309,6 @@ static int image_remove(struct cimi_request *req, struct store_row *row, struct 
 
     if (!snapshot && !has_file)  /* registered: nothing of cimid's behind it */
         return req->st->ops->remove(req->st, row->id, err);
-    if (has_file && check_unused(req->st, row, err) != 0)
-        return -1;
     json_object_set_new(row->priv, "previous", json_string(string_of(row->doc, "state")));
     json_object_set_new(row->doc, "state", json_string("DELETING"));
     resource_touch(row->doc);
@@ -324,6 +325,7 @@ const struct resource_ops machine_image_ops = {
     .update = image_update,
     .remove = image_remove,
     .allowed = image_allowed,
+    .refuse = image_refuse,
 };
 
 /* ---- the Machine's restore action ---- */

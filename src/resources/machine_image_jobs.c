@@ -262,6 +262,41 @@ static void cancel_snapshot(struct job_context *ctx)
     restore_previous(ctx->st, param(ctx, "machine"));
 }
 
+/* ---- a deleted machine's snapshots ---- */
+
+struct snapshots_ctx {
+    const char *machine;
+    json_t *ids;
+};
+
+static int collect_snapshot(void *arg, struct store_row *row)
+{
+    struct snapshots_ctx *c = arg;
+    const char *machine = json_string_value(json_object_get(row->priv, "machine"));
+
+    if (machine != NULL && strcmp(machine, c->machine) == 0)
+        json_array_append_new(c->ids, json_string(row->id));
+    return 0;
+}
+
+int machine_snapshots_forget(struct store *st, const char *machine, struct cimi_error *err)
+{
+    struct snapshots_ctx ctx = {machine, json_array()};
+    json_t *id;
+    size_t i;
+    int rc;
+
+    if (ctx.ids == NULL)
+        return err_set(err, 500, NULL, "out of memory");
+    rc = st->ops->list(st, "MachineImage", NULL, NULL, collect_snapshot, &ctx, err);
+    json_array_foreach(ctx.ids, i, id) {
+        if (rc == 0)
+            rc = st->ops->remove(st, json_string_value(id), err);
+    }
+    json_decref(ctx.ids);
+    return rc;
+}
+
 /* ---- image.delete ---- */
 
 struct relink_ctx {

@@ -17,7 +17,7 @@ import subprocess
 import time
 import urllib.request
 
-from cimitest import (CIMID_NS, NS, REPO, SkipTest, Client, Daemon, check, eq, isin, notin, test,
+from cimitest import (check_created, CIMID_NS, NS, REPO, SkipTest, Client, Daemon, check, eq, isin, notin, test,
                       do_action, op, rels)
 
 IMAGE_DIR = os.environ.get("CIMI_TEST_IMAGE_DIR") or os.path.join(REPO, "build-asan", "test-image")
@@ -122,7 +122,7 @@ def create(c, name, image_href, user_data=None, state="STARTED"):
         tpl["userData"] = base64.b64encode(user_data.encode()).decode()
     r = c.post(c.add_href("machines"), {"resourceURI": NS + "/MachineCreate", "name": name,
                                         "machineTemplate": tpl})
-    eq(r.status, 201, f"create {name} (reply {r.body[:300]!r})")
+    check_created(r, f"create {name} (reply {r.body[:300]!r})")
     c.wait_job(r.header("CIMI-Job-URI"), timeout=120)
     return c.wait_state(r.header("Location"), state, timeout=60)
 
@@ -179,7 +179,7 @@ def qemu_machine_lifecycle():
         # capture the stopped machine into a standalone image, boot from it
         r = c.post(op(m, "capture"), {"resourceURI": NS + "/MachineImage", "name": "captured",
                                       "type": "IMAGE", "imageLocation": m["id"]})
-        eq(r.status, 201, f"capture (reply {r.body[:300]!r})")
+        check_created(r, f"capture (reply {r.body[:300]!r})")
         c.wait_job(r.header("CIMI-Job-URI"), timeout=120)
         cap = c.wait_state(r.header("Location"), "AVAILABLE", timeout=60)
         path = cap["imageLocation"][len("file://"):]
@@ -307,7 +307,7 @@ def qemu_volume_hotplug():
         tpl = {"volumeConfig": {"href": small["id"]}}
         r = c.post(c.add_href("volumes"), {"resourceURI": NS + "/VolumeCreate", "name": "data",
                                            "volumeTemplate": tpl})
-        eq(r.status, 201, f"create volume (reply {r.body[:300]!r})")
+        check_created(r, f"create volume (reply {r.body[:300]!r})")
         c.wait_job(r.header("CIMI-Job-URI"), timeout=60)
         v = c.wait_state(r.header("Location"), "AVAILABLE")
         path = os.path.join(d.root, "storage", "volumes", v["id"].rsplit("/", 1)[1] + ".qcow2")
@@ -316,7 +316,7 @@ def qemu_volume_hotplug():
         # hot-plug
         r = c.post(c.add_href(m["volumes"]["href"]), {"resourceURI": NS + "/MachineVolume",
                                                       "volume": {"href": v["id"]}})
-        eq(r.status, 201, f"attach (reply {r.body[:300]!r})")
+        check_created(r, f"attach (reply {r.body[:300]!r})")
         item = r.header("Location")
         c.wait_job(r.header("CIMI-Job-URI"), timeout=60)
         wait_disks(http, lambda ds: ds.get("vdb") == 1048576, "vdb with 1048576 blocks appears")
@@ -344,7 +344,7 @@ def qemu_volume_hotplug():
         # a copy is a standalone image; a new volume is an overlay on it
         r = c.post(c.add_href("volumeImages"), {"resourceURI": NS + "/VolumeImage",
                                                 "name": "data-copy", "imageLocation": v["id"]})
-        eq(r.status, 201, "copy the volume")
+        check_created(r, "copy the volume")
         c.wait_job(r.header("CIMI-Job-URI"), timeout=60)
         img = c.wait_state(r.header("Location"), "AVAILABLE")
         copy = img["imageLocation"][len("file://"):]
@@ -352,7 +352,7 @@ def qemu_volume_hotplug():
         r = c.post(c.add_href("volumes"), {"resourceURI": NS + "/VolumeCreate", "name": "data2",
                                            "volumeTemplate": {"volumeConfig": {"capacity": 1024},
                                                               "volumeImage": {"href": img["id"]}}})
-        eq(r.status, 201, "a volume from the copy")
+        check_created(r, "a volume from the copy")
         c.wait_job(r.header("CIMI-Job-URI"), timeout=60)
         v2 = c.wait_state(r.header("Location"), "AVAILABLE")
         eq(v2.get("capacity"), 3 * 1048576, "at least as large as its image")
@@ -423,7 +423,7 @@ def qemu_host_added_at_runtime_with_dedicated_cpus():
                 "resourceURI": NS + "/MachineCreate", "name": f"dedicated-{i}",
                 "machineTemplate": {"initialState": state, "machineConfig": cfg,
                                     "machineImage": {"href": img["id"]}}})
-            eq(r.status, 201, f"dedicated machine {i} (reply {r.body[:300]!r})")
+            check_created(r, f"dedicated machine {i} (reply {r.body[:300]!r})")
             c.wait_job(r.header("CIMI-Job-URI"), timeout=120)
             made.append(c.wait_state(r.header("Location"), state, timeout=60))
             eq(made[-1]["host"]["href"], qhost["id"], "placed on the QEMU host")
