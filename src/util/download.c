@@ -54,8 +54,9 @@ struct transfer {
     FILE *file;
     gnutls_hash_hd_t hash;
     long long received, total, max_bytes;
-    bool too_large, write_failed;
+    bool too_large, write_failed, stopped;
     download_progress_fn progress;
+    download_cancel_fn cancelled;
     void *arg;
     double last_report_ms;
     int last_percent;
@@ -110,6 +111,10 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
         t->too_large = true;
         return 1;  /* abort */
     }
+    if (t->cancelled != NULL && t->cancelled(t->arg)) {
+        t->stopped = true;
+        return 1;
+    }
     return 0;
 }
 
@@ -151,6 +156,8 @@ static int transfer_failed(CURL *h, CURLcode rc, const struct transfer *t, const
 {
     long status = 0;
 
+    if (t->stopped)
+        return err_set(err, 409, NULL, "the download was stopped");
     if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED)
         return err_set(err, 502, "imageLocation",
                        "the image at %s is larger than the limit of %lld bytes (--max-image-size)",
@@ -186,9 +193,11 @@ static int check_hash(gnutls_hash_hd_t hash, const char *sha256, const char *url
 }
 
 int download_file(const char *url, const char *path, long long max_bytes, const char *sha256,
-                  download_progress_fn progress, void *arg, struct cimi_error *err)
+                  download_progress_fn progress, download_cancel_fn cancelled, void *arg,
+                  struct cimi_error *err)
 {
-    struct transfer t = {.max_bytes = max_bytes, .total = -1, .progress = progress, .arg = arg};
+    struct transfer t = {.max_bytes = max_bytes, .total = -1, .progress = progress,
+                         .cancelled = cancelled, .arg = arg};
     char errbuf[CURL_ERROR_SIZE] = "";
     CURL *h;
     CURLcode rc;

@@ -23,6 +23,9 @@
 /* Called as bytes arrive (at most once per second or per 5 %, and once at
  * the end); total is -1 when the server did not say. */
 typedef void (*download_progress_fn)(void *arg, long long received, long long total);
+/* Asked at least once a second while a transfer runs: true ends it at once
+ * (download_file then fails with status 409, "stopped"). */
+typedef bool (*download_cancel_fn)(void *arg);
 
 /* Does url start with http:// or https:// (any case)? */
 bool download_url_supported(const char *url);
@@ -34,8 +37,10 @@ bool download_checksum_valid(const char *s);
  * "sha256:<hex>" or NULL; when given, the bytes must hash to it.  On any
  * failure path is removed and err says why: the HTTP status, too large,
  * checksum mismatch, or libcurl's reason (status 502 for what the remote
- * side did, 500 for local trouble). */
+ * side did, 500 for local trouble).  progress and cancelled (either may be
+ * NULL) get arg. */
 int download_file(const char *url, const char *path, long long max_bytes, const char *sha256,
-                  download_progress_fn progress, void *arg, struct cimi_error *err);
+                  download_progress_fn progress, download_cancel_fn cancelled, void *arg,
+                  struct cimi_error *err);
 
 #endif

@@ -26,7 +26,7 @@ int main(void)
     json_t *doc;
     int claimed = 0;
 
-    CHECK(job_running_begin("jobs/a") == 0 && job_running("jobs/a"), "a claimed Job is running");
+    CHECK(job_running_begin("jobs/a", false, false) == 0 && job_running("jobs/a"), "a claimed Job is running");
     CHECK(strcmp(shown_state("jobs/a", &doc), "RUNNING") == 0, "and shows RUNNING");
     json_decref(doc);
 
@@ -36,7 +36,7 @@ int main(void)
           "a row read before its outcome's commit still shows RUNNING");
     json_decref(doc);
 
-    CHECK(job_running_begin("jobs/b") == 0, "another Job claimed");
+    CHECK(job_running_begin("jobs/b", false, false) == 0, "another Job claimed");
     job_progress_end("jobs/b", false);
     CHECK(strcmp(shown_state("jobs/b", &doc), "QUEUED") == 0,
           "a run whose outcome was not committed shows as the store has it");
@@ -46,12 +46,12 @@ int main(void)
      * every claim finds a record; the oldest ended records give way. */
     for (int i = 0; i < 1000; i++) {
         snprintf(id, sizeof(id), "jobs/ended-%d", i);
-        claimed += job_running_begin(id) == 0;
+        claimed += job_running_begin(id, false, false) == 0;
         job_progress_end(id, true);
     }
     for (int i = 0; i < 256; i++) {
         snprintf(id, sizeof(id), "jobs/running-%d", i);
-        claimed += job_running_begin(id) == 0;
+        claimed += job_running_begin(id, false, false) == 0;
     }
     CHECK(claimed == 1256, "every claim found a record (%d of 1256)", claimed);
     CHECK(strcmp(shown_state("jobs/ended-999", &doc), "RUNNING") == 0,
