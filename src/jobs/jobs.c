@@ -5,7 +5,9 @@
  * journal: the job kind to run ("op"), its parameters and the target.  The
  * request that creates a Job commits it together with its change and then
  * hands the Job's row (its documents, already parsed) to the queue here.
- * A worker pops it and claims it in memory: from then on the Job shows
+ * A worker of its class (queue.c: lifecycle or transfer, a tenant's share
+ * of them, the least busy tenant first) takes it and claims it in memory:
+ * from then on the Job shows
  * RUNNING (progress.c) while the store keeps it QUEUED; the job kind
  * finishes the Job in the same transaction as the resource's new state,
  * writing the worker's copy of the row.  The row of the resource the
@@ -16,9 +18,13 @@
  * Crash safety is unchanged: start-up recovery runs every QUEUED or RUNNING
  * Job again (job kinds are idempotent), after recording the QUEUED ones
  * RUNNING, since their run may have begun before the crash and can no
- * longer be stopped.  A "stop" of a Job races with its claim: both take the
- * pool's lock; a stop that came first marks the queued Job, and its worker
- * then claims it through the store, after the stop's transaction ended.
+ * longer be cancelled as if nothing ran.  A "stop" of a Job races with its
+ * claim: both take the pool's lock; a stop that came first marks the queued
+ * Job, and its worker then claims it through the store, after the stop's
+ * transaction ended.  A Job of an interruptible kind can also be stopped
+ * once it runs (or may have run): it is recorded STOPPING, its run sees
+ * job_stop_requested and ends it STOPPED; recovery re-runs a STOPPING Job
+ * with the stop asked from the start.
  * Finished Jobs are purged after the retention period.
  */
 #include "jobs/jobs.h"

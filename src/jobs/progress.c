@@ -12,7 +12,9 @@
  * When the Job's run ends with its outcome committed, the record is kept a
  * while, marked ended: a request that read the Job's row before that commit
  * (still QUEUED) must show it RUNNING as before, not QUEUED again.  Ended
- * records are reused, oldest first, when no record is free.
+ * records are reused, oldest first, when no record is free.  A stop asked
+ * of a running Job of an interruptible kind is a flag here: the Job shows
+ * STOPPING, and its run polls job_stop_requested.
  */
 #include <pthread.h>
 #include <stdio.h>
