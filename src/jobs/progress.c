@@ -23,9 +23,9 @@
 #include "jobs/jobs.h"
 #include "util/clock.h"
 
-/* At most one running Job per worker, and there are at most 256 workers
- * (config.c), so a claim always finds a record that is free or ended; the
- * other 256 keep the latest ended Jobs. */
+/* At most one running Job per worker, and there are at most 320 workers
+ * (config.c: 256 job workers, 64 transfer workers), so a claim always finds
+ * a record that is free or ended; the others keep the latest ended Jobs. */
 #define PROGRESS_MAX 512
 
 struct running {
