@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "jobs/queue.h"
+#include "jobs/steps.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/startup.h"
@@ -91,6 +92,8 @@ void job_spec_clear(struct job_spec *spec)
 {
     json_decref(spec->params);
     spec->params = NULL;
+    json_decref(spec->steps);
+    spec->steps = NULL;
 }
 
 int job_spec_new_id(struct job_spec *spec, struct cimi_error *err)
@@ -114,44 +117,50 @@ static bool state_is(const json_t *doc, const char *state)
     return strcmp(json_string_value(json_object_get(doc, "state")) ?: "", state) == 0;
 }
 
+int jobs_row_new(const struct job_spec *spec, struct store_row *row, struct cimi_error *err)
+{
+    char uuid[37], now[32];
+    json_t *affected;
+    bool queued = spec->op[0] != '\0';
+
+    memset(row, 0, sizeof(*row));
+    if (spec->id[0] == '\0' && uuid_generate_v4(uuid, sizeof(uuid)) != 0)
+        return err_set(err, 500, NULL, "cannot generate a Job identifier");
+    clock_now_iso(now, sizeof(now));
+    if (spec->id[0] != '\0')
+        snprintf(row->id, sizeof(row->id), "%s", spec->id);
+    else
+        snprintf(row->id, sizeof(row->id), "jobs/%s", uuid);
+    snprintf(row->type, sizeof(row->type), "Job");
+    snprintf(row->tenant, sizeof(row->tenant), "%s", spec->tenant);
+    affected = json_array();
+    json_array_append_new(affected, json_pack("{s:s}", "href", spec->target));
+    if (spec->created[0])
+        json_array_append_new(affected, json_pack("{s:s}", "href", spec->created));
+    row->doc = json_pack("{s:s, s:s, s:s, s:{s:s}, s:o, s:s, s:i, s:i, s:s}", "created", now,
+                         "updated", now, "state", queued ? "QUEUED" : "SUCCESS", "targetResource",
+                         "href", spec->target, "affectedResources", affected, "action",
+                         spec->action, "returnCode", 0, "progress", queued ? 0 : 100,
+                         "timeOfStatusChange", now);
+    if (!queued)
+        json_object_set_new(row->doc, "statusMessage", json_string("done"));
+    row->priv = json_pack("{s:s, s:s, s:s, s:O}", "op", spec->op, "target", spec->target,
+                          "created", spec->created,
+                          "params", spec->params ? spec->params : json_null());
+    return 0;
+}
+
 int job_create(struct store *st, const struct job_spec *spec, struct store_row *job,
                struct cimi_error *err)
 {
     struct store_row row;
-    char uuid[37], now[32];
-    json_t *affected = json_array();
-    bool queued = spec->op[0] != '\0';
-    int rc;
 
-    if (spec->id[0] == '\0' && uuid_generate_v4(uuid, sizeof(uuid)) != 0) {
-        json_decref(affected);
-        return err_set(err, 500, NULL, "cannot generate a Job identifier");
-    }
-    clock_now_iso(now, sizeof(now));
-    memset(&row, 0, sizeof(row));
-    if (spec->id[0] != '\0')
-        snprintf(row.id, sizeof(row.id), "%s", spec->id);
-    else
-        snprintf(row.id, sizeof(row.id), "jobs/%s", uuid);
-    snprintf(row.type, sizeof(row.type), "Job");
-    snprintf(row.tenant, sizeof(row.tenant), "%s", spec->tenant);
-    json_array_append_new(affected, json_pack("{s:s}", "href", spec->target));
-    if (spec->created[0])
-        json_array_append_new(affected, json_pack("{s:s}", "href", spec->created));
-    row.doc = json_pack("{s:s, s:s, s:s, s:{s:s}, s:o, s:s, s:i, s:i, s:s}", "created", now,
-                        "updated", now, "state", queued ? "QUEUED" : "SUCCESS", "targetResource",
-                        "href", spec->target, "affectedResources", affected, "action",
-                        spec->action, "returnCode", 0, "progress", queued ? 0 : 100,
-                        "timeOfStatusChange", now);
-    if (!queued)
-        json_object_set_new(row.doc, "statusMessage", json_string("done"));
-    row.priv = json_pack("{s:s, s:s, s:s, s:O}", "op", spec->op, "target", spec->target,
-                         "created", spec->created,
-                         "params", spec->params ? spec->params : json_null());
-    rc = st->ops->insert(st, &row, err);
-    if (rc != 0) {
+    if (jobs_row_new(spec, &row, err) != 0)
+        return -1;
+    if ((spec->steps != NULL && steps_create(st, &row, spec, err) != 0) ||
+        st->ops->insert(st, &row, err) != 0) {
         store_row_clear(&row);
-        return rc;
+        return -1;
     }
     *job = row;
     return 0;
@@ -258,18 +267,20 @@ static const struct job_kind *find_kind(const char *op)
 }
 
 /* The kind named in a Job's private document, or NULL. */
-static const struct job_kind *kind_of(const json_t *priv)
+const struct job_kind *jobs_kind_of(const json_t *priv)
 {
     const char *op = json_string_value(json_object_get(priv, "op"));
 
     return op ? find_kind(op) : NULL;
 }
 
+/* Can the Job be stopped once it runs? Its kind says so, or it has steps
+ * (stopped between them). */
 static bool kind_interruptible(const json_t *priv)
 {
-    const struct job_kind *kind = kind_of(priv);
+    const struct job_kind *kind = jobs_kind_of(priv);
 
-    return kind != NULL && kind->interruptible;
+    return (kind != NULL && kind->interruptible) || steps_of(priv) > 0;
 }
 
 /* Mark a Job FAILED in its own transaction (the last resort). 0 when committed. */
@@ -373,6 +384,15 @@ static bool run_claimed(struct store *st, struct store_row *row)
         current_job = NULL;
         return committed;
     }
+    if (steps_of(row->priv) > 0) {
+        /* The steps first, each a nested Job; then the Job's own work. */
+        enum steps_outcome outcome = steps_run(st, row);
+        current_job = row;
+        if (outcome != STEPS_DONE) {
+            current_job = NULL;
+            return outcome == STEPS_ENDED;
+        }
+    }
     ctx.st = st;
     ctx.job_id = row->id;
     ctx.target = json_string_value(json_object_get(row->priv, "target"));
@@ -388,6 +408,20 @@ static bool run_claimed(struct store *st, struct store_row *row)
         committed = fail_job(st, row->id, message) == 0;
     }
     current_job = NULL;
+    return committed;
+}
+
+bool jobs_run_step(struct store *st, struct store_row *step)
+{
+    struct store_row *parent = current_job;
+    bool committed;
+
+    pthread_mutex_lock(&pool.lock);
+    job_running_begin(step->id, false, false);
+    pthread_mutex_unlock(&pool.lock);
+    committed = run_claimed(st, step);
+    current_job = parent;
+    job_ended(step, committed);
     return committed;
 }
 
@@ -515,12 +549,12 @@ static struct queue_item *item_new(struct store_row *job, struct store_row *reso
         return NULL;
     snprintf(item->id, sizeof(item->id), "%s", job->id);
     snprintf(item->tenant, sizeof(item->tenant), "%s", job->tenant);
-    kind = kind_of(job->priv);
+    kind = jobs_kind_of(job->priv);
     /* Without transfer workers (--transfer-workers 0) the job workers run them. */
     item->klass = kind != NULL && kind->transfer && pool.nthreads > pool.lifecycle_workers
                       ? JOB_CLASS_TRANSFER
                       : JOB_CLASS_LIFECYCLE;
-    item->interruptible = kind != NULL && kind->interruptible;
+    item->interruptible = kind_interruptible(job->priv);
     item->doc = job->doc;
     item->priv = job->priv;
     job->doc = job->priv = NULL;
@@ -657,22 +691,29 @@ static int record_stopping(struct store *st, struct store_row *job, struct cimi_
     return st->ops->update(st, job, err);
 }
 
-/* Stop a Job that never ran: its kind's cancel undoes what the request did. */
-static int stop_queued(struct store *st, struct store_row *job, struct cimi_error *err)
+void jobs_cancel_kind(struct store *st, const struct store_row *job)
 {
-    const struct job_kind *kind = kind_of(job->priv);
+    const struct job_kind *kind = jobs_kind_of(job->priv);
     struct job_context ctx;
-    char now[32];
 
     ctx.st = st;
     ctx.job_id = job->id;
     ctx.target = json_string_value(json_object_get(job->priv, "target"));
-    ctx.created = json_string_value(json_object_get(job->priv, "created"));
+    ctx.created = json_string_value(json_object_get(job->priv, "created")) ?: "";
     ctx.params = json_object_get(job->priv, "params");
-    if (ctx.created == NULL)
-        ctx.created = "";
     if (kind && kind->cancel)
         kind->cancel(&ctx);
+}
+
+/* Stop a Job that never ran: its kind's cancel undoes what the request did
+ * (and its steps' kinds theirs). */
+static int stop_queued(struct store *st, struct store_row *job, struct cimi_error *err)
+{
+    char now[32];
+
+    jobs_cancel_kind(st, job);
+    if (steps_end(st, job, 0, "STOPPED", "stopped before it ran", err) != 0)
+        return -1;
     clock_now_iso(now, sizeof(now));
     json_object_set_new(job->doc, "state", json_string("STOPPED"));
     json_object_set_new(job->doc, "progress", json_integer(100));
@@ -707,10 +748,13 @@ static enum stop_way stop_way_of(const char *job_id, const char *state, bool ask
     return STOP_NONE;
 }
 
-bool jobs_stoppable(const char *job_id, const char *state)
+bool jobs_stoppable(const struct store_row *job, const char *state)
 {
+    const char *job_id = job->id;
     bool stoppable;
 
+    if (json_object_get(job->doc, "parentJob") != NULL)
+        return false;  /* a step: stopped with its parent */
     pthread_mutex_lock(&pool.lock);
     stoppable = state != NULL && stop_way_of(job_id, state, false) != STOP_NONE;
     pthread_mutex_unlock(&pool.lock);
@@ -724,6 +768,10 @@ int jobs_stop(struct store *st, struct store_row *job, struct cimi_error *err)
 
     if (state == NULL)
         state = "unknown";
+    if (json_object_get(job->doc, "parentJob") != NULL && !is_terminal(state))
+        return err_set(err, 409, NULL, "Job '%s' is a step of Job '%s': stop that one", job->id,
+                       json_string_value(json_object_get(json_object_get(job->doc, "parentJob"),
+                                                         "href")) ?: "");
     /* A worker may have claimed it since the request looked: the claim takes this lock. */
     pthread_mutex_lock(&pool.lock);
     way = stop_way_of(job->id, state, true);
@@ -815,9 +863,6 @@ static void abandon_job(struct store *st, const char *job_id)
 {
     struct cimi_error err;
     struct store_row row;
-    const char *op;
-    const struct job_kind *kind;
-    struct job_context ctx;
 
     memset(&row, 0, sizeof(row));
     if (st->ops->begin(st, &err) != 0)
@@ -828,16 +873,9 @@ static void abandon_job(struct store *st, const char *job_id)
         store_row_clear(&row);
         return;
     }
-    op = json_string_value(json_object_get(row.priv, "op"));
-    kind = op ? find_kind(op) : NULL;
-    ctx.st = st;
-    ctx.job_id = job_id;
-    ctx.target = json_string_value(json_object_get(row.priv, "target"));
-    ctx.created = json_string_value(json_object_get(row.priv, "created")) ?: "";
-    ctx.params = json_object_get(row.priv, "params");
-    if (kind && kind->cancel)
-        kind->cancel(&ctx);
-    if (job_finish(st, job_id, false, "cimid stopped before this Job could run; nothing was done",
+    jobs_cancel_kind(st, &row);
+    if (steps_end(st, &row, 0, "FAILED", "cimid stopped before this Job could run", &err) != 0 ||
+        job_finish(st, job_id, false, "cimid stopped before this Job could run; nothing was done",
                    &err) != 0 || st->ops->commit(st, &err) != 0)
         st->ops->rollback(st);
     store_row_clear(&row);

@@ -27,6 +27,7 @@ struct job_spec {
     json_t *params;        /* parameters for the job kind (owned), or NULL */
     char tenant[64];       /* tenant owning the Job */
     char id[128];          /* the Job's id, when job_spec_new_id gave it one before job_create */
+    json_t *steps;         /* its steps (job_spec_add_step; owned), or NULL */
 };
 
 /* State handed to a job kind's run function. */
@@ -58,6 +59,23 @@ struct job_kind {
 
 void job_spec_init(struct job_spec *spec);
 void job_spec_clear(struct job_spec *spec);
+/* Nested Jobs (DSP0263 parentJob, nestedJobs; steps.c).  A request whose
+ * operation is made of steps adds each step (its own action, target, op and
+ * params; the tenant is the parent's) to its Job's spec before the commit.
+ * job_create then writes one Job per step in the same transaction: QUEUED,
+ * `parentJob` naming the parent, listed in order in the parent's
+ * `nestedJobs`.  The parent must have an op of its own.  Its worker runs
+ * the steps in order, each on its own Job (the step's kind runs and
+ * finishes it exactly as if it had been queued alone), then the parent's
+ * own kind.  A step that ends FAILED (or STOPPED) ends the parent the same
+ * way at once: the steps after it never run (FAILED, or STOPPED; their
+ * kinds' cancel and the parent's undo what the request did), and the
+ * parent's statusMessage names the step and its reason.  A stop of the
+ * parent (queued: at once; running: when the current step ends) stops the
+ * steps not run yet.  Steps are not stopped on their own and not queued on
+ * their own: start-up recovery re-runs the parent, which skips the steps
+ * that ended SUCCESS and runs the others again (kinds are idempotent). */
+int job_spec_add_step(struct job_spec *parent, const struct job_spec *step);
 /* Give the Job its id now ("jobs/<uuid>", also in spec->id), for a request
  * that records it on its resource before the Job is created. */
 int job_spec_new_id(struct job_spec *spec, struct cimi_error *err);
@@ -97,6 +115,9 @@ int job_running_begin(const char *job_id, bool interruptible, bool stopping);
 /* Ask the running Job to stop: true if it runs, is interruptible and was
  * not asked before (it shows STOPPING from now on). */
 bool job_stop_request(const char *job_id);
+/* From now on the running Job cannot be stopped any more: true if a stop
+ * was asked for before. */
+bool job_running_close_stop(const char *job_id);
 /* Is the Job running, interruptible and not asked to stop yet? */
 bool job_running_stoppable(const char *job_id);
 /* Is the Job claimed by a worker (between job_running_begin and end)? */
@@ -136,8 +157,8 @@ int jobs_recover(struct store *st);
  * (or may have begun: recovered) of an interruptible kind is recorded
  * STOPPING and its run ends it STOPPED.  409 otherwise. */
 int jobs_stop(struct store *st, struct store_row *job, struct cimi_error *err);
-/* Would jobs_stop stop the Job whose (refreshed) state is state now? */
-bool jobs_stoppable(const char *job_id, const char *state);
+/* Would jobs_stop stop the Job (its document refreshed: state) now? */
+bool jobs_stoppable(const struct store_row *job, const char *state);
 /* How a Job ended, as jobs_wait saw it. */
 struct job_end {
     char state[16];        /* "SUCCESS", "FAILED", "STOPPED"; "" = the Job is gone */

@@ -137,6 +137,20 @@ bool job_stop_requested(const char *job_id)
     return stop;
 }
 
+bool job_running_close_stop(const char *job_id)
+{
+    struct running *r;
+    bool stop;
+
+    pthread_mutex_lock(&lock);
+    r = running_locked(job_id);
+    stop = r != NULL && r->stop;
+    if (r != NULL)
+        r->interruptible = false;
+    pthread_mutex_unlock(&lock);
+    return stop;
+}
+
 bool job_running_stoppable(const char *job_id)
 {
     struct running *r;

@@ -14,7 +14,7 @@ static bool job_allowed(const struct store_row *row, const char *op)
     if (state == NULL)
         return false;
     if (strcmp(op, "stop") == 0)
-        return jobs_stoppable(row->id, state);
+        return jobs_stoppable(row, state);
     if (strcmp(op, "delete") == 0)
         return strcmp(state, "SUCCESS") == 0 || strcmp(state, "FAILED") == 0 ||
                strcmp(state, "STOPPED") == 0;

@@ -39,6 +39,10 @@ int machine_volumes_reattach(struct store *st, const struct store_row *machine);
  * transaction; the create Job plugs them in. */
 int machine_volumes_create(struct cimi_request *req, const struct store_row *machine,
                            const json_t *tmpl, struct cimi_error *err);
+/* A Machine's delete: a step (nested Job) per attached volume detaches it
+ * first, in the request's transaction. */
+int machine_volumes_detach_steps(struct cimi_request *req, const struct store_row *machine,
+                                 struct job_spec *job, struct cimi_error *err);
 
 extern const struct job_kind volume_create_job, volume_delete_job, volume_resize_job,
     volume_snapshot_job, machine_attach_job, machine_detach_job;

@@ -1,5 +1,5 @@
-"""Job workers shared fairly between tenants, and stopping running work
-(issue 11 item 2).
+"""Job workers shared fairly between tenants, stopping running work
+(issue 11 item 2), and nested Jobs (item 16).
 
 A loopback HTTP server trickles image bytes (about 64 KiB/s, never the
 whole announced size until it is told to finish), so a download Job stays
@@ -8,7 +8,10 @@ never keep another tenant's machine create QUEUED (downloads run on the
 transfer workers, and a tenant holds at most its share of them); a RUNNING
 download's Job can be stopped (STOPPED, the transfer ends, no file and no
 image left); a CREATING image can be deleted (its download is stopped, or,
-still queued, never runs)."""
+still queued, never runs).  Nested Jobs: deleting a Machine with attached
+volumes detaches each in a step of its own (a Job with parentJob, listed in
+the delete's nestedJobs, JSON and XML).  Their failure, stop and recovery
+rules are unit-tested with job kinds made for it (tests/unit/test_steps.c)."""
 
 import contextlib
 import http.server
@@ -19,8 +22,8 @@ import threading
 import time
 
 import cimitest
-from cimitest import (NS, Client, Daemon, action_doc, assert_error, check, eq, isin,
-                      machine_create_doc, notin, op, rels, test)
+from cimitest import (NS, Client, Daemon, action_doc, assert_error, check, create_machine, eq,
+                      isin, machine_create_doc, notin, op, rels, shared, test)
 
 CHUNK = 16 * 1024          # bytes per piece
 PAUSE = 0.25               # seconds between pieces: 64 KiB/s
@@ -230,3 +233,66 @@ def delete_creating_image():
         assert_error(c.get(running_img), 404)
         eq(stored_files(storage), [], "no file left in the storage directory")
         eq(s.counts()[0], 1, "the queued download never reached the server")
+
+
+# ---------------------------------------------------------------- nested Jobs
+
+def new_volume(c, name):
+    r = c.post(c.add_href("volumes"), {"resourceURI": NS + "/VolumeCreate", "name": name,
+                                       "volumeTemplate": {"volumeConfig": {"capacity": 1048576}}})
+    isin(r.status, (201, 202), f"volume {name} ({r.body[:200]!r})")
+    c.wait_job(r.header("CIMI-Job-URI"))
+    return c.wait_state(r.header("Location"), "AVAILABLE")
+
+
+def attach_volume(c, machine, volume):
+    href = c.read(machine["id"])["volumes"]["href"]
+    r = c.post(href, {"resourceURI": NS + "/MachineVolume", "volume": {"href": volume["id"]}})
+    isin(r.status, (201, 202), f"attach ({r.body[:200]!r})")
+    c.wait_job(r.header("CIMI-Job-URI"))
+    return r.header("Location")
+
+
+def href_of(doc, attr):
+    return (doc.get(attr) or {}).get("href")
+
+
+@test
+def nested_jobs_machine_delete_detaches_volumes():
+    """DELETE of a Machine with two attached volumes: its Job lists two
+    nestedJobs, one per volume, each a Job with parentJob = the delete's Job,
+    action delete on the attachment, SUCCESS; the parent SUCCESS; the volumes
+    are free again (attachable elsewhere).  Parent and step read in XML are
+    schema-valid with <parentJob href> and <nestedJob href>; steps offer no
+    stop of their own."""
+    d = shared("jobs-nested")
+    c, x = Client(d, "alice"), Client(d, "alice", fmt="xml")
+    m = create_machine(c, "nest", "STOPPED")
+    vols = [new_volume(c, f"nest-v{i}") for i in range(2)]
+    attachments = sorted(attach_volume(c, m, v) for v in vols)
+    r = c.delete(op(c.read(m["id"]), "delete"))
+    isin(r.status, (200, 202), f"DELETE of the machine ({r.body[:200]!r})")
+    parent = c.wait_job(r.header("CIMI-Job-URI"))
+    nested = [n.get("href") for n in parent.get("nestedJobs") or []]
+    eq(len(nested), 2, f"one nested Job per attached volume ({parent.get('nestedJobs')})")
+    targets = []
+    for href in nested:
+        step = c.wait_job(href)
+        eq(href_of(step, "parentJob"), parent["id"], "a step names its parent")
+        eq(step.get("action"), "delete", "a step's action")
+        eq(step.get("progress"), 100, "a finished step's progress")
+        notin("stop", rels(step), "a step offers no stop of its own")
+        targets.append(href_of(step, "targetResource"))
+        xr = x.get(href)
+        eq(xr.status, 200, "step in XML")
+        isin(f'<parentJob href="{parent["id"]}"', xr.body.decode(), "XML parentJob")
+    eq(sorted(targets), attachments, "the steps detach the machine's attachments")
+    xr = x.get(parent["id"])
+    eq(xr.status, 200, "parent in XML")
+    for href in nested:
+        isin(f'<nestedJob href="{href}"', xr.body.decode(), "XML nestedJob")
+    assert_error(c.get(m["id"]), 404)
+    other = create_machine(c, "nest-2", "STOPPED")
+    for v in vols:
+        eq(c.read(v["id"]).get("state"), "AVAILABLE", "the volume is free again")
+        attach_volume(c, other, v)
