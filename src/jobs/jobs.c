@@ -606,6 +606,8 @@ static int collect_unfinished(void *arg, struct store_row *row)
     if (!state || (strcmp(state, "QUEUED") != 0 && strcmp(state, "RUNNING") != 0 &&
                    strcmp(state, "STOPPING") != 0))
         return 0;
+    if (json_object_get(row->priv, "parent") != NULL)
+        return 0;  /* a step: its parent runs it (steps.c) */
     if (c->nrows == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 64;
         struct store_row *rows = realloc(c->rows, cap * sizeof(*rows));
