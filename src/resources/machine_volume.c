@@ -338,8 +338,10 @@ static int collect_attachment(void *arg, struct store_row *row)
 }
 
 /* One step per attached volume: detach it (as a DELETE of the attachment
- * would), before the machine goes.  Where the machine's state allows no
- * detach (SUSPENDED) its volumes go with it as they are. */
+ * would), before the machine goes.  Volumes made with the machine that go
+ * with it (deleteWithMachine, machine_volume_templates.c) stay for its own
+ * Job; where the machine's state allows no detach (SUSPENDED) its volumes
+ * go with it as they are. */
 int machine_volumes_detach_steps(struct cimi_request *req, const struct store_row *machine,
                                  struct job_spec *job, struct cimi_error *err)
 {
@@ -364,10 +366,11 @@ int machine_volumes_detach_steps(struct cimi_request *req, const struct store_ro
         snprintf(step.action, sizeof(step.action), "delete");
         snprintf(step.target, sizeof(step.target), "%s", json_string_value(id));
         rc = req->st->ops->get(req->st, json_string_value(id), &row, err);
-        if (rc == 0)
+        if (rc == 0 && !json_is_true(json_object_get(row.priv, "deleteWithMachine"))) {
             rc = detach_remove(req, &row, &step, err);
-        if (rc == 0)
-            rc = job_spec_add_step(job, &step);
+            if (rc == 0)
+                rc = job_spec_add_step(job, &step);
+        }
         job_spec_clear(&step);
         store_row_clear(&row);
     }
@@ -411,6 +414,33 @@ int machine_volumes_create(struct cimi_request *req, const struct store_row *mac
             return -1;
     }
     return 0;
+}
+
+int machine_volume_attach_new(struct store *st, const struct store_row *machine,
+                              const char *volume, const char *initial_location,
+                              bool delete_with_machine, char *location, size_t len,
+                              struct cimi_error *err)
+{
+    struct store_row row;
+    char target[8];
+    int rc;
+
+    if (choose_device(st, machine, initial_location, target, sizeof(target), err) != 0)
+        return -1;
+    memset(&row, 0, sizeof(row));
+    if (resource_new_child(st, machine, "volumes", &t_machine_volume, &row, err) != 0) {
+        store_row_clear(&row);
+        return -1;
+    }
+    snprintf(location, len, "/dev/%s", target);
+    json_object_set_new(row.doc, "initialLocation", json_string(location));
+    json_object_set_new(row.doc, "volume", json_pack("{s:s}", "href", volume));
+    json_object_set_new(row.priv, "target", json_string(target));
+    json_object_set_new(row.priv, "createdWith", json_string(machine->id));
+    json_object_set_new(row.priv, "deleteWithMachine", json_boolean(delete_with_machine));
+    rc = st->ops->insert(st, &row, err);
+    store_row_clear(&row);
+    return rc;
 }
 
 /* ---- start-up ---- */

@@ -16,7 +16,6 @@ rules are unit-tested with job kinds made for it (tests/unit/test_steps.c)."""
 import contextlib
 import http.server
 import os
-import subprocess
 import tempfile
 import threading
 import time
@@ -32,17 +31,12 @@ ANNOUNCED = 512 * 1024 * 1024
 
 def download_daemon_args():
     """What a daemon needs to download from this file's loopback server:
-    a storage directory, a size limit above the announced size, and (where
-    cimid refuses private destinations by default) the allow setting for
-    loopback.  The one place to change when the download policy changes."""
+    a storage directory, a size limit above the announced size, and the
+    allow setting for loopback (refused by default)."""
     storage = tempfile.mkdtemp(prefix="cimitest-jobs-storage-")
     cimitest._tmpdirs.append(storage)
-    args = ["--storage-dir", storage, "--max-image-size", str(2 * ANNOUNCED)]
-    usage = subprocess.run([cimitest.CIMID_BIN, "serve", "--help"], capture_output=True,
-                           text=True, timeout=30)
-    if "--download-allow" in usage.stdout + usage.stderr:
-        args += ["--download-allow", "127.0.0.1/32"]
-    return storage, args
+    return storage, ["--storage-dir", storage, "--max-image-size", str(2 * ANNOUNCED),
+                     "--download-allow", "127.0.0.1/32"]
 
 
 class TrickleServer:

@@ -436,7 +436,8 @@ def job_stop_queued_actions():
     cimitest._tmpdirs.append(storage)
     # --transfer-workers 0: the download runs on the only job worker
     with Daemon(name="jobstop-actions", args=["--workers", "1", "--transfer-workers", "0",
-                                              "--storage-dir", storage]) as d:
+                                              "--storage-dir", storage,
+                                              "--download-allow", "127.0.0.1/32"]) as d:
         try:
             c = Client(d, "alice")
             m1 = create_machine(c, "qa-stop", "STARTED")
