@@ -35,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jobs/pool.h"
 #include "jobs/queue.h"
 #include "jobs/steps.h"
 #include "util/clock.h"
@@ -276,11 +277,26 @@ const struct job_kind *jobs_kind_of(const json_t *priv)
 
 /* Can the Job be stopped once it runs? Its kind says so, or it has steps
  * (stopped between them). */
-static bool kind_interruptible(const json_t *priv)
+bool jobs_kind_interruptible(const json_t *priv)
 {
     const struct job_kind *kind = jobs_kind_of(priv);
 
     return (kind != NULL && kind->interruptible) || steps_of(priv) > 0;
+}
+
+void jobs_lock(void)
+{
+    pthread_mutex_lock(&pool.lock);
+}
+
+void jobs_unlock(void)
+{
+    pthread_mutex_unlock(&pool.lock);
+}
+
+bool jobs_started(void)
+{
+    return pool.started;
 }
 
 /* Mark a Job FAILED in its own transaction (the last resort). 0 when committed. */
@@ -338,7 +354,7 @@ static bool claim_from_store(struct store *st, struct store_row *row)
     if (claimed) {
         /* STOPPING: a stop of its earlier run (interruptible kinds only). */
         pthread_mutex_lock(&pool.lock);
-        job_running_begin(id, kind_interruptible(row->priv),
+        job_running_begin(id, jobs_kind_interruptible(row->priv),
                           state != NULL && strcmp(state, "STOPPING") == 0);
         pthread_mutex_unlock(&pool.lock);
     }
@@ -554,7 +570,7 @@ static struct queue_item *item_new(struct store_row *job, struct store_row *reso
     item->klass = kind != NULL && kind->transfer && pool.nthreads > pool.lifecycle_workers
                       ? JOB_CLASS_TRANSFER
                       : JOB_CLASS_LIFECYCLE;
-    item->interruptible = kind_interruptible(job->priv);
+    item->interruptible = jobs_kind_interruptible(job->priv);
     item->doc = job->doc;
     item->priv = job->priv;
     job->doc = job->priv = NULL;
@@ -588,209 +604,6 @@ bool jobs_enqueue(struct store_row *job, struct store_row *resource)
     if (resource != NULL)
         store_row_clear(resource);
     return queued && at_once;
-}
-
-struct recover_ctx {
-    struct store *st;
-    int count;
-    struct store_row *rows;
-    size_t nrows, cap;
-};
-
-/* Keep each unfinished Job's row (its documents are stolen from the listing). */
-static int collect_unfinished(void *arg, struct store_row *row)
-{
-    struct recover_ctx *c = arg;
-    const char *state = json_string_value(json_object_get(row->doc, "state"));
-
-    if (!state || (strcmp(state, "QUEUED") != 0 && strcmp(state, "RUNNING") != 0 &&
-                   strcmp(state, "STOPPING") != 0))
-        return 0;
-    if (json_object_get(row->priv, "parent") != NULL)
-        return 0;  /* a step: its parent runs it (steps.c) */
-    if (c->nrows == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        struct store_row *rows = realloc(c->rows, cap * sizeof(*rows));
-        if (rows == NULL)
-            return 1;
-        c->rows = rows;
-        c->cap = cap;
-    }
-    c->rows[c->nrows++] = *row;
-    row->doc = row->priv = NULL;
-    return 0;
-}
-
-static bool is_queued(const json_t *doc)
-{
-    return state_is(doc, "QUEUED");
-}
-
-/* A QUEUED Job may have begun before cimid stopped (its claim is in memory
- * only): record every one RUNNING, in one transaction, so that none can be
- * stopped any more (its kind's cancel assumes nothing was done). */
-static int mark_recovered_running(struct store *st, struct recover_ctx *c)
-{
-    struct cimi_error err;
-    size_t queued = 0;
-
-    for (size_t i = 0; i < c->nrows; i++)
-        if (is_queued(c->rows[i].doc))
-            queued++;
-    if (queued == 0)
-        return 0;
-    if (st->ops->begin(st, &err) != 0)
-        return -1;
-    for (size_t i = 0; i < c->nrows; i++) {
-        json_t *doc = c->rows[i].doc;
-        if (!is_queued(doc))
-            continue;
-        json_object_set_new(doc, "state", json_string("RUNNING"));
-        json_object_set_new(doc, "progress", json_integer(10));
-        if (st->ops->update(st, &c->rows[i], &err) != 0) {
-            st->ops->rollback(st);
-            return -1;
-        }
-    }
-    return st->ops->commit(st, &err);
-}
-
-int jobs_recover(struct store *st)
-{
-    struct recover_ctx ctx = {st, 0, NULL, 0, 0};
-    struct cimi_error err;
-    int rc = 0;
-
-    if (st->ops->list(st, "Job", NULL, NULL, collect_unfinished, &ctx, &err) != 0) {
-        log_error("job: recovery: %s", err.message);
-        rc = -1;
-    } else if (mark_recovered_running(st, &ctx) != 0) {
-        log_error("job: recovery: cannot record the unfinished Jobs RUNNING");
-        rc = -1;
-    }
-    for (size_t i = 0; i < ctx.nrows; i++) {
-        if (rc == 0) {
-            log_info("job: recovering unfinished %s", ctx.rows[i].id);
-            jobs_enqueue(&ctx.rows[i], NULL);
-            ctx.count++;
-        }
-        store_row_clear(&ctx.rows[i]);
-    }
-    free(ctx.rows);
-    return rc == 0 ? ctx.count : -1;
-}
-
-/* Record the Job STOPPING (its run, or the run after a crash, ends it). */
-static int record_stopping(struct store *st, struct store_row *job, struct cimi_error *err)
-{
-    char now[32];
-
-    clock_now_iso(now, sizeof(now));
-    json_object_set_new(job->doc, "state", json_string("STOPPING"));
-    json_object_set_new(job->doc, "statusMessage", json_string("stopping"));
-    json_object_set_new(job->doc, "timeOfStatusChange", json_string(now));
-    json_object_set_new(job->doc, "updated", json_string(now));
-    return st->ops->update(st, job, err);
-}
-
-void jobs_cancel_kind(struct store *st, const struct store_row *job)
-{
-    const struct job_kind *kind = jobs_kind_of(job->priv);
-    struct job_context ctx;
-
-    ctx.st = st;
-    ctx.job_id = job->id;
-    ctx.target = json_string_value(json_object_get(job->priv, "target"));
-    ctx.created = json_string_value(json_object_get(job->priv, "created")) ?: "";
-    ctx.params = json_object_get(job->priv, "params");
-    if (kind && kind->cancel)
-        kind->cancel(&ctx);
-}
-
-/* Stop a Job that never ran: its kind's cancel undoes what the request did
- * (and its steps' kinds theirs). */
-static int stop_queued(struct store *st, struct store_row *job, struct cimi_error *err)
-{
-    char now[32];
-
-    jobs_cancel_kind(st, job);
-    if (steps_end(st, job, 0, "STOPPED", "stopped before it ran", err) != 0)
-        return -1;
-    clock_now_iso(now, sizeof(now));
-    json_object_set_new(job->doc, "state", json_string("STOPPED"));
-    json_object_set_new(job->doc, "progress", json_integer(100));
-    json_object_set_new(job->doc, "statusMessage", json_string("stopped before it ran"));
-    json_object_set_new(job->doc, "timeOfStatusChange", json_string(now));
-    json_object_set_new(job->doc, "updated", json_string(now));
-    return st->ops->update(st, job, err);
-}
-
-/* How jobs_stop can stop a Job whose refreshed state is state. Under pool.lock. */
-enum stop_way { STOP_NONE, STOP_QUEUED, STOP_RUNNING, STOP_WAITING };
-
-static enum stop_way stop_way_of(const char *job_id, const char *state, bool ask)
-{
-    struct queue_item *item;
-
-    if (job_running(job_id))  /* claimed: shows RUNNING (or STOPPING) */
-        return (ask ? job_stop_request(job_id) : job_running_stoppable(job_id)) ? STOP_RUNNING
-                                                                                 : STOP_NONE;
-    if (strcmp(state, "QUEUED") == 0) {
-        if (ask && pool.started && (item = queue_find(job_id)) != NULL)
-            item->stop_requested = true;
-        return STOP_QUEUED;
-    }
-    /* Recovered (it may have begun before a crash) and waiting for a worker. */
-    item = strcmp(state, "RUNNING") == 0 && pool.started ? queue_find(job_id) : NULL;
-    if (item != NULL && item->interruptible && !item->stop_requested) {
-        if (ask)
-            item->stop_requested = true;  /* claimed through the store: STOPPING */
-        return STOP_WAITING;
-    }
-    return STOP_NONE;
-}
-
-bool jobs_stoppable(const struct store_row *job, const char *state)
-{
-    const char *job_id = job->id;
-    bool stoppable;
-
-    if (json_object_get(job->doc, "parentJob") != NULL)
-        return false;  /* a step: stopped with its parent */
-    pthread_mutex_lock(&pool.lock);
-    stoppable = state != NULL && stop_way_of(job_id, state, false) != STOP_NONE;
-    pthread_mutex_unlock(&pool.lock);
-    return stoppable;
-}
-
-int jobs_stop(struct store *st, struct store_row *job, struct cimi_error *err)
-{
-    const char *state = json_string_value(json_object_get(job->doc, "state"));
-    enum stop_way way;
-
-    if (state == NULL)
-        state = "unknown";
-    if (json_object_get(job->doc, "parentJob") != NULL && !is_terminal(state))
-        return err_set(err, 409, NULL, "Job '%s' is a step of Job '%s': stop that one", job->id,
-                       json_string_value(json_object_get(json_object_get(job->doc, "parentJob"),
-                                                         "href")) ?: "");
-    /* A worker may have claimed it since the request looked: the claim takes this lock. */
-    pthread_mutex_lock(&pool.lock);
-    way = stop_way_of(job->id, state, true);
-    pthread_mutex_unlock(&pool.lock);
-    switch (way) {
-    case STOP_QUEUED:
-        return stop_queued(st, job, err);
-    case STOP_RUNNING:
-    case STOP_WAITING:
-        return record_stopping(st, job, err);
-    default:
-        if (strcmp(state, "RUNNING") == 0)
-            return err_set(err, 409, NULL, "Job '%s' is RUNNING and its kind of work cannot be "
-                           "interrupted", job->id);
-        return err_set(err, 409, NULL, "Job '%s' is %s and can no longer be stopped", job->id,
-                       state);
-    }
 }
 
 /* The Job's end as the store has it: true when finished (or gone). */

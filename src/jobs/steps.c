@@ -10,6 +10,8 @@
  */
 #include "jobs/steps.h"
 
+#include "jobs/pool.h"
+
 #include <stdio.h>
 #include <string.h>
 

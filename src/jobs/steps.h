@@ -31,13 +31,4 @@ enum steps_outcome steps_run(struct store *st, struct store_row *parent);
 int steps_end(struct store *st, const struct store_row *parent, size_t from, const char *state,
               const char *message, struct cimi_error *err);
 
-/* Provided by jobs.c. */
-int jobs_row_new(const struct job_spec *spec, struct store_row *row, struct cimi_error *err);
-const struct job_kind *jobs_kind_of(const json_t *priv);
-/* Run the kind's cancel of the Job (inside the caller's transaction). */
-void jobs_cancel_kind(struct store *st, const struct store_row *job);
-/* Run a step in this (the parent's) worker: claimed, run, ended. true when
- * its outcome was committed. */
-bool jobs_run_step(struct store *st, struct store_row *step);
-
 #endif
