@@ -290,3 +290,74 @@ def nested_jobs_machine_delete_detaches_volumes():
     for v in vols:
         eq(c.read(v["id"]).get("state"), "AVAILABLE", "the volume is free again")
         attach_volume(c, other, v)
+
+
+def queued_machine_delete(s, c):
+    """A STOPPED machine with two attached volumes whose DELETE waits behind
+    a download holding the only worker: (machine, volumes, attachments,
+    parent Job URI)."""
+    m = create_machine(c, "nest-q", "STOPPED")
+    vols = [new_volume(c, f"nest-q{i}") for i in range(2)]
+    attachments = sorted(attach_volume(c, m, v) for v in vols)
+    _, blocker = start_download(c, s.url("blocker.raw"), "blocker")
+    wait_until("the blocker download receives bytes", lambda: downloading(c, blocker))
+    r = c.delete(op(c.read(m["id"]), "delete"))
+    eq(r.status, 202, f"DELETE waits behind the download ({r.body[:200]!r})")
+    parent = c.read(r.header("CIMI-Job-URI"))
+    eq(parent.get("state"), "QUEUED", "the delete's Job waits for the worker")
+    eq(len(parent.get("nestedJobs") or []), 2, "two nested Jobs")
+    return m, vols, attachments, parent["id"]
+
+
+# --workers 1, --transfer-workers 0: the blocker download holds the only worker
+BLOCKED = ["--workers", "1", "--transfer-workers", "0"]
+
+
+@test
+def nested_jobs_stop_queued_parent():
+    """Stopping a queued parent stops its nested Jobs: a step offers no stop
+    of its own (409), the parent's stop ends it and both steps STOPPED, the
+    machine is back to STOPPED with both volumes still attached."""
+    with trickle_daemon("jobs-nested-stop", BLOCKED) as (s, d, storage):
+        c = Client(d, "alice")
+        m, vols, attachments, parent = queued_machine_delete(s, c)
+        steps = [n["href"] for n in c.read(parent)["nestedJobs"]]
+        for href in steps:
+            jd = c.read(href)
+            eq(jd.get("state"), "QUEUED", "a step of a queued parent is QUEUED")
+            notin("stop", rels(jd), "a step offers no stop of its own")
+            assert_error(c.post(href + "/stop", action_doc("stop")), 409, mention="stop")
+        jd = c.read(parent)
+        check(op(jd, "stop"), f"the queued parent offers stop ({rels(jd)})")
+        eq(c.post(op(jd, "stop"), action_doc("stop")).status, 202, "stop of the parent")
+        eq(c.read(parent).get("state"), "STOPPED", "parent STOPPED")
+        for href in steps:
+            eq(c.read(href).get("state"), "STOPPED", "its steps STOPPED")
+        eq(c.wait_stable(m["id"]).get("state"), "STOPPED", "the machine is back to STOPPED")
+        listed = sorted(i["id"] for i in c.list(c.read(m["id"])["volumes"]["href"])
+                        .get("machineVolumes", []))
+        eq(listed, attachments, "both volumes still attached")
+
+
+@test
+def nested_jobs_recovered_after_kill9():
+    """cimid killed with a machine's delete and its two nested Jobs queued:
+    at the next start the parent runs its steps (each SUCCESS once), then
+    deletes the machine (SUCCESS); the volumes are free again."""
+    with trickle_daemon("jobs-nested-kill9", BLOCKED) as (s, d, storage):
+        c = Client(d, "alice")
+        m, vols, attachments, parent = queued_machine_delete(s, c)
+        steps = [n["href"] for n in c.read(parent)["nestedJobs"]]
+        d.kill9()
+        s.finish()  # the recovered download fails at once and frees the worker
+        d.start()
+        c = Client(d, "alice")
+        jd = c.wait_job(parent, timeout=60)
+        eq(jd.get("state"), "SUCCESS", "the recovered parent")
+        for href in steps:
+            sd = c.read(href)
+            eq(sd.get("state"), "SUCCESS", "each step ran after the restart")
+            eq(href_of(sd, "parentJob"), parent, "and still names its parent")
+        assert_error(c.get(m["id"]), 404)
+        for v in vols:
+            eq(c.read(v["id"]).get("state"), "AVAILABLE", "the volume is free again")
