@@ -596,9 +596,12 @@ static int action_capture(struct cimi_request *req, struct store_row *row, const
                    "Machine's id (POST to the href of this operation)");
 }
 
+/* Its attached volumes are detached first, each by a nested Job. */
 static int machine_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
                           struct cimi_error *err)
 {
+    if (machine_volumes_detach_steps(req, row, job, err) != 0)
+        return -1;
     return begin_machine_job(req, row, "delete", true, job, err);
 }
 

@@ -339,6 +339,55 @@ static void cancel_detach(struct job_context *ctx)
 const struct job_kind machine_attach_job = {"machine.attach", run_attach, cancel_attach};
 const struct job_kind machine_detach_job = {"machine.detach", run_detach, cancel_detach};
 
+/* ---- a deleted Machine's volumes ---- */
+
+static int collect_attachment(void *arg, struct store_row *row)
+{
+    json_array_append_new(arg, json_string(row->id));
+    return 0;
+}
+
+/* One step per attached volume: detach it (as a DELETE of the attachment
+ * would), before the machine goes.  Volumes made with the machine that go
+ * with it (deleteWithMachine, machine_volume_templates.c) stay for its own
+ * Job; where the machine's state allows no detach (SUSPENDED) its volumes
+ * go with it as they are. */
+int machine_volumes_detach_steps(struct cimi_request *req, const struct store_row *machine,
+                                 struct job_spec *job, struct cimi_error *err)
+{
+    json_t *ids = json_array(), *id;
+    size_t i;
+    int rc;
+
+    if (!resource_ops_of(&t_machine)->allowed(machine, "detach")) {
+        json_decref(ids);
+        return 0;
+    }
+    rc = req->st->ops->list(req->st, "MachineVolume", machine->id, NULL, collect_attachment, ids,
+                            err);
+    json_array_foreach(ids, i, id) {
+        struct store_row row;
+        struct job_spec step;
+
+        if (rc != 0)
+            break;
+        memset(&row, 0, sizeof(row));
+        job_spec_init(&step);
+        snprintf(step.action, sizeof(step.action), "delete");
+        snprintf(step.target, sizeof(step.target), "%s", json_string_value(id));
+        rc = req->st->ops->get(req->st, json_string_value(id), &row, err);
+        if (rc == 0 && !json_is_true(json_object_get(row.priv, "deleteWithMachine"))) {
+            rc = detach_remove(req, &row, &step, err);
+            if (rc == 0)
+                rc = job_spec_add_step(job, &step);
+        }
+        job_spec_clear(&step);
+        store_row_clear(&row);
+    }
+    json_decref(ids);
+    return rc;
+}
+
 /* ---- a new Machine's template volumes ---- */
 
 int machine_volumes_create(struct cimi_request *req, const struct store_row *machine,

@@ -434,7 +434,9 @@ def job_stop_queued_actions():
     gate = GatedServer(bytes(range(256)) * 4096)
     storage = tempfile.mkdtemp(prefix="cimitest-jobstop-storage-")
     cimitest._tmpdirs.append(storage)
-    with Daemon(name="jobstop-actions", args=["--workers", "1", "--storage-dir", storage,
+    # --transfer-workers 0: the download runs on the only job worker
+    with Daemon(name="jobstop-actions", args=["--workers", "1", "--transfer-workers", "0",
+                                              "--storage-dir", storage,
                                               "--download-allow", "127.0.0.1/32"]) as d:
         try:
             c = Client(d, "alice")
