@@ -37,6 +37,9 @@ struct hv {
 char *embed_root_of(const char *uri);
 /* For qemu:///embed?root=DIR: DIR/etc/qemu.conf and the QEMU user/group. */
 int embed_prepare(const char *uri, struct cimi_error *err);
+/* Can a child process make a private mount namespace with "/" a slave
+ * mount, as libvirt does for each guest (qemu.conf `namespaces`)? */
+bool embed_mount_namespaces_work(void);
 /* mkdir -p (path is modified temporarily). */
 int make_dirs(char *path, struct cimi_error *err);
 

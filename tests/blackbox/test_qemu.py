@@ -35,12 +35,16 @@ def require_qemu():
 
 
 @contextlib.contextmanager
-def qemu_daemon(name, accel="tcg"):
+def qemu_daemon(name, accel="tcg", wrap=None):
     """A started cimid on its own embed root; afterwards cimid is stopped and
     any guest it left running (embed guests outlive cimid) is killed.  accel
-    "auto" makes cimid probe whether KVM boots a guest here (20 s at most)."""
+    "auto" makes cimid probe whether KVM boots a guest here (20 s at most).
+    wrap(d, command) returns the command line that runs command instead."""
     image = require_qemu()
     d = Daemon(name=name)
+    if wrap is not None:
+        command = d.command
+        d.command = lambda: wrap(d, command())
     images = os.path.join(d.tmp, "images")
     os.makedirs(images)
     os.symlink(image, os.path.join(images, "cimid-test.qcow2"))
@@ -463,6 +467,60 @@ def qemu_host_added_at_runtime_with_dedicated_cpus():
     finally:
         d.kill9()
         subprocess.run(["pkill", "-9", "-f", root], capture_output=True)
+# Runs "$@" chrooted into $1, a plain directory (no mount point) that gets
+# every top-level directory of / bound in it: the same files, but "/" is no
+# mount point, as in a chroot made by hand or a container's.  Run in a mount
+# namespace of its own (unshare), so the binds go with the last process.
+IN_CHROOT = """set -e
+root=$1; shift
+for e in /*; do
+  name=${e#/}
+  if [ -L "$e" ]; then ln -s "$(readlink "$e")" "$root/$name"
+  elif [ -d "$e" ]; then mkdir -p "$root/$name"; mount --rbind "$e" "$root/$name"
+  fi
+done
+exec chroot "$root" "$@"
+"""
+
+
+def in_chroot(d, command):
+    root = os.path.join(d.tmp, "chroot")
+    os.makedirs(root)
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", IN_CHROOT, "sh",
+            root, *command]
+
+
+@test
+def qemu_guest_in_a_chroot():
+    """In a chroot (and containers like it) "/" is no mount point: libvirt's
+    private mount namespace per guest fails there ("Failed disable mount
+    propagation out of the root filesystem").  cimid finds that out and
+    writes `namespaces = [ ]` in the embed root's qemu.conf: the guest runs
+    and answers; the qemu.conf of a host where namespaces work keeps them."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("chroot") is None:
+        raise SkipTest("making a chroot needs root, unshare and chroot (util-linux, coreutils)")
+    with qemu_daemon("qemu-chroot", wrap=in_chroot) as d:
+        c = Client(d, "alice")
+        r = c.post(c.add_href("machines"), {
+            "resourceURI": NS + "/MachineCreate", "name": "chrooted",
+            "machineTemplate": {"initialState": "STARTED",
+                                "machineConfig": {"href": c.default_config()["id"]},
+                                "machineImage": {"href": test_image(c)["id"]},
+                                "userData": base64.b64encode(b"in a chroot").decode()}})
+        eq(r.status, 201, f"create (reply {r.body[:300]!r})")
+        c.wait_job(r.header("CIMI-Job-URI"), timeout=120)   # SUCCESS: the guest started
+        m = c.wait_state(r.header("Location"), "STARTED", timeout=60)
+        status, page = fetch(endpoint(m, 80))
+        eq(status, 200, "the guest started in a chroot answers HTTP")
+        isin("in a chroot", page, "and read its userData")
+        with open(os.path.join(d.root, "etc", "qemu.conf")) as f:
+            isin("namespaces = [ ]", f.read(), "no mount namespaces in the chroot's qemu.conf")
+        isin("no mount namespace can be made here", d.log_text(), "the log says why")
+    with qemu_daemon("qemu-ns") as d:
+        with open(os.path.join(d.root, "etc", "qemu.conf")) as f:
+            notin("namespaces", f.read(), "outside a chroot guests keep their mount namespace")
+
+
 @test
 def qemu_embed_refuses_networks():
     """qemu:///embed has no libvirt network driver: a Network is refused with
