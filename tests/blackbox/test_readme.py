@@ -1,0 +1,118 @@
+"""README.md's walk-through, run as written: every command of every ```sh
+block from "Using it" to the end of "Command-line client", in order, each in
+a bash with `set -e` (and the exports of the commands before it),
+against a daemon on test:///default as ./run.sh starts it, from a directory
+laid out like the checkout after ./run.sh (build/src/cli/cimi,
+var/admin-password).
+
+Only what a reader fills in is replaced: the port 8080, PASSWORD, and the
+placeholders ID (the machine web1), VOLUME-ID (the volume data) and
+SNAP-ID (the image before-upgrade), looked up by name before the block runs.
+`curl` fails on an HTTP error (--fail-with-body), so a refused step stops
+the walk.
+Between two commands the test waits until no Job is queued or running, as
+a reader reads one reply before typing the next command."""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+import cimitest
+from cimitest import REPO, Client, Daemon, check, coll_items, eq, test
+
+# The sections whose blocks a reader runs against ./run.sh's daemon.
+FIRST, LAST = "## Using it", "## Real QEMU machines"
+
+PREAMBLE = """set -euo pipefail
+curl() { command curl -sS --fail-with-body "$@"; echo; }
+"""
+
+
+def walkthrough_blocks():
+    with open(os.path.join(REPO, "README.md")) as f:
+        text = f.read()
+    part = text[text.index(FIRST):text.index(LAST)]
+    return re.findall(r"^```sh\n(.*?)^```", part, re.S | re.M)
+
+
+def commands(block):
+    """The commands of a block, one per line but for continued lines (\\)."""
+    out, current = [], ""
+    for line in block.splitlines():
+        current += line + "\n"
+        if not line.endswith("\\"):
+            if current.strip():
+                out.append(current)
+            current = ""
+    return out
+
+
+def id_of(c, collection, name):
+    for item in coll_items(c.list(collection, fmt="json")):
+        if item.get("name") == name:
+            return item["id"].rsplit("/", 1)[1]
+    raise AssertionError(f"no {collection} item named {name} for the README's placeholder")
+
+
+def fill_in(c, block, port, password):
+    block = block.replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+    block = block.replace("admin:PASSWORD", f"admin:{password}")
+    for placeholder, collection, name in (("/machines/ID", "machines", "web1"),
+                                          ("VOLUME-ID", "volumes", "data"),
+                                          ("SNAP-ID", "machineImages", "before-upgrade")):
+        if placeholder in block:
+            found = id_of(c, collection, name)
+            block = block.replace(placeholder, placeholder.replace(
+                placeholder.rsplit("/", 1)[-1], found))
+    return block
+
+
+def jobs_settled(c, timeout=60.0):
+    deadline = time.time() + timeout
+    while True:
+        busy = c.list("jobs", fmt="json", query={"$filter": "state='QUEUED' or state='RUNNING'"})
+        if busy.get("count", 0) == 0:
+            return
+        check(time.time() < deadline, f"the Jobs end within {timeout}s")
+        time.sleep(0.1)
+
+
+@test
+def walkthrough_runs_in_order():
+    cli = os.path.join(os.path.dirname(cimitest.CIMID_BIN), "src", "cli", "cimi")
+    if not os.path.exists(cli):
+        raise AssertionError(f"the cimi client is not built at {cli}")
+    d = Daemon(users={"admin": ("readme-admin-pw", None, True)}, name="readme")
+    home = tempfile.mkdtemp(prefix="cimitest-readme-")
+    try:
+        d.start()
+        c = Client(d)
+        # the checkout as ./run.sh leaves it: build/src/cli/cimi, var/admin-password
+        os.makedirs(os.path.join(home, "build", "src", "cli"))
+        os.symlink(cli, os.path.join(home, "build", "src", "cli", "cimi"))
+        os.makedirs(os.path.join(home, "var"))
+        with open(os.path.join(home, "var", "admin-password"), "w") as f:
+            f.write("readme-admin-pw\n")
+        blocks = walkthrough_blocks()
+        check(len(blocks) >= 5, f"README's walk-through has its blocks ({len(blocks)})")
+        env = dict(os.environ, HOME=home)
+        for k in ("CIMI_URL", "CIMI_USER", "CIMI_PASSWORD", "CIMI_PROFILE"):
+            env.pop(k, None)
+        exports = ""   # what the commands before exported, kept for the next ones
+        for i, block in enumerate(blocks):
+            for command in commands(block):
+                command = fill_in(c, command, d.port, "readme-admin-pw")
+                r = subprocess.run(["bash", "-c", PREAMBLE + exports + command], cwd=home,
+                                   env=env, capture_output=True, text=True, timeout=300)
+                eq(r.returncode, 0, f"README block {i + 1} runs after what came before:\n"
+                                    f"{command}\nstdout: {r.stdout[-1500:]}\n"
+                                    f"stderr: {r.stderr[-1500:]}")
+                if command.startswith("export "):
+                    exports += command + "\n"
+                jobs_settled(c)
+    finally:
+        d.stop()
+        shutil.rmtree(home, ignore_errors=True)
