@@ -2,8 +2,7 @@
 block from "Using it" to the end of "Command-line client", in order, each in
 a bash with `set -e` (and the exports of the commands before it),
 against a daemon on test:///default as ./run.sh starts it, from a directory
-laid out like the checkout after ./run.sh (build/src/cli/cimi,
-var/admin-password).
+laid out like the checkout after ./run.sh (build, var/admin-password).
 
 Only what a reader fills in is replaced: the port 8080, PASSWORD, and the
 placeholders ID (the machine web1), VOLUME-ID (the volume data) and
@@ -21,7 +20,7 @@ import tempfile
 import time
 
 import cimitest
-from cimitest import REPO, Client, Daemon, check, coll_items, eq, test
+from cimitest import REPO, Client, Daemon, check, coll_items, eq, isin, notin, test
 
 # The sections whose blocks a reader runs against ./run.sh's daemon.
 FIRST, LAST = "## Using it", "## Real QEMU machines"
@@ -90,9 +89,9 @@ def walkthrough_runs_in_order():
     try:
         d.start()
         c = Client(d)
-        # the checkout as ./run.sh leaves it: build/src/cli/cimi, var/admin-password
-        os.makedirs(os.path.join(home, "build", "src", "cli"))
-        os.symlink(cli, os.path.join(home, "build", "src", "cli", "cimi"))
+        # the checkout as ./run.sh leaves it: the build directory (build/src/cli/cimi,
+        # build/man/man1/cimi.1), var/admin-password
+        os.symlink(os.path.dirname(cimitest.CIMID_BIN), os.path.join(home, "build"))
         os.makedirs(os.path.join(home, "var"))
         with open(os.path.join(home, "var", "admin-password"), "w") as f:
             f.write("readme-admin-pw\n")
@@ -116,3 +115,47 @@ def walkthrough_runs_in_order():
     finally:
         d.stop()
         shutil.rmtree(home, ignore_errors=True)
+
+
+FAKE_DPKG_QUERY = """#!/bin/sh
+# every package is missing
+exit 1
+"""
+FAKE_ID = """#!/bin/sh
+echo 1000
+"""
+FAKE_APT_GET = """#!/bin/sh
+echo "apt-get was run: $*" >> "$(dirname "$0")/apt-get.calls"
+exit 100
+"""
+
+
+@test
+def install_deps_without_sudo_says_what_to_run_as_root():
+    """The first command on a fresh Debian as a user without sudo (not
+    installed there by default): scripts/install-deps.sh must not die on
+    "sudo: command not found" but say which packages are missing and the
+    exact apt-get command to run as root, and install nothing."""
+    fake = tempfile.mkdtemp(prefix="cimitest-nosudo-")
+    try:
+        for name, text in (("dpkg-query", FAKE_DPKG_QUERY), ("id", FAKE_ID),
+                           ("apt-get", FAKE_APT_GET)):
+            path = os.path.join(fake, name)
+            with open(path, "w") as f:
+                f.write(text)
+            os.chmod(path, 0o755)
+        for tool in ("grep", "dirname", "sh"):
+            os.symlink(shutil.which(tool), os.path.join(fake, tool))
+        r = subprocess.run(["/bin/bash", os.path.join(REPO, "scripts", "install-deps.sh")],
+                           env={"PATH": fake, "HOME": fake}, capture_output=True, text=True,
+                           timeout=60)
+        check(r.returncode != 0, "it fails: nothing could be installed")
+        notin("command not found", r.stderr, "it does not run a sudo that is not there")
+        isin("not root and sudo is not installed", r.stderr, "it says why it cannot install")
+        isin("apt-get update && apt-get install -y --no-install-recommends", r.stderr,
+             "it says the exact command to run as root")
+        isin("libjansson-dev", r.stderr, "naming the missing packages")
+        check(not os.path.exists(os.path.join(fake, "apt-get.calls")),
+              "apt-get was not run without the right to install")
+    finally:
+        shutil.rmtree(fake, ignore_errors=True)
