@@ -28,6 +28,7 @@ struct hv {
     const char *domain_type;   /* <domain type='...'>: "test", "kvm" or "qemu" */
     char storage_dir[1024];    /* QEMU: where disks, config drives and images live */
     bool lock_memory;          /* QEMU: guests may lock their memory (dedicated machines) */
+    long guest_uid, guest_gid; /* local QEMU: the account guests run as (-1: unknown) */
     struct domain_states *states;  /* states.c: the domains' states, or NULL */
 };
 
@@ -42,6 +43,18 @@ int embed_prepare(const char *uri, struct cimi_error *err);
 bool embed_mount_namespaces_work(void);
 /* mkdir -p (path is modified temporarily). */
 int make_dirs(char *path, struct cimi_error *err);
+
+/* ---- reach.c ---- */
+
+/* The uid:gid libvirt runs guests of domain_type as on conn (its DAC base
+ * label), or -1:-1 when it does not say. */
+void reach_guest_account(virConnectPtr conn, const char *domain_type, long *uid, long *gid);
+/* Can guests running as uid:gid reach path (every directory on the way)?
+ * 409 naming the directory that stops them otherwise; always 0 for root
+ * guests, or when cimid is not root (it cannot take that account). */
+int reach_check(const char *what, const char *path, long uid, long gid, struct cimi_error *err);
+/* reach_check of the image a location names, for hv's guests (libvirt.c). */
+int guest_reaches_image(struct hv *hv, const char *image_location, struct cimi_error *err);
 
 /* ---- storage.c ---- */
 

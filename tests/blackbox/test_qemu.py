@@ -554,10 +554,20 @@ def qemu_system_host_through_libvirtd():
                        "own qemu:///system daemon beside it")
     from test_hosts import PrivateLibvirtd
     d = Daemon(name="qemu-system")
-    os.chmod(d.tmp, 0o755)  # the qemu:///system guest runs as libvirt-qemu: it reads the image
+    # The guest runs as libvirt-qemu: it must reach its image, wherever the
+    # checkout lives (a home directory of mode 0700 is Debian's default), so
+    # the image is copied beside the daemon (a temporary directory of 0755).
+    # A second one sits in a directory closed to that user (0700, root's),
+    # where a checkout under a home directory would keep it.
+    os.chmod(d.tmp, 0o755)
     images = os.path.join(d.tmp, "images")
+    closed = os.path.join(d.tmp, "home-0700")
     os.makedirs(images)
-    os.symlink(image, os.path.join(images, "cimid-test.qcow2"))
+    os.makedirs(closed, mode=0o700)
+    os.chmod(closed, 0o700)
+    shutil.copy(image, os.path.join(images, "cimid-test.qcow2"))
+    shutil.copy(image, os.path.join(closed, "cimid-test.qcow2"))
+    os.symlink(os.path.join(closed, "cimid-test.qcow2"), os.path.join(images, "closed.qcow2"))
     d.args += ["--images-dir", images, "--stop-timeout", "60"]
     virtlogd = subprocess.Popen(["virtlogd"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lvd = PrivateLibvirtd(d.tmp)
@@ -580,6 +590,22 @@ def qemu_system_host_through_libvirtd():
         host = admin.read(r.header("Location"))
         admin.put(simulated["id"], {"resourceURI": CIMID_NS + "/Host", "uri": simulated["uri"],
                                     "enabled": False})
+        closed_image = [i for i in c.list("machineImages", fmt="json")["machineImages"]
+                        if i.get("name") == "closed"][0]
+        r = c.post(c.add_href("machines"), {
+            "resourceURI": NS + "/MachineCreate", "name": "unreachable",
+            "machineTemplate": {"machineConfig": {"href": c.default_config()["id"]},
+                                "machineImage": {"href": closed_image["id"]}}})
+        eq(r.status, 201, f"create from the closed image ({r.body[:300]!r})")
+        job = c.wait_job(r.header("CIMI-Job-URI"), expect="FAILED", timeout=120)
+        why = job.get("statusMessage", "")
+        isin(f"cannot reach the image {images}/closed.qcow2", why, "the Job says which image")
+        isin(f"the directory {closed} (mode 0700", why, "and which directory stops libvirt-qemu")
+        isin("libvirt-qemu", why, "and for which user")
+        check(not [f for f in os.listdir("/var/lib/cimid/storage/disks")
+                   if f.startswith(r.header("Location").rsplit("/", 1)[1])],
+              "no disk is left behind")
+        eq(c.delete(r.header("Location")).status, 200, "the machine that failed is deleted")
         m = create(c, "system-guest", test_image(c)["id"])
         eq(m["host"]["href"], host["id"], "the machine runs on the qemu:///system host")
         dom = "cimi-" + m["id"].rsplit("/", 1)[1]
