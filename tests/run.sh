@@ -119,7 +119,7 @@ case "$filter" in
 esac
 
 if [ -z "$filter" ]; then
-  for t in filter codec driver states outside request limits store page index progress; do
+  for t in filter codec driver states outside request limits store page index progress destination; do
     echo "== unit: $t"
     "$builddir/test_$t" "$xsd" > "$log/$t" 2>&1
     rc=$?

@@ -143,9 +143,14 @@ static int fill_from_url(const char *path, void *arg, struct cimi_error *err)
 {
     struct download_ctx *d = arg;
     const char *checksum = param(d->job, "checksum");
+    struct download_options opt = {
+        .max_bytes = machine_image_max_size(),
+        .sha256 = checksum[0] ? checksum : NULL,
+        .progress = on_progress,
+        .arg = d,
+    };
 
-    return download_file(param(d->job, "url"), path, machine_image_max_size(),
-                         checksum[0] ? checksum : NULL, on_progress, d, err);
+    return download_file(param(d->job, "url"), path, &opt, err);
 }
 
 static int run_download(struct job_context *ctx, struct cimi_error *err)

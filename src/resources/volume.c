@@ -14,7 +14,8 @@
  * volumes collection.  One volume Job at a time: while one works on the
  * Volume (priv "busy"), deleting it, growing it and copying it answer 409.
  *
- * A VolumeImage is registered from a location (AVAILABLE at once) or, when
+ * A VolumeImage is registered from a location (AVAILABLE at once: an
+ * http(s) URL or a file in the image directories, image_location.h) or, when
  * its imageLocation names one of our Volumes, copied from that Volume by a
  * volume.snapshot Job; afterwards imageLocation names the copy and the
  * image is listed in the Volume's `images` sub-collection (a
@@ -26,6 +27,7 @@
 #include "cimi/render.h"
 #include "driver/driver.h"
 #include "hosts/hosts.h"
+#include "resources/image_location.h"
 #include "resources/resource.h"
 #include "resources/volume.h"
 
@@ -275,16 +277,6 @@ static int image_check(struct cimi_request *req, json_t *doc, struct cimi_error 
     return 0;
 }
 
-/* Is imageLocation one of our Volumes? Fills path if so. */
-static bool names_volume(struct cimi_request *req, const char *location, char *path, size_t len)
-{
-    struct cimi_error ignored;
-
-    if (resource_href_path(req, location, "imageLocation", path, len, &ignored) != 0)
-        return false;
-    return strncmp(path, "volumes/", 8) == 0;
-}
-
 /* The image will be a copy of the Volume at volume_path: a volume.snapshot Job. */
 static int start_snapshot(struct cimi_request *req, struct store_row *row, const char *volume_path,
                           struct job_spec *job, struct cimi_error *err)
@@ -327,18 +319,37 @@ static int start_snapshot(struct cimi_request *req, struct store_row *row, const
 static int image_create(struct cimi_request *req, json_t *input, struct store_row *row,
                         struct job_spec *job, struct cimi_error *err)
 {
-    const char *location = json_string_value(json_object_get(input, "imageLocation"));
+    const char *location = json_string_value(json_object_get(input, "imageLocation")) ?: "";
+    enum image_location_kind kind;
     char volume_path[256];
 
     row->doc = json_deep_copy(input);
     row->priv = json_object();
-    if (resource_new_row(req, &t_volume_image, row, err) != 0)
+    if (resource_new_row(req, &t_volume_image, row, err) != 0 ||
+        image_location_check(req, location, "volumes/", &kind, volume_path, sizeof(volume_path),
+                             err) != 0)
         return -1;
-    if (names_volume(req, location, volume_path, sizeof(volume_path)))
+    if (kind == LOCATION_RESOURCE)
         return start_snapshot(req, row, volume_path, job, err);
-    /* A location outside cimid: registered as it is; whether the
-     * hypervisor can use it is checked when a Volume is made from it. */
+    /* A file in the image directories or a URL: registered as it is;
+     * whether the hypervisor can use it is checked when a Volume is made
+     * from it. */
     json_object_set_new(row->doc, "state", json_string("AVAILABLE"));
+    return 0;
+}
+
+/* imageLocation is checked when the image is made, and stays. */
+static int image_update(struct cimi_request *req, const json_t *before, struct store_row *row,
+                        struct job_spec *job, struct cimi_error *err)
+{
+    const char *was = json_string_value(json_object_get(before, "imageLocation")) ?: "";
+    const char *now = json_string_value(json_object_get(row->doc, "imageLocation")) ?: "";
+
+    (void)req;
+    (void)job;
+    if (strcmp(was, now) != 0)
+        return err_set(err, 400, "imageLocation",
+                       "the imageLocation of a VolumeImage does not change; make a new image");
     return 0;
 }
 
@@ -388,6 +399,7 @@ static int image_remove(struct cimi_request *req, struct store_row *row, struct 
 const struct resource_ops volume_image_ops = {
     .create = image_create,
     .check = image_check,
+    .update = image_update,
     .remove = image_remove,
     .allowed = image_allowed,
 };

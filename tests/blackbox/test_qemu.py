@@ -35,13 +35,14 @@ def require_qemu():
 
 
 @contextlib.contextmanager
-def qemu_daemon(name, accel="tcg", wrap=None):
+def qemu_daemon(name, accel="tcg", args=(), wrap=None):
     """A started cimid on its own embed root; afterwards cimid is stopped and
     any guest it left running (embed guests outlive cimid) is killed.  accel
-    "auto" makes cimid probe whether KVM boots a guest here (20 s at most).
-    wrap(d, command) returns the command line that runs command instead."""
+    "auto" makes cimid probe whether KVM boots a guest here (20 s at most);
+    args are added to cimid's options; wrap(d, command) returns the command
+    line that runs command instead."""
     image = require_qemu()
-    d = Daemon(name=name)
+    d = Daemon(name=name, args=args)
     if wrap is not None:
         command = d.command
         d.command = lambda: wrap(d, command())
