@@ -1,8 +1,11 @@
 """README.md's walk-through, run as written: every command of every ```sh
-block from "Using it" to the end of "Command-line client", in order, each in
+block from "Using it" to the end of "Command-line client" and of "Users and
+tenants" (`cimid user` beside the running daemon, as ./run.sh's banner
+says), in order, each in
 a bash with `set -e` (and the exports of the commands before it),
 against a daemon on test:///default as ./run.sh starts it, from a directory
-laid out like the checkout after ./run.sh (build, var/admin-password).
+laid out like the checkout after ./run.sh (build, var/admin-password,
+var/cimid.db).
 
 Only what a reader fills in is replaced: the port 8080, PASSWORD, and the
 placeholders ID (the machine web1), VOLUME-ID (the volume data) and
@@ -22,8 +25,10 @@ import time
 import cimitest
 from cimitest import REPO, Client, Daemon, check, coll_items, eq, isin, notin, test
 
-# The sections whose blocks a reader runs against ./run.sh's daemon.
-FIRST, LAST = "## Using it", "## Real QEMU machines"
+# The parts whose blocks a reader runs against ./run.sh's daemon (from one
+# heading to the next named): not the QEMU ones, the remote hosts, the test
+# and benchmark commands.
+PARTS = (("## Using it", "## Real QEMU machines"), ("## Users and tenants", "## The daemon"))
 
 PREAMBLE = """set -euo pipefail
 curl() { command curl -sS --fail-with-body "$@"; echo; }
@@ -33,8 +38,11 @@ curl() { command curl -sS --fail-with-body "$@"; echo; }
 def walkthrough_blocks():
     with open(os.path.join(REPO, "README.md")) as f:
         text = f.read()
-    part = text[text.index(FIRST):text.index(LAST)]
-    return re.findall(r"^```sh\n(.*?)^```", part, re.S | re.M)
+    blocks = []
+    for first, last in PARTS:
+        part = text[text.index(first):text.index(last)]
+        blocks += re.findall(r"^```sh\n(.*?)^```", part, re.S | re.M)
+    return blocks
 
 
 def commands(block):
@@ -87,12 +95,14 @@ def walkthrough_runs_in_order():
     d = Daemon(users={"admin": ("readme-admin-pw", None, True)}, name="readme")
     home = tempfile.mkdtemp(prefix="cimitest-readme-")
     try:
-        d.start()
-        c = Client(d)
-        # the checkout as ./run.sh leaves it: the build directory (build/src/cli/cimi,
-        # build/man/man1/cimi.1), var/admin-password
+        # the checkout as ./run.sh leaves it: the build directory (build/cimid,
+        # build/src/cli/cimi, build/man/man1/cimi.1), var/admin-password and the
+        # database the daemon serves, var/cimid.db
         os.symlink(os.path.dirname(cimitest.CIMID_BIN), os.path.join(home, "build"))
         os.makedirs(os.path.join(home, "var"))
+        d.db = os.path.join(home, "var", "cimid.db")
+        d.start()
+        c = Client(d)
         with open(os.path.join(home, "var", "admin-password"), "w") as f:
             f.write("readme-admin-pw\n")
         blocks = walkthrough_blocks()
