@@ -510,7 +510,7 @@ int guest_reaches_image(struct hv *hv, const char *image_location, struct cimi_e
         return 0;
     if (storage_image_file(image_location, image, sizeof(image), err) != 0)
         return -1;
-    return reach_check("image", image, hv->guest_uid, hv->guest_gid, err);
+    return reach_check_chain("image", image, hv->guest_uid, hv->guest_gid, err);
 }
 
 /* ... and the machine's disk in the storage directory? */

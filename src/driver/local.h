@@ -53,7 +53,10 @@ void reach_guest_account(virConnectPtr conn, const char *domain_type, long *uid,
  * 409 naming the directory that stops them otherwise; always 0 for root
  * guests, or when cimid is not root (it cannot take that account). */
 int reach_check(const char *what, const char *path, long uid, long gid, struct cimi_error *err);
-/* reach_check of the image a location names, for hv's guests (libvirt.c). */
+/* reach_check of path and of the backing files of a qcow2 image there. */
+int reach_check_chain(const char *what, const char *path, long uid, long gid,
+                      struct cimi_error *err);
+/* reach_check_chain of the image a location names, for hv's guests (libvirt.c). */
 int guest_reaches_image(struct hv *hv, const char *image_location, struct cimi_error *err);
 
 /* ---- storage.c ---- */

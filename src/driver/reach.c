@@ -10,8 +10,8 @@
  * (the capabilities' DAC base label), and before making a disk checks the
  * way to the image as that account: a child process takes its uid, gid and
  * groups and stat()s every directory on the path, so modes, ACLs and
- * symbolic links count exactly as for QEMU.  The refusal names the
- * directory that stops it.
+ * symbolic links count exactly as for QEMU, for the image and every
+ * backing file under it.  The refusal names the directory that stops it.
  */
 #include <errno.h>
 #include <grp.h>
@@ -124,6 +124,58 @@ static int refuse(const char *what, const char *path, const char *dir, long uid,
                    "where that user can reach them (every directory on the way searchable, "
                    "e.g. chmod o+x %s)",
                    pw ? pw->pw_name : "another user", uid, what, path, dir, how, dir);
+}
+
+/* The backing file a qcow2 image at path names (relative names are
+ * relative to its directory), into out; false when it names none. */
+static bool qcow2_backing(const char *path, char *out, size_t len)
+{
+    unsigned char header[20];
+    char name[PATH_MAX];
+    unsigned long long offset = 0;
+    unsigned int size = 0;
+    const char *slash;
+    FILE *f = fopen(path, "rb");
+    bool found = false;
+
+    if (f == NULL)
+        return false;
+    if (fread(header, 1, sizeof(header), f) == sizeof(header) &&
+        memcmp(header, "QFI\xfb", 4) == 0) {
+        for (int i = 8; i < 16; i++)    /* big-endian backing_file_offset */
+            offset = (offset << 8) | header[i];
+        for (int i = 16; i < 20; i++)   /* big-endian backing_file_size */
+            size = (size << 8) | header[i];
+        found = offset > 0 && size > 0 && size < sizeof(name) && offset < (1ULL << 31) &&
+                fseek(f, (long)offset, SEEK_SET) == 0 && fread(name, 1, size, f) == size;
+    }
+    fclose(f);
+    if (!found)
+        return false;
+    name[size] = '\0';
+    slash = strrchr(path, '/');
+    if (name[0] == '/' || slash == NULL)
+        snprintf(out, len, "%s", name);
+    else
+        snprintf(out, len, "%.*s/%s", (int)(slash - path), path, name);
+    return true;
+}
+
+/* reach_check of path and of every backing file under it (at most 16). */
+int reach_check_chain(const char *what, const char *path, long uid, long gid,
+                      struct cimi_error *err)
+{
+    char current[PATH_MAX], next[PATH_MAX];
+
+    if (reach_check(what, path, uid, gid, err) != 0)
+        return -1;
+    snprintf(current, sizeof(current), "%s", path);
+    for (int depth = 0; depth < 16 && qcow2_backing(current, next, sizeof(next)); depth++) {
+        if (reach_check("backing file", next, uid, gid, err) != 0)
+            return -1;
+        snprintf(current, sizeof(current), "%s", next);
+    }
+    return 0;
 }
 
 int reach_check(const char *what, const char *path, long uid, long gid, struct cimi_error *err)

@@ -569,6 +569,9 @@ def qemu_system_host_through_libvirtd():
     shutil.copy(image, os.path.join(images, "cimid-test.qcow2"))
     shutil.copy(image, os.path.join(closed, "cimid-test.qcow2"))
     os.symlink(os.path.join(closed, "cimid-test.qcow2"), os.path.join(images, "closed.qcow2"))
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
+                    os.path.join(closed, "cimid-test.qcow2"), os.path.join(images, "layer.qcow2")],
+                   check=True)
     d.args += ["--images-dir", images, "--stop-timeout", "60"]
     virtlogd = subprocess.Popen(["virtlogd"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lvd = PrivateLibvirtd(d.tmp)
@@ -591,22 +594,23 @@ def qemu_system_host_through_libvirtd():
         host = admin.read(r.header("Location"))
         admin.put(simulated["id"], {"resourceURI": CIMID_NS + "/Host", "uri": simulated["uri"],
                                     "enabled": False})
-        closed_image = [i for i in c.list("machineImages", fmt="json")["machineImages"]
-                        if i.get("name") == "closed"][0]
-        r = c.post(c.add_href("machines"), {
-            "resourceURI": NS + "/MachineCreate", "name": "unreachable",
-            "machineTemplate": {"machineConfig": {"href": c.default_config()["id"]},
-                                "machineImage": {"href": closed_image["id"]}}})
-        eq(r.status, 201, f"create from the closed image ({r.body[:300]!r})")
-        job = c.wait_job(r.header("CIMI-Job-URI"), expect="FAILED", timeout=120)
-        why = job.get("statusMessage", "")
-        isin(f"cannot reach the image {images}/closed.qcow2", why, "the Job says which image")
-        isin(f"the directory {closed} (mode 0700", why, "and which directory stops libvirt-qemu")
-        isin("libvirt-qemu", why, "and for which user")
-        check(not [f for f in os.listdir("/var/lib/cimid/storage/disks")
-                   if f.startswith(r.header("Location").rsplit("/", 1)[1])],
-              "no disk is left behind")
-        eq(c.delete(r.header("Location")).status, 200, "the machine that failed is deleted")
+        by_name = {i.get("name"): i for i in c.list("machineImages", fmt="json")["machineImages"]}
+        for name, what in (("closed", f"the image {images}/closed.qcow2"),
+                           ("layer", f"the backing file {closed}/cimid-test.qcow2")):
+            r = c.post(c.add_href("machines"), {
+                "resourceURI": NS + "/MachineCreate", "name": "unreachable",
+                "machineTemplate": {"machineConfig": {"href": c.default_config()["id"]},
+                                    "machineImage": {"href": by_name[name]["id"]}}})
+            eq(r.status, 201, f"create from the {name} image ({r.body[:300]!r})")
+            job = c.wait_job(r.header("CIMI-Job-URI"), expect="FAILED", timeout=120)
+            why = job.get("statusMessage", "")
+            isin(f"cannot reach {what}", why, "the Job says which file")
+            isin(f"the directory {closed} (mode 0700", why, "and which directory stops the guest")
+            isin("libvirt-qemu", why, "and for which user")
+            check(not [f for f in os.listdir("/var/lib/cimid/storage/disks")
+                       if f.startswith(r.header("Location").rsplit("/", 1)[1])],
+                  "no disk is left behind")
+            eq(c.delete(r.header("Location")).status, 200, "the machine that failed is deleted")
         m = create(c, "system-guest", test_image(c)["id"])
         eq(m["host"]["href"], host["id"], "the machine runs on the qemu:///system host")
         dom = "cimi-" + m["id"].rsplit("/", 1)[1]
