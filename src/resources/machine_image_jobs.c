@@ -4,6 +4,7 @@
  *
  *   image.capture   copy a stopped Machine's disk into a standalone image
  *   image.download  fetch an http(s) imageLocation into the host's storage
+ *                   (of a MachineImage or a VolumeImage alike)
  *   image.snapshot  take a libvirt snapshot of a Machine (SNAPSHOT image)
  *   image.delete    remove the image's file or snapshot, then the image
  *   machine.restore bring a Machine back to one of its SNAPSHOTs
@@ -137,6 +138,18 @@ static void on_progress(void *arg, long long received, long long total)
         snprintf(message, sizeof(message), "downloading: %.1f MiB received", received / MIB);
     }
     job_progress(d->job->st, d->job->job_id, percent, message);
+}
+
+int image_download_begin(struct store_row *row, const char *url, const char *checksum,
+                         struct job_spec *job)
+{
+    json_object_set_new(row->doc, "state", json_string("CREATING"));
+    json_object_set_new(row->priv, "source", json_string(url));
+    snprintf(job->op, sizeof(job->op), "%s", image_download_job.op);
+    job->params = json_pack("{s:s, s:s}", "image", row->id, "url", url);
+    if (checksum != NULL)
+        json_object_set_new(job->params, "checksum", json_string(checksum));
+    return 0;
 }
 
 static int fill_from_url(const char *path, void *arg, struct cimi_error *err)
