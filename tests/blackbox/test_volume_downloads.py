@@ -105,3 +105,23 @@ def download_volume_image_needs_storage_on_test_driver():
     with Daemon(name="vi-nostorage", args=["--download-allow", "127.0.0.1/32"]) as d:
         job, img = fetch(Client(d, "alice"), s.url(), rtype="VolumeImage")
         isin("--storage-dir", job.get("statusMessage", ""), "the Job says what is missing")
+
+
+@test
+def qemu_volume_from_downloaded_image():
+    """On QEMU (no guest booted) a Volume made from a downloaded VolumeImage
+    is a qcow2 overlay on the downloaded file."""
+    from test_qemu import qemu_daemon, qemu_img_info
+    s = server()
+    with qemu_daemon("qemu-vi-download", args=["--download-allow", "127.0.0.1/32"]) as d:
+        c = Client(d, "alice")
+        job, img = fetch(c, s.url(), expect="SUCCESS", rtype="VolumeImage")
+        path = img["imageLocation"][len("file://"):]
+        eq(os.path.dirname(path), os.path.join(d.root, "storage", "images"),
+           "the image is a file in the storage directory")
+        v = volume_from(c, "from-download", img)
+        volume = os.path.join(d.root, "storage", "volumes", v["id"].rsplit("/", 1)[1] + ".qcow2")
+        isin(f"backing file: {path}", qemu_img_info(volume), "the volume is an overlay on it")
+        delete_and_wait(c, v)
+        delete_and_wait(c, img)
+        eq(os.path.exists(path), False, "deleting the image removed its file")
