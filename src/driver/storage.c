@@ -173,7 +173,7 @@ static int create_overlay(const char *path, const char *image_location, long lon
     if (storage_image_file(image_location, image, sizeof(image), err) != 0 ||
         image_format(image, &format, &image_bytes, err) != 0)
         return -1;
-    if (*capacity_kb * 1024 < image_bytes)
+    if (*capacity_kb < (image_bytes + 1023) / 1024)     /* no multiplication: no overflow */
         *capacity_kb = (image_bytes + 1023) / 1024;
     return overlay_create(path, image, format, *capacity_kb, err);
 }

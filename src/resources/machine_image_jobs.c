@@ -224,6 +224,8 @@ static int finish_snapshot(struct job_context *ctx, bool success, const char *me
             json_object_set_new(machine.doc, "latestSnapshot",
                                 json_pack("{s:s}", "href", param(ctx, "image")));
         rc = st->ops->update(st, &machine, err);
+        if (rc == 0 && success)
+            rc = machine_snapshot_list(st, &machine, &image, err);
     }
     if (rc != 0 || job_finish(st, ctx->job_id, success, message, err) != 0 ||
         st->ops->commit(st, err) != 0) {
@@ -374,6 +376,8 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
         return -1;
     }
     rc = relink(st, &image, err);
+    if (rc == 0)
+        rc = machine_snapshot_unlist(st, &image, err);
     store_row_clear(&image);
     if (rc != 0 || st->ops->remove(st, path, err) != 0 ||
         job_finish(st, ctx->job_id, true, "deleted", err) != 0 || st->ops->commit(st, err) != 0) {

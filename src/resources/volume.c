@@ -99,23 +99,24 @@ static const char *state_of(const struct store_row *row)
 
 /* ---- Volume: create ---- */
 
-/* The template's volumeConfig, resolved and checked. */
-static json_t *resolve_config(struct cimi_request *req, const json_t *tmpl, struct cimi_error *err)
+/* The template's volumeConfig, resolved and checked; attribute names in
+ * errors under prefix ("volumeTemplate"). */
+static json_t *resolve_config(struct cimi_request *req, const json_t *tmpl, const char *prefix,
+                              struct cimi_error *err)
 {
     const json_t *ref = json_object_get(tmpl, "volumeConfig");
     json_t *config;
-    char path[256];
+    char path[256], attr[128], capacity[160];
 
+    snprintf(attr, sizeof(attr), "%s.volumeConfig", prefix);
     if (ref == NULL) {
-        err_set(err, 400, "volumeTemplate.volumeConfig",
-                "missing required attribute 'volumeTemplate.volumeConfig'");
+        err_set(err, 400, attr, "missing required attribute '%s'", attr);
         return NULL;
     }
-    config = resource_resolve(req, ref, &t_volume_configuration, "volumeTemplate.volumeConfig",
-                              path, sizeof(path), err);
-    if (config != NULL && resource_check_capacity(json_object_get(config, "capacity"),
-                                                  "volumeTemplate.volumeConfig.capacity",
-                                                  err) != 0) {
+    config = resource_resolve(req, ref, &t_volume_configuration, attr, path, sizeof(path), err);
+    snprintf(capacity, sizeof(capacity), "%s.capacity", attr);
+    if (config != NULL &&
+        resource_check_capacity(json_object_get(config, "capacity"), capacity, err) != 0) {
         json_decref(config);
         return NULL;
     }
@@ -124,28 +125,26 @@ static json_t *resolve_config(struct cimi_request *req, const json_t *tmpl, stru
 
 /* The template's volumeImage, if any, resolved; it must be AVAILABLE and
  * usable by the hypervisor.  0 with *image NULL when there is none. */
-static int resolve_image(struct cimi_request *req, const json_t *tmpl, json_t **image,
-                         struct cimi_error *err)
+static int resolve_image(struct cimi_request *req, const json_t *tmpl, const char *prefix,
+                         json_t **image, struct cimi_error *err)
 {
     const json_t *ref = json_object_get(tmpl, "volumeImage");
     const char *location, *state;
-    char path[256];
+    char path[256], attr[128];
 
     *image = NULL;
     if (ref == NULL)
         return 0;
-    *image = resource_resolve(req, ref, &t_volume_image, "volumeTemplate.volumeImage", path,
-                              sizeof(path), err);
+    snprintf(attr, sizeof(attr), "%s.volumeImage", prefix);
+    *image = resource_resolve(req, ref, &t_volume_image, attr, path, sizeof(path), err);
     if (*image == NULL)
         return -1;
     state = json_string_value(json_object_get(*image, "state"));
     if (path[0] && (state == NULL || strcmp(state, "AVAILABLE") != 0))
-        return err_set(err, 409, "volumeTemplate.volumeImage", "VolumeImage '%s' is not AVAILABLE",
-                       path);
+        return err_set(err, 409, attr, "VolumeImage '%s' is not AVAILABLE", path);
     location = json_string_value(json_object_get(*image, "imageLocation"));
     if (location == NULL || location[0] == '\0')
-        return err_set(err, 400, "volumeTemplate.volumeImage.imageLocation",
-                       "missing required attribute 'volumeTemplate.volumeImage.imageLocation'");
+        return err_set(err, 400, attr, "missing required attribute '%s.imageLocation'", attr);
     {
         /* Volumes live on the default host (hosts.h). */
         struct host_use h;
@@ -176,31 +175,42 @@ static void fill_volume(struct store_row *row, const json_t *config, const json_
         json_object_set_new(row->priv, "format", json_string(format));
 }
 
+int volume_prepare(struct cimi_request *req, const json_t *tmpl, const char *prefix,
+                   struct store_row *row, struct cimi_error *err)
+{
+    json_t *config, *image = NULL;
+    int rc = -1;
+
+    config = resolve_config(req, tmpl, prefix, err);
+    if (config != NULL && resolve_image(req, tmpl, prefix, &image, err) == 0 &&
+        resource_new_row(req, &t_volume, row, err) == 0) {
+        fill_volume(row, config, image);
+        rc = 0;
+    }
+    json_decref(config);
+    json_decref(image);
+    return rc;
+}
+
 static int volume_create(struct cimi_request *req, json_t *input, struct store_row *row,
                          struct job_spec *job, struct cimi_error *err)
 {
-    json_t *tmpl, *config = NULL, *image = NULL;
+    json_t *tmpl;
     char path[256];
-    int rc = -1;
+    int rc;
 
     tmpl = resource_resolve(req, json_object_get(input, "volumeTemplate"), &t_volume_template,
                             "volumeTemplate", path, sizeof(path), err);
     if (tmpl == NULL)
         return -1;
-    config = resolve_config(req, tmpl, err);
-    if (config == NULL || resolve_image(req, tmpl, &image, err) != 0 ||
-        resource_new_row(req, &t_volume, row, err) != 0)
-        goto out;
+    rc = volume_prepare(req, tmpl, "volumeTemplate", row, err);
+    json_decref(tmpl);
+    if (rc != 0)
+        return -1;
     resource_copy_common(input, row->doc);
-    fill_volume(row, config, image);
     snprintf(job->op, sizeof(job->op), "volume.create");
     job->params = json_pack("{s:s}", "volume", row->id);
-    rc = 0;
-out:
-    json_decref(tmpl);
-    json_decref(config);
-    json_decref(image);
-    return rc;
+    return 0;
 }
 
 /* ---- Volume: update, delete ---- */
