@@ -46,6 +46,15 @@ void machine_request_of(const struct store_row *row, struct placement_request *r
 
 /* ---- MachineImages (machine_image.c, machine_image_jobs.c) ---- */
 
+/* A new MachineImage or VolumeImage (row) whose imageLocation is the http(s)
+ * url: CREATING, and job an image.download Job that fetches it into the
+ * host's storage (checksum "sha256:..." verified when not NULL); the Job
+ * ends it AVAILABLE with imageLocation naming the file, or ERROR. */
+int image_download_begin(struct store_row *row, const char *url, const char *checksum,
+                         struct job_spec *job, struct cimi_error *err);
+/* 409 while a Machine's disk or a Volume is an overlay on the file of the
+ * image (a MachineImage or VolumeImage) row. */
+int image_check_unused(struct store *st, const struct store_row *row, struct cimi_error *err);
 /* Largest http(s) image download in bytes (--max-image-size). */
 void machine_image_set_max_size(long long bytes);
 long long machine_image_max_size(void);
