@@ -160,6 +160,8 @@ static const struct cimi_attr machine_attrs[] = {
     {"latestSnapshot", NULL, K_REF, A_READONLY, &t_machine_image},
     {"endpoints", "endpoint", K_ARRAY, A_READONLY | A_EXTENSION, &t_endpoint},
     {"host", NULL, K_REF, A_READONLY | A_EXTENSION, &t_machine_host},
+    /* why the machine is in ERROR (its create failed), like a Host's */
+    {"stateMessage", NULL, K_STRING, A_READONLY | A_EXTENSION, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_machine = {

@@ -108,6 +108,8 @@ static bool machine_allowed(const struct store_row *row, const char *op)
         return false;
     if (machine_state_is_transitional(state))
         return strcmp(op, "edit") == 0;  /* busy: one Job at a time per machine */
+    if (machine_create_failed(row))  /* never came to be: nothing to start or stop */
+        return strcmp(op, "edit") == 0 || strcmp(op, "delete") == 0 || strcmp(op, "detach") == 0;
     if (strcmp(op, "restore") == 0 && json_object_get(row->doc, "latestSnapshot") == NULL)
         return false;  /* nothing to restore */
     for (size_t i = 0; allowed_table[i].state; i++) {
@@ -189,6 +191,12 @@ static void machine_refresh(struct cimi_request *req, struct store_row *row)
     bool live;
 
     err_clear(&err);
+    if (machine_create_failed(row)) {
+        /* Its create failed: ERROR with the reason, whatever the host says. */
+        set_host(row, "AVAILABLE", NULL);
+        json_object_del(row->doc, "endpoints");
+        return;
+    }
     if (hosts_use(machine_host_of(row), &h, &err) != 0) {
         /* Its host is gone: the machine is in ERROR until it returns. */
         set_host(row, "ERROR", err.message);

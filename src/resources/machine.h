@@ -41,6 +41,9 @@ int machine_hv_state(struct cimi_request *req, struct host_use *h, const char *h
  * (*h; do not hosts_done it), or -1 with err when it cannot be used. */
 int machine_listing_host(struct cimi_request *req, const char *host, struct host_use **h,
                          struct cimi_error *err);
+/* A machine whose create failed: ERROR with the reason in "stateMessage",
+ * its domain removed and its booking given back (machine_jobs.c). */
+bool machine_create_failed(const struct store_row *row);
 /* What the machine booked on its host. */
 void machine_request_of(const struct store_row *row, struct placement_request *rq);
 

@@ -187,6 +187,64 @@ static int power_on(struct host_use *h, const char *uuid, struct cimi_error *err
     }
 }
 
+/* What a failed create leaves: the machine in ERROR with the reason on it
+ * ("stateMessage"), and whether its host booking was given back. */
+struct create_failure {
+    const char *message;
+    bool released;
+};
+
+static void record_create_failure(struct store_row *row, void *arg)
+{
+    const struct create_failure *failure = arg;
+
+    json_object_set_new(row->doc, "state", json_string("ERROR"));
+    json_object_set_new(row->doc, "stateMessage", json_string(failure->message));
+    json_object_del(row->doc, "endpoints");
+    if (failure->released)
+        json_object_set_new(row->priv, "released", json_true());
+    resource_touch(row->doc);
+}
+
+/* A create that failed: whatever it defined is taken off the hypervisor
+ * (a machine that never came to be keeps no domain, no forwarded ports and
+ * no booking on its host), and the Machine reads ERROR with the reason.
+ * If the domain cannot be removed, the booking stays with it. */
+static int fail_create(struct job_context *ctx, struct host_use *h, const struct store_row *row,
+                       const struct cimi_error *cause, struct cimi_error *err)
+{
+    struct create_failure failure = {cause->message[0] ? cause->message : "unknown error", false};
+    const char *id = json_string_value(json_object_get(ctx->params, "machine")) ?: "";
+    struct placement_request rq;
+    struct cimi_error undo;
+    char host[HOST_ID_MAX];
+    int rc;
+
+    err_clear(&undo);
+    log_error("machine: %s: create failed: %s", id, failure.message);
+    if (h->hv != NULL && h->drv->undefine(h->hv, resource_uuid(id), &undo) == 0)
+        failure.released = true;
+    else
+        log_error("machine: %s: cannot remove what the failed create defined (its host "
+                  "booking stays): %s", id, undo.message);
+    machine_request_of(row, &rq);
+    snprintf(host, sizeof(host), "%s", machine_host_of(row));
+    rc = job_complete(ctx->st, ctx->job_id, id, record_create_failure, &failure, false,
+                      failure.message, err);
+    hosts_done(h);
+    if (rc == 0 && failure.released)
+        hosts_release(host, resource_uuid(id), &rq);
+    return rc;
+}
+
+bool machine_create_failed(const struct store_row *row)
+{
+    const char *state = json_string_value(json_object_get(row->doc, "state"));
+
+    return state != NULL && strcmp(state, "ERROR") == 0 &&
+           json_object_get(row->doc, "stateMessage") != NULL;
+}
+
 static int run_create(struct job_context *ctx, struct cimi_error *err)
 {
     struct store_row row;
@@ -215,9 +273,12 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
         job_progress(ctx->st, ctx->job_id, 60, "starting the machine");
         rc = power_on(&h, spec.uuid, &cause);
     }
+    if (rc != 0) {
+        rc = fail_create(ctx, &h, &row, &cause, err);
+        store_row_clear(&row);
+        return rc;
+    }
     store_row_clear(&row);
-    if (rc != 0)
-        return fail_with(ctx, &h, &cause, err);
     return finish(ctx, &h, true, strcmp(desired, "STARTED") == 0 ? "created and started" : "created",
                   err);
 }
@@ -362,7 +423,8 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
         st->ops->rollback(st);
         goto failed;
     }
-    hosts_release(host, resource_uuid(row.id), &rq);
+    if (!json_is_true(json_object_get(row.priv, "released")))  /* a failed create gave it back */
+        hosts_release(host, resource_uuid(row.id), &rq);
     store_row_clear(&row);
     return 0;
 failed:
@@ -543,7 +605,9 @@ static int reconcile_row(void *arg, struct store_row *row)
 
     if (ctx->only_host == NULL && startup_aborted())
         return 1;  /* cimid is stopping: the next start reconciles the rest */
-    if (ctx->only_host == NULL) {
+    if (json_is_true(json_object_get(row->priv, "released"))) {
+        return 0;  /* a failed create: no domain, nothing booked */
+    } else if (ctx->only_host == NULL) {
         struct placement_request rq;
         int pinned[HV_MAX_VCPUS];
         json_t *p;
