@@ -106,6 +106,8 @@ static bool machine_allowed(const struct store_row *row, const char *op)
 
     if (state == NULL)
         return false;
+    if (strcmp(state, "STOPPING") == 0 && strcmp(op, "stop") == 0)
+        return true;  /* forced only: it may cut a stop under way short (action_stop) */
     if (machine_state_is_transitional(state))
         return strcmp(op, "edit") == 0;  /* busy: one Job at a time per machine */
     if (machine_create_failed(row))  /* never came to be: nothing to start or stop */
@@ -566,10 +568,66 @@ static int action_start(struct cimi_request *req, struct store_row *row, const j
     return run_simple_action(req, row, action, job, err, "start");
 }
 
+/* The state the store has for the machine: transitional while a Job works
+ * on it (the refreshed row shows the hypervisor's state otherwise). */
+static int stored_state(struct cimi_request *req, const char *id, char *out, size_t len,
+                        struct cimi_error *err)
+{
+    struct store_row stored;
+
+    memset(&stored, 0, sizeof(stored));
+    if (req->st->ops->get(req->st, id, &stored, err) != 0)
+        return -1;
+    snprintf(out, len, "%s", json_string_value(json_object_get(stored.doc, "state")) ?: "");
+    store_row_clear(&stored);
+    return 0;
+}
+
+/* A forced stop over a graceful one under way: a second Job on the machine,
+ * the one exception to one Job at a time.  The machine stays STOPPING; the
+ * graceful Job, told in memory, powers it off and ends "stopped by a forced
+ * stop"; the forced Job records the outcome (machine_jobs.c). */
+static int begin_forced_stop(struct cimi_request *req, struct store_row *row,
+                             struct job_spec *job, struct cimi_error *err)
+{
+    if (json_is_true(json_object_get(row->priv, "forcedStop")))
+        return err_set(err, 409, "action", "Machine '%s' is STOPPING: a forced stop is under way "
+                       "already", row->id);
+    json_object_set_new(row->priv, "forcedStop", json_true());
+    resource_touch(row->doc);
+    if (req->st->ops->update(req->st, row, err) != 0)
+        return -1;
+    snprintf(job->op, sizeof(job->op), "machine.stop");
+    job->params = json_pack("{s:s, s:b, s:b, s:s}", "machine", row->id, "force", 1, "over", 1,
+                            "host", machine_host_of(row));
+    /* Before the commit: the graceful Job checks the store before it acts. */
+    machine_force_stop_requested(resource_uuid(row->id), true);
+    return 0;
+}
+
+/* stop; on a STOPPING machine only a forced one (DSP0263: a stop under way
+ * may be forced), over a graceful stop that cimid runs or a guest shutting
+ * down on its own. */
 static int action_stop(struct cimi_request *req, struct store_row *row, const json_t *action,
                        struct job_spec *job, struct cimi_error *err)
 {
-    return run_simple_action(req, row, action, job, err, "stop");
+    const char *state = json_string_value(json_object_get(row->doc, "state")) ?: "";
+    char stored[32];
+
+    if (strcmp(state, "STOPPING") != 0)
+        return run_simple_action(req, row, action, job, err, "stop");
+    if (!json_is_true(json_object_get(action, "force")))
+        return err_set(err, 409, "action", "Machine '%s' is STOPPING; only a forced stop "
+                       "(force: true) may cut the stop under way short", row->id);
+    if (stored_state(req, row->id, stored, sizeof(stored), err) != 0)
+        return -1;
+    if (strcmp(stored, "STOPPING") == 0)
+        return begin_forced_stop(req, row, job, err);
+    /* No Job: the guest shuts down by itself.  A plain forced stop, to be
+     * undone (if stopped while queued) to the stable state the store has. */
+    json_object_set_new(row->doc, "state", json_string(machine_state_is_transitional(stored) ||
+                                                       stored[0] == '\0' ? "STARTED" : stored));
+    return begin_machine_job(req, row, "stop", true, job, err);
 }
 
 static int action_restart(struct cimi_request *req, struct store_row *row, const json_t *action,

@@ -44,6 +44,10 @@ int machine_listing_host(struct cimi_request *req, const char *host, struct host
 /* A machine whose create failed: ERROR with the reason in "stateMessage",
  * its domain removed and its booking given back (machine_jobs.c). */
 bool machine_create_failed(const struct store_row *row);
+/* A forced stop was asked for (requested) over the graceful stop of
+ * machine uuid, or taken back: tells a graceful stop that waits for its
+ * guest to power it off now.  true when one waits (machine_jobs.c). */
+bool machine_force_stop_requested(const char *uuid, bool requested);
 /* What the machine booked on its host. */
 void machine_request_of(const struct store_row *row, struct placement_request *rq);
 

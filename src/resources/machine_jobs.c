@@ -8,6 +8,7 @@
  * records its progress before and after calling the hypervisor, and ends by
  * writing the machine's new state and the Job's outcome in one transaction.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,15 +96,25 @@ static const char *truth(struct host_use *h, const char *uuid)
 
 struct machine_outcome {
     bool success;
+    bool forced;            /* a forced stop: it takes over from a graceful one */
     struct host_use *host;
 };
 
 /* Record the machine's real state (and, after a success, that it is the
- * state the consumer wants kept). */
+ * state the consumer wants kept).  While a forced stop is on its way over a
+ * graceful one (priv "forcedStop"), only the forced one records: the machine
+ * stays STOPPING, its one Job, until then. */
 static void record_state(struct store_row *row, void *arg)
 {
     const struct machine_outcome *outcome = arg;
-    const char *state = truth(outcome->host, resource_uuid(row->id));
+    const char *state;
+
+    if (json_is_true(json_object_get(row->priv, "forcedStop"))) {
+        if (!outcome->forced)
+            return;
+        json_object_del(row->priv, "forcedStop");
+    }
+    state = truth(outcome->host, resource_uuid(row->id));
 
     json_object_set_new(row->doc, "state", json_string(state));
     if (outcome->success)
@@ -116,7 +127,8 @@ static void record_state(struct store_row *row, void *arg)
 static int finish(struct job_context *ctx, struct host_use *h, bool success, const char *message,
                   struct cimi_error *err)
 {
-    struct machine_outcome outcome = {success, h};
+    struct machine_outcome outcome = {success, json_is_true(json_object_get(ctx->params, "force")),
+                                      h};
     int rc = job_complete(ctx->st, ctx->job_id,
                           json_string_value(json_object_get(ctx->params, "machine")),
                           record_state, &outcome, success, message, err);
@@ -149,20 +161,126 @@ static int state_now(struct host_use *h, const char *uuid, enum hv_state *hs,
     return h->drv->get_state(h->hv, uuid, hs, err);
 }
 
-/* Wait until the machine reaches want (or timeout_s passes). */
-static bool wait_for_state(struct host_use *h, const char *uuid, enum hv_state want, int timeout_s)
+/* ---- graceful stops under way, and forced stops that cut them short ----
+ *
+ * A graceful stop waits for its guest; a forced stop requested meanwhile
+ * (machine_force_stop_requested) tells it here, in memory, so that it powers
+ * the machine off at once even when no worker is free for the forced Job. */
+#define MAX_WAITING_STOPS 256
+
+static pthread_mutex_t stops_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct waiting_stop {
+    char uuid[37];          /* "" = free */
+    bool forced;
+} waiting_stops[MAX_WAITING_STOPS];
+
+/* The slot of a graceful stop that starts waiting for uuid, or -1 (none free:
+ * it then only sees the forced stop's power-off). */
+static int stop_wait_begin(const char *uuid)
 {
+    int slot = -1;
+
+    pthread_mutex_lock(&stops_lock);
+    for (int i = 0; i < MAX_WAITING_STOPS && slot < 0; i++) {
+        if (waiting_stops[i].uuid[0] == '\0') {
+            snprintf(waiting_stops[i].uuid, sizeof(waiting_stops[i].uuid), "%s", uuid);
+            waiting_stops[i].forced = false;
+            slot = i;
+        }
+    }
+    pthread_mutex_unlock(&stops_lock);
+    return slot;
+}
+
+static bool stop_wait_forced(int slot)
+{
+    bool forced;
+
+    if (slot < 0)
+        return false;
+    pthread_mutex_lock(&stops_lock);
+    forced = waiting_stops[slot].forced;
+    pthread_mutex_unlock(&stops_lock);
+    return forced;
+}
+
+static void stop_wait_end(int slot)
+{
+    if (slot < 0)
+        return;
+    pthread_mutex_lock(&stops_lock);
+    waiting_stops[slot].uuid[0] = '\0';
+    pthread_mutex_unlock(&stops_lock);
+}
+
+bool machine_force_stop_requested(const char *uuid, bool requested)
+{
+    bool waiting = false;
+
+    pthread_mutex_lock(&stops_lock);
+    for (int i = 0; i < MAX_WAITING_STOPS; i++) {
+        if (strcmp(waiting_stops[i].uuid, uuid) == 0) {
+            waiting_stops[i].forced = requested;
+            waiting = true;
+        }
+    }
+    pthread_mutex_unlock(&stops_lock);
+    return waiting;
+}
+
+/* Whether the store has a forced stop on its way for the machine (the
+ * request that asked for it committed). */
+static bool forced_stop_committed(struct store *st, const char *machine)
+{
+    struct store_row row;
+    bool forced;
+
+    memset(&row, 0, sizeof(row));
+    if (st->ops->get(st, machine, &row, NULL) != 0)
+        return false;
+    forced = json_is_true(json_object_get(row.priv, "forcedStop"));
+    store_row_clear(&row);
+    return forced;
+}
+
+enum stop_wait { STOP_DONE, STOP_TIMEOUT, STOP_CUT_SHORT };
+
+/* Wait for a graceful stop: the guest shut down, the timeout passed, or a
+ * forced stop cut it short (the machine is then powered off here). */
+static enum stop_wait wait_for_stop(struct job_context *ctx, struct host_use *h, const char *uuid,
+                                    int timeout_s)
+{
+    const char *machine = json_string_value(json_object_get(ctx->params, "machine"));
     double deadline = clock_mono_ms() + timeout_s * 1000.0;
+    int slot = stop_wait_begin(uuid);
+    enum stop_wait outcome = STOP_TIMEOUT;
     enum hv_state hs;
 
     for (;;) {
         struct timespec pause = {0, POLL_MS * 1000000L};
-        if (state_now(h, uuid, &hs, NULL) == 0 && hs == want)
-            return true;
+        if (state_now(h, uuid, &hs, NULL) == 0 && hs == HV_SHUTOFF) {
+            outcome = STOP_DONE;
+            break;
+        }
+        if (stop_wait_forced(slot) && forced_stop_committed(ctx->st, machine)) {
+            outcome = STOP_CUT_SHORT;
+            break;
+        }
         if (clock_mono_ms() > deadline)
-            return false;
+            break;
         nanosleep(&pause, NULL);
     }
+    stop_wait_end(slot);
+    if (outcome == STOP_TIMEOUT && forced_stop_committed(ctx->st, machine))
+        outcome = STOP_CUT_SHORT;
+    if (outcome == STOP_CUT_SHORT) {
+        struct cimi_error err;
+        err_clear(&err);
+        if (h->drv->destroy(h->hv, uuid, &err) != 0 &&
+            (state_now(h, uuid, &hs, NULL) != 0 || hs != HV_SHUTOFF))
+            log_warn("machine: %s: power-off for a forced stop: %s", machine, err.message);
+    }
+    return outcome;
 }
 
 /* Bring a defined machine to running. */
@@ -317,6 +435,8 @@ static int run_stop(struct job_context *ctx, struct cimi_error *err)
     if (hs == HV_SHUTOFF || hs == HV_SAVED)
         return finish(ctx, &h, true, "stopped", err);
     job_progress(ctx->st, ctx->job_id, 30, force ? "powering off" : "asking the guest to shut down");
+    if (force && hs == HV_SHUTOFF)  /* a graceful stop it cut short powered it off */
+        return finish(ctx, &h, true, "powered off", err);
     if (force || hs == HV_CRASHED) {
         if (h.drv->destroy(h.hv, uuid, &cause) != 0)
             return fail_with(ctx, &h, &cause, err);
@@ -325,13 +445,18 @@ static int run_stop(struct job_context *ctx, struct cimi_error *err)
     if ((hs == HV_PAUSED && h.drv->resume(h.hv, uuid, &cause) != 0) ||
         h.drv->shutdown(h.hv, uuid, &cause) != 0)
         return fail_with(ctx, &h, &cause, err);
-    if (!wait_for_state(&h, uuid, HV_SHUTOFF, machine_stop_timeout())) {
-        snprintf(message, sizeof(message),
-                 "the guest did not shut down within %d s; stop it with force=true",
-                 machine_stop_timeout());
-        return finish(ctx, &h, false, message, err);
+    switch (wait_for_stop(ctx, &h, uuid, machine_stop_timeout())) {
+    case STOP_DONE:
+        return finish(ctx, &h, true, "stopped", err);
+    case STOP_CUT_SHORT:
+        return finish(ctx, &h, true, "stopped by a forced stop", err);
+    case STOP_TIMEOUT:
+        break;
     }
-    return finish(ctx, &h, true, "stopped", err);
+    snprintf(message, sizeof(message),
+             "the guest did not shut down within %d s; stop it with force=true",
+             machine_stop_timeout());
+    return finish(ctx, &h, false, message, err);
 }
 
 static int run_restart(struct job_context *ctx, struct cimi_error *err)
@@ -445,6 +570,27 @@ static void cancel_action(struct job_context *ctx)
     store_row_clear(&row);
 }
 
+/* A stopped stop.  A forced stop over a graceful one takes back its request
+ * only: the graceful stop, while it still waits, records the outcome; when
+ * it is over, the machine goes back to the state it had before both. */
+static void cancel_stop(struct job_context *ctx)
+{
+    struct store_row row;
+
+    if (!json_is_true(json_object_get(ctx->params, "over"))) {
+        cancel_action(ctx);
+        return;
+    }
+    if (load_machine(ctx, &row, NULL) != 0)
+        return;
+    json_object_del(row.priv, "forcedStop");
+    if (!machine_force_stop_requested(resource_uuid(row.id), false))
+        json_object_set(row.doc, "state", json_object_get(row.priv, "previous"));
+    resource_touch(row.doc);
+    ctx->st->ops->update(ctx->st, &row, NULL);
+    store_row_clear(&row);
+}
+
 /* A stopped create: the machine never reached the hypervisor; remove it
  * and give its place back. */
 static void cancel_create(struct job_context *ctx)
@@ -462,7 +608,7 @@ static void cancel_create(struct job_context *ctx)
 
 const struct job_kind machine_create_job = {"machine.create", run_create, cancel_create};
 const struct job_kind machine_start_job = {"machine.start", run_start, cancel_action};
-const struct job_kind machine_stop_job = {"machine.stop", run_stop, cancel_action};
+const struct job_kind machine_stop_job = {"machine.stop", run_stop, cancel_stop};
 const struct job_kind machine_restart_job = {"machine.restart", run_restart, cancel_action};
 const struct job_kind machine_pause_job = {"machine.pause", run_pause, cancel_action};
 const struct job_kind machine_suspend_job = {"machine.suspend", run_suspend, cancel_action};

@@ -547,3 +547,45 @@ def qemu_system_host_through_libvirtd():
         lvd.kill()
         virtlogd.kill()
         virtlogd.wait()
+
+
+@test
+def qemu_forced_stop_cuts_a_graceful_stop_short():
+    """A guest that ignores ACPI (a blank disk: the firmware finds nothing to
+    boot and never powers off) stays STOPPING under a graceful stop; a
+    forced stop then cuts it short (issue 11 item 3): 202, the machine
+    STOPPED, the graceful Job SUCCESS "stopped by a forced stop", the
+    forced one SUCCESS.  A second graceful stop of a STOPPING machine is 409."""
+    with qemu_daemon("qemu-forcestop") as d:
+        blank = os.path.join(d.tmp, "images", "blank.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", blank, "64M"], check=True)
+        d.restart()   # registers images/blank.qcow2
+        c = Client(d, "alice")
+        img = [i for i in c.list("machineImages", fmt="json").get("machineImages", [])
+               if i.get("name") == "blank"]
+        check(img, "the blank image is registered")
+        m = create(c, "deaf", img[0]["id"])
+        r = c.post(op(m, "stop"), {"resourceURI": NS + "/Action",
+                                   "action": "http://schemas.dmtf.org/cimi/1/action/stop"})
+        eq(r.status, 202, f"graceful stop ({r.body[:200]!r})")
+        graceful = r.header("CIMI-Job-URI")
+        m = c.read(m["id"])
+        eq(m.get("state"), "STOPPING", "the guest ignores ACPI: STOPPING")
+        eq(c.read(graceful).get("state") in ("QUEUED", "RUNNING"), True, "graceful stop runs")
+        isin("stop", rels(m), "a STOPPING machine offers stop (forced)")
+        r = c.post(op(m, "stop"), {"resourceURI": NS + "/Action",
+                                   "action": "http://schemas.dmtf.org/cimi/1/action/stop"})
+        eq(r.status, 409, "a second graceful stop of a STOPPING machine")
+        isin("force", r.doc.get("statusMessage", ""), "the 409 says a forced stop may")
+        r = c.post(op(m, "stop"), {"resourceURI": NS + "/Action",
+                                   "action": "http://schemas.dmtf.org/cimi/1/action/stop",
+                                   "force": True})
+        eq(r.status, 202, f"forced stop over the graceful one ({r.body[:200]!r})")
+        forced = r.header("CIMI-Job-URI")
+        fj = c.wait_job(forced, timeout=60)
+        gj = c.wait_job(graceful, timeout=60)
+        eq(gj.get("statusMessage"), "stopped by a forced stop", "the graceful Job says why")
+        isin(fj.get("statusMessage"), ("powered off",), "the forced Job")
+        m = c.wait_state(m["id"], "STOPPED", timeout=30)
+        isin("start", rels(m), "a stopped machine offers start again")
+        eq(d.alive(), True, "cimid still runs")
