@@ -150,8 +150,8 @@ static const struct cimi_type t_machine_host = {NULL, NULL, NULL, false, false,
 
 static const struct cimi_attr machine_attrs[] = {
     {"state", NULL, K_STRING, A_READONLY, NULL},
-    {"cpu", NULL, K_INTEGER, A_READONLY, NULL},
-    {"memory", NULL, K_INTEGER, A_READONLY, NULL},
+    {"cpu", NULL, K_INTEGER, 0, NULL},      /* PUT: applied while STOPPED, else 409 */
+    {"memory", NULL, K_INTEGER, 0, NULL},
     {"disks", NULL, K_COLLECTION, A_READONLY, &t_disk},
     {"cpuArch", NULL, K_STRING, A_READONLY, NULL},
     {"cpuSpeed", NULL, K_INTEGER, A_READONLY, NULL},

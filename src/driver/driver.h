@@ -154,6 +154,13 @@ struct driver {
     int (*resume)(struct hv *hv, const char *uuid, struct cimi_error *err);   /* from pause */
     int (*save)(struct hv *hv, const char *uuid, struct cimi_error *err);     /* managed save: state to disk, stops */
 
+    /* Give a stopped machine cpu vCPUs and memory_kib KiB (its persistent
+     * definition: the next start runs with them); 409 unless it is shut off
+     * (a running machine has no room to grow into, a suspended one would not
+     * restore). */
+    int (*set_resources)(struct hv *hv, const char *uuid, int cpu, long long memory_kib,
+                         struct cimi_error *err);
+
     /* Copy the (stopped) machine's first disk into a standalone image; writes
      * the new image's location (path or URI) into location. */
     int (*capture)(struct hv *hv, const char *uuid, const char *image_uuid,

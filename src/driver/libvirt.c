@@ -1087,6 +1087,7 @@ const struct driver driver_libvirt = {
     .volume_resize = lv_volume_resize,
     .volume_snapshot = lv_volume_snapshot,
     .volume_attach = lv_volume_attach,
+    .set_resources = lv_set_resources,
     .volume_detach = lv_volume_detach,
     .image_import = lv_image_import,
     .image_delete = lv_image_delete,

@@ -157,6 +157,11 @@ int lv_volume_attach(struct hv *hv, const char *machine_uuid, const char *uuid,
 int lv_volume_detach(struct hv *hv, const char *machine_uuid, const char *uuid,
                      struct cimi_error *err);
 
+/* ---- resize.c: the driver's set_resources ---- */
+
+int lv_set_resources(struct hv *hv, const char *uuid, int cpu, long long memory_kib,
+                     struct cimi_error *err);
+
 /* ---- image.c: images cimid keeps and libvirt snapshots (struct driver) ---- */
 
 int lv_image_import(struct hv *hv, const char *image_uuid, hv_image_fill_fn fill, void *arg,

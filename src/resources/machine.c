@@ -519,6 +519,75 @@ static int machine_check(struct cimi_request *req, json_t *doc, struct cimi_erro
     return 0;
 }
 
+/* ---- update: cpu and memory ---- */
+
+/* A PUT that leaves cpu or memory out keeps them (a machine has both). */
+static json_t *kept(json_t *doc, const json_t *before, const char *attr)
+{
+    if (json_object_get(doc, attr) == NULL && json_object_get(before, attr) != NULL)
+        json_object_set(doc, attr, json_object_get(before, attr));
+    return json_object_get(doc, attr);
+}
+
+/* Give a stopped machine new cpu/memory: booked on its host first (409 with
+ * the host's reason when it cannot give them), then its definition; the
+ * booking is given back if the hypervisor refuses. */
+static int resize_stopped(struct store_row *row, int cpu, long long memory,
+                          struct cimi_error *err)
+{
+    struct placement_request old, rq;
+    json_t *spec = json_object_get(row->priv, "spec");
+    struct host_use h;
+    int rc;
+
+    machine_request_of(row, &old);
+    rq = old;
+    rq.vcpus = cpu;
+    rq.memory_kib = memory;
+    if (hosts_rebook(machine_host_of(row), &old, &rq, err) != 0)
+        return -1;
+    rc = hosts_use(machine_host_of(row), &h, err);
+    if (rc == 0) {
+        rc = h.drv->set_resources(h.hv, resource_uuid(row->id), cpu, memory, err);
+        hosts_done(&h);
+    }
+    if (rc != 0) {
+        hosts_rebook(machine_host_of(row), &rq, &old, NULL);
+        return -1;
+    }
+    json_object_set_new(spec, "cpu", json_integer(cpu));
+    json_object_set_new(spec, "memory", json_integer(memory));
+    return 0;
+}
+
+/* PUT: cpu and memory are applied to a stopped machine at once, refused
+ * (409) in any other state: a running machine has no room to grow into
+ * (it was started with exactly its cpu and memory). */
+static int machine_update(struct cimi_request *req, const json_t *before, struct store_row *row,
+                          struct job_spec *job, struct cimi_error *err)
+{
+    json_t *cpu = kept(row->doc, before, "cpu"), *memory = kept(row->doc, before, "memory");
+    const char *state = json_string_value(json_object_get(row->doc, "state")) ?: "";
+
+    (void)req;
+    (void)job;
+    if (json_equal(cpu, json_object_get(before, "cpu")) &&
+        json_equal(memory, json_object_get(before, "memory")))
+        return 0;
+    if (!json_is_integer(cpu) || json_integer_value(cpu) < 1 || json_integer_value(cpu) > MAX_CPU)
+        return err_set(err, 400, "cpu", "cpu must be an integer from 1 to %d", MAX_CPU);
+    if (!json_is_integer(memory) || json_integer_value(memory) < MIN_MEMORY_KIB)
+        return err_set(err, 400, "memory", "memory must be an integer of at least %lld (KiB)",
+                       MIN_MEMORY_KIB);
+    if (machine_create_failed(row))
+        return err_set(err, 409, NULL, "Machine '%s' is ERROR (its create failed); its cpu and "
+                       "memory cannot change", row->id);
+    if (strcmp(state, "STOPPED") != 0)
+        return err_set(err, 409, NULL, "Machine '%s' is %s; changing cpu or memory needs a stop "
+                       "(stop it, change them, start it)", row->id, state[0] ? state : "busy");
+    return resize_stopped(row, (int)json_integer_value(cpu), json_integer_value(memory), err);
+}
+
 /* ---- actions (run inside the request's transaction) ---- */
 
 static const char *transitional_for(const char *action, const char *state)
@@ -687,6 +756,7 @@ const struct resource_ops machine_ops = {
     .create = machine_create,
     .abort_create = machine_abort_create,
     .check = machine_check,
+    .update = machine_update,
     .remove = machine_remove,
     .refresh = machine_refresh,
     .indexed_states = machine_indexed_states,

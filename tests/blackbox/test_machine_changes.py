@@ -92,3 +92,72 @@ def failed_create_reads_error_with_its_reason(fmt):
         eq(booked(admin), before, "not booked again at start-up")
     finally:
         d.stop()
+
+
+# ---------------------------------------------------------------- item 14: cpu and memory
+
+def sized_machine(c, name, state=None):
+    body = machine_create_doc(c, name, initial_state=state)
+    body["machineTemplate"]["machineConfig"] = {
+        "cpu": 1, "memory": 262144, "disks": [{"capacity": 1000000, "format": "ext4"}]}
+    return create_machine(c, name, initial_state=state, body=body)
+
+
+@test(formats=BOTH)
+def cpu_and_memory_change(fmt):
+    """PUT cpu/memory: a stopped machine gets them at once (booked on its host,
+    kept over a restart); a running one answers 409 saying it needs a stop;
+    more than the host can give is 409 with the reason; bad values 400;
+    nothing changes on any refusal."""
+    # overcommit 100 %: the simulated host's CPUs and memory are the limit
+    d = private_daemon("mresize", args=("--cpu-overcommit", "100", "--memory-overcommit", "100"))
+    try:
+        admin = Client(d, "admin")
+        c = Client(d, "alice", fmt=fmt)
+        m = sized_machine(c, "grow")
+        cpus, mem, count = booked(admin)
+        body = {"resourceURI": NS + "/Machine", "name": "grow", "cpu": 2, "memory": 524288}
+        r = c.put(op(m, "edit"), body)
+        eq(r.status, 200, f"PUT cpu/memory of a stopped machine ({r.body[:300]!r})")
+        g = c.read(m["id"])
+        eq((g.get("cpu"), g.get("memory")), (2, 524288), "cpu and memory changed")
+        eq(booked(admin), (cpus + 1, mem + 262144, count), "booked on its host")
+        # a PUT without them keeps them
+        r = c.put(op(m, "edit"), {"resourceURI": NS + "/Machine", "name": "grown"})
+        eq(r.status, 200, "PUT of the name alone")
+        g = c.read(m["id"])
+        eq((g.get("name"), g.get("cpu"), g.get("memory")), ("grown", 2, 524288),
+           "name changed, cpu and memory kept")
+        # refusals: nothing changes
+        host = admin.read(default_host(admin)["id"])
+        before, books = store_snapshot(c), booked(admin)
+        too_many = {"resourceURI": NS + "/Machine", "name": "grown", "cpu": host["cpu"] + 1}
+        r = c.put(op(m, "edit"), too_many)
+        assert_error(r, 409, mention=("cpu", "CPU", "fit", "host"), fmt=fmt)
+        too_much = {"resourceURI": NS + "/Machine", "name": "grown",
+                    "memory": host["memory"] * 2}
+        r = c.put(op(m, "edit"), too_much)
+        assert_error(r, 409, mention=("memory", "fit", "host"), fmt=fmt)
+        for bad in ({"cpu": 0}, {"memory": 1}, {"cpu": 100000}):
+            body = {"resourceURI": NS + "/Machine", "name": "renamed-by-a-bad-put", **bad}
+            r = c.put(op(m, "edit"), body)
+            assert_error(r, 400, mention=tuple(bad), fmt=fmt)
+        assert_unchanged(c, before)
+        eq(booked(admin), books, "the books after the refusals")
+        # running: 409 saying a stop is needed
+        started, _ = c.post(op(g, "start"), action_doc("start")), None
+        c.wait_job(started.header("CIMI-Job-URI"))
+        g = c.wait_state(m["id"], "STARTED")
+        before = store_snapshot(c)
+        r = c.put(op(g, "edit"), {"resourceURI": NS + "/Machine", "name": "grown", "cpu": 3})
+        assert_error(r, 409, mention=("stop",), fmt=fmt)
+        assert_unchanged(c, before)
+        eq(c.read(m["id"]).get("cpu"), 2, "cpu of the running machine unchanged")
+        eq(booked(admin), books, "the books after the 409")
+        # kept over a restart (the test driver forgets machines: re-defined from the store)
+        d.restart()
+        g = c.wait_state(m["id"], "STARTED")
+        eq((g.get("cpu"), g.get("memory")), (2, 524288), "after a restart")
+        eq(booked(admin), books, "booked again at start-up with the new values")
+    finally:
+        d.stop()
