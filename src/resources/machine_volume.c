@@ -16,8 +16,9 @@
  * machine's own disks is taken.  initialLocation then says which.  While a
  * Job works on an attachment its private "pending" says which one (the
  * attachment cannot be deleted meanwhile) and its Volume is busy.
- * Attachments are not edited: a MachineVolume offers delete only (clients
- * take the first operation).
+ * An attachment's name, description and properties can be edited (PUT);
+ * its volume and initialLocation cannot (400 when a PUT gives them another
+ * value: the device a guest first saw is not moved).
  */
 #include <stdio.h>
 #include <string.h>
@@ -216,18 +217,29 @@ static int detach_remove(struct cimi_request *req, struct store_row *row, struct
     return 0;
 }
 
-/* Delete (detach) unless a detach is under way; never edited.  delete is
+/* Edit and delete (detach) unless a detach is under way.  delete is
  * offered while the (quick) attach Job runs, so that the 201 reply already
  * shows it: a DELETE in that moment answers 409. */
 static bool attachment_allowed(const struct store_row *row, const char *op)
 {
     const char *pending = json_string_value(json_object_get(row->priv, "pending")) ?: "";
 
-    return strcmp(op, "delete") == 0 && strcmp(pending, "detach") != 0;
+    return (strcmp(op, "delete") == 0 || strcmp(op, "edit") == 0) &&
+           strcmp(pending, "detach") != 0;
+}
+
+/* PUT: the common attributes change; volume and initialLocation do not. */
+static int attachment_update(struct cimi_request *req, const json_t *before, struct store_row *row,
+                             struct job_spec *job, struct cimi_error *err)
+{
+    (void)row;
+    (void)job;
+    return resource_refuse_immutable_changes(req, &t_machine_volume, before, err);
 }
 
 const struct resource_ops machine_volume_ops = {
     .create = attach_create,
+    .update = attachment_update,
     .remove = detach_remove,
     .allowed = attachment_allowed,
 };

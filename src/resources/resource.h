@@ -136,6 +136,11 @@ void resource_copy_common(const json_t *input, json_t *doc);
  * (400 when the href names no t). */
 json_t *resource_resolve(struct cimi_request *req, const json_t *ref, const struct cimi_type *t,
                          const char *attr, char *path, size_t path_len, struct cimi_error *err);
+/* For an update hook: 400 naming the attribute when the request's body gives
+ * an immutable attribute of t a value other than the stored one (before);
+ * the same value, as a GET-then-PUT sends it, is fine. */
+int resource_refuse_immutable_changes(struct cimi_request *req, const struct cimi_type *t,
+                                      const json_t *before, struct cimi_error *err);
 /* Set "updated" to now. */
 void resource_touch(json_t *doc);
 /* The last segment of an id ("machines/<uuid>" -> "<uuid>"). */

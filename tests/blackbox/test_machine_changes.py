@@ -161,3 +161,75 @@ def cpu_and_memory_change(fmt):
         eq(booked(admin), books, "booked again at start-up with the new values")
     finally:
         d.stop()
+
+
+# ---------------------------------------------------------------- item 14: attachments edited
+
+def _edit_checks(c, item, fmt, immutable):
+    """name/description/properties change by PUT (also sent back with every
+    attribute as read, GET-then-PUT); each immutable attribute with another
+    value is 400 naming it, with the store and the item unchanged."""
+    isin("edit", rels(item), "the item offers edit")
+    body = {k: v for k, v in item.items() if k not in ("operations", "id")}
+    body.update(name="renamed", description="edited", properties={"role": "data"})
+    r = c.put(op(item, "edit"), body)
+    eq(r.status, 200, f"PUT of the common attributes ({r.body[:300]!r})")
+    g = c.read(item["id"])
+    eq((g.get("name"), g.get("description"), g.get("properties")),
+       ("renamed", "edited", {"role": "data"}), "common attributes changed")
+    for attr, value in immutable.items():
+        before = store_snapshot(c)
+        body = {"resourceURI": item["resourceURI"], "name": "changed-by-a-refused-put", attr: value}
+        r = c.put(op(g, "edit"), body)
+        assert_error(r, 400, mention=(attr,), fmt=fmt)
+        assert_unchanged(c, before)
+        after = c.read(item["id"])
+        eq(after.get("name"), "renamed", f"name unchanged after the refused {attr}")
+        eq(after.get(attr), g.get(attr), f"{attr} unchanged")
+    return g
+
+
+@test(formats=BOTH)
+def machine_volume_edit(fmt):
+    d = private_daemon("medit-vol")
+    try:
+        c = Client(d, "alice", fmt=fmt)
+        m = create_machine(c, "vm")
+        r = c.post(c.add_href("volumes"), {"resourceURI": NS + "/VolumeCreate", "name": "v",
+                                           "volumeTemplate": {"volumeConfig": {"capacity": 1048576}}})
+        eq(r.status, 201, "create a volume")
+        c.wait_job(r.header("CIMI-Job-URI"))
+        v = c.wait_state(r.header("Location"), "AVAILABLE")
+        r = c.post(c.add_href(m["volumes"]["href"]), {"resourceURI": NS + "/MachineVolume",
+                                                      "initialLocation": "/dev/vdc",
+                                                      "volume": {"href": v["id"]}})
+        eq(r.status, 201, f"attach ({r.body[:300]!r})")
+        c.wait_job(r.header("CIMI-Job-URI"))
+        item = c.read(r.header("Location"))
+        _edit_checks(c, item, fmt, {"initialLocation": "/dev/vdd",
+                                     "volume": {"href": m["id"]}})
+    finally:
+        d.stop()
+
+
+@test(formats=BOTH)
+def machine_interface_edit(fmt):
+    d = private_daemon("medit-nic")
+    try:
+        c = Client(d, "alice", fmt=fmt)
+        r = c.post(c.add_href("networks"), {
+            "resourceURI": NS + "/NetworkCreate", "name": "net",
+            "networkTemplate": {"networkConfig": {"networkType": "PRIVATE"}}})
+        eq(r.status, 201, "create a network")
+        c.wait_job(r.header("CIMI-Job-URI"))
+        net = c.wait_state(r.header("Location"), "STARTED")
+        m = create_machine(c, "vm")
+        r = c.post(c.add_href(m["networkInterfaces"]["href"]), {
+            "resourceURI": NS + "/MachineNetworkInterface", "network": {"href": net["id"]}})
+        eq(r.status, 201, f"attach an interface ({r.body[:300]!r})")
+        c.wait_job(r.header("CIMI-Job-URI"))
+        item = c.read(r.header("Location"))
+        _edit_checks(c, item, fmt, {"macAddress": "52:54:00:aa:bb:cc", "mtu": 1400,
+                                     "network": {"href": m["id"]}})
+    finally:
+        d.stop()

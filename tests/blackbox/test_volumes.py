@@ -78,7 +78,8 @@ def attach_ok(c, machine, volume, location=None):
     eq(r.doc["resourceURI"], NS + "/MachineVolume", "attach reply is the MachineVolume")
     eq(r.doc.get("id"), loc, "body id = Location")
     eq(r.doc.get("volume", {}).get("href"), volume["id"], "the MachineVolume names the volume")
-    eq(rels(r.doc)[:1], ["delete"], "delete comes first in the MachineVolume's operations")
+    eq(sorted(rels(r.doc)), ["delete", "edit"], "a MachineVolume offers edit and delete")
+    eq(r.doc["operations"][0].get("href"), loc, "its first operation is the item itself")
     jd = c.wait_job(job)
     eq(jd.get("targetResource", {}).get("href"), volumes_href(c, machine),
        "targetResource of the attach = the machine's volumes collection")
@@ -289,7 +290,7 @@ def attach_detach(fmt):
     eq(op(coll, "add"), m["volumes"]["href"], "the machine's volumes offer add")
     item = attach_ok(c, m, v, "/dev/vdc")
     eq(item.get("initialLocation"), "/dev/vdc", "initialLocation as asked")
-    eq(rels(item), ["delete"], "a MachineVolume offers delete (only)")
+    eq(sorted(rels(item)), ["delete", "edit"], "a MachineVolume offers edit and delete")
     coll = c.list(m["volumes"]["href"])
     eq(coll.get("count"), 1, "one volume attached")
     eq(ids(coll), [item["id"]], "the attachment is listed")
