@@ -167,9 +167,10 @@ static const struct cimi_attr machine_attrs[] = {
 const struct cimi_type t_machine = {
     "Machine", "machines", "machines", true, true, machine_attrs};
 
+/* Created with the Machine, or by POST to its disks (resources/machine_disk.c). */
 static const struct cimi_attr disk_attrs[] = {
-    {"capacity", NULL, K_INTEGER, A_READONLY, NULL},
-    {"initialLocation", NULL, K_STRING, A_READONLY, NULL},
+    {"capacity", NULL, K_INTEGER, A_REQUIRED | A_IMMUTABLE, NULL},
+    {"initialLocation", NULL, K_STRING, A_IMMUTABLE, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
 /* The 1.x schema gives Disk no common elements; JSON carries them anyway. */

@@ -274,7 +274,9 @@ int resource_refuse_immutable_changes(struct cimi_request *req, const struct cim
         return -1;
     for (size_t i = 0; rc == 0 && (a = model_attr_at(t, i)) != NULL; i++) {
         const json_t *given = json_object_get(input, a->name);
-        if (!(a->flags & A_IMMUTABLE) || given == NULL || json_is_null(given))
+        /* Read-only ones (id, created, state ...) are the provider's: ignored. */
+        if (!(a->flags & A_IMMUTABLE) || (a->flags & A_READONLY) || given == NULL ||
+            json_is_null(given))
             continue;
         if (immutable_changed(req, a, given, json_object_get(before, a->name)))
             rc = err_set(err, 400, a->name, "attribute '%s' of a %s cannot change after it is "

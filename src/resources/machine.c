@@ -769,7 +769,3 @@ const struct resource_ops machine_ops = {
     .action_href = machine_action_href,
 };
 
-/* Disks are created with their Machine and go with it. */
-const struct resource_ops disk_ops = {
-    .provider_only = true,
-};

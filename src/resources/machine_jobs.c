@@ -79,6 +79,10 @@ int machine_hv_spec(const struct store_row *row, struct hv_machine_spec *spec,
                  json_string_value(json_object_get(d, "format")) ?: "");
         snprintf(spec->disks[i].initial_location, sizeof(spec->disks[i].initial_location), "%s",
                  json_string_value(json_object_get(d, "initialLocation")) ?: "");
+        /* Disks added later name their slot; the first ones are in order. */
+        spec->disks[i].slot = json_is_integer(json_object_get(d, "slot"))
+                                  ? (int)json_integer_value(json_object_get(d, "slot"))
+                                  : (int)i;
         spec->ndisks = i + 1;
     }
     return 0;

@@ -31,7 +31,7 @@
 #include "resources/volume.h"
 #include "util/log.h"
 
-#define MAX_DEVICES 26  /* vda ... vdz */
+#define MAX_DEVICES MACHINE_MAX_DEVICES
 
 static const char *param(const struct job_context *ctx, const char *name)
 {
@@ -102,16 +102,20 @@ static int mark_used(void *arg, struct store_row *row)
     return 0;
 }
 
-/* Which of vda ... vdz the machine uses: its own disks and its volumes. */
-static int used_devices(struct store *st, const struct store_row *machine, bool *used,
-                        struct cimi_error *err)
+int machine_used_devices(struct store *st, const struct store_row *machine, bool *used,
+                         struct cimi_error *err)
 {
-    json_t *spec = json_object_get(machine->priv, "spec");
-    size_t ndisks = json_array_size(json_object_get(spec, "disks"));
+    json_t *disks = json_object_get(json_object_get(machine->priv, "spec"), "disks"), *d;
+    size_t i;
 
     memset(used, 0, MAX_DEVICES * sizeof(*used));
-    for (size_t i = 0; i < (ndisks > 0 ? ndisks : 1) && i < MAX_DEVICES; i++)
-        used[i] = true;
+    used[0] = true;  /* the boot disk, also when the configuration names no disk */
+    json_array_foreach(disks, i, d) {
+        json_t *slot = json_object_get(d, "slot");  /* disks added later name theirs */
+        json_int_t n = json_is_integer(slot) ? json_integer_value(slot) : (json_int_t)i;
+        if (n >= 0 && n < MAX_DEVICES)
+            used[n] = true;
+    }
     return st->ops->list(st, "MachineVolume", machine->id, NULL, mark_used, used, err);
 }
 
@@ -122,7 +126,7 @@ static int choose_device(struct store *st, const struct store_row *machine, cons
     bool used[MAX_DEVICES];
     const char *name = location;
 
-    if (used_devices(st, machine, used, err) != 0)
+    if (machine_used_devices(st, machine, used, err) != 0)
         return -1;
     if (name != NULL && strncmp(name, "/dev/", 5) == 0)
         name += 5;

@@ -170,7 +170,7 @@ def _edit_checks(c, item, fmt, immutable):
     attribute as read, GET-then-PUT); each immutable attribute with another
     value is 400 naming it, with the store and the item unchanged."""
     isin("edit", rels(item), "the item offers edit")
-    body = {k: v for k, v in item.items() if k not in ("operations", "id")}
+    body = {k: v for k, v in item.items() if k != "operations"}
     body.update(name="renamed", description="edited", properties={"role": "data"})
     r = c.put(op(item, "edit"), body)
     eq(r.status, 200, f"PUT of the common attributes ({r.body[:300]!r})")
@@ -231,5 +231,95 @@ def machine_interface_edit(fmt):
         item = c.read(r.header("Location"))
         _edit_checks(c, item, fmt, {"macAddress": "52:54:00:aa:bb:cc", "mtu": 1400,
                                      "network": {"href": m["id"]}})
+    finally:
+        d.stop()
+
+
+# ---------------------------------------------------------------- item 14: a machine's disks
+
+def add_disk(c, machine, **attrs):
+    body = {"resourceURI": NS + "/Disk", **attrs}
+    return c.post(c.add_href(machine["disks"]["href"]), body)
+
+
+def add_disk_ok(c, machine, **attrs):
+    r = add_disk(c, machine, **attrs)
+    isin(r.status, (201, 202), f"add a disk ({r.body[:300]!r})")
+    loc, job = r.header("Location"), r.header("CIMI-Job-URI")
+    check(loc and loc.startswith(machine["disks"]["href"] + "/"), f"Location {loc!r} is a Disk")
+    jd = c.wait_job(job)
+    isin(loc, [a.get("href") for a in jd.get("affectedResources") or []], "the Job names the Disk")
+    disk = c.read(loc)
+    disk["id"] = loc   # the 1.x XML schema gives a Disk no id (nor operations)
+    return disk
+
+
+def disk_ops(c, fmt, disk):
+    """A Disk's operations, read in JSON (the XML schema has none for a Disk)."""
+    return rels(c.read(disk["id"], fmt="json"))
+
+
+@test(formats=BOTH)
+def machine_disks_added_and_removed(fmt):
+    """POST to a Machine's disks adds a blank disk (the first free device, or
+    the initialLocation asked for); DELETE removes it; the boot disk, a
+    device in use and bad capacities are refused with nothing changed; a
+    volume attached later takes a device no disk uses; the disks survive a
+    restart (the test driver re-defines the machine from cimid's record)."""
+    d = private_daemon("mdisks")
+    try:
+        c = Client(d, "alice", fmt=fmt)
+        m = sized_machine(c, "disky")
+        coll = c.list(m["disks"]["href"])
+        check(op(coll, "add"), "a Machine's disks offer add")
+        boot = coll_items(coll)
+        eq(len(boot), 1, "one disk from the configuration")
+        boot[0]["id"] = m["disks"]["href"] + "/0"
+        notin("delete", disk_ops(c, fmt, boot[0]), "the boot disk offers no delete")
+        d1 = add_disk_ok(c, m, capacity=2097152)
+        eq((d1.get("capacity"), d1.get("initialLocation")), (2097152, "/dev/vdb"),
+           "the first free device")
+        isin("delete", disk_ops(c, fmt, d1), "an added disk offers delete")
+        d2 = add_disk_ok(c, m, capacity=1048576, initialLocation="/dev/vdd")
+        eq(d2.get("initialLocation"), "/dev/vdd", "the device asked for")
+        # refusals
+        before = store_snapshot(c)
+        count = c.list(m["disks"]["href"]).get("count")
+        assert_error(add_disk(c, m, capacity=1048576, initialLocation="/dev/vdb"), 409,
+                     mention=("vdb",), fmt=fmt)
+        assert_error(add_disk(c, m, capacity=1048576, initialLocation="/dev/sdz"), 400,
+                     mention=("initialLocation",), fmt=fmt)
+        assert_error(add_disk(c, m, capacity=0), 400, mention=("capacity",), fmt=fmt)
+        assert_error(add_disk(c, m, capacity=-1), 400, mention=("capacity",), fmt=fmt)
+        assert_error(add_disk(c, m, initialLocation="/dev/vde"), 400, mention=("capacity",),
+                     fmt=fmt)
+        assert_error(c.delete(boot[0]["id"]), 409, mention=("delete",), fmt=fmt)
+        assert_unchanged(c, before)
+        eq(c.list(m["disks"]["href"]).get("count"), count, "no disk added or removed")
+        # a volume takes a device no disk uses
+        r = c.post(c.add_href("volumes"), {"resourceURI": NS + "/VolumeCreate", "name": "v",
+                                           "volumeTemplate": {"volumeConfig": {"capacity": 1048576}}})
+        c.wait_job(r.header("CIMI-Job-URI"))
+        v = c.wait_state(r.header("Location"), "AVAILABLE")
+        r = c.post(c.add_href(m["volumes"]["href"]), {"resourceURI": NS + "/MachineVolume",
+                                                      "volume": {"href": v["id"]}})
+        eq(r.status in (201, 202), True, f"attach a volume ({r.body[:200]!r})")
+        c.wait_job(r.header("CIMI-Job-URI"))
+        eq(c.read(r.header("Location")).get("initialLocation"), "/dev/vdc",
+           "the volume gets the device between the disks")
+        # remove one
+        r = c.delete(d1["id"])
+        eq(r.status, 200, f"remove the disk ({r.body[:300]!r})")
+        eq(c.get(d1["id"]).status, 404, "the removed disk is gone")
+        # running: added live (the test driver records it), and kept over a restart
+        started = c.post(op(c.read(m["id"]), "start"), action_doc("start"))
+        c.wait_job(started.header("CIMI-Job-URI"))
+        c.wait_state(m["id"], "STARTED")
+        d3 = add_disk_ok(c, m, capacity=1048576)
+        eq(d3.get("initialLocation"), "/dev/vdb", "the freed device is used again")
+        d.restart()
+        c.wait_state(m["id"], "STARTED")
+        locations = sorted(i.get("initialLocation") or "" for i in coll_items(c.list(m["disks"]["href"])))
+        eq(locations[1:], ["/dev/vdb", "/dev/vdd"], "the disks after a restart")
     finally:
         d.stop()
