@@ -589,3 +589,36 @@ def qemu_forced_stop_cuts_a_graceful_stop_short():
         m = c.wait_state(m["id"], "STOPPED", timeout=30)
         isin("start", rels(m), "a stopped machine offers start again")
         eq(d.alive(), True, "cimid still runs")
+
+
+@test
+def qemu_disk_added_and_removed():
+    """A disk added to a running guest (POST to Machine.disks) is a qcow2 file
+    of its capacity that appears in the guest as the next virtio device; a
+    DELETE takes it out of the guest and removes the file (issue 11 item 14)."""
+    with qemu_daemon("qemu-disk") as d:
+        c = Client(d, "alice")
+        m = create(c, "disk-guest", test_image(c)["id"])
+        http = endpoint(m, 80)
+        before = wait_disks(http, lambda ds: "vda" in ds, "the guest is up with vda")
+        own = len(c.list(m["disks"]["href"], fmt="json").get("disks", []))
+        target = "vd" + chr(ord("a") + max(own, 1))
+        notin(target, before, f"no {target} before the add")
+        r = c.post(c.add_href(m["disks"]["href"]), {"resourceURI": NS + "/Disk",
+                                                    "capacity": 1048576})
+        isin(r.status, (201, 202), f"add a disk (reply {r.body[:300]!r})")
+        loc = r.header("Location")
+        c.wait_job(r.header("CIMI-Job-URI"), timeout=60)
+        eq(c.read(loc).get("initialLocation"), "/dev/" + target, "the next device")
+        wait_disks(http, lambda ds: ds.get(target) == 1048576,
+                   f"{target} with 1048576 blocks appears")
+        path = os.path.join(d.root, "storage", "disks",
+                            f"{m['id'].rsplit('/', 1)[1]}-disk{max(own, 1)}.qcow2")
+        isin("virtual size: 1 GiB", qemu_img_info(path), "a 1 GiB qcow2 file")
+        r = c.delete(loc)
+        isin(r.status, (200, 202), f"remove the disk: {r.status}")
+        if r.status == 202:
+            c.wait_job(r.header("CIMI-Job-URI"), timeout=60)
+        wait_disks(http, lambda ds: target not in ds, f"{target} disappears")
+        check(not os.path.exists(path), "its file is gone")
+        eq(c.read(m["id"]).get("state"), "STARTED", "the guest still runs")
