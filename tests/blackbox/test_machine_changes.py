@@ -294,6 +294,11 @@ def machine_disks_added_and_removed(fmt):
         assert_error(add_disk(c, m, initialLocation="/dev/vde"), 400, mention=("capacity",),
                      fmt=fmt)
         assert_error(c.delete(boot[0]["id"]), 409, mention=("delete",), fmt=fmt)
+        # another tenant: like a missing machine or disk
+        bob = Client(d, "bob", fmt=fmt)
+        eq(bob.post(m["disks"]["href"], {"resourceURI": NS + "/Disk", "capacity": 1048576}).status,
+           404, "bob adds a disk to alice's machine")
+        eq(bob.delete(d2["id"]).status, 404, "bob removes alice's disk")
         assert_unchanged(c, before)
         eq(c.list(m["disks"]["href"]).get("count"), count, "no disk added or removed")
         # a volume takes a device no disk uses

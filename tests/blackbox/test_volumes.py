@@ -365,9 +365,9 @@ def attach_refused(fmt):
     assert_error(c.post(add, {"resourceURI": NS + "/MachineVolume",
                               "volume": {"href": c.coll("volumes") + "/nope"}}), 400, "Volume",
                  fmt=fmt)
-    # disks are the provider's
+    # a Machine's disks take Disks, not volumes (adding disks: test_machine_changes)
     assert_error(c.post(m["disks"]["href"], {"resourceURI": NS + "/MachineVolume",
-                                             "volume": {"href": v["id"]}}), 405, fmt=fmt)
+                                             "volume": {"href": v["id"]}}), 400, fmt=fmt)
     assert_unchanged(c, before)
     # a suspended machine takes no volume
     m, _ = do_action(c, c.read(m["id"]), "suspend", "SUSPENDED")
