@@ -114,9 +114,13 @@ static void record_state(struct store_row *row, void *arg)
     const char *state;
 
     if (json_is_true(json_object_get(row->priv, "forcedStop"))) {
-        if (!outcome->forced)
+        if (!outcome->forced) {
+            /* the graceful one is over: a forced one taken back restores the state */
+            json_object_set_new(row->priv, "gracefulDone", json_true());
             return;
+        }
         json_object_del(row->priv, "forcedStop");
+        json_object_del(row->priv, "gracefulDone");
     }
     state = truth(outcome->host, resource_uuid(row->id));
 
@@ -424,23 +428,51 @@ static int run_start(struct job_context *ctx, struct cimi_error *err)
     return finish(ctx, &h, true, "started", err);
 }
 
+/* Where a graceful stop that starts stands against a forced one: none,
+ * one on its way (forcedStop: power off now), or one that already ended the
+ * stop (the machine is no longer STOPPING: nothing left to do). */
+enum forced_stop { FORCED_NONE, FORCED_PENDING, FORCED_DONE };
+
+static enum forced_stop forced_stop_of(struct job_context *ctx)
+{
+    enum forced_stop forced = FORCED_NONE;
+    struct store_row row;
+
+    if (load_machine(ctx, &row, NULL) != 0)
+        return FORCED_NONE;
+    if (json_is_true(json_object_get(row.priv, "forcedStop")))
+        forced = FORCED_PENDING;
+    else if (strcmp(json_string_value(json_object_get(row.doc, "state")) ?: "", "STOPPING") != 0)
+        forced = FORCED_DONE;
+    store_row_clear(&row);
+    return forced;
+}
+
 static int run_stop(struct job_context *ctx, struct cimi_error *err)
 {
     const char *uuid = job_machine_uuid(ctx);
     bool force = json_is_true(json_object_get(ctx->params, "force"));
+    bool over = json_is_true(json_object_get(ctx->params, "over"));
+    enum forced_stop forced = force ? FORCED_NONE : forced_stop_of(ctx);
     struct cimi_error cause;
     struct host_use h;
     enum hv_state hs;
     char message[160];
 
     err_clear(&cause);
+    if (forced == FORCED_DONE)  /* queued behind a forced stop that ended it: keep its outcome */
+        return job_complete(ctx->st, ctx->job_id, NULL, NULL, NULL, true,
+                            "stopped by a forced stop", err);
     if (use_host(ctx, &h, &cause) != 0 || state_now(&h, uuid, &hs, &cause) != 0)
         return fail_with(ctx, &h, &cause, err);
-    if (hs == HV_SHUTOFF || hs == HV_SAVED)
-        return finish(ctx, &h, true, "stopped", err);
+    if (hs == HV_SHUTOFF || hs == HV_SAVED)  /* over: the graceful stop powered off for it */
+        return finish(ctx, &h, true, over ? "powered off" : "stopped", err);
     job_progress(ctx->st, ctx->job_id, 30, force ? "powering off" : "asking the guest to shut down");
-    if (force && hs == HV_SHUTOFF)  /* a graceful stop it cut short powered it off */
-        return finish(ctx, &h, true, "powered off", err);
+    if (forced == FORCED_PENDING) {
+        if (h.drv->destroy(h.hv, uuid, &cause) != 0)
+            return fail_with(ctx, &h, &cause, err);
+        return finish(ctx, &h, true, "stopped by a forced stop", err);
+    }
     if (force || hs == HV_CRASHED) {
         if (h.drv->destroy(h.hv, uuid, &cause) != 0)
             return fail_with(ctx, &h, &cause, err);
@@ -575,8 +607,9 @@ static void cancel_action(struct job_context *ctx)
 }
 
 /* A stopped stop.  A forced stop over a graceful one takes back its request
- * only: the graceful stop, while it still waits, records the outcome; when
- * it is over, the machine goes back to the state it had before both. */
+ * only: a graceful stop still to end records its own outcome; when it has
+ * ended (gracefulDone), the machine goes back to the state it had before
+ * both (refresh then shows what the hypervisor has). */
 static void cancel_stop(struct job_context *ctx)
 {
     struct store_row row;
@@ -588,8 +621,10 @@ static void cancel_stop(struct job_context *ctx)
     if (load_machine(ctx, &row, NULL) != 0)
         return;
     json_object_del(row.priv, "forcedStop");
-    if (!machine_force_stop_requested(resource_uuid(row.id), false))
+    machine_force_stop_requested(resource_uuid(row.id), false);
+    if (json_is_true(json_object_get(row.priv, "gracefulDone")))  /* else it records its own */
         json_object_set(row.doc, "state", json_object_get(row.priv, "previous"));
+    json_object_del(row.priv, "gracefulDone");
     resource_touch(row.doc);
     ctx->st->ops->update(ctx->st, &row, NULL);
     store_row_clear(&row);

@@ -27,7 +27,7 @@ struct resource_action {
 };
 
 struct resource_ops {
-    /* Consumers cannot create, edit or delete (Job, ResourceMetadata, Disk). */
+    /* Consumers cannot create, edit or delete (Job, ResourceMetadata). */
     bool provider_only;
     /* Only administrators see it (Host): others get 403, and the
      * CloudEntryPoint does not show them the collection. */
