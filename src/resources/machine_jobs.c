@@ -236,6 +236,25 @@ bool machine_force_stop_requested(const char *uuid, bool requested)
     return waiting;
 }
 
+/* A forced stop over a graceful one lets the graceful one, told in
+ * memory, see the power-off and end first (up to timeout_ms), so that
+ * its outcome is recorded before the machine is STOPPED for others. */
+static void wait_graceful_end(const char *uuid, int timeout_ms)
+{
+    struct timespec pause = {0, 20 * 1000000L};
+
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        bool waiting = false;
+        pthread_mutex_lock(&stops_lock);
+        for (int i = 0; i < MAX_WAITING_STOPS && !waiting; i++)
+            waiting = strcmp(waiting_stops[i].uuid, uuid) == 0;
+        pthread_mutex_unlock(&stops_lock);
+        if (!waiting)
+            return;
+        nanosleep(&pause, NULL);
+    }
+}
+
 /* Whether the store has a forced stop on its way for the machine (the
  * request that asked for it committed). */
 static bool forced_stop_committed(struct store *st, const char *machine)
@@ -267,7 +286,8 @@ static enum stop_wait wait_for_stop(struct job_context *ctx, struct host_use *h,
     for (;;) {
         struct timespec pause = {0, POLL_MS * 1000000L};
         if (state_now(h, uuid, &hs, NULL) == 0 && hs == HV_SHUTOFF) {
-            outcome = STOP_DONE;
+            /* off: by the guest, or by the forced stop that was asked for */
+            outcome = stop_wait_forced(slot) ? STOP_CUT_SHORT : STOP_DONE;
             break;
         }
         if (stop_wait_forced(slot) && forced_stop_committed(ctx->st, machine)) {
@@ -281,7 +301,7 @@ static enum stop_wait wait_for_stop(struct job_context *ctx, struct host_use *h,
     stop_wait_end(slot);
     if (outcome == STOP_TIMEOUT && forced_stop_committed(ctx->st, machine))
         outcome = STOP_CUT_SHORT;
-    if (outcome == STOP_CUT_SHORT) {
+    if (outcome == STOP_CUT_SHORT && (state_now(h, uuid, &hs, NULL) != 0 || hs != HV_SHUTOFF)) {
         struct cimi_error err;
         err_clear(&err);
         if (h->drv->destroy(h->hv, uuid, &err) != 0 &&
@@ -428,6 +448,21 @@ static int run_start(struct job_context *ctx, struct cimi_error *err)
     return finish(ctx, &h, true, "started", err);
 }
 
+/* Power off for a forced stop: done when the machine is off afterwards
+ * (a guest that shut down meanwhile makes destroy fail harmlessly). */
+static int power_off(struct host_use *h, const char *uuid, struct cimi_error *err)
+{
+    enum hv_state hs;
+
+    if (h->drv->destroy(h->hv, uuid, err) == 0)
+        return 0;
+    if (state_now(h, uuid, &hs, NULL) == 0 && (hs == HV_SHUTOFF || hs == HV_SAVED)) {
+        err_clear(err);
+        return 0;
+    }
+    return -1;
+}
+
 /* Where a graceful stop that starts stands against a forced one: none,
  * one on its way (forcedStop: power off now), or one that already ended the
  * stop (the machine is no longer STOPPING: nothing left to do). */
@@ -465,11 +500,17 @@ static int run_stop(struct job_context *ctx, struct cimi_error *err)
                             "stopped by a forced stop", err);
     if (use_host(ctx, &h, &cause) != 0 || state_now(&h, uuid, &hs, &cause) != 0)
         return fail_with(ctx, &h, &cause, err);
-    if (hs == HV_SHUTOFF || hs == HV_SAVED)  /* over: the graceful stop powered off for it */
-        return finish(ctx, &h, true, over ? "powered off" : "stopped", err);
+    if (over && hs != HV_SHUTOFF && hs != HV_SAVED && power_off(&h, uuid, &cause) != 0)
+        return fail_with(ctx, &h, &cause, err);
+    if (over) {
+        wait_graceful_end(uuid, 10000);
+        return finish(ctx, &h, true, "powered off", err);
+    }
+    if (hs == HV_SHUTOFF || hs == HV_SAVED)
+        return finish(ctx, &h, true, "stopped", err);
     job_progress(ctx->st, ctx->job_id, 30, force ? "powering off" : "asking the guest to shut down");
     if (forced == FORCED_PENDING) {
-        if (h.drv->destroy(h.hv, uuid, &cause) != 0)
+        if (power_off(&h, uuid, &cause) != 0)
             return fail_with(ctx, &h, &cause, err);
         return finish(ctx, &h, true, "stopped by a forced stop", err);
     }
