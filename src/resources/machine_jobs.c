@@ -283,14 +283,20 @@ static enum stop_wait wait_for_stop(struct job_context *ctx, struct host_use *h,
     enum stop_wait outcome = STOP_TIMEOUT;
     enum hv_state hs;
 
-    for (;;) {
+    for (int polls = 1;; polls++) {
         struct timespec pause = {0, POLL_MS * 1000000L};
         if (state_now(h, uuid, &hs, NULL) == 0 && hs == HV_SHUTOFF) {
-            /* off: by the guest, or by the forced stop that was asked for */
-            outcome = stop_wait_forced(slot) ? STOP_CUT_SHORT : STOP_DONE;
+            /* off: by the guest, or by the forced stop that was asked for
+             * (it keeps its mark in the store until this one ended) */
+            outcome = stop_wait_forced(slot) || forced_stop_committed(ctx->st, machine)
+                          ? STOP_CUT_SHORT
+                          : STOP_DONE;
             break;
         }
-        if (stop_wait_forced(slot) && forced_stop_committed(ctx->st, machine)) {
+        /* Told in memory; or, once a second, asked of the store (a forced
+         * stop asked before this wait began had no one to tell). */
+        if ((stop_wait_forced(slot) || polls % 10 == 0) &&
+            forced_stop_committed(ctx->st, machine)) {
             outcome = STOP_CUT_SHORT;
             break;
         }
@@ -448,17 +454,22 @@ static int run_start(struct job_context *ctx, struct cimi_error *err)
     return finish(ctx, &h, true, "started", err);
 }
 
-/* Power off for a forced stop: done when the machine is off afterwards
- * (a guest that shut down meanwhile makes destroy fail harmlessly). */
+/* Power off for a forced stop: done when the machine is off afterwards (a
+ * guest that shut down meanwhile, or the graceful stop powering it off at
+ * the same moment, makes destroy fail harmlessly: wait a little for that). */
 static int power_off(struct host_use *h, const char *uuid, struct cimi_error *err)
 {
+    struct timespec pause = {0, POLL_MS * 1000000L};
     enum hv_state hs;
 
     if (h->drv->destroy(h->hv, uuid, err) == 0)
         return 0;
-    if (state_now(h, uuid, &hs, NULL) == 0 && (hs == HV_SHUTOFF || hs == HV_SAVED)) {
-        err_clear(err);
-        return 0;
+    for (int waited = 0; waited <= 5000; waited += POLL_MS) {
+        if (state_now(h, uuid, &hs, NULL) == 0 && (hs == HV_SHUTOFF || hs == HV_SAVED)) {
+            err_clear(err);
+            return 0;
+        }
+        nanosleep(&pause, NULL);
     }
     return -1;
 }
@@ -520,8 +531,14 @@ static int run_stop(struct job_context *ctx, struct cimi_error *err)
         return finish(ctx, &h, true, "powered off", err);
     }
     if ((hs == HV_PAUSED && h.drv->resume(h.hv, uuid, &cause) != 0) ||
-        h.drv->shutdown(h.hv, uuid, &cause) != 0)
-        return fail_with(ctx, &h, &cause, err);
+        h.drv->shutdown(h.hv, uuid, &cause) != 0) {
+        /* a forced stop that powered the machine off under the call */
+        if (!forced_stop_committed(ctx->st, json_string_value(json_object_get(ctx->params,
+                                                                               "machine"))) ||
+            power_off(&h, uuid, &cause) != 0)
+            return fail_with(ctx, &h, &cause, err);
+        return finish(ctx, &h, true, "stopped by a forced stop", err);
+    }
     switch (wait_for_stop(ctx, &h, uuid, machine_stop_timeout())) {
     case STOP_DONE:
         return finish(ctx, &h, true, "stopped", err);
