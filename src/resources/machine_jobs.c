@@ -344,12 +344,18 @@ static int power_on(struct host_use *h, const char *uuid, struct cimi_error *err
 struct create_failure {
     const char *message;
     bool released;
+    struct store *st;
 };
 
+/* Also forgets the Volumes the create made (inside the outcome's transaction). */
 static void record_create_failure(struct store_row *row, void *arg)
 {
     const struct create_failure *failure = arg;
+    struct cimi_error err;
 
+    if (machine_volumes_forget(failure->st, row->id, VOLUMES_MADE_WITH_IT, &err) != 0)
+        log_error("machine: %s: cannot remove the volumes made with it: %s", row->id,
+                  err.message);
     json_object_set_new(row->doc, "state", json_string("ERROR"));
     json_object_set_new(row->doc, "stateMessage", json_string(failure->message));
     json_object_del(row->doc, "endpoints");
@@ -360,27 +366,33 @@ static void record_create_failure(struct store_row *row, void *arg)
 
 /* A create that failed: whatever it defined is taken off the hypervisor
  * (a machine that never came to be keeps no domain, no forwarded ports and
- * no booking on its host), and the Machine reads ERROR with the reason.
- * If the domain cannot be removed, the booking stays with it. */
+ * no booking on its host), the Volumes it made go (their storage first),
+ * and the Machine reads ERROR with the reason.  If the domain cannot be
+ * removed (or row is NULL: its host could not be used), the booking stays. */
 static int fail_create(struct job_context *ctx, struct host_use *h, const struct store_row *row,
                        const struct cimi_error *cause, struct cimi_error *err)
 {
-    struct create_failure failure = {cause->message[0] ? cause->message : "unknown error", false};
+    struct create_failure failure = {cause->message[0] ? cause->message : "unknown error", false,
+                                     ctx->st};
     const char *id = json_string_value(json_object_get(ctx->params, "machine")) ?: "";
-    struct placement_request rq;
+    struct placement_request rq = {0};
     struct cimi_error undo;
-    char host[HOST_ID_MAX];
+    char host[HOST_ID_MAX] = "";
     int rc;
 
     err_clear(&undo);
     log_error("machine: %s: create failed: %s", id, failure.message);
-    if (h->hv != NULL && h->drv->undefine(h->hv, resource_uuid(id), &undo) == 0)
+    if (id[0])
+        machine_volumes_drop_storage(ctx->st, id, VOLUMES_MADE_WITH_IT);
+    if (row != NULL && h->hv != NULL && h->drv->undefine(h->hv, resource_uuid(id), &undo) == 0)
         failure.released = true;
-    else
+    else if (row != NULL)
         log_error("machine: %s: cannot remove what the failed create defined (its host "
                   "booking stays): %s", id, undo.message);
-    machine_request_of(row, &rq);
-    snprintf(host, sizeof(host), "%s", machine_host_of(row));
+    if (row != NULL) {
+        machine_request_of(row, &rq);
+        snprintf(host, sizeof(host), "%s", machine_host_of(row));
+    }
     rc = job_complete(ctx->st, ctx->job_id, id, record_create_failure, &failure, false,
                       failure.message, err);
     hosts_done(h);
@@ -408,13 +420,17 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
 
     err_clear(&cause);
     if (use_host(ctx, &h, &cause) != 0)
-        return fail_with(ctx, &h, &cause, err);
+        return fail_create(ctx, &h, NULL, &cause, err);
     if (load_machine(ctx, &row, &cause) != 0)
         return finish(ctx, &h, false, "the machine no longer exists", err);
     snprintf(desired, sizeof(desired), "%s",
              json_string_value(json_object_get(row.priv, "initialState")) ?: "STOPPED");
-    job_progress(ctx->st, ctx->job_id, 30, "defining the machine in the hypervisor");
-    rc = machine_hv_spec(&row, &spec, &cause);
+    job_progress(ctx->st, ctx->job_id, 20, "creating the machine's volumes");
+    rc = machine_volumes_make(ctx->st, &row, &cause);  /* MachineTemplate volumeTemplates */
+    if (rc == 0)
+        job_progress(ctx->st, ctx->job_id, 30, "defining the machine in the hypervisor");
+    if (rc == 0)
+        rc = machine_hv_spec(&row, &spec, &cause);
     if (rc == 0)
         rc = h.drv->define(h.hv, &spec, &cause);
     if (rc == 0 && machine_volumes_reattach(ctx->st, &row) != 0)
@@ -634,9 +650,11 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
     }
     hosts_done(&h);
     machine_interfaces_unplug(st, row.id);  /* networks: its DHCP reservations */
+    machine_volumes_drop_storage(st, row.id, VOLUMES_DELETED_WITH_IT);
     if (st->ops->begin(st, err) != 0)
         goto failed;
     if (machine_interfaces_forget(st, row.id, err) != 0 ||  /* networks: its Addresses */
+        machine_volumes_forget(st, row.id, VOLUMES_DELETED_WITH_IT, err) != 0 ||
         st->ops->remove(st, row.id, err) != 0 ||
         job_finish(st, ctx->job_id, true, "deleted", err) != 0 || st->ops->commit(st, err) != 0) {
         st->ops->rollback(st);
@@ -698,6 +716,7 @@ static void cancel_create(struct job_context *ctx)
     if (load_machine(ctx, &row, NULL) != 0)
         return;
     machine_request_of(&row, &rq);
+    machine_volumes_forget(ctx->st, row.id, VOLUMES_MADE_WITH_IT, NULL);  /* rows only */
     if (ctx->st->ops->remove(ctx->st, row.id, NULL) == 0)
         hosts_release(machine_host_of(&row), resource_uuid(row.id), &rq);
     store_row_clear(&row);
