@@ -510,16 +510,59 @@ static enum forced_stop forced_stop_of(struct job_context *ctx)
     return forced;
 }
 
+/* A graceful stop of a running (or paused) machine: ask the guest, wait;
+ * a forced stop may cut it short (machine_force_stop_requested). */
+static int stop_gracefully(struct job_context *ctx, struct host_use *h, const char *uuid,
+                           enum hv_state hs, struct cimi_error *err)
+{
+    const char *machine = json_string_value(json_object_get(ctx->params, "machine"));
+    struct cimi_error cause;
+    char message[160];
+
+    err_clear(&cause);
+    if ((hs == HV_PAUSED && h->drv->resume(h->hv, uuid, &cause) != 0) ||
+        h->drv->shutdown(h->hv, uuid, &cause) != 0) {
+        /* a forced stop that powered the machine off under the call */
+        if (!forced_stop_committed(ctx->st, machine) || power_off(h, uuid, &cause) != 0)
+            return fail_with(ctx, h, &cause, err);
+        return finish(ctx, h, true, "stopped by a forced stop", err);
+    }
+    switch (wait_for_stop(ctx, h, uuid, machine_stop_timeout())) {
+    case STOP_DONE:
+        return finish(ctx, h, true, "stopped", err);
+    case STOP_CUT_SHORT:
+        return finish(ctx, h, true, "stopped by a forced stop", err);
+    case STOP_TIMEOUT:
+        break;
+    }
+    snprintf(message, sizeof(message),
+             "the guest did not shut down within %d s; stop it with force=true",
+             machine_stop_timeout());
+    return finish(ctx, h, false, message, err);
+}
+
+/* A forced stop over a graceful one: power off, let the graceful Job end
+ * first, then record the machine's state (the graceful one did not). */
+static int stop_over_graceful(struct job_context *ctx, struct host_use *h, const char *uuid,
+                              enum hv_state hs, struct cimi_error *err)
+{
+    struct cimi_error cause;
+
+    err_clear(&cause);
+    if (hs != HV_SHUTOFF && hs != HV_SAVED && power_off(h, uuid, &cause) != 0)
+        return fail_with(ctx, h, &cause, err);
+    wait_graceful_end(uuid, 10000);
+    return finish(ctx, h, true, "powered off", err);
+}
+
 static int run_stop(struct job_context *ctx, struct cimi_error *err)
 {
     const char *uuid = job_machine_uuid(ctx);
     bool force = json_is_true(json_object_get(ctx->params, "force"));
-    bool over = json_is_true(json_object_get(ctx->params, "over"));
     enum forced_stop forced = force ? FORCED_NONE : forced_stop_of(ctx);
     struct cimi_error cause;
     struct host_use h;
     enum hv_state hs;
-    char message[160];
 
     err_clear(&cause);
     if (forced == FORCED_DONE)  /* queued behind a forced stop that ended it: keep its outcome */
@@ -527,12 +570,8 @@ static int run_stop(struct job_context *ctx, struct cimi_error *err)
                             "stopped by a forced stop", err);
     if (use_host(ctx, &h, &cause) != 0 || state_now(&h, uuid, &hs, &cause) != 0)
         return fail_with(ctx, &h, &cause, err);
-    if (over && hs != HV_SHUTOFF && hs != HV_SAVED && power_off(&h, uuid, &cause) != 0)
-        return fail_with(ctx, &h, &cause, err);
-    if (over) {
-        wait_graceful_end(uuid, 10000);
-        return finish(ctx, &h, true, "powered off", err);
-    }
+    if (json_is_true(json_object_get(ctx->params, "over")))
+        return stop_over_graceful(ctx, &h, uuid, hs, err);
     if (hs == HV_SHUTOFF || hs == HV_SAVED)
         return finish(ctx, &h, true, "stopped", err);
     job_progress(ctx->st, ctx->job_id, 30, force ? "powering off" : "asking the guest to shut down");
@@ -546,27 +585,7 @@ static int run_stop(struct job_context *ctx, struct cimi_error *err)
             return fail_with(ctx, &h, &cause, err);
         return finish(ctx, &h, true, "powered off", err);
     }
-    if ((hs == HV_PAUSED && h.drv->resume(h.hv, uuid, &cause) != 0) ||
-        h.drv->shutdown(h.hv, uuid, &cause) != 0) {
-        /* a forced stop that powered the machine off under the call */
-        if (!forced_stop_committed(ctx->st, json_string_value(json_object_get(ctx->params,
-                                                                               "machine"))) ||
-            power_off(&h, uuid, &cause) != 0)
-            return fail_with(ctx, &h, &cause, err);
-        return finish(ctx, &h, true, "stopped by a forced stop", err);
-    }
-    switch (wait_for_stop(ctx, &h, uuid, machine_stop_timeout())) {
-    case STOP_DONE:
-        return finish(ctx, &h, true, "stopped", err);
-    case STOP_CUT_SHORT:
-        return finish(ctx, &h, true, "stopped by a forced stop", err);
-    case STOP_TIMEOUT:
-        break;
-    }
-    snprintf(message, sizeof(message),
-             "the guest did not shut down within %d s; stop it with force=true",
-             machine_stop_timeout());
-    return finish(ctx, &h, false, message, err);
+    return stop_gracefully(ctx, &h, uuid, hs, err);
 }
 
 static int run_restart(struct job_context *ctx, struct cimi_error *err)
