@@ -156,12 +156,7 @@ static int disk_remove(struct cimi_request *req, struct store_row *row, struct j
 {
     struct store_row machine;
 
-    if (slot_of(row) == 0)
-        return err_set(err, 409, NULL, "'%s' is the machine's boot disk; it cannot be removed",
-                       row->id);
-    if (json_object_get(row->priv, "pending") != NULL)
-        return err_set(err, 409, NULL, "'%s' is being changed; remove it when its Job is done",
-                       row->id);
+    /* disk_refuse checked the boot disk and the machine's state */
     if (load_machine(req, row->parent, "detach", &machine, err) != 0)
         return -1;
     json_object_set_new(row->priv, "pending", json_string("remove"));
@@ -172,17 +167,36 @@ static int disk_remove(struct cimi_request *req, struct store_row *row, struct j
     return req->st->ops->update(req->st, row, err);
 }
 
-/* Delete unless it is the boot disk or a Job works on it; never edited. */
+/* Delete unless a Job works on it; never edited. */
 static bool disk_allowed(const struct store_row *row, const char *op)
 {
-    return strcmp(op, "delete") == 0 && slot_of(row) != 0 &&
-           json_object_get(row->priv, "pending") == NULL;
+    return strcmp(op, "delete") == 0 && json_object_get(row->priv, "pending") == NULL;
+}
+
+/* What the Disk alone does not say: the boot disk stays, and the machine
+ * must be in a state that lets disks go. */
+static int disk_refuse(struct cimi_request *req, const struct store_row *row, const char *op,
+                       struct cimi_error *err)
+{
+    struct store_row machine;
+
+    if (strcmp(op, "delete") != 0)
+        return 0;
+    if (slot_of(row) == 0)
+        return err_set(err, 409, NULL, "'%s' is the machine's boot disk; it cannot be removed",
+                       row->id);
+    if (load_machine(req, row->parent, "detach", &machine, err) != 0)
+        return -1;
+    store_row_clear(&machine);
+    return 0;
 }
 
 const struct resource_ops disk_ops = {
+    .parent_op = "attach",
     .create = disk_create,
     .remove = disk_remove,
     .allowed = disk_allowed,
+    .refuse = disk_refuse,
 };
 
 /* ---- the jobs ---- */

@@ -293,7 +293,7 @@ def machine_disks_added_and_removed(fmt):
         assert_error(add_disk(c, m, capacity=-1), 400, mention=("capacity",), fmt=fmt)
         assert_error(add_disk(c, m, initialLocation="/dev/vde"), 400, mention=("capacity",),
                      fmt=fmt)
-        assert_error(c.delete(boot[0]["id"]), 409, mention=("delete",), fmt=fmt)
+        assert_error(c.delete(boot[0]["id"]), 409, mention=("boot",), fmt=fmt)
         # another tenant: like a missing machine or disk
         bob = Client(d, "bob", fmt=fmt)
         eq(bob.post(m["disks"]["href"], {"resourceURI": NS + "/Disk", "capacity": 1048576}).status,
