@@ -295,6 +295,7 @@ static int nic_update(struct cimi_request *req, const json_t *before, struct sto
 
 const struct resource_ops machine_network_interface_ops = {
     .parent_op = "attach",
+    .delete_first = true,
     .create = nic_create,
     .update = nic_update,
     .remove = nic_remove,

@@ -253,6 +253,7 @@ static int attachment_update(struct cimi_request *req, const json_t *before, str
 
 const struct resource_ops machine_volume_ops = {
     .parent_op = "attach",
+    .delete_first = true,
     .create = attach_create,
     .update = attachment_update,
     .remove = detach_remove,

@@ -41,6 +41,9 @@ struct resource_ops {
      * parent's operation it needs ("attach": a Machine's volumes); NULL =
      * just that the principal may change the parent. */
     const char *parent_op;
+    /* List delete before edit: clients take an attachment's first
+     * operation to detach it (MachineVolume, MachineNetworkInterface). */
+    bool delete_first;
     /* Body type of a create; NULL = the type itself (templates, configurations). */
     const struct cimi_type *create_input;
 

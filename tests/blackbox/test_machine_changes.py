@@ -197,13 +197,13 @@ def machine_volume_edit(fmt):
         m = create_machine(c, "vm")
         r = c.post(c.add_href("volumes"), {"resourceURI": NS + "/VolumeCreate", "name": "v",
                                            "volumeTemplate": {"volumeConfig": {"capacity": 1048576}}})
-        eq(r.status, 201, "create a volume")
+        isin(r.status, (201, 202), "create a volume")
         c.wait_job(r.header("CIMI-Job-URI"))
         v = c.wait_state(r.header("Location"), "AVAILABLE")
         r = c.post(c.add_href(m["volumes"]["href"]), {"resourceURI": NS + "/MachineVolume",
                                                       "initialLocation": "/dev/vdc",
                                                       "volume": {"href": v["id"]}})
-        eq(r.status, 201, f"attach ({r.body[:300]!r})")
+        isin(r.status, (201, 202), f"attach ({r.body[:300]!r})")
         c.wait_job(r.header("CIMI-Job-URI"))
         item = c.read(r.header("Location"))
         _edit_checks(c, item, fmt, {"initialLocation": "/dev/vdd",
@@ -220,13 +220,13 @@ def machine_interface_edit(fmt):
         r = c.post(c.add_href("networks"), {
             "resourceURI": NS + "/NetworkCreate", "name": "net",
             "networkTemplate": {"networkConfig": {"networkType": "PRIVATE"}}})
-        eq(r.status, 201, "create a network")
+        isin(r.status, (201, 202), "create a network")
         c.wait_job(r.header("CIMI-Job-URI"))
         net = c.wait_state(r.header("Location"), "STARTED")
         m = create_machine(c, "vm")
         r = c.post(c.add_href(m["networkInterfaces"]["href"]), {
             "resourceURI": NS + "/MachineNetworkInterface", "network": {"href": net["id"]}})
-        eq(r.status, 201, f"attach an interface ({r.body[:300]!r})")
+        isin(r.status, (201, 202), f"attach an interface ({r.body[:300]!r})")
         c.wait_job(r.header("CIMI-Job-URI"))
         item = c.read(r.header("Location"))
         _edit_checks(c, item, fmt, {"macAddress": "52:54:00:aa:bb:cc", "mtu": 1400,
