@@ -84,10 +84,10 @@ static void put_test_disks(FILE *f, const struct hv_machine_spec *spec)
         fprintf(f,
                 "    <disk type='file' device='disk'>\n"
                 "      <driver name='qemu' type='qcow2'/>\n"
-                "      <source file='%s/cimid-%s-disk%zu.qcow2'/>\n"
+                "      <source file='%s/cimid-%s-disk%d.qcow2'/>\n"
                 "      <target dev='vd%c' bus='virtio'/>\n"
                 "    </disk>\n",
-                TEST_DISK_DIR, spec->uuid, i, (char)('a' + i));
+                TEST_DISK_DIR, spec->uuid, spec->disks[i].slot, (char)('a' + spec->disks[i].slot));
 }
 
 void put_disk(FILE *f, const char *path, const char *target)
@@ -124,8 +124,9 @@ static void put_qemu_devices(FILE *f, const struct hv *hv, const struct hv_machi
     size_t ndisks = spec->ndisks > 0 ? spec->ndisks : 1;
 
     for (size_t i = 0; i < ndisks; i++) {
-        storage_disk_path(hv->storage_dir, spec->uuid, i, path, sizeof(path));
-        snprintf(target, sizeof(target), "vd%c", (char)('a' + i));
+        int slot = i < spec->ndisks ? spec->disks[i].slot : 0;
+        storage_disk_path(hv->storage_dir, spec->uuid, (size_t)slot, path, sizeof(path));
+        snprintf(target, sizeof(target), "vd%c", (char)('a' + slot));
         put_disk(f, path, target);
     }
     if (spec->user_data != NULL && spec->user_data[0] != '\0') {
