@@ -140,3 +140,49 @@ def request_logging():
         check(any("GET" in ln or "404" in ln for ln in lines), f"the log line tells the method or status: {lines}")
     finally:
         d.kill9()
+
+
+def _rights(d, user, password):
+    """(CEP status, status of the admin-only hosts collection) for user:password."""
+    c = Client(d, user, password=password)
+    cep = c.get(d.cep_url)
+    if cep.status != 200:
+        return cep.status, None
+    return cep.status, c.get(d.url + "/cimi/hosts").status
+
+
+@test
+def user_changes_while_running_follow_the_identity():
+    """Credentials and rights follow the user row, not its name: a user removed
+    and added again (lower role, old or new password), given another role, or
+    given another password by `cimid user` while the daemon runs (and has the
+    old credentials cached) is judged by its current row at once."""
+    d = Daemon(name="users-identity")
+    try:
+        d.start()
+        d.add_user("xadm", "old-admin-pw", admin=True)
+        for _ in range(2):                              # the second one is a cache hit
+            eq(_rights(d, "xadm", "old-admin-pw"), (200, 200), "the admin sees the hosts")
+        eq(d.user_cmd("remove", "xadm").returncode, 0, "cimid user remove while serving")
+        eq(_rights(d, "xadm", "old-admin-pw")[0], 401, "removed: the cached password is refused")
+        d.add_user("xadm", "new-tenant-pw", tenant="t1")
+        eq(_rights(d, "xadm", "old-admin-pw")[0], 401, "re-added: the old password is refused")
+        eq(_rights(d, "xadm", "new-tenant-pw"), (200, 403), "re-added as a tenant: tenant rights")
+
+        # the same password as before, a lower role: the cached check of it is not reused
+        d.add_user("yadm", "same-password", admin=True)
+        eq(_rights(d, "yadm", "same-password"), (200, 200), "yadm is an admin")
+        eq(d.user_cmd("remove", "yadm").returncode, 0, "remove yadm")
+        d.add_user("yadm", "same-password", tenant="t2")
+        eq(_rights(d, "yadm", "same-password"), (200, 403), "re-added, same password: tenant rights")
+
+        # role change and password change without a remove
+        d.add_user("zadm", "zadm-password", admin=True)
+        eq(_rights(d, "zadm", "zadm-password"), (200, 200), "zadm is an admin")
+        d.add_user("zadm", "zadm-password", tenant="t3")
+        eq(_rights(d, "zadm", "zadm-password"), (200, 403), "role lowered in place: tenant rights")
+        d.add_user("zadm", "zadm-password-2", tenant="t3")
+        eq(_rights(d, "zadm", "zadm-password")[0], 401, "password changed: the old one is refused")
+        eq(_rights(d, "zadm", "zadm-password-2"), (200, 403), "the new password works")
+    finally:
+        d.stop()
