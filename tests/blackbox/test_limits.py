@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 
 from cimitest import (BOTH, DEFAULT_USERS, NS, Client, Daemon, assert_error, check, eq, isin,
                       notin, shared, test)
@@ -493,3 +494,80 @@ def address_connection_limit():
     finally:
         for s in old:
             s.close()
+
+
+# ---------------------------------------------------------------- log injection
+
+FORGED = "2026-01-01T00:00:00.000Z warn auth: failed login for user 'root' from 10.6.6.6"
+LOG_LINE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (error|warn|info|debug) ")
+
+
+def injections():
+    """(what, raw bytes to splice into a request) that would break a log line
+    if logged as they are: encoded and raw line ends, escape sequences,
+    invalid UTF-8."""
+    forged = FORGED.replace(" ", "%20").replace("'", "%27").encode()
+    for name, enc in (("%0a", b"%0a"), ("%0d", b"%0d"), ("%0d%0a", b"%0d%0a"),
+                      ("%0A%0D", b"%0A%0D"), ("%1b", b"%1b[2J%1b[31m"), ("%00", b"%00"),
+                      ("%7f", b"%7f"), ("%ff", b"%ff%fe"), ("%c0%8a", b"%c0%8a"),
+                      ("%ed%a0%80", b"%ed%a0%80"), ("%08", b"%08%08%08%08")):
+        yield name, enc + forged
+
+
+def log_is_clean(d, before):
+    raw = d.log_text_bytes()[before:]
+    for line in raw.split(b"\n")[:-1]:
+        for byte, what in ((b"\r", "CR"), (b"\x1b", "ESC"), (b"\x00", "NUL"), (b"\x7f", "DEL")):
+            check(byte not in line, f"a raw {what} in a log line: {line[:160]!r}")
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise AssertionError(f"a log line that is not valid UTF-8 ({e}): {line[:160]!r}")
+        check(LOG_LINE.match(line), f"a log line without the timestamp and level prefix: {line[:160]!r}")
+        check(not line.startswith(FORGED.encode()[:24]), f"a forged log line: {line[:160]!r}")
+
+
+@test
+def log_injection_escaped():
+    """Control characters and invalid UTF-8 from a request (path, query, user
+    name, headers; percent-encoded or raw) reach the log escaped: every line
+    starts with the daemon's own timestamp and level, none is forged."""
+    d = Daemon(name="limits-loginject", args=["--login-delay", "0", "--anonymous-rate-limit", "0"])
+    d.start()
+    try:
+        before = len(d.log_text_bytes())
+        sent = 0
+        for name, bad in injections():
+            raw_user = urllib.parse.unquote_to_bytes(bad.decode())
+            requests = [
+                b"GET /cimi/" + bad + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"GET /cimi/machines/" + bad + b" HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                + basic("admin", d.users["admin"][0]).encode() + b"\r\n\r\n",
+                b"GET /x" + bad + b"?$filter=" + bad + b" HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                + basic("admin", d.users["admin"][0]).encode() + b"\r\n\r\n",
+                b"GET /cimi/cloudEntryPoint HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
+                + base64.b64encode(b"root" + raw_user + b":pw") + b"\r\n\r\n",
+                b"GET /cimi/cloudEntryPoint HTTP/1.1\r\nHost: x\r\nUser-Agent: a" + raw_user
+                .replace(b"\n", b"").replace(b"\r", b"") + b"\r\nAuthorization: Basic "
+                + base64.b64encode(b"admin:" + raw_user) + b"\r\n\r\n",
+            ]
+            for req in requests:
+                try:
+                    raw_exchange(d, req)
+                except (ConnectionError, OSError):
+                    pass                # refused outright is fine: the log is checked
+                sent += 1
+        # raw CR and ESC bytes in the request line and a header
+        for req in (b"GET /cimi/a\rb" + FORGED.encode().replace(b" ", b"%20") + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"GET /cimi/a\x1b[31mb HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"GET /cimi/cloudEntryPoint HTTP/1.1\r\nHost: x\x1b[2J\r\nX-A: \x1b]0;t\x07\r\n\r\n"):
+            try:
+                raw_exchange(d, req)
+            except (ConnectionError, OSError):
+                pass
+            sent += 1
+        wait_log(d, r"http: GET /x", count=1)
+        log_is_clean(d, before)
+        check(sent > 50, f"{sent} requests tried")
+    finally:
+        d.stop()
