@@ -78,7 +78,7 @@ int framing_check_body(struct MHD_Connection *conn, const char *http_version,
         return err_set(err, 400, "Content-Length",
                        "%d Content-Length headers: the body's length is ambiguous",
                        f.content_lengths);
-    /* libmicrohttpd closed the connection already if it is not a number. */
+    /* libmicrohttpd answered 400 (413) already if it is not a number. */
     *body_bytes = f.content_lengths ? strtoll(f.length, NULL, 10) : 0;
     if (*body_bytes < 0)
         return err_set(err, 400, "Content-Length", "Content-Length is out of range");
