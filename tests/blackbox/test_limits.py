@@ -6,7 +6,11 @@ shutdown), passwords kept out of the log, and, over raw sockets on loopback:
 oversized headers (431) and request lines (414), slowloris clients trickling
 a header, a body or a TLS handshake (cut off after --connection-timeout
 while others are served), idle keep-alive connections, --connection-limit and
---address-connection-limit."""
+--address-connection-limit (and its default); log lines that requests cannot
+forge; ambiguous body framing and unsupported codings answered and closed,
+long request targets answered; bodies of requests without valid credentials
+never read (daemon memory under 300 such 1 MiB uploads, Expect: 100-continue),
+--max-buffered-bodies; the anonymous limit exact under parallel guesses."""
 
 import base64
 import os
