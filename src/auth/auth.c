@@ -181,6 +181,19 @@ int auth_check(struct store *st, const char *user, const char *password, struct 
     return 0;
 }
 
+bool auth_check_cached(struct store *st, const char *user, const char *password,
+                       struct principal *who)
+{
+    struct store_user row;
+    unsigned char digest[32];
+
+    if (!auth_valid_name(user) || st->ops->user_get(st, user, &row, NULL) != 0 ||
+        credential_digest(user, password, digest) != 0 || !cache_lookup(digest, &row))
+        return false;
+    principal_of(&row, who);
+    return true;
+}
+
 int auth_still_current(struct store *st, const struct principal *who, struct cimi_error *err)
 {
     struct store_user row;

@@ -34,6 +34,12 @@ int auth_init(void);
 int auth_check(struct store *st, const char *user, const char *password, struct principal *who,
                struct cimi_error *err);
 
+/* auth_check without the password check itself: true (who filled) only
+ * when this password was verified against the user's current row recently;
+ * false means auth_check must decide (it costs a yescrypt check). */
+bool auth_check_cached(struct store *st, const char *user, const char *password,
+                       struct principal *who);
+
 /* Is who still the user's current row (not removed, re-added or changed
  * since auth_check)?  -1 with err 401 if not. */
 int auth_still_current(struct store *st, const struct principal *who, struct cimi_error *err);

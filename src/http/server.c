@@ -324,25 +324,34 @@ static int admit(struct MHD_Connection *conn, struct pending *p, struct store **
     int rc;
 
     client_address(conn, address, sizeof(address));
-    /* Every request with credentials takes an address token before its
-     * password is checked, under the bucket's lock, and gives it back when
-     * they were right: checks in flight count, so parallel guesses cannot
-     * get more checks than the burst. */
-    if (!ratelimit_take(RATE_ADDRESS, address, &retry))
+    if (!ratelimit_allows(RATE_ADDRESS, address, &retry))
         return too_many_requests(&p->resp, retry, address, err);
     user = MHD_basic_auth_get_username_password(conn, &password);
     if (user == NULL) {
         MHD_free(password);
+        if (!ratelimit_take(RATE_ADDRESS, address, &retry))
+            return too_many_requests(&p->resp, retry, address, err);
         return err_set(err, 401, "Authorization", "authentication required (HTTP Basic)");
     }
     *st = store_for_thread(err);
-    rc = *st == NULL ? -1 : auth_check(*st, user, password ? password : "", who, err);
+    if (*st != NULL && auth_check_cached(*st, user, password ? password : "", who)) {
+        rc = 0;
+    } else if (!ratelimit_take(RATE_ADDRESS, address, &retry)) {
+        /* A password check takes an address token first, under the
+         * bucket's lock, and gives it back when the password was right:
+         * checks in flight count, so parallel guesses get no more checks
+         * than the burst. */
+        rc = too_many_requests(&p->resp, retry, address, err);
+    } else {
+        rc = *st == NULL ? -1 : auth_check(*st, user, password ? password : "", who, err);
+        if (rc == 0)
+            ratelimit_give_back(RATE_ADDRESS, address);
+    }
     if (rc != 0 && err->status == 401) {
         p->delay_ms = login_delay_failed(user, address);
         log_warn("auth: failed login for user '%.64s' from %s (answered %ld ms late)", user,
                  address, p->delay_ms);
     } else if (rc == 0) {
-        ratelimit_give_back(RATE_ADDRESS, address);
         login_delay_succeeded(user, address);
         if (!ratelimit_take(RATE_USER, who->name, &retry))
             rc = too_many_requests(&p->resp, retry, who->name, err);
