@@ -34,7 +34,23 @@ struct framing {
     int transfer_encodings;
     const char *length;
     const char *coding;
+    const char *bad_name;           /* a header name that is not an RFC 9110 token */
 };
+
+/* An RFC 9110 token: what a header field name is made of.  Whitespace
+ * before the colon ("Content-Length : 5") is not; libmicrohttpd keeps it in
+ * the name, so such a header would not frame the body here while a proxy
+ * in front might take it as Content-Length. */
+static bool is_token(const char *name)
+{
+    if (*name == '\0')
+        return false;
+    for (const unsigned char *c = (const unsigned char *)name; *c != '\0'; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", *c) != NULL))
+            return false;
+    return true;
+}
 
 static enum MHD_Result count_framing(void *ctx, enum MHD_ValueKind kind, const char *key,
                                      const char *value)
@@ -42,6 +58,8 @@ static enum MHD_Result count_framing(void *ctx, enum MHD_ValueKind kind, const c
     struct framing *f = ctx;
 
     (void)kind;
+    if (f->bad_name == NULL && !is_token(key))
+        f->bad_name = key;
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
         f->content_lengths++;
         f->length = value ? value : "";
@@ -55,9 +73,11 @@ static enum MHD_Result count_framing(void *ctx, enum MHD_ValueKind kind, const c
 int framing_check_body(struct MHD_Connection *conn, const char *http_version,
                        long long *body_bytes, struct cimi_error *err)
 {
-    struct framing f = {0, 0, "", ""};
+    struct framing f = {0, 0, "", "", NULL};
 
     MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    if (f.bad_name != NULL)
+        return err_set(err, 400, NULL, "malformed header name '%.64s'", f.bad_name);
     if (f.transfer_encodings > 0) {
         if (strcmp(http_version, MHD_HTTP_VERSION_1_1) != 0)
             return err_set(err, 400, "Transfer-Encoding",

@@ -7,7 +7,8 @@
  * until the client closes; a second Content-Length would be read as the
  * start of another request.  So a request whose framing is ambiguous (more
  * than one Content-Length, Content-Length with Transfer-Encoding,
- * Transfer-Encoding in HTTP/1.0) is refused with 400, a transfer coding
+ * Transfer-Encoding in HTTP/1.0, a header name that is not a token such as
+ * "Content-Length " before the colon) is refused with 400, a transfer coding
  * other than chunked with 501, and the connection is closed after the
  * answer.  libmicrohttpd also parses every query argument into the
  * connection's fixed memory and answers nothing when they do not fit, so a

@@ -617,6 +617,10 @@ def framing_cases(d):
                   (b"Transfer-Encoding: chunked\r\n", b"Content-Length: %d\r\n" % n),
                   (b"Content-Length: 0\r\n", b"Transfer-Encoding: chunked\r\n")):
         yield f"Content-Length with chunked {order}", head + b"".join(order) + b"\r\n" + chunked, 400
+    for name in (b"Content-Length :", b"Content-Length\t:", b"Transfer-Encoding :"):
+        value = b" chunked" if name.startswith(b"Transfer") else b" %d" % n
+        yield f"whitespace before the colon: {name!r}", \
+            head + name + value + b"\r\n\r\n" + (chunked if value == b" chunked" else body), 400
     for coding in (b"gzip, chunked", b"chunked, gzip", b"identity", b"gzip", b"deflate",
                    b"chunked, chunked", b"compress, chunked", b"chunked;q=1", b"x-unknown"):
         yield f"Transfer-Encoding: {coding.decode()}", \
