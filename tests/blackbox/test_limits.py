@@ -831,9 +831,14 @@ def body_budget_503():
     others end."""
     d = shared("limits-budget", args=["--max-body", "1048576", "--max-buffered-bodies", "2097152"])
     auth = b"Authorization: " + basic("admin", d.users["admin"][0]).encode() + b"\r\n"
-    held = [start_upload(d, auth, 1048576 - 1), start_upload(d, auth, 1048576)]
+    # Expect: 100-continue: the 100 shows that the body's share was taken.
+    expect = auth + b"Expect: 100-continue\r\n"
+    held = [start_upload(d, expect, 1048576 - 1), start_upload(d, expect, 1048576)]
     try:
-        time.sleep(0.3)
+        for s in held:
+            s.setblocking(True)
+            s.settimeout(10)
+            eq(statuses_in(s.recv(100))[:1], [100], "an admitted upload is asked for its body")
         status, headers, body = raw_exchange(
             d, b"POST /cimi/machineConfigs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             + auth + b"Content-Length: 10\r\n\r\n")
