@@ -7,10 +7,10 @@
  *
  * The input is a request target as it appears on the HTTP request line
  * ("/cimi/machines?$filter=cpu%3E1&$orderby=name:desc").  libmicrohttpd
- * splits and decodes it before cimid sees it; split_target() and
- * split_query() do the same (split the path at the first '?', the query at
- * '&' and the first '=', '+' to space, then MHD_http_unescape) so the code
- * under test gets what it gets in the daemon.  A path that names a
+ * splits it (and turns '+' in the query into spaces), and cimid decodes
+ * the parts with url_decode (src/http/urldecode.c, refusing %00, malformed
+ * escapes and invalid UTF-8 with 400); split_target() and split_query() do
+ * the same so the code under test gets what it gets in the daemon.  A path that names a
  * collection is then listed from sample items with the parsed query; a path
  * that names a resource gets $select and $expand applied to a sample item.
  * The raw input is also resolved as an href, as request bodies carry them.
@@ -22,12 +22,12 @@
  * returned.
  */
 #include <jansson.h>
-#include <microhttpd.h>
 
 #include "cimi/handlers.h"
 #include "cimi/query.h"
 #include "fuzz_common.h"
 #include "http/negotiate.h"
+#include "http/urldecode.h"
 #include "resources/resource.h"
 
 #define CIMI_PREFIX "/cimi"
@@ -65,32 +65,33 @@ static void unescape_plus(char *s)
             *s = ' ';
 }
 
-/* One "key[=value]" of the query, decoded like MHD, into q. */
+/* One "key[=value]" of the query, decoded like the daemon, into q. */
 static void add_argument(char *arg, const char *end, struct cimi_query *q, bool *failed)
 {
     char *equals = memchr(arg, '=', (size_t)(end - arg));
-    const char *value = NULL;
+    char *key, *value;
+    const char *why;
     struct cimi_error err;
 
     if (equals != NULL) {
         *equals = '\0';
         unescape_plus(equals + 1);
-        MHD_http_unescape(equals + 1);
-        value = equals + 1;
     }
     unescape_plus(arg);
-    MHD_http_unescape(arg);
-    if (strcmp(arg, "$format") == 0) {
-        if (negotiate_reply(value ? value : "", NULL, &err) == NULL)
+    key = url_decode(arg, &why);
+    value = key != NULL ? url_decode(equals != NULL ? equals + 1 : "", &why) : NULL;
+    if (value == NULL) {
+        FUZZ_ASSERT(why != NULL && why[0] != '\0');
+        *failed = true;       /* the daemon answers 400 */
+    } else if (strcmp(key, "$format") == 0) {
+        if (negotiate_reply(value, NULL, &err) == NULL)
             FUZZ_ASSERT(err.status == 400);
-        return;
-    }
-    if (*failed)
-        return;
-    if (cimi_query_add(q, arg, value ? value : "", &err) != 0) {
+    } else if (!*failed && cimi_query_add(q, key, value, &err) != 0) {
         FUZZ_ASSERT(err.status == 400);
         *failed = true;
     }
+    free(key);
+    free(value);
 }
 
 /* Split "a=1&b&c=2" (modified in place) into q; false if a parameter is bad. */
@@ -218,7 +219,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *target = fuzz_cstring(data, size);
     struct cimi_query q;
-    char *question, *path;
+    char *question, *path, *decoded;
+    const char *why;
     bool query_ok = true;
 
     if (target == NULL)
@@ -230,12 +232,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         *question = '\0';
         query_ok = split_query(question + 1, &q);
     }
-    MHD_http_unescape(target);
-    if (strcmp(target, CIMI_PREFIX) == 0 || strncmp(target, CIMI_PREFIX "/", 6) == 0) {
-        path = target[strlen(CIMI_PREFIX)] == '/' ? target + strlen(CIMI_PREFIX) + 1 : "";
+    decoded = url_decode(target, &why);
+    if (decoded != NULL &&
+        (strcmp(decoded, CIMI_PREFIX) == 0 || strncmp(decoded, CIMI_PREFIX "/", 6) == 0)) {
+        path = decoded[strlen(CIMI_PREFIX)] == '/' ? decoded + strlen(CIMI_PREFIX) + 1 : "";
         route_path(path, &q, query_ok);
     }
     cimi_query_free(&q);
+    free(decoded);
     free(target);
     return 0;
 }

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "hosts/hosts.h"
+#include "util/destination.h"
+#include "util/download.h"
 #include "util/log.h"
 
 void config_defaults(struct config *cfg)
@@ -30,6 +32,9 @@ void config_defaults(struct config *cfg)
     cfg->connection_limit = 1024;
     cfg->connection_timeout = 30;
     cfg->max_image_size = 16L << 30;  /* 16 GiB */
+    cfg->download_min_speed = DOWNLOAD_MIN_SPEED_BYTES;
+    cfg->download_min_speed_time = DOWNLOAD_MIN_SPEED_TIME_S;
+    cfg->download_timeout = DOWNLOAD_TIMEOUT_S;
     cfg->anonymous_rate_limit = 10;
     cfg->login_delay_ms = 250;
     cfg->login_delay_max_ms = 8000;
@@ -87,6 +92,9 @@ static const struct int_setting int_settings[] = {
      OVERCOMMIT_MAX_PCT},
     {"host-check-interval", offsetof(struct config, host_check_interval), 0, 1, 3600},
     {"max-image-size", offsetof(struct config, max_image_size), 1, 4096, 1L << 42},
+    {"download-min-speed", offsetof(struct config, download_min_speed), 1, 0, 1L << 30},
+    {"download-min-speed-time", offsetof(struct config, download_min_speed_time), 1, 1, 3600},
+    {"download-timeout", offsetof(struct config, download_timeout), 1, 1, 604800},
     {"address-connection-limit", offsetof(struct config, address_connection_limit), 0, 0, 65536},
     {"rate-limit", offsetof(struct config, rate_limit), 1, 0, 1000000},
     {"rate-burst", offsetof(struct config, rate_burst), 1, 0, 10000000},
@@ -112,6 +120,8 @@ static const struct string_setting string_settings[] = {
     {"storage-dir", offsetof(struct config, storage_dir), sizeof(((struct config *)0)->storage_dir)},
     {"probe-dir", offsetof(struct config, probe_dir), sizeof(((struct config *)0)->probe_dir)},
     {"images-dir", offsetof(struct config, images_dir), sizeof(((struct config *)0)->images_dir)},
+    {"download-allow", offsetof(struct config, download_allow),
+     sizeof(((struct config *)0)->download_allow)},
 };
 
 /* A base URI cimid can publish as it is: every href it renders starts with
@@ -151,6 +161,8 @@ int config_set(struct config *cfg, const char *key, const char *value, char *msg
                  "without spaces, quotes or angle brackets, not '%s'", value);
         return -1;
     }
+    if (strcmp(key, "download-allow") == 0 && destination_check_allow_list(value, msg, len) != 0)
+        return -1;
     if (strcmp(key, "log-level") == 0) {
         int level = log_level_parse(value);
         if (level < 0) {

@@ -44,6 +44,10 @@ struct config {
     int cpu_overcommit;           /* hosts: percent of physical CPUs vCPUs may add up to */
     int host_check_interval;      /* hosts: seconds between reachability checks */
     long max_image_size;          /* bytes an http(s) MachineImage download may have */
+    char download_allow[1024];    /* networks and host names downloads may reach anyway */
+    long download_min_speed;      /* bytes/s a download must keep up (0 = no minimum) ... */
+    long download_min_speed_time; /* ... over this many seconds */
+    long download_timeout;        /* seconds a download may take in all */
 };
 
 void config_defaults(struct config *cfg);

@@ -30,6 +30,8 @@
 #include "resources/virtual.h"
 #include "store/store.h"
 #include "util/clock.h"
+#include "util/destination.h"
+#include "util/download.h"
 #include "util/log.h"
 #include "util/startup.h"
 
@@ -93,6 +95,14 @@ static const char usage_text[] =
     "      --cpu-overcommit PCT     vCPUs per physical CPU, in percent (default 1600)\n"
     "      --host-check-interval S  seconds between host reachability checks (default 5)\n"
     "      --max-image-size BYTES   largest http(s) MachineImage download (default 16 GiB)\n"
+    "      --download-allow LIST    networks (CIDR) and host names image downloads may reach\n"
+    "                               although internal, comma-separated, e.g.\n"
+    "                               127.0.0.1/32,mirror.example (default: none; loopback,\n"
+    "                               private, link-local, multicast and the host's own\n"
+    "                               addresses are refused)\n"
+    "      --download-min-speed BYTES  a download slower than BYTES per second over\n"
+    "      --download-min-speed-time S  S seconds fails (default 1024 over 30; 0: none)\n"
+    "      --download-timeout S     a download taking longer fails (default 3600)\n"
     "  -h, --help                   this text\n"
     "  -V, --version                print the version\n"
     "\n"
@@ -139,6 +149,10 @@ static const struct option long_options[] = {
     {"cpu-overcommit", required_argument, NULL, 0},
     {"host-check-interval", required_argument, NULL, 0},
     {"max-image-size", required_argument, NULL, 0},
+    {"download-allow", required_argument, NULL, 0},
+    {"download-min-speed", required_argument, NULL, 0},
+    {"download-min-speed-time", required_argument, NULL, 0},
+    {"download-timeout", required_argument, NULL, 0},
     {"tenant", required_argument, NULL, 't'},
     {"admin", no_argument, NULL, 'a'},
     {"password-stdin", no_argument, NULL, 's'},
@@ -338,8 +352,13 @@ static int start_services(const struct config *cfg, struct store *st)
         .images_dir = cfg->images_dir[0] ? cfg->images_dir : NULL,
     };
     struct cimi_error err;
+    char msg[512];
     int recovered;
 
+    if (destination_set_allow_list(cfg->download_allow, msg, sizeof(msg)) != 0) {
+        log_error("%s", msg);
+        return -1;
+    }
     if (auth_init() != 0) {
         log_error("auth: cannot initialise");
         return -1;
@@ -359,6 +378,8 @@ static int start_services(const struct config *cfg, struct store *st)
     }
     machine_set_stop_timeout(cfg->stop_timeout);
     machine_image_set_max_size(cfg->max_image_size);
+    download_set_limits(cfg->download_min_speed, cfg->download_min_speed_time,
+                        cfg->download_timeout);
     metadata_set_job_retention(cfg->job_retention_minutes);
     network_reconcile(st);  /* networks first: machines' interfaces need them */
     /* The monitor and the workers wait at the start-up gate until the

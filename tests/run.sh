@@ -2,12 +2,12 @@
 # Run cimid's unit tests and black-box tests against the binaries in the
 # build directory given as $1 (default build-asan), then the reliability
 # suites (short versions): the kill -9 crash harness (tests/crash), the wrk
-# soak (tests/soak) and the libFuzzer harnesses (scripts/fuzz.sh), and print
-# one line: "N passed, N failed".
+# soak (tests/soak), the hostile-tenant suite (tests/security) and the
+# libFuzzer harnesses (scripts/fuzz.sh), and print one line: "N passed, N failed".
 #
 # An optional $2 filters black-box tests by name (unit tests and the
 # reliability suites then do not run), or names one reliability suite:
-# @crash, @soak or @fuzz.  Their lengths: CIMI_CRASH_ITERATIONS (default 12),
+# @crash, @soak, @security or @fuzz.  Their lengths: CIMI_CRASH_ITERATIONS (default 12),
 # CIMI_SOAK_SECONDS (default 60), CIMI_FUZZ_SECONDS (per fuzzer, default 60);
 # 0 skips the suite.
 set -uo pipefail
@@ -59,6 +59,9 @@ reliability() {
     [ "$soak" -gt 0 ] && suite soak env CIMID_BIN="$builddir/cimid" \
       python3 tests/soak/soak.py --duration "$soak" --interval 3 --machines 100 --warmup 0.5
   fi
+  if [ "$which" = all ] || [ "$which" = @security ]; then
+    suite security env CIMID_BIN="$builddir/cimid" CIMI_XSD="$xsd" python3 tests/security/hostile.py
+  fi
   if [ "$which" = all ] || [ "$which" = @fuzz ]; then
     [ "$fuzz" -gt 0 ] && suite fuzz env -u ASAN_OPTIONS -u UBSAN_OPTIONS scripts/fuzz.sh "$fuzz"
   fi
@@ -66,7 +69,7 @@ reliability() {
 }
 
 case "$filter" in
-  @crash|@soak|@fuzz)
+  @crash|@soak|@security|@fuzz)
     reliability "$filter"
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]
@@ -75,7 +78,7 @@ case "$filter" in
 esac
 
 if [ -z "$filter" ]; then
-  for t in filter codec driver states outside request limits store page index progress; do
+  for t in filter codec driver states outside request limits store page index progress destination input; do
     echo "== unit: $t"
     "$builddir/test_$t" "$xsd" > "$log/$t" 2>&1
     rc=$?

@@ -375,6 +375,46 @@ static int check_resource_uri(json_t *doc, const struct cimi_type *t, struct cim
     return json_object_del(doc, "resourceURI");
 }
 
+/* The member whose value ends before byte pos of body: "capacity" in
+ * {"capacity": 99999999999999999999}; "" when there is none. */
+static void member_before(const char *body, size_t pos, char *name, size_t len)
+{
+    size_t end = pos, start;
+
+    name[0] = '\0';
+    while (end > 0 && body[end - 1] != ':')
+        end--;
+    if (end-- == 0)
+        return;
+    while (end > 0 && strchr(" \t\r\n", body[end - 1]) != NULL)
+        end--;
+    if (end == 0 || body[--end] != '"')
+        return;
+    for (start = end; start > 0 && body[start - 1] != '"'; start--)
+        ;
+    if (start > 0)
+        snprintf(name, len, "%.*s", (int)(end - start), body + start);
+}
+
+/* 400 for a body jansson refused; a number it cannot hold is named by its
+ * attribute, like any other number out of range. */
+static void malformed(const char *body, size_t len, const json_error_t *jerr,
+                      struct cimi_error *err)
+{
+    char name[128];
+
+    if (json_error_code(jerr) == json_error_numeric_overflow) {
+        member_before(body, (size_t)jerr->position < len ? (size_t)jerr->position : len, name,
+                      sizeof(name));
+        if (name[0] != '\0') {
+            err_set(err, 400, name, "attribute '%s' is out of range: %s", name, jerr->text);
+            return;
+        }
+    }
+    err_set(err, 400, NULL, "malformed JSON at line %d, column %d: %s", jerr->line, jerr->column,
+            jerr->text);
+}
+
 static json_t *json_decode(const char *body, size_t len, const struct cimi_type *t,
                            struct cimi_error *err)
 {
@@ -387,8 +427,7 @@ static json_t *json_decode(const char *body, size_t len, const struct cimi_type 
     }
     doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (doc == NULL) {
-        err_set(err, 400, NULL, "malformed JSON at line %d, column %d: %s", jerr.line,
-                jerr.column, jerr.text);
+        malformed(body, len, &jerr, err);
         return NULL;
     }
     if (!json_is_object(doc)) {

@@ -753,17 +753,25 @@ static json_t *out_of_memory(struct cimi_error *err)
     return NULL;
 }
 
-static bool parse_integer(const char *text, json_int_t *value)
+/* xs:long's lexical form (text already trimmed): an optional sign and
+ * decimal digits only ("1e3", "0x10", "1.0" are no integers); -1 for
+ * those, 1 for digits beyond the range of a long long, else 0. */
+static int parse_integer(const char *text, json_int_t *value)
 {
+    const char *digits = text + (text[0] == '+' || text[0] == '-');
     char *end;
     long long v;
 
+    if (*digits == '\0' || strspn(digits, "0123456789") != strlen(digits))
+        return -1;
     errno = 0;
     v = strtoll(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || is_xml_space(*text))
-        return false;
+    if (errno == ERANGE)
+        return 1;
+    if (errno != 0 || *end != '\0')
+        return -1;
     *value = (json_int_t)v;
-    return true;
+    return 0;
 }
 
 /*
@@ -779,9 +787,10 @@ static json_t *convert_scalar(const char *text, const struct cimi_attr *a,
     if (*text == '\0')
         return json_null();
     if (a->kind == K_INTEGER) {
-        if (!parse_integer(text, &number)) {
-            err_set(err, 400, a->name, "attribute '%s' must be an integer, got '%.64s'", a->name,
-                    text);
+        if (parse_integer(text, &number) != 0) {
+            const struct cimi_range *r = model_range(a);
+            err_set(err, 400, a->name, "attribute '%s' must be an integer from %lld to %lld%s%s, "
+                    "got '%.64s'", a->name, r->min, r->max, r->unit[0] ? " " : "", r->unit, text);
             return NULL;
         }
         value = json_integer(number);

@@ -49,6 +49,24 @@ static const struct cimi_attr template_volume_attrs[] = {
 static const struct cimi_type t_template_volume = {NULL, NULL, NULL, false, false,
                                                    template_volume_attrs};
 
+/* MachineTemplate volumeTemplate: a VolumeTemplate by reference (href, its
+ * attributes as overrides) or by value, and where the new Volume appears:
+ * <volumeTemplate href="..." initialLocation="..."><volumeConfig/>...</volumeTemplate>.
+ * cimid extension: deleteWithMachine (default false: the Volume outlives
+ * the Machine, like every Volume a Machine uses). */
+static const struct cimi_attr template_volume_template_attrs[] = {
+    {"href", NULL, K_URI, A_XML_ATTR, NULL},
+    {"initialLocation", NULL, K_STRING, A_XML_ATTR, NULL},
+    {"volumeConfig", NULL, K_REF, 0, &t_volume_configuration},
+    {"volumeImage", NULL, K_REF, 0, &t_volume_image},
+    {"meterTemplates", "meterTemplate", K_ARRAY, A_UNSUPPORTED, &t_href_only},
+    {"eventLogTemplate", NULL, K_REF, A_UNSUPPORTED, &t_href_only},
+    {"deleteWithMachine", NULL, K_BOOLEAN, A_EXTENSION, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+static const struct cimi_type t_template_volume_template = {NULL, NULL, NULL, true, true,
+                                                            template_volume_template_attrs};
+
 /* ResourceMetadata attribute / capability / action descriptions. */
 static const struct cimi_attr meta_attribute_attrs[] = {
     {"name", NULL, K_STRING, A_XML_ATTR, NULL},
@@ -158,6 +176,7 @@ static const struct cimi_attr machine_attrs[] = {
     {"volumes", NULL, K_COLLECTION, A_READONLY, &t_machine_volume},
     {"networkInterfaces", NULL, K_COLLECTION, A_READONLY, &t_machine_network_interface},
     {"latestSnapshot", NULL, K_REF, A_READONLY, &t_machine_image},
+    {"snapshots", NULL, K_COLLECTION, A_READONLY, &t_machine_snapshot},
     {"endpoints", "endpoint", K_ARRAY, A_READONLY | A_EXTENSION, &t_endpoint},
     {"host", NULL, K_REF, A_READONLY | A_EXTENSION, &t_machine_host},
     {NULL, NULL, 0, 0, NULL},
@@ -182,6 +201,16 @@ static const struct cimi_attr machine_volume_attrs[] = {
 };
 const struct cimi_type t_machine_volume = {
     "MachineVolume", NULL, "machineVolumes", true, true, machine_volume_attrs};
+
+/* A SNAPSHOT MachineImage of a Machine (machines/{id}/snapshots/{n}),
+ * listed by the provider when the snapshot is taken.  The schema (both
+ * 1.0.x and 1.0.2) spells the element `shapshot`; JSON says `snapshot`. */
+static const struct cimi_attr machine_snapshot_attrs[] = {
+    {"snapshot", "shapshot", K_REF, A_READONLY, &t_machine_image},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_machine_snapshot = {
+    "MachineSnapshot", NULL, "machineSnapshots", true, true, machine_snapshot_attrs};
 
 static const struct cimi_attr machine_configuration_attrs[] = {
     {"cpu", NULL, K_INTEGER, A_REQUIRED, NULL},
@@ -240,7 +269,7 @@ static const struct cimi_attr machine_template_attrs[] = {
     {"machineImage", NULL, K_REF, A_REQUIRED, &t_machine_image},
     {"credential", NULL, K_REF, 0, &t_credential_template},
     {"volumes", "volume", K_ARRAY, 0, &t_template_volume},
-    {"volumeTemplates", "volumeTemplate", K_ARRAY, A_UNSUPPORTED, &t_template_volume},
+    {"volumeTemplates", "volumeTemplate", K_ARRAY, 0, &t_template_volume_template},
     {"networkInterfaces", "networkInterface", K_ARRAY, 0, &t_network_interface},
     {"userData", NULL, K_STRING, 0, NULL},
     {"meterTemplates", "meterTemplate", K_ARRAY, A_UNSUPPORTED, &t_href_only},
@@ -330,6 +359,7 @@ static const struct cimi_attr network_attrs[] = {
     {"networkType", NULL, K_STRING, A_IMMUTABLE, NULL},
     {"mtu", NULL, K_INTEGER, A_IMMUTABLE, NULL},
     {"classOfService", NULL, K_STRING, A_IMMUTABLE, NULL},
+    {"networkPorts", NULL, K_COLLECTION, A_READONLY, &t_network_network_port},
     {"forwardingGroup", NULL, K_REF, A_READONLY, &t_forwarding_group},
     {"subnet", NULL, K_STRING, A_READONLY | A_EXTENSION, NULL},
     {NULL, NULL, 0, 0, NULL},
@@ -373,6 +403,15 @@ static const struct cimi_attr network_port_attrs[] = {
 };
 const struct cimi_type t_network_port = {
     "NetworkPort", "networkPorts", "networkPorts", true, true, network_port_attrs};
+
+/* A port on a Network (networks/{id}/networkPorts/{n}), listed by the
+ * provider when the port is made on it and gone with the port. */
+static const struct cimi_attr network_network_port_attrs[] = {
+    {"networkPort", NULL, K_REF, A_READONLY, &t_network_port},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_network_network_port = {
+    "NetworkNetworkPort", NULL, "networkNetworkPorts", true, true, network_network_port_attrs};
 
 static const struct cimi_attr network_port_configuration_attrs[] = {
     {"portType", NULL, K_STRING, 0, NULL},
@@ -562,7 +601,8 @@ static const struct cimi_type *const all_named_types[] = {
     &t_network_port_create, &t_address, &t_address_template, &t_address_create,
     &t_forwarding_group, &t_forwarding_group_template, &t_forwarding_group_create,
     &t_forwarding_group_network, &t_machine_network_interface,
-    &t_machine_network_interface_address, &t_host, NULL,
+    &t_machine_network_interface_address, &t_host, &t_machine_snapshot, &t_network_network_port,
+    NULL,
 };
 
 const struct cimi_type *model_type_by_name(const char *name)
@@ -606,6 +646,36 @@ const struct cimi_attr *model_attr(const struct cimi_type *t, const char *name)
         if (a->kind != K_OPERATIONS && strcmp(a->name, name) == 0)
             return a;
     return NULL;
+}
+
+/* Chosen so that every layer below computes with them without overflow: a
+ * capacity in bytes (KB x 1024) and a machine's memory times the largest
+ * overcommit percentage stay far below 2^63.  (The Host's cpu and memory
+ * are read-only figures of the host, never validated.) */
+static const struct {
+    const char *name;
+    struct cimi_range range;
+} integer_ranges[] = {
+    {"cpu", {1, 256, "vCPUs"}},
+    {"memory", {1024, 4294967296LL, "KiB"}},              /* 1 MiB .. 4 TiB */
+    {"capacity", {1, 17179869184LL, "KB"}},               /* 1 KB .. 16 TiB */
+    {"cpuSpeed", {1, 1000000, "MHz"}},
+    {"mtu", {576, 9000, "bytes"}},
+    {"memoryOvercommit", {10, 10000000, "percent"}},
+    {"cpuOvercommit", {10, 10000000, "percent"}},
+    {"guestPort", {1, 65535, ""}},
+    {"port", {1, 65535, ""}},
+    {"progress", {0, 100, "percent"}},
+    {"returnCode", {0, 999, ""}},
+};
+static const struct cimi_range default_range = {0, 2147483647LL, ""};
+
+const struct cimi_range *model_range(const struct cimi_attr *a)
+{
+    for (size_t i = 0; i < sizeof(integer_ranges) / sizeof(integer_ranges[0]); i++)
+        if (strcmp(integer_ranges[i].name, a->name) == 0)
+            return &integer_ranges[i].range;
+    return &default_range;
 }
 
 const char *model_type_ns(const struct cimi_type *t)

@@ -81,7 +81,7 @@ extern const struct cimi_attr cimi_common_attrs[];
 extern const struct cimi_type t_cloud_entry_point, t_resource_metadata, t_machine, t_disk,
     t_machine_volume, t_machine_configuration, t_machine_image, t_machine_template,
     t_credential, t_credential_template, t_volume, t_volume_template, t_volume_configuration,
-    t_volume_image, t_volume_volume_image, t_job, t_host;
+    t_volume_image, t_volume_volume_image, t_job, t_host, t_machine_snapshot;
 /* Request documents. */
 extern const struct cimi_type t_machine_create, t_credential_create, t_volume_create, t_action;
 /* Networks: resources and their request documents. */
@@ -89,7 +89,7 @@ extern const struct cimi_type t_network, t_network_template, t_network_configura
     t_network_create, t_network_port, t_network_port_template, t_network_port_configuration,
     t_network_port_create, t_address, t_address_template, t_address_create, t_forwarding_group,
     t_forwarding_group_template, t_forwarding_group_create, t_forwarding_group_network,
-    t_machine_network_interface, t_machine_network_interface_address;
+    t_machine_network_interface, t_machine_network_interface_address, t_network_network_port;
 
 /* All top-level resource types in CloudEntryPoint order, NULL terminated. */
 extern const struct cimi_type *const cimi_toplevel_types[];
@@ -100,6 +100,18 @@ const struct cimi_type *model_type_by_collection(const char *cep_attr);
 
 /* The attribute `name` of type t (common attributes included when t->common); NULL if none. */
 const struct cimi_attr *model_attr(const struct cimi_type *t, const char *name);
+
+/* The values a K_INTEGER attribute accepts: validate.c refuses any other
+ * with 400 naming the attribute (README.md lists them). */
+struct cimi_range {
+    long long min, max;
+    const char *unit;               /* for messages: "KB", "vCPUs" or "" */
+};
+
+/* The range of integer attribute a.  An integer attribute's name means the
+ * same quantity in every type that has it (capacity, cpu, memory, mtu...),
+ * so ranges are kept by name; a name without one gets 0..2^31-1. */
+const struct cimi_range *model_range(const struct cimi_attr *a);
 
 /* The namespace of t's documents and type URI: CIMI_NS, or CIMID_NS for
  * cimid's own resource types (Host). */

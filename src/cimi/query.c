@@ -20,15 +20,30 @@ void cimi_query_free(struct cimi_query *q)
 {
     json_decref(q->filters);
     q->filters = NULL;
+    free(q->select);
+    free(q->expand);
+    free(q->orderby);
+    q->select = q->expand = q->orderby = NULL;
 }
 
-static void merge_list(char *dst, size_t size, const char *value)
+/* Append value to the comma list *list (heap, NULL = empty): repeated
+ * parameters merge, whatever their length (a cut list could name another
+ * attribute: "nameOfSomethingElse" must never become "name"). */
+static int merge_list(char **list, const char *key, const char *value, struct cimi_error *err)
 {
-    size_t n = strlen(dst);
+    size_t n = *list ? strlen(*list) : 0, add = strlen(value);
+    char *merged;
 
-    if (value[0] == '\0')
-        return;
-    snprintf(dst + n, size - n, "%s%s", n ? "," : "", value);
+    if (add == 0)
+        return 0;
+    merged = realloc(*list, n + add + 2);
+    if (merged == NULL)
+        return err_set(err, 500, key, "out of memory");
+    if (n > 0)
+        merged[n++] = ',';
+    memcpy(merged + n, value, add + 1);
+    *list = merged;
+    return 0;
 }
 
 static int parse_position(const char *key, const char *value, long *out, struct cimi_error *err)
@@ -49,19 +64,23 @@ int cimi_query_add(struct cimi_query *q, const char *key, const char *value,
                    struct cimi_error *err)
 {
     if (strcmp(key, "$filter") == 0) {
-        json_array_append_new(q->filters, json_string(value));
+        json_t *text = json_string(value);
+        if (text == NULL)
+            return err_set(err, 400, key, "$filter is not valid UTF-8");
+        if (json_array_append_new(q->filters, text) != 0)
+            return err_set(err, 500, key, "out of memory");
     } else if (strcmp(key, "$select") == 0) {
         q->has_select = true;
-        merge_list(q->select, sizeof(q->select), value);
+        return merge_list(&q->select, key, value, err);
     } else if (strcmp(key, "$expand") == 0) {
         q->has_expand = true;
-        merge_list(q->expand, sizeof(q->expand), value[0] ? value : "*");
+        return merge_list(&q->expand, key, value[0] ? value : "*", err);
     } else if (strcmp(key, "$first") == 0) {
         return parse_position(key, value, &q->first, err);
     } else if (strcmp(key, "$last") == 0) {
         return parse_position(key, value, &q->last, err);
     } else if (strcmp(key, "$orderby") == 0) {
-        merge_list(q->orderby, sizeof(q->orderby), value);
+        return merge_list(&q->orderby, key, value, err);
     }
     return 0;
 }
@@ -71,6 +90,8 @@ bool query_list_has(const char *list, const char *name)
     size_t n = strlen(name);
     const char *p = list;
 
+    if (p == NULL)
+        return false;
     while (*p) {
         size_t len;
         while (*p == ' ' || *p == ',')
@@ -108,8 +129,12 @@ int query_parse_orderby(const char *text, const struct cimi_type *t, struct orde
         size_t len = strcspn(p, ",");
         struct order_key *k;
 
-        if (len >= sizeof(item) || *nkeys == MAX_ORDER_KEYS)
-            return err_set(err, 400, "$orderby", "$orderby is too long");
+        if (len >= sizeof(item))
+            return err_set(err, 400, "$orderby", "$orderby: no attribute has a name as long as "
+                           "'%.64s...'", p);
+        if (*nkeys == MAX_ORDER_KEYS)
+            return err_set(err, 400, "$orderby", "$orderby names more than %d attributes",
+                           MAX_ORDER_KEYS);
         memcpy(item, p, len);
         item[len] = '\0';
         p += len;
@@ -239,7 +264,7 @@ int query_collection(const struct cimi_query *q, const struct cimi_type *t, json
 
     if (apply_filters(q, t, items, err) != 0)
         return -1;
-    if (q->orderby[0] != '\0') {
+    if (q->orderby != NULL) {
         if (query_parse_orderby(q->orderby, t, keys, &nkeys, err) != 0)
             return -1;
         if (nkeys > 0 && sort_items(items, keys, nkeys) != 0)

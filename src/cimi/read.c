@@ -103,7 +103,7 @@ static int collection_query_parse(struct cimi_request *req, const struct cimi_ty
             return -1;
         cq->nfilters++;
     }
-    if (q->orderby[0] != '\0' && query_parse_orderby(q->orderby, t, cq->keys, &cq->nkeys, err) != 0)
+    if (q->orderby != NULL && query_parse_orderby(q->orderby, t, cq->keys, &cq->nkeys, err) != 0)
         return -1;
     for (int k = 0; k < cq->nkeys; k++)
         cq->key_fields[k] = field_of(model_attr(t, cq->keys[k].name));
@@ -592,7 +592,7 @@ static bool offers_add(struct cimi_request *req, const struct cimi_type *t, cons
     struct cimi_error err;
     bool writable;
 
-    if (resource_ops_of(t)->provider_only)
+    if (resource_ops_of(t)->provider_only || resource_ops_of(t)->provider_creates)
         return false;
     if (parent[0] == '\0')
         return true;

@@ -22,12 +22,12 @@
 struct cimi_query {
     json_t *filters;      /* array of $filter texts (ANDed), never NULL */
     bool has_select;
-    char select[1024];    /* merged comma list */
+    char *select;         /* merged comma list (heap, any length); NULL = empty */
     bool has_expand;
-    char expand[1024];    /* merged comma list; "" with has_expand = all */
+    char *expand;         /* merged comma list; "*" when given empty */
     long first;           /* 0 = absent */
     long last;            /* 0 = absent */
-    char orderby[512];    /* "" = absent */
+    char *orderby;        /* merged comma list; NULL = absent */
 };
 
 struct cimi_request {
@@ -73,8 +73,9 @@ int cimi_read_collection(struct cimi_request *req, const struct cimi_type *t,
 void cimi_error_response(struct cimi_response *resp, const struct cimi_error *err,
                          const char *job_uri);
 
-/* Parse one query parameter into q (called for every key=value pair);
- * unknown keys are ignored. -1 with err 400 for a malformed $first/$last. */
+/* Parse one query parameter into q (called for every key=value pair, both
+ * already percent-decoded); unknown keys are ignored. -1 with err 400 for a
+ * malformed $first/$last or a $filter that is not valid UTF-8. */
 int cimi_query_add(struct cimi_query *q, const char *key, const char *value,
                    struct cimi_error *err);
 void cimi_query_init(struct cimi_query *q);

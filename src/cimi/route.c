@@ -23,6 +23,7 @@
 #include "resources/virtual.h"
 #include "util/clock.h"
 #include "util/startup.h"
+#include "util/utf8.h"
 
 #define MAX_SEGMENTS 6
 
@@ -141,14 +142,17 @@ int route_check_access(const struct cimi_request *req, const char *path, struct 
 void cimi_error_response(struct cimi_response *resp, const struct cimi_error *err,
                          const char *job_uri)
 {
-    char now[32];
+    char now[32], message[sizeof(err->message)];
     int status = err->status >= 400 ? err->status : 500;
 
     clock_now_iso(now, sizeof(now));
+    /* Messages quote what clients sent, and may be cut in the middle of a
+     * character: a reply must still carry them. */
+    snprintf(message, sizeof(message), "%s", err->message[0] ? err->message : "internal error");
+    utf8_sanitize(message);
     json_decref(resp->doc);
     resp->doc = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s}", "name", "error", "state", "FAILED",
-                          "returnCode", status, "progress", 100, "statusMessage",
-                          err->message[0] ? err->message : "internal error",
+                          "returnCode", status, "progress", 100, "statusMessage", message,
                           "timeOfStatusChange", now);
     if (job_uri && job_uri[0]) {
         json_object_set_new(resp->doc, "id", json_string(job_uri));

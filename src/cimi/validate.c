@@ -54,6 +54,18 @@ static int kind_error(struct cimi_error *err, const char *path, const char *expe
     return err_set(err, 400, path, "attribute '%s' must be %s", path, expected);
 }
 
+/* A JSON integer (not a real, not a string) within the attribute's range. */
+static int check_integer(const json_t *v, const struct cimi_attr *a, const char *path,
+                         struct cimi_error *err)
+{
+    const struct cimi_range *r = model_range(a);
+
+    if (json_is_integer(v) && json_integer_value(v) >= r->min && json_integer_value(v) <= r->max)
+        return 0;
+    return err_set(err, 400, path, "attribute '%s' must be an integer from %lld to %lld%s%s", path,
+                   r->min, r->max, r->unit[0] ? " " : "", r->unit);
+}
+
 static int check_scalar(const json_t *v, const struct cimi_attr *a, const char *path,
                         struct cimi_error *err)
 {
@@ -70,7 +82,7 @@ static int check_scalar(const json_t *v, const struct cimi_attr *a, const char *
             return kind_error(err, path, "hexadecimal bytes");
         return 0;
     case K_INTEGER:
-        return json_is_integer(v) ? 0 : kind_error(err, path, "an integer");
+        return check_integer(v, a, path, err);
     case K_BOOLEAN:
         return json_is_boolean(v) ? 0 : kind_error(err, path, "true or false");
     default:

@@ -249,7 +249,7 @@ void create_item(struct cimi_request *req, const struct target *tg, struct cimi_
     struct mutation m;
 
     mutation_init(&m, req, resp);
-    if (ro->provider_only) {
+    if (ro->provider_only || ro->provider_creates) {
         err_set(&m.err, 405, NULL, "%s resources are created by the provider only", t->name);
         goto fail;
     }

@@ -259,7 +259,9 @@ static int classify_connection(struct hv *hv, const char *uri, const struct hv_o
     if (strcasecmp(type, "test") == 0) {
         hv->is_test = true;
         hv->domain_type = "test";
-        /* The mock boots nothing, but downloaded images need a home. */
+        /* The mock boots nothing, but images are checked as on QEMU, and
+         * downloaded images need a home. */
+        storage_allow_images_from(options ? options->images_dir : NULL);
         if (options != NULL && options->storage_dir != NULL) {
             snprintf(hv->storage_dir, sizeof(hv->storage_dir), "%s", options->storage_dir);
             return storage_prepare(hv->storage_dir, err);

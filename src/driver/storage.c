@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "driver/local.h"
+#include "util/image_dirs.h"
 #include "util/spawn.h"
 
 #define QCOW2_MAGIC "QFI\xfb"
@@ -49,7 +50,7 @@ int storage_prepare(const char *dir, struct cimi_error *err)
     snprintf(path, sizeof(path), "%s/volumes", dir);
     if (make_dirs(path, err) != 0)
         return -1;
-    storage_allow_images_from(dir);
+    image_dirs_add(dir, IMAGE_DIR_STORAGE);
     return 0;
 }
 
@@ -73,24 +74,10 @@ void storage_volume_path(const char *dir, const char *uuid, char *out, size_t le
     snprintf(out, len, "%s/volumes/%s.qcow2", dir, uuid);
 }
 
-/* Directories images may be read from: the images directory and every
- * storage directory (captured images, volumes).  A consumer must not be able
- * to back a disk with an arbitrary host file (/etc/shadow) and read it from
- * a guest. */
-#define MAX_IMAGE_ROOTS 8
-static char image_roots[MAX_IMAGE_ROOTS][PATH_MAX];
-static size_t nimage_roots;
-
+/* Directories images may be read from: util/image_dirs.h. */
 void storage_allow_images_from(const char *dir)
 {
-    char real[PATH_MAX];
-
-    if (dir == NULL || realpath(dir, real) == NULL || nimage_roots == MAX_IMAGE_ROOTS)
-        return;
-    for (size_t i = 0; i < nimage_roots; i++)
-        if (strcmp(image_roots[i], real) == 0)
-            return;
-    snprintf(image_roots[nimage_roots++], PATH_MAX, "%s", real);
+    image_dirs_add(dir, IMAGE_DIR_IMAGES);
 }
 
 /* Is the file at path inside an image root?  The directory part is resolved
@@ -109,12 +96,7 @@ static bool inside_image_roots(const char *path)
     dir[slash - path] = '\0';
     if (realpath(dir[0] ? dir : "/", real) == NULL)
         return false;
-    for (size_t i = 0; i < nimage_roots; i++) {
-        size_t n = strlen(image_roots[i]);
-        if (strncmp(real, image_roots[i], n) == 0 && (real[n] == '/' || real[n] == '\0'))
-            return true;
-    }
-    return false;
+    return image_dirs_contain(real);
 }
 
 int storage_image_file(const char *location, char *path, size_t len, struct cimi_error *err)
@@ -191,7 +173,7 @@ static int create_overlay(const char *path, const char *image_location, long lon
     if (storage_image_file(image_location, image, sizeof(image), err) != 0 ||
         image_format(image, &format, &image_bytes, err) != 0)
         return -1;
-    if (*capacity_kb * 1024 < image_bytes)
+    if (*capacity_kb < (image_bytes + 1023) / 1024)     /* no multiplication: no overflow */
         *capacity_kb = (image_bytes + 1023) / 1024;
     return overlay_create(path, image, format, *capacity_kb, err);
 }

@@ -12,13 +12,22 @@
  */
 #include "hosts/placement.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 long long placement_memory_left(const struct placement_candidate *c, bool dedicated)
 {
-    long long limit = dedicated ? c->memory_kib : c->memory_kib * c->memory_overcommit / 100;
+    long long limit = c->memory_kib;
 
+    /* Physical memory times the overcommit percentage (up to 10^7): saturated
+     * for a host too large for that product, never wrapped. */
+    if (!dedicated) {
+        if (__builtin_mul_overflow(c->memory_kib, (long long)c->memory_overcommit, &limit))
+            limit = LLONG_MAX;
+        else
+            limit /= 100;
+    }
     return limit - c->used_memory_kib;
 }
 

@@ -34,6 +34,7 @@
 #include "http/logindelay.h"
 #include "http/negotiate.h"
 #include "http/ratelimit.h"
+#include "http/urldecode.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -222,31 +223,64 @@ struct query_walk {
     int failed;
 };
 
-/* The first $format of the query ("" when given without a value). */
+/* libmicrohttpd leaves the path and the query's keys and values as they
+ * came ('+' in the query already a space); they are decoded by
+ * url_decode(), which refuses what its own decoding would let through. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    return strlen(s);
+}
+
+/* The first $format of the query, still escaped ("" when given without a
+ * value); process() decodes it. */
 static enum MHD_Result find_format(void *ctx, enum MHD_ValueKind kind, const char *key,
                                    const char *value)
 {
     const char **format = ctx;
+    const char *why;
+    char *name = url_decode(key, &why);
+    bool found = name != NULL && strcmp(name, "$format") == 0;
 
     (void)kind;
-    if (strcmp(key, "$format") == 0) {
+    free(name);
+    if (found) {
         *format = value ? value : "";
         return MHD_NO;
     }
     return MHD_YES;
 }
 
+/* 400 (500 when out of memory) for a query parameter url_decode() refused:
+ * named by its decoded key when that decodes. */
+static int bad_parameter(struct cimi_error *err, const char *key, const char *name,
+                         const char *why)
+{
+    return err_set(err, strcmp(why, "out of memory") == 0 ? 500 : 400, name ? name : "query",
+                   "query parameter '%.64s' has %s", name ? name : key, why);
+}
+
 static enum MHD_Result query_arg(void *ctx, enum MHD_ValueKind kind, const char *key,
                                  const char *value)
 {
     struct query_walk *w = ctx;
+    const char *why = NULL;
+    char *name, *text = NULL;
 
     (void)kind;
-    if (strcmp(key, "$format") == 0)
-        return MHD_YES;
-    if (!w->failed && cimi_query_add(w->q, key, value ? value : "", w->err) != 0)
+    if (w->failed)
+        return MHD_NO;
+    name = url_decode(key, &why);
+    if (name != NULL)
+        text = url_decode(value ? value : "", &why);
+    if (text == NULL)
+        w->failed = bad_parameter(w->err, key, name, why);
+    else if (strcmp(name, "$format") != 0 && cimi_query_add(w->q, name, text, w->err) != 0)
         w->failed = 1;
-    return MHD_YES;
+    free(name);
+    free(text);
+    return w->failed ? MHD_NO : MHD_YES;
 }
 
 static void add_common_headers(struct MHD_Response *r, const char *version)
@@ -368,19 +402,25 @@ static int negotiate(struct MHD_Connection *conn, struct pending *p, struct cimi
     const char *format = NULL;
     const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
     const char *spec = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "CIMI-Specification-Version");
+    char *format_text = NULL;
+    const char *why;
+    int rc = 0;
 
     snprintf(p->version, sizeof(p->version), "1.1.0");
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, find_format, &format);
+    /* An undecodable $format is refused by negotiate_reply as it is. */
+    if (format != NULL && (format_text = url_decode(format, &why)) != NULL)
+        format = format_text;
     p->out = negotiate_reply(format, accept, err);
     if (p->out == NULL) {
         p->out = &codec_json;
-        return -1;
-    }
-    if (negotiate_version(spec, p->version, sizeof(p->version), err) == NULL) {
+        rc = -1;
+    } else if (negotiate_version(spec, p->version, sizeof(p->version), err) == NULL) {
         snprintf(p->version, sizeof(p->version), "1.1.0");
-        return -1;
+        rc = -1;
     }
-    return 0;
+    free(format_text);
+    return rc;
 }
 
 /* Serve the admitted request (p->who, on st; a read transaction may be
@@ -392,6 +432,8 @@ static void serve(struct MHD_Connection *conn, const char *url, const char *meth
     struct cimi_error err;
     struct query_walk walk;
     struct cimi_response *resp = &p->resp;
+    char *path = NULL;
+    const char *why;
 
     memset(&req, 0, sizeof(req));
     err_clear(&err);
@@ -411,12 +453,18 @@ static void serve(struct MHD_Connection *conn, const char *url, const char *meth
     }
     if (base_uri(conn, req.base_uri, sizeof(req.base_uri), &err) != 0)
         goto fail;
-    if (strcmp(url, CIMI_PREFIX) != 0 && strncmp(url, CIMI_PREFIX "/", strlen(CIMI_PREFIX) + 1) != 0) {
-        err_set(&err, 404, NULL, "no resource at '%.200s'; the CloudEntryPoint is at %scloudEntryPoint",
-                url, req.base_uri);
+    path = url_decode(url, &why);
+    if (path == NULL) {
+        err_set(&err, strcmp(why, "out of memory") == 0 ? 500 : 400, "path",
+                "the request path has %s", why);
         goto fail;
     }
-    req.path = url[strlen(CIMI_PREFIX)] == '/' ? url + strlen(CIMI_PREFIX) + 1 : "";
+    if (strcmp(path, CIMI_PREFIX) != 0 && strncmp(path, CIMI_PREFIX "/", strlen(CIMI_PREFIX) + 1) != 0) {
+        err_set(&err, 404, NULL, "no resource at '%.200s'; the CloudEntryPoint is at %scloudEntryPoint",
+                path, req.base_uri);
+        goto fail;
+    }
+    req.path = path[strlen(CIMI_PREFIX)] == '/' ? path + strlen(CIMI_PREFIX) + 1 : "";
     req.method = method;
     req.if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
     if (p->len > 0) {
@@ -430,10 +478,12 @@ static void serve(struct MHD_Connection *conn, const char *url, const char *meth
     cimi_handle(&req, resp);
     st->ops->read_end(st);
     cimi_query_free(&req.query);
+    free(path);
     return;
 fail:
     st->ops->read_end(st);
     cimi_query_free(&req.query);
+    free(path);
     cimi_error_response(resp, &err, NULL);
 }
 
@@ -759,6 +809,7 @@ struct http_server *http_server_start(const struct config *cfg)
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
         server_tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key,
         MHD_OPTION_END);

@@ -486,6 +486,7 @@ static int machine_create(struct cimi_request *req, json_t *input, struct store_
         json_object_set(row->priv, "credential", credential);
     if (insert_disks(req, row, spec, err) != 0 ||
         machine_volumes_create(req, row, tmpl, err) != 0 ||
+        machine_volume_templates_create(req, row, tmpl, err) != 0 ||
         machine_interfaces_create(req, row, tmpl, err) != 0) {  /* networks */
         unplace(row);
         goto out;

@@ -56,6 +56,15 @@ int machine_action_restore(struct cimi_request *req, struct store_row *row, cons
  * success also as the state to keep: "desired"). */
 void machine_record_state(struct store_row *machine, bool success);
 
+/* A Machine's snapshots collection (machine_snapshot.c): list the SNAPSHOT
+ * image among the machine's snapshots (idempotent), or remove the listing
+ * of a SNAPSHOT image (its private "machine" names the machine); both in
+ * the caller's transaction. */
+int machine_snapshot_list(struct store *st, const struct store_row *machine,
+                          const struct store_row *image, struct cimi_error *err);
+int machine_snapshot_unlist(struct store *st, const struct store_row *image,
+                            struct cimi_error *err);
+
 extern const struct job_kind image_capture_job, image_download_job, image_snapshot_job,
     image_delete_job, machine_restore_job;
 

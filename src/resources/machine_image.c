@@ -12,8 +12,9 @@
  *   an http:// or https:// URL        an image.download Job fetches it into the
  *                                     host's storage (size limit, optional
  *                                     SHA-256 in the cimid extension `checksum`)
- *   anything else                     registered as it is (AVAILABLE at once);
- *                                     other URL schemes (ftp://) are refused
+ *   a file in the image directories   registered as it is (AVAILABLE at once);
+ *                                     anything else is refused (400, see
+ *                                     image_location.h)
  *
  * In the first three cases the image is CREATING until its Job ends
  * (AVAILABLE, or ERROR with the reason in the Job), and imageLocation names
@@ -30,6 +31,7 @@
 
 #include "cimi/render.h"
 #include "driver/driver.h"
+#include "resources/image_location.h"
 #include "resources/machine.h"
 #include "resources/resource.h"
 #include "util/download.h"
@@ -91,17 +93,6 @@ static int image_check(struct cimi_request *req, json_t *doc, struct cimi_error 
     if (checksum != NULL && !download_checksum_valid(json_string_value(checksum)))
         return err_set(err, 400, "checksum", "checksum must be sha256:<64 hexadecimal digits>");
     return check_type(doc, err);
-}
-
-/* Is imageLocation one of our Machines? Fills machine_path if so. */
-static bool names_machine(struct cimi_request *req, const char *location, char *machine_path,
-                          size_t len)
-{
-    struct cimi_error ignored;
-
-    if (resource_href_path(req, location, "imageLocation", machine_path, len, &ignored) != 0)
-        return false;
-    return strncmp(machine_path, "machines/", 9) == 0;
 }
 
 /* The Machine an image is taken from, refreshed; it must allow capture. */
@@ -203,27 +194,15 @@ static int start_download(struct store_row *row, const char *url, struct job_spe
     return 0;
 }
 
-/* "ftp://..." and the like: a scheme cimid cannot fetch from. */
-static bool has_other_scheme(const char *location)
-{
-    const char *sep = strstr(location, "://");
-
-    if (sep == NULL || sep == location || download_url_supported(location) ||
-        strncasecmp(location, "file://", 7) == 0)
-        return false;
-    for (const char *p = location; p < sep; p++)
-        if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-' && *p != '.')
-            return false;
-    return true;
-}
-
 static int image_create(struct cimi_request *req, json_t *input, struct store_row *row,
                         struct job_spec *job, struct cimi_error *err)
 {
     const char *location = string_of(input, "imageLocation");
     bool snapshot = strcmp(string_of(input, "type"), "SNAPSHOT") == 0;
     bool checksum = json_object_get(input, "checksum") != NULL;
+    enum image_location_kind kind;
     char machine_path[256];
+    int rc;
 
     row->doc = json_deep_copy(input);
     row->priv = json_object();
@@ -233,20 +212,20 @@ static int image_create(struct cimi_request *req, json_t *input, struct store_ro
         return err_set(err, 400, "checksum",
                        "checksum is verified on http(s) downloads only; imageLocation '%s' is not "
                        "one", location);
-    if (names_machine(req, location, machine_path, sizeof(machine_path)))
-        return snapshot ? start_snapshot(req, row, machine_path, job, err)
-                        : start_capture(req, row, machine_path, job, err);
-    if (snapshot)
+    rc = image_location_check(req, location, "machines/", &kind, machine_path,
+                              sizeof(machine_path), err);
+    if (snapshot && (rc != 0 || kind != LOCATION_RESOURCE))
         return err_set(err, 400, "imageLocation",
                        "a SNAPSHOT is taken of a Machine: imageLocation must be the Machine's id");
-    if (download_url_supported(location))
+    if (rc != 0)
+        return -1;
+    if (kind == LOCATION_RESOURCE)
+        return snapshot ? start_snapshot(req, row, machine_path, job, err)
+                        : start_capture(req, row, machine_path, job, err);
+    if (kind == LOCATION_URL)
         return start_download(row, location, job);
-    if (has_other_scheme(location))
-        return err_set(err, 400, "imageLocation",
-                       "imageLocation '%s': only http://, https:// and local files (file:///path "
-                       "or /path) are supported", location);
-    /* A location on this host: registered as it is; whether the hypervisor
-     * can boot from it is checked when a Machine is made from it. */
+    /* A file in the image directories: registered as it is; whether the
+     * hypervisor can boot from it is checked when a Machine is made from it. */
     json_object_set_new(row->doc, "state", json_string("AVAILABLE"));
     return 0;
 }

@@ -143,9 +143,14 @@ static int fill_from_url(const char *path, void *arg, struct cimi_error *err)
 {
     struct download_ctx *d = arg;
     const char *checksum = param(d->job, "checksum");
+    struct download_options opt = {
+        .max_bytes = machine_image_max_size(),
+        .sha256 = checksum[0] ? checksum : NULL,
+        .progress = on_progress,
+        .arg = d,
+    };
 
-    return download_file(param(d->job, "url"), path, machine_image_max_size(),
-                         checksum[0] ? checksum : NULL, on_progress, d, err);
+    return download_file(param(d->job, "url"), path, &opt, err);
 }
 
 static int run_download(struct job_context *ctx, struct cimi_error *err)
@@ -206,6 +211,8 @@ static int finish_snapshot(struct job_context *ctx, bool success, const char *me
             json_object_set_new(machine.doc, "latestSnapshot",
                                 json_pack("{s:s}", "href", param(ctx, "image")));
         rc = st->ops->update(st, &machine, err);
+        if (rc == 0 && success)
+            rc = machine_snapshot_list(st, &machine, &image, err);
     }
     if (rc != 0 || job_finish(st, ctx->job_id, success, message, err) != 0 ||
         st->ops->commit(st, err) != 0) {
@@ -356,6 +363,8 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
         return -1;
     }
     rc = relink(st, &image, err);
+    if (rc == 0)
+        rc = machine_snapshot_unlist(st, &image, err);
     store_row_clear(&image);
     if (rc != 0 || st->ops->remove(st, path, err) != 0 ||
         job_finish(st, ctx->job_id, true, "deleted", err) != 0 || st->ops->commit(st, err) != 0) {

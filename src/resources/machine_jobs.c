@@ -187,6 +187,41 @@ static int power_on(struct host_use *h, const char *uuid, struct cimi_error *err
     }
 }
 
+/* Record the machine's state after a failed create, and forget the
+ * Volumes it made (inside the outcome's transaction). */
+struct failed_create {
+    struct machine_outcome outcome;
+    struct store *st;
+};
+
+static void forget_volumes_and_record(struct store_row *row, void *arg)
+{
+    struct failed_create *f = arg;
+    struct cimi_error err;
+
+    if (machine_volumes_forget(f->st, row->id, VOLUMES_MADE_WITH_IT, &err) != 0)
+        log_error("machine: %s: cannot remove the volumes made with it: %s", row->id,
+                  err.message);
+    record_state(row, &f->outcome);
+}
+
+/* A failed create: the Volumes it made go (their storage first), with the
+ * outcome; gives the host back. */
+static int fail_create(struct job_context *ctx, struct host_use *h, const struct cimi_error *cause,
+                       struct cimi_error *err)
+{
+    const char *machine = json_string_value(json_object_get(ctx->params, "machine"));
+    struct failed_create f = {{false, h}, ctx->st};
+    int rc;
+
+    if (machine != NULL)
+        machine_volumes_drop_storage(ctx->st, machine, VOLUMES_MADE_WITH_IT);
+    rc = job_complete(ctx->st, ctx->job_id, machine, forget_volumes_and_record, &f, false,
+                      cause->message, err);
+    hosts_done(h);
+    return rc;
+}
+
 static int run_create(struct job_context *ctx, struct cimi_error *err)
 {
     struct store_row row;
@@ -198,13 +233,17 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
 
     err_clear(&cause);
     if (use_host(ctx, &h, &cause) != 0)
-        return fail_with(ctx, &h, &cause, err);
+        return fail_create(ctx, &h, &cause, err);
     if (load_machine(ctx, &row, &cause) != 0)
         return finish(ctx, &h, false, "the machine no longer exists", err);
     snprintf(desired, sizeof(desired), "%s",
              json_string_value(json_object_get(row.priv, "initialState")) ?: "STOPPED");
-    job_progress(ctx->st, ctx->job_id, 30, "defining the machine in the hypervisor");
-    rc = machine_hv_spec(&row, &spec, &cause);
+    job_progress(ctx->st, ctx->job_id, 20, "creating the machine's volumes");
+    rc = machine_volumes_make(ctx->st, &row, &cause);  /* MachineTemplate volumeTemplates */
+    if (rc == 0)
+        job_progress(ctx->st, ctx->job_id, 30, "defining the machine in the hypervisor");
+    if (rc == 0)
+        rc = machine_hv_spec(&row, &spec, &cause);
     if (rc == 0)
         rc = h.drv->define(h.hv, &spec, &cause);
     if (rc == 0 && machine_volumes_reattach(ctx->st, &row) != 0)
@@ -217,7 +256,7 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
     }
     store_row_clear(&row);
     if (rc != 0)
-        return fail_with(ctx, &h, &cause, err);
+        return fail_create(ctx, &h, &cause, err);
     return finish(ctx, &h, true, strcmp(desired, "STARTED") == 0 ? "created and started" : "created",
                   err);
 }
@@ -354,9 +393,11 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
     }
     hosts_done(&h);
     machine_interfaces_unplug(st, row.id);  /* networks: its DHCP reservations */
+    machine_volumes_drop_storage(st, row.id, VOLUMES_DELETED_WITH_IT);
     if (st->ops->begin(st, err) != 0)
         goto failed;
     if (machine_interfaces_forget(st, row.id, err) != 0 ||  /* networks: its Addresses */
+        machine_volumes_forget(st, row.id, VOLUMES_DELETED_WITH_IT, err) != 0 ||
         st->ops->remove(st, row.id, err) != 0 ||
         job_finish(st, ctx->job_id, true, "deleted", err) != 0 || st->ops->commit(st, err) != 0) {
         st->ops->rollback(st);
@@ -393,6 +434,7 @@ static void cancel_create(struct job_context *ctx)
     if (load_machine(ctx, &row, NULL) != 0)
         return;
     machine_request_of(&row, &rq);
+    machine_volumes_forget(ctx->st, row.id, VOLUMES_MADE_WITH_IT, NULL);  /* rows only */
     if (ctx->st->ops->remove(ctx->st, row.id, NULL) == 0)
         hosts_release(machine_host_of(&row), resource_uuid(row.id), &rq);
     store_row_clear(&row);

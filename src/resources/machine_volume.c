@@ -367,6 +367,33 @@ int machine_volumes_create(struct cimi_request *req, const struct store_row *mac
     return 0;
 }
 
+int machine_volume_attach_new(struct store *st, const struct store_row *machine,
+                              const char *volume, const char *initial_location,
+                              bool delete_with_machine, char *location, size_t len,
+                              struct cimi_error *err)
+{
+    struct store_row row;
+    char target[8];
+    int rc;
+
+    if (choose_device(st, machine, initial_location, target, sizeof(target), err) != 0)
+        return -1;
+    memset(&row, 0, sizeof(row));
+    if (resource_new_child(st, machine, "volumes", &t_machine_volume, &row, err) != 0) {
+        store_row_clear(&row);
+        return -1;
+    }
+    snprintf(location, len, "/dev/%s", target);
+    json_object_set_new(row.doc, "initialLocation", json_string(location));
+    json_object_set_new(row.doc, "volume", json_pack("{s:s}", "href", volume));
+    json_object_set_new(row.priv, "target", json_string(target));
+    json_object_set_new(row.priv, "createdWith", json_string(machine->id));
+    json_object_set_new(row.priv, "deleteWithMachine", json_boolean(delete_with_machine));
+    rc = st->ops->insert(st, &row, err);
+    store_row_clear(&row);
+    return rc;
+}
+
 /* ---- start-up ---- */
 
 static int reattach_row(void *arg, struct store_row *row)

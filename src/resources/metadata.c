@@ -39,6 +39,7 @@ static const struct capability machine_caps[] = {
     {"Machine", "MachineCredentialByValue", "true", "credential may be given by value"},
     {"Machine", "MachineImageByValue", "true", "machineImage may be given by value"},
     {"Machine", "MachineTemplateByValue", "true", "machineTemplate may be given by value"},
+    {"Machine", "MachineVolumeTemplatesByValue", "true", "volumeTemplates may be given by value"},
     {"Machine", "RestoreFromImage", "false", "restore takes a SNAPSHOT MachineImage of the same Machine"},
     {NULL, NULL, NULL, NULL},
 };
@@ -137,6 +138,10 @@ json_t *metadata_documents(struct cimi_request *req)
                                                 "ref to Host (href, state, stateMessage)"));
     json_array_append_new(list, extension_entry(req, "machineConfiguration", "MachineConfiguration",
                                                 "dedicated", "boolean"));
+    json_array_append_new(list, extension_entry(req, "machineTemplate", "MachineTemplate",
+                                                "deleteWithMachine",
+                                                "boolean, in a volumeTemplates entry (default "
+                                                "false: the new Volume outlives the Machine)"));
     image = entry(req, "machineImage", "MachineImage", json_array());
     json_object_set_new(image, "attributes",
                         json_pack("[{s:s, s:s, s:s, s:b}]", "name", "checksum", "namespace",

@@ -5,8 +5,15 @@
  *
  * These are records cimid keeps; the hypervisor has nothing of its own for
  * them (libvirt makes a network's ports itself when interfaces start):
- *   - a NetworkPort is on a Network of its tenant (or a shared one); it is
- *     STARTED when created and start/stop switch it (synchronously);
+ *   - a NetworkPort is on a Network of its tenant (or a shared one) and
+ *     listed in that Network's networkPorts (a NetworkNetworkPort of the
+ *     port's tenant, gone with the port).  It is switched on when created
+ *     and start/stop switch it (synchronously, private "enabled"); its state
+ *     follows its Network's: STARTED when switched on and the Network is
+ *     STARTED, STOPPED while the Network is stopped (STARTING/STOPPING
+ *     while the Network is), so a Network that stops stops its ports and
+ *     starting it starts them again.  start and stop wait for a STARTED
+ *     Network;
  *   - an Address created by a consumer reserves an address of a Network's
  *     subnet (allocation "static"; the lowest free one unless `ip` names
  *     one), so cimid never gives it to an interface; without a network it
@@ -100,6 +107,27 @@ const struct resource_ops network_port_template_ops = {
     .check = port_template_check,
 };
 
+/* List the new port (row) in its network's networkPorts, as the port's
+ * tenant's: on a shared network other tenants do not see it. */
+static int list_port(struct store *st, const struct store_row *network,
+                     const struct store_row *port, struct cimi_error *err)
+{
+    struct store_row listing;
+    int rc;
+
+    memset(&listing, 0, sizeof(listing));
+    rc = resource_new_child(st, network, "networkPorts", &t_network_network_port, &listing, err);
+    if (rc == 0) {
+        snprintf(listing.tenant, sizeof(listing.tenant), "%s", port->tenant);
+        json_object_set_new(listing.doc, "networkPort", json_pack("{s:s}", "href", port->id));
+        if (json_object_get(port->doc, "name"))
+            json_object_set(listing.doc, "name", json_object_get(port->doc, "name"));
+        rc = st->ops->insert(st, &listing, err);
+    }
+    store_row_clear(&listing);
+    return rc;
+}
+
 static int port_create(struct cimi_request *req, json_t *input, struct store_row *row,
                        struct job_spec *job, struct cimi_error *err)
 {
@@ -138,7 +166,8 @@ static int port_create(struct cimi_request *req, json_t *input, struct store_row
         json_object_set(row->doc, "portType", json_object_get(config, "portType"));
     if (json_object_get(config, "classOfService"))
         json_object_set(row->doc, "classOfService", json_object_get(config, "classOfService"));
-    rc = 0;
+    json_object_set_new(row->priv, "enabled", json_true());
+    rc = list_port(req->st, &network, row, err);
 out:
     store_row_clear(&network);
     json_decref(tmpl);
@@ -146,12 +175,47 @@ out:
     return rc;
 }
 
+/* Is the port switched on?  (Rows made before "enabled": their state.) */
+static bool port_enabled(const struct store_row *row)
+{
+    json_t *enabled = json_object_get(row->priv, "enabled");
+
+    return enabled != NULL ? json_is_true(enabled) : strcmp(state_of(row), "STOPPED") != 0;
+}
+
+/* The port's state from its switch and its Network's state (read as a
+ * Network is: from the hypervisor); the Network's state is kept in the
+ * private "networkState" for port_allowed. */
+static void port_refresh(struct cimi_request *req, struct store_row *row)
+{
+    const char *href = resource_ref(row->doc, "network"), *net = "ERROR", *state;
+    struct store_row network;
+
+    memset(&network, 0, sizeof(network));
+    if (href != NULL && req->st->ops->get(req->st, href, &network, NULL) == 0) {
+        resource_ops_of(&t_network)->refresh(req, &network);
+        net = state_of(&network);
+    }
+    if (!port_enabled(row) || strcmp(net, "STARTED") == 0)
+        state = port_enabled(row) ? "STARTED" : "STOPPED";
+    else if (strcmp(net, "STARTING") == 0 || strcmp(net, "STOPPING") == 0)
+        state = net;
+    else
+        state = "STOPPED";
+    json_object_set_new(row->doc, "state", json_string(state));
+    json_object_set_new(row->priv, "networkState", json_string(net));
+    store_row_clear(&network);
+}
+
 static bool port_allowed(const struct store_row *row, const char *op)
 {
+    const char *net = json_string_value(json_object_get(row->priv, "networkState"));
+    bool network_started = net == NULL || strcmp(net, "STARTED") == 0;
+
     if (strcmp(op, "start") == 0)
-        return strcmp(state_of(row), "STOPPED") == 0;
+        return network_started && strcmp(state_of(row), "STOPPED") == 0;
     if (strcmp(op, "stop") == 0)
-        return strcmp(state_of(row), "STARTED") == 0;
+        return network_started && strcmp(state_of(row), "STARTED") == 0;
     return strcmp(op, "edit") == 0 || strcmp(op, "delete") == 0;
 }
 
@@ -159,6 +223,8 @@ static int port_switch(struct cimi_request *req, struct store_row *row, const ch
                        struct cimi_error *err)
 {
     json_object_set_new(row->doc, "state", json_string(state));
+    json_object_set_new(row->priv, "enabled", json_boolean(strcmp(state, "STARTED") == 0));
+    json_object_del(row->priv, "networkState");  /* refresh finds it again */
     resource_touch(row->doc);
     return req->st->ops->update(req->st, row, err);
 }
@@ -179,6 +245,43 @@ static int port_stop(struct cimi_request *req, struct store_row *row, const json
     return port_switch(req, row, "STOPPED", err);
 }
 
+struct port_listing_ctx {
+    const char *port;
+    json_t *ids;
+};
+
+static int collect_port_listing(void *arg, struct store_row *row)
+{
+    struct port_listing_ctx *c = arg;
+    const char *href = resource_ref(row->doc, "networkPort");
+
+    if (href != NULL && strcmp(href, c->port) == 0)
+        json_array_append_new(c->ids, json_string(row->id));
+    return 0;
+}
+
+/* The port goes, and its listing in its network's networkPorts with it. */
+static int port_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+                       struct cimi_error *err)
+{
+    struct port_listing_ctx ctx = {row->id, json_array()};
+    const char *network = resource_ref(row->doc, "network");
+    json_t *id;
+    size_t i;
+    int rc = 0;
+
+    (void)job;
+    if (network != NULL)
+        rc = req->st->ops->list(req->st, "NetworkNetworkPort", network, NULL,
+                                collect_port_listing, &ctx, err);
+    json_array_foreach(ctx.ids, i, id) {
+        if (rc == 0)
+            rc = req->st->ops->remove(req->st, json_string_value(id), err);
+    }
+    json_decref(ctx.ids);
+    return rc == 0 ? req->st->ops->remove(req->st, row->id, err) : -1;
+}
+
 static const struct resource_action port_actions[] = {
     {"start", port_start},
     {"stop", port_stop},
@@ -188,8 +291,15 @@ static const struct resource_action port_actions[] = {
 const struct resource_ops network_port_ops = {
     .create_input = &t_network_port_create,
     .create = port_create,
+    .remove = port_remove,
+    .refresh = port_refresh,
     .allowed = port_allowed,
     .actions = port_actions,
+};
+
+/* A Network's ports are listed by the provider when they are made. */
+const struct resource_ops network_network_port_ops = {
+    .provider_only = true,
 };
 
 /* ---- Address ---- */

@@ -55,6 +55,8 @@ static const struct binding bindings[] = {
     {&t_forwarding_group_network, &forwarding_group_network_ops},
     {&t_machine_network_interface, &machine_network_interface_ops},
     {&t_machine_network_interface_address, &machine_network_interface_address_ops},
+    {&t_network_network_port, &network_network_port_ops},
+    {&t_machine_snapshot, &machine_snapshot_ops},
     {NULL, NULL},
 };
 

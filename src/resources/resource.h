@@ -29,6 +29,9 @@ struct resource_action {
 struct resource_ops {
     /* Consumers cannot create, edit or delete (Job, ResourceMetadata, Disk). */
     bool provider_only;
+    /* Only the provider adds items (MachineSnapshot: taking a snapshot
+     * lists it); consumers may still edit or delete them (allowed). */
+    bool provider_creates;
     /* Only administrators see it (Host): others get 403, and the
      * CloudEntryPoint does not show them the collection. */
     bool admin_only;
@@ -90,7 +93,7 @@ extern const struct resource_ops network_ops, network_template_ops, network_conf
     network_port_ops, network_port_template_ops, network_port_configuration_ops, address_ops,
     address_template_ops, forwarding_group_ops, forwarding_group_template_ops,
     forwarding_group_network_ops, machine_network_interface_ops,
-    machine_network_interface_address_ops;
+    machine_network_interface_address_ops, network_network_port_ops, machine_snapshot_ops;
 
 /* The behaviour of a type (resources/registry.c); never NULL for the types
  * cimid serves (resource_plain_ops for those without any). */

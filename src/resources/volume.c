@@ -14,7 +14,8 @@
  * volumes collection.  One volume Job at a time: while one works on the
  * Volume (priv "busy"), deleting it, growing it and copying it answer 409.
  *
- * A VolumeImage is registered from a location (AVAILABLE at once) or, when
+ * A VolumeImage is registered from a location (AVAILABLE at once: an
+ * http(s) URL or a file in the image directories, image_location.h) or, when
  * its imageLocation names one of our Volumes, copied from that Volume by a
  * volume.snapshot Job; afterwards imageLocation names the copy and the
  * image is listed in the Volume's `images` sub-collection (a
@@ -26,6 +27,7 @@
 #include "cimi/render.h"
 #include "driver/driver.h"
 #include "hosts/hosts.h"
+#include "resources/image_location.h"
 #include "resources/resource.h"
 #include "resources/volume.h"
 
@@ -92,23 +94,24 @@ static const char *state_of(const struct store_row *row)
 
 /* ---- Volume: create ---- */
 
-/* The template's volumeConfig, resolved and checked. */
-static json_t *resolve_config(struct cimi_request *req, const json_t *tmpl, struct cimi_error *err)
+/* The template's volumeConfig, resolved and checked; attribute names in
+ * errors under prefix ("volumeTemplate"). */
+static json_t *resolve_config(struct cimi_request *req, const json_t *tmpl, const char *prefix,
+                              struct cimi_error *err)
 {
     const json_t *ref = json_object_get(tmpl, "volumeConfig");
     json_t *config;
-    char path[256];
+    char path[256], attr[128], capacity[160];
 
+    snprintf(attr, sizeof(attr), "%s.volumeConfig", prefix);
     if (ref == NULL) {
-        err_set(err, 400, "volumeTemplate.volumeConfig",
-                "missing required attribute 'volumeTemplate.volumeConfig'");
+        err_set(err, 400, attr, "missing required attribute '%s'", attr);
         return NULL;
     }
-    config = resource_resolve(req, ref, &t_volume_configuration, "volumeTemplate.volumeConfig",
-                              path, sizeof(path), err);
-    if (config != NULL && resource_check_capacity(json_object_get(config, "capacity"),
-                                                  "volumeTemplate.volumeConfig.capacity",
-                                                  err) != 0) {
+    config = resource_resolve(req, ref, &t_volume_configuration, attr, path, sizeof(path), err);
+    snprintf(capacity, sizeof(capacity), "%s.capacity", attr);
+    if (config != NULL &&
+        resource_check_capacity(json_object_get(config, "capacity"), capacity, err) != 0) {
         json_decref(config);
         return NULL;
     }
@@ -117,28 +120,26 @@ static json_t *resolve_config(struct cimi_request *req, const json_t *tmpl, stru
 
 /* The template's volumeImage, if any, resolved; it must be AVAILABLE and
  * usable by the hypervisor.  0 with *image NULL when there is none. */
-static int resolve_image(struct cimi_request *req, const json_t *tmpl, json_t **image,
-                         struct cimi_error *err)
+static int resolve_image(struct cimi_request *req, const json_t *tmpl, const char *prefix,
+                         json_t **image, struct cimi_error *err)
 {
     const json_t *ref = json_object_get(tmpl, "volumeImage");
     const char *location, *state;
-    char path[256];
+    char path[256], attr[128];
 
     *image = NULL;
     if (ref == NULL)
         return 0;
-    *image = resource_resolve(req, ref, &t_volume_image, "volumeTemplate.volumeImage", path,
-                              sizeof(path), err);
+    snprintf(attr, sizeof(attr), "%s.volumeImage", prefix);
+    *image = resource_resolve(req, ref, &t_volume_image, attr, path, sizeof(path), err);
     if (*image == NULL)
         return -1;
     state = json_string_value(json_object_get(*image, "state"));
     if (path[0] && (state == NULL || strcmp(state, "AVAILABLE") != 0))
-        return err_set(err, 409, "volumeTemplate.volumeImage", "VolumeImage '%s' is not AVAILABLE",
-                       path);
+        return err_set(err, 409, attr, "VolumeImage '%s' is not AVAILABLE", path);
     location = json_string_value(json_object_get(*image, "imageLocation"));
     if (location == NULL || location[0] == '\0')
-        return err_set(err, 400, "volumeTemplate.volumeImage.imageLocation",
-                       "missing required attribute 'volumeTemplate.volumeImage.imageLocation'");
+        return err_set(err, 400, attr, "missing required attribute '%s.imageLocation'", attr);
     {
         /* Volumes live on the default host (hosts.h). */
         struct host_use h;
@@ -169,31 +170,42 @@ static void fill_volume(struct store_row *row, const json_t *config, const json_
         json_object_set_new(row->priv, "format", json_string(format));
 }
 
+int volume_prepare(struct cimi_request *req, const json_t *tmpl, const char *prefix,
+                   struct store_row *row, struct cimi_error *err)
+{
+    json_t *config, *image = NULL;
+    int rc = -1;
+
+    config = resolve_config(req, tmpl, prefix, err);
+    if (config != NULL && resolve_image(req, tmpl, prefix, &image, err) == 0 &&
+        resource_new_row(req, &t_volume, row, err) == 0) {
+        fill_volume(row, config, image);
+        rc = 0;
+    }
+    json_decref(config);
+    json_decref(image);
+    return rc;
+}
+
 static int volume_create(struct cimi_request *req, json_t *input, struct store_row *row,
                          struct job_spec *job, struct cimi_error *err)
 {
-    json_t *tmpl, *config = NULL, *image = NULL;
+    json_t *tmpl;
     char path[256];
-    int rc = -1;
+    int rc;
 
     tmpl = resource_resolve(req, json_object_get(input, "volumeTemplate"), &t_volume_template,
                             "volumeTemplate", path, sizeof(path), err);
     if (tmpl == NULL)
         return -1;
-    config = resolve_config(req, tmpl, err);
-    if (config == NULL || resolve_image(req, tmpl, &image, err) != 0 ||
-        resource_new_row(req, &t_volume, row, err) != 0)
-        goto out;
+    rc = volume_prepare(req, tmpl, "volumeTemplate", row, err);
+    json_decref(tmpl);
+    if (rc != 0)
+        return -1;
     resource_copy_common(input, row->doc);
-    fill_volume(row, config, image);
     snprintf(job->op, sizeof(job->op), "volume.create");
     job->params = json_pack("{s:s}", "volume", row->id);
-    rc = 0;
-out:
-    json_decref(tmpl);
-    json_decref(config);
-    json_decref(image);
-    return rc;
+    return 0;
 }
 
 /* ---- Volume: update, delete ---- */
@@ -275,16 +287,6 @@ static int image_check(struct cimi_request *req, json_t *doc, struct cimi_error 
     return 0;
 }
 
-/* Is imageLocation one of our Volumes? Fills path if so. */
-static bool names_volume(struct cimi_request *req, const char *location, char *path, size_t len)
-{
-    struct cimi_error ignored;
-
-    if (resource_href_path(req, location, "imageLocation", path, len, &ignored) != 0)
-        return false;
-    return strncmp(path, "volumes/", 8) == 0;
-}
-
 /* The image will be a copy of the Volume at volume_path: a volume.snapshot Job. */
 static int start_snapshot(struct cimi_request *req, struct store_row *row, const char *volume_path,
                           struct job_spec *job, struct cimi_error *err)
@@ -327,18 +329,37 @@ static int start_snapshot(struct cimi_request *req, struct store_row *row, const
 static int image_create(struct cimi_request *req, json_t *input, struct store_row *row,
                         struct job_spec *job, struct cimi_error *err)
 {
-    const char *location = json_string_value(json_object_get(input, "imageLocation"));
+    const char *location = json_string_value(json_object_get(input, "imageLocation")) ?: "";
+    enum image_location_kind kind;
     char volume_path[256];
 
     row->doc = json_deep_copy(input);
     row->priv = json_object();
-    if (resource_new_row(req, &t_volume_image, row, err) != 0)
+    if (resource_new_row(req, &t_volume_image, row, err) != 0 ||
+        image_location_check(req, location, "volumes/", &kind, volume_path, sizeof(volume_path),
+                             err) != 0)
         return -1;
-    if (names_volume(req, location, volume_path, sizeof(volume_path)))
+    if (kind == LOCATION_RESOURCE)
         return start_snapshot(req, row, volume_path, job, err);
-    /* A location outside cimid: registered as it is; whether the
-     * hypervisor can use it is checked when a Volume is made from it. */
+    /* A file in the image directories or a URL: registered as it is;
+     * whether the hypervisor can use it is checked when a Volume is made
+     * from it. */
     json_object_set_new(row->doc, "state", json_string("AVAILABLE"));
+    return 0;
+}
+
+/* imageLocation is checked when the image is made, and stays. */
+static int image_update(struct cimi_request *req, const json_t *before, struct store_row *row,
+                        struct job_spec *job, struct cimi_error *err)
+{
+    const char *was = json_string_value(json_object_get(before, "imageLocation")) ?: "";
+    const char *now = json_string_value(json_object_get(row->doc, "imageLocation")) ?: "";
+
+    (void)req;
+    (void)job;
+    if (strcmp(was, now) != 0)
+        return err_set(err, 400, "imageLocation",
+                       "the imageLocation of a VolumeImage does not change; make a new image");
     return 0;
 }
 
@@ -388,6 +409,7 @@ static int image_remove(struct cimi_request *req, struct store_row *row, struct 
 const struct resource_ops volume_image_ops = {
     .create = image_create,
     .check = image_check,
+    .update = image_update,
     .remove = image_remove,
     .allowed = image_allowed,
 };

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cimi/request.h"
 #include "jobs/jobs.h"
 #include "store/store.h"
 
@@ -39,6 +40,43 @@ int machine_volumes_reattach(struct store *st, const struct store_row *machine);
  * transaction; the create Job plugs them in. */
 int machine_volumes_create(struct cimi_request *req, const struct store_row *machine,
                            const json_t *tmpl, struct cimi_error *err);
+
+/* A new Volume (state CREATING, not inserted) from a resolved VolumeTemplate
+ * document: its configuration and image resolved and checked (errors name
+ * attributes under prefix, e.g. "volumeTemplate"); the caller inserts it
+ * and has its storage made (volume.create, or its machine's create Job). */
+int volume_prepare(struct cimi_request *req, const json_t *tmpl, const char *prefix,
+                   struct store_row *row, struct cimi_error *err);
+
+/* The attachment of a Volume made with a new Machine (MachineTemplate
+ * volumeTemplates), at initialLocation (may be NULL: the first free device),
+ * recorded like the template's volumes, with the private "createdWith"
+ * (the machine) and "deleteWithMachine"; the device's initialLocation into
+ * location (machine_volume.c). */
+int machine_volume_attach_new(struct store *st, const struct store_row *machine,
+                              const char *volume, const char *initial_location,
+                              bool delete_with_machine, char *location, size_t len,
+                              struct cimi_error *err);
+
+/* MachineTemplate volumeTemplates (machine_volume_templates.c).  In the
+ * create request's transaction: each one's new Volume (CREATING) and its
+ * attachment. */
+int machine_volume_templates_create(struct cimi_request *req, const struct store_row *machine,
+                                    const json_t *tmpl, struct cimi_error *err);
+/* The machine's create Job, before it defines the domain: the storage of
+ * the Volumes made with it (idempotent), then each Volume AVAILABLE. */
+int machine_volumes_make(struct store *st, const struct store_row *machine,
+                         struct cimi_error *err);
+/* Which Volumes of a machine: all those made with it (a failed or stopped
+ * create), or only those its entry said go with it (its delete). */
+enum machine_volumes { VOLUMES_MADE_WITH_IT, VOLUMES_DELETED_WITH_IT };
+/* Their storage, best effort (before the outcome's transaction); then,
+ * inside the caller's transaction, machine_volumes_forget removes their
+ * rows and attachments. */
+void machine_volumes_drop_storage(struct store *st, const char *machine,
+                                  enum machine_volumes which);
+int machine_volumes_forget(struct store *st, const char *machine, enum machine_volumes which,
+                           struct cimi_error *err);
 
 extern const struct job_kind volume_create_job, volume_delete_job, volume_resize_job,
     volume_snapshot_job, machine_attach_job, machine_detach_job;

@@ -35,12 +35,13 @@ def require_qemu():
 
 
 @contextlib.contextmanager
-def qemu_daemon(name, accel="tcg"):
+def qemu_daemon(name, accel="tcg", args=()):
     """A started cimid on its own embed root; afterwards cimid is stopped and
     any guest it left running (embed guests outlive cimid) is killed.  accel
-    "auto" makes cimid probe whether KVM boots a guest here (20 s at most)."""
+    "auto" makes cimid probe whether KVM boots a guest here (20 s at most);
+    args are added to cimid's options."""
     image = require_qemu()
-    d = Daemon(name=name)
+    d = Daemon(name=name, args=args)
     images = os.path.join(d.tmp, "images")
     os.makedirs(images)
     os.symlink(image, os.path.join(images, "cimid-test.qcow2"))

@@ -434,7 +434,8 @@ def job_stop_queued_actions():
     gate = GatedServer(bytes(range(256)) * 4096)
     storage = tempfile.mkdtemp(prefix="cimitest-jobstop-storage-")
     cimitest._tmpdirs.append(storage)
-    with Daemon(name="jobstop-actions", args=["--workers", "1", "--storage-dir", storage]) as d:
+    with Daemon(name="jobstop-actions", args=["--workers", "1", "--storage-dir", storage,
+                                              "--download-allow", "127.0.0.1/32"]) as d:
         try:
             c = Client(d, "alice")
             m1 = create_machine(c, "qa-stop", "STARTED")

@@ -12,13 +12,32 @@ from cimitest import (BOTH, CAPABILITY, NS, Client, Daemon, action_doc, assert_e
                       assert_unchanged, check, coll_items, create_machine, do_action, eq, ids,
                       isin, ne, notin, op, rels, shared, store_snapshot, test)
 
+import os
+import tempfile
 from xml.sax.saxutils import quoteattr
+
+import cimitest
 
 GIB = 1048576  # KB
 
 
+_images = None
+
+
 def daemon():
-    return shared("volumes")
+    """The module's cimid, with an images directory holding data.disk and
+    x.disk (not *.qcow2/*.img/*.raw: not registered as MachineImages) for
+    VolumeImages registered from a file."""
+    global _images
+    if _images is None:
+        _images = tempfile.mkdtemp(prefix="cimitest-volumes-images-")
+        cimitest._tmpdirs.append(_images)
+        for name in ("data.disk", "x.disk"):
+            with open(os.path.join(_images, name), "wb") as f:
+                f.write(b"\0" * 4096)
+    d = shared("volumes", args=["--images-dir", _images])
+    d.images = _images
+    return d
 
 
 def client(fmt="json", user="alice"):
@@ -421,7 +440,7 @@ def snapshot_into_image(fmt):
 def images_registered_and_by_value():
     c = client()
     r = c.post(c.add_href("volumeImages"), {"resourceURI": NS + "/VolumeImage", "name": "ext",
-                                            "imageLocation": "file:///srv/data.qcow2",
+                                            "imageLocation": "file://" + c.d.images + "/data.disk",
                                             "bootable": True})
     eq(r.status, 201, "register a VolumeImage from a location")
     img = c.read(r.header("Location"))
@@ -430,7 +449,7 @@ def images_registered_and_by_value():
                                       "volumeImage": {"href": img["id"]}})
     eq(v.get("bootable"), True, "bootable from the image")
     w = create_volume(c, "from-value", {"volumeConfig": {"capacity": GIB},
-                                        "volumeImage": {"imageLocation": "file:///srv/x.img"}})
+                                        "volumeImage": {"imageLocation": c.d.images + "/x.disk"}})
     eq(w.get("state"), "AVAILABLE", "image by value")
     assert_error(c.post(c.add_href("volumeImages"), {"resourceURI": NS + "/VolumeImage",
                                                      "name": "no-location"}), 400, "imageLocation")

@@ -888,7 +888,7 @@ static void test_xml_errors(void)
                  "<MachineCreate xmlns=\"http://schemas.dmtf.org/cimi/2\"/>", &t_machine_create,
                  "namespace", NULL);
     expect_error(&codec_xml, "bad integer", "<Machine><cpu>two</cpu></Machine>", &t_machine,
-                 "'cpu' must be an integer, got 'two'", "cpu");
+                 "'cpu' must be an integer from 1 to 256 vCPUs, got 'two'", "cpu");
     expect_error(&codec_xml, "integer overflow",
                  "<Machine><memory>99999999999999999999999</memory></Machine>", &t_machine,
                  "integer", "memory");
