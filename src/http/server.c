@@ -580,6 +580,7 @@ static enum MHD_Result first_call(struct MHD_Connection *conn, const char *url,
     has_body = body_bytes != 0;
     if (p->refused != 0) {
         err_set(&err, p->refused, NULL, "%s", p->refused_why);
+        p->close = true;                  /* as libmicrohttpd's own 414 does */
         return refuse(conn, url, method, p, &err, has_body);
     }
     if (!negotiated)

@@ -5,13 +5,16 @@
  * Much of what is logged comes from clients (request paths, user names,
  * headers) or from libraries quoting them.  So every message is escaped here,
  * in one place no caller can bypass: control characters (CR, LF, ESC ...),
- * DEL and bytes that are not part of valid UTF-8 are written as \xNN, so a
- * line can neither be split in two, nor carry terminal escapes, nor forge
- * the start of another line.
+ * DEL, the C1 controls (U+0080-U+009F, NEL and CSI among them), the Unicode
+ * line and paragraph separators, the bidirectional controls, and bytes that
+ * are not part of valid UTF-8 are written as \xNN (each byte), so a line can
+ * neither be split in two, nor carry terminal escapes, nor be shown
+ * reordered, nor forge the start of another line.
  */
 #include "util/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -85,6 +88,26 @@ static size_t utf8_sequence(const unsigned char *s, size_t n)
     return len;
 }
 
+/* The code point of the valid sequence of len bytes at s. */
+static unsigned long code_point(const unsigned char *s, size_t len)
+{
+    static const unsigned char lead_bits[] = {0, 0x7f, 0x1f, 0x0f, 0x07};
+    unsigned long cp = s[0] & lead_bits[len];
+
+    for (size_t i = 1; i < len; i++)
+        cp = (cp << 6) | (s[i] & 0x3f);
+    return cp;
+}
+
+/* A character that moves or hides text when shown: a control (C0, DEL,
+ * C1), a line or paragraph separator, a bidirectional control. */
+static bool unsafe_character(unsigned long cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+           cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+           (cp >= 0x2066 && cp <= 0x2069);
+}
+
 /* Copy text into out (room for cap bytes), escaping what log.c's comment
  * says; returns the bytes written.  Stops before a character that does not
  * fit whole. */
@@ -96,14 +119,16 @@ static size_t escape_text(const char *text, size_t len, char *out, size_t cap)
 
     while (i < len) {
         size_t seq = utf8_sequence(s + i, len - i);
-        if (seq == 0 || s[i] < 0x20 || s[i] == 0x7f) {
-            if (n + 4 > cap)
+        if (seq == 0 || unsafe_character(code_point(s + i, seq))) {
+            size_t bytes = seq == 0 ? 1 : seq;
+            if (n + 4 * bytes > cap)
                 break;
-            out[n++] = '\\';
-            out[n++] = 'x';
-            out[n++] = hex[s[i] >> 4];
-            out[n++] = hex[s[i] & 15];
-            i++;
+            for (size_t b = 0; b < bytes; b++, i++) {
+                out[n++] = '\\';
+                out[n++] = 'x';
+                out[n++] = hex[s[i] >> 4];
+                out[n++] = hex[s[i] & 15];
+            }
             continue;
         }
         if (n + seq > cap)

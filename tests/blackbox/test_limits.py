@@ -516,14 +516,18 @@ def injections():
     for name, enc in (("%0a", b"%0a"), ("%0d", b"%0d"), ("%0d%0a", b"%0d%0a"),
                       ("%0A%0D", b"%0A%0D"), ("%1b", b"%1b[2J%1b[31m"), ("%00", b"%00"),
                       ("%7f", b"%7f"), ("%ff", b"%ff%fe"), ("%c0%8a", b"%c0%8a"),
-                      ("%ed%a0%80", b"%ed%a0%80"), ("%08", b"%08%08%08%08")):
+                      ("%ed%a0%80", b"%ed%a0%80"), ("%08", b"%08%08%08%08"),
+                      ("%c2%85", b"%c2%85"), ("%c2%9b", b"%c2%9b31m"), ("%e2%80%a8", b"%e2%80%a8"),
+                      ("%e2%80%ae", b"%e2%80%ae")):
         yield name, enc + forged
 
 
 def log_is_clean(d, before):
     raw = d.log_text_bytes()[before:]
     for line in raw.split(b"\n")[:-1]:
-        for byte, what in ((b"\r", "CR"), (b"\x1b", "ESC"), (b"\x00", "NUL"), (b"\x7f", "DEL")):
+        for byte, what in ((b"\r", "CR"), (b"\x1b", "ESC"), (b"\x00", "NUL"), (b"\x7f", "DEL"),
+                           (b"\xc2\x85", "NEL"), (b"\xc2\x9b", "CSI"), (b"\xe2\x80\xa8", "U+2028"),
+                           (b"\xe2\x80\xae", "RLO")):
             check(byte not in line, f"a raw {what} in a log line: {line[:160]!r}")
         try:
             line.decode("utf-8")
@@ -535,9 +539,10 @@ def log_is_clean(d, before):
 
 @test
 def log_injection_escaped():
-    """Control characters and invalid UTF-8 from a request (path, query, user
-    name, headers; percent-encoded or raw) reach the log escaped: every line
-    starts with the daemon's own timestamp and level, none is forged."""
+    """Control characters (C0, DEL, C1), Unicode line separators, bidi
+    overrides and invalid UTF-8 from a request (path, query, user name,
+    headers; percent-encoded or raw) reach the log escaped: every line starts
+    with the daemon's own timestamp and level, none is forged."""
     d = Daemon(name="limits-loginject", args=["--login-delay", "0", "--anonymous-rate-limit", "0"])
     d.start()
     try:

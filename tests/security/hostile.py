@@ -602,10 +602,14 @@ def probe_framing(rng, p):
                 continue
             if status not in ok:
                 p.defect(f"{what}: answered {status}, expected one of {sorted(ok)}")
-            answers = len(re.findall(rb"(?m)^HTTP/1\.[01] \d{3}", out))
-            if must_close and (answers > 1 or not closed):
+            # The follow-up has no credentials: answered, it gets a 401 (no
+            # doubtful request here expects one).  Status lines are not
+            # counted: libmicrohttpd 0.9.75 sends the header block of its own
+            # 400 for a malformed Content-Length twice, for one answer.
+            followed = re.search(rb"(?m)^HTTP/1\.[01] 401 ", out) is not None
+            if must_close and (followed or not closed):
                 p.defect(f"{what}: the connection stayed open after a doubtful request "
-                         f"({answers} answers, closed={closed})")
+                         f"(follow-up answered={followed}, closed={closed})")
 
 
 # ---------------------------------------------------------------- logs

@@ -1,7 +1,8 @@
 /*
  * test_log.c - unit tests of the log line escaping (src/util/log.c): control
- * characters, DEL and invalid UTF-8 become \xNN, valid UTF-8 stays, one line
- * per message whatever it holds, long messages are cut whole.
+ * characters (C0, DEL, C1), Unicode line separators, bidirectional controls
+ * and invalid UTF-8 become \xNN, other valid UTF-8 stays, one line per
+ * message whatever it holds, long messages are cut whole.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,14 @@ int main(void)
     CHECK(strcmp(logged("\xe2\x82"), "\\xe2\\x82\n") == 0, "log: a cut sequence escaped");
     CHECK(strcmp(logged("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80\n") == 0,
           "log: past U+10FFFF escaped");
+    CHECK(strcmp(logged("a\xc2\x85" "b\xc2\x9b" "c"), "a\\xc2\\x85b\\xc2\\x9bc\n") == 0,
+          "log: C1 controls (NEL, CSI) escaped");
+    CHECK(strcmp(logged("\xe2\x80\xa8\xe2\x80\xa9"), "\\xe2\\x80\\xa8\\xe2\\x80\\xa9\n") == 0,
+          "log: line and paragraph separators escaped");
+    CHECK(strcmp(logged("\xe2\x80\xae" "abc"), "\\xe2\\x80\\xaeabc\n") == 0,
+          "log: a right-to-left override escaped");
+    CHECK(strcmp(logged("\xc2\xa0\xe2\x80\x94"), "\xc2\xa0\xe2\x80\x94\n") == 0,
+          "log: other non-ASCII characters kept (NBSP, em dash)");
     memset(long_arg, '\n', sizeof(long_arg) - 1);
     long_arg[sizeof(long_arg) - 1] = '\0';
     {
