@@ -14,7 +14,7 @@ const char *framing_check_target(const char *uri)
     const char *why = NULL;
 
     if (strlen(uri) > TARGET_MAX)
-        why = "the request target is longer than 16384 bytes";
+        why = "the request target is longer than 32768 bytes";
     if (query == NULL)
         return why;
     for (const char *c = query + 1; *c != '\0'; c++)

@@ -24,7 +24,7 @@
 #include "util/error.h"
 
 /* The request target's limits (414 beyond). */
-#define TARGET_MAX 16384
+#define TARGET_MAX 32768
 #define QUERY_ARGS_MAX 256
 
 /* Check the raw request target (from MHD_OPTION_URI_LOG_CALLBACK, before
