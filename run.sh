@@ -70,7 +70,7 @@ if [ "$qemu" = 1 ]; then
 MSG
 fi
 cat <<MSG
-  Stop with Ctrl-C.  Add users with: build/cimid user add NAME --database var/cimid.db
+  Stop with Ctrl-C.  Add users (also while it runs): build/cimid user add NAME --database var/cimid.db
 
 MSG
 exec build/cimid serve --database var/cimid.db --port "$port" "${hypervisor[@]}" "$@"

@@ -346,7 +346,7 @@ def create_machine(client, base, name, initial_state="STOPPED", image=None, wait
     """POST a MachineCreate (and wait for its Job): returns the Machine URI."""
     r = client.post(base + "machines", machine_create_body(name, base, initial_state, image=image,
                                                            memory_kib=memory_kib))
-    if r.status != 201:
+    if r.status not in (201, 202):  # 202 while the Job runs
         raise OpFailed(f"create {name}: {r.status} {r.body[:300]!r}")
     if wait:
         state = wait_job(client, r.header("CIMI-Job-URI"), **kw)

@@ -23,6 +23,8 @@ void config_defaults(struct config *cfg)
     snprintf(cfg->connect, sizeof(cfg->connect), "test:///default");
     cfg->log_level = LOG_INFO;
     cfg->workers = 4;
+    cfg->transfer_workers = 2;
+    cfg->tenant_worker_share = 75;
     cfg->http_threads = 4;
     cfg->job_retention_minutes = 1440;
     cfg->max_body = 1048576;
@@ -79,6 +81,8 @@ struct int_setting {
 static const struct int_setting int_settings[] = {
     {"port", offsetof(struct config, port), 0, 0, 65535},
     {"workers", offsetof(struct config, workers), 0, 1, 256},
+    {"transfer-workers", offsetof(struct config, transfer_workers), 0, 0, 64},
+    {"tenant-worker-share", offsetof(struct config, tenant_worker_share), 0, 1, 100},
     {"http-threads", offsetof(struct config, http_threads), 0, 1, 256},
     {"job-retention", offsetof(struct config, job_retention_minutes), 1, 1, 5256000},
     {"max-body", offsetof(struct config, max_body), 1, 1024, 1073741824},

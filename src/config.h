@@ -17,6 +17,8 @@ struct config {
     char connect[1024];           /* hypervisor URI */
     int log_level;                /* enum log_level */
     int workers;                  /* job worker threads */
+    int transfer_workers;         /* job worker threads for long transfers (downloads) */
+    int tenant_worker_share;      /* percent of each kind of worker one tenant may hold */
     int http_threads;             /* HTTP worker threads */
     long job_retention_minutes;   /* finished Jobs are deleted after this long */
     long max_body;                /* request body limit in bytes */

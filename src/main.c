@@ -57,6 +57,11 @@ static const char usage_text[] =
     "                               also qemu:///embed?root=DIR, qemu:///system)\n"
     "  -v, --log-level LEVEL        error, warn, info or debug (default info)\n"
     "      --workers N              job worker threads (default 4)\n"
+    "      --transfer-workers N     job worker threads for downloads (default 2;\n"
+    "                               0: the job workers run them too)\n"
+    "      --tenant-worker-share PERCENT\n"
+    "                               most of each kind of job worker one tenant\n"
+    "                               holds at once (default 75, at least one)\n"
     "      --http-threads N         HTTP worker threads (default 4)\n"
     "      --job-retention MINUTES  keep finished Jobs this long (default 1440)\n"
     "      --max-body BYTES         request body limit (default 1048576)\n"
@@ -123,6 +128,8 @@ static const struct option long_options[] = {
     {"connect", required_argument, NULL, 'C'},
     {"log-level", required_argument, NULL, 'v'},
     {"workers", required_argument, NULL, 0},
+    {"transfer-workers", required_argument, NULL, 0},
+    {"tenant-worker-share", required_argument, NULL, 0},
     {"http-threads", required_argument, NULL, 0},
     {"job-retention", required_argument, NULL, 0},
     {"max-body", required_argument, NULL, 0},
@@ -389,7 +396,9 @@ static int start_services(const struct config *cfg, struct store *st)
         log_error("host: cannot start the monitor thread");
         return -1;
     }
-    if (jobs_start(cfg->workers, resource_job_kinds, cfg->job_retention_minutes) != 0) {
+    if (jobs_start(&(struct jobs_config){cfg->workers, cfg->transfer_workers,
+                                         cfg->tenant_worker_share, cfg->job_retention_minutes},
+                   resource_job_kinds) != 0) {
         log_error("job: cannot start the workers");
         return -1;
     }

@@ -10,6 +10,12 @@
 # @crash, @soak, @security or @fuzz.  Their lengths: CIMI_CRASH_ITERATIONS (default 12),
 # CIMI_SOAK_SECONDS (default 60), CIMI_FUZZ_SECONDS (per fuzzer, default 60);
 # 0 skips the suite.
+#
+# Every output is kept in a log directory, $builddir/test-logs/<UTC time>
+# (the last 20 runs are kept; its path is printed first and last).  At the
+# end come the lines "Skipped tests:" and "Failed tests:", each followed by
+# every skip or FAIL line of the unit tests, the black-box tests and the
+# suites (a skip line says why), before the result line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,19 +24,35 @@ filter=${2:-}
 xsd=${CIMI_XSD:-tests/fixtures/dsp8009-1.0.2-offline.xsd}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-log=$(mktemp -d)
-trap 'rm -rf "$log"' EXIT
+logs_root="$builddir/test-logs"
+log="$logs_root/$(date -u +%Y%m%dT%H%M%SZ)-$$"
+if [ ! -d "$builddir" ] || ! mkdir -p "$log" 2>/dev/null; then
+  logs_root=${TMPDIR:-/tmp}/cimid-test-logs
+  log="$logs_root/$(date -u +%Y%m%dT%H%M%SZ)-$$"
+  mkdir -p "$log" || exit 1
+fi
+log=$(cd "$log" && pwd)
+# Keep the 20 newest runs.
+ls -1d "$logs_root"/*/ 2>/dev/null | sort | head -n -20 | xargs -r rm -rf
+echo "== logs: $log"
+failures="$log/failures"   # every FAIL line, prefixed with where it came from
+: > "$failures"
 
 passed=0
 failed=0
 skipped=0
+fail() {  # a failure found by this script itself: shown now and in the summary
+  echo "$1"
+  echo "$1" >> "$failures"
+  failed=$((failed + 1))
+}
 count() {  # add up the "N passed, N failed" line of one suite's output
   local line
   line=$(grep -E '^[0-9]+ (fuzzers )?passed, [0-9]+ failed' "$1" | tail -n 1 |
          sed 's/ fuzzers passed/ passed/')
+  grep -E '^FAIL' "$1" | sed "s|^|[$2] |" >> "$failures"
   if [ -z "$line" ]; then
-    echo "FAIL - $2: no result line (crashed?)"
-    failed=$((failed + 1))
+    fail "FAIL - $2: no result line (crashed?); log: $1"
     return
   fi
   passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
@@ -68,17 +90,39 @@ reliability() {
   return 0
 }
 
+# The summary: where the logs are, every skipped and failed test with its
+# reason, and the result line.
+summary() {
+  local skips
+  skips=$(cd "$log" && grep -HE '^skip - ' -- * 2>/dev/null | sed 's/^\([^:]*\):/[\1] /')
+  echo
+  echo "== logs: $log"
+  if [ -n "$skips" ]; then
+    echo "Skipped tests:"
+    echo "$skips" | sed 's/^/  /'
+  fi
+  if [ -s "$failures" ]; then
+    echo "Failed tests:"
+    sed 's/^/  /' "$failures"
+  fi
+  if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+  else
+    echo "$passed passed, $failed failed"
+  fi
+  [ "$failed" -eq 0 ]
+}
+
 case "$filter" in
   @crash|@soak|@security|@fuzz)
     reliability "$filter"
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
+    summary
     exit
     ;;
 esac
 
 if [ -z "$filter" ]; then
-  for t in filter codec driver states outside request limits store page index progress destination input; do
+  for t in filter codec driver states outside request limits store page index progress destination input queue steps; do
     echo "== unit: $t"
     "$builddir/test_$t" "$xsd" > "$log/$t" 2>&1
     rc=$?
@@ -86,8 +130,7 @@ if [ -z "$filter" ]; then
     tail -n 1 "$log/$t"
     count "$log/$t" "unit $t"
     if [ $rc -ne 0 ] && ! grep -qE '^[0-9]+ passed, [1-9]' "$log/$t"; then
-      echo "FAIL - unit $t exited with $rc"
-      failed=$((failed + 1))
+      fail "FAIL - unit $t exited with $rc; log: $log/$t"
     fi
   done
 fi
@@ -99,9 +142,4 @@ count "$log/blackbox" "black-box"
 
 [ -z "$filter" ] && reliability all
 
-if [ "$skipped" -gt 0 ]; then
-  echo "$passed passed, $failed failed, $skipped skipped"
-else
-  echo "$passed passed, $failed failed"
-fi
-[ "$failed" -eq 0 ]
+summary

@@ -413,23 +413,44 @@ static void encode_collection_body(struct xml_out *o, const char *prefix, const 
     encode_operations(o, prefix, json_object_get(doc, "operations"));
 }
 
-/* A sub-collection: <name href="..."/>, or expanded with id, count, items. */
-static void encode_collection_ref(struct xml_out *o, const char *prefix, const char *name,
-                                  const json_t *v, const struct cimi_type *item_type, int depth)
+/* An expanded sub-collection written as its items' references (A_XML_ITEM_REFS):
+ * one <name> per item, the item's first reference attribute. */
+static void encode_item_refs(struct xml_out *o, const char *prefix, const char *name,
+                             const json_t *v, const struct cimi_type *item_type, int depth)
 {
+    const struct cimi_attr *ref = NULL, *a;
+    const json_t *items = json_object_get(v, item_type->json_items);
+
+    for (size_t i = 0; ref == NULL && (a = model_attr_at(item_type, i)) != NULL; i++)
+        if (a->kind == K_REF)
+            ref = a;
+    for (size_t i = 0; ref != NULL && i < json_array_size(items); i++)
+        encode_ref(o, prefix, name, json_object_get(json_array_get(items, i), ref->name),
+                   ref->target, depth);
+}
+
+/* A sub-collection: <name href="..."/>, or expanded with id, count, items. */
+static void encode_collection_ref(struct xml_out *o, const char *prefix, const struct cimi_attr *a,
+                                  const json_t *v, int depth)
+{
+    const char *name = element_name(a);
+    const struct cimi_type *item_type = a->target;
     bool expanded;
 
     if (!json_is_object(v))
         return;
+    expanded = item_type != NULL && item_type->name != NULL &&
+               (json_object_get(v, "id") != NULL || json_object_get(v, "count") != NULL ||
+                (item_type->json_items != NULL &&
+                 json_object_get(v, item_type->json_items) != NULL));
+    if (expanded && (a->flags & A_XML_ITEM_REFS) && item_type->json_items != NULL) {
+        encode_item_refs(o, prefix, name, v, item_type, depth);
+        return;
+    }
     start_element(o, prefix, name);
     put_attribute(o, "href", json_object_get(v, "href"));
-    if (item_type != NULL && item_type->name != NULL) {
-        expanded = json_object_get(v, "id") != NULL || json_object_get(v, "count") != NULL ||
-                   (item_type->json_items != NULL &&
-                    json_object_get(v, item_type->json_items) != NULL);
-        if (expanded)
-            encode_collection_body(o, prefix, v, item_type, depth + 1);
-    }
+    if (expanded)
+        encode_collection_body(o, prefix, v, item_type, depth + 1);
     end_element(o);
 }
 
@@ -473,7 +494,7 @@ static void encode_attr(struct xml_out *o, const char *prefix, const json_t *obj
         encode_ref(o, prefix, name, v, a->target, depth);
         return;
     case K_COLLECTION:
-        encode_collection_ref(o, prefix, name, v, a->target, depth);
+        encode_collection_ref(o, prefix, a, v, depth);
         return;
     case K_ARRAY:
         encode_array(o, prefix, name, v, a->target, depth);

@@ -477,9 +477,10 @@ const struct cimi_type t_address_create = {
 
 /* The 1.0.2 schema writes a group's networks as <network href/>*; cimid
  * serves them as the 1.1 ForwardingGroupNetwork sub-collection, whose
- * reference is that one element. */
+ * reference is that one element, and expanded its members' networks. */
 static const struct cimi_attr forwarding_group_attrs[] = {
-    {"networks", "network", K_COLLECTION, A_READONLY, &t_forwarding_group_network},
+    {"networks", "network", K_COLLECTION, A_READONLY | A_XML_ITEM_REFS,
+     &t_forwarding_group_network},
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_forwarding_group = {

@@ -51,6 +51,8 @@ enum cimi_kind {
 #define A_UNSUPPORTED 0x20u  /* in the schema, but cimid does not support it yet: giving it is a 400 */
 #define A_EXTENSION   0x40u  /* cimid's own attribute: in XML an element in the CIMID_NS namespace
                                 after operation* (the schema's ##other), described in ResourceMetadata */
+#define A_XML_ITEM_REFS 0x80u /* a sub-collection the 1.0.2 schema writes as its items' references:
+                                 expanded, one element per item (the item's reference) */
 
 struct cimi_type;
 

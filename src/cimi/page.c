@@ -16,6 +16,10 @@ void page_init(struct page *p, page_compare_fn compare, void *ctx,
     p->drop_ctx = drop_ctx;
     p->first = first > 0 ? first : 1;
     p->last = last > 0 ? last : LONG_MAX;
+    if (last < 0) {  /* $last below 1: nothing (first > last keeps nothing) */
+        p->first = 2;
+        p->last = 1;
+    }
     p->matched = 0;
     p->items = NULL;
     p->count = p->cap = 0;

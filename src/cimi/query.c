@@ -46,6 +46,9 @@ static int merge_list(char **list, const char *key, const char *value, struct ci
     return 0;
 }
 
+/* A 1-based position: a whole number; out of range is clipped, never an
+ * error (DSP0263 4.1.6.2): $first below 1 is 1, $last below 1 keeps nothing
+ * (-1), beyond a long is the end. */
 static int parse_position(const char *key, const char *value, long *out, struct cimi_error *err)
 {
     char *end;
@@ -53,9 +56,10 @@ static int parse_position(const char *key, const char *value, long *out, struct 
 
     errno = 0;
     v = strtol(value, &end, 10);
-    if (errno != 0 || end == value || *end != '\0' || v < 1)
-        return err_set(err, 400, key, "%s must be a whole number of at least 1, not '%.50s'", key,
-                       value);
+    if (end == value || *end != '\0' || (errno != 0 && errno != ERANGE))
+        return err_set(err, 400, key, "%s must be a whole number, not '%.50s'", key, value);
+    if (v < 1)
+        v = strcmp(key, "$last") == 0 ? -1 : 1;
     *out = v;
     return 0;
 }
@@ -240,7 +244,7 @@ static void apply_range(const struct cimi_query *q, json_t *items)
 {
     long n = (long)json_array_size(items);
     long first = q->first > 0 ? q->first : 1;
-    long last = q->last > 0 ? q->last : n;
+    long last = q->last > 0 ? q->last : q->last < 0 ? 0 : n;
 
     if (last > n)
         last = n;

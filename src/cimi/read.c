@@ -585,22 +585,15 @@ static bool selects_collection_attrs(const char *select)
 }
 
 /* May the principal add to this collection?  Consumers create items of
- * their types; in a sub-collection only when they may change the parent. */
+ * their types; in a sub-collection only when its POST would pass the same
+ * check (resources/allow.c). */
 static bool offers_add(struct cimi_request *req, const struct cimi_type *t, const char *parent)
 {
-    struct store_row row;
     struct cimi_error err;
-    bool writable;
 
     if (resource_ops_of(t)->provider_only || resource_ops_of(t)->provider_creates)
         return false;
-    if (parent[0] == '\0')
-        return true;
-    if (resource_load(req, parent, NULL, &row, &err) != 0)
-        return false;
-    writable = render_writable(req, &row);
-    store_row_clear(&row);
-    return writable;
+    return parent[0] == '\0' || resource_add_check(req, t, parent, &err) == 0;
 }
 
 static int build_collection(struct cimi_request *req, const struct cimi_type *t, const char *parent,
@@ -645,8 +638,15 @@ static int build_collection(struct cimi_request *req, const struct cimi_type *t,
     if (offers_add(req, t, parent))
         json_object_set_new(doc, "operations",
                             json_pack("[{s:s, s:s}]", "rel", "add", "href", uri));
-    if (q->has_select && selects_collection_attrs(q->select))
+    if (q->has_select && selects_collection_attrs(q->select)) {
+        /* A collection always says which it is and how many it has (the
+         * schema requires id and count, whatever $select names). */
+        json_t *id = json_incref(json_object_get(doc, "id"));
+        json_t *n = json_incref(json_object_get(doc, "count"));
         query_select(doc, q->select);
+        json_object_set_new(doc, "id", id);
+        json_object_set_new(doc, "count", n);
+    }
     *out = doc;
     return 0;
 }

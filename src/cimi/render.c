@@ -128,6 +128,15 @@ static void add_operation(json_t *ops, const char *rel, size_t rel_len, const ch
     json_array_append_new(ops, op);
 }
 
+/* Is op offered: would its request pass (resources/allow.c)? */
+static bool offered(struct cimi_request *req, const struct cimi_type *t,
+                    const struct store_row *row, const char *op)
+{
+    struct cimi_error ignored;
+
+    return resource_op_check(req, t, row, op, &ignored) == 0;
+}
+
 static void add_action_operations(struct cimi_request *req, const struct cimi_type *t,
                                   const struct store_row *row, const char *self, size_t self_len,
                                   json_t *ops)
@@ -142,7 +151,7 @@ static void add_action_operations(struct cimi_request *req, const struct cimi_ty
         char rel[256], href[768], self_slash[768];
         size_t rel_len, href_len;
 
-        if (ro->allowed && !ro->allowed(row, name))
+        if (!offered(req, t, row, name))
             continue;
         rel_len = join(action_ns, sizeof(action_ns) - 1, name, rel, sizeof(rel));
         if (special) {
@@ -159,20 +168,15 @@ static void add_action_operations(struct cimi_request *req, const struct cimi_ty
 static json_t *row_operations(struct cimi_request *req, const struct cimi_type *t,
                               const struct store_row *row, const char *self, size_t self_len)
 {
-    const struct resource_ops *ro = resource_ops_of(t);
     json_t *ops = json_array();
-    bool writable = render_writable(req, row);
 
     if (ops == NULL)
         return NULL;
-    if (ro && !ro->provider_only && writable) {
-        if (!ro->allowed || ro->allowed(row, "edit"))
-            add_operation(ops, "edit", 4, self, self_len);
-        if (!ro->allowed || ro->allowed(row, "delete"))
-            add_operation(ops, "delete", 6, self, self_len);
-    }
-    if (ro && (writable || t == &t_job))
-        add_action_operations(req, t, row, self, self_len, ops);
+    if (offered(req, t, row, "edit"))
+        add_operation(ops, "edit", 4, self, self_len);
+    if (offered(req, t, row, "delete"))
+        add_operation(ops, "delete", 6, self, self_len);
+    add_action_operations(req, t, row, self, self_len, ops);
     return ops;
 }
 
@@ -193,6 +197,8 @@ static json_t *render_document(struct cimi_request *req, const struct cimi_type 
         json_decref(doc);
         return NULL;
     }
+    /* Before the URIs become absolute: the checks read the stored paths. */
+    ops = row_operations(req, t, row, self, self_len);
     render_absolutize(stored, req->base_uri);
     /* "id" first, like the schema's order. */
     json_object_set_new_nocheck(doc, "id", json_stringn_nocheck(self, self_len));
@@ -214,7 +220,6 @@ static json_t *render_document(struct cimi_request *req, const struct cimi_type 
             json_object_set_new_nocheck(ref, "href", json_stringn_nocheck(href, n));
         json_object_set_new(doc, a->name, ref);
     }
-    ops = row_operations(req, t, row, self, self_len);
     if (json_array_size(ops) > 0)
         json_object_set_new_nocheck(doc, "operations", ops);
     else

@@ -26,7 +26,7 @@ struct cimi_query {
     bool has_expand;
     char *expand;         /* merged comma list; "*" when given empty */
     long first;           /* 0 = absent */
-    long last;            /* 0 = absent */
+    long last;            /* 0 = absent, -1 = before the first (nothing) */
     char *orderby;        /* merged comma list; NULL = absent */
 };
 
@@ -58,6 +58,7 @@ struct cimi_response {
     char job_uri[768];            /* CIMI-Job-URI header or "" */
     char etag[64];                /* ETag header or "" */
     int retry_after;              /* Retry-After header in seconds, 0 = none */
+    char allow[48];               /* Allow header of a 405: the methods the target answers */
 };
 
 /* Handle one request: route it, run it, fill resp (errors included). */

@@ -188,6 +188,25 @@ static void method_not_allowed(struct cimi_response *resp, const char *method, c
     cimi_error_response(resp, &err, NULL);
 }
 
+/* The methods tg answers, for the Allow header of a 405 (RFC 9110 15.5.6):
+ * never the refused one. */
+static void allowed_methods(const struct target *tg, char *out, size_t len)
+{
+    const struct resource_ops *ro = resource_ops_of(tg->type);
+    bool changes = !ro->provider_only;
+
+    if (tg->collection)
+        snprintf(out, len, "GET, HEAD%s", changes && !ro->provider_creates ? ", POST" : "");
+    else if (tg->action[0])
+        snprintf(out, len, "POST");
+    else if (tg->type == &t_resource_metadata)
+        snprintf(out, len, "GET, HEAD");
+    else
+        snprintf(out, len, "GET, HEAD%s%s%s", changes ? ", PUT" : "",
+                 changes || ro->consumer_deletes ? ", DELETE" : "",
+                 ro->actions && tg->parent[0] == '\0' ? ", POST" : "");
+}
+
 void cimi_handle(struct cimi_request *req, struct cimi_response *resp)
 {
     struct cimi_error err;
@@ -210,6 +229,7 @@ void cimi_handle(struct cimi_request *req, struct cimi_response *resp)
             cep_update(req, resp);
         else
             method_not_allowed(resp, m, req->path);
+        snprintf(resp->allow, sizeof(resp->allow), "GET, HEAD, PUT");
         return;
     }
     if (route_resolve(req->path, &tg, &err) != 0 ||
@@ -231,4 +251,6 @@ void cimi_handle(struct cimi_request *req, struct cimi_response *resp)
         delete_item(req, &tg, resp);
     else
         method_not_allowed(resp, m, req->path);
+    if (resp->status == 405)
+        allowed_methods(&tg, resp->allow, sizeof(resp->allow));
 }

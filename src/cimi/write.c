@@ -8,8 +8,9 @@
  * commit a Job with work left is queued for the workers.  A delete or an
  * update that left work to a Job waits a little for it, so that a quick Job
  * answers 200 with its outcome (202 when it takes longer).  A create or an
- * action whose Job a free worker took at once waits a few milliseconds too
- * (still 201/202): a quick Job is then done when the client first polls it.
+ * action whose Job a free worker took at once waits a few milliseconds too:
+ * a quick Job is then done when the client first polls it, and a create
+ * whose Job is done answers 201 (202 while its Job is not: DSP0263 4.2.1.6).
  *
  * Sub-collections (machines/{id}/volumes) are written like top-level
  * collections when their type's resource_ops allow it: the principal must
@@ -200,45 +201,32 @@ static int load_for_change(struct mutation *m, const struct target *tg, const ch
     const struct cimi_type *t = tg->type;
     const struct resource_ops *ro = resource_ops_of(t);
     struct cimi_request *req = m->req;
-    bool is_action = strcmp(op, "edit") != 0 && strcmp(op, "delete") != 0;
-    const char *state;
 
     if (resource_load(req, tg->item, t, &m->row, &m->err) != 0)
         return -1;
     m->loaded_version = m->row.version;
-    if (!is_action && ro->provider_only && !(t == &t_job && strcmp(op, "delete") == 0))
-        return err_set(&m->err, 405, NULL, "%s resources are managed by the provider", t->name);
-    if (!render_writable(req, &m->row))
-        return err_set(&m->err, 403, NULL, "%s '%s' cannot be changed by %s", t->name, tg->item,
-                       req->who.name);
-    if (!is_action && check_if_match(req, &m->row, &m->err) != 0)
+    /* If-Match guards every change, actions included (RFC 9110 13.1.1). */
+    if (check_if_match(req, &m->row, &m->err) != 0)
         return -1;
-    /* Decide on the state as it is now (it may have changed outside cimid). */
+    /* Decide on the state as it is now (it may have changed outside cimid),
+     * exactly as its operations were offered (resources/allow.c). */
     if (ro->refresh)
         ro->refresh(req, &m->row);
-    if (ro->allowed && !ro->allowed(&m->row, op)) {
-        state = json_string_value(json_object_get(m->row.doc, "state"));
-        if (state == NULL)
-            return err_set(&m->err, 409, is_action ? "action" : NULL,
-                           "'%s' is not allowed on %s '%s' now", op, t->name, tg->item);
-        return err_set(&m->err, 409, is_action ? "action" : NULL,
-                       "%s '%s' is %s; '%s' is not allowed now", t->name, tg->item, state, op);
-    }
-    return 0;
+    return resource_op_check(req, t, &m->row, op, &m->err);
 }
 
-/* A sub-collection's parent: visible (404 otherwise) and changeable by the principal. */
-static int check_parent(struct mutation *m, const char *parent)
-{
-    struct store_row row;
-    int rc = 0;
 
-    if (resource_load(m->req, parent, NULL, &row, &m->err) != 0)
-        return -1;
-    if (!render_writable(m->req, &row))
-        rc = err_set(&m->err, 403, NULL, "'%s' cannot be changed by %s", parent, m->req->who.name);
-    store_row_clear(&row);
-    return rc;
+/* The created resource as its finished Job left it (kept as created if it
+ * cannot be read now). */
+static void reload_created(struct mutation *m, const struct cimi_type *t)
+{
+    struct store_row now;
+    struct cimi_error ignored;
+
+    if (resource_load(m->req, m->row.id, t, &now, &ignored) != 0)
+        return;
+    store_row_clear(&m->row);
+    m->row = now;
 }
 
 void create_item(struct cimi_request *req, const struct target *tg, struct cimi_response *resp)
@@ -247,13 +235,16 @@ void create_item(struct cimi_request *req, const struct target *tg, struct cimi_
     const struct resource_ops *ro = resource_ops_of(t);
     const struct cimi_type *input_type = ro->create_input ? ro->create_input : t;
     struct mutation m;
+    int status = 201;
 
     mutation_init(&m, req, resp);
     if (ro->provider_only || ro->provider_creates) {
         err_set(&m.err, 405, NULL, "%s resources are created by the provider only", t->name);
         goto fail;
     }
-    if (tg->parent[0] && check_parent(&m, tg->parent) != 0)
+    /* A sub-collection's parent: visible, changeable, allowing it now
+     * (exactly when the collection offers add: resources/allow.c). */
+    if (tg->parent[0] && resource_add_check(req, t, tg->parent, &m.err) != 0)
         goto fail;
     m.input = decode_body(req, input_type, true, &m.err);
     if (m.input == NULL || validate_document(m.input, input_type, VALIDATE_CREATE, &m.err) != 0)
@@ -272,10 +263,16 @@ void create_item(struct cimi_request *req, const struct target *tg, struct cimi_
             ro->abort_create(req, &m.row);
         goto fail;
     }
-    mutation_wait_briefly(&m);
+    /* DSP0263 4.2.1.6: 201 only when the Job is complete (it had no work,
+     * or ended within the short wait: then the resource as it is now);
+     * else 202 with the partial resource (4.2.1.7). */
+    if (m.spec.op[0] && !mutation_wait_briefly(&m))
+        status = 202;
+    else if (m.spec.op[0])
+        reload_created(&m, t);
     render_uri(req, m.row.id, resp->location, sizeof(resp->location));
     snprintf(resp->etag, sizeof(resp->etag), "\"%lld\"", m.row.version);
-    handlers_set_doc(resp, 201, render_row(req, t, &m.row), t, false);
+    handlers_set_doc(resp, status, render_row(req, t, &m.row), t, false);
     log_info("cimi: %s created %s (job %s)", req->who.name, m.row.id, m.job_id);
     mutation_free(&m);
     return;

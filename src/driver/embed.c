@@ -2,9 +2,10 @@
  * embed.c - what qemu:///embed?root=DIR needs before libvirt opens it: no
  * libvirt daemon runs, so cimid writes DIR/etc/qemu.conf (stdio_handler
  * "file" instead of virtlogd; as root no privilege drop and no security
- * driver), and makes sure the system user and group "libvirt-qemu" exist,
- * which Debian's QEMU driver parses at start-up even when qemu.conf says
- * to run guests as root.
+ * driver; no private mount namespace per guest where none can be made, as
+ * in a chroot or some containers), and makes sure the system user and group
+ * "libvirt-qemu" exist, which Debian's QEMU driver parses at start-up even
+ * when qemu.conf says to run guests as root.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libxml/uri.h>
@@ -69,48 +73,110 @@ int make_dirs(char *path, struct cimi_error *err)
     }
 }
 
-/* Write the qemu.conf that embed mode needs without a libvirt daemon:
- * stdio_handler "file" (no virtlogd), and as root no privilege drop and no
- * security driver.  An existing file is left as it is. */
-static int write_qemu_conf(const char *path, struct cimi_error *err)
+/* The first line of a qemu.conf cimid wrote: such a file is cimid's and is
+ * rewritten at every start (a file without it is the admin's, kept as is). */
+#define QEMU_CONF_MARK "# written by cimid for qemu:///embed (rewritten at start; delete this line to keep your edits)\n"
+#define QEMU_CONF_OLD_MARK "# written by cimid for qemu:///embed\n"   /* before 2026-12 */
+
+/* Can libvirt give each guest a private mount namespace (qemu.conf
+ * `namespaces`, by default ["mount"]: a private /dev holding only the
+ * guest's devices)?  libvirt's child for QEMU unshares the mount namespace
+ * and makes "/" a slave mount; in a chroot ("/" is no mount point) or a
+ * container that forbids it, that fails ("Failed disable mount propagation
+ * out of the root filesystem") and no guest starts.  A child does the same
+ * two steps: only system calls between fork and _exit. */
+bool embed_mount_namespaces_work(void)
 {
-    const char *common = "# written by cimid for qemu:///embed\n"
-                         "stdio_handler = \"file\"\n";
+    int status;
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        if (unshare(CLONE_NEWNS) != 0)
+            _exit(1);
+        _exit(mount("", "/", "none", MS_SLAVE | MS_REC, NULL) == 0 ? 0 : 2);
+    }
+    if (pid < 0)
+        return false;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return false;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* The settings embed mode needs without a libvirt daemon, on f. */
+static void put_qemu_conf(FILE *f, bool as_root, bool namespaces)
+{
     /* remember_owner = 0: libvirt's DAC driver would otherwise record each
      * file's owner in xattrs and, restoring them, log from a child it forks
      * (a forked child of this multi-threaded process must not allocate:
      * under AddressSanitizer it deadlocked, holding cimid's listening socket
      * after cimid was killed).  Guests run as root: there is no owner to
      * restore. */
-    const char *as_root = "user = \"root\"\n"
-                          "group = \"root\"\n"
-                          "security_driver = \"none\"\n"
-                          "remember_owner = 0\n";
+    const char *root_settings = "user = \"root\"\n"
+                                "group = \"root\"\n"
+                                "security_driver = \"none\"\n"
+                                "remember_owner = 0\n";
+
+    fputs(QEMU_CONF_MARK, f);
+    fputs("stdio_handler = \"file\"\n", f);   /* no virtlogd */
+    if (as_root)
+        fputs(root_settings, f);
+    if (!namespaces)
+        fputs("# no private mount namespace (and /dev) per guest: none can be made here\n"
+              "namespaces = [ ]\n", f);
+}
+
+/* Is the file at path one cimid wrote (or missing)? */
+static bool qemu_conf_is_ours(const char *path)
+{
+    char first[sizeof(QEMU_CONF_MARK)];
+    FILE *f = fopen(path, "r");
+    bool ours;
+
+    if (f == NULL)
+        return errno == ENOENT;
+    ours = fgets(first, sizeof(first), f) != NULL &&
+           (strcmp(first, QEMU_CONF_MARK) == 0 || strcmp(first, QEMU_CONF_OLD_MARK) == 0);
+    fclose(f);
+    return ours;
+}
+
+/* Write the qemu.conf that embed mode needs (put_qemu_conf), unless the
+ * admin's own is there.  Written beside and renamed: libvirt never reads
+ * half a file. */
+static int write_qemu_conf(const char *path, struct cimi_error *err)
+{
+    char tmp[1100];
+    bool namespaces;
     FILE *f;
     int fd, failed;
 
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0 && errno == EEXIST)
+    if (!qemu_conf_is_ours(path))
         return 0;
+    namespaces = embed_mount_namespaces_work();
+    if (!namespaces)
+        log_warn("hypervisor: no mount namespace can be made here (a chroot or a container): "
+                 "guests share the host's /dev (qemu.conf namespaces = [ ])");
+    snprintf(tmp, sizeof(tmp), "%s.new", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return err_set(err, 500, NULL, "cannot create %s: %s", path, strerror(errno));
+        return err_set(err, 500, NULL, "cannot create %s: %s", tmp, strerror(errno));
     f = fdopen(fd, "w");
     if (f == NULL) {
         close(fd);
-        return err_set(err, 500, NULL, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return err_set(err, 500, NULL, "cannot write %s: %s", tmp, strerror(errno));
     }
-    fputs(common, f);
-    if (geteuid() == 0)
-        fputs(as_root, f);
+    put_qemu_conf(f, geteuid() == 0, namespaces);
     failed = ferror(f);
-    if (fclose(f) != 0 || failed) {
-        unlink(path);
+    if (fclose(f) != 0 || failed || rename(tmp, path) != 0) {
+        unlink(tmp);
         return err_set(err, 500, NULL, "cannot write %s", path);
     }
     return 0;
 }
 
-/* For qemu:///embed?root=DIR create DIR/etc/qemu.conf if missing. */
+/* For qemu:///embed?root=DIR write DIR/etc/qemu.conf (unless the admin's). */
 static int prepare_embed_root(const char *uri, struct cimi_error *err)
 {
     char *root = embed_root_of(uri);

@@ -248,6 +248,15 @@ static bool uri_is_remote(const char *uri)
     return memchr(uri, '+', (size_t)(sep - uri)) != NULL || (sep[3] != '/' && sep[3] != '\0');
 }
 
+/* Whether uri names a hypervisor on this machine (no host name: embedded,
+ * or a local daemon, also through "+unix"): its guests see cimid's files. */
+static bool uri_is_this_machine(const char *uri)
+{
+    const char *sep = strstr(uri, "://");
+
+    return sep != NULL && sep[3] == '/';
+}
+
 /* Decide which kind of hypervisor the connection reached, and prepare it. */
 static int classify_connection(struct hv *hv, const char *uri, const struct hv_options *options,
                                struct cimi_error *err)
@@ -275,6 +284,9 @@ static int classify_connection(struct hv *hv, const char *uri, const struct hv_o
         storage_allow_images_from(options ? options->images_dir : NULL);
         hv->domain_type = accel_choose(hv->conn, options ? options->accel : NULL,
                                        hv->storage_dir, options ? options->probe_dir : NULL);
+        hv->guest_uid = hv->guest_gid = -1;
+        if (uri_is_this_machine(uri))
+            reach_guest_account(hv->conn, hv->domain_type, &hv->guest_uid, &hv->guest_gid);
         hv->lock_memory = can_lock_memory(uri);
         if (!hv->lock_memory)
             log_warn("hypervisor: %s: guest memory cannot be locked here (cimid may not raise "
@@ -489,6 +501,27 @@ static int check_spec(const struct hv_machine_spec *spec, struct cimi_error *err
     return 0;
 }
 
+/* Can this host's guests reach the image a disk is made on (reach.c)? */
+int guest_reaches_image(struct hv *hv, const char *image_location, struct cimi_error *err)
+{
+    char image[1024];
+
+    if (hv->guest_uid <= 0 || image_location == NULL || image_location[0] == '\0')
+        return 0;
+    if (storage_image_file(image_location, image, sizeof(image), err) != 0)
+        return -1;
+    return reach_check_chain("image", image, hv->guest_uid, hv->guest_gid, err);
+}
+
+/* ... and the machine's disk in the storage directory? */
+static int guest_reaches_disk(struct hv *hv, const char *uuid, struct cimi_error *err)
+{
+    char disk[1100];
+
+    storage_disk_path(hv->storage_dir, uuid, 0, disk, sizeof(disk));
+    return reach_check("disk", disk, hv->guest_uid, hv->guest_gid, err);
+}
+
 static int lv_define(struct hv *hv, const struct hv_machine_spec *spec, struct cimi_error *err)
 {
     virDomainPtr dom;
@@ -503,8 +536,11 @@ static int lv_define(struct hv *hv, const struct hv_machine_spec *spec, struct c
     }
     if (last_error_code() != VIR_ERR_NO_DOMAIN)
         return libvirt_fail(err);
-    if (!hv->is_test && storage_create_machine(hv->storage_dir, spec, err) != 0)
+    if (!hv->is_test && (guest_reaches_image(hv, spec->image_location, err) != 0 ||
+                         storage_create_machine(hv->storage_dir, spec, err) != 0))
         return -1;
+    if (!hv->is_test && guest_reaches_disk(hv, spec->uuid, err) != 0)
+        goto failed;
     xml = domain_xml(hv, spec, err);
     if (xml == NULL)
         goto failed;

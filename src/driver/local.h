@@ -28,6 +28,7 @@ struct hv {
     const char *domain_type;   /* <domain type='...'>: "test", "kvm" or "qemu" */
     char storage_dir[1024];    /* QEMU: where disks, config drives and images live */
     bool lock_memory;          /* QEMU: guests may lock their memory (dedicated machines) */
+    long guest_uid, guest_gid; /* local QEMU: the account guests run as (-1: unknown) */
     struct domain_states *states;  /* states.c: the domains' states, or NULL */
 };
 
@@ -37,8 +38,26 @@ struct hv {
 char *embed_root_of(const char *uri);
 /* For qemu:///embed?root=DIR: DIR/etc/qemu.conf and the QEMU user/group. */
 int embed_prepare(const char *uri, struct cimi_error *err);
+/* Can a child process make a private mount namespace with "/" a slave
+ * mount, as libvirt does for each guest (qemu.conf `namespaces`)? */
+bool embed_mount_namespaces_work(void);
 /* mkdir -p (path is modified temporarily). */
 int make_dirs(char *path, struct cimi_error *err);
+
+/* ---- reach.c ---- */
+
+/* The uid:gid libvirt runs guests of domain_type as on conn (its DAC base
+ * label), or -1:-1 when it does not say. */
+void reach_guest_account(virConnectPtr conn, const char *domain_type, long *uid, long *gid);
+/* Can guests running as uid:gid reach path (every directory on the way)?
+ * 409 naming the directory that stops them otherwise; always 0 for root
+ * guests, or when cimid is not root (it cannot take that account). */
+int reach_check(const char *what, const char *path, long uid, long gid, struct cimi_error *err);
+/* reach_check of path and of the backing files of a qcow2 image there. */
+int reach_check_chain(const char *what, const char *path, long uid, long gid,
+                      struct cimi_error *err);
+/* reach_check_chain of the image a location names, for hv's guests (libvirt.c). */
+int guest_reaches_image(struct hv *hv, const char *image_location, struct cimi_error *err);
 
 /* ---- storage.c ---- */
 

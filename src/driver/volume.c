@@ -145,6 +145,8 @@ int lv_volume_create(struct hv *hv, const char *uuid, long long *capacity_kb,
         return err_set(err, 400, "capacity", "a volume's capacity must be positive");
     if (hv->is_test)
         return 0;
+    if (guest_reaches_image(hv, image_location, err) != 0)
+        return -1;
     return storage_create_volume(hv->storage_dir, uuid, capacity_kb,
                                  image_location ? image_location : "", err);
 }

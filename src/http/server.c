@@ -329,7 +329,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct cimi_re
     if (resp->status == 401)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"cimid\"");
     if (resp->status == 405)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, PUT, POST, DELETE, HEAD");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
+                                resp->allow[0] ? resp->allow : "GET, HEAD");
     ret = MHD_queue_response(conn, (unsigned int)resp->status, r);
     MHD_destroy_response(r);
     return ret;

@@ -5,7 +5,9 @@
  * journal: the job kind to run ("op"), its parameters and the target.  The
  * request that creates a Job commits it together with its change and then
  * hands the Job's row (its documents, already parsed) to the queue here.
- * A worker pops it and claims it in memory: from then on the Job shows
+ * A worker of its class (queue.c: lifecycle or transfer, a tenant's share
+ * of them, the least busy tenant first) takes it and claims it in memory:
+ * from then on the Job shows
  * RUNNING (progress.c) while the store keeps it QUEUED; the job kind
  * finishes the Job in the same transaction as the resource's new state,
  * writing the worker's copy of the row.  The row of the resource the
@@ -16,9 +18,13 @@
  * Crash safety is unchanged: start-up recovery runs every QUEUED or RUNNING
  * Job again (job kinds are idempotent), after recording the QUEUED ones
  * RUNNING, since their run may have begun before the crash and can no
- * longer be stopped.  A "stop" of a Job races with its claim: both take the
- * pool's lock; a stop that came first marks the queued Job, and its worker
- * then claims it through the store, after the stop's transaction ended.
+ * longer be cancelled as if nothing ran.  A "stop" of a Job races with its
+ * claim: both take the pool's lock; a stop that came first marks the queued
+ * Job, and its worker then claims it through the store, after the stop's
+ * transaction ended.  A Job of an interruptible kind can also be stopped
+ * once it runs (or may have run): it is recorded STOPPING, its run sees
+ * job_stop_requested and ends it STOPPED; recovery re-runs a STOPPING Job
+ * with the stop asked from the start.
  * Finished Jobs are purged after the retention period.
  */
 #include "jobs/jobs.h"
@@ -29,22 +35,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "jobs/pool.h"
+#include "jobs/queue.h"
+#include "jobs/steps.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/startup.h"
 
-#define QUEUE_MAX 65536
 /* How many recent outcomes jobs_wait can find without reading the store
  * (a waiter looks after every end; an older one is read from the store). */
 #define ENDED_MAX 256
-
-struct queue_item {
-    char id[128];
-    json_t *doc;           /* the Job's documents from its request, or NULL: read them */
-    json_t *priv;
-    bool stop_requested;   /* a stop came while it was queued: claim it through the store */
-    struct store_row *resource;  /* the row its request wrote (malloc'd), or NULL */
-};
 
 /* A Job a worker is done with. */
 struct ended_job {
@@ -52,23 +52,29 @@ struct ended_job {
     struct job_end end;    /* state "" = unknown here (ask the store) */
 };
 
+/* A worker thread and the class of Jobs it runs (queue.h). */
+struct worker {
+    pthread_t thread;
+    enum job_class klass;
+};
+
 static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t not_empty;
+    pthread_mutex_t lock;      /* also guards the queue (queue.c) */
+    pthread_cond_t claimable[JOB_CLASSES];  /* a Job of the class may be claimable now */
     pthread_cond_t finished;   /* broadcast whenever a Job ends */
-    struct queue_item *items;
-    size_t head, count;
+    bool started;
     struct ended_job *ended;   /* ring of the last ENDED_MAX Jobs workers are done with */
     unsigned long ended_total; /* how many ever: the next one goes to ended_total % ENDED_MAX */
     bool stopping;
     int nthreads;
-    int idle;                  /* workers waiting for a Job */
-    pthread_t *threads;
+    int lifecycle_workers;     /* the first ones; the others run transfers */
+    int idle[JOB_CLASSES];     /* workers waiting for a Job */
+    struct worker *workers;   /* the lifecycle workers, then the transfer workers */
     const struct job_kind *const *kinds;
     long retention_minutes;
 } pool = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
-    .not_empty = PTHREAD_COND_INITIALIZER,
+    .claimable = {PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER},
     .finished = PTHREAD_COND_INITIALIZER,
 };
 
@@ -87,6 +93,18 @@ void job_spec_clear(struct job_spec *spec)
 {
     json_decref(spec->params);
     spec->params = NULL;
+    json_decref(spec->steps);
+    spec->steps = NULL;
+}
+
+int job_spec_new_id(struct job_spec *spec, struct cimi_error *err)
+{
+    char uuid[37];
+
+    if (uuid_generate_v4(uuid, sizeof(uuid)) != 0)
+        return err_set(err, 500, NULL, "cannot generate a Job identifier");
+    snprintf(spec->id, sizeof(spec->id), "jobs/%s", uuid);
+    return 0;
 }
 
 static bool is_terminal(const char *state)
@@ -95,41 +113,55 @@ static bool is_terminal(const char *state)
                      strcmp(state, "STOPPED") == 0);
 }
 
+static bool state_is(const json_t *doc, const char *state)
+{
+    return strcmp(json_string_value(json_object_get(doc, "state")) ?: "", state) == 0;
+}
+
+int jobs_row_new(const struct job_spec *spec, struct store_row *row, struct cimi_error *err)
+{
+    char uuid[37], now[32];
+    json_t *affected;
+    bool queued = spec->op[0] != '\0';
+
+    memset(row, 0, sizeof(*row));
+    if (spec->id[0] == '\0' && uuid_generate_v4(uuid, sizeof(uuid)) != 0)
+        return err_set(err, 500, NULL, "cannot generate a Job identifier");
+    clock_now_iso(now, sizeof(now));
+    if (spec->id[0] != '\0')
+        snprintf(row->id, sizeof(row->id), "%s", spec->id);
+    else
+        snprintf(row->id, sizeof(row->id), "jobs/%s", uuid);
+    snprintf(row->type, sizeof(row->type), "Job");
+    snprintf(row->tenant, sizeof(row->tenant), "%s", spec->tenant);
+    affected = json_array();
+    json_array_append_new(affected, json_pack("{s:s}", "href", spec->target));
+    if (spec->created[0])
+        json_array_append_new(affected, json_pack("{s:s}", "href", spec->created));
+    row->doc = json_pack("{s:s, s:s, s:s, s:{s:s}, s:o, s:s, s:i, s:i, s:s}", "created", now,
+                         "updated", now, "state", queued ? "QUEUED" : "SUCCESS", "targetResource",
+                         "href", spec->target, "affectedResources", affected, "action",
+                         spec->action, "returnCode", 0, "progress", queued ? 0 : 100,
+                         "timeOfStatusChange", now);
+    if (!queued)
+        json_object_set_new(row->doc, "statusMessage", json_string("done"));
+    row->priv = json_pack("{s:s, s:s, s:s, s:O}", "op", spec->op, "target", spec->target,
+                          "created", spec->created,
+                          "params", spec->params ? spec->params : json_null());
+    return 0;
+}
+
 int job_create(struct store *st, const struct job_spec *spec, struct store_row *job,
                struct cimi_error *err)
 {
     struct store_row row;
-    char uuid[37], now[32];
-    json_t *affected = json_array();
-    bool queued = spec->op[0] != '\0';
-    int rc;
 
-    if (uuid_generate_v4(uuid, sizeof(uuid)) != 0) {
-        json_decref(affected);
-        return err_set(err, 500, NULL, "cannot generate a Job identifier");
-    }
-    clock_now_iso(now, sizeof(now));
-    memset(&row, 0, sizeof(row));
-    snprintf(row.id, sizeof(row.id), "jobs/%s", uuid);
-    snprintf(row.type, sizeof(row.type), "Job");
-    snprintf(row.tenant, sizeof(row.tenant), "%s", spec->tenant);
-    json_array_append_new(affected, json_pack("{s:s}", "href", spec->target));
-    if (spec->created[0])
-        json_array_append_new(affected, json_pack("{s:s}", "href", spec->created));
-    row.doc = json_pack("{s:s, s:s, s:s, s:{s:s}, s:o, s:s, s:i, s:i, s:s}", "created", now,
-                        "updated", now, "state", queued ? "QUEUED" : "SUCCESS", "targetResource",
-                        "href", spec->target, "affectedResources", affected, "action",
-                        spec->action, "returnCode", 0, "progress", queued ? 0 : 100,
-                        "timeOfStatusChange", now);
-    if (!queued)
-        json_object_set_new(row.doc, "statusMessage", json_string("done"));
-    row.priv = json_pack("{s:s, s:s, s:s, s:O}", "op", spec->op, "target", spec->target,
-                         "created", spec->created,
-                         "params", spec->params ? spec->params : json_null());
-    rc = st->ops->insert(st, &row, err);
-    if (rc != 0) {
+    if (jobs_row_new(spec, &row, err) != 0)
+        return -1;
+    if ((spec->steps != NULL && steps_create(st, &row, spec, err) != 0) ||
+        st->ops->insert(st, &row, err) != 0) {
         store_row_clear(&row);
-        return rc;
+        return -1;
     }
     *job = row;
     return 0;
@@ -168,6 +200,13 @@ int job_finish(struct store *st, const char *job_id, bool success, const char *m
     log_info("job: %s %s: %s", job_id, success ? "SUCCESS" : "FAILED", message ? message : "");
     return set_job_state(st, job_id, success ? "SUCCESS" : "FAILED", 100, message,
                          success ? 0 : 1, err);
+}
+
+int job_stopped(struct store *st, const char *job_id, const char *message,
+                struct cimi_error *err)
+{
+    log_info("job: %s STOPPED: %s", job_id, message ? message : "");
+    return set_job_state(st, job_id, "STOPPED", 100, message, 0, err);
 }
 
 int job_resource_get(struct store *st, const char *id, struct store_row *row,
@@ -228,6 +267,38 @@ static const struct job_kind *find_kind(const char *op)
     return NULL;
 }
 
+/* The kind named in a Job's private document, or NULL. */
+const struct job_kind *jobs_kind_of(const json_t *priv)
+{
+    const char *op = json_string_value(json_object_get(priv, "op"));
+
+    return op ? find_kind(op) : NULL;
+}
+
+/* Can the Job be stopped once it runs? Its kind says so, or it has steps
+ * (stopped between them). */
+bool jobs_kind_interruptible(const json_t *priv)
+{
+    const struct job_kind *kind = jobs_kind_of(priv);
+
+    return (kind != NULL && kind->interruptible) || steps_of(priv) > 0;
+}
+
+void jobs_lock(void)
+{
+    pthread_mutex_lock(&pool.lock);
+}
+
+void jobs_unlock(void)
+{
+    pthread_mutex_unlock(&pool.lock);
+}
+
+bool jobs_started(void)
+{
+    return pool.started;
+}
+
 /* Mark a Job FAILED in its own transaction (the last resort). 0 when committed. */
 static int fail_job(struct store *st, const char *job_id, const char *message)
 {
@@ -240,17 +311,6 @@ static int fail_job(struct store *st, const char *job_id, const char *message)
         return -1;
     }
     return 0;
-}
-
-/* The queued item of job_id, or NULL. Under pool.lock. */
-static struct queue_item *queued_find(const char *job_id)
-{
-    for (size_t i = 0; i < pool.count; i++) {
-        struct queue_item *item = &pool.items[(pool.head + i) % QUEUE_MAX];
-        if (strcmp(item->id, job_id) == 0)
-            return item;
-    }
-    return NULL;
 }
 
 /* The recorded end of job_id among those recorded since *seen (all the
@@ -290,10 +350,12 @@ static bool claim_from_store(struct store *st, struct store_row *row)
         return false;
     }
     state = json_string_value(json_object_get(row->doc, "state"));
-    claimed = !is_terminal(state) && !(state && strcmp(state, "STOPPING") == 0);
+    claimed = !is_terminal(state);
     if (claimed) {
+        /* STOPPING: a stop of its earlier run (interruptible kinds only). */
         pthread_mutex_lock(&pool.lock);
-        job_running_begin(id);
+        job_running_begin(id, jobs_kind_interruptible(row->priv),
+                          state != NULL && strcmp(state, "STOPPING") == 0);
         pthread_mutex_unlock(&pool.lock);
     }
     st->ops->rollback(st);  /* nothing was written */
@@ -338,6 +400,15 @@ static bool run_claimed(struct store *st, struct store_row *row)
         current_job = NULL;
         return committed;
     }
+    if (steps_of(row->priv) > 0) {
+        /* The steps first, each a nested Job; then the Job's own work. */
+        enum steps_outcome outcome = steps_run(st, row);
+        current_job = row;
+        if (outcome != STEPS_DONE) {
+            current_job = NULL;
+            return outcome == STEPS_ENDED;
+        }
+    }
     ctx.st = st;
     ctx.job_id = row->id;
     ctx.target = json_string_value(json_object_get(row->priv, "target"));
@@ -356,20 +427,35 @@ static bool run_claimed(struct store *st, struct store_row *row)
     return committed;
 }
 
-/* Free what a queue item owns. */
-static void item_clear(struct queue_item *item)
+bool jobs_run_step(struct store *st, struct store_row *step)
 {
+    struct store_row *parent = current_job;
+    bool committed;
+
+    pthread_mutex_lock(&pool.lock);
+    job_running_begin(step->id, false, false);
+    pthread_mutex_unlock(&pool.lock);
+    committed = run_claimed(st, step);
+    current_job = parent;
+    job_ended(step, committed);
+    return committed;
+}
+
+/* Free a queue item and what it owns. */
+static void item_free(struct queue_item *item)
+{
+    if (item == NULL)
+        return;
     json_decref(item->doc);
     json_decref(item->priv);
-    item->doc = item->priv = NULL;
     if (item->resource != NULL) {
         store_row_clear(item->resource);
         free(item->resource);
-        item->resource = NULL;
     }
+    free(item);
 }
 
-/* Run a popped item: claimed in memory already when its row came with it. */
+/* Run a claimed item: claimed in memory already when its row came with it. */
 static void run_job(struct queue_item *item, bool claimed)
 {
     struct cimi_error err;
@@ -390,223 +476,134 @@ static void run_job(struct queue_item *item, bool claimed)
     current_resource = NULL;
     job_ended(&row, known);
     store_row_clear(&row);
-    item_clear(item);
+}
+
+/* Wait for a Job this worker may run; NULL when the pool stops. Under pool.lock. */
+static struct queue_item *next_job(enum job_class klass)
+{
+    struct queue_item *item;
+
+    while ((item = queue_claim(klass)) == NULL) {
+        if (pool.stopping)
+            return NULL;
+        pool.idle[klass]++;
+        pthread_cond_wait(&pool.claimable[klass], &pool.lock);
+        pool.idle[klass]--;
+    }
+    return item;
 }
 
 static void *worker_main(void *arg)
 {
-    (void)arg;
+    const struct worker *self = arg;
+
     /* No Job runs before start-up reconciled the hypervisor (startup.h). */
     if (!startup_wait()) {
         store_release_thread();
         return NULL;
     }
     for (;;) {
-        struct queue_item item;
+        struct queue_item *item;
         bool claimed;
 
         pthread_mutex_lock(&pool.lock);
-        while (pool.count == 0 && !pool.stopping) {
-            pool.idle++;
-            pthread_cond_wait(&pool.not_empty, &pool.lock);
-            pool.idle--;
-        }
-        if (pool.count == 0 && pool.stopping) {
+        item = next_job(self->klass);
+        if (item == NULL) {
             pthread_mutex_unlock(&pool.lock);
             break;
         }
-        item = pool.items[pool.head];
-        pool.items[pool.head].doc = pool.items[pool.head].priv = NULL;
-        pool.items[pool.head].resource = NULL;
-        pool.head = (pool.head + 1) % QUEUE_MAX;
-        pool.count--;
         /* Claimed in memory under the lock jobs_stop takes: RUNNING from here. */
-        claimed = item.doc != NULL && item.priv != NULL && !item.stop_requested &&
-                  job_running_begin(item.id) == 0;
+        claimed = item->doc != NULL && item->priv != NULL && !item->stop_requested &&
+                  job_running_begin(item->id, item->interruptible,
+                                    state_is(item->doc, "STOPPING")) == 0;
         pthread_mutex_unlock(&pool.lock);
 
-        run_job(&item, claimed);
+        run_job(item, claimed);
+
+        pthread_mutex_lock(&pool.lock);
+        queue_release(item->tenant, item->klass);
+        /* The tenant's Jobs beyond its share may run now. */
+        pthread_cond_broadcast(&pool.claimable[item->klass]);
+        pthread_mutex_unlock(&pool.lock);
+        item_free(item);
     }
     store_release_thread();
     return NULL;
 }
 
-int jobs_start(int n, const struct job_kind *const *kinds, long retention_minutes)
+int jobs_start(const struct jobs_config *cfg, const struct job_kind *const *kinds)
 {
-    pool.items = calloc(QUEUE_MAX, sizeof(*pool.items));
+    int workers[JOB_CLASSES] = {cfg->workers, cfg->transfer_workers};
+    int n = cfg->workers + cfg->transfer_workers;
+
     pool.ended = calloc(ENDED_MAX, sizeof(*pool.ended));
-    pool.threads = calloc((size_t)n, sizeof(*pool.threads));
-    if (pool.items == NULL || pool.ended == NULL || pool.threads == NULL)
+    pool.workers = calloc((size_t)n, sizeof(*pool.workers));
+    if (pool.ended == NULL || pool.workers == NULL)
         return -1;
+    queue_configure(workers, cfg->tenant_share);
     pool.kinds = kinds;
-    pool.retention_minutes = retention_minutes;
+    pool.retention_minutes = cfg->retention_minutes;
     pool.stopping = false;
+    pool.started = true;
+    pool.lifecycle_workers = cfg->workers;
     for (int i = 0; i < n; i++) {
-        if (pthread_create(&pool.threads[i], NULL, worker_main, NULL) != 0)
+        pool.workers[i].klass = i < cfg->workers ? JOB_CLASS_LIFECYCLE : JOB_CLASS_TRANSFER;
+        if (pthread_create(&pool.workers[i].thread, NULL, worker_main, &pool.workers[i]) != 0)
             return -1;
         pool.nthreads++;
     }
     return 0;
 }
 
-bool jobs_enqueue(struct store_row *job, struct store_row *resource)
+/* A queue item for the Job (its documents and the resource's row move into it). */
+static struct queue_item *item_new(struct store_row *job, struct store_row *resource)
 {
-    struct queue_item item;
-    bool at_once = false;
+    struct queue_item *item = calloc(1, sizeof(*item));
+    const struct job_kind *kind;
 
-    memset(&item, 0, sizeof(item));
-    snprintf(item.id, sizeof(item.id), "%s", job->id);
-    item.doc = job->doc;
-    item.priv = job->priv;
+    if (item == NULL)
+        return NULL;
+    snprintf(item->id, sizeof(item->id), "%s", job->id);
+    snprintf(item->tenant, sizeof(item->tenant), "%s", job->tenant);
+    kind = jobs_kind_of(job->priv);
+    /* Without transfer workers (--transfer-workers 0) the job workers run them. */
+    item->klass = kind != NULL && kind->transfer && pool.nthreads > pool.lifecycle_workers
+                      ? JOB_CLASS_TRANSFER
+                      : JOB_CLASS_LIFECYCLE;
+    item->interruptible = jobs_kind_interruptible(job->priv);
+    item->doc = job->doc;
+    item->priv = job->priv;
     job->doc = job->priv = NULL;
     if (resource != NULL && resource->doc != NULL && resource->priv != NULL &&
-        (item.resource = malloc(sizeof(*item.resource))) != NULL) {
-        *item.resource = *resource;
+        (item->resource = malloc(sizeof(*item->resource))) != NULL) {
+        *item->resource = *resource;
         resource->doc = resource->priv = NULL;
     }
+    return item;
+}
+
+bool jobs_enqueue(struct store_row *job, struct store_row *resource)
+{
+    struct queue_item *item = item_new(job, resource);
+    bool at_once = false, queued = false;
+
     pthread_mutex_lock(&pool.lock);
-    if (pool.count < QUEUE_MAX && !pool.stopping) {
-        at_once = pool.idle > (int)pool.count;  /* a worker is free for it too */
-        pool.items[(pool.head + pool.count) % QUEUE_MAX] = item;
-        pool.count++;
-        pthread_cond_signal(&pool.not_empty);
-        memset(&item, 0, sizeof(item));
-    } else {
-        /* Stays QUEUED in the store: the next start-up runs it. */
-        log_warn("job: queue full or stopping; %s will run after restart", job->id);
+    if (item != NULL && !pool.stopping && pool.started) {
+        /* A worker is free for it, and its tenant is under its share. */
+        at_once = queue_would_run_now(item, pool.idle[item->klass]);
+        queued = queue_push(item);
+        if (queued)
+            pthread_cond_broadcast(&pool.claimable[item->klass]);
     }
     pthread_mutex_unlock(&pool.lock);
-    item_clear(&item);
+    if (!queued) {
+        /* Stays QUEUED in the store: the next start-up runs it. */
+        log_warn("job: queue full or stopping; %s will run after restart", job->id);
+        item_free(item);
+    }
     if (resource != NULL)
         store_row_clear(resource);
-    return at_once;
-}
-
-struct recover_ctx {
-    struct store *st;
-    int count;
-    struct store_row *rows;
-    size_t nrows, cap;
-};
-
-/* Keep each unfinished Job's row (its documents are stolen from the listing). */
-static int collect_unfinished(void *arg, struct store_row *row)
-{
-    struct recover_ctx *c = arg;
-    const char *state = json_string_value(json_object_get(row->doc, "state"));
-
-    if (!state || (strcmp(state, "QUEUED") != 0 && strcmp(state, "RUNNING") != 0))
-        return 0;
-    if (c->nrows == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        struct store_row *rows = realloc(c->rows, cap * sizeof(*rows));
-        if (rows == NULL)
-            return 1;
-        c->rows = rows;
-        c->cap = cap;
-    }
-    c->rows[c->nrows++] = *row;
-    row->doc = row->priv = NULL;
-    return 0;
-}
-
-static bool is_queued(const json_t *doc)
-{
-    return strcmp(json_string_value(json_object_get(doc, "state")) ?: "", "QUEUED") == 0;
-}
-
-/* A QUEUED Job may have begun before cimid stopped (its claim is in memory
- * only): record every one RUNNING, in one transaction, so that none can be
- * stopped any more (its kind's cancel assumes nothing was done). */
-static int mark_recovered_running(struct store *st, struct recover_ctx *c)
-{
-    struct cimi_error err;
-    size_t queued = 0;
-
-    for (size_t i = 0; i < c->nrows; i++)
-        if (is_queued(c->rows[i].doc))
-            queued++;
-    if (queued == 0)
-        return 0;
-    if (st->ops->begin(st, &err) != 0)
-        return -1;
-    for (size_t i = 0; i < c->nrows; i++) {
-        json_t *doc = c->rows[i].doc;
-        if (!is_queued(doc))
-            continue;
-        json_object_set_new(doc, "state", json_string("RUNNING"));
-        json_object_set_new(doc, "progress", json_integer(10));
-        if (st->ops->update(st, &c->rows[i], &err) != 0) {
-            st->ops->rollback(st);
-            return -1;
-        }
-    }
-    return st->ops->commit(st, &err);
-}
-
-int jobs_recover(struct store *st)
-{
-    struct recover_ctx ctx = {st, 0, NULL, 0, 0};
-    struct cimi_error err;
-    int rc = 0;
-
-    if (st->ops->list(st, "Job", NULL, NULL, collect_unfinished, &ctx, &err) != 0) {
-        log_error("job: recovery: %s", err.message);
-        rc = -1;
-    } else if (mark_recovered_running(st, &ctx) != 0) {
-        log_error("job: recovery: cannot record the unfinished Jobs RUNNING");
-        rc = -1;
-    }
-    for (size_t i = 0; i < ctx.nrows; i++) {
-        if (rc == 0) {
-            log_info("job: recovering unfinished %s", ctx.rows[i].id);
-            jobs_enqueue(&ctx.rows[i], NULL);
-            ctx.count++;
-        }
-        store_row_clear(&ctx.rows[i]);
-    }
-    free(ctx.rows);
-    return rc == 0 ? ctx.count : -1;
-}
-
-int jobs_stop(struct store *st, struct store_row *job, struct cimi_error *err)
-{
-    const char *state = json_string_value(json_object_get(job->doc, "state"));
-    const char *op = json_string_value(json_object_get(job->priv, "op"));
-    const struct job_kind *kind = op ? find_kind(op) : NULL;
-    struct job_context ctx;
-    struct queue_item *item;
-    bool running = false;
-    char now[32];
-
-    if (state != NULL && strcmp(state, "QUEUED") == 0) {
-        /* A worker may have claimed it since the request looked. */
-        pthread_mutex_lock(&pool.lock);
-        running = job_running(job->id);
-        item = running || pool.items == NULL ? NULL : queued_find(job->id);
-        if (item != NULL)
-            item->stop_requested = true;
-        pthread_mutex_unlock(&pool.lock);
-    }
-    if (state == NULL || strcmp(state, "QUEUED") != 0 || running)
-        return err_set(err, 409, NULL, "Job '%s' is %s and can no longer be stopped", job->id,
-                       running ? "RUNNING" : state ? state : "unknown");
-    ctx.st = st;
-    ctx.job_id = job->id;
-    ctx.target = json_string_value(json_object_get(job->priv, "target"));
-    ctx.created = json_string_value(json_object_get(job->priv, "created"));
-    ctx.params = json_object_get(job->priv, "params");
-    if (ctx.created == NULL)
-        ctx.created = "";
-    if (kind && kind->cancel)
-        kind->cancel(&ctx);
-    clock_now_iso(now, sizeof(now));
-    json_object_set_new(job->doc, "state", json_string("STOPPED"));
-    json_object_set_new(job->doc, "progress", json_integer(100));
-    json_object_set_new(job->doc, "statusMessage", json_string("stopped before it ran"));
-    json_object_set_new(job->doc, "timeOfStatusChange", json_string(now));
-    json_object_set_new(job->doc, "updated", json_string(now));
-    return st->ops->update(st, job, err);
+    return queued && at_once;
 }
 
 /* The Job's end as the store has it: true when finished (or gone). */
@@ -642,7 +639,7 @@ static bool job_is_finished(struct store *st, const char *job_id, struct job_end
         *end = e->end;
         return true;
     }
-    if (e == NULL && pool.items != NULL && (job_running(job_id) || queued_find(job_id) != NULL))
+    if (e == NULL && pool.started && (job_running(job_id) || queue_find(job_id) != NULL))
         return false;
     return stored_end(st, job_id, end);
 }
@@ -681,9 +678,6 @@ static void abandon_job(struct store *st, const char *job_id)
 {
     struct cimi_error err;
     struct store_row row;
-    const char *op;
-    const struct job_kind *kind;
-    struct job_context ctx;
 
     memset(&row, 0, sizeof(row));
     if (st->ops->begin(st, &err) != 0)
@@ -694,16 +688,9 @@ static void abandon_job(struct store *st, const char *job_id)
         store_row_clear(&row);
         return;
     }
-    op = json_string_value(json_object_get(row.priv, "op"));
-    kind = op ? find_kind(op) : NULL;
-    ctx.st = st;
-    ctx.job_id = job_id;
-    ctx.target = json_string_value(json_object_get(row.priv, "target"));
-    ctx.created = json_string_value(json_object_get(row.priv, "created")) ?: "";
-    ctx.params = json_object_get(row.priv, "params");
-    if (kind && kind->cancel)
-        kind->cancel(&ctx);
-    if (job_finish(st, job_id, false, "cimid stopped before this Job could run; nothing was done",
+    jobs_cancel_kind(st, &row);
+    if (steps_end(st, &row, 0, "FAILED", "cimid stopped before this Job could run", &err) != 0 ||
+        job_finish(st, job_id, false, "cimid stopped before this Job could run; nothing was done",
                    &err) != 0 || st->ops->commit(st, &err) != 0)
         st->ops->rollback(st);
     store_row_clear(&row);
@@ -724,24 +711,22 @@ void jobs_shutdown(int grace_seconds)
 
     /* Let the workers drain the queue while there is time. */
     pthread_mutex_lock(&pool.lock);
-    while (!never_ran && pool.count > 0 && clock_mono_ms() < deadline) {
+    while (!never_ran && queue_count() > 0 && clock_mono_ms() < deadline) {
         struct timespec pause = {0, 20 * 1000000L};
         pthread_mutex_unlock(&pool.lock);
         nanosleep(&pause, NULL);
         pthread_mutex_lock(&pool.lock);
     }
-    while (pool.count > 0) {
-        struct queue_item *item = &pool.items[pool.head];
+    for (struct queue_item *item; (item = queue_pop()) != NULL;) {
         json_array_append_new(left, json_string(item->id));
-        item_clear(item);
-        pool.head = (pool.head + 1) % QUEUE_MAX;
-        pool.count--;
+        item_free(item);
     }
     pool.stopping = true;
-    pthread_cond_broadcast(&pool.not_empty);
+    for (int c = 0; c < JOB_CLASSES; c++)
+        pthread_cond_broadcast(&pool.claimable[c]);
     pthread_mutex_unlock(&pool.lock);
     for (int t = 0; t < pool.nthreads; t++)
-        pthread_join(pool.threads[t], NULL);
+        pthread_join(pool.workers[t].thread, NULL);
     st = store_for_thread(&err);
     json_array_foreach(left, i, id) {
         if (st != NULL && !never_ran)
@@ -753,12 +738,11 @@ void jobs_shutdown(int grace_seconds)
         log_warn("job: %zu queued Jobs were not run within %d s and are FAILED",
                  json_array_size(left), grace_seconds);
     json_decref(left);
-    free(pool.threads);
+    free(pool.workers);
     pthread_mutex_lock(&pool.lock);
-    free(pool.items);
     free(pool.ended);
-    pool.threads = NULL;
-    pool.items = NULL;
+    pool.workers = NULL;
+    pool.started = false;
     pool.ended = NULL;
     pthread_mutex_unlock(&pool.lock);
     pool.nthreads = 0;

@@ -26,6 +26,8 @@ struct job_spec {
     char op[64];           /* job kind to run later; "" = the work is done already */
     json_t *params;        /* parameters for the job kind (owned), or NULL */
     char tenant[64];       /* tenant owning the Job */
+    char id[128];          /* the Job's id, when job_spec_new_id gave it one before job_create */
+    json_t *steps;         /* its steps (job_spec_add_step; owned), or NULL */
 };
 
 /* State handed to a job kind's run function. */
@@ -46,10 +48,37 @@ struct job_kind {
     /* The Job was stopped before it ran: undo what the request did (e.g. put
      * a machine back into its previous state). Inside a transaction. */
     void (*cancel)(struct job_context *ctx);
+    /* A long transfer (a download): run by the transfer workers, never by
+     * the ones lifecycle work needs (queue.h). */
+    bool transfer;
+    /* The Job can be stopped while it runs: run watches job_stop_requested
+     * (also true from the start for a Job whose stop a crash interrupted),
+     * undoes what it did and ends the Job with job_stopped. */
+    bool interruptible;
 };
 
 void job_spec_init(struct job_spec *spec);
 void job_spec_clear(struct job_spec *spec);
+/* Nested Jobs (DSP0263 parentJob, nestedJobs; steps.c).  A request whose
+ * operation is made of steps adds each step (its own action, target, op and
+ * params; the tenant is the parent's) to its Job's spec before the commit.
+ * job_create then writes one Job per step in the same transaction: QUEUED,
+ * `parentJob` naming the parent, listed in order in the parent's
+ * `nestedJobs`.  The parent must have an op of its own.  Its worker runs
+ * the steps in order, each on its own Job (the step's kind runs and
+ * finishes it exactly as if it had been queued alone), then the parent's
+ * own kind.  A step that ends FAILED (or STOPPED) ends the parent the same
+ * way at once: the steps after it never run (FAILED, or STOPPED; their
+ * kinds' cancel and the parent's undo what the request did), and the
+ * parent's statusMessage names the step and its reason.  A stop of the
+ * parent (queued: at once; running: when the current step ends) stops the
+ * steps not run yet.  Steps are not stopped on their own and not queued on
+ * their own: start-up recovery re-runs the parent, which skips the steps
+ * that ended SUCCESS and runs the others again (kinds are idempotent). */
+int job_spec_add_step(struct job_spec *parent, const struct job_spec *step);
+/* Give the Job its id now ("jobs/<uuid>", also in spec->id), for a request
+ * that records it on its resource before the Job is created. */
+int job_spec_new_id(struct job_spec *spec, struct cimi_error *err);
 
 /* Insert the Job described by spec (inside the caller's transaction); job
  * gets its row (id "jobs/<uuid>" and documents; the caller clears it, or
@@ -61,6 +90,12 @@ int job_create(struct store *st, const struct job_spec *spec, struct store_row *
  * progress 100, statusMessage, returnCode. */
 int job_finish(struct store *st, const char *job_id, bool success, const char *message,
                struct cimi_error *err);
+/* Inside a transaction: the Job was stopped while it ran (an interruptible
+ * kind): state "STOPPED", progress 100, statusMessage. */
+int job_stopped(struct store *st, const char *job_id, const char *message,
+                struct cimi_error *err);
+/* Has a stop of the running Job been asked for (interruptible kinds)? */
+bool job_stop_requested(const char *job_id);
 /* Called by job_complete() on the resource a Job changed, inside its transaction. */
 typedef void (*job_update_fn)(struct store_row *row, void *arg);
 
@@ -73,8 +108,18 @@ int job_complete(struct store *st, const char *job_id, const char *path, job_upd
  * (progress.c): no store write; shown on the Job while it is RUNNING. */
 int job_progress(struct store *st, const char *job_id, int progress, const char *message);
 /* A worker claimed the Job: it is RUNNING from now on (in memory: the
- * store keeps it QUEUED until its outcome). -1 if the table is full. */
-int job_running_begin(const char *job_id);
+ * store keeps it QUEUED until its outcome); interruptible: its kind can be
+ * stopped while it runs; stopping: a stop was asked for already (the store
+ * has it STOPPING). -1 if the table is full. */
+int job_running_begin(const char *job_id, bool interruptible, bool stopping);
+/* Ask the running Job to stop: true if it runs, is interruptible and was
+ * not asked before (it shows STOPPING from now on). */
+bool job_stop_request(const char *job_id);
+/* From now on the running Job cannot be stopped any more: true if a stop
+ * was asked for before. */
+bool job_running_close_stop(const char *job_id);
+/* Is the Job running, interruptible and not asked to stop yet? */
+bool job_running_stoppable(const char *job_id);
 /* Is the Job claimed by a worker (between job_running_begin and end)? */
 bool job_running(const char *job_id);
 /* The document of a Job the store has QUEUED or RUNNING shows RUNNING and
@@ -85,8 +130,16 @@ void job_progress_show(const char *job_id, json_t *doc);
  * in the store and shows so). */
 void job_progress_end(const char *job_id, bool outcome_committed);
 
-/* Start n workers; kinds is the registry of job kinds. */
-int jobs_start(int n, const struct job_kind *const *kinds, long retention_minutes);
+/* How many workers, and how much of them one tenant may hold. */
+struct jobs_config {
+    int workers;            /* lifecycle work (--workers) */
+    int transfer_workers;   /* long transfers (--transfer-workers) */
+    int tenant_share;       /* percent of each class's workers one tenant may hold at once */
+    long retention_minutes; /* finished Jobs are purged after this long */
+};
+
+/* Start the workers; kinds is the registry of job kinds. */
+int jobs_start(const struct jobs_config *cfg, const struct job_kind *const *kinds);
 /* Queue a committed Job for a worker, with the row of the resource its
  * request wrote (as committed; or NULL). The worker takes the documents of
  * both (NULL afterwards); a Job without them is read from the store.
@@ -99,8 +152,13 @@ int job_resource_get(struct store *st, const char *id, struct store_row *row,
                      struct cimi_error *err);
 /* Re-queue every unfinished Job (start-up recovery). Returns how many. */
 int jobs_recover(struct store *st);
-/* Stop a queued Job (CIMI "stop" action), inside the caller's transaction. */
+/* Stop a Job (CIMI "stop" action), inside the caller's transaction: a
+ * queued one at once (its kind's cancel undoes the request); one that runs
+ * (or may have begun: recovered) of an interruptible kind is recorded
+ * STOPPING and its run ends it STOPPED.  409 otherwise. */
 int jobs_stop(struct store *st, struct store_row *job, struct cimi_error *err);
+/* Would jobs_stop stop the Job (its document refreshed: state) now? */
+bool jobs_stoppable(const struct store_row *job, const char *state);
 /* How a Job ended, as jobs_wait saw it. */
 struct job_end {
     char state[16];        /* "SUCCESS", "FAILED", "STOPPED"; "" = the Job is gone */

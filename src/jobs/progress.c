@@ -12,7 +12,9 @@
  * When the Job's run ends with its outcome committed, the record is kept a
  * while, marked ended: a request that read the Job's row before that commit
  * (still QUEUED) must show it RUNNING as before, not QUEUED again.  Ended
- * records are reused, oldest first, when no record is free.
+ * records are reused, oldest first, when no record is free.  A stop asked
+ * of a running Job of an interruptible kind is a flag here: the Job shows
+ * STOPPING, and its run polls job_stop_requested.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -21,9 +23,9 @@
 #include "jobs/jobs.h"
 #include "util/clock.h"
 
-/* At most one running Job per worker, and there are at most 256 workers
- * (config.c), so a claim always finds a record that is free or ended; the
- * other 256 keep the latest ended Jobs. */
+/* At most one running Job per worker, and there are at most 320 workers
+ * (config.c: 256 job workers, 64 transfer workers), so a claim always finds
+ * a record that is free or ended; the others keep the latest ended Jobs. */
 #define PROGRESS_MAX 512
 
 struct running {
@@ -32,6 +34,8 @@ struct running {
     char message[256];
     char when[32];       /* ISO 8601, the time of the step */
     bool ended;          /* its outcome is committed (job_progress_end) */
+    bool interruptible;  /* its kind can be stopped while it runs */
+    bool stop;           /* a stop was asked for: it shows STOPPING */
     unsigned long long ended_order;   /* when ended: larger = later */
 };
 
@@ -60,8 +64,10 @@ static struct running *find_locked(const char *job_id, bool add)
     return free_one != NULL ? free_one : oldest_ended;
 }
 
-/* Record progress (and message, or none) for job_id, adding its record. */
-static int record(const char *job_id, int progress, const char *message)
+/* Record progress (and message, or none) for job_id, adding its record
+ * (begin: a new run, with its stop flags). */
+static int record(const char *job_id, int progress, const char *message, bool begin,
+                  bool interruptible, bool stop)
 {
     struct running *r;
 
@@ -70,6 +76,10 @@ static int record(const char *job_id, int progress, const char *message)
     pthread_mutex_lock(&lock);
     r = find_locked(job_id, true);
     if (r != NULL) {
+        if (begin || strcmp(r->job_id, job_id) != 0) {
+            r->interruptible = interruptible;
+            r->stop = stop;
+        }
         snprintf(r->job_id, sizeof(r->job_id), "%s", job_id);
         r->ended = false;
         r->progress = progress;
@@ -83,12 +93,74 @@ static int record(const char *job_id, int progress, const char *message)
 int job_progress(struct store *st, const char *job_id, int progress, const char *message)
 {
     (void)st;
-    return record(job_id, progress, message);
+    return record(job_id, progress, message, false, false, false);
 }
 
-int job_running_begin(const char *job_id)
+int job_running_begin(const char *job_id, bool interruptible, bool stopping)
 {
-    return record(job_id, 10, NULL);
+    return record(job_id, 10, NULL, true, interruptible, stopping);
+}
+
+/* The running (not ended) record of job_id, or NULL. Locked. */
+static struct running *running_locked(const char *job_id)
+{
+    struct running *r = find_locked(job_id, false);
+
+    return r != NULL && !r->ended ? r : NULL;
+}
+
+bool job_stop_request(const char *job_id)
+{
+    struct running *r;
+    bool asked = false;
+
+    pthread_mutex_lock(&lock);
+    r = running_locked(job_id);
+    if (r != NULL && r->interruptible && !r->stop) {
+        r->stop = true;
+        clock_now_iso(r->when, sizeof(r->when));
+        asked = true;
+    }
+    pthread_mutex_unlock(&lock);
+    return asked;
+}
+
+bool job_stop_requested(const char *job_id)
+{
+    struct running *r;
+    bool stop;
+
+    pthread_mutex_lock(&lock);
+    r = running_locked(job_id);
+    stop = r != NULL && r->stop;
+    pthread_mutex_unlock(&lock);
+    return stop;
+}
+
+bool job_running_close_stop(const char *job_id)
+{
+    struct running *r;
+    bool stop;
+
+    pthread_mutex_lock(&lock);
+    r = running_locked(job_id);
+    stop = r != NULL && r->stop;
+    if (r != NULL)
+        r->interruptible = false;
+    pthread_mutex_unlock(&lock);
+    return stop;
+}
+
+bool job_running_stoppable(const char *job_id)
+{
+    struct running *r;
+    bool stoppable;
+
+    pthread_mutex_lock(&lock);
+    r = running_locked(job_id);
+    stoppable = r != NULL && r->interruptible && !r->stop;
+    pthread_mutex_unlock(&lock);
+    return stoppable;
 }
 
 bool job_running(const char *job_id)
@@ -110,7 +182,7 @@ void job_progress_show(const char *job_id, json_t *doc)
     pthread_mutex_lock(&lock);
     r = find_locked(job_id, false);
     if (r != NULL) {
-        json_object_set_new(doc, "state", json_string("RUNNING"));
+        json_object_set_new(doc, "state", json_string(r->stop ? "STOPPING" : "RUNNING"));
         json_object_set_new(doc, "progress", json_integer(r->progress));
         if (r->message[0])
             json_object_set_new(doc, "statusMessage", json_string(r->message));

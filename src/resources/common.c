@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cimi/render.h"
 #include "resources/resource.h"
@@ -11,20 +12,35 @@
 
 #define CIMI_PATH "/cimi/"
 
+/* Is the absolute URI href below base (scheme and host in any case, the
+ * path exactly)? */
+static bool below_base(const char *href, const char *base)
+{
+    const char *scheme_end = strstr(base, "://");
+    const char *path = scheme_end ? strchr(scheme_end + 3, '/') : NULL;
+    size_t authority_len;
+
+    if (path == NULL)
+        return false;
+    authority_len = (size_t)(path - base);
+    return strncasecmp(href, base, authority_len) == 0 &&
+           strncmp(href + authority_len, path, strlen(path)) == 0;
+}
+
 int resource_href_path(struct cimi_request *req, const char *href, const char *attr, char *out,
                        size_t len, struct cimi_error *err)
 {
     const char *rest = href;
-    const char *scheme = strstr(href, "://");
+    size_t base_len = strlen(req->base_uri);
 
-    (void)req;
-    if (scheme != NULL) {
-        /* Absolute: any host (clients may reach us through other names) but our path. */
-        const char *path = strchr(scheme + 3, '/');
-        if (path == NULL || strncmp(path, CIMI_PATH, strlen(CIMI_PATH)) != 0)
-            return err_set(err, 400, attr, "%s href '%.200s' is not a resource of this provider",
-                           attr, href);
-        rest = path + strlen(CIMI_PATH);
+    if (strstr(href, "://") != NULL) {
+        /* Absolute: only below this cloud's base URI (the request's, or
+         * --public-url), scheme and host in any case; another host's
+         * resource is not ours even when its path looks like one. */
+        if (!below_base(href, req->base_uri))
+            return err_set(err, 400, attr, "%s href '%.200s' is not a resource of this provider "
+                           "(not below %s)", attr, href, req->base_uri);
+        rest = href + base_len;
     } else if (strncmp(href, CIMI_PATH, strlen(CIMI_PATH)) == 0) {
         rest = href + strlen(CIMI_PATH);
     } else if (href[0] == '/') {
@@ -35,6 +51,34 @@ int resource_href_path(struct cimi_request *req, const char *href, const char *a
         return err_set(err, 400, attr, "%s href '%.200s' is not a resource of this provider", attr,
                        href);
     snprintf(out, len, "%s", rest);
+    return 0;
+}
+
+int resource_disk_letter(const char *location)
+{
+    const char *name = location;
+
+    if (strncmp(name, "/dev/", 5) == 0)
+        name += 5;
+    if (strlen(name) == 3 && strncmp(name, "vd", 2) == 0 && name[2] >= 'a' && name[2] <= 'z')
+        return name[2];
+    return -1;
+}
+
+int resource_check_disk_locations(const json_t *disks, const char *attr, struct cimi_error *err)
+{
+    const json_t *disk;
+    size_t i;
+
+    json_array_foreach(disks, i, disk) {
+        const char *location = json_string_value(json_object_get(disk, "initialLocation"));
+        if (location == NULL || location[0] == '\0' ||
+            (i < 26 && resource_disk_letter(location) == 'a' + (int)i))
+            continue;
+        return err_set(err, 400, attr, "%s[%zu].initialLocation '%.100s': disk %zu of a machine "
+                       "is the virtio disk /dev/vd%c", attr, i, location, i + 1,
+                       i < 26 ? (char)('a' + i) : '?');
+    }
     return 0;
 }
 

@@ -95,7 +95,8 @@ static const struct state_ops allowed_table[] = {
     {"STARTED", {"edit", "delete", "restart", "stop", "pause", "suspend", "capture", "restore",
                  "attach", "detach", NULL}},
     {"PAUSED", {"edit", "delete", "restart", "start", "stop", "capture", "attach", "detach", NULL}},
-    {"SUSPENDED", {"edit", "delete", "restart", "start", "capture", NULL}},
+    /* No capture: libvirt takes no snapshot of a saved domain. */
+    {"SUSPENDED", {"edit", "delete", "restart", "start", NULL}},
     {"ERROR", {"edit", "delete", "restart", "start", "stop", "detach", NULL}},
     {NULL, {NULL}},
 };
@@ -279,7 +280,7 @@ static int check_config(const json_t *config, struct cimi_error *err)
     if (json_array_size(disks) > HV_MAX_DISKS)
         return err_set(err, 400, "machineConfig.disks", "at most %d disks per machine",
                        HV_MAX_DISKS);
-    return 0;
+    return resource_check_disk_locations(disks, "machineConfig.disks", err);
 }
 
 /* Build the hypervisor spec kept in the private document. */
@@ -595,9 +596,12 @@ static int action_capture(struct cimi_request *req, struct store_row *row, const
                    "Machine's id (POST to the href of this operation)");
 }
 
+/* Its attached volumes are detached first, each by a nested Job. */
 static int machine_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
                           struct cimi_error *err)
 {
+    if (machine_volumes_detach_steps(req, row, job, err) != 0)
+        return -1;
     return begin_machine_job(req, row, "delete", true, job, err);
 }
 

@@ -52,6 +52,10 @@ long long machine_image_max_size(void);
 /* The Machine's restore action: back to a SNAPSHOT MachineImage of it. */
 int machine_action_restore(struct cimi_request *req, struct store_row *row, const json_t *action,
                            struct job_spec *job, struct cimi_error *err);
+/* The machine is gone from its hypervisor, and its snapshots with it:
+ * remove its SNAPSHOT MachineImages (in the caller's transaction), so that
+ * no image names a deleted machine as where its bits are. */
+int machine_snapshots_forget(struct store *st, const char *machine, struct cimi_error *err);
 /* Record the machine's state as the hypervisor has it now (after a
  * success also as the state to keep: "desired"). */
 void machine_record_state(struct store_row *machine, bool success);

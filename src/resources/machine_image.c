@@ -106,9 +106,11 @@ static int load_source_machine(struct cimi_request *req, const char *machine_pat
     if (resource_ops_of(&t_machine)->refresh)
         resource_ops_of(&t_machine)->refresh(req, machine);
     state = json_string_value(json_object_get(machine->doc, "state"));
-    if (!resource_ops_of(&t_machine)->allowed(machine, "capture")) {
-        err_set(err, 409, "imageLocation", "Machine '%s' is %s; it cannot be captured now",
-                machine_path, state ? state : "busy");
+    /* Exactly when the Machine offers capture (resources/allow.c). */
+    if (resource_op_check(req, &t_machine, machine, "capture", err) != 0) {
+        if (err->status == 409)
+            err_set(err, 409, "imageLocation", "Machine '%s' is %s; it cannot be captured now",
+                    machine_path, state ? state : "busy");
         store_row_clear(machine);
         return -1;
     }
@@ -150,30 +152,21 @@ static int start_snapshot(struct cimi_request *req, struct store_row *row, const
                           struct job_spec *job, struct cimi_error *err)
 {
     struct store_row machine;
-    const char *state;
     json_t *latest;
-    int rc = 0;
+    int rc;
 
+    /* The Machine offers capture (resources/allow.c): changeable, and not
+     * SUSPENDED (libvirt takes no snapshot of a saved domain). */
     if (load_source_machine(req, machine_path, &machine, err) != 0)
         return -1;
-    state = string_of(machine.doc, "state");
-    if (!render_writable(req, &machine))
-        rc = err_set(err, 403, "imageLocation", "Machine '%s' cannot be changed by %s",
-                     machine_path, req->who.name);
-    else if (strcmp(state, "SUSPENDED") == 0)
-        rc = err_set(err, 409, "imageLocation",
-                     "Machine '%s' is SUSPENDED; start it (or stop it) to take a snapshot",
-                     machine_path);
-    if (rc == 0) {
-        latest = json_object_get(machine.doc, "latestSnapshot");
-        if (latest != NULL)
-            json_object_set(row->doc, "relatedImage", latest);
-        json_object_set_new(row->priv, "machine", json_string(machine.id));
-        json_object_set_new(machine.priv, "previous", json_string(state));
-        json_object_set_new(machine.doc, "state", json_string("CAPTURING"));
-        resource_touch(machine.doc);
-        rc = req->st->ops->update(req->st, &machine, err);
-    }
+    latest = json_object_get(machine.doc, "latestSnapshot");
+    if (latest != NULL)
+        json_object_set(row->doc, "relatedImage", latest);
+    json_object_set_new(row->priv, "machine", json_string(machine.id));
+    json_object_set(machine.priv, "previous", json_object_get(machine.doc, "state"));
+    json_object_set_new(machine.doc, "state", json_string("CAPTURING"));
+    resource_touch(machine.doc);
+    rc = req->st->ops->update(req->st, &machine, err);
     if (rc == 0)
         begin_from_machine(req, row, &machine, "image.snapshot", job);
     store_row_clear(&machine);
@@ -181,10 +174,15 @@ static int start_snapshot(struct cimi_request *req, struct store_row *row, const
 }
 
 /* An http(s) location: the image.download Job fetches it. */
-static int start_download(struct store_row *row, const char *url, struct job_spec *job)
+static int start_download(struct store_row *row, const char *url, struct job_spec *job,
+                          struct cimi_error *err)
 {
     const char *checksum = json_string_value(json_object_get(row->doc, "checksum"));
 
+    /* A DELETE of the CREATING image stops this Job. */
+    if (job_spec_new_id(job, err) != 0)
+        return -1;
+    json_object_set_new(row->priv, "download", json_string(job->id));
     json_object_set_new(row->doc, "state", json_string("CREATING"));
     json_object_set_new(row->priv, "source", json_string(url));
     snprintf(job->op, sizeof(job->op), "image.download");
@@ -223,7 +221,7 @@ static int image_create(struct cimi_request *req, json_t *input, struct store_ro
         return snapshot ? start_snapshot(req, row, machine_path, job, err)
                         : start_capture(req, row, machine_path, job, err);
     if (kind == LOCATION_URL)
-        return start_download(row, location, job);
+        return start_download(row, location, job, err);
     /* A file in the image directories: registered as it is; whether the
      * hypervisor can boot from it is checked when a Machine is made from it. */
     json_object_set_new(row->doc, "state", json_string("AVAILABLE"));
@@ -251,8 +249,8 @@ static bool image_allowed(const struct store_row *row, const char *op)
 
     if (strcmp(state, "DELETING") == 0)
         return false;
-    if (strcmp(op, "delete") == 0)
-        return strcmp(state, "CREATING") != 0;
+    if (strcmp(op, "delete") == 0)  /* CREATING: only while downloading (its Job stops) */
+        return strcmp(state, "CREATING") != 0 || json_object_get(row->priv, "download") != NULL;
     return strcmp(op, "edit") == 0;
 }
 
@@ -298,16 +296,59 @@ static int check_unused(struct store *st, const struct store_row *row, struct ci
     return 0;
 }
 
+/* A file of cimid's that a disk uses is not deleted (offered and checked:
+ * resources/allow.c). */
+static int image_refuse(struct cimi_request *req, const struct store_row *row, const char *op,
+                        struct cimi_error *err)
+{
+    if (strcmp(op, "delete") != 0 || !json_is_true(json_object_get(row->priv, "file")))
+        return 0;
+    return check_unused(req->st, row, err);
+}
+
+/* A CREATING image's download Job: stop it.  Queued, it never ran: its
+ * cancel removed the image (*gone).  Running, it ends the transfer and then
+ * removes the image; the delete's Job waits for that. */
+static int stop_download(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+                         struct cimi_error *err)
+{
+    bool gone;
+    const char *download = string_of(row->priv, "download");
+    struct store_row dl;
+    const char *state;
+    int rc = 0;
+
+    memset(&dl, 0, sizeof(dl));
+    if (req->st->ops->get(req->st, download, &dl, err) != 0)
+        return err_set(err, 409, NULL, "MachineImage '%s' is CREATING and its Job '%s' is gone",
+                       row->id, download);
+    job_progress_show(dl.id, dl.doc);  /* RUNNING while a worker has it */
+    state = string_of(dl.doc, "state");
+    if (strcmp(state, "STOPPING") != 0)
+        rc = jobs_stop(req->st, &dl, err);
+    gone = strcmp(string_of(dl.doc, "state"), "STOPPED") == 0;  /* stopped before it ran */
+    store_row_clear(&dl);
+    if (rc != 0 || gone)
+        return rc;
+    json_object_set_new(row->priv, "previous", json_string("CREATING"));
+    json_object_set_new(row->doc, "state", json_string("DELETING"));
+    resource_touch(row->doc);
+    snprintf(job->op, sizeof(job->op), "image.delete");
+    job->params = json_pack("{s:s, s:s}", "image", row->id, "download", download);
+    return req->st->ops->update(req->st, row, err);
+}
+
 static int image_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
                         struct cimi_error *err)
 {
     bool snapshot = strcmp(string_of(row->doc, "type"), "SNAPSHOT") == 0;
     bool has_file = json_is_true(json_object_get(row->priv, "file"));
 
+    if (strcmp(string_of(row->doc, "state"), "CREATING") == 0)
+        return stop_download(req, row, job, err);
+
     if (!snapshot && !has_file)  /* registered: nothing of cimid's behind it */
         return req->st->ops->remove(req->st, row->id, err);
-    if (has_file && check_unused(req->st, row, err) != 0)
-        return -1;
     json_object_set_new(row->priv, "previous", json_string(string_of(row->doc, "state")));
     json_object_set_new(row->doc, "state", json_string("DELETING"));
     resource_touch(row->doc);
@@ -324,6 +365,7 @@ const struct resource_ops machine_image_ops = {
     .update = image_update,
     .remove = image_remove,
     .allowed = image_allowed,
+    .refuse = image_refuse,
 };
 
 /* ---- the Machine's restore action ---- */

@@ -4,6 +4,8 @@
  *
  *   image.capture   copy a stopped Machine's disk into a standalone image
  *   image.download  fetch an http(s) imageLocation into the host's storage
+ *                   (a long transfer, run by the transfer workers; a stop
+ *                   while it runs ends the transfer and removes the image)
  *   image.snapshot  take a libvirt snapshot of a Machine (SNAPSHOT image)
  *   image.delete    remove the image's file or snapshot, then the image
  *   machine.restore bring a Machine back to one of its SNAPSHOTs
@@ -25,6 +27,9 @@
 #define MIB (1024.0 * 1024.0)
 /* Job progress while downloading goes from 5 to DOWNLOAD_DONE_PERCENT. */
 #define DOWNLOAD_DONE_PERCENT 90
+/* How long deleting a CREATING image waits for its download to stop (a
+ * transfer notices within a second; one still waiting for a worker later). */
+#define DOWNLOAD_STOP_WAIT_MS 120000
 
 /* Borrow the host of the Machine at machine_path (none, or gone: the
  * default host, where image files live). */
@@ -139,6 +144,13 @@ static void on_progress(void *arg, long long received, long long total)
     job_progress(d->job->st, d->job->job_id, percent, message);
 }
 
+static bool stop_requested(void *arg)
+{
+    const struct download_ctx *d = arg;
+
+    return job_stop_requested(d->job->job_id);
+}
+
 static int fill_from_url(const char *path, void *arg, struct cimi_error *err)
 {
     struct download_ctx *d = arg;
@@ -148,9 +160,67 @@ static int fill_from_url(const char *path, void *arg, struct cimi_error *err)
         .sha256 = checksum[0] ? checksum : NULL,
         .progress = on_progress,
         .arg = d,
+        .stopped = stop_requested,
     };
 
     return download_file(param(d->job, "url"), path, &opt, err);
+}
+
+/* The download was stopped (its Job's stop, or a DELETE of the CREATING
+ * image): whatever file it made goes, and the image with it, as if it had
+ * been stopped before it ran. */
+static int finish_stopped(struct job_context *ctx, long long received, struct cimi_error *err)
+{
+    struct store *st = ctx->st;
+    struct cimi_error cause;
+    char message[256];
+    struct host_use h;
+
+    err_clear(&cause);
+    if (hosts_use_first(&h, &cause) == 0 &&
+        h.drv->image_delete(h.hv, resource_uuid(param(ctx, "image")), &cause) != 0)
+        log_warn("image: %s: %s", param(ctx, "image"), cause.message);
+    hosts_done(&h);
+    snprintf(message, sizeof(message),
+             "stopped after %lld bytes: the transfer was ended and the image removed", received);
+    if (st->ops->begin(st, err) != 0)
+        return -1;
+    st->ops->remove(st, param(ctx, "image"), NULL);  /* gone already: fine */
+    if (job_stopped(st, ctx->job_id, message, err) != 0 || st->ops->commit(st, err) != 0) {
+        st->ops->rollback(st);
+        return -1;
+    }
+    return 0;
+}
+
+/* The image is AVAILABLE at location, unless a stop came first (checked
+ * inside the transaction a stop's request also writes in). */
+static int finish_downloaded(struct job_context *ctx, const char *location, const char *message,
+                             long long received, struct cimi_error *err)
+{
+    struct made_file outcome = {true, location};
+    struct store *st = ctx->st;
+    struct store_row row;
+    int rc = 0;
+
+    memset(&row, 0, sizeof(row));
+    if (st->ops->begin(st, err) != 0)
+        return -1;
+    if (job_stop_requested(ctx->job_id)) {
+        st->ops->rollback(st);
+        return finish_stopped(ctx, received, err);
+    }
+    if (st->ops->get(st, param(ctx, "image"), &row, NULL) == 0) {
+        record_file(&row, &outcome);
+        rc = st->ops->update(st, &row, err);
+    }
+    store_row_clear(&row);
+    if (rc != 0 || job_finish(st, ctx->job_id, true, message, err) != 0 ||
+        st->ops->commit(st, err) != 0) {
+        st->ops->rollback(st);
+        return -1;
+    }
+    return 0;
 }
 
 static int run_download(struct job_context *ctx, struct cimi_error *err)
@@ -168,6 +238,9 @@ static int run_download(struct job_context *ctx, struct cimi_error *err)
         return job_complete(ctx->st, ctx->job_id, NULL, NULL, NULL, false,
                             "the image was deleted before it was downloaded", err);
     store_row_clear(&row);
+    /* Stopped before a crash, or meanwhile: undo what an earlier run made. */
+    if (job_stop_requested(ctx->job_id))
+        return finish_stopped(ctx, 0, err);
     job_progress(ctx->st, ctx->job_id, 5, "downloading");
     /* Image files live on the default host (hosts.h). */
     rc = hosts_use_first(&h, &cause);
@@ -175,13 +248,15 @@ static int run_download(struct job_context *ctx, struct cimi_error *err)
         rc = h.drv->image_import(h.hv, resource_uuid(param(ctx, "image")), fill_from_url, &d,
                                  location, sizeof(location), &cause);
     hosts_done(&h);
+    if (job_stop_requested(ctx->job_id))
+        return finish_stopped(ctx, d.received, err);
     if (rc != 0) {
         log_warn("image: %s: %s", param(ctx, "image"), cause.message);
         return finish_file(ctx, false, NULL, cause.message, err);
     }
     snprintf(message, sizeof(message), "downloaded %lld bytes from %s%s", d.received,
              param(ctx, "url"), param(ctx, "checksum")[0] ? ", checksum verified" : "");
-    return finish_file(ctx, true, location, message, err);
+    return finish_downloaded(ctx, location, message, d.received, err);
 }
 
 /* ---- image.snapshot ---- */
@@ -262,6 +337,41 @@ static void cancel_snapshot(struct job_context *ctx)
     restore_previous(ctx->st, param(ctx, "machine"));
 }
 
+/* ---- a deleted machine's snapshots ---- */
+
+struct snapshots_ctx {
+    const char *machine;
+    json_t *ids;
+};
+
+static int collect_snapshot(void *arg, struct store_row *row)
+{
+    struct snapshots_ctx *c = arg;
+    const char *machine = json_string_value(json_object_get(row->priv, "machine"));
+
+    if (machine != NULL && strcmp(machine, c->machine) == 0)
+        json_array_append_new(c->ids, json_string(row->id));
+    return 0;
+}
+
+int machine_snapshots_forget(struct store *st, const char *machine, struct cimi_error *err)
+{
+    struct snapshots_ctx ctx = {machine, json_array()};
+    json_t *id;
+    size_t i;
+    int rc;
+
+    if (ctx.ids == NULL)
+        return err_set(err, 500, NULL, "out of memory");
+    rc = st->ops->list(st, "MachineImage", NULL, NULL, collect_snapshot, &ctx, err);
+    json_array_foreach(ctx.ids, i, id) {
+        if (rc == 0)
+            rc = st->ops->remove(st, json_string_value(id), err);
+    }
+    json_decref(ctx.ids);
+    return rc;
+}
+
 /* ---- image.delete ---- */
 
 struct relink_ctx {
@@ -336,10 +446,17 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
     struct cimi_error cause;
     struct store_row image;
     const char *machine;
+    struct job_end end;
     int rc;
 
     err_clear(&cause);
     memset(&image, 0, sizeof(image));
+    /* A CREATING image: its download was asked to stop, and removes the
+     * image when it ends (finish_stopped). */
+    if (param(ctx, "download")[0] &&
+        !jobs_wait(param(ctx, "download"), DOWNLOAD_STOP_WAIT_MS, &end))
+        return job_complete(st, ctx->job_id, path, back_to_previous, NULL, false,
+                            "the image's download did not stop in time; try again", err);
     if (st->ops->get(st, path, &image, NULL) != 0)
         return job_complete(st, ctx->job_id, NULL, NULL, NULL, true, "deleted", err);
     machine = json_string_value(json_object_get(image.priv, "machine"));
@@ -426,7 +543,8 @@ static void cancel_restore(struct job_context *ctx)
 }
 
 const struct job_kind image_capture_job = {"image.capture", run_capture, cancel_new_image};
-const struct job_kind image_download_job = {"image.download", run_download, cancel_new_image};
+const struct job_kind image_download_job = {"image.download", run_download, cancel_new_image,
+                                            .transfer = true, .interruptible = true};
 const struct job_kind image_snapshot_job = {"image.snapshot", run_snapshot, cancel_snapshot};
 const struct job_kind image_delete_job = {"image.delete", run_delete, cancel_delete};
 const struct job_kind machine_restore_job = {"machine.restore", run_restore, cancel_restore};

@@ -245,17 +245,24 @@ out:
     return rc;
 }
 
-static int nic_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+/* A detach needs a machine that allows it (offered and checked:
+ * resources/allow.c). */
+static int nic_refuse(struct cimi_request *req, const struct store_row *row, const char *op,
                       struct cimi_error *err)
 {
     struct store_row machine;
 
-    if (strcmp(priv_of(row, "pending"), "attach") == 0)
-        return err_set(err, 409, NULL, "'%s' is being attached; remove it when its Job is done",
-                       row->id);
+    if (strcmp(op, "delete") != 0)
+        return 0;
     if (load_machine(req, row->parent, "detach", &machine, err) != 0)
         return -1;
     store_row_clear(&machine);
+    return 0;
+}
+
+static int nic_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+                      struct cimi_error *err)
+{
     json_object_set_new(row->priv, "pending", json_string("detach"));
     if (req->st->ops->update(req->st, row, err) != 0)
         return -1;
@@ -264,16 +271,18 @@ static int nic_remove(struct cimi_request *req, struct store_row *row, struct jo
     return 0;
 }
 
-/* Delete (detach) unless a detach is under way; never edited. */
+/* Delete (detach) unless an attach or a detach is under way; never edited. */
 static bool nic_allowed(const struct store_row *row, const char *op)
 {
-    return strcmp(op, "delete") == 0 && strcmp(priv_of(row, "pending"), "detach") != 0;
+    return strcmp(op, "delete") == 0 && priv_of(row, "pending")[0] == '\0';
 }
 
 const struct resource_ops machine_network_interface_ops = {
+    .parent_op = "attach",
     .create = nic_create,
     .remove = nic_remove,
     .allowed = nic_allowed,
+    .refuse = nic_refuse,
 };
 
 /* An interface's addresses are made and freed with it. */

@@ -398,6 +398,7 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
         goto failed;
     if (machine_interfaces_forget(st, row.id, err) != 0 ||  /* networks: its Addresses */
         machine_volumes_forget(st, row.id, VOLUMES_DELETED_WITH_IT, err) != 0 ||
+        machine_snapshots_forget(st, row.id, err) != 0 ||   /* gone with its disk */
         st->ops->remove(st, row.id, err) != 0 ||
         job_finish(st, ctx->job_id, true, "deleted", err) != 0 || st->ops->commit(st, err) != 0) {
         st->ops->rollback(st);

@@ -11,9 +11,10 @@
  * STARTED, STOPPED or PAUSED.
  *
  * The guest sees the volume as a virtio disk: an initialLocation /dev/vdX
- * is honoured (409 when the machine uses it); without one, or with a name
- * a virtio guest cannot have (/dev/sdf), the first device free after the
- * machine's own disks is taken.  initialLocation then says which.  While a
+ * is honoured (409 when the machine uses it); without one the first device
+ * free after the machine's own disks is taken, and initialLocation then
+ * says which.  A name of another bus (/dev/sdf, /dev/hdb) or no device at
+ * all is refused (400), never silently changed.  While a
  * Job works on an attachment its private "pending" says which one (the
  * attachment cannot be deleted meanwhile) and its Volume is busy.
  * Attachments are not edited: a MachineVolume offers delete only (clients
@@ -119,20 +120,20 @@ static int choose_device(struct store *st, const struct store_row *machine, cons
                          char *target, size_t len, struct cimi_error *err)
 {
     bool used[MAX_DEVICES];
-    const char *name = location;
+    int letter = location != NULL ? resource_disk_letter(location) : -1;
 
     if (used_devices(st, machine, used, err) != 0)
         return -1;
-    if (name != NULL && strncmp(name, "/dev/", 5) == 0)
-        name += 5;
-    if (name != NULL && strlen(name) == 3 && strncmp(name, "vd", 2) == 0 && name[2] >= 'a' &&
-        name[2] <= 'z') {
-        if (used[name[2] - 'a'])
-            return err_set(err, 409, "initialLocation", "Machine '%s' already uses /dev/%s",
-                           machine->id, name);
-        snprintf(target, len, "%s", name);
+    if (letter > 0) {
+        if (used[letter - 'a'])
+            return err_set(err, 409, "initialLocation", "Machine '%s' already uses /dev/vd%c",
+                           machine->id, letter);
+        snprintf(target, len, "vd%c", letter);
         return 0;
     }
+    if (location != NULL && location[0] != '\0')
+        return err_set(err, 400, "initialLocation", "initialLocation '%.100s' is not a device "
+                       "cimid attaches: volumes are virtio disks /dev/vdb ... /dev/vdz", location);
     for (int i = 0; i < MAX_DEVICES; i++) {
         if (!used[i]) {
             snprintf(target, len, "vd%c", 'a' + i);
@@ -185,16 +186,17 @@ out:
     return rc;
 }
 
-static int detach_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+/* A detach needs a machine that allows it and an idle Volume (offered and
+ * checked: resources/allow.c). */
+static int detach_refuse(struct cimi_request *req, const struct store_row *row, const char *op,
                          struct cimi_error *err)
 {
     const char *volume = resource_ref(row->doc, "volume");
     struct store_row machine, vol;
     bool busy;
 
-    if (strcmp(json_string_value(json_object_get(row->priv, "pending")) ?: "", "attach") == 0)
-        return err_set(err, 409, NULL, "'%s' is being attached; detach it when its Job is done",
-                       row->id);
+    if (strcmp(op, "delete") != 0)
+        return 0;
     if (load_machine(req, row->parent, "detach", &machine, err) != 0)
         return -1;
     store_row_clear(&machine);
@@ -206,6 +208,14 @@ static int detach_remove(struct cimi_request *req, struct store_row *row, struct
     if (busy)
         return err_set(err, 409, NULL, "Volume '%s' is busy; detach it when its Job is done",
                        volume);
+    return 0;
+}
+
+static int detach_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+                         struct cimi_error *err)
+{
+    const char *volume = resource_ref(row->doc, "volume");
+
     json_object_set_new(row->priv, "pending", json_string("detach"));
     if (req->st->ops->update(req->st, row, err) != 0 ||
         volume_set_busy(req->st, volume, "detach", err) != 0)
@@ -216,20 +226,20 @@ static int detach_remove(struct cimi_request *req, struct store_row *row, struct
     return 0;
 }
 
-/* Delete (detach) unless a detach is under way; never edited.  delete is
- * offered while the (quick) attach Job runs, so that the 201 reply already
- * shows it: a DELETE in that moment answers 409. */
+/* Delete (detach) unless an attach or a detach is under way; never edited. */
 static bool attachment_allowed(const struct store_row *row, const char *op)
 {
     const char *pending = json_string_value(json_object_get(row->priv, "pending")) ?: "";
 
-    return strcmp(op, "delete") == 0 && strcmp(pending, "detach") != 0;
+    return strcmp(op, "delete") == 0 && pending[0] == '\0';
 }
 
 const struct resource_ops machine_volume_ops = {
+    .parent_op = "attach",
     .create = attach_create,
     .remove = detach_remove,
     .allowed = attachment_allowed,
+    .refuse = detach_refuse,
 };
 
 /* ---- the jobs ---- */
@@ -328,6 +338,55 @@ static void cancel_detach(struct job_context *ctx)
 
 const struct job_kind machine_attach_job = {"machine.attach", run_attach, cancel_attach};
 const struct job_kind machine_detach_job = {"machine.detach", run_detach, cancel_detach};
+
+/* ---- a deleted Machine's volumes ---- */
+
+static int collect_attachment(void *arg, struct store_row *row)
+{
+    json_array_append_new(arg, json_string(row->id));
+    return 0;
+}
+
+/* One step per attached volume: detach it (as a DELETE of the attachment
+ * would), before the machine goes.  Volumes made with the machine that go
+ * with it (deleteWithMachine, machine_volume_templates.c) stay for its own
+ * Job; where the machine's state allows no detach (SUSPENDED) its volumes
+ * go with it as they are. */
+int machine_volumes_detach_steps(struct cimi_request *req, const struct store_row *machine,
+                                 struct job_spec *job, struct cimi_error *err)
+{
+    json_t *ids = json_array(), *id;
+    size_t i;
+    int rc;
+
+    if (!resource_ops_of(&t_machine)->allowed(machine, "detach")) {
+        json_decref(ids);
+        return 0;
+    }
+    rc = req->st->ops->list(req->st, "MachineVolume", machine->id, NULL, collect_attachment, ids,
+                            err);
+    json_array_foreach(ids, i, id) {
+        struct store_row row;
+        struct job_spec step;
+
+        if (rc != 0)
+            break;
+        memset(&row, 0, sizeof(row));
+        job_spec_init(&step);
+        snprintf(step.action, sizeof(step.action), "delete");
+        snprintf(step.target, sizeof(step.target), "%s", json_string_value(id));
+        rc = req->st->ops->get(req->st, json_string_value(id), &row, err);
+        if (rc == 0 && !json_is_true(json_object_get(row.priv, "deleteWithMachine"))) {
+            rc = detach_remove(req, &row, &step, err);
+            if (rc == 0)
+                rc = job_spec_add_step(job, &step);
+        }
+        job_spec_clear(&step);
+        store_row_clear(&row);
+    }
+    json_decref(ids);
+    return rc;
+}
 
 /* ---- a new Machine's template volumes ---- */
 

@@ -41,6 +41,8 @@ static const struct capability machine_caps[] = {
     {"Machine", "MachineTemplateByValue", "true", "machineTemplate may be given by value"},
     {"Machine", "MachineVolumeTemplatesByValue", "true", "volumeTemplates may be given by value"},
     {"Machine", "RestoreFromImage", "false", "restore takes a SNAPSHOT MachineImage of the same Machine"},
+    {"Machine", "UserData", "disk", "userData reaches the guest on an ISO 9660 disk (label cidata) "
+     "as the file cimi/user-data"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -64,6 +66,8 @@ static const struct capability volume_caps[] = {
     {"Volume", "VolumeTemplateByValue", "true", "volumeTemplate may be given by value"},
     {"Volume", "VolumeImageByValue", "true", "volumeImage may be given by value"},
     {"Volume", "SharedVolumeSupport", "false", "a Volume is attached to one Machine at a time"},
+    {"Volume", "VolumeSnapshot", "true",
+     "a VolumeImage whose imageLocation is a Volume is a copy of it"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -114,6 +118,25 @@ static json_t *extension_entry(struct cimi_request *req, const char *slug, const
     return e;
 }
 
+/* cimid's Host extension resource: the CloudEntryPoint's "hosts" collection
+ * and the Host type (its typeURI in cimid's namespace). */
+static void hosts_entries(struct cimi_request *req, json_t *list)
+{
+    json_t *host;
+
+    json_array_append_new(list, extension_entry(req, "cloudEntryPoint-hosts", "CloudEntryPoint",
+                                                "hosts", "collection of Host (cimid's libvirt "
+                                                "hosts; admins only)"));
+    host = entry(req, "host", "Host", json_array());
+    json_object_del(host, "capabilities");
+    json_object_set_new(host, "typeURI", json_string(CIMID_NS "/Host"));
+    json_object_set_new(host, "attributes",
+                        json_pack("[{s:s, s:s, s:s, s:b}]", "name", "uri", "namespace", CIMID_NS,
+                                  "type", "string (the host's libvirt connection URI)",
+                                  "required", 1));
+    json_array_append_new(list, host);
+}
+
 json_t *metadata_documents(struct cimi_request *req)
 {
     json_t *list = json_array();
@@ -158,6 +181,8 @@ json_t *metadata_documents(struct cimi_request *req)
                                   "required", 0));
     json_array_append_new(list, network);
     json_array_append_new(list, entry(req, "job", "Job", job_caps));
+    if (req->who.admin)  /* hosts are for admins only (resource_ops.admin_only) */
+        hosts_entries(req, list);
     return list;
 }
 

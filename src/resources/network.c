@@ -416,17 +416,27 @@ static int action_stop(struct cimi_request *req, struct store_row *row, const js
     return begin_job(req, row, "stop", "STOPPING", job, err);
 }
 
-static int network_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+/* A Network in use is not deleted (offered and checked: resources/allow.c). */
+static int network_refuse(struct cimi_request *req, const struct store_row *row, const char *op,
                           struct cimi_error *err)
 {
     char who[320];
-    int used = network_users(req->st, row->id, who, sizeof(who), err);
+    int used;
 
+    if (strcmp(op, "delete") != 0)
+        return 0;
+    used = network_users(req->st, row->id, who, sizeof(who), err);
     if (used < 0)
         return -1;
     if (used)
         return err_set(err, 409, NULL, "Network '%s' is in use by %s; remove that first",
                        row->id, who);
+    return 0;
+}
+
+static int network_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+                          struct cimi_error *err)
+{
     return begin_job(req, row, "delete", "DELETING", job, err);
 }
 
@@ -442,6 +452,7 @@ const struct resource_ops network_ops = {
     .remove = network_remove,
     .refresh = network_refresh,
     .allowed = network_allowed,
+    .refuse = network_refuse,
     .actions = network_actions,
 };
 

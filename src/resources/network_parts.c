@@ -380,22 +380,24 @@ out:
     return rc;
 }
 
-static int address_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+/* An Address of an interface goes with the interface (offered and checked:
+ * resources/allow.c). */
+static int address_refuse(struct cimi_request *req, const struct store_row *row, const char *op,
                           struct cimi_error *err)
 {
     const char *nic = json_string_value(json_object_get(row->priv, "interface"));
 
-    (void)job;
-    if (nic != NULL)
+    (void)req;
+    if (strcmp(op, "delete") == 0 && nic != NULL)
         return err_set(err, 409, NULL, "Address '%s' belongs to the interface '%s'; remove the "
                        "interface to free it", row->id, nic);
-    return req->st->ops->remove(req->st, row->id, err);
+    return 0;
 }
 
 const struct resource_ops address_ops = {
     .create_input = &t_address_create,
     .create = address_create,
-    .remove = address_remove,
+    .refuse = address_refuse,
 };
 
 /* ---- ForwardingGroup ---- */
@@ -460,6 +462,28 @@ static int join(struct cimi_request *req, const struct store_row *group, const j
     return rc;
 }
 
+/* An admin's group is its networks' tenant's, like an admin's port: shared
+ * when its first network is shared (an admin's networks are), else that
+ * tenant's.  A consumer's group is the consumer's. */
+static void group_tenant(struct cimi_request *req, const json_t *tmpl, struct store_row *row)
+{
+    const char *href = json_string_value(
+        json_object_get(json_array_get(json_object_get(tmpl, "networks"), 0), "href"));
+    struct store_row network;
+    struct cimi_error ignored;
+    char path[256];
+
+    if (!req->who.admin)
+        return;
+    row->tenant[0] = '\0';
+    if (href == NULL ||
+        resource_href_path(req, href, "networks", path, sizeof(path), &ignored) != 0 ||
+        resource_load(req, path, &t_network, &network, &ignored) != 0)
+        return;  /* join() says what is wrong with it */
+    snprintf(row->tenant, sizeof(row->tenant), "%s", network.tenant);
+    store_row_clear(&network);
+}
+
 static int group_create(struct cimi_request *req, json_t *input, struct store_row *row,
                         struct job_spec *job, struct cimi_error *err)
 {
@@ -476,6 +500,7 @@ static int group_create(struct cimi_request *req, json_t *input, struct store_ro
         return -1;
     if (resource_new_row(req, &t_forwarding_group, row, err) != 0)
         goto out;
+    group_tenant(req, tmpl, row);
     resource_copy_common(input, row->doc);
     /* The members (children of the group, inserted here; the group row
      * itself is inserted by the caller in the same transaction). */

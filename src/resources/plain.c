@@ -37,6 +37,8 @@ static int config_check(struct cimi_request *req, json_t *doc, struct cimi_error
         return err_set(err, 400, "cpu", "cpu must be an integer from 1 to 256");
     if (!json_is_integer(memory) || json_integer_value(memory) < 1024)
         return err_set(err, 400, "memory", "memory must be an integer of at least 1024 (KiB)");
+    if (resource_check_disk_locations(json_object_get(doc, "disks"), "disks", err) != 0)
+        return -1;
     json_array_foreach(json_object_get(doc, "disks"), i, d) {
         json_t *capacity = json_object_get(d, "capacity");
         if (!json_is_integer(capacity) || json_integer_value(capacity) < 1)

@@ -32,9 +32,15 @@ struct resource_ops {
     /* Only the provider adds items (MachineSnapshot: taking a snapshot
      * lists it); consumers may still edit or delete them (allowed). */
     bool provider_creates;
+    /* ... except delete, where allowed says so (a finished Job). */
+    bool consumer_deletes;
     /* Only administrators see it (Host): others get 403, and the
      * CloudEntryPoint does not show them the collection. */
     bool admin_only;
+    /* A create in a sub-collection of this type changes the parent: the
+     * parent's operation it needs ("attach": a Machine's volumes); NULL =
+     * just that the principal may change the parent. */
+    const char *parent_op;
     /* Body type of a create; NULL = the type itself (templates, configurations). */
     const struct cimi_type *create_input;
 
@@ -74,8 +80,14 @@ struct resource_ops {
      * entries'. */
     void (*indexed_states)(struct cimi_request *req, struct store_entry *const *entries,
                            size_t n, const char **states);
-    /* Is the operation (rel "edit", "delete" or an action name) allowed now? */
+    /* Is the operation (rel "edit", "delete" or an action name) allowed now?
+     * Decided from the row alone; see also refuse. */
     bool (*allowed)(const struct store_row *row, const char *op);
+    /* What allowed cannot see in the row: other rows that keep op from
+     * succeeding now (a Volume attached, a Network in use).  0, or -1 with
+     * err (409).  NULL = nothing. */
+    int (*refuse)(struct cimi_request *req, const struct store_row *row, const char *op,
+                  struct cimi_error *err);
     /* Actions, {NULL} terminated; NULL = none. */
     const struct resource_action *actions;
     /* Href of an action's operation if it is not the resource's own
@@ -139,6 +151,14 @@ void resource_copy_common(const json_t *input, json_t *doc);
  * (400 when the href names no t). */
 json_t *resource_resolve(struct cimi_request *req, const json_t *ref, const struct cimi_type *t,
                          const char *attr, char *path, size_t path_len, struct cimi_error *err);
+/* The letter of a virtio disk device named "/dev/vdX" or "vdX" ('a' ...
+ * 'z'), or -1 for any other name: cimid's disks and volumes are virtio
+ * disks, and a name of another bus is refused, never changed. */
+int resource_disk_letter(const char *location);
+/* Disk i of a machine is the virtio disk vd('a' + i): a configuration's
+ * disks whose initialLocation names another device or bus are refused
+ * (400 naming attr), never silently changed. */
+int resource_check_disk_locations(const json_t *disks, const char *attr, struct cimi_error *err);
 /* Set "updated" to now. */
 void resource_touch(json_t *doc);
 /* The last segment of an id ("machines/<uuid>" -> "<uuid>"). */
@@ -150,6 +170,17 @@ int host_open_all(struct store *st, const char *connect_uri, const char *connect
                   struct cimi_error *err);
 /* Overcommit percentages of hosts added without their own. */
 void host_set_defaults(int memory_overcommit, int cpu_overcommit);
+/* May the principal do op ("edit", "delete", an action) on row (of type t,
+ * refreshed) now?  0, or -1 with err (405, 403, 409).  The one decision
+ * behind both the operations a resource offers and the requests
+ * (resources/allow.c). */
+int resource_op_check(struct cimi_request *req, const struct cimi_type *t,
+                      const struct store_row *row, const char *op, struct cimi_error *err);
+/* May the principal create an item of type t in the sub-collection of
+ * parent (a path) now?  0, or -1 with err (404, 403, 409): the one decision
+ * behind a sub-collection's "add" operation and its POST. */
+int resource_add_check(struct cimi_request *req, const struct cimi_type *t, const char *parent,
+                       struct cimi_error *err);
 /* Is the principal allowed to see resources of type t at all? 403 if not. */
 int resource_check_access(const struct cimi_request *req, const struct cimi_type *t,
                           struct cimi_error *err);

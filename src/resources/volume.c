@@ -238,17 +238,27 @@ static int volume_update(struct cimi_request *req, const json_t *before, struct 
     return 0;
 }
 
-static int volume_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+/* An attached Volume is not deleted (offered and checked: resources/allow.c). */
+static int volume_refuse(struct cimi_request *req, const struct store_row *row, const char *op,
                          struct cimi_error *err)
 {
     char machine[256];
-    int attached = volume_attachment(req->st, row->id, NULL, 0, machine, sizeof(machine), err);
+    int attached;
 
+    if (strcmp(op, "delete") != 0)
+        return 0;
+    attached = volume_attachment(req->st, row->id, NULL, 0, machine, sizeof(machine), err);
     if (attached < 0)
         return -1;
     if (attached)
         return err_set(err, 409, NULL, "Volume '%s' is attached to Machine '%s'; detach it first "
                        "(delete its MachineVolume)", row->id, machine);
+    return 0;
+}
+
+static int volume_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+                         struct cimi_error *err)
+{
     json_object_set_new(row->priv, "previous", json_string(state_of(row)));
     json_object_set_new(row->doc, "state", json_string("DELETING"));
     resource_touch(row->doc);
@@ -275,6 +285,7 @@ const struct resource_ops volume_ops = {
     .update = volume_update,
     .remove = volume_remove,
     .allowed = volume_allowed,
+    .refuse = volume_refuse,
 };
 
 /* ---- VolumeImage ---- */

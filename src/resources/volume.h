@@ -40,6 +40,10 @@ int machine_volumes_reattach(struct store *st, const struct store_row *machine);
  * transaction; the create Job plugs them in. */
 int machine_volumes_create(struct cimi_request *req, const struct store_row *machine,
                            const json_t *tmpl, struct cimi_error *err);
+/* A Machine's delete: a step (nested Job) per attached volume detaches it
+ * first, in the request's transaction. */
+int machine_volumes_detach_steps(struct cimi_request *req, const struct store_row *machine,
+                                 struct job_spec *job, struct cimi_error *err);
 
 /* A new Volume (state CREATING, not inserted) from a resolved VolumeTemplate
  * document: its configuration and image resolved and checked (errors name

@@ -12,8 +12,10 @@
  * records its change, published at COMMIT (dropped at ROLLBACK) while the
  * writer lock is held; it is built with one SELECT at start-up
  * (build_index, in the background) or by the first snapshot.  cimid
- * must be the only process writing its database while it runs (as for its
- * Jobs and host bookkeeping).
+ * must be the only process writing the resources table while it runs (as
+ * for its Jobs and host bookkeeping); `cimid user add|remove` may change
+ * the users table beside it (one autocommit statement each, queued on the
+ * busy timeout; users are read at every request, never indexed).
  */
 #include "store/store.h"
 

@@ -1035,17 +1035,28 @@ def machine_create_doc(c, name, initial_state=None, properties=None, description
     return doc
 
 
+def check_created(r, what="create"):
+    """A create reply whose Job may or may not be done within the reply
+    (DSP0263 4.2.1.6/4.2.1.7): 201 with the complete resource (its Job
+    finished: no transitional state), or 202 with the partial resource (its
+    Job not finished yet); both with Location and CIMI-Job-URI.  Returns r."""
+    isin(r.status, (201, 202), f"{what} (reply {r.body[:300]!r})")
+    check(r.header("Location"), f"{what}: {r.status} has a Location")
+    check(r.header("CIMI-Job-URI"), f"{what}: {r.status} has a CIMI-Job-URI")
+    if r.status == 201:
+        notin(r.doc.get("state"), TRANSIENT_STATES | {"ATTACHING", "DETACHING"},
+              f"{what}: a 201 resource is complete")
+    return r
+
+
 def create_machine(c, name, initial_state=None, properties=None, description=None, body=None,
                    wait=True):
-    """POST a MachineCreate; checks 201 + Location + CIMI-Job-URI; waits for
-    the Job and the target state.  Returns the Machine document."""
+    """POST a MachineCreate; checks 201/202 + Location + CIMI-Job-URI; waits
+    for the Job and the target state.  Returns the Machine document."""
     body = body or machine_create_doc(c, name, initial_state, properties, description)
-    r = c.post(c.add_href("machines"), body)
-    eq(r.status, 201, f"create machine {name} (reply {r.body[:300]!r})")
+    r = check_created(c.post(c.add_href("machines"), body), f"create machine {name}")
     loc = r.header("Location")
     job = r.header("CIMI-Job-URI")
-    check(loc, "201 has a Location")
-    check(job, "create reply has a CIMI-Job-URI")
     if not wait:
         return r
     c.wait_job(job)

@@ -17,7 +17,7 @@ import tempfile
 import time
 
 import cimitest
-from cimitest import (BOTH, CIMID_NS, NS, Client, Daemon, SkipTest, assert_error, assert_unchanged,
+from cimitest import (check_created, BOTH, CIMID_NS, NS, Client, Daemon, SkipTest, assert_error, assert_unchanged,
                       check, coll_items, create_machine, do_action, eq, isin, machine_create_doc,
                       notin, op, shared, store_snapshot, test)
 
@@ -204,7 +204,7 @@ def machine_read_on_second_host(fmt):
     try:
         r = c.post(c.add_href("machines"), machine_create_doc(c, f"read-b-{fmt}", "STARTED",
                                                               machineConfig=config(1, GIB)))
-        eq(r.status, 201, f"create ({r.body[:300]!r})")
+        check_created(r, f"create ({r.body[:300]!r})")
         job = c.wait_job(r.header("CIMI-Job-URI"))
         m = c.wait_state(r.header("Location"), "STARTED")
         eq(m["host"]["href"], b["id"], "the machine names the host it runs on")

@@ -133,12 +133,12 @@ def _crash_round(d, rnd, n, kill_after, wanted):
     for t in threads:
         t.join(30)
     replies = [o for o in out if o and o[0] == "reply"]
-    created = [(o[2], o[3]) for o in replies if o[1] == 201]
+    created = [(o[2], o[3]) for o in replies if o[1] in (201, 202)]
     check(len(replies) >= min(kill_after, 1), f"round {rnd}: creations answered before the kill")
     for o in replies:
         check(o[1] in (201, 202, 500, 503), f"create reply status {o[1]}: {o[4][:200]!r}")
     for loc, job in created:
-        check(loc and job, "201 replies carry Location and CIMI-Job-URI")
+        check(loc and job, "201 and 202 replies carry Location and CIMI-Job-URI")
 
     d.start()
     adm = Client(d, "admin")
@@ -156,9 +156,9 @@ def _crash_round(d, rnd, n, kill_after, wanted):
     for j in jobs:
         if j.get("state") == "FAILED":
             check(j.get("statusMessage"), f"FAILED Job {j.get('id')} has a statusMessage")
-    # every 201 Location exists, its Job is finished
+    # every 201 or 202 Location exists, its Job is finished
     for loc, job in created:
-        eq(a.get(loc).status, 200, f"machine {loc} created (201) before the kill exists")
+        eq(a.get(loc).status, 200, f"machine {loc} created (201/202) before the kill exists")
         jd = a.wait_job(job, expect=None)
         isin(jd.get("state"), ("SUCCESS", "FAILED"), f"Job {job}")
     # no machine lost or duplicated

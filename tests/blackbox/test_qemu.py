@@ -17,7 +17,7 @@ import subprocess
 import time
 import urllib.request
 
-from cimitest import (CIMID_NS, NS, REPO, SkipTest, Client, Daemon, check, eq, isin, notin, test,
+from cimitest import (check_created, CIMID_NS, NS, REPO, SkipTest, Client, Daemon, check, eq, isin, notin, test,
                       do_action, op, rels)
 
 IMAGE_DIR = os.environ.get("CIMI_TEST_IMAGE_DIR") or os.path.join(REPO, "build-asan", "test-image")
@@ -35,13 +35,17 @@ def require_qemu():
 
 
 @contextlib.contextmanager
-def qemu_daemon(name, accel="tcg", args=()):
+def qemu_daemon(name, accel="tcg", args=(), wrap=None):
     """A started cimid on its own embed root; afterwards cimid is stopped and
     any guest it left running (embed guests outlive cimid) is killed.  accel
     "auto" makes cimid probe whether KVM boots a guest here (20 s at most);
-    args are added to cimid's options."""
+    args are added to cimid's options; wrap(d, command) returns the command
+    line that runs command instead."""
     image = require_qemu()
     d = Daemon(name=name, args=args)
+    if wrap is not None:
+        command = d.command
+        d.command = lambda: wrap(d, command())
     images = os.path.join(d.tmp, "images")
     os.makedirs(images)
     os.symlink(image, os.path.join(images, "cimid-test.qcow2"))
@@ -122,7 +126,7 @@ def create(c, name, image_href, user_data=None, state="STARTED"):
         tpl["userData"] = base64.b64encode(user_data.encode()).decode()
     r = c.post(c.add_href("machines"), {"resourceURI": NS + "/MachineCreate", "name": name,
                                         "machineTemplate": tpl})
-    eq(r.status, 201, f"create {name} (reply {r.body[:300]!r})")
+    check_created(r, f"create {name} (reply {r.body[:300]!r})")
     c.wait_job(r.header("CIMI-Job-URI"), timeout=120)
     return c.wait_state(r.header("Location"), state, timeout=60)
 
@@ -179,7 +183,7 @@ def qemu_machine_lifecycle():
         # capture the stopped machine into a standalone image, boot from it
         r = c.post(op(m, "capture"), {"resourceURI": NS + "/MachineImage", "name": "captured",
                                       "type": "IMAGE", "imageLocation": m["id"]})
-        eq(r.status, 201, f"capture (reply {r.body[:300]!r})")
+        check_created(r, f"capture (reply {r.body[:300]!r})")
         c.wait_job(r.header("CIMI-Job-URI"), timeout=120)
         cap = c.wait_state(r.header("Location"), "AVAILABLE", timeout=60)
         path = cap["imageLocation"][len("file://"):]
@@ -307,7 +311,7 @@ def qemu_volume_hotplug():
         tpl = {"volumeConfig": {"href": small["id"]}}
         r = c.post(c.add_href("volumes"), {"resourceURI": NS + "/VolumeCreate", "name": "data",
                                            "volumeTemplate": tpl})
-        eq(r.status, 201, f"create volume (reply {r.body[:300]!r})")
+        check_created(r, f"create volume (reply {r.body[:300]!r})")
         c.wait_job(r.header("CIMI-Job-URI"), timeout=60)
         v = c.wait_state(r.header("Location"), "AVAILABLE")
         path = os.path.join(d.root, "storage", "volumes", v["id"].rsplit("/", 1)[1] + ".qcow2")
@@ -316,7 +320,7 @@ def qemu_volume_hotplug():
         # hot-plug
         r = c.post(c.add_href(m["volumes"]["href"]), {"resourceURI": NS + "/MachineVolume",
                                                       "volume": {"href": v["id"]}})
-        eq(r.status, 201, f"attach (reply {r.body[:300]!r})")
+        check_created(r, f"attach (reply {r.body[:300]!r})")
         item = r.header("Location")
         c.wait_job(r.header("CIMI-Job-URI"), timeout=60)
         wait_disks(http, lambda ds: ds.get("vdb") == 1048576, "vdb with 1048576 blocks appears")
@@ -344,7 +348,7 @@ def qemu_volume_hotplug():
         # a copy is a standalone image; a new volume is an overlay on it
         r = c.post(c.add_href("volumeImages"), {"resourceURI": NS + "/VolumeImage",
                                                 "name": "data-copy", "imageLocation": v["id"]})
-        eq(r.status, 201, "copy the volume")
+        check_created(r, "copy the volume")
         c.wait_job(r.header("CIMI-Job-URI"), timeout=60)
         img = c.wait_state(r.header("Location"), "AVAILABLE")
         copy = img["imageLocation"][len("file://"):]
@@ -352,7 +356,7 @@ def qemu_volume_hotplug():
         r = c.post(c.add_href("volumes"), {"resourceURI": NS + "/VolumeCreate", "name": "data2",
                                            "volumeTemplate": {"volumeConfig": {"capacity": 1024},
                                                               "volumeImage": {"href": img["id"]}}})
-        eq(r.status, 201, "a volume from the copy")
+        check_created(r, "a volume from the copy")
         c.wait_job(r.header("CIMI-Job-URI"), timeout=60)
         v2 = c.wait_state(r.header("Location"), "AVAILABLE")
         eq(v2.get("capacity"), 3 * 1048576, "at least as large as its image")
@@ -423,7 +427,7 @@ def qemu_host_added_at_runtime_with_dedicated_cpus():
                 "resourceURI": NS + "/MachineCreate", "name": f"dedicated-{i}",
                 "machineTemplate": {"initialState": state, "machineConfig": cfg,
                                     "machineImage": {"href": img["id"]}}})
-            eq(r.status, 201, f"dedicated machine {i} (reply {r.body[:300]!r})")
+            check_created(r, f"dedicated machine {i} (reply {r.body[:300]!r})")
             c.wait_job(r.header("CIMI-Job-URI"), timeout=120)
             made.append(c.wait_state(r.header("Location"), state, timeout=60))
             eq(made[-1]["host"]["href"], qhost["id"], "placed on the QEMU host")
@@ -464,6 +468,60 @@ def qemu_host_added_at_runtime_with_dedicated_cpus():
     finally:
         d.kill9()
         subprocess.run(["pkill", "-9", "-f", root], capture_output=True)
+# Runs "$@" chrooted into $1, a plain directory (no mount point) that gets
+# every top-level directory of / bound in it: the same files, but "/" is no
+# mount point, as in a chroot made by hand or a container's.  Run in a mount
+# namespace of its own (unshare), so the binds go with the last process.
+IN_CHROOT = """set -e
+root=$1; shift
+for e in /*; do
+  name=${e#/}
+  if [ -L "$e" ]; then ln -s "$(readlink "$e")" "$root/$name"
+  elif [ -d "$e" ]; then mkdir -p "$root/$name"; mount --rbind "$e" "$root/$name"
+  fi
+done
+exec chroot "$root" "$@"
+"""
+
+
+def in_chroot(d, command):
+    root = os.path.join(d.tmp, "chroot")
+    os.makedirs(root)
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", IN_CHROOT, "sh",
+            root, *command]
+
+
+@test
+def qemu_guest_in_a_chroot():
+    """In a chroot (and containers like it) "/" is no mount point: libvirt's
+    private mount namespace per guest fails there ("Failed disable mount
+    propagation out of the root filesystem").  cimid finds that out and
+    writes `namespaces = [ ]` in the embed root's qemu.conf: the guest runs
+    and answers; the qemu.conf of a host where namespaces work keeps them."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("chroot") is None:
+        raise SkipTest("making a chroot needs root, unshare and chroot (util-linux, coreutils)")
+    with qemu_daemon("qemu-chroot", wrap=in_chroot) as d:
+        c = Client(d, "alice")
+        r = c.post(c.add_href("machines"), {
+            "resourceURI": NS + "/MachineCreate", "name": "chrooted",
+            "machineTemplate": {"initialState": "STARTED",
+                                "machineConfig": {"href": c.default_config()["id"]},
+                                "machineImage": {"href": test_image(c)["id"]},
+                                "userData": base64.b64encode(b"in a chroot").decode()}})
+        eq(r.status, 201, f"create (reply {r.body[:300]!r})")
+        c.wait_job(r.header("CIMI-Job-URI"), timeout=120)   # SUCCESS: the guest started
+        m = c.wait_state(r.header("Location"), "STARTED", timeout=60)
+        status, page = fetch(endpoint(m, 80))
+        eq(status, 200, "the guest started in a chroot answers HTTP")
+        isin("in a chroot", page, "and read its userData")
+        with open(os.path.join(d.root, "etc", "qemu.conf")) as f:
+            isin("namespaces = [ ]", f.read(), "no mount namespaces in the chroot's qemu.conf")
+        isin("no mount namespace can be made here", d.log_text(), "the log says why")
+    with qemu_daemon("qemu-ns") as d:
+        with open(os.path.join(d.root, "etc", "qemu.conf")) as f:
+            notin("namespaces", f.read(), "outside a chroot guests keep their mount namespace")
+
+
 @test
 def qemu_embed_refuses_networks():
     """qemu:///embed has no libvirt network driver: a Network is refused with
@@ -497,10 +555,23 @@ def qemu_system_host_through_libvirtd():
                        "own qemu:///system daemon beside it")
     from test_hosts import PrivateLibvirtd
     d = Daemon(name="qemu-system")
-    os.chmod(d.tmp, 0o755)  # the qemu:///system guest runs as libvirt-qemu: it reads the image
+    # The guest runs as libvirt-qemu: it must reach its image, wherever the
+    # checkout lives (a home directory of mode 0700 is Debian's default), so
+    # the image is copied beside the daemon (a temporary directory of 0755).
+    # A second one sits in a directory closed to that user (0700, root's),
+    # where a checkout under a home directory would keep it.
+    os.chmod(d.tmp, 0o755)
     images = os.path.join(d.tmp, "images")
+    closed = os.path.join(d.tmp, "home-0700")
     os.makedirs(images)
-    os.symlink(image, os.path.join(images, "cimid-test.qcow2"))
+    os.makedirs(closed, mode=0o700)
+    os.chmod(closed, 0o700)
+    shutil.copy(image, os.path.join(images, "cimid-test.qcow2"))
+    shutil.copy(image, os.path.join(closed, "cimid-test.qcow2"))
+    os.symlink(os.path.join(closed, "cimid-test.qcow2"), os.path.join(images, "closed.qcow2"))
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
+                    os.path.join(closed, "cimid-test.qcow2"), os.path.join(images, "layer.qcow2")],
+                   check=True)
     d.args += ["--images-dir", images, "--stop-timeout", "60"]
     virtlogd = subprocess.Popen(["virtlogd"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lvd = PrivateLibvirtd(d.tmp)
@@ -523,6 +594,23 @@ def qemu_system_host_through_libvirtd():
         host = admin.read(r.header("Location"))
         admin.put(simulated["id"], {"resourceURI": CIMID_NS + "/Host", "uri": simulated["uri"],
                                     "enabled": False})
+        by_name = {i.get("name"): i for i in c.list("machineImages", fmt="json")["machineImages"]}
+        for name, what in (("closed", f"the image {images}/closed.qcow2"),
+                           ("layer", f"the backing file {closed}/cimid-test.qcow2")):
+            r = c.post(c.add_href("machines"), {
+                "resourceURI": NS + "/MachineCreate", "name": "unreachable",
+                "machineTemplate": {"machineConfig": {"href": c.default_config()["id"]},
+                                    "machineImage": {"href": by_name[name]["id"]}}})
+            eq(r.status, 201, f"create from the {name} image ({r.body[:300]!r})")
+            job = c.wait_job(r.header("CIMI-Job-URI"), expect="FAILED", timeout=120)
+            why = job.get("statusMessage", "")
+            isin(f"cannot reach {what}", why, "the Job says which file")
+            isin(f"the directory {closed} (mode 0700", why, "and which directory stops the guest")
+            isin("libvirt-qemu", why, "and for which user")
+            check(not [f for f in os.listdir("/var/lib/cimid/storage/disks")
+                       if f.startswith(r.header("Location").rsplit("/", 1)[1])],
+                  "no disk is left behind")
+            eq(c.delete(r.header("Location")).status, 200, "the machine that failed is deleted")
         m = create(c, "system-guest", test_image(c)["id"])
         eq(m["host"]["href"], host["id"], "the machine runs on the qemu:///system host")
         dom = "cimi-" + m["id"].rsplit("/", 1)[1]

@@ -29,7 +29,7 @@ import time
 import uuid
 
 import cimitest
-from cimitest import (ACTION, NS, TIMEOUT, TRANSIENT_STATES, Client, Daemon, action_doc,
+from cimitest import (check_created, ACTION, NS, TIMEOUT, TRANSIENT_STATES, Client, Daemon, action_doc,
                       assert_error, check, coll_items, create_machine, do_action, eq, ids, isin,
                       machine_create_doc, ne, notin, op, rels, test, SkipTest)
 
@@ -267,7 +267,7 @@ def recover_unfinished_captures():
         for name in ("r-img-running", "r-img-queued"):
             r = a.post(cap, {"resourceURI": NS + "/MachineImage", "name": name, "type": "IMAGE",
                              "imageLocation": m["id"]})
-            eq(r.status, 201, f"capture {name}")
+            check_created(r, f"capture {name}")
             job = r.header("CIMI-Job-URI")
             check(job, "capture reply has a CIMI-Job-URI")
             a.wait_job(job)
@@ -326,7 +326,7 @@ def _burst(c, add, body, n, nthreads, prefix, at, probe):
             for i in range(per[k]):
                 r = c.post(add, dict(body, name=f"{prefix}-{k:02d}-{i:03d}"))
                 with lock:
-                    if r.status == 201:
+                    if r.status in (201, 202):
                         out.append((time.time(), r.header("Location"), r.header("CIMI-Job-URI")))
                     else:
                         errors.append(f"{r.status}: {r.body[:200]!r}")
@@ -348,7 +348,7 @@ def _burst(c, add, body, n, nthreads, prefix, at, probe):
     for t in threads:
         t.join(60)
     eq(errors, [], f"burst {prefix}: creation errors")
-    eq(len(out), n, f"burst {prefix}: 201 replies")
+    eq(len(out), n, f"burst {prefix}: 201 or 202 replies")
     return sorted(out), result
 
 
@@ -434,7 +434,9 @@ def job_stop_queued_actions():
     gate = GatedServer(bytes(range(256)) * 4096)
     storage = tempfile.mkdtemp(prefix="cimitest-jobstop-storage-")
     cimitest._tmpdirs.append(storage)
-    with Daemon(name="jobstop-actions", args=["--workers", "1", "--storage-dir", storage,
+    # --transfer-workers 0: the download runs on the only job worker
+    with Daemon(name="jobstop-actions", args=["--workers", "1", "--transfer-workers", "0",
+                                              "--storage-dir", storage,
                                               "--download-allow", "127.0.0.1/32"]) as d:
         try:
             c = Client(d, "alice")
@@ -443,7 +445,7 @@ def job_stop_queued_actions():
             r = c.post(c.add_href("machineImages"),
                        {"resourceURI": NS + "/MachineImage", "name": "qa-blocker",
                         "imageLocation": gate.url()})
-            eq(r.status, 201, f"image download accepted ({r.body[:200]!r})")
+            eq(r.status, 202, f"a download held by its server is not done: 202 ({r.body[:200]!r})")
             blocker = r.header("CIMI-Job-URI")
             check(gate.started.wait(30), "the download reached the server")
             eq(c.read(blocker).get("state"), "RUNNING", "the download holds the only worker")

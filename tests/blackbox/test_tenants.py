@@ -5,7 +5,7 @@ Also the default 1 MiB body limit (this daemon runs without --max-body)."""
 import re
 import uuid
 
-from cimitest import (BOTH, NS, Client, action_doc, assert_error, assert_unchanged, check,
+from cimitest import (check_created, BOTH, NS, Client, action_doc, assert_error, assert_unchanged, check,
                       coll_items, create_machine, eq, ids, isin, machine_create_doc, notin, op,
                       rels, shared, store_snapshot, test)
 
@@ -16,7 +16,7 @@ def setup():
         a = Client(d, "alice")
         b = Client(d, "bob")
         r = a.post(a.add_href("machines"), machine_create_doc(a, "alice-m", "STARTED"))
-        eq(r.status, 201, "alice creates a machine")
+        check_created(r, "alice creates a machine")
         job = r.header("CIMI-Job-URI")
         a.wait_job(job)
         am = a.wait_state(r.header("Location"), "STARTED")
@@ -193,14 +193,14 @@ def setup_more():
         r = a.post(op(stopped, "capture"), {"resourceURI": NS + "/MachineImage",
                                             "name": "alice-img", "type": "IMAGE",
                                             "imageLocation": stopped["id"]})
-        eq(r.status, 201, "alice captures her machine")
+        check_created(r, "alice captures her machine")
         a.wait_job(r.header("CIMI-Job-URI"))
         img = a.wait_state(r.header("Location"), "AVAILABLE")
         vol = volume(a, "alice-vol")
         am = a.read(d.cache["alice"]["id"])
         r = a.post(a.add_href(am["volumes"]["href"]),
                    {"resourceURI": NS + "/MachineVolume", "volume": {"href": vol["id"]}})
-        eq(r.status, 201, "alice attaches her volume")
+        check_created(r, "alice attaches her volume")
         a.wait_job(r.header("CIMI-Job-URI"))
         attachment = r.header("Location")
         disks = [i["id"] for i in coll_items(a.list(am["disks"]["href"])) if i.get("id")]
@@ -214,7 +214,7 @@ def setup_more():
 def volume(c, name):
     r = c.post(c.add_href("volumes"), {"resourceURI": NS + "/VolumeCreate", "name": name,
                                        "volumeTemplate": {"volumeConfig": {"capacity": GIB}}})
-    eq(r.status, 201, f"create volume {name}")
+    check_created(r, f"create volume {name}")
     c.wait_job(r.header("CIMI-Job-URI"))
     return c.wait_state(r.header("Location"), "AVAILABLE")
 

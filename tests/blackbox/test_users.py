@@ -142,6 +142,72 @@ def request_logging():
         d.kill9()
 
 
+@test
+def user_changes_while_the_daemon_runs_under_load():
+    """`cimid user add|remove` beside a running daemon (README: the users
+    table may be changed so; the banner of ./run.sh says to): under a load
+    of machine creates (Jobs writing the database) and reads, each command
+    succeeds, and the very next request sees the change: a new user gets
+    in, a new password replaces the old one, a removed user is refused."""
+    import threading
+    from cimitest import machine_create_doc
+    d = Daemon(name="users-live", args=["--workers", "4"])
+    stop = threading.Event()
+    problems = []
+    done = [0]
+
+    def load(user, writes):
+        c = Client(d, user)
+        i = 0
+        while not stop.is_set():
+            i += 1
+            try:
+                if writes:
+                    r = c.post(c.add_href("machines"),
+                               machine_create_doc(c, f"load-{user}-{i}", "STARTED"))
+                else:
+                    r = c.get(c.coll("machines"), query={"$orderby": "name"})
+                if r.status not in (200, 201):
+                    problems.append(f"{user}: {r.status} {r.body[:200]!r}")
+                done[0] += 1
+            except Exception as e:  # reported below, in the test's thread
+                problems.append(f"{user}: {type(e).__name__}: {e}")
+                return
+
+    threads = [threading.Thread(target=load, args=(u, w), daemon=True)
+               for u, w in (("alice", True), ("bob", True), ("alice", False), ("admin", False))]
+    try:
+        d.start()
+        for t in threads:
+            t.start()
+        for k in range(5):
+            name, pw, pw2 = f"late{k}", f"late-pw-{k}-one", f"late-pw-{k}-two"
+            r = d.user_cmd("add", name, "--tenant", f"t{k}", "--password-stdin", stdin=pw + "\n")
+            eq(r.returncode, 0, f"user add beside the busy daemon ({r.stderr.strip()})")
+            c = Client(d, name, password=pw)
+            eq(c.get(d.cep_url).status, 200, "the new user is let in at once")
+            eq(c.list("machines").get("count", 0), 0, "into a tenant of its own")
+            r = d.user_cmd("add", name, "--tenant", f"t{k}", "--password-stdin", stdin=pw2 + "\n")
+            eq(r.returncode, 0, f"a new password beside the busy daemon ({r.stderr.strip()})")
+            eq(Client(d, name, password=pw).get(d.cep_url).status, 401,
+               "the old password is refused at once")
+            eq(Client(d, name, password=pw2).get(d.cep_url).status, 200,
+               "the new password is let in at once")
+            isin(name, d.user_cmd("list").stdout, "user list beside the busy daemon")
+            r = d.user_cmd("remove", name)
+            eq(r.returncode, 0, f"user remove beside the busy daemon ({r.stderr.strip()})")
+            eq(Client(d, name, password=pw2).get(d.cep_url).status, 401,
+               "the removed user is refused at once")
+        stop.set()
+        for t in threads:
+            t.join(60)
+        eq(problems, [], "the load ran without an error")
+        check(done[0] > 20, f"there was load ({done[0]} requests)")
+    finally:
+        stop.set()
+        d.kill9()
+
+
 def _rights(d, user, password):
     """(CEP status, status of the admin-only hosts collection) for user:password."""
     c = Client(d, user, password=password)

@@ -12,9 +12,9 @@ database and hypervisor, and checks the invariants:
      statusMessage and progress 100, and every Job URI a client was given
      still exists;
   2. nothing lost or duplicated: machine ids and names are distinct, every
-     listed machine was asked for, every 201'd machine exists exactly once
+     listed machine was asked for, every 201'd (or 202'd) machine exists exactly once
      unless a machine.delete Job for it succeeded (and is gone if one did),
-     every 201'd captured image exists unless it was deleted;
+     every 201'd (or 202'd) captured image exists unless it was deleted;
   3. the store and the hypervisor agree: the store's Machine rows are the
      machines served, each machine is in a stable state, the state the
      store holds is the state the hypervisor reports (cimid reads it from
@@ -195,7 +195,7 @@ class Worker(threading.Thread):
         body["machineTemplate"] = dict(body["machineTemplate"],
                                        initialState=self.rng.choice(("STARTED", "STOPPED")))
         got = self.http("POST", run.machines_url, body)
-        if got and got[0] == 201 and got[1]["Location"]:
+        if got and got[0] in (201, 202) and got[1]["Location"]:
             with run.ledger.lock:
                 run.ledger.created[got[1]["Location"]] = name
             self.machines.append(got[1]["Location"])
@@ -206,7 +206,7 @@ class Worker(threading.Thread):
         body = {"resourceURI": NS + "/MachineImage", "name": f"img-{self.index}-{self.count}",
                 "type": "IMAGE", "imageLocation": loc}
         got = self.http("POST", run.images_url, body)
-        if got and got[0] == 201 and got[1]["Location"]:
+        if got and got[0] in (201, 202) and got[1]["Location"]:
             with run.ledger.lock:
                 run.ledger.images[got[1]["Location"]] = self.user
         return got
@@ -416,7 +416,7 @@ class CrashRun:
             if gone and loc in served:
                 problems.append(f"machine {name} ({loc}) still served after its delete Job succeeded")
             if not gone and loc not in served:
-                problems.append(f"machine {name} ({loc}) answered 201 and is lost "
+                problems.append(f"machine {name} ({loc}) answered 201/202 and is lost "
                                 "(no successful delete Job)")
         if {rel(u) for u in served} != set(stored):
             problems.append(f"store rows {sorted(set(stored) - {rel(u) for u in served})} not "
@@ -449,7 +449,7 @@ class CrashRun:
         for loc in sorted(self.ledger.images):
             if loc not in images:
                 if loc not in self.ledger.image_deletes:
-                    problems.append(f"captured image {loc} answered 201 and is lost")
+                    problems.append(f"captured image {loc} answered 201/202 and is lost")
                 continue
             st = images[loc].get("state")
             if st not in ("AVAILABLE", "ERROR"):

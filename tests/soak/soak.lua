@@ -80,7 +80,7 @@ end
 
 function response(status, hdrs, body)
   statuses[status] = (statuses[status] or 0) + 1
-  if status == 201 then
+  if status == 201 or status == 202 then  -- only creates are POSTed: 202 while the Job runs
     local loc = hdrs["Location"]
     if loc then
       local path = string.match(loc, "^https?://[^/]+(/.*)$") or loc

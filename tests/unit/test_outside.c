@@ -118,7 +118,7 @@ int main(void)
     CHECK(st != NULL, "store opens");
     CHECK(resource_seed(st, &err) == 0, "shipped resources seeded");
     CHECK(host_open_all(st, "test:///default", NULL, &err) == 0, "hypervisor opens");
-    CHECK(jobs_start(1, resource_job_kinds, 60) == 0, "job workers start");
+    CHECK(jobs_start(&(struct jobs_config){1, 1, 100, 60}, resource_job_kinds) == 0, "job workers start");
 
     CHECK(call(st, "POST", "machines",
                "{\"name\": \"outside\", \"machineTemplate\": {\"href\": \"" BASE

@@ -4,7 +4,8 @@
  * outlives the run, so a row read before that commit (still QUEUED in the
  * store) shows RUNNING, never QUEUED again; a run whose outcome was not
  * committed leaves the Job as the store has it; ended records are reused
- * oldest first, and a claim always finds a record.
+ * oldest first, and a claim always finds a record; a stop is asked only of
+ * a running Job of an interruptible kind, once, and shows STOPPING.
  */
 #include <stdio.h>
 #include <string.h>
@@ -26,7 +27,7 @@ int main(void)
     json_t *doc;
     int claimed = 0;
 
-    CHECK(job_running_begin("jobs/a") == 0 && job_running("jobs/a"), "a claimed Job is running");
+    CHECK(job_running_begin("jobs/a", false, false) == 0 && job_running("jobs/a"), "a claimed Job is running");
     CHECK(strcmp(shown_state("jobs/a", &doc), "RUNNING") == 0, "and shows RUNNING");
     json_decref(doc);
 
@@ -36,7 +37,7 @@ int main(void)
           "a row read before its outcome's commit still shows RUNNING");
     json_decref(doc);
 
-    CHECK(job_running_begin("jobs/b") == 0, "another Job claimed");
+    CHECK(job_running_begin("jobs/b", false, false) == 0, "another Job claimed");
     job_progress_end("jobs/b", false);
     CHECK(strcmp(shown_state("jobs/b", &doc), "QUEUED") == 0,
           "a run whose outcome was not committed shows as the store has it");
@@ -46,12 +47,12 @@ int main(void)
      * every claim finds a record; the oldest ended records give way. */
     for (int i = 0; i < 1000; i++) {
         snprintf(id, sizeof(id), "jobs/ended-%d", i);
-        claimed += job_running_begin(id) == 0;
+        claimed += job_running_begin(id, false, false) == 0;
         job_progress_end(id, true);
     }
     for (int i = 0; i < 256; i++) {
         snprintf(id, sizeof(id), "jobs/running-%d", i);
-        claimed += job_running_begin(id) == 0;
+        claimed += job_running_begin(id, false, false) == 0;
     }
     CHECK(claimed == 1256, "every claim found a record (%d of 1256)", claimed);
     CHECK(strcmp(shown_state("jobs/ended-999", &doc), "RUNNING") == 0,
@@ -62,5 +63,20 @@ int main(void)
     json_decref(doc);
     CHECK(job_running("jobs/running-0") && job_running("jobs/running-255"),
           "running records are never taken");
+
+    /* Stopping a running Job: only an interruptible one, once. */
+    CHECK(!job_stop_request("jobs/running-0") && !job_stop_requested("jobs/running-0"),
+          "a Job whose kind cannot be interrupted is not asked to stop");
+    CHECK(job_running_begin("jobs/dl", true, false) == 0 && job_running_stoppable("jobs/dl"),
+          "an interruptible running Job can be stopped");
+    CHECK(job_stop_request("jobs/dl") && job_stop_requested("jobs/dl"), "asked to stop");
+    CHECK(!job_stop_request("jobs/dl") && !job_running_stoppable("jobs/dl"), "only once");
+    CHECK(strcmp(shown_state("jobs/dl", &doc), "STOPPING") == 0, "it shows STOPPING");
+    json_decref(doc);
+    job_progress_end("jobs/dl", true);
+    CHECK(!job_stop_requested("jobs/dl") && !job_stop_request("jobs/dl"),
+          "an ended run is not asked any more");
+    CHECK(job_running_begin("jobs/dl2", true, true) == 0 && job_stop_requested("jobs/dl2"),
+          "a run of a Job recorded STOPPING (recovery) starts asked to stop");
     return check_summary();
 }
