@@ -168,8 +168,8 @@ static const struct cimi_type t_machine_host = {NULL, NULL, NULL, false, false,
 
 static const struct cimi_attr machine_attrs[] = {
     {"state", NULL, K_STRING, A_READONLY, NULL},
-    {"cpu", NULL, K_INTEGER, A_READONLY, NULL},
-    {"memory", NULL, K_INTEGER, A_READONLY, NULL},
+    {"cpu", NULL, K_INTEGER, 0, NULL},      /* PUT: applied while STOPPED, else 409 */
+    {"memory", NULL, K_INTEGER, 0, NULL},
     {"disks", NULL, K_COLLECTION, A_READONLY, &t_disk},
     {"cpuArch", NULL, K_STRING, A_READONLY, NULL},
     {"cpuSpeed", NULL, K_INTEGER, A_READONLY, NULL},
@@ -179,14 +179,17 @@ static const struct cimi_attr machine_attrs[] = {
     {"snapshots", NULL, K_COLLECTION, A_READONLY, &t_machine_snapshot},
     {"endpoints", "endpoint", K_ARRAY, A_READONLY | A_EXTENSION, &t_endpoint},
     {"host", NULL, K_REF, A_READONLY | A_EXTENSION, &t_machine_host},
+    /* why the machine is in ERROR (its create failed), like a Host's */
+    {"stateMessage", NULL, K_STRING, A_READONLY | A_EXTENSION, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_machine = {
     "Machine", "machines", "machines", true, true, machine_attrs};
 
+/* Created with the Machine, or by POST to its disks (resources/machine_disk.c). */
 static const struct cimi_attr disk_attrs[] = {
-    {"capacity", NULL, K_INTEGER, A_READONLY, NULL},
-    {"initialLocation", NULL, K_STRING, A_READONLY, NULL},
+    {"capacity", NULL, K_INTEGER, A_REQUIRED | A_IMMUTABLE, NULL},
+    {"initialLocation", NULL, K_STRING, A_IMMUTABLE, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
 /* The 1.x schema gives Disk no common elements; JSON carries them anyway. */

@@ -169,12 +169,16 @@ static json_t *row_operations(struct cimi_request *req, const struct cimi_type *
                               const struct store_row *row, const char *self, size_t self_len)
 {
     json_t *ops = json_array();
+    bool delete_first = resource_ops_of(t)->delete_first;
 
     if (ops == NULL)
         return NULL;
+
+    if (delete_first && offered(req, t, row, "delete"))
+        add_operation(ops, "delete", 6, self, self_len);
     if (offered(req, t, row, "edit"))
         add_operation(ops, "edit", 4, self, self_len);
-    if (offered(req, t, row, "delete"))
+    if (!delete_first && offered(req, t, row, "delete"))
         add_operation(ops, "delete", 6, self, self_len);
     add_action_operations(req, t, row, self, self_len, ops);
     return ops;

@@ -15,7 +15,11 @@
  * ports with the default (slirp) backend, so the network device is given to
  * QEMU directly through <qemu:commandline>: -netdev user,hostfwd=... bound to
  * 127.0.0.1.  That is the documented fallback for hosts without a libvirt
- * network driver, such as qemu:///embed.
+ * network driver, such as qemu:///embed.  It is restricted (restrict=on): slirp
+ * would otherwise turn a guest's connection to 10.0.2.2 into one to the host's
+ * 127.0.0.1 (cimid's API, other guests' VNC consoles and forwarded ports), and
+ * QEMU has no switch that keeps outbound traffic but not that alias.  A
+ * restricted guest still gets DHCP and its forwarded ports, and nothing else.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -80,10 +84,10 @@ static void put_test_disks(FILE *f, const struct hv_machine_spec *spec)
         fprintf(f,
                 "    <disk type='file' device='disk'>\n"
                 "      <driver name='qemu' type='qcow2'/>\n"
-                "      <source file='%s/cimid-%s-disk%zu.qcow2'/>\n"
+                "      <source file='%s/cimid-%s-disk%d.qcow2'/>\n"
                 "      <target dev='vd%c' bus='virtio'/>\n"
                 "    </disk>\n",
-                TEST_DISK_DIR, spec->uuid, i, (char)('a' + i));
+                TEST_DISK_DIR, spec->uuid, spec->disks[i].slot, (char)('a' + spec->disks[i].slot));
 }
 
 void put_disk(FILE *f, const char *path, const char *target)
@@ -120,8 +124,9 @@ static void put_qemu_devices(FILE *f, const struct hv *hv, const struct hv_machi
     size_t ndisks = spec->ndisks > 0 ? spec->ndisks : 1;
 
     for (size_t i = 0; i < ndisks; i++) {
-        storage_disk_path(hv->storage_dir, spec->uuid, i, path, sizeof(path));
-        snprintf(target, sizeof(target), "vd%c", (char)('a' + i));
+        int slot = i < spec->ndisks ? spec->disks[i].slot : 0;
+        storage_disk_path(hv->storage_dir, spec->uuid, (size_t)slot, path, sizeof(path));
+        snprintf(target, sizeof(target), "vd%c", (char)('a' + slot));
         put_disk(f, path, target);
     }
     if (spec->user_data != NULL && spec->user_data[0] != '\0') {
@@ -140,12 +145,13 @@ static void put_qemu_devices(FILE *f, const struct hv *hv, const struct hv_machi
           "    <video>\n      <model type='vga'/>\n    </video>\n", f);
 }
 
-/* -netdev user with the guest ports forwarded from free loopback ports;
- * the pairs guest:host are also written into ports. */
+/* -netdev user, restricted (no connection out of the guest, see the top of
+ * the file), with the guest ports forwarded from free loopback ports; the
+ * pairs guest:host are also written into ports. */
 static int put_user_network(FILE *f, char *ports, size_t len, struct cimi_error *err)
 {
     static const int guest_ports[] = HV_FORWARDED_GUEST_PORTS;
-    char netdev[512] = "user,id=cimidnet0";
+    char netdev[512] = "user,id=cimidnet0,restrict=on";
     size_t used = strlen(netdev);
 
     ports[0] = '\0';

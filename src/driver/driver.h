@@ -33,6 +33,7 @@ struct hv_disk {
     long long capacity_kb;       /* size in KiB */
     char format[32];             /* filesystem hint from the configuration (ext4, ...) */
     char initial_location[64];   /* guest device hint (/dev/vda), may be "" */
+    int slot;                    /* its device vd('a'+slot) and file number; disk 0 boots */
 };
 
 #define HV_MAX_DISKS 8
@@ -154,6 +155,13 @@ struct driver {
     int (*resume)(struct hv *hv, const char *uuid, struct cimi_error *err);   /* from pause */
     int (*save)(struct hv *hv, const char *uuid, struct cimi_error *err);     /* managed save: state to disk, stops */
 
+    /* Give a stopped machine cpu vCPUs and memory_kib KiB (its persistent
+     * definition: the next start runs with them); 409 unless it is shut off
+     * (a running machine has no room to grow into, a suspended one would not
+     * restore). */
+    int (*set_resources)(struct hv *hv, const char *uuid, int cpu, long long memory_kib,
+                         struct cimi_error *err);
+
     /* Copy the (stopped) machine's first disk into a standalone image; writes
      * the new image's location (path or URI) into location. */
     int (*capture)(struct hv *hv, const char *uuid, const char *image_uuid,
@@ -219,6 +227,19 @@ struct driver {
      * go.  Idempotent: a volume not attached is success. */
     int (*volume_detach)(struct hv *hv, const char *machine_uuid, const char *uuid,
                          struct cimi_error *err);
+
+    /* ---- a machine's own disks (not volumes): disk `slot` is the virtio
+     * device vd('a'+slot); added to and removed from the persistent
+     * definition and, while the machine runs, live.  The test driver keeps
+     * no storage and cannot attach: there only the machine's existence is
+     * checked and cimid's record (the spec a re-definition uses) is the
+     * change. ---- */
+
+    /* Give the machine a new blank disk of capacity_kb KiB; idempotent. */
+    int (*disk_add)(struct hv *hv, const char *machine_uuid, int slot, long long capacity_kb,
+                    struct cimi_error *err);
+    /* Detach disk slot and remove its file; a missing one is success. */
+    int (*disk_remove)(struct hv *hv, const char *machine_uuid, int slot, struct cimi_error *err);
 
     /* ---- images cimid keeps in the host's storage (downloads), named by
      * the MachineImage's UUID ---- */

@@ -491,6 +491,9 @@ static int check_spec(const struct hv_machine_spec *spec, struct cimi_error *err
     for (i = 0; i < spec->ndisks; i++) {
         if (spec->disks[i].capacity_kb < 0)
             return err_set(err, 400, "disks", "disk %zu has a negative capacity", i);
+        if (spec->disks[i].slot < 0 || spec->disks[i].slot >= HV_MAX_DISKS)
+            return err_set(err, 500, NULL, "disk %zu has no device (slot %d)", i,
+                           spec->disks[i].slot);
     }
     if (spec->dedicated && spec->cpu > HV_MAX_VCPUS)
         return err_set(err, 400, "cpu", "at most %d dedicated CPUs", HV_MAX_VCPUS);
@@ -1125,6 +1128,9 @@ const struct driver driver_libvirt = {
     .volume_resize = lv_volume_resize,
     .volume_snapshot = lv_volume_snapshot,
     .volume_attach = lv_volume_attach,
+    .set_resources = lv_set_resources,
+    .disk_add = lv_disk_add,
+    .disk_remove = lv_disk_remove,
     .volume_detach = lv_volume_detach,
     .image_import = lv_image_import,
     .image_delete = lv_image_delete,

@@ -88,6 +88,11 @@ int storage_resize_volume(const char *dir, const char *uuid, long long capacity_
 int storage_snapshot_volume(const char *dir, const char *uuid, const char *image_uuid, char *out,
                             size_t len, struct cimi_error *err);
 int storage_remove_volume(const char *dir, const char *uuid, struct cimi_error *err);
+/* A blank qcow2 disk `slot` of the machine (an existing one is kept), and
+ * its removal (a missing one is fine). */
+int storage_create_disk(const char *dir, const char *uuid, int slot, long long capacity_kb,
+                        struct cimi_error *err);
+int storage_remove_disk(const char *dir, const char *uuid, int slot, struct cimi_error *err);
 /* Remove every file of the machine. */
 void storage_remove_machine(const char *dir, const char *uuid);
 /* Image <uuid> from what fill writes (see driver.h image_import); only a
@@ -174,6 +179,25 @@ int lv_volume_snapshot(struct hv *hv, const char *uuid, const char *machine_uuid
 int lv_volume_attach(struct hv *hv, const char *machine_uuid, const char *uuid,
                      const char *target, struct cimi_error *err);
 int lv_volume_detach(struct hv *hv, const char *machine_uuid, const char *uuid,
+                     struct cimi_error *err);
+
+/* ---- volume.c, for disk.c: a disk file attached as virtio device target
+ * (persistent definition and, while the domain runs, live), and detached
+ * again (waiting until the guest let it go).  Idempotent. ---- */
+
+int disk_file_attach(virDomainPtr dom, const char *machine_uuid, const char *path,
+                     const char *target, struct cimi_error *err);
+int disk_file_detach(virDomainPtr dom, const char *path, struct cimi_error *err);
+
+/* ---- disk.c: the driver's disk_add and disk_remove ---- */
+
+int lv_disk_add(struct hv *hv, const char *machine_uuid, int slot, long long capacity_kb,
+                struct cimi_error *err);
+int lv_disk_remove(struct hv *hv, const char *machine_uuid, int slot, struct cimi_error *err);
+
+/* ---- resize.c: the driver's set_resources ---- */
+
+int lv_set_resources(struct hv *hv, const char *uuid, int cpu, long long memory_kib,
                      struct cimi_error *err);
 
 /* ---- image.c: images cimid keeps and libvirt snapshots (struct driver) ---- */

@@ -252,11 +252,12 @@ int storage_create_machine(const char *dir, const struct hv_machine_spec *spec,
 
     for (size_t i = 0; i < spec->ndisks || i == 0; i++) {
         long long capacity = i < spec->ndisks ? spec->disks[i].capacity_kb : 0;
+        int slot = i < spec->ndisks ? spec->disks[i].slot : 0;
 
-        storage_disk_path(dir, spec->uuid, i, path, sizeof(path));
+        storage_disk_path(dir, spec->uuid, (size_t)slot, path, sizeof(path));
         if (file_exists(path))
             continue;
-        if (i == 0 ? create_overlay(path, spec->image_location, &capacity, err) != 0
+        if (slot == 0 ? create_overlay(path, spec->image_location, &capacity, err) != 0
                    : create_blank_disk(path, capacity, err) != 0) {
             storage_remove_machine(dir, spec->uuid);
             return -1;
@@ -363,6 +364,32 @@ int storage_remove_volume(const char *dir, const char *uuid, struct cimi_error *
     char path[1100];
 
     storage_volume_path(dir, uuid, path, sizeof(path));
+    if (unlink(path) != 0 && errno != ENOENT)
+        return err_set(err, 500, NULL, "cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+int storage_create_disk(const char *dir, const char *uuid, int slot, long long capacity_kb,
+                        struct cimi_error *err)
+{
+    char path[1100], partial[1200];
+
+    storage_disk_path(dir, uuid, (size_t)slot, path, sizeof(path));
+    if (file_exists(path))
+        return 0;
+    snprintf(partial, sizeof(partial), "%s.partial", path);
+    if (create_blank_disk(partial, capacity_kb, err) != 0) {
+        unlink(partial);
+        return -1;
+    }
+    return finish_file(partial, path, err);
+}
+
+int storage_remove_disk(const char *dir, const char *uuid, int slot, struct cimi_error *err)
+{
+    char path[1100];
+
+    storage_disk_path(dir, uuid, (size_t)slot, path, sizeof(path));
     if (unlink(path) != 0 && errno != ENOENT)
         return err_set(err, 500, NULL, "cannot remove %s: %s", path, strerror(errno));
     return 0;

@@ -250,14 +250,34 @@ static int change_device(virDomainPtr dom, const char *path, const char *target,
     return rc < 0 ? libvirt_fail(err) : 0;
 }
 
-int lv_volume_attach(struct hv *hv, const char *machine_uuid, const char *uuid,
+int disk_file_attach(virDomainPtr dom, const char *machine_uuid, const char *path,
                      const char *target, struct cimi_error *err)
 {
     struct disk_use config, live = {"", false};
     unsigned int flags = 0;
+    int active;
+
+    if ((active = is_active(dom, err)) < 0 ||
+        disk_use_of(dom, VIR_DOMAIN_XML_INACTIVE, path, target, &config, err) != 0 ||
+        (active && disk_use_of(dom, 0, path, target, &live, err) != 0))
+        return -1;
+    if ((config.target[0] == '\0' && config.target_taken) ||
+        (active && live.target[0] == '\0' && live.target_taken))
+        return err_set(err, 409, "initialLocation", "device %s of machine %s is in use", target,
+                       machine_uuid);
+    if (config.target[0] == '\0')
+        flags |= VIR_DOMAIN_AFFECT_CONFIG;
+    if (active && live.target[0] == '\0')
+        flags |= VIR_DOMAIN_AFFECT_LIVE;
+    return flags != 0 ? change_device(dom, path, target, flags, true, err) : 0;
+}
+
+int lv_volume_attach(struct hv *hv, const char *machine_uuid, const char *uuid,
+                     const char *target, struct cimi_error *err)
+{
     char path[1100];
     virDomainPtr dom;
-    int active, ret = -1;
+    int ret = 0;
 
     if (check_uuid(uuid, "volume", err) != 0)
         return -1;
@@ -267,26 +287,11 @@ int lv_volume_attach(struct hv *hv, const char *machine_uuid, const char *uuid,
     dom = domain_lookup(hv, machine_uuid, err);
     if (dom == NULL)
         return -1;
-    if (hv->is_test) {
-        ret = 0;  /* no device attach in the mock: cimid's record is the attachment */
-        goto out;
-    }
-    if (volume_file(hv, uuid, path, sizeof(path), err) != 0 || (active = is_active(dom, err)) < 0 ||
-        disk_use_of(dom, VIR_DOMAIN_XML_INACTIVE, path, target, &config, err) != 0 ||
-        (active && disk_use_of(dom, 0, path, target, &live, err) != 0))
-        goto out;
-    if ((config.target[0] == '\0' && config.target_taken) ||
-        (active && live.target[0] == '\0' && live.target_taken)) {
-        err_set(err, 409, "initialLocation", "device %s of machine %s is in use", target,
-                machine_uuid);
-        goto out;
-    }
-    if (config.target[0] == '\0')
-        flags |= VIR_DOMAIN_AFFECT_CONFIG;
-    if (active && live.target[0] == '\0')
-        flags |= VIR_DOMAIN_AFFECT_LIVE;
-    ret = flags != 0 ? change_device(dom, path, target, flags, true, err) : 0;
-out:
+    /* The mock attaches no device: cimid's record is the attachment. */
+    if (!hv->is_test)
+        ret = volume_file(hv, uuid, path, sizeof(path), err) != 0
+                  ? -1
+                  : disk_file_attach(dom, machine_uuid, path, target, err);
     virDomainFree(dom);
     return ret;
 }
@@ -314,10 +319,9 @@ static int wait_released(virDomainPtr dom, const char *path, struct cimi_error *
 int lv_volume_detach(struct hv *hv, const char *machine_uuid, const char *uuid,
                      struct cimi_error *err)
 {
-    struct disk_use config, live = {"", false};
     char path[1100];
     virDomainPtr dom;
-    int active, ret = -1;
+    int ret = -1;
 
     if (check_uuid(uuid, "volume", err) != 0)
         return -1;
@@ -329,18 +333,26 @@ int lv_volume_detach(struct hv *hv, const char *machine_uuid, const char *uuid,
         goto out;
     }
     storage_volume_path(hv->storage_dir, uuid, path, sizeof(path));
+    ret = disk_file_detach(dom, path, err);
+out:
+    virDomainFree(dom);
+    return ret;
+}
+
+int disk_file_detach(virDomainPtr dom, const char *path, struct cimi_error *err)
+{
+    struct disk_use config, live = {"", false};
+    int active, ret = 0;
+
     if ((active = is_active(dom, err)) < 0 ||
         disk_use_of(dom, VIR_DOMAIN_XML_INACTIVE, path, NULL, &config, err) != 0 ||
         (active && disk_use_of(dom, 0, path, NULL, &live, err) != 0))
-        goto out;
-    ret = 0;
+        return -1;
     if (live.target[0] != '\0')
         ret = change_device(dom, path, live.target, VIR_DOMAIN_AFFECT_LIVE, false, err);
     if (ret == 0 && live.target[0] != '\0')
         ret = wait_released(dom, path, err);
     if (ret == 0 && config.target[0] != '\0')
         ret = change_device(dom, path, config.target, VIR_DOMAIN_AFFECT_CONFIG, false, err);
-out:
-    virDomainFree(dom);
     return ret;
 }

@@ -105,6 +105,11 @@ int hosts_place(const char *machine_uuid, const struct placement_request *rq, ch
 /* Book a machine that is already placed (start-up). */
 void hosts_book(const char *host_id, const char *machine_uuid, const struct placement_request *rq,
                 const int *pinned);
+/* A placed machine asks for rq instead of old (its cpu or memory changed):
+ * booked when its host can give it (409 with the reason otherwise, nothing
+ * changed).  Dedicated machines keep theirs (409). */
+int hosts_rebook(const char *host_id, const struct placement_request *old,
+                 const struct placement_request *rq, struct cimi_error *err);
 /* Give back what a machine had booked (it was deleted, or never created). */
 void hosts_release(const char *host_id, const char *machine_uuid,
                    const struct placement_request *rq);

@@ -367,6 +367,44 @@ int hosts_place(const char *machine_uuid, const struct placement_request *rq, ch
     return chosen >= 0 ? 0 : -1;
 }
 
+int hosts_rebook(const char *host_id, const struct placement_request *old,
+                 const struct placement_request *rq, struct cimi_error *err)
+{
+    struct placement_candidate c;
+    struct host *h;
+    int rc = -1;
+
+    if (old->dedicated || rq->dedicated)
+        return err_set(err, 409, NULL, "a dedicated machine keeps the CPUs it was given");
+    pthread_mutex_lock(&pool_lock);
+    h = find_locked(host_id && host_id[0] ? host_id : (pool ? pool->id : ""));
+    if (h == NULL) {
+        err_set(err, 404, NULL, "the machine's host %s is gone", host_id);
+        goto out;
+    }
+    /* The host as if the machine were not on it; the scheduler's rule decides
+     * (a disabled host takes no new machines, but keeps its own). */
+    c = (struct placement_candidate){
+        .id = h->id,
+        .unusable = h->reachable ? NULL : "unreachable",
+        .cpus = h->node.cpus,
+        .memory_kib = h->node.memory_kib,
+        .used_vcpus = h->used_vcpus - old->vcpus,
+        .used_memory_kib = h->used_memory_kib - old->memory_kib,
+        .memory_overcommit = h->settings.memory_overcommit,
+        .cpu_overcommit = h->settings.cpu_overcommit,
+        .free_dedicated = h->owners - dedicated_count_locked(h),
+    };
+    if (placement_choose(&c, 1, rq, policy, err) == 0) {
+        h->used_vcpus += rq->vcpus - old->vcpus;
+        h->used_memory_kib += rq->memory_kib - old->memory_kib;
+        rc = 0;
+    }
+out:
+    pthread_mutex_unlock(&pool_lock);
+    return rc;
+}
+
 void hosts_book(const char *host_id, const char *machine_uuid, const struct placement_request *rq,
                 const int *pinned)
 {

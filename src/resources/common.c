@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cimi/codec.h"
 #include "cimi/render.h"
 #include "resources/resource.h"
 #include "util/clock.h"
@@ -285,4 +286,46 @@ int resource_check_access(const struct cimi_request *req, const struct cimi_type
     if (t != NULL && resource_ops_of(t)->admin_only && !req->who.admin)
         return err_set(err, 403, NULL, "only administrators may use %s resources", t->name);
     return 0;
+}
+
+/* Whether a client's value of an immutable attribute a differs from the
+ * stored one (a reference by its path, wherever the href points). */
+static bool immutable_changed(struct cimi_request *req, const struct cimi_attr *a,
+                              const json_t *given, const json_t *stored)
+{
+    char path[256];
+    const char *href;
+
+    if (a->kind != K_REF)
+        return !json_equal(given, stored);
+    href = json_string_value(json_object_get(given, "href"));
+    if (href == NULL || resource_href_path(req, href, a->name, path, sizeof(path), NULL) != 0)
+        return true;
+    return strcmp(path, json_string_value(json_object_get(stored, "href")) ?: "") != 0;
+}
+
+int resource_refuse_immutable_changes(struct cimi_request *req, const struct cimi_type *t,
+                                      const json_t *before, struct cimi_error *err)
+{
+    const struct cimi_attr *a;
+    json_t *input;
+    int rc = 0;
+
+    if (req->body == NULL || req->body_len == 0 || req->in == NULL)
+        return 0;
+    input = req->in->decode(req->body, req->body_len, t, err);
+    if (input == NULL)
+        return -1;
+    for (size_t i = 0; rc == 0 && (a = model_attr_at(t, i)) != NULL; i++) {
+        const json_t *given = json_object_get(input, a->name);
+        /* Read-only ones (id, created, state ...) are the provider's: ignored. */
+        if (!(a->flags & A_IMMUTABLE) || (a->flags & A_READONLY) || given == NULL ||
+            json_is_null(given))
+            continue;
+        if (immutable_changed(req, a, given, json_object_get(before, a->name)))
+            rc = err_set(err, 400, a->name, "attribute '%s' of a %s cannot change after it is "
+                         "created", a->name, t->name);
+    }
+    json_decref(input);
+    return rc;
 }

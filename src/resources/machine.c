@@ -107,8 +107,12 @@ static bool machine_allowed(const struct store_row *row, const char *op)
 
     if (state == NULL)
         return false;
+    if (strcmp(state, "STOPPING") == 0 && strcmp(op, "stop") == 0)
+        return true;  /* forced only: it may cut a stop under way short (action_stop) */
     if (machine_state_is_transitional(state))
         return strcmp(op, "edit") == 0;  /* busy: one Job at a time per machine */
+    if (machine_create_failed(row))  /* never came to be: nothing to start or stop */
+        return strcmp(op, "edit") == 0 || strcmp(op, "delete") == 0 || strcmp(op, "detach") == 0;
     if (strcmp(op, "restore") == 0 && json_object_get(row->doc, "latestSnapshot") == NULL)
         return false;  /* nothing to restore */
     for (size_t i = 0; allowed_table[i].state; i++) {
@@ -190,6 +194,12 @@ static void machine_refresh(struct cimi_request *req, struct store_row *row)
     bool live;
 
     err_clear(&err);
+    if (machine_create_failed(row)) {
+        /* Its create failed: ERROR with the reason, whatever the host says. */
+        set_host(row, "AVAILABLE", NULL);
+        json_object_del(row->doc, "endpoints");
+        return;
+    }
     if (hosts_use(machine_host_of(row), &h, &err) != 0) {
         /* Its host is gone: the machine is in ERROR until it returns. */
         set_host(row, "ERROR", err.message);
@@ -511,6 +521,75 @@ static int machine_check(struct cimi_request *req, json_t *doc, struct cimi_erro
     return 0;
 }
 
+/* ---- update: cpu and memory ---- */
+
+/* A PUT that leaves cpu or memory out keeps them (a machine has both). */
+static json_t *kept(json_t *doc, const json_t *before, const char *attr)
+{
+    if (json_object_get(doc, attr) == NULL && json_object_get(before, attr) != NULL)
+        json_object_set(doc, attr, json_object_get(before, attr));
+    return json_object_get(doc, attr);
+}
+
+/* Give a stopped machine new cpu/memory: booked on its host first (409 with
+ * the host's reason when it cannot give them), then its definition; the
+ * booking is given back if the hypervisor refuses. */
+static int resize_stopped(struct store_row *row, int cpu, long long memory,
+                          struct cimi_error *err)
+{
+    struct placement_request old, rq;
+    json_t *spec = json_object_get(row->priv, "spec");
+    struct host_use h;
+    int rc;
+
+    machine_request_of(row, &old);
+    rq = old;
+    rq.vcpus = cpu;
+    rq.memory_kib = memory;
+    if (hosts_rebook(machine_host_of(row), &old, &rq, err) != 0)
+        return -1;
+    rc = hosts_use(machine_host_of(row), &h, err);
+    if (rc == 0) {
+        rc = h.drv->set_resources(h.hv, resource_uuid(row->id), cpu, memory, err);
+        hosts_done(&h);
+    }
+    if (rc != 0) {
+        hosts_rebook(machine_host_of(row), &rq, &old, NULL);
+        return -1;
+    }
+    json_object_set_new(spec, "cpu", json_integer(cpu));
+    json_object_set_new(spec, "memory", json_integer(memory));
+    return 0;
+}
+
+/* PUT: cpu and memory are applied to a stopped machine at once, refused
+ * (409) in any other state: a running machine has no room to grow into
+ * (it was started with exactly its cpu and memory). */
+static int machine_update(struct cimi_request *req, const json_t *before, struct store_row *row,
+                          struct job_spec *job, struct cimi_error *err)
+{
+    json_t *cpu = kept(row->doc, before, "cpu"), *memory = kept(row->doc, before, "memory");
+    const char *state = json_string_value(json_object_get(row->doc, "state")) ?: "";
+
+    (void)req;
+    (void)job;
+    if (json_equal(cpu, json_object_get(before, "cpu")) &&
+        json_equal(memory, json_object_get(before, "memory")))
+        return 0;
+    if (!json_is_integer(cpu) || json_integer_value(cpu) < 1 || json_integer_value(cpu) > MAX_CPU)
+        return err_set(err, 400, "cpu", "cpu must be an integer from 1 to %d", MAX_CPU);
+    if (!json_is_integer(memory) || json_integer_value(memory) < MIN_MEMORY_KIB)
+        return err_set(err, 400, "memory", "memory must be an integer of at least %lld (KiB)",
+                       MIN_MEMORY_KIB);
+    if (machine_create_failed(row))
+        return err_set(err, 409, NULL, "Machine '%s' is ERROR (its create failed); its cpu and "
+                       "memory cannot change", row->id);
+    if (strcmp(state, "STOPPED") != 0)
+        return err_set(err, 409, NULL, "Machine '%s' is %s; changing cpu or memory needs a stop "
+                       "(stop it, change them, start it)", row->id, state[0] ? state : "busy");
+    return resize_stopped(row, (int)json_integer_value(cpu), json_integer_value(memory), err);
+}
+
 /* ---- actions (run inside the request's transaction) ---- */
 
 static const char *transitional_for(const char *action, const char *state)
@@ -560,10 +639,66 @@ static int action_start(struct cimi_request *req, struct store_row *row, const j
     return run_simple_action(req, row, action, job, err, "start");
 }
 
+/* The state the store has for the machine: transitional while a Job works
+ * on it (the refreshed row shows the hypervisor's state otherwise). */
+static int stored_state(struct cimi_request *req, const char *id, char *out, size_t len,
+                        struct cimi_error *err)
+{
+    struct store_row stored;
+
+    memset(&stored, 0, sizeof(stored));
+    if (req->st->ops->get(req->st, id, &stored, err) != 0)
+        return -1;
+    snprintf(out, len, "%s", json_string_value(json_object_get(stored.doc, "state")) ?: "");
+    store_row_clear(&stored);
+    return 0;
+}
+
+/* A forced stop over a graceful one under way: a second Job on the machine,
+ * the one exception to one Job at a time.  The machine stays STOPPING; the
+ * graceful Job, told in memory, powers it off and ends "stopped by a forced
+ * stop"; the forced Job records the outcome (machine_jobs.c). */
+static int begin_forced_stop(struct cimi_request *req, struct store_row *row,
+                             struct job_spec *job, struct cimi_error *err)
+{
+    if (json_is_true(json_object_get(row->priv, "forcedStop")))
+        return err_set(err, 409, "action", "Machine '%s' is STOPPING: a forced stop is under way "
+                       "already", row->id);
+    json_object_set_new(row->priv, "forcedStop", json_true());
+    resource_touch(row->doc);
+    if (req->st->ops->update(req->st, row, err) != 0)
+        return -1;
+    snprintf(job->op, sizeof(job->op), "machine.stop");
+    job->params = json_pack("{s:s, s:b, s:b, s:s}", "machine", row->id, "force", 1, "over", 1,
+                            "host", machine_host_of(row));
+    /* Before the commit: the graceful Job checks the store before it acts. */
+    machine_force_stop_requested(resource_uuid(row->id), true);
+    return 0;
+}
+
+/* stop; on a STOPPING machine only a forced one (DSP0263: a stop under way
+ * may be forced), over a graceful stop that cimid runs or a guest shutting
+ * down on its own. */
 static int action_stop(struct cimi_request *req, struct store_row *row, const json_t *action,
                        struct job_spec *job, struct cimi_error *err)
 {
-    return run_simple_action(req, row, action, job, err, "stop");
+    const char *state = json_string_value(json_object_get(row->doc, "state")) ?: "";
+    char stored[32];
+
+    if (strcmp(state, "STOPPING") != 0)
+        return run_simple_action(req, row, action, job, err, "stop");
+    if (!json_is_true(json_object_get(action, "force")))
+        return err_set(err, 409, "action", "Machine '%s' is STOPPING; only a forced stop "
+                       "(force: true) may cut the stop under way short", row->id);
+    if (stored_state(req, row->id, stored, sizeof(stored), err) != 0)
+        return -1;
+    if (strcmp(stored, "STOPPING") == 0)
+        return begin_forced_stop(req, row, job, err);
+    /* No Job: the guest shuts down by itself.  A plain forced stop, to be
+     * undone (if stopped while queued) to the stable state the store has. */
+    json_object_set_new(row->doc, "state", json_string(machine_state_is_transitional(stored) ||
+                                                       stored[0] == '\0' ? "STARTED" : stored));
+    return begin_machine_job(req, row, "stop", true, job, err);
 }
 
 static int action_restart(struct cimi_request *req, struct store_row *row, const json_t *action,
@@ -626,6 +761,7 @@ const struct resource_ops machine_ops = {
     .create = machine_create,
     .abort_create = machine_abort_create,
     .check = machine_check,
+    .update = machine_update,
     .remove = machine_remove,
     .refresh = machine_refresh,
     .indexed_states = machine_indexed_states,
@@ -638,7 +774,3 @@ const struct resource_ops machine_ops = {
     .action_href = machine_action_href,
 };
 
-/* Disks are created with their Machine and go with it. */
-const struct resource_ops disk_ops = {
-    .provider_only = true,
-};

@@ -41,11 +41,32 @@ int machine_hv_state(struct cimi_request *req, struct host_use *h, const char *h
  * (*h; do not hosts_done it), or -1 with err when it cannot be used. */
 int machine_listing_host(struct cimi_request *req, const char *host, struct host_use **h,
                          struct cimi_error *err);
+/* A machine whose create failed: ERROR with the reason in "stateMessage",
+ * its domain removed and its booking given back (machine_jobs.c). */
+bool machine_create_failed(const struct store_row *row);
+/* A forced stop was asked for (requested) over the graceful stop of
+ * machine uuid, or taken back: tells a graceful stop that waits for its
+ * guest to power it off now.  true when one waits (machine_jobs.c). */
+bool machine_force_stop_requested(const char *uuid, bool requested);
+/* Which of the virtio devices vda ... vdz the machine uses (used[0..25]):
+ * its own disks and its volumes (machine_volume.c). */
+#define MACHINE_MAX_DEVICES 26
+int machine_used_devices(struct store *st, const struct store_row *machine, bool *used,
+                         struct cimi_error *err);
 /* What the machine booked on its host. */
 void machine_request_of(const struct store_row *row, struct placement_request *rq);
 
 /* ---- MachineImages (machine_image.c, machine_image_jobs.c) ---- */
 
+/* A new MachineImage or VolumeImage (row) whose imageLocation is the http(s)
+ * url: CREATING, and job an image.download Job that fetches it into the
+ * host's storage (checksum "sha256:..." verified when not NULL); the Job
+ * ends it AVAILABLE with imageLocation naming the file, or ERROR. */
+int image_download_begin(struct store_row *row, const char *url, const char *checksum,
+                         struct job_spec *job, struct cimi_error *err);
+/* 409 while a Machine's disk or a Volume is an overlay on the file of the
+ * image (a MachineImage or VolumeImage) row. */
+int image_check_unused(struct store *st, const struct store_row *row, struct cimi_error *err);
 /* Largest http(s) image download in bytes (--max-image-size). */
 void machine_image_set_max_size(long long bytes);
 long long machine_image_max_size(void);
@@ -73,6 +94,7 @@ extern const struct job_kind image_capture_job, image_download_job, image_snapsh
     image_delete_job, machine_restore_job;
 
 extern const struct job_kind machine_create_job, machine_start_job, machine_stop_job,
-    machine_restart_job, machine_pause_job, machine_suspend_job, machine_delete_job;
+    machine_restart_job, machine_pause_job, machine_suspend_job, machine_delete_job,
+    machine_disk_add_job, machine_disk_remove_job;
 
 #endif

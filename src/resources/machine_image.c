@@ -173,25 +173,6 @@ static int start_snapshot(struct cimi_request *req, struct store_row *row, const
     return rc;
 }
 
-/* An http(s) location: the image.download Job fetches it. */
-static int start_download(struct store_row *row, const char *url, struct job_spec *job,
-                          struct cimi_error *err)
-{
-    const char *checksum = json_string_value(json_object_get(row->doc, "checksum"));
-
-    /* A DELETE of the CREATING image stops this Job. */
-    if (job_spec_new_id(job, err) != 0)
-        return -1;
-    json_object_set_new(row->priv, "download", json_string(job->id));
-    json_object_set_new(row->doc, "state", json_string("CREATING"));
-    json_object_set_new(row->priv, "source", json_string(url));
-    snprintf(job->op, sizeof(job->op), "image.download");
-    job->params = json_pack("{s:s, s:s}", "image", row->id, "url", url);
-    if (checksum != NULL)
-        json_object_set_new(job->params, "checksum", json_string(checksum));
-    return 0;
-}
-
 static int image_create(struct cimi_request *req, json_t *input, struct store_row *row,
                         struct job_spec *job, struct cimi_error *err)
 {
@@ -221,7 +202,9 @@ static int image_create(struct cimi_request *req, json_t *input, struct store_ro
         return snapshot ? start_snapshot(req, row, machine_path, job, err)
                         : start_capture(req, row, machine_path, job, err);
     if (kind == LOCATION_URL)
-        return start_download(row, location, job, err);
+        return image_download_begin(row, location,
+                                    json_string_value(json_object_get(row->doc, "checksum")), job,
+                                    err);
     /* A file in the image directories: registered as it is; whether the
      * hypervisor can boot from it is checked when a Machine is made from it. */
     json_object_set_new(row->doc, "state", json_string("AVAILABLE"));
@@ -281,8 +264,7 @@ static int match_volume(void *arg, struct store_row *row)
     return 1;
 }
 
-/* 409 while a Machine's disk or a Volume is an overlay on the image's file. */
-static int check_unused(struct store *st, const struct store_row *row, struct cimi_error *err)
+int image_check_unused(struct store *st, const struct store_row *row, struct cimi_error *err)
 {
     struct user_ctx ctx = {string_of(row->doc, "imageLocation"), ""};
 
@@ -291,8 +273,8 @@ static int check_unused(struct store *st, const struct store_row *row, struct ci
          st->ops->list(st, "Volume", NULL, NULL, match_volume, &ctx, err) != 0))
         return -1;
     if (ctx.user[0] != '\0')
-        return err_set(err, 409, NULL, "MachineImage '%s' is the base of the disk of '%s'; "
-                       "delete that first", row->id, ctx.user);
+        return err_set(err, 409, NULL, "%s '%s' is the base of the disk of '%s'; "
+                       "delete that first", row->type, row->id, ctx.user);
     return 0;
 }
 
@@ -303,7 +285,7 @@ static int image_refuse(struct cimi_request *req, const struct store_row *row, c
 {
     if (strcmp(op, "delete") != 0 || !json_is_true(json_object_get(row->priv, "file")))
         return 0;
-    return check_unused(req->st, row, err);
+    return image_check_unused(req->st, row, err);
 }
 
 /* A CREATING image's download Job: stop it.  Queued, it never ran: its

@@ -4,8 +4,9 @@
  *
  *   image.capture   copy a stopped Machine's disk into a standalone image
  *   image.download  fetch an http(s) imageLocation into the host's storage
- *                   (a long transfer, run by the transfer workers; a stop
- *                   while it runs ends the transfer and removes the image)
+ *                   (of a MachineImage or a VolumeImage alike; a long transfer,
+ *                   run by the transfer workers; a stop while it runs ends the
+ *                   transfer and removes the image)
  *   image.snapshot  take a libvirt snapshot of a Machine (SNAPSHOT image)
  *   image.delete    remove the image's file or snapshot, then the image
  *   machine.restore bring a Machine back to one of its SNAPSHOTs
@@ -149,6 +150,22 @@ static bool stop_requested(void *arg)
     const struct download_ctx *d = arg;
 
     return job_stop_requested(d->job->job_id);
+}
+
+int image_download_begin(struct store_row *row, const char *url, const char *checksum,
+                         struct job_spec *job, struct cimi_error *err)
+{
+    /* A DELETE of the CREATING image stops this Job. */
+    if (job_spec_new_id(job, err) != 0)
+        return -1;
+    json_object_set_new(row->priv, "download", json_string(job->id));
+    json_object_set_new(row->doc, "state", json_string("CREATING"));
+    json_object_set_new(row->priv, "source", json_string(url));
+    snprintf(job->op, sizeof(job->op), "%s", image_download_job.op);
+    job->params = json_pack("{s:s, s:s}", "image", row->id, "url", url);
+    if (checksum != NULL)
+        json_object_set_new(job->params, "checksum", json_string(checksum));
+    return 0;
 }
 
 static int fill_from_url(const char *path, void *arg, struct cimi_error *err)

@@ -271,15 +271,33 @@ static int nic_remove(struct cimi_request *req, struct store_row *row, struct jo
     return 0;
 }
 
-/* Delete (detach) unless an attach or a detach is under way; never edited. */
+/* Edit unless a detach is under way; delete (detach) unless an attach or a
+ * detach is. */
 static bool nic_allowed(const struct store_row *row, const char *op)
 {
-    return strcmp(op, "delete") == 0 && priv_of(row, "pending")[0] == '\0';
+    const char *pending = priv_of(row, "pending");
+
+    if (strcmp(op, "edit") == 0)
+        return strcmp(pending, "detach") != 0;
+    return strcmp(op, "delete") == 0 && pending[0] == '\0';
+}
+
+/* PUT: name, description and properties change; network, macAddress and
+ * mtu are fixed when the interface is made (400 for another value); state
+ * and addresses are the provider's (ignored, DSP0263 4.2.1.3). */
+static int nic_update(struct cimi_request *req, const json_t *before, struct store_row *row,
+                      struct job_spec *job, struct cimi_error *err)
+{
+    (void)row;
+    (void)job;
+    return resource_refuse_immutable_changes(req, &t_machine_network_interface, before, err);
 }
 
 const struct resource_ops machine_network_interface_ops = {
     .parent_op = "attach",
+    .delete_first = true,
     .create = nic_create,
+    .update = nic_update,
     .remove = nic_remove,
     .allowed = nic_allowed,
     .refuse = nic_refuse,

@@ -17,8 +17,9 @@
  * all is refused (400), never silently changed.  While a
  * Job works on an attachment its private "pending" says which one (the
  * attachment cannot be deleted meanwhile) and its Volume is busy.
- * Attachments are not edited: a MachineVolume offers delete only (clients
- * take the first operation).
+ * An attachment's name, description and properties can be edited (PUT);
+ * its volume and initialLocation cannot (400 when a PUT gives them another
+ * value: the device a guest first saw is not moved).
  */
 #include <stdio.h>
 #include <string.h>
@@ -31,7 +32,7 @@
 #include "resources/volume.h"
 #include "util/log.h"
 
-#define MAX_DEVICES 26  /* vda ... vdz */
+#define MAX_DEVICES MACHINE_MAX_DEVICES
 
 static const char *param(const struct job_context *ctx, const char *name)
 {
@@ -102,16 +103,20 @@ static int mark_used(void *arg, struct store_row *row)
     return 0;
 }
 
-/* Which of vda ... vdz the machine uses: its own disks and its volumes. */
-static int used_devices(struct store *st, const struct store_row *machine, bool *used,
-                        struct cimi_error *err)
+int machine_used_devices(struct store *st, const struct store_row *machine, bool *used,
+                         struct cimi_error *err)
 {
-    json_t *spec = json_object_get(machine->priv, "spec");
-    size_t ndisks = json_array_size(json_object_get(spec, "disks"));
+    json_t *disks = json_object_get(json_object_get(machine->priv, "spec"), "disks"), *d;
+    size_t i;
 
     memset(used, 0, MAX_DEVICES * sizeof(*used));
-    for (size_t i = 0; i < (ndisks > 0 ? ndisks : 1) && i < MAX_DEVICES; i++)
-        used[i] = true;
+    used[0] = true;  /* the boot disk, also when the configuration names no disk */
+    json_array_foreach(disks, i, d) {
+        json_t *slot = json_object_get(d, "slot");  /* disks added later name theirs */
+        json_int_t n = json_is_integer(slot) ? json_integer_value(slot) : (json_int_t)i;
+        if (n >= 0 && n < MAX_DEVICES)
+            used[n] = true;
+    }
     return st->ops->list(st, "MachineVolume", machine->id, NULL, mark_used, used, err);
 }
 
@@ -122,7 +127,7 @@ static int choose_device(struct store *st, const struct store_row *machine, cons
     bool used[MAX_DEVICES];
     int letter = location != NULL ? resource_disk_letter(location) : -1;
 
-    if (used_devices(st, machine, used, err) != 0)
+    if (machine_used_devices(st, machine, used, err) != 0)
         return -1;
     if (letter > 0) {
         if (used[letter - 'a'])
@@ -226,17 +231,31 @@ static int detach_remove(struct cimi_request *req, struct store_row *row, struct
     return 0;
 }
 
-/* Delete (detach) unless an attach or a detach is under way; never edited. */
+/* Edit unless a detach is under way; delete (detach) unless an attach or a
+ * detach is. */
 static bool attachment_allowed(const struct store_row *row, const char *op)
 {
     const char *pending = json_string_value(json_object_get(row->priv, "pending")) ?: "";
 
+    if (strcmp(op, "edit") == 0)
+        return strcmp(pending, "detach") != 0;
     return strcmp(op, "delete") == 0 && pending[0] == '\0';
+}
+
+/* PUT: the common attributes change; volume and initialLocation do not. */
+static int attachment_update(struct cimi_request *req, const json_t *before, struct store_row *row,
+                             struct job_spec *job, struct cimi_error *err)
+{
+    (void)row;
+    (void)job;
+    return resource_refuse_immutable_changes(req, &t_machine_volume, before, err);
 }
 
 const struct resource_ops machine_volume_ops = {
     .parent_op = "attach",
+    .delete_first = true,
     .create = attach_create,
+    .update = attachment_update,
     .remove = detach_remove,
     .allowed = attachment_allowed,
     .refuse = detach_refuse,

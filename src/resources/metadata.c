@@ -159,6 +159,10 @@ json_t *metadata_documents(struct cimi_request *req)
     json_array_append_new(list, machine);
     json_array_append_new(list, extension_entry(req, "machine-host", "Machine", "host",
                                                 "ref to Host (href, state, stateMessage)"));
+    json_array_append_new(list, extension_entry(req, "machine-stateMessage", "Machine",
+                                                "stateMessage",
+                                                "string (why the Machine is in ERROR: the "
+                                                "reason its create failed)"));
     json_array_append_new(list, extension_entry(req, "machineConfiguration", "MachineConfiguration",
                                                 "dedicated", "boolean"));
     json_array_append_new(list, extension_entry(req, "machineTemplate", "MachineTemplate",

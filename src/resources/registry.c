@@ -12,7 +12,7 @@ const struct job_kind *const resource_job_kinds[] = {
     &machine_pause_job, &machine_suspend_job, &machine_delete_job, &image_capture_job,
     &machine_attach_job, &machine_detach_job, &volume_create_job, &volume_delete_job,
     &volume_resize_job, &volume_snapshot_job, &image_download_job, &image_snapshot_job,
-    &image_delete_job, &machine_restore_job,
+    &image_delete_job, &machine_restore_job, &machine_disk_add_job, &machine_disk_remove_job,
     /* networks */
     &network_create_job, &network_start_job, &network_stop_job, &network_delete_job,
     &machine_nic_attach_job, &machine_nic_detach_job, NULL,

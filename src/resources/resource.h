@@ -27,7 +27,7 @@ struct resource_action {
 };
 
 struct resource_ops {
-    /* Consumers cannot create, edit or delete (Job, ResourceMetadata, Disk). */
+    /* Consumers cannot create, edit or delete (Job, ResourceMetadata). */
     bool provider_only;
     /* Only the provider adds items (MachineSnapshot: taking a snapshot
      * lists it); consumers may still edit or delete them (allowed). */
@@ -41,6 +41,9 @@ struct resource_ops {
      * parent's operation it needs ("attach": a Machine's volumes); NULL =
      * just that the principal may change the parent. */
     const char *parent_op;
+    /* List delete before edit: clients take an attachment's first
+     * operation to detach it (MachineVolume, MachineNetworkInterface). */
+    bool delete_first;
     /* Body type of a create; NULL = the type itself (templates, configurations). */
     const struct cimi_type *create_input;
 
@@ -151,6 +154,11 @@ void resource_copy_common(const json_t *input, json_t *doc);
  * (400 when the href names no t). */
 json_t *resource_resolve(struct cimi_request *req, const json_t *ref, const struct cimi_type *t,
                          const char *attr, char *path, size_t path_len, struct cimi_error *err);
+/* For an update hook: 400 naming the attribute when the request's body gives
+ * an immutable attribute of t a value other than the stored one (before);
+ * the same value, as a GET-then-PUT sends it, is fine. */
+int resource_refuse_immutable_changes(struct cimi_request *req, const struct cimi_type *t,
+                                      const json_t *before, struct cimi_error *err);
 /* The letter of a virtio disk device named "/dev/vdX" or "vdX" ('a' ...
  * 'z'), or -1 for any other name: cimid's disks and volumes are virtio
  * disks, and a name of another bus is refused, never changed. */

@@ -14,12 +14,16 @@
  * volumes collection.  One volume Job at a time: while one works on the
  * Volume (priv "busy"), deleting it, growing it and copying it answer 409.
  *
- * A VolumeImage is registered from a location (AVAILABLE at once: an
- * http(s) URL or a file in the image directories, image_location.h) or, when
- * its imageLocation names one of our Volumes, copied from that Volume by a
- * volume.snapshot Job; afterwards imageLocation names the copy and the
- * image is listed in the Volume's `images` sub-collection (a
- * VolumeVolumeImage).  The jobs are in volume_jobs.c.
+ * A VolumeImage is registered from a file in the image directories
+ * (AVAILABLE at once, image_location.h), fetched from an http(s) URL by an
+ * image.download Job like a MachineImage (machine_image_jobs.c: CREATING,
+ * then AVAILABLE with imageLocation naming the file in the host's storage,
+ * or ERROR), or, when its imageLocation names one of our Volumes, copied
+ * from that Volume by a volume.snapshot Job; afterwards imageLocation names
+ * the copy and the image is listed in the Volume's `images` sub-collection
+ * (a VolumeVolumeImage).  The jobs are in volume_jobs.c.  Deleting a
+ * downloaded image removes its file (image.delete), refused (409) while a
+ * Volume is an overlay on it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +32,7 @@
 #include "driver/driver.h"
 #include "hosts/hosts.h"
 #include "resources/image_location.h"
+#include "resources/machine.h"
 #include "resources/resource.h"
 #include "resources/volume.h"
 
@@ -352,9 +357,10 @@ static int image_create(struct cimi_request *req, json_t *input, struct store_ro
         return -1;
     if (kind == LOCATION_RESOURCE)
         return start_snapshot(req, row, volume_path, job, err);
-    /* A file in the image directories or a URL: registered as it is;
-     * whether the hypervisor can use it is checked when a Volume is made
-     * from it. */
+    if (kind == LOCATION_URL)
+        return image_download_begin(row, location, NULL, job, err);
+    /* A file in the image directories: registered as it is; whether the
+     * hypervisor can use it is checked when a Volume is made from it. */
     json_object_set_new(row->doc, "state", json_string("AVAILABLE"));
     return 0;
 }
@@ -374,9 +380,11 @@ static int image_update(struct cimi_request *req, const json_t *before, struct s
     return 0;
 }
 
-/* Not while its copy is being made. */
+/* Not while a Job makes or removes it. */
 static bool image_allowed(const struct store_row *row, const char *op)
 {
+    if (strcmp(state_of(row), "DELETING") == 0)
+        return false;
     if (strcmp(op, "delete") == 0)
         return strcmp(state_of(row), "CREATING") != 0;
     return strcmp(op, "edit") == 0;
@@ -397,17 +405,36 @@ static int collect_listing(void *arg, struct store_row *row)
     return 0;
 }
 
-/* The image goes, and with it its listing in the images of its Volume.  Its
- * file stays: volumes made from it are overlays on it. */
+/* A downloaded image's file goes by an image.delete Job, once no Volume is
+ * an overlay on it; the image then goes with the Job. */
+static int remove_with_file(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+                            struct cimi_error *err)
+{
+    if (image_check_unused(req->st, row, err) != 0)
+        return -1;
+    json_object_set_new(row->priv, "previous", json_string(state_of(row)));
+    json_object_set_new(row->doc, "state", json_string("DELETING"));
+    resource_touch(row->doc);
+    if (req->st->ops->update(req->st, row, err) != 0)
+        return -1;
+    snprintf(job->op, sizeof(job->op), "%s", image_delete_job.op);
+    job->params = json_pack("{s:s}", "image", row->id);
+    return 0;
+}
+
+/* The image goes, and with it its listing in the images of its Volume.  A
+ * copy's file stays: volumes made from it are overlays on it. */
 static int image_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
                         struct cimi_error *err)
 {
-    struct listing_ctx ctx = {row->id, json_array()};
+    struct listing_ctx ctx = {row->id, NULL};
     json_t *id;
     size_t i;
     int rc;
 
-    (void)job;
+    if (json_is_true(json_object_get(row->priv, "file")))
+        return remove_with_file(req, row, job, err);
+    ctx.ids = json_array();
     rc = req->st->ops->list(req->st, "VolumeVolumeImage", NULL, NULL, collect_listing, &ctx, err);
     json_array_foreach(ctx.ids, i, id) {
         if (rc == 0)

@@ -23,7 +23,7 @@ import threading
 import time
 
 import cimitest
-from cimitest import (CIMID_BIN, NS, Client, Daemon, check, eq, isin, notin, shared, test)
+from cimitest import (check_created, CIMID_BIN, NS, Client, Daemon, check, eq, isin, notin, shared, test)
 
 PAYLOAD = bytes(range(256)) * 64          # 16 KiB, whole sectors: a raw image if fetched
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -116,25 +116,29 @@ def stored(d):
     return sorted(os.listdir(os.path.join(d.storage, "images")))
 
 
-def fetch(c, url, expect="FAILED"):
-    """Create a MachineImage from url; the Job's final document and the image."""
-    r = c.post(c.add_href("machineImages"), {"resourceURI": NS + "/MachineImage",
-                                             "name": "fetched", "imageLocation": url})
-    eq(r.status, 201, f"create from {url} (reply {r.body[:300]!r})")
+def fetch(c, url, expect="FAILED", rtype="MachineImage"):
+    """Create a MachineImage (or rtype: VolumeImage) from url; the Job's final
+    document and the image."""
+    coll = rtype[0].lower() + rtype[1:] + "s"
+    r = c.post(c.add_href(coll), {"resourceURI": NS + "/" + rtype, "name": "fetched",
+                                  "imageLocation": url})
+    check_created(r, f"create {rtype} from {url}")
+    if r.status == 202:  # its Job not done yet (a 201 shows the finished image)
+        eq(r.doc.get("state"), "CREATING", f"a {rtype} from {url} is CREATING until fetched")
     job = c.wait_job(r.header("CIMI-Job-URI"), expect=expect, timeout=90)
     img = c.read(r.header("Location"))
     eq(img.get("state"), "AVAILABLE" if expect == "SUCCESS" else "ERROR", f"image from {url}")
     return job, img
 
 
-def assert_refused(c, d, url, servers, via=None):
+def assert_refused(c, d, url, servers, via=None, rtype="MachineImage"):
     """url is refused before any connection: the exact message, no request
     reached any of servers, no file kept, and the message tells nothing of
     the target.  via: the allowed server whose redirect led there."""
     before = [s.requests for s in servers]
     redirects = via.redirects if via else 0
     files = stored(d)
-    job, img = fetch(c, url)
+    job, img = fetch(c, url, rtype=rtype)
     msg = job.get("statusMessage") or ""
     eq(msg, REFUSED, f"the Job of {url} says only that the destination is refused")
     for leak in (PAYLOAD_SHA, str(len(PAYLOAD)), "200", "HTTP", "connect", "127.", "::1"):

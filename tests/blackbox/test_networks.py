@@ -186,7 +186,7 @@ def machine_with_interface(fmt):
         ips.add(addr["ip"])
     eq(len(macs), 2, "distinct MACs")
     eq(len(ips), 2, "distinct addresses")
-    eq(rels(nics[0])[:1], ["delete"], "an interface offers delete")
+    eq(rels(nics[0]), ["delete", "edit"], "an interface offers delete (first) and edit")
     # Deleting the machine frees its addresses; then the network can go.
     eq(c.delete(m["id"]).status, 200, "delete the machine")
     for ip in ips:

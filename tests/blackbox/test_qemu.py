@@ -51,7 +51,7 @@ def qemu_daemon(name, accel="tcg", args=(), wrap=None):
     os.symlink(image, os.path.join(images, "cimid-test.qcow2"))
     d.root = os.path.join(d.tmp, "root")
     d.args += ["--connect", f"qemu:///embed?root={d.root}", "--images-dir", images,
-               "--probe-dir", IMAGE_DIR, "--stop-timeout", "60", "--accel", accel]
+               "--probe-dir", IMAGE_DIR, "--stop-timeout", "60", "--accel", accel, *args]
     try:
         d.start()
         yield d
@@ -636,3 +636,80 @@ def qemu_system_host_through_libvirtd():
         lvd.kill()
         virtlogd.kill()
         virtlogd.wait()
+
+
+@test(formats=("workers-4", "workers-1"))
+def qemu_forced_stop_cuts_a_graceful_stop_short(workers):
+    """A guest that ignores ACPI (a blank disk: the firmware finds nothing to
+    boot and never powers off) stays STOPPING under a graceful stop; a
+    forced stop then cuts it short (issue 11 item 3): 202, the machine
+    STOPPED, the graceful Job SUCCESS "stopped by a forced stop", the
+    forced one SUCCESS.  A second graceful stop of a STOPPING machine is 409.
+    With one job worker (taken by the graceful stop) it is the graceful Job
+    that powers the machine off, at once, not after --stop-timeout."""
+    with qemu_daemon("qemu-forcestop", args=("--workers", workers.split("-")[1])) as d:
+        blank = os.path.join(d.tmp, "images", "blank.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", blank, "64M"], check=True)
+        d.restart()   # registers images/blank.qcow2
+        c = Client(d, "alice")
+        img = [i for i in c.list("machineImages", fmt="json").get("machineImages", [])
+               if i.get("name") == "blank"]
+        check(img, "the blank image is registered")
+        m = create(c, "deaf", img[0]["id"])
+        r = c.post(op(m, "stop"), {"resourceURI": NS + "/Action",
+                                   "action": "http://schemas.dmtf.org/cimi/1/action/stop"})
+        eq(r.status, 202, f"graceful stop ({r.body[:200]!r})")
+        graceful = r.header("CIMI-Job-URI")
+        m = c.read(m["id"])
+        eq(m.get("state"), "STOPPING", "the guest ignores ACPI: STOPPING")
+        eq(c.read(graceful).get("state") in ("QUEUED", "RUNNING"), True, "graceful stop runs")
+        isin("stop", rels(m), "a STOPPING machine offers stop (forced)")
+        r = c.post(op(m, "stop"), {"resourceURI": NS + "/Action",
+                                   "action": "http://schemas.dmtf.org/cimi/1/action/stop"})
+        eq(r.status, 409, "a second graceful stop of a STOPPING machine")
+        isin("force", r.doc.get("statusMessage", ""), "the 409 says a forced stop may")
+        r = c.post(op(m, "stop"), {"resourceURI": NS + "/Action",
+                                   "action": "http://schemas.dmtf.org/cimi/1/action/stop",
+                                   "force": True})
+        eq(r.status, 202, f"forced stop over the graceful one ({r.body[:200]!r})")
+        forced = r.header("CIMI-Job-URI")
+        fj = c.wait_job(forced, timeout=40)   # --stop-timeout is 60 s: ends well before
+        gj = c.wait_job(graceful, timeout=40)
+        eq(gj.get("statusMessage"), "stopped by a forced stop", "the graceful Job says why")
+        isin(fj.get("statusMessage"), ("powered off",), "the forced Job")
+        m = c.wait_state(m["id"], "STOPPED", timeout=30)
+        isin("start", rels(m), "a stopped machine offers start again")
+        eq(d.alive(), True, "cimid still runs")
+
+
+@test
+def qemu_disk_added_and_removed():
+    """A disk added to a running guest (POST to Machine.disks) is a qcow2 file
+    of its capacity that appears in the guest as the next virtio device; a
+    DELETE takes it out of the guest and removes the file (issue 11 item 14)."""
+    with qemu_daemon("qemu-disk") as d:
+        c = Client(d, "alice")
+        m = create(c, "disk-guest", test_image(c)["id"])
+        http = endpoint(m, 80)
+        before = wait_disks(http, lambda ds: "vda" in ds, "the guest is up with vda")
+        own = len(c.list(m["disks"]["href"], fmt="json").get("disks", []))
+        target = "vd" + chr(ord("a") + max(own, 1))
+        notin(target, before, f"no {target} before the add")
+        r = c.post(c.add_href(m["disks"]["href"]), {"resourceURI": NS + "/Disk",
+                                                    "capacity": 1048576})
+        isin(r.status, (201, 202), f"add a disk (reply {r.body[:300]!r})")
+        loc = r.header("Location")
+        c.wait_job(r.header("CIMI-Job-URI"), timeout=60)
+        eq(c.read(loc).get("initialLocation"), "/dev/" + target, "the next device")
+        wait_disks(http, lambda ds: ds.get(target) == 1048576,
+                   f"{target} with 1048576 blocks appears")
+        path = os.path.join(d.root, "storage", "disks",
+                            f"{m['id'].rsplit('/', 1)[1]}-disk{max(own, 1)}.qcow2")
+        isin("virtual size: 1 GiB", qemu_img_info(path), "a 1 GiB qcow2 file")
+        r = c.delete(loc)
+        isin(r.status, (200, 202), f"remove the disk: {r.status}")
+        if r.status == 202:
+            c.wait_job(r.header("CIMI-Job-URI"), timeout=60)
+        wait_disks(http, lambda ds: target not in ds, f"{target} disappears")
+        check(not os.path.exists(path), "its file is gone")
+        eq(c.read(m["id"]).get("state"), "STARTED", "the guest still runs")

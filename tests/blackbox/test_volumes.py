@@ -96,6 +96,7 @@ def attach_ok(c, machine, volume, location=None):
     eq(r.doc["resourceURI"], NS + "/MachineVolume", "attach reply is the MachineVolume")
     eq(r.doc.get("id"), loc, "body id = Location")
     eq(r.doc.get("volume", {}).get("href"), volume["id"], "the MachineVolume names the volume")
+    isin("edit", rels(r.doc), "a MachineVolume offers edit")
     if r.status == 202:
         notin("delete", rels(r.doc), "no detach while the attach Job runs")
     jd = c.wait_job(job)
@@ -310,7 +311,7 @@ def attach_detach(fmt):
     eq(op(coll, "add"), m["volumes"]["href"], "the machine's volumes offer add")
     item = attach_ok(c, m, v, "/dev/vdc")
     eq(item.get("initialLocation"), "/dev/vdc", "initialLocation as asked")
-    eq(rels(item), ["delete"], "a MachineVolume offers delete (only)")
+    eq(rels(item), ["delete", "edit"], "a MachineVolume offers delete (first) and edit")
     coll = c.list(m["volumes"]["href"])
     eq(coll.get("count"), 1, "one volume attached")
     eq(ids(coll), [item["id"]], "the attachment is listed")
@@ -329,10 +330,10 @@ def attach_detach(fmt):
     eq(c.list(m["volumes"]["href"]).get("count"), 1, "still one attachment")
     eq(c.list(m2["volumes"]["href"]).get("count"), 0, "nothing attached to the other machine")
     eq(c.read(v["id"]).get("state"), "AVAILABLE", "the volume is unchanged")
-    # attachments are not edited
+    # an attachment's device does not change (its name may: test_machine_changes)
     body = dict(item)
     body["initialLocation"] = "/dev/vdz"
-    assert_error(c.put(item["id"], body), 409, "edit", fmt=fmt)
+    assert_error(c.put(item["id"], body), 400, "initialLocation", fmt=fmt)
 
     detach_ok(c, item)
     eq(c.list(m["volumes"]["href"]).get("count"), 0, "nothing attached after detach")
@@ -390,9 +391,9 @@ def attach_refused(fmt):
     assert_error(c.post(add, {"resourceURI": NS + "/MachineVolume",
                               "volume": {"href": c.coll("volumes") + "/nope"}}), 400, "Volume",
                  fmt=fmt)
-    # disks are the provider's
+    # a Machine's disks take Disks, not volumes (adding disks: test_machine_changes)
     assert_error(c.post(m["disks"]["href"], {"resourceURI": NS + "/MachineVolume",
-                                             "volume": {"href": v["id"]}}), 405, fmt=fmt)
+                                             "volume": {"href": v["id"]}}), 400, fmt=fmt)
     assert_unchanged(c, before)
     # a suspended machine takes no volume (and its volumes offer no add)
     m, _ = do_action(c, c.read(m["id"]), "suspend", "SUSPENDED")

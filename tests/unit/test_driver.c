@@ -449,6 +449,47 @@ static void test_volumes(struct hv *hv)
     CHECK(drv->volume_delete(hv, UUID_VOLUME, fresh(&err)) == 0, "delete: %s", err.message);
 }
 
+/* The persistent vCPUs and maximum memory of uuid, asked through a plain
+ * connection (the test driver's node is shared within the process). */
+static void config_of(const char *uuid, int *vcpus, unsigned long *memory)
+{
+    virConnectPtr conn = virConnectOpen(URI);
+    virDomainPtr dom = conn ? virDomainLookupByUUIDString(conn, uuid) : NULL;
+
+    *vcpus = dom ? virDomainGetVcpusFlags(dom, VIR_DOMAIN_AFFECT_CONFIG | VIR_DOMAIN_VCPU_MAXIMUM)
+                 : -1;
+    *memory = dom ? virDomainGetMaxMemory(dom) : 0;
+    if (dom)
+        virDomainFree(dom);
+    if (conn)
+        virConnectClose(conn);
+}
+
+static void test_set_resources(struct hv *hv)
+{
+    struct hv_machine_spec spec;
+    struct cimi_error err = {0};
+    unsigned long memory;
+    int vcpus;
+
+    make_spec(&spec, UUID_B, "resized");
+    CHECK(drv->define(hv, &spec, fresh(&err)) == 0, "define for resize: %s", err.message);
+    CHECK(drv->set_resources(hv, UUID_B, 3, 196608, fresh(&err)) == 0, "grow: %s", err.message);
+    config_of(UUID_B, &vcpus, &memory);
+    CHECK(vcpus == 3 && memory == 196608, "grown to 3 vCPUs, 196608 KiB: %d, %lu", vcpus, memory);
+    CHECK(drv->set_resources(hv, UUID_B, 1, 32768, fresh(&err)) == 0, "shrink: %s", err.message);
+    config_of(UUID_B, &vcpus, &memory);
+    CHECK(vcpus == 1 && memory == 32768, "shrunk to 1 vCPU, 32768 KiB: %d, %lu", vcpus, memory);
+    CHECK(drv->start(hv, UUID_B, fresh(&err)) == 0, "start: %s", err.message);
+    CHECK(drv->set_resources(hv, UUID_B, 2, 65536, fresh(&err)) < 0 && err.status == 409,
+          "a running machine: 409 (%s)", err.message);
+    config_of(UUID_B, &vcpus, &memory);
+    CHECK(vcpus == 1 && memory == 32768, "unchanged after the 409: %d, %lu", vcpus, memory);
+    CHECK(drv->set_resources(hv, UUID_MISSING, 2, 65536, fresh(&err)) < 0 && err.status == 404,
+          "a missing machine: 404");
+    CHECK(drv->undefine(hv, UUID_B, fresh(&err)) == 0, "undefine: %s", err.message);
+}
+
 static void test_undefine(struct hv *hv)
 {
     struct hv_machine_spec spec;
@@ -838,6 +879,7 @@ int main(void)
     test_outside_changes(hv);
     test_capture(hv);
     test_volumes(hv);
+    test_set_resources(hv);
     test_networks(hv);
     test_undefine(hv);
     test_title_escaping(hv);
