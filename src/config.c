@@ -28,6 +28,8 @@ void config_defaults(struct config *cfg)
     cfg->http_threads = 4;
     cfg->job_retention_minutes = 1440;
     cfg->max_body = 1048576;
+    cfg->max_buffered_bodies = 64L << 20;   /* 64 MiB */
+    cfg->address_connection_limit = -1;     /* connection_limit / 8 */
     cfg->stop_timeout = 60;
     cfg->connection_limit = 1024;
     cfg->connection_timeout = 30;
@@ -84,6 +86,7 @@ static const struct int_setting int_settings[] = {
     {"http-threads", offsetof(struct config, http_threads), 0, 1, 256},
     {"job-retention", offsetof(struct config, job_retention_minutes), 1, 1, 5256000},
     {"max-body", offsetof(struct config, max_body), 1, 1024, 1073741824},
+    {"max-buffered-bodies", offsetof(struct config, max_buffered_bodies), 1, 1024, 1L << 40},
     {"stop-timeout", offsetof(struct config, stop_timeout), 0, 1, 3600},
     {"connection-limit", offsetof(struct config, connection_limit), 0, 1, 65536},
     {"connection-timeout", offsetof(struct config, connection_timeout), 0, 1, 3600},

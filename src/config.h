@@ -22,10 +22,12 @@ struct config {
     int http_threads;             /* HTTP worker threads */
     long job_retention_minutes;   /* finished Jobs are deleted after this long */
     long max_body;                /* request body limit in bytes */
+    long max_buffered_bodies;     /* body bytes all connections together may hold */
     int stop_timeout;             /* seconds a graceful stop waits for the guest */
     int connection_limit;         /* concurrent HTTP connections */
     int connection_timeout;       /* idle seconds, and seconds to send a request */
-    int address_connection_limit; /* concurrent connections per client address (0 = any) */
+    int address_connection_limit; /* concurrent connections per client address (0 = any,
+                                     -1 = the default: connection_limit / 8, at least 1) */
     long rate_limit;              /* requests/s per user (0 = no limit) */
     long rate_burst;              /* bucket size (0 = 2 x rate_limit) */
     long anonymous_rate_limit;    /* requests/s per address without valid credentials */

@@ -65,12 +65,14 @@ static const char usage_text[] =
     "      --http-threads N         HTTP worker threads (default 4)\n"
     "      --job-retention MINUTES  keep finished Jobs this long (default 1440)\n"
     "      --max-body BYTES         request body limit (default 1048576)\n"
+    "      --max-buffered-bodies BYTES  request body bytes all connections together\n"
+    "                               may hold; beyond, 503 (default 67108864)\n"
     "      --stop-timeout SECONDS   how long a graceful stop waits (default 60)\n"
     "      --connection-limit N     concurrent HTTP connections (default 1024)\n"
     "      --connection-timeout S   a connection idle, or not done sending a request or\n"
     "                               taking its answer, this long is closed (default 30)\n"
     "      --address-connection-limit N  concurrent connections per client address\n"
-    "                               (default 0: only --connection-limit)\n"
+    "                               (default --connection-limit / 8; 0: no own limit)\n"
     "      --rate-limit N           requests per second per user, 429 beyond (default 0: off)\n"
     "      --rate-burst N           requests a user may make at once (default 2 x rate)\n"
     "      --anonymous-rate-limit N requests per second per client address without valid\n"
@@ -131,6 +133,7 @@ static const struct option long_options[] = {
     {"http-threads", required_argument, NULL, 0},
     {"job-retention", required_argument, NULL, 0},
     {"max-body", required_argument, NULL, 0},
+    {"max-buffered-bodies", required_argument, NULL, 0},
     {"stop-timeout", required_argument, NULL, 0},
     {"connection-limit", required_argument, NULL, 0},
     {"connection-timeout", required_argument, NULL, 0},
@@ -565,6 +568,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "cimid: %s needs %s too (HTTPS takes a certificate and its key)\n",
                 cfg.tls_cert[0] ? "--tls-cert" : "--tls-key",
                 cfg.tls_cert[0] ? "--tls-key" : "--tls-cert");
+        return 2;
+    }
+    if (cfg.max_buffered_bodies < cfg.max_body) {
+        fprintf(stderr, "cimid: --max-buffered-bodies (%ld) must be at least --max-body (%ld)\n",
+                cfg.max_buffered_bodies, cfg.max_body);
         return 2;
     }
     return serve(&cfg);

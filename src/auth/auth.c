@@ -16,10 +16,13 @@
 #define CACHE_SLOTS 256
 #define CACHE_TTL_SECONDS 300
 
+/* "The password whose digest this is matched the hash of this user row".
+ * Rights are not cached: they come from the row read for each request. */
 struct cache_entry {
     unsigned char digest[32];    /* HMAC-SHA256(key, user ":" password) */
-    struct principal who;
-    long long user_version;
+    char name[64];
+    long long identity;          /* the row's version (store.h): new on every change */
+    char hash[256];              /* the hash the password was checked against */
     time_t expires;
     bool used;
 };
@@ -115,37 +118,44 @@ static struct cache_entry *cache_slot(const unsigned char digest[32])
     return &cache[digest[0] % CACHE_SLOTS];
 }
 
-/* Is there a live entry for digest whose user row has not changed since? */
-static bool cache_lookup(const unsigned char digest[32], const struct store_user *user,
-                         struct principal *who)
+/* Was this password verified against this very row (same identity, same
+ * hash) less than CACHE_TTL_SECONDS ago? */
+static bool cache_lookup(const unsigned char digest[32], const struct store_user *user)
 {
     struct cache_entry *e;
-    bool hit = false;
+    bool hit;
 
     pthread_mutex_lock(&cache_lock);
     e = cache_slot(digest);
-    if (e->used && memcmp(e->digest, digest, 32) == 0 && e->expires > time(NULL) &&
-        e->user_version == user->version && strcmp(e->who.name, user->name) == 0) {
-        *who = e->who;
-        hit = true;
-    }
+    hit = e->used && memcmp(e->digest, digest, 32) == 0 && e->expires > time(NULL) &&
+          e->identity == user->version && strcmp(e->name, user->name) == 0 &&
+          strcmp(e->hash, user->hash) == 0;
     pthread_mutex_unlock(&cache_lock);
     return hit;
 }
 
-static void cache_store(const unsigned char digest[32], const struct store_user *user,
-                        const struct principal *who)
+static void cache_store(const unsigned char digest[32], const struct store_user *user)
 {
     struct cache_entry *e;
 
     pthread_mutex_lock(&cache_lock);
     e = cache_slot(digest);
     memcpy(e->digest, digest, 32);
-    e->who = *who;
-    e->user_version = user->version;
+    snprintf(e->name, sizeof(e->name), "%s", user->name);
+    snprintf(e->hash, sizeof(e->hash), "%s", user->hash);
+    e->identity = user->version;
     e->expires = time(NULL) + CACHE_TTL_SECONDS;
     e->used = true;
     pthread_mutex_unlock(&cache_lock);
+}
+
+/* who as the row says now. */
+static void principal_of(const struct store_user *row, struct principal *who)
+{
+    snprintf(who->name, sizeof(who->name), "%s", row->name);
+    snprintf(who->tenant, sizeof(who->tenant), "%s", row->tenant);
+    who->admin = row->admin;
+    who->identity = row->version;
 }
 
 int auth_check(struct store *st, const char *user, const char *password, struct principal *who,
@@ -161,15 +171,35 @@ int auth_check(struct store *st, const char *user, const char *password, struct 
         return err_set(err, 401, NULL, "invalid user name or password");
     }
     have_digest = credential_digest(user, password, digest) == 0;
-    if (have_digest && cache_lookup(digest, &row, who))
-        return 0;
-    if (!password_matches(password, row.hash))
+    if (!(have_digest && cache_lookup(digest, &row))) {
+        if (!password_matches(password, row.hash))
+            return err_set(err, 401, NULL, "invalid user name or password");
+        if (have_digest)
+            cache_store(digest, &row);
+    }
+    principal_of(&row, who);
+    return 0;
+}
+
+bool auth_check_cached(struct store *st, const char *user, const char *password,
+                       struct principal *who)
+{
+    struct store_user row;
+    unsigned char digest[32];
+
+    if (!auth_valid_name(user) || st->ops->user_get(st, user, &row, NULL) != 0 ||
+        credential_digest(user, password, digest) != 0 || !cache_lookup(digest, &row))
+        return false;
+    principal_of(&row, who);
+    return true;
+}
+
+int auth_still_current(struct store *st, const struct principal *who, struct cimi_error *err)
+{
+    struct store_user row;
+
+    if (st->ops->user_get(st, who->name, &row, NULL) != 0 || row.version != who->identity)
         return err_set(err, 401, NULL, "invalid user name or password");
-    snprintf(who->name, sizeof(who->name), "%s", row.name);
-    snprintf(who->tenant, sizeof(who->tenant), "%s", row.tenant);
-    who->admin = row.admin;
-    if (have_digest)
-        cache_store(digest, &row, who);
     return 0;
 }
 

@@ -22,6 +22,7 @@ struct deadline {
     bool running;          /* the clock runs (false while cimid works) */
     bool expired;          /* shut down already */
     double due_ms;
+    double paused_ms;      /* when the clock stopped */
     struct deadline *prev, *next;
 };
 
@@ -74,6 +75,18 @@ void deadline_pause(struct deadline *d)
         return;
     pthread_mutex_lock(&lock);
     d->running = false;
+    d->paused_ms = clock_mono_ms();
+    pthread_mutex_unlock(&lock);
+}
+
+void deadline_resume(struct deadline *d)
+{
+    if (d == NULL)
+        return;
+    pthread_mutex_lock(&lock);
+    if (!d->running)
+        d->due_ms += clock_mono_ms() - d->paused_ms;
+    d->running = true;
     pthread_mutex_unlock(&lock);
 }
 

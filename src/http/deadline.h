@@ -28,6 +28,9 @@ void deadline_close(struct deadline *d);
 
 /* The whole request is in: stop the clock while cimid works on it. */
 void deadline_pause(struct deadline *d);
+/* The clock runs again where deadline_pause stopped it (the headers were
+ * checked; the body is still to come). */
+void deadline_resume(struct deadline *d);
 /* An answer was queued, or was sent: a fresh `seconds` from now. */
 void deadline_restart(struct deadline *d);
 

@@ -121,3 +121,22 @@ bool ratelimit_allows(enum rate_kind kind, const char *key, int *retry_after_s)
     pthread_mutex_unlock(&buckets_lock);
     return allowed;
 }
+
+void ratelimit_give_back(enum rate_kind kind, const char *key)
+{
+    const struct rate *r = &rates[kind];
+    double now = clock_mono_ms();
+    char name[SLOT_KEY_MAX];
+    struct bucket *b;
+
+    if (r->per_second <= 0.0)
+        return;
+    bucket_key(kind, key, name, sizeof(name));
+    pthread_mutex_lock(&buckets_lock);
+    b = slot_find(&buckets, name, now);
+    if (b != NULL) {
+        refill(b, r, now);
+        b->tokens = b->tokens + 1.0 > r->burst ? r->burst : b->tokens + 1.0;
+    }
+    pthread_mutex_unlock(&buckets_lock);
+}

@@ -28,6 +28,10 @@ void ratelimit_free(void);
  * with *retry_after_s set to the whole seconds until the next token. */
 bool ratelimit_take(enum rate_kind kind, const char *key, int *retry_after_s);
 
+/* Give back a token ratelimit_take took (the request turned out not to
+ * count, e.g. its credentials were right); never above the burst. */
+void ratelimit_give_back(enum rate_kind kind, const char *key);
+
 /* Would a request of key be allowed now?  Like ratelimit_take without
  * taking a token (and without creating a bucket). */
 bool ratelimit_allows(enum rate_kind kind, const char *key, int *retry_after_s);

@@ -1,9 +1,15 @@
 /*
  * server.c - libmicrohttpd glue: one CIMI request per HTTP request.
  *
- * For each request: collect the body (up to max-body bytes), negotiate
- * formats, admit the client (rate limits, HTTP Basic; a failed login's
- * answer waits, see logindelay.h), parse the query, then hand a struct
+ * For each request, on the first call (headers only, no body byte read
+ * yet): check the request target's size and the body's framing, negotiate
+ * formats and admit the client (rate limits, HTTP Basic; a failed login's
+ * answer waits, see logindelay.h).  Whatever is refused there is answered at
+ * once and its body never read (libmicrohttpd then sends no `100 Continue`
+ * and closes the connection instead of reading on).  A request without a
+ * body is served right away; one with a body takes its share of the body
+ * budget (bodybudget.h), and its body is collected (up to max-body bytes)
+ * and served on the last call.  Serving: parse the query, hand a struct
  * cimi_request to cimi_handle() and send back what it answers, encoded with
  * the negotiated codec.  One log line per request.  Slow clients are cut off
  * by deadline.h.
@@ -22,7 +28,9 @@
 
 #include "auth/auth.h"
 #include "cimi/request.h"
+#include "http/bodybudget.h"
 #include "http/deadline.h"
+#include "http/framing.h"
 #include "http/logindelay.h"
 #include "http/negotiate.h"
 #include "http/ratelimit.h"
@@ -47,7 +55,14 @@ struct pending {
     char *body;
     size_t len;
     size_t cap;
+    size_t reserved;                /* bytes of the body budget held */
     bool too_large;
+    bool admitted;                  /* the first call is done and let the body come */
+    bool close;                     /* framing in doubt: close after the answer */
+    bool decided;                   /* refused on the first call: p->resp is the answer */
+    int refused;                    /* status decided from the request target (414) */
+    const char *refused_why;
+    struct principal who;           /* admitted on the first call */
     double started_ms;
     struct deadline *deadline;      /* the connection's (deadline.h), may be NULL */
     /* The answer; kept while a failed login waits (delay_ms > 0, held). */
@@ -89,6 +104,7 @@ static void pending_free(struct pending *p)
 {
     json_decref(p->resp.doc);
     free(p->body);
+    body_budget_give(p->reserved);
     if (pthread_getspecific(spare_pending) != NULL || pthread_setspecific(spare_pending, p) != 0)
         free(p);
 }
@@ -125,6 +141,8 @@ static int append_body(struct pending *p, const char *data, size_t size)
         char *body;
         while (cap < p->len + size + 1)
             cap *= 2;
+        if (cap > p->reserved + 1 && p->len + size <= p->reserved)
+            cap = p->reserved + 1;            /* no more than the announced length */
         body = realloc(p->body, cap);
         if (body == NULL)
             return -1;
@@ -272,7 +290,7 @@ static void add_common_headers(struct MHD_Response *r, const char *version)
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct cimi_response *resp,
-                                     const struct codec *out, const char *version)
+                                     const struct codec *out, const char *version, bool close)
 {
     struct MHD_Response *r;
     enum MHD_Result ret;
@@ -295,6 +313,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct cimi_re
     if (bytes != NULL)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, out->media_type);
     add_common_headers(r, version);
+    if (close)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     if (resp->location[0])
         MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
     if (resp->job_uri[0])
@@ -324,26 +344,13 @@ static int too_many_requests(struct cimi_response *resp, int retry_after, const 
                    retry_after);
 }
 
-static void log_failed_login(const char *user, const char *address, long delay_ms)
-{
-    char shown[65];
-    size_t i;
-
-    /* The name is the client's: no control characters into the log. */
-    for (i = 0; user[i] != '\0' && i < sizeof(shown) - 1; i++)
-        shown[i] = (user[i] >= 0x20 && user[i] != 0x7f) ? user[i] : '?';
-    shown[i] = '\0';
-    log_warn("auth: failed login for user '%s' from %s (answered %ld ms late)", shown, address,
-             delay_ms);
-}
-
 /* Admit the client before any work is done for it: its address may not be
  * over its rate limit (requests without valid credentials count there), the
  * HTTP Basic credentials must be right, and the user may not be over its
  * rate limit.  0 with who filled; -1 with err (401, 429 with
  * resp->retry_after, 5xx), and p->delay_ms set for a failed login. */
-static int admit(struct MHD_Connection *conn, struct pending *p, bool read_only,
-                 struct store **st, struct principal *who, struct cimi_error *err)
+static int admit(struct MHD_Connection *conn, struct pending *p, struct store **st,
+                 struct principal *who, struct cimi_error *err)
 {
     char address[80];
     char *password = NULL;
@@ -362,15 +369,23 @@ static int admit(struct MHD_Connection *conn, struct pending *p, bool read_only,
         return err_set(err, 401, "Authorization", "authentication required (HTTP Basic)");
     }
     *st = store_for_thread(err);
-    /* A GET's user row and resource come from one read transaction (one
-     * snapshot, its locks taken once); process() ends it. */
-    if (*st != NULL && read_only && (*st)->ops->read_begin(*st, NULL) != 0)
-        (*st)->ops->read_end(*st);
-    rc = *st == NULL ? -1 : auth_check(*st, user, password ? password : "", who, err);
+    if (*st != NULL && auth_check_cached(*st, user, password ? password : "", who)) {
+        rc = 0;
+    } else if (!ratelimit_take(RATE_ADDRESS, address, &retry)) {
+        /* A password check takes an address token first, under the
+         * bucket's lock, and gives it back when the password was right:
+         * checks in flight count, so parallel guesses get no more checks
+         * than the burst. */
+        rc = too_many_requests(&p->resp, retry, address, err);
+    } else {
+        rc = *st == NULL ? -1 : auth_check(*st, user, password ? password : "", who, err);
+        if (rc == 0)
+            ratelimit_give_back(RATE_ADDRESS, address);
+    }
     if (rc != 0 && err->status == 401) {
-        ratelimit_take(RATE_ADDRESS, address, &retry);
         p->delay_ms = login_delay_failed(user, address);
-        log_failed_login(user, address, p->delay_ms);
+        log_warn("auth: failed login for user '%.64s' from %s (answered %ld ms late)", user,
+                 address, p->delay_ms);
     } else if (rc == 0) {
         login_delay_succeeded(user, address);
         if (!ratelimit_take(RATE_USER, who->name, &retry))
@@ -381,44 +396,51 @@ static int admit(struct MHD_Connection *conn, struct pending *p, bool read_only,
     return rc;
 }
 
-/* Everything but transport: build the CIMI request and run it. */
-static void process(struct MHD_Connection *conn, const char *url, const char *method,
-                    struct pending *p)
+/* The reply codec ($format, Accept) and the CIMI version.  0, or -1 with
+ * err (p->out and p->version then hold what the error is sent with). */
+static int negotiate(struct MHD_Connection *conn, struct pending *p, struct cimi_error *err)
+{
+    const char *format = NULL;
+    const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    const char *spec = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "CIMI-Specification-Version");
+    char *format_text = NULL;
+    const char *why;
+    int rc = 0;
+
+    snprintf(p->version, sizeof(p->version), "1.1.0");
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, find_format, &format);
+    /* An undecodable $format is refused by negotiate_reply as it is. */
+    if (format != NULL && (format_text = url_decode(format, &why)) != NULL)
+        format = format_text;
+    p->out = negotiate_reply(format, accept, err);
+    if (p->out == NULL) {
+        p->out = &codec_json;
+        rc = -1;
+    } else if (negotiate_version(spec, p->version, sizeof(p->version), err) == NULL) {
+        snprintf(p->version, sizeof(p->version), "1.1.0");
+        rc = -1;
+    }
+    free(format_text);
+    return rc;
+}
+
+/* Serve the admitted request (p->who, on st; a read transaction may be
+ * open): build the CIMI request and run it; the answer goes to p->resp. */
+static void serve(struct MHD_Connection *conn, const char *url, const char *method,
+                  struct pending *p, struct store *st)
 {
     struct cimi_request req;
     struct cimi_error err;
     struct query_walk walk;
-    const char *format = NULL;
-    bool read_only;
-    int rc;
-    const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
-    const char *spec = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "CIMI-Specification-Version");
     struct cimi_response *resp = &p->resp;
-    char *path = NULL, *format_text = NULL;
+    char *path = NULL;
     const char *why;
 
     memset(&req, 0, sizeof(req));
     err_clear(&err);
     cimi_query_init(&req.query);
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, find_format, &format);
-    /* An undecodable $format is refused by negotiate_reply as it is. */
-    if (format != NULL && (format_text = url_decode(format, &why)) != NULL)
-        format = format_text;
-    p->out = negotiate_reply(format, accept, &err);
-    if (p->out == NULL) {
-        p->out = &codec_json;
-        goto fail;
-    }
-    if (negotiate_version(spec, p->version, sizeof(p->version), &err) == NULL) {
-        snprintf(p->version, sizeof(p->version), "1.1.0");
-        goto fail;
-    }
-    read_only = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    rc = admit(conn, p, read_only, &req.st, &req.who, &err);
-    if (req.st != NULL && (rc != 0 || !read_only))
-        req.st->ops->read_end(req.st);
-    if (rc != 0)
-        goto fail;
+    req.st = st;
+    req.who = p->who;
     walk.q = &req.query;
     walk.err = &err;
     walk.failed = 0;
@@ -455,17 +477,14 @@ static void process(struct MHD_Connection *conn, const char *url, const char *me
         req.body_len = p->len;
     }
     cimi_handle(&req, resp);
-    req.st->ops->read_end(req.st);
+    st->ops->read_end(st);
     cimi_query_free(&req.query);
     free(path);
-    free(format_text);
     return;
 fail:
-    if (req.st != NULL)
-        req.st->ops->read_end(req.st);
+    st->ops->read_end(st);
     cimi_query_free(&req.query);
     free(path);
-    free(format_text);
     cimi_error_response(resp, &err, NULL);
 }
 
@@ -482,7 +501,7 @@ static struct deadline *connection_deadline(struct MHD_Connection *conn)
 static enum MHD_Result answer(struct MHD_Connection *conn, const char *url, const char *method,
                               struct pending *p)
 {
-    enum MHD_Result ret = send_response(conn, &p->resp, p->out, p->version);
+    enum MHD_Result ret = send_response(conn, &p->resp, p->out, p->version, p->close);
     long tenths = (long)((clock_mono_ms() - p->started_ms) * 10.0 + 0.5);   /* 0.1 ms */
 
     deadline_restart(p->deadline);
@@ -492,6 +511,135 @@ static enum MHD_Result answer(struct MHD_Connection *conn, const char *url, cons
     return ret;
 }
 
+/* Send p's decided answer, after a failed login's delay (logindelay.h) if
+ * it has one. */
+static enum MHD_Result answer_decided(struct MHD_Connection *conn, const char *url,
+                                      const char *method, struct pending *p)
+{
+    if (p->delay_ms > 0 && !p->held) {
+        p->held = true;
+        if (login_delay_hold(&p->hold, conn, p->delay_ms))
+            return MHD_YES;
+    }
+    return answer(conn, url, method, p);
+}
+
+/* The first call refuses the request with err.  A request with a body is
+ * answered now: libmicrohttpd then reads none of it and closes the
+ * connection after the answer.  One without a body is answered on the last
+ * call, which comes at once, and its connection stays open. */
+static enum MHD_Result refuse(struct MHD_Connection *conn, const char *url, const char *method,
+                              struct pending *p, const struct cimi_error *err, bool now)
+{
+    cimi_error_response(&p->resp, err, NULL);
+    p->decided = true;
+    if (!now) {
+        deadline_resume(p->deadline);
+        return MHD_YES;
+    }
+    return answer_decided(conn, url, method, p);
+}
+
+/* Take the body's share of the budget (its length, or max-body when
+ * chunked).  0, or -1 with err (400 too large, 503 budget spent). */
+static int reserve_body(struct pending *p, long long body_bytes, struct cimi_error *err)
+{
+    size_t bytes = body_bytes < 0 ? (size_t)server_cfg->max_body : (size_t)body_bytes;
+
+    if (body_bytes > server_cfg->max_body)
+        return err_set(err, 400, "body", "request body exceeds the limit of %ld bytes",
+                       server_cfg->max_body);
+    if (!body_budget_take(bytes)) {
+        p->resp.retry_after = 1;
+        return err_set(err, 503, NULL, "too many request bodies in flight; retry after 1 s");
+    }
+    p->reserved = bytes;
+    return 0;
+}
+
+/* The first call: headers only, no body byte read.  Check the framing and
+ * the target, negotiate, admit, and take the body's budget; refuse what
+ * fails, before its body is read. */
+static enum MHD_Result first_call(struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *http_version, struct pending *p)
+{
+    struct cimi_error err, unacceptable;
+    struct store *st = NULL;
+    long long body_bytes = 0;
+    bool negotiated, has_body;
+    int rc;
+
+    p->admitted = true;
+    deadline_pause(p->deadline);
+    err_clear(&err);
+    err_clear(&unacceptable);
+    negotiated = negotiate(conn, p, &unacceptable) == 0;
+    if (framing_check_body(conn, http_version, &body_bytes, &err) != 0) {
+        p->close = true;
+        return refuse(conn, url, method, p, &err, true);
+    }
+    has_body = body_bytes != 0;
+    if (p->refused != 0) {
+        err_set(&err, p->refused, NULL, "%s", p->refused_why);
+        p->close = true;                  /* as libmicrohttpd's own 414 does */
+        return refuse(conn, url, method, p, &err, has_body);
+    }
+    if (!negotiated)
+        return refuse(conn, url, method, p, &unacceptable, has_body);
+    rc = admit(conn, p, &st, &p->who, &err);
+    if (st != NULL)
+        st->ops->read_end(st);
+    if (rc != 0 || (has_body && reserve_body(p, body_bytes, &err) != 0))
+        return refuse(conn, url, method, p, &err, has_body);
+    deadline_resume(p->deadline);
+    return MHD_YES;
+}
+
+/* The last call: the body (if any) is in.  Serve the admitted request, on
+ * the user row as it is now (read in the same read transaction as a GET's
+ * resource). */
+static enum MHD_Result last_call(struct MHD_Connection *conn, const char *url,
+                                 const char *method, struct pending *p)
+{
+    struct cimi_error err;
+    struct store *st;
+    bool read_only = p->len == 0 && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
+
+    deadline_pause(p->deadline);
+    if (p->decided)
+        return answer_decided(conn, url, method, p);
+    err_clear(&err);
+    st = store_for_thread(&err);
+    if (st != NULL && read_only && st->ops->read_begin(st, NULL) != 0)
+        st->ops->read_end(st);
+    if (st == NULL || auth_still_current(st, &p->who, &err) != 0) {
+        if (st != NULL)
+            st->ops->read_end(st);
+        cimi_error_response(&p->resp, &err, NULL);
+        return answer(conn, url, method, p);
+    }
+    serve(conn, url, method, p, st);
+    return answer(conn, url, method, p);
+}
+
+/* The request target, before libmicrohttpd parses its query: a new
+ * struct pending for the request, marked refused (414) when the target is
+ * too large (framing.h). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct pending *p = pending_new();
+
+    (void)cls;
+    if (p == NULL)
+        return NULL;
+    p->started_ms = clock_mono_ms();
+    p->deadline = connection_deadline(conn);
+    p->refused_why = framing_check_target(uri);
+    if (p->refused_why != NULL)
+        p->refused = 414;
+    return p;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *http_version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -499,35 +647,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     struct pending *p = *con_cls;
 
-    (void)cls;
-    (void)http_version;
-    if (p == NULL) {
-        p = pending_new();
-        if (p == NULL)
-            return MHD_NO;
-        p->started_ms = clock_mono_ms();
-        p->deadline = connection_deadline(conn);
-        *con_cls = p;
-        return MHD_YES;
-    }
+    if (p == NULL && (p = *con_cls = on_uri(cls, "", conn)) == NULL)
+        return MHD_NO;
+    if (p->held)                      /* back from a login delay */
+        return answer(conn, url, method, p);
+    if (!p->admitted)
+        return first_call(conn, url, method, http_version, p);
     if (*upload_data_size != 0) {
         if (append_body(p, upload_data, *upload_data_size) != 0)
             return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (p->held)                      /* back from a login delay */
-        return answer(conn, url, method, p);
-    deadline_pause(p->deadline);
-    p->out = &codec_json;
-    snprintf(p->version, sizeof(p->version), "1.1.0");
-    process(conn, url, method, p);
-    if (p->delay_ms > 0) {
-        p->held = true;
-        if (login_delay_hold(&p->hold, conn, p->delay_ms))
-            return MHD_YES;
-    }
-    return answer(conn, url, method, p);
+    return last_call(conn, url, method, p);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -614,6 +746,15 @@ static int check_tls_pair(const char *cert, const char *key)
     return 0;
 }
 
+/* --address-connection-limit, or by default an eighth of the connections
+ * (at least 1): one address cannot hold every slot. */
+static int address_connection_limit(const struct config *cfg)
+{
+    if (cfg->address_connection_limit >= 0)
+        return cfg->address_connection_limit;
+    return cfg->connection_limit / 8 > 1 ? cfg->connection_limit / 8 : 1;
+}
+
 struct http_server *http_server_start(const struct config *cfg)
 {
     struct http_server *srv = calloc(1, sizeof(*srv));
@@ -649,6 +790,7 @@ struct http_server *http_server_start(const struct config *cfg)
         }
         flags |= MHD_USE_TLS;
     }
+    body_budget_init((size_t)cfg->max_buffered_bodies);
     if (ratelimit_init(cfg->rate_limit, cfg->rate_burst, cfg->anonymous_rate_limit,
                        cfg->anonymous_rate_burst) != 0 ||
         login_delay_start(cfg->login_delay_ms, cfg->login_delay_max_ms) != 0 ||
@@ -664,8 +806,9 @@ struct http_server *http_server_start(const struct config *cfg)
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->http_threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->connection_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->address_connection_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)address_connection_limit(cfg),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY_LIMIT,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,

@@ -56,9 +56,12 @@ static const char *const stmt_sql[S_COUNT] = {
                "WHERE (?1 IS NULL OR type = ?1) AND (?2 IS NULL OR parent = ?2) "
                "AND (?3 IS NULL OR tenant = ?3 OR tenant = '') ORDER BY seq",
     [S_USER_GET] = "SELECT name, tenant, admin, hash, version FROM users WHERE name = ?1",
-    [S_USER_PUT] = "INSERT INTO users (name, tenant, admin, hash, version) VALUES (?1, ?2, ?3, ?4, 1) "
+    /* version is the row's identity: a new random value on every change, so
+     * a user removed and added again never has the identity it had. */
+    [S_USER_PUT] = "INSERT INTO users (name, tenant, admin, hash, version) "
+                   "VALUES (?1, ?2, ?3, ?4, random()) "
                    "ON CONFLICT(name) DO UPDATE SET tenant = ?2, admin = ?3, hash = ?4, "
-                   "version = version + 1",
+                   "version = random()",
     [S_USER_REMOVE] = "DELETE FROM users WHERE name = ?1",
     [S_USER_LIST] = "SELECT name, tenant, admin, hash, version FROM users ORDER BY name",
 };

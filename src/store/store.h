@@ -64,7 +64,7 @@ struct store_user {
     char tenant[64];
     bool admin;
     char hash[256];      /* crypt(3) string, e.g. "$y$j9T$..." */
-    long long version;   /* changes whenever the user or password changes */
+    long long version;   /* identity: a new random value on every add and change */
 };
 
 struct store;

@@ -2,7 +2,9 @@
  * log.h - one line per event on stderr.
  *
  * Lines look like: 2026-11-22T10:00:00.123Z info http: GET /cimi/machines 200 1.2ms
- * The level is set once at start-up; lines below it are dropped.
+ * The level is set once at start-up; lines below it are dropped.  Control
+ * characters, DEL and invalid UTF-8 in a message are written as \xNN (log.c),
+ * so text from clients can be logged with a plain %s.
  */
 #ifndef CIMID_LOG_H
 #define CIMID_LOG_H

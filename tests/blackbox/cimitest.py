@@ -582,6 +582,13 @@ class Daemon:
         except OSError:
             return ""
 
+    def log_text_bytes(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read()
+        except OSError:
+            return b""
+
     def log_tail(self, n=20):
         return "\n".join(self.log_text().splitlines()[-n:])
 

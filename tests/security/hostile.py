@@ -565,9 +565,13 @@ def framing_cases(rng):
                       f"{auth}\r\n".encode() + chunk, {400, 501}, True))
     for size in sorted(rng.sample(range(12_000, 200_000), 4)) + [70_000]:
         q = "$filter=" + "a" * size
+        # Within the request target's limit (SECURITY.md: 32 KiB) the request
+        # is read whole and answered as any other (401 for these credentials,
+        # on a connection that stays usable); beyond it 414, then closed.
+        within = len("/cimi/machines?" + q) <= 32768
         cases.append((f"query string of {size} bytes",
                       f"GET /cimi/machines?{q} HTTP/1.1\r\nHost: h\r\n{auth}\r\n".encode(),
-                      {414, 400}, True))
+                      {401} if within else {414, 400}, not within))
     for size in (70_000, rng.randrange(80_000, 300_000)):
         cases.append((f"header of {size} bytes",
                       f"GET /cimi/cloudEntryPoint HTTP/1.1\r\nHost: h\r\nX-Big: {'b' * size}\r\n"
@@ -602,10 +606,14 @@ def probe_framing(rng, p):
                 continue
             if status not in ok:
                 p.defect(f"{what}: answered {status}, expected one of {sorted(ok)}")
-            answers = len(re.findall(rb"(?m)^HTTP/1\.[01] \d{3}", out))
-            if must_close and (answers > 1 or not closed):
+            # The follow-up has no credentials: answered, it gets a 401 (no
+            # doubtful request here expects one).  Status lines are not
+            # counted: libmicrohttpd 0.9.75 sends the header block of its own
+            # 400 for a malformed Content-Length twice, for one answer.
+            followed = re.search(rb"(?m)^HTTP/1\.[01] 401 ", out) is not None
+            if must_close and (followed or not closed):
                 p.defect(f"{what}: the connection stayed open after a doubtful request "
-                         f"({answers} answers, closed={closed})")
+                         f"(follow-up answered={followed}, closed={closed})")
 
 
 # ---------------------------------------------------------------- logs

@@ -4,13 +4,17 @@
  * recently used record of a set), the token buckets (src/http/ratelimit.c:
  * burst, refusal with Retry-After, per-key and per-kind separation, refill)
  * and the failed-login delays (src/http/logindelay.c: doubling, cap, the
- * larger of the name's and the address's counts, reset by a success).
+ * larger of the name's and the address's counts, reset by a success), the
+ * token given back for a request that did not count, and the budget of
+ * buffered request bodies (src/http/bodybudget.c).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "check.h"
+#include "http/bodybudget.h"
 #include "http/logindelay.h"
 #include "http/ratelimit.h"
 #include "util/slots.h"
@@ -96,6 +100,73 @@ static void test_rate(void)
     ratelimit_free();
 }
 
+/* A token taken for a request that turned out not to count comes back,
+ * never above the burst. */
+static void test_give_back(void)
+{
+    int retry = 0, allowed = 0;
+
+    CHECK(ratelimit_init(0, 0, 1, 3) == 0, "give back: 1/s per address, burst 3");
+    for (int i = 0; i < 3; i++)
+        CHECK(ratelimit_take(RATE_ADDRESS, "10.0.0.1", &retry), "give back: burst token %d", i);
+    CHECK(!ratelimit_take(RATE_ADDRESS, "10.0.0.1", &retry), "give back: the bucket is empty");
+    ratelimit_give_back(RATE_ADDRESS, "10.0.0.1");
+    CHECK(ratelimit_take(RATE_ADDRESS, "10.0.0.1", &retry), "give back: the token is back");
+    CHECK(!ratelimit_take(RATE_ADDRESS, "10.0.0.1", &retry), "give back: only that one");
+    for (int i = 0; i < 10; i++)
+        ratelimit_give_back(RATE_ADDRESS, "10.0.0.2");        /* no bucket yet: nothing */
+    for (int i = 0; i < 10; i++)
+        ratelimit_give_back(RATE_ADDRESS, "10.0.0.1");
+    for (int i = 0; i < 10; i++)
+        if (ratelimit_take(RATE_ADDRESS, "10.0.0.1", &retry))
+            allowed++;
+    CHECK(allowed == 3, "give back: never above the burst (%d)", allowed);
+    ratelimit_free();
+}
+
+struct budget_run {
+    int taken;
+};
+
+static void *budget_worker(void *arg)
+{
+    struct budget_run *run = arg;
+
+    for (int i = 0; i < 1000; i++)
+        if (body_budget_take(1000))
+            run->taken++;
+    return NULL;
+}
+
+/* The body budget: never more out than the total, even from many threads
+ * at once; what is given back can be taken again. */
+static void test_body_budget(void)
+{
+    pthread_t threads[8];
+    struct budget_run runs[8];
+    int taken = 0;
+
+    body_budget_init(10000);
+    CHECK(body_budget_take(6000), "budget: 6000 of 10000");
+    CHECK(!body_budget_take(5000), "budget: 5000 more do not fit");
+    CHECK(body_budget_take(4000), "budget: 4000 more do");
+    CHECK(!body_budget_take(1), "budget: spent");
+    body_budget_give(6000);
+    CHECK(body_budget_take(6000), "budget: given back, taken again");
+    body_budget_give(10000);
+    CHECK(!body_budget_take(10001), "budget: more than the total never fits");
+    body_budget_init(1000 * 1000);
+    for (int i = 0; i < 8; i++) {
+        runs[i].taken = 0;
+        pthread_create(&threads[i], NULL, budget_worker, &runs[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(threads[i], NULL);
+        taken += runs[i].taken;
+    }
+    CHECK(taken == 1000, "budget: 8 threads took exactly the 1000 shares there are (%d)", taken);
+}
+
 static void test_login_delay(void)
 {
     long d[6];
@@ -125,6 +196,8 @@ int main(void)
 {
     test_slots();
     test_rate();
+    test_give_back();
+    test_body_budget();
     test_login_delay();
     return check_summary();
 }
