@@ -508,7 +508,7 @@ def qemu_guest_in_a_chroot():
                                 "machineConfig": {"href": c.default_config()["id"]},
                                 "machineImage": {"href": test_image(c)["id"]},
                                 "userData": base64.b64encode(b"in a chroot").decode()}})
-        eq(r.status, 201, f"create (reply {r.body[:300]!r})")
+        check_created(r, "create")
         c.wait_job(r.header("CIMI-Job-URI"), timeout=120)   # SUCCESS: the guest started
         m = c.wait_state(r.header("Location"), "STARTED", timeout=60)
         status, page = fetch(endpoint(m, 80))
@@ -601,7 +601,7 @@ def qemu_system_host_through_libvirtd():
                 "resourceURI": NS + "/MachineCreate", "name": "unreachable",
                 "machineTemplate": {"machineConfig": {"href": c.default_config()["id"]},
                                     "machineImage": {"href": by_name[name]["id"]}}})
-            eq(r.status, 201, f"create from the {name} image ({r.body[:300]!r})")
+            check_created(r, f"create from the {name} image")
             job = c.wait_job(r.header("CIMI-Job-URI"), expect="FAILED", timeout=120)
             why = job.get("statusMessage", "")
             isin(f"cannot reach {what}", why, "the Job says which file")

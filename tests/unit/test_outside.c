@@ -109,6 +109,7 @@ int main(void)
     const char *id;
     virConnectPtr outside;
     virDomainPtr dom;
+    int status;
 
     if (mkdtemp(dir) == NULL)
         return 1;
@@ -120,10 +121,12 @@ int main(void)
     CHECK(host_open_all(st, "test:///default", NULL, &err) == 0, "hypervisor opens");
     CHECK(jobs_start(&(struct jobs_config){1, 1, 100, 60}, resource_job_kinds) == 0, "job workers start");
 
-    CHECK(call(st, "POST", "machines",
-               "{\"name\": \"outside\", \"machineTemplate\": {\"href\": \"" BASE
-               "machineTemplates/small-debian\", \"initialState\": \"STARTED\"}}",
-               &doc) == 201, "machine created");
+    status = call(st, "POST", "machines",
+                  "{\"name\": \"outside\", \"machineTemplate\": {\"href\": \"" BASE
+                  "machineTemplates/small-debian\", \"initialState\": \"STARTED\"}}",
+                  &doc);
+    /* 201 when its Job ended within the reply's short wait, else 202 */
+    CHECK(status == 201 || status == 202, "machine created (%d)", status);
     id = json_string_value(json_object_get(doc, "id"));
     snprintf(path, sizeof(path), "%s", id ? id + strlen(BASE) : "");
     json_decref(doc);
