@@ -791,3 +791,8 @@ int jobs_purge(struct store *st)
         log_info("job: purged %d finished Jobs older than %ld minutes", n, pool.retention_minutes);
     return n;
 }
+
+const char *job_param(const struct job_context *ctx, const char *name)
+{
+    return json_string_value(json_object_get(ctx->params, name)) ?: "";
+}

@@ -39,6 +39,9 @@ struct job_context {
     json_t *params;        /* the job's parameters (borrowed) */
 };
 
+/* The string parameter name of the running Job, "" when it has none. */
+const char *job_param(const struct job_context *ctx, const char *name);
+
 struct job_kind {
     const char *op;        /* "machine.start" */
     /* Do the work. Must finish the Job (job_finish) inside the transaction that

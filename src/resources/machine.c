@@ -774,3 +774,18 @@ const struct resource_ops machine_ops = {
     .action_href = machine_action_href,
 };
 
+int machine_load_for(struct cimi_request *req, const char *path, const char *op, const char *what,
+                     struct store_row *machine, struct cimi_error *err)
+{
+    const struct resource_ops *ro = resource_ops_of(&t_machine);
+
+    if (resource_load(req, path, &t_machine, machine, err) != 0)
+        return -1;
+    ro->refresh(req, machine);
+    if (ro->allowed(machine, op))
+        return 0;
+    err_set(err, 409, NULL, "Machine '%s' is %s; %s a STARTED, STOPPED or PAUSED machine", path,
+            json_string_value(json_object_get(machine->doc, "state")) ?: "busy", what);
+    store_row_clear(machine);
+    return -1;
+}

@@ -53,6 +53,13 @@ bool machine_force_stop_requested(const char *uuid, bool requested);
 #define MACHINE_MAX_DEVICES 26
 int machine_used_devices(struct store *st, const struct store_row *machine, bool *used,
                          struct cimi_error *err);
+/* The Machine at path, read for req, whose state allows op ("attach" or
+ * "detach"); else 409 saying that what ("volumes are attached to and
+ * detached from") needs a STARTED, STOPPED or PAUSED machine. */
+int machine_load_for(struct cimi_request *req, const char *path, const char *op, const char *what,
+                     struct store_row *machine, struct cimi_error *err);
+/* Bring a defined machine to running (from paused, crashed or off). */
+int machine_power_on(struct host_use *h, const char *uuid, struct cimi_error *err);
 /* What the machine booked on its host. */
 void machine_request_of(const struct store_row *row, struct placement_request *rq);
 

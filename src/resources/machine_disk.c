@@ -25,10 +25,8 @@
 #include "resources/machine.h"
 #include "resources/resource.h"
 
-static const char *param(const struct job_context *ctx, const char *name)
-{
-    return json_string_value(json_object_get(ctx->params, name)) ?: "";
-}
+/* Said when the machine's state refuses (machine_load_for). */
+#define DISK_CHANGES "disks are added to and removed from"
 
 /* A Disk's device number: its "slot", else the number its id ends in. */
 static int slot_of(const struct store_row *disk)
@@ -39,25 +37,6 @@ static int slot_of(const struct store_row *disk)
     if (json_is_integer(slot))
         return (int)json_integer_value(slot);
     return n != NULL ? atoi(n + 1) : 0;
-}
-
-/* The Machine at path, whose state allows op ("attach" or "detach"). */
-static int load_machine(struct cimi_request *req, const char *path, const char *op,
-                        struct store_row *machine, struct cimi_error *err)
-{
-    const struct resource_ops *ro = resource_ops_of(&t_machine);
-    const char *state;
-
-    if (resource_load(req, path, &t_machine, machine, err) != 0)
-        return -1;
-    ro->refresh(req, machine);
-    if (ro->allowed(machine, op))
-        return 0;
-    state = json_string_value(json_object_get(machine->doc, "state"));
-    err_set(err, 409, NULL, "Machine '%s' is %s; disks are added to and removed from a STARTED, "
-            "STOPPED or PAUSED machine", path, state ? state : "busy");
-    store_row_clear(machine);
-    return -1;
 }
 
 /* The device of a new disk: the initialLocation asked for (/dev/vdX, not
@@ -120,12 +99,12 @@ static int disk_create(struct cimi_request *req, json_t *input, struct store_row
     json_t *capacity = json_object_get(input, "capacity");
     struct store_row machine;
     char location[16];
-    int slot, rc = -1;
+    int slot = 0, rc = -1;
 
     if (row->parent[0] == '\0')
         return err_set(err, 405, NULL, "a Disk is created in a Machine's disks");
     if (resource_check_capacity(capacity, "capacity", err) != 0 ||
-        load_machine(req, row->parent, "attach", &machine, err) != 0)
+        machine_load_for(req, row->parent, "attach", DISK_CHANGES, &machine, err) != 0)
         return -1;
     if (choose_slot(req->st, &machine, json_string_value(json_object_get(input, "initialLocation")),
                     &slot, err) != 0)
@@ -157,7 +136,7 @@ static int disk_remove(struct cimi_request *req, struct store_row *row, struct j
     struct store_row machine;
 
     /* disk_refuse checked the boot disk and the machine's state */
-    if (load_machine(req, row->parent, "detach", &machine, err) != 0)
+    if (machine_load_for(req, row->parent, "detach", DISK_CHANGES, &machine, err) != 0)
         return -1;
     json_object_set_new(row->priv, "pending", json_string("remove"));
     snprintf(job->op, sizeof(job->op), "machine.disk_remove");
@@ -185,7 +164,7 @@ static int disk_refuse(struct cimi_request *req, const struct store_row *row, co
     if (slot_of(row) == 0)
         return err_set(err, 409, NULL, "'%s' is the machine's boot disk; it cannot be removed",
                        row->id);
-    if (load_machine(req, row->parent, "detach", &machine, err) != 0)
+    if (machine_load_for(req, row->parent, "detach", DISK_CHANGES, &machine, err) != 0)
         return -1;
     store_row_clear(&machine);
     return 0;
@@ -237,13 +216,13 @@ static int finish(struct job_context *ctx, bool keep, bool success, const char *
     memset(&row, 0, sizeof(row));
     if (st->ops->begin(st, err) != 0)
         return -1;
-    if (st->ops->get(st, param(ctx, "disk"), &row, NULL) == 0) {
+    if (st->ops->get(st, job_param(ctx, "disk"), &row, NULL) == 0) {
         json_object_del(row.priv, "pending");
         rc = keep ? st->ops->update(st, &row, err) : st->ops->remove(st, row.id, err);
     }
     store_row_clear(&row);
     if (rc == 0 && !keep)
-        rc = drop_from_spec(st, param(ctx, "machine"),
+        rc = drop_from_spec(st, job_param(ctx, "machine"),
                             (int)json_integer_value(json_object_get(ctx->params, "slot")), err);
     if (rc != 0 || job_finish(st, ctx->job_id, success, message, err) != 0 ||
         st->ops->commit(st, err) != 0) {
@@ -263,9 +242,9 @@ static int run_disk_add(struct job_context *ctx, struct cimi_error *err)
 
     err_clear(&cause);
     job_progress(ctx->st, ctx->job_id, 40, "adding the disk");
-    rc = hosts_use(param(ctx, "host"), &h, &cause);
+    rc = hosts_use(job_param(ctx, "host"), &h, &cause);
     if (rc == 0)
-        rc = h.drv->disk_add(h.hv, resource_uuid(param(ctx, "machine")), slot,
+        rc = h.drv->disk_add(h.hv, resource_uuid(job_param(ctx, "machine")), slot,
                              json_integer_value(json_object_get(ctx->params, "capacity")), &cause);
     hosts_done(&h);
     if (rc != 0)
@@ -282,9 +261,9 @@ static int run_disk_remove(struct job_context *ctx, struct cimi_error *err)
 
     err_clear(&cause);
     job_progress(ctx->st, ctx->job_id, 40, "removing the disk");
-    rc = hosts_use(param(ctx, "host"), &h, &cause);
+    rc = hosts_use(job_param(ctx, "host"), &h, &cause);
     if (rc == 0)
-        rc = h.drv->disk_remove(h.hv, resource_uuid(param(ctx, "machine")),
+        rc = h.drv->disk_remove(h.hv, resource_uuid(job_param(ctx, "machine")),
                                 (int)json_integer_value(json_object_get(ctx->params, "slot")),
                                 &cause);
     hosts_done(&h);
@@ -297,8 +276,8 @@ static int run_disk_remove(struct job_context *ctx, struct cimi_error *err)
  * remove leaves the Disk as it was.  Inside the caller's transaction. */
 static void cancel_add(struct job_context *ctx)
 {
-    ctx->st->ops->remove(ctx->st, param(ctx, "disk"), NULL);
-    drop_from_spec(ctx->st, param(ctx, "machine"),
+    ctx->st->ops->remove(ctx->st, job_param(ctx, "disk"), NULL);
+    drop_from_spec(ctx->st, job_param(ctx, "machine"),
                    (int)json_integer_value(json_object_get(ctx->params, "slot")), NULL);
 }
 
@@ -307,7 +286,7 @@ static void cancel_remove(struct job_context *ctx)
     struct store_row row;
 
     memset(&row, 0, sizeof(row));
-    if (ctx->st->ops->get(ctx->st, param(ctx, "disk"), &row, NULL) != 0)
+    if (ctx->st->ops->get(ctx->st, job_param(ctx, "disk"), &row, NULL) != 0)
         return;
     json_object_del(row.priv, "pending");
     ctx->st->ops->update(ctx->st, &row, NULL);

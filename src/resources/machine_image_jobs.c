@@ -47,11 +47,6 @@ static int use_machine_host(struct store *st, const char *machine_path, struct h
     return hosts_use(host, h, err);
 }
 
-static const char *param(const struct job_context *ctx, const char *name)
-{
-    return json_string_value(json_object_get(ctx->params, name)) ?: "";
-}
-
 void machine_record_state(struct store_row *machine, bool success)
 {
     enum hv_state hs;
@@ -93,7 +88,7 @@ static int finish_file(struct job_context *ctx, bool success, const char *locati
 {
     struct made_file outcome = {success, location};
 
-    return job_complete(ctx->st, ctx->job_id, param(ctx, "image"), record_file, &outcome,
+    return job_complete(ctx->st, ctx->job_id, job_param(ctx, "image"), record_file, &outcome,
                         success, message, err);
 }
 
@@ -106,10 +101,10 @@ static int run_capture(struct job_context *ctx, struct cimi_error *err)
 
     err_clear(&cause);
     job_progress(ctx->st, ctx->job_id, 40, "copying the machine's disk");
-    rc = use_machine_host(ctx->st, param(ctx, "machine"), &h, &cause);
+    rc = use_machine_host(ctx->st, job_param(ctx, "machine"), &h, &cause);
     if (rc == 0)
-        rc = h.drv->capture(h.hv, resource_uuid(param(ctx, "machine")),
-                            resource_uuid(param(ctx, "image")), location, sizeof(location),
+        rc = h.drv->capture(h.hv, resource_uuid(job_param(ctx, "machine")),
+                            resource_uuid(job_param(ctx, "image")), location, sizeof(location),
                             &cause);
     hosts_done(&h);
     if (rc != 0)
@@ -120,7 +115,7 @@ static int run_capture(struct job_context *ctx, struct cimi_error *err)
 /* Stopped before it ran: the image never existed. */
 static void cancel_new_image(struct job_context *ctx)
 {
-    ctx->st->ops->remove(ctx->st, param(ctx, "image"), NULL);
+    ctx->st->ops->remove(ctx->st, job_param(ctx, "image"), NULL);
 }
 
 struct download_ctx {
@@ -171,7 +166,7 @@ int image_download_begin(struct store_row *row, const char *url, const char *che
 static int fill_from_url(const char *path, void *arg, struct cimi_error *err)
 {
     struct download_ctx *d = arg;
-    const char *checksum = param(d->job, "checksum");
+    const char *checksum = job_param(d->job, "checksum");
     struct download_options opt = {
         .max_bytes = machine_image_max_size(),
         .sha256 = checksum[0] ? checksum : NULL,
@@ -180,7 +175,7 @@ static int fill_from_url(const char *path, void *arg, struct cimi_error *err)
         .stopped = stop_requested,
     };
 
-    return download_file(param(d->job, "url"), path, &opt, err);
+    return download_file(job_param(d->job, "url"), path, &opt, err);
 }
 
 /* The download was stopped (its Job's stop, or a DELETE of the CREATING
@@ -195,14 +190,14 @@ static int finish_stopped(struct job_context *ctx, long long received, struct ci
 
     err_clear(&cause);
     if (hosts_use_first(&h, &cause) == 0 &&
-        h.drv->image_delete(h.hv, resource_uuid(param(ctx, "image")), &cause) != 0)
-        log_warn("image: %s: %s", param(ctx, "image"), cause.message);
+        h.drv->image_delete(h.hv, resource_uuid(job_param(ctx, "image")), &cause) != 0)
+        log_warn("image: %s: %s", job_param(ctx, "image"), cause.message);
     hosts_done(&h);
     snprintf(message, sizeof(message),
              "stopped after %lld bytes: the transfer was ended and the image removed", received);
     if (st->ops->begin(st, err) != 0)
         return -1;
-    st->ops->remove(st, param(ctx, "image"), NULL);  /* gone already: fine */
+    st->ops->remove(st, job_param(ctx, "image"), NULL);  /* gone already: fine */
     if (job_stopped(st, ctx->job_id, message, err) != 0 || st->ops->commit(st, err) != 0) {
         st->ops->rollback(st);
         return -1;
@@ -227,7 +222,7 @@ static int finish_downloaded(struct job_context *ctx, const char *location, cons
         st->ops->rollback(st);
         return finish_stopped(ctx, received, err);
     }
-    if (st->ops->get(st, param(ctx, "image"), &row, NULL) == 0) {
+    if (st->ops->get(st, job_param(ctx, "image"), &row, NULL) == 0) {
         record_file(&row, &outcome);
         rc = st->ops->update(st, &row, err);
     }
@@ -251,7 +246,7 @@ static int run_download(struct job_context *ctx, struct cimi_error *err)
 
     err_clear(&cause);
     memset(&row, 0, sizeof(row));
-    if (ctx->st->ops->get(ctx->st, param(ctx, "image"), &row, NULL) != 0)
+    if (ctx->st->ops->get(ctx->st, job_param(ctx, "image"), &row, NULL) != 0)
         return job_complete(ctx->st, ctx->job_id, NULL, NULL, NULL, false,
                             "the image was deleted before it was downloaded", err);
     store_row_clear(&row);
@@ -262,17 +257,17 @@ static int run_download(struct job_context *ctx, struct cimi_error *err)
     /* Image files live on the default host (hosts.h). */
     rc = hosts_use_first(&h, &cause);
     if (rc == 0)
-        rc = h.drv->image_import(h.hv, resource_uuid(param(ctx, "image")), fill_from_url, &d,
+        rc = h.drv->image_import(h.hv, resource_uuid(job_param(ctx, "image")), fill_from_url, &d,
                                  location, sizeof(location), &cause);
     hosts_done(&h);
     if (job_stop_requested(ctx->job_id))
         return finish_stopped(ctx, d.received, err);
     if (rc != 0) {
-        log_warn("image: %s: %s", param(ctx, "image"), cause.message);
+        log_warn("image: %s: %s", job_param(ctx, "image"), cause.message);
         return finish_file(ctx, false, NULL, cause.message, err);
     }
     snprintf(message, sizeof(message), "downloaded %lld bytes from %s%s", d.received,
-             param(ctx, "url"), param(ctx, "checksum")[0] ? ", checksum verified" : "");
+             job_param(ctx, "url"), job_param(ctx, "checksum")[0] ? ", checksum verified" : "");
     return finish_downloaded(ctx, location, message, d.received, err);
 }
 
@@ -290,18 +285,18 @@ static int finish_snapshot(struct job_context *ctx, bool success, const char *me
     memset(&machine, 0, sizeof(machine));
     if (st->ops->begin(st, err) != 0)
         return -1;
-    if (st->ops->get(st, param(ctx, "image"), &image, NULL) == 0) {
+    if (st->ops->get(st, job_param(ctx, "image"), &image, NULL) == 0) {
         json_object_set_new(image.doc, "state", json_string(success ? "AVAILABLE" : "ERROR"));
         resource_touch(image.doc);
         rc = st->ops->update(st, &image, err);
     } else {
         success = false;  /* deleted meanwhile: the machine keeps its latestSnapshot */
     }
-    if (rc == 0 && st->ops->get(st, param(ctx, "machine"), &machine, NULL) == 0) {
+    if (rc == 0 && st->ops->get(st, job_param(ctx, "machine"), &machine, NULL) == 0) {
         machine_record_state(&machine, false);
         if (success)
             json_object_set_new(machine.doc, "latestSnapshot",
-                                json_pack("{s:s}", "href", param(ctx, "image")));
+                                json_pack("{s:s}", "href", job_param(ctx, "image")));
         rc = st->ops->update(st, &machine, err);
         if (rc == 0 && success)
             rc = machine_snapshot_list(st, &machine, &image, err);
@@ -324,10 +319,10 @@ static int run_snapshot(struct job_context *ctx, struct cimi_error *err)
 
     err_clear(&cause);
     job_progress(ctx->st, ctx->job_id, 40, "taking a snapshot of the machine");
-    rc = use_machine_host(ctx->st, param(ctx, "machine"), &h, &cause);
+    rc = use_machine_host(ctx->st, job_param(ctx, "machine"), &h, &cause);
     if (rc == 0)
-        rc = h.drv->snapshot_create(h.hv, resource_uuid(param(ctx, "machine")),
-                                    resource_uuid(param(ctx, "image")), &cause);
+        rc = h.drv->snapshot_create(h.hv, resource_uuid(job_param(ctx, "machine")),
+                                    resource_uuid(job_param(ctx, "image")), &cause);
     hosts_done(&h);
     if (rc != 0)
         return finish_snapshot(ctx, false, cause.message, err);
@@ -351,7 +346,7 @@ static void restore_previous(struct store *st, const char *path)
 static void cancel_snapshot(struct job_context *ctx)
 {
     cancel_new_image(ctx);
-    restore_previous(ctx->st, param(ctx, "machine"));
+    restore_previous(ctx->st, job_param(ctx, "machine"));
 }
 
 /* ---- a deleted machine's snapshots ---- */
@@ -458,7 +453,7 @@ static void back_to_previous(struct store_row *row, void *arg)
 
 static int run_delete(struct job_context *ctx, struct cimi_error *err)
 {
-    const char *path = param(ctx, "image");
+    const char *path = job_param(ctx, "image");
     struct store *st = ctx->st;
     struct cimi_error cause;
     struct store_row image;
@@ -470,8 +465,8 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
     memset(&image, 0, sizeof(image));
     /* A CREATING image: its download was asked to stop, and removes the
      * image when it ends (finish_stopped). */
-    if (param(ctx, "download")[0] &&
-        !jobs_wait(param(ctx, "download"), DOWNLOAD_STOP_WAIT_MS, &end))
+    if (job_param(ctx, "download")[0] &&
+        !jobs_wait(job_param(ctx, "download"), DOWNLOAD_STOP_WAIT_MS, &end))
         return job_complete(st, ctx->job_id, path, back_to_previous, NULL, false,
                             "the image's download did not stop in time; try again", err);
     if (st->ops->get(st, path, &image, NULL) != 0)
@@ -513,7 +508,7 @@ static void cancel_delete(struct job_context *ctx)
     struct store_row row;
 
     memset(&row, 0, sizeof(row));
-    if (ctx->st->ops->get(ctx->st, param(ctx, "image"), &row, NULL) != 0)
+    if (ctx->st->ops->get(ctx->st, job_param(ctx, "image"), &row, NULL) != 0)
         return;
     back_to_previous(&row, NULL);
     ctx->st->ops->update(ctx->st, &row, NULL);
@@ -538,25 +533,25 @@ static void record_restored(struct store_row *row, void *arg)
 
 static int run_restore(struct job_context *ctx, struct cimi_error *err)
 {
-    struct restored outcome = {false, param(ctx, "image")};
+    struct restored outcome = {false, job_param(ctx, "image")};
     struct cimi_error cause;
 
     err_clear(&cause);
     job_progress(ctx->st, ctx->job_id, 40, "reverting the machine to its snapshot");
     {
         struct host_use h;
-        outcome.success = use_machine_host(ctx->st, param(ctx, "machine"), &h, &cause) == 0 &&
-                          h.drv->snapshot_revert(h.hv, resource_uuid(param(ctx, "machine")),
+        outcome.success = use_machine_host(ctx->st, job_param(ctx, "machine"), &h, &cause) == 0 &&
+                          h.drv->snapshot_revert(h.hv, resource_uuid(job_param(ctx, "machine")),
                                                  resource_uuid(outcome.image), &cause) == 0;
         hosts_done(&h);
     }
-    return job_complete(ctx->st, ctx->job_id, param(ctx, "machine"), record_restored, &outcome,
+    return job_complete(ctx->st, ctx->job_id, job_param(ctx, "machine"), record_restored, &outcome,
                         outcome.success, outcome.success ? "restored" : cause.message, err);
 }
 
 static void cancel_restore(struct job_context *ctx)
 {
-    restore_previous(ctx->st, param(ctx, "machine"));
+    restore_previous(ctx->st, job_param(ctx, "machine"));
 }
 
 const struct job_kind image_capture_job = {"image.capture", run_capture, cancel_new_image};

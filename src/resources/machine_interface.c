@@ -34,12 +34,10 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define MAX_INTERFACES 8
+/* Said when the machine's state refuses (machine_load_for). */
+#define INTERFACE_CHANGES "interfaces are added to and removed from"
 
-static const char *param(const struct job_context *ctx, const char *name)
-{
-    return json_string_value(json_object_get(ctx->params, name)) ?: "";
-}
+#define MAX_INTERFACES 8
 
 static const char *priv_of(const struct store_row *row, const char *name)
 {
@@ -187,24 +185,6 @@ out:
     return rc;
 }
 
-/* The machine at path, whose state allows op ("attach" or "detach"). */
-static int load_machine(struct cimi_request *req, const char *path, const char *op,
-                        struct store_row *machine, struct cimi_error *err)
-{
-    const struct resource_ops *ro = resource_ops_of(&t_machine);
-
-    if (resource_load(req, path, &t_machine, machine, err) != 0)
-        return -1;
-    ro->refresh(req, machine);
-    if (ro->allowed(machine, op))
-        return 0;
-    err_set(err, 409, NULL, "Machine '%s' is %s; interfaces are added to and removed from a "
-            "STARTED, STOPPED or PAUSED machine", path,
-            json_string_value(json_object_get(machine->doc, "state")) ?: "busy");
-    store_row_clear(machine);
-    return -1;
-}
-
 /* Networks live on the default host: so must a machine with interfaces. */
 static int check_network_host(const struct store_row *machine, struct cimi_error *err)
 {
@@ -226,7 +206,7 @@ static int nic_create(struct cimi_request *req, json_t *input, struct store_row 
     if (row->parent[0] == '\0')
         return err_set(err, 405, NULL, "a MachineNetworkInterface is created in a Machine's "
                        "networkInterfaces");
-    if (load_machine(req, row->parent, "attach", &machine, err) != 0)
+    if (machine_load_for(req, row->parent, "attach", INTERFACE_CHANGES, &machine, err) != 0)
         return -1;
     memset(&network, 0, sizeof(network));
     if (check_network_host(&machine, err) != 0 ||
@@ -254,7 +234,7 @@ static int nic_refuse(struct cimi_request *req, const struct store_row *row, con
 
     if (strcmp(op, "delete") != 0)
         return 0;
-    if (load_machine(req, row->parent, "detach", &machine, err) != 0)
+    if (machine_load_for(req, row->parent, "detach", INTERFACE_CHANGES, &machine, err) != 0)
         return -1;
     store_row_clear(&machine);
     return 0;
@@ -332,7 +312,7 @@ static int finish(struct job_context *ctx, bool keep, bool success, const char *
     memset(&row, 0, sizeof(row));
     if (st->ops->begin(st, err) != 0)
         return -1;
-    if (st->ops->get(st, param(ctx, "interface"), &row, NULL) == 0) {
+    if (st->ops->get(st, job_param(ctx, "interface"), &row, NULL) == 0) {
         json_object_del(row.priv, "pending");
         rc = keep ? st->ops->update(st, &row, err) : forget_interface(st, &row, err);
     }
@@ -355,7 +335,7 @@ static int run_change(struct job_context *ctx, bool attach, struct cimi_error *e
 
     err_clear(&cause);
     memset(&row, 0, sizeof(row));
-    if (ctx->st->ops->get(ctx->st, param(ctx, "interface"), &row, NULL) != 0)
+    if (ctx->st->ops->get(ctx->st, job_param(ctx, "interface"), &row, NULL) != 0)
         return job_complete(ctx->st, ctx->job_id, NULL, NULL, NULL, false,
                             "the interface no longer exists", err);
     nic_of(&row, &nic);
@@ -364,9 +344,9 @@ static int run_change(struct job_context *ctx, bool attach, struct cimi_error *e
                                                   : "detaching the interface");
     rc = hosts_use_first(&h, &cause);
     if (rc == 0)
-        rc = attach ? h.drv->interface_attach(h.hv, resource_uuid(param(ctx, "machine")), &nic,
+        rc = attach ? h.drv->interface_attach(h.hv, resource_uuid(job_param(ctx, "machine")), &nic,
                                               &cause)
-                    : h.drv->interface_detach(h.hv, resource_uuid(param(ctx, "machine")), &nic,
+                    : h.drv->interface_detach(h.hv, resource_uuid(job_param(ctx, "machine")), &nic,
                                               &cause);
     hosts_done(&h);
     if (attach)
@@ -390,7 +370,7 @@ static void cancel(struct job_context *ctx, bool keep)
     struct store_row row;
 
     memset(&row, 0, sizeof(row));
-    if (ctx->st->ops->get(ctx->st, param(ctx, "interface"), &row, NULL) != 0)
+    if (ctx->st->ops->get(ctx->st, job_param(ctx, "interface"), &row, NULL) != 0)
         return;
     json_object_del(row.priv, "pending");
     if (keep)

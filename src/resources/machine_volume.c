@@ -32,31 +32,10 @@
 #include "resources/volume.h"
 #include "util/log.h"
 
+/* Said when the machine's state refuses (machine_load_for). */
+#define VOLUME_CHANGES "volumes are attached to and detached from"
+
 #define MAX_DEVICES MACHINE_MAX_DEVICES
-
-static const char *param(const struct job_context *ctx, const char *name)
-{
-    return json_string_value(json_object_get(ctx->params, name)) ?: "";
-}
-
-/* The machine at path, whose state allows op ("attach" or "detach"). */
-static int load_machine(struct cimi_request *req, const char *path, const char *op,
-                        struct store_row *machine, struct cimi_error *err)
-{
-    const struct resource_ops *ro = resource_ops_of(&t_machine);
-    const char *state;
-
-    if (resource_load(req, path, &t_machine, machine, err) != 0)
-        return -1;
-    ro->refresh(req, machine);
-    if (ro->allowed(machine, op))
-        return 0;
-    state = json_string_value(json_object_get(machine->doc, "state"));
-    err_set(err, 409, NULL, "Machine '%s' is %s; volumes are attached to and detached from a "
-            "STARTED, STOPPED or PAUSED machine", path, state ? state : "busy");
-    store_row_clear(machine);
-    return -1;
-}
 
 /* The Volume to attach: by href, visible and changeable, AVAILABLE, idle
  * and attached nowhere.  Its path into path. */
@@ -159,7 +138,7 @@ static int attach_create(struct cimi_request *req, json_t *input, struct store_r
 
     if (row->parent[0] == '\0')
         return err_set(err, 405, NULL, "a MachineVolume is created in a Machine's volumes");
-    if (load_machine(req, row->parent, "attach", &machine, err) != 0)
+    if (machine_load_for(req, row->parent, "attach", VOLUME_CHANGES, &machine, err) != 0)
         return -1;
     /* Volumes live on the default host: a machine elsewhere cannot reach them. */
     if (machine_host_of(&machine)[0] && strcmp(machine_host_of(&machine), hosts_default()) != 0) {
@@ -202,7 +181,7 @@ static int detach_refuse(struct cimi_request *req, const struct store_row *row, 
 
     if (strcmp(op, "delete") != 0)
         return 0;
-    if (load_machine(req, row->parent, "detach", &machine, err) != 0)
+    if (machine_load_for(req, row->parent, "detach", VOLUME_CHANGES, &machine, err) != 0)
         return -1;
     store_row_clear(&machine);
     memset(&vol, 0, sizeof(vol));
@@ -275,12 +254,12 @@ static int finish(struct job_context *ctx, bool keep, bool success, const char *
     memset(&row, 0, sizeof(row));
     if (st->ops->begin(st, err) != 0)
         return -1;
-    if (st->ops->get(st, param(ctx, "attachment"), &row, NULL) == 0) {
+    if (st->ops->get(st, job_param(ctx, "attachment"), &row, NULL) == 0) {
         json_object_del(row.priv, "pending");
         rc = keep ? st->ops->update(st, &row, err) : st->ops->remove(st, row.id, err);
     }
     store_row_clear(&row);
-    if (rc != 0 || volume_set_busy(st, param(ctx, "volume"), "", err) != 0 ||
+    if (rc != 0 || volume_set_busy(st, job_param(ctx, "volume"), "", err) != 0 ||
         job_finish(st, ctx->job_id, success, message, err) != 0 || st->ops->commit(st, err) != 0) {
         st->ops->rollback(st);
         return -1;
@@ -299,13 +278,13 @@ static int run_attach(struct job_context *ctx, struct cimi_error *err)
     job_progress(ctx->st, ctx->job_id, 40, "attaching the volume");
     rc = hosts_use_first(&h, &cause);
     if (rc == 0)
-        rc = h.drv->volume_attach(h.hv, resource_uuid(param(ctx, "machine")),
-                                  resource_uuid(param(ctx, "volume")), param(ctx, "target"),
+        rc = h.drv->volume_attach(h.hv, resource_uuid(job_param(ctx, "machine")),
+                                  resource_uuid(job_param(ctx, "volume")), job_param(ctx, "target"),
                                   &cause);
     hosts_done(&h);
     if (rc != 0)
         return finish(ctx, false, false, cause.message, err);
-    snprintf(message, sizeof(message), "attached as /dev/%s", param(ctx, "target"));
+    snprintf(message, sizeof(message), "attached as /dev/%s", job_param(ctx, "target"));
     return finish(ctx, true, true, message, err);
 }
 
@@ -319,8 +298,8 @@ static int run_detach(struct job_context *ctx, struct cimi_error *err)
     job_progress(ctx->st, ctx->job_id, 40, "detaching the volume");
     rc = hosts_use_first(&h, &cause);
     if (rc == 0)
-        rc = h.drv->volume_detach(h.hv, resource_uuid(param(ctx, "machine")),
-                                  resource_uuid(param(ctx, "volume")), &cause);
+        rc = h.drv->volume_detach(h.hv, resource_uuid(job_param(ctx, "machine")),
+                                  resource_uuid(job_param(ctx, "volume")), &cause);
     hosts_done(&h);
     /* A machine the hypervisor no longer has holds no volume either (404). */
     if (rc != 0 && cause.status != 404)
@@ -334,7 +313,7 @@ static void cancel(struct job_context *ctx, bool keep)
     struct store_row row;
 
     memset(&row, 0, sizeof(row));
-    if (ctx->st->ops->get(ctx->st, param(ctx, "attachment"), &row, NULL) == 0) {
+    if (ctx->st->ops->get(ctx->st, job_param(ctx, "attachment"), &row, NULL) == 0) {
         json_object_del(row.priv, "pending");
         if (keep)
             ctx->st->ops->update(ctx->st, &row, NULL);
@@ -342,7 +321,7 @@ static void cancel(struct job_context *ctx, bool keep)
             ctx->st->ops->remove(ctx->st, row.id, NULL);
     }
     store_row_clear(&row);
-    volume_set_busy(ctx->st, param(ctx, "volume"), "", NULL);
+    volume_set_busy(ctx->st, job_param(ctx, "volume"), "", NULL);
 }
 
 static void cancel_attach(struct job_context *ctx)

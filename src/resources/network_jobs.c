@@ -15,11 +15,6 @@
 #include "hosts/hosts.h"
 #include "resources/resource.h"
 
-static const char *param(const struct job_context *ctx, const char *name)
-{
-    return json_string_value(json_object_get(ctx->params, name)) ?: "";
-}
-
 /* Record the network's real state (and, after a success, keep it as desired). */
 static void record_state(struct store_row *row, void *arg)
 {
@@ -43,7 +38,7 @@ static void record_state(struct store_row *row, void *arg)
 static int finish(struct job_context *ctx, bool success, const char *message,
                   struct cimi_error *err)
 {
-    return job_complete(ctx->st, ctx->job_id, param(ctx, "network"), record_state, &success,
+    return job_complete(ctx->st, ctx->job_id, job_param(ctx, "network"), record_state, &success,
                         success, message, err);
 }
 
@@ -58,7 +53,7 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
 
     err_clear(&cause);
     memset(&row, 0, sizeof(row));
-    if (ctx->st->ops->get(ctx->st, param(ctx, "network"), &row, NULL) != 0)
+    if (ctx->st->ops->get(ctx->st, job_param(ctx, "network"), &row, NULL) != 0)
         return job_complete(ctx->st, ctx->job_id, NULL, NULL, NULL, false,
                             "the network was deleted before it was created", err);
     snprintf(initial, sizeof(initial), "%s",
@@ -88,7 +83,7 @@ static int run_switch(struct job_context *ctx, bool active, struct cimi_error *e
     job_progress(ctx->st, ctx->job_id, 50, active ? "starting the network" : "stopping the network");
     rc = hosts_use_first(&h, &cause);
     if (rc == 0)
-        rc = h.drv->network_set_active(h.hv, resource_uuid(param(ctx, "network")), active, &cause);
+        rc = h.drv->network_set_active(h.hv, resource_uuid(job_param(ctx, "network")), active, &cause);
     hosts_done(&h);
     if (rc != 0)
         return finish(ctx, false, cause.message, err);
@@ -107,7 +102,7 @@ static int run_stop(struct job_context *ctx, struct cimi_error *err)
 
 static int run_delete(struct job_context *ctx, struct cimi_error *err)
 {
-    const char *network = param(ctx, "network");
+    const char *network = job_param(ctx, "network");
     struct store *st = ctx->st;
     struct cimi_error cause;
     struct host_use h = {0};
@@ -134,7 +129,7 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
 /* Stopped before it ran: the Network never existed. */
 static void cancel_create(struct job_context *ctx)
 {
-    ctx->st->ops->remove(ctx->st, param(ctx, "network"), NULL);
+    ctx->st->ops->remove(ctx->st, job_param(ctx, "network"), NULL);
 }
 
 /* Stopped before it ran: back to the state it had. */
@@ -143,7 +138,7 @@ static void cancel_action(struct job_context *ctx)
     struct store_row row;
 
     memset(&row, 0, sizeof(row));
-    if (ctx->st->ops->get(ctx->st, param(ctx, "network"), &row, NULL) != 0)
+    if (ctx->st->ops->get(ctx->st, job_param(ctx, "network"), &row, NULL) != 0)
         return;
     json_object_set(row.doc, "state", json_object_get(row.priv, "previous"));
     resource_touch(row.doc);

@@ -17,11 +17,6 @@
 #include "resources/volume.h"
 #include "util/log.h"
 
-static const char *param(const struct job_context *ctx, const char *name)
-{
-    return json_string_value(json_object_get(ctx->params, name)) ?: "";
-}
-
 /* The uuid of the machine the volume is attached to, into out ("" if none). */
 static int attached_machine(struct store *st, const char *volume, char *out, size_t len,
                             struct cimi_error *err)
@@ -57,7 +52,7 @@ static void record_created(struct store_row *row, void *arg)
 
 static int run_create(struct job_context *ctx, struct cimi_error *err)
 {
-    const char *volume = param(ctx, "volume");
+    const char *volume = job_param(ctx, "volume");
     struct created outcome = {false, 0, true};
     struct host_use h = {0};
     struct cimi_error cause;
@@ -101,7 +96,7 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
 /* Stopped before it ran: the Volume never existed. */
 static void cancel_create(struct job_context *ctx)
 {
-    ctx->st->ops->remove(ctx->st, param(ctx, "volume"), NULL);
+    ctx->st->ops->remove(ctx->st, job_param(ctx, "volume"), NULL);
 }
 
 /* ---- volume.delete ---- */
@@ -116,7 +111,7 @@ static void restore_state(struct store_row *row, void *arg)
 
 static int run_delete(struct job_context *ctx, struct cimi_error *err)
 {
-    const char *volume = param(ctx, "volume");
+    const char *volume = job_param(ctx, "volume");
     struct store *st = ctx->st;
     struct cimi_error cause;
 
@@ -148,7 +143,7 @@ static void cancel_delete(struct job_context *ctx)
     struct store_row row;
 
     memset(&row, 0, sizeof(row));
-    if (ctx->st->ops->get(ctx->st, param(ctx, "volume"), &row, NULL) != 0)
+    if (ctx->st->ops->get(ctx->st, job_param(ctx, "volume"), &row, NULL) != 0)
         return;
     restore_state(&row, NULL);
     ctx->st->ops->update(ctx->st, &row, NULL);
@@ -171,7 +166,7 @@ static void record_resized(struct store_row *row, void *arg)
 
 static int run_resize(struct job_context *ctx, struct cimi_error *err)
 {
-    const char *volume = param(ctx, "volume");
+    const char *volume = job_param(ctx, "volume");
     long long capacity = json_integer_value(json_object_get(ctx->params, "capacity"));
     struct cimi_error cause;
     struct host_use h = {0};
@@ -195,7 +190,7 @@ static void cancel_resize(struct job_context *ctx)
     bool success = false;
 
     memset(&row, 0, sizeof(row));
-    if (ctx->st->ops->get(ctx->st, param(ctx, "volume"), &row, NULL) != 0)
+    if (ctx->st->ops->get(ctx->st, job_param(ctx, "volume"), &row, NULL) != 0)
         return;
     record_resized(&row, &success);
     ctx->st->ops->update(ctx->st, &row, NULL);
@@ -242,8 +237,8 @@ static int finish_snapshot(struct job_context *ctx, const char *location, const 
 
     if (st->ops->begin(st, err) != 0)
         return -1;
-    if (record_snapshot(st, param(ctx, "image"), param(ctx, "volume"), location, err) != 0 ||
-        volume_set_busy(st, param(ctx, "volume"), "", err) != 0 ||
+    if (record_snapshot(st, job_param(ctx, "image"), job_param(ctx, "volume"), location, err) != 0 ||
+        volume_set_busy(st, job_param(ctx, "volume"), "", err) != 0 ||
         job_finish(st, ctx->job_id, location != NULL, message, err) != 0 ||
         st->ops->commit(st, err) != 0) {
         st->ops->rollback(st);
@@ -254,7 +249,7 @@ static int finish_snapshot(struct job_context *ctx, const char *location, const 
 
 static int run_snapshot(struct job_context *ctx, struct cimi_error *err)
 {
-    const char *volume = param(ctx, "volume");
+    const char *volume = job_param(ctx, "volume");
     char location[1024], machine[64];
     struct cimi_error cause;
     struct host_use h = {0};
@@ -265,7 +260,7 @@ static int run_snapshot(struct job_context *ctx, struct cimi_error *err)
     rc = attached_machine(ctx->st, volume, machine, sizeof(machine), &cause) == 0 &&
                  hosts_use_first(&h, &cause) == 0 &&
                  h.drv->volume_snapshot(h.hv, resource_uuid(volume), machine[0] ? machine : NULL,
-                                        resource_uuid(param(ctx, "image")), location,
+                                        resource_uuid(job_param(ctx, "image")), location,
                                         sizeof(location), &cause) == 0
              ? 0
              : -1;
@@ -278,8 +273,8 @@ static int run_snapshot(struct job_context *ctx, struct cimi_error *err)
 /* Stopped before it ran: no image, and the Volume is idle again. */
 static void cancel_snapshot(struct job_context *ctx)
 {
-    ctx->st->ops->remove(ctx->st, param(ctx, "image"), NULL);
-    volume_set_busy(ctx->st, param(ctx, "volume"), "", NULL);
+    ctx->st->ops->remove(ctx->st, job_param(ctx, "image"), NULL);
+    volume_set_busy(ctx->st, job_param(ctx, "volume"), "", NULL);
 }
 
 const struct job_kind volume_create_job = {"volume.create", run_create, cancel_create};
