@@ -161,7 +161,7 @@ def main():
         paths = []
         for i in range(1, args.machines + 1):
             r = c.post(add, dict(body, name=f"soak-{i}"))
-            if r.status != 201:
+            if r.status not in (201, 202):  # 202: its Job not done yet
                 raise RuntimeError(f"seeding machine {i}: {r.status} {r.body[:200]!r}")
             paths.append("/cimi/" + r.header("Location").split("/cimi/", 1)[1])
         template = json.dumps({k: v for k, v in body.items() if k != "name"})[1:]
