@@ -56,6 +56,10 @@ cat <<MSG
     password         ${password}        (kept in var/admin-password)
   Try:
     curl -u admin:${password} ${base}/cloudEntryPoint
+  The command-line client (README "Command-line client"; man page: MANPATH="\$PWD/build/man:" man cimi):
+    export PATH="\$PWD/build/src/cli:\$PATH" CIMI_URL=${base}/cloudEntryPoint
+    export CIMI_USER=admin CIMI_PASSWORD="\$(cat var/admin-password)"
+    cimi list machines
 MSG
 if [ "$qemu" = 1 ]; then
   cat <<MSG
