@@ -4,6 +4,7 @@
  */
 #include "resources/machine.h"
 #include "resources/network.h"
+#include "resources/package.h"
 #include "resources/resource.h"
 #include "resources/volume.h"
 
@@ -15,7 +16,8 @@ const struct job_kind *const resource_job_kinds[] = {
     &image_delete_job, &machine_restore_job, &machine_disk_add_job, &machine_disk_remove_job,
     /* networks */
     &network_create_job, &network_start_job, &network_stop_job, &network_delete_job,
-    &machine_nic_attach_job, &machine_nic_detach_job, NULL,
+    &machine_nic_attach_job, &machine_nic_detach_job,
+    &package_delete_job, NULL,
 };
 
 struct binding {
@@ -57,6 +59,7 @@ static const struct binding bindings[] = {
     {&t_machine_network_interface_address, &machine_network_interface_address_ops},
     {&t_network_network_port, &network_network_port_ops},
     {&t_machine_snapshot, &machine_snapshot_ops},
+    {&t_package, &package_ops},
     {NULL, NULL},
 };
 
