@@ -21,17 +21,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <nettle/sha2.h>
+#include "ovf/ovf.h"
 
 #define BLOCK 512
 #define COPY_CHUNK (1 << 20)
 #define USTAR_OCTAL_MAX 077777777777ULL /* 11 octal digits */
+#define HEX_LEN 64                       /* a SHA-256 in hex */
 
 struct ova_writer {
     int fd;
     size_t count, next;      /* members named at ova_begin; the next one to add */
     char (*names)[OVA_NAME_MAX + 1];
-    char (*digests)[SHA256_DIGEST_SIZE * 2 + 1];
+    char (*digests)[129];          /* ovf_hash_finish writes up to SHA-512 */
     char mf_name[OVA_NAME_MAX + 1];
     off_t mf_offset;         /* where the manifest's bytes start */
     size_t mf_len;
@@ -85,27 +86,23 @@ void ova_size_field(char field[12], uint64_t size)
 
 static int write_header(struct ova_writer *w, const char *name, uint64_t size)
 {
-    unsigned char h[BLOCK];
-    unsigned sum = 0;
+    struct tar_header h;
 
-    memset(h, 0, sizeof(h));
-    memcpy(h, name, strnlen(name, OVA_NAME_MAX));
-    memcpy(h + 100, "0000644", 8);
-    memcpy(h + 108, "0000000", 8);
-    memcpy(h + 116, "0000000", 8);
-    ova_size_field((char *)h + 124, size);
-    snprintf((char *)h + 136, 12, "%011llo", (unsigned long long)time(NULL));
-    memset(h + 148, ' ', 8);
-    h[156] = '0';
-    memcpy(h + 257, "ustar", 6);
-    memcpy(h + 263, "00", 2);
-    memcpy(h + 265, "root", 5);
-    memcpy(h + 297, "root", 5);
-    for (size_t i = 0; i < sizeof(h); i++)
-        sum += h[i];
-    snprintf((char *)h + 148, 8, "%06o", sum);
-    h[155] = ' ';
-    return write_all(w, h, sizeof(h));
+    memset(&h, 0, sizeof(h));
+    memcpy(h.name, name, strnlen(name, sizeof(h.name)));
+    memcpy(h.mode, "0000644", 8);
+    memcpy(h.uid, "0000000", 8);
+    memcpy(h.gid, "0000000", 8);
+    ova_size_field(h.size, size);
+    snprintf(h.mtime, sizeof(h.mtime), "%011llo", (unsigned long long)time(NULL));
+    h.typeflag = '0';
+    memcpy(h.magic, "ustar", 6);
+    memcpy(h.version, "00", 2);
+    memcpy(h.uname, "root", 5);
+    memcpy(h.gname, "root", 5);
+    snprintf(h.chksum, sizeof(h.chksum), "%06o", tar_checksum(&h));
+    h.chksum[7] = ' ';
+    return write_all(w, &h, sizeof(h));
 }
 
 static size_t manifest_len(const struct ova_writer *w)
@@ -113,7 +110,7 @@ static size_t manifest_len(const struct ova_writer *w)
     size_t len = 0;
 
     for (size_t i = 0; i < w->count; i++)
-        len += strlen("SHA256()= \n") + strlen(w->names[i]) + SHA256_DIGEST_SIZE * 2;
+        len += strlen("SHA256()= \n") + strlen(w->names[i]) + HEX_LEN;
     return len;
 }
 
@@ -162,15 +159,6 @@ static int expect(struct ova_writer *w, const char *name, char *why, size_t why_
     return 0;
 }
 
-static void hex_digest(struct sha256_ctx *ctx, char out[SHA256_DIGEST_SIZE * 2 + 1])
-{
-    uint8_t d[SHA256_DIGEST_SIZE];
-
-    sha256_digest(ctx, sizeof(d), d);
-    for (size_t i = 0; i < sizeof(d); i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
 /* After the .ovf: the manifest's header and room for its bytes. */
 static int reserve_manifest(struct ova_writer *w, char *why, size_t why_len)
 {
@@ -191,22 +179,23 @@ static int reserve_manifest(struct ova_writer *w, char *why, size_t why_len)
 int ova_add_buffer(struct ova_writer *w, const char *name, const void *data, size_t len,
                    char *why, size_t why_len)
 {
-    struct sha256_ctx ctx;
+    struct ovf_hash *hash;
 
     if (expect(w, name, why, why_len) != 0)
         return -1;
     errno = 0;
     if (write_header(w, name, len) != 0 || write_all(w, data, len) != 0 || pad(w, len) != 0)
         return fail(why, why_len, "writing", name);
-    sha256_init(&ctx);
-    sha256_update(&ctx, len, data);
-    hex_digest(&ctx, w->digests[w->next]);
+    if (!(hash = ovf_hash_new(OVF_SHA256)))
+        return fail(why, why_len, "hashing", name);
+    ovf_hash_update(hash, data, len);
+    ovf_hash_finish(hash, w->digests[w->next]);
     if (w->next++ == 0)
         return reserve_manifest(w, why, why_len);
     return 0;
 }
 
-static int copy_file(struct ova_writer *w, int in, uint64_t size, struct sha256_ctx *ctx,
+static int copy_file(struct ova_writer *w, int in, uint64_t size, struct ovf_hash *hash,
                      ova_progress_fn progress, void *arg, char *why, size_t why_len)
 {
     char *buf = malloc(COPY_CHUNK);
@@ -224,7 +213,7 @@ static int copy_file(struct ova_writer *w, int in, uint64_t size, struct sha256_
         if (n <= 0) {
             rc = fail(why, why_len, n == 0 ? "file shrank:" : "reading", w->names[w->next]);
         } else {
-            sha256_update(ctx, (size_t)n, (const uint8_t *)buf);
+            ovf_hash_update(hash, buf, (size_t)n);
             copied += (uint64_t)n;
             if (write_all(w, buf, (size_t)n) != 0)
                 rc = fail(why, why_len, "writing", w->names[w->next]);
@@ -241,7 +230,7 @@ static int copy_file(struct ova_writer *w, int in, uint64_t size, struct sha256_
 int ova_add_file(struct ova_writer *w, const char *name, const char *path,
                  ova_progress_fn progress, void *arg, char *why, size_t why_len)
 {
-    struct sha256_ctx ctx;
+    struct ovf_hash *hash;
     struct stat st;
     int in, rc;
 
@@ -258,18 +247,22 @@ int ova_add_file(struct ova_writer *w, const char *name, const char *path,
             close(in);
         return fail(why, why_len, "opening", name);
     }
-    sha256_init(&ctx);
+    if (!(hash = ovf_hash_new(OVF_SHA256))) {
+        close(in);
+        return fail(why, why_len, "hashing", name);
+    }
     posix_fadvise(in, 0, 0, POSIX_FADV_SEQUENTIAL);
     rc = write_header(w, name, (uint64_t)st.st_size);
     if (rc != 0)
         rc = fail(why, why_len, "writing", name);
     if (rc == 0)
-        rc = copy_file(w, in, (uint64_t)st.st_size, &ctx, progress, arg, why, why_len);
+        rc = copy_file(w, in, (uint64_t)st.st_size, hash, progress, arg, why, why_len);
     close(in);
     if (rc == 0 && pad(w, (uint64_t)st.st_size) != 0)
         rc = fail(why, why_len, "writing", name);
+    ovf_hash_finish(hash, w->digests[w->next]);
     if (rc == 0)
-        hex_digest(&ctx, w->digests[w->next++]);
+        w->next++;
     return rc;
 }
 
@@ -281,9 +274,13 @@ static int fill_manifest(struct ova_writer *w)
 
     if (!text)
         return -1;
-    for (size_t i = 0; i < w->count; i++)
-        used += (size_t)snprintf(text + used, w->mf_len + 1 - used, "SHA256(%s)= %s\n",
-                                 w->names[i], w->digests[i]);
+    for (size_t i = 0; i < w->count; i++) {
+        int n = manifest_line(text + used, w->mf_len + 1 - used, OVF_SHA256, w->names[i],
+                              w->digests[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
     if (used == w->mf_len && pwrite(w->fd, text, used, w->mf_offset) == (ssize_t)used)
         rc = 0;
     free(text);

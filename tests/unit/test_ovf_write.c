@@ -16,6 +16,7 @@
 #include <nettle/sha2.h>
 
 #include "check.h"
+#include "ovf/ovf.h"
 #include "ovf/ovf_write.h"
 
 static xmlSchemaPtr schema;
@@ -99,6 +100,21 @@ static void test_collection(void)
     CHECK(strstr(xml, "ovf:href=\"web-disk1.vmdk\" ovf:id=\"file1\" ovf:size=\"1024\"") != NULL,
           "References: file of the first disk with its size");
     CHECK(strstr(xml, "<rasd:Parent>3</rasd:Parent>") != NULL, "integer Parent");
+    {
+        struct cimi_error err;
+        json_t *model = ovf_parse(xml, len, NULL, &err);
+        json_t *db_model = json_array_get(
+            json_object_get(json_object_get(model, "content"), "children"), 1);
+
+        CHECK(model != NULL, "cimid's own OVF reader parses it%s%s", model ? "" : ": ",
+              model ? "" : err.message);
+        CHECK(json_integer_value(json_object_get(db_model, "cpu")) == 2 &&
+                  json_integer_value(json_object_get(db_model, "memory")) == 1024LL << 20 &&
+                  json_array_size(json_object_get(db_model, "nics")) == 1 &&
+                  json_array_size(json_object_get(model, "disks")) == 3,
+              "the reader finds the hardware written");
+        json_decref(model);
+    }
     files = ovf_files(pkg);
     CHECK(json_array_size(files) == 3 &&
               strcmp(json_string_value(json_object_get(json_array_get(files, 2), "href")),
