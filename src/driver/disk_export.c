@@ -16,6 +16,7 @@
 #include "driver/disk_export.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,25 @@ int disk_export_source(struct hv *hv, const char *machine_uuid, int slot, const 
     return 0;
 }
 
+int disk_export_image(const char *location, char *path, size_t len, const char **format,
+                      struct cimi_error *err)
+{
+    unsigned char magic[4];
+    struct cimi_error why;
+    ssize_t n;
+    int fd;
+
+    if (storage_image_file(location, path, len, &why) != 0)
+        return err_set(err, 404, NULL, "%s", why.message);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set(err, 404, NULL, "image %s: %s", path, strerror(errno));
+    n = read(fd, magic, sizeof(magic));
+    close(fd);
+    *format = n == (ssize_t)sizeof(magic) && memcmp(magic, "QFI\xfb", 4) == 0 ? "qcow2" : "raw";
+    return 0;
+}
+
 /* Run qemu-img with its output (stdout and stderr) in a buffer of max
  * bytes; the parsed JSON, or NULL with err. */
 static json_t *qemu_img_json(char *const argv[], size_t max, const char *what,
@@ -66,9 +86,10 @@ static json_t *qemu_img_json(char *const argv[], size_t max, const char *what,
     return doc;
 }
 
-static int virtual_size(const char *src, bool shared, long long *size, struct cimi_error *err)
+static int virtual_size(const char *src, const char *format, bool shared, long long *size,
+                        struct cimi_error *err)
 {
-    char *argv[] = {"qemu-img", "info", "--output=json", "-f", "qcow2", (char *)src,
+    char *argv[] = {"qemu-img", "info", "--output=json", "-f", (char *)format, (char *)src,
                     shared ? "-U" : NULL, NULL};
     json_t *info = qemu_img_json(argv, INFO_MAX, "info", err);
 
@@ -80,9 +101,9 @@ static int virtual_size(const char *src, bool shared, long long *size, struct ci
 }
 
 /* Bytes of the extents holding data; -1 when qemu-img cannot say. */
-static long long populated_size(const char *src, bool shared)
+static long long populated_size(const char *src, const char *format, bool shared)
 {
-    char *argv[] = {"qemu-img", "map", "--output=json", "-f", "qcow2", (char *)src,
+    char *argv[] = {"qemu-img", "map", "--output=json", "-f", (char *)format, (char *)src,
                     shared ? "-U" : NULL, NULL};
     struct cimi_error ignored;
     json_t *map = qemu_img_json(argv, MAP_MAX, "map", &ignored), *extent;
@@ -98,8 +119,8 @@ static long long populated_size(const char *src, bool shared)
     return sum;
 }
 
-int disk_export_convert(const char *src, const char *dst, bool qcow2, bool shared,
-                        struct disk_export_result *out, struct cimi_error *err)
+int disk_export_convert(const char *src, const char *src_format, const char *dst, bool qcow2,
+                        bool shared, struct disk_export_result *out, struct cimi_error *err)
 {
     char *argv[16], why[400];
     struct stat st;
@@ -110,7 +131,7 @@ int disk_export_convert(const char *src, const char *dst, bool qcow2, bool share
     if (shared)
         argv[n++] = "-U";
     argv[n++] = "-f";
-    argv[n++] = "qcow2";
+    argv[n++] = (char *)src_format;
     argv[n++] = "-O";
     argv[n++] = qcow2 ? "qcow2" : "vmdk";
     argv[n++] = "-o";
@@ -119,7 +140,7 @@ int disk_export_convert(const char *src, const char *dst, bool qcow2, bool share
     argv[n++] = (char *)src;
     argv[n++] = (char *)dst;
     argv[n] = NULL;
-    if (virtual_size(src, shared, &out->capacity, err) != 0)
+    if (virtual_size(src, src_format, shared, &out->capacity, err) != 0)
         return -1;
     if (spawn_wait(argv, why, sizeof(why)) != 0) {
         unlink(dst);
@@ -130,6 +151,6 @@ int disk_export_convert(const char *src, const char *dst, bool qcow2, bool share
         return err_set(err, 500, NULL, "converted disk %s: %s", dst, strerror(errno));
     }
     out->size = st.st_size;
-    out->populated = populated_size(src, shared);
+    out->populated = populated_size(src, src_format, shared);
     return 0;
 }
