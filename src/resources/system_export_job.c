@@ -188,6 +188,9 @@ static int convert_all(struct export_run *r, struct cimi_error *err)
             return -1;
         json_object_set_new(disk, "work", json_string(dst));
         json_object_set_new(disk, "size", json_integer(res.size));
+        /* A machine's disk is its configuration's size or its image's. */
+        if (res.capacity > json_integer_value(json_object_get(disk, "capacity")))
+            json_object_set_new(disk, "capacity", json_integer(res.capacity));
         if (res.populated >= 0)
             json_object_set_new(disk, "populatedSize", json_integer(res.populated));
         r->virtual_bytes += res.capacity;
