@@ -149,6 +149,8 @@ class Worker(threading.Thread):
         run = self.run_
         if not self.machines or (r < 0.25 and len(self.machines) < run.per_worker):
             return self.create()
+        if r >= 0.97:
+            return export_template(self)
         if r < 0.35:
             return self.http("GET", run.machines_url,
                              query={"$filter": f"name='{self.rng.choice(sorted(run.ledger.asked))}'"
@@ -212,6 +214,51 @@ class Worker(threading.Thread):
         return got
 
 
+# -- exports (issue 12): a SystemTemplate per user exported now and then;
+# after the crash and restart every Package is complete (AVAILABLE, its file
+# an OVA of its size, .ovf first) and no export work file is left.
+
+def make_export_templates(run):
+    out = {}
+    for user in USERS:
+        c = Client(run.d, user)
+        tpl = {"resourceURI": NS + "/SystemTemplate", "name": f"export-{user}",
+               "componentDescriptors": [{"name": "m", "type": NS + "/Machine",
+                                         "machineTemplate": run.create_body[user]["machineTemplate"]}]}
+        r = c.post(c.add_href("systemTemplates"), tpl)
+        out[user] = r.header("Location") if r.status in (201, 202) else None
+    return out
+
+
+def export_template(worker):
+    tpl = worker.run_.export_templates.get(worker.user)
+    if not tpl:
+        return worker.http("GET", worker.run_.machines_url)
+    return worker.http("POST", f"{tpl}/export",
+                       {"resourceURI": NS + "/Action", "action": ACTION + "export"})
+
+
+def check_packages(run, adm):
+    import tarfile
+    problems = []
+    pdir = os.path.join(run.d.tmp, "packages")
+    for p in coll_items(adm.list("packages")):
+        path = os.path.join(pdir, p["id"].rsplit("/", 1)[1] + ".ova")
+        if p.get("state") != "AVAILABLE":
+            problems.append(f"package {p['id']} is {p.get('state')} after every Job ended")
+        elif not os.path.exists(path) or os.path.getsize(path) != p.get("size"):
+            problems.append(f"package {p['id']}: its file is missing or not {p.get('size')} bytes")
+        else:
+            with tarfile.open(path) as t:
+                names = t.getnames()
+            if not names or not names[0].endswith(".ovf"):
+                problems.append(f"package {p['id']} is not an OVA (.ovf first): {names}")
+    left = [f for f in os.listdir(pdir) if f.startswith("export-")] if os.path.isdir(pdir) else []
+    if left:
+        problems.append(f"export work files left: {left}")
+    return problems
+
+
 class CrashRun:
     def __init__(self, args):
         self.args = args
@@ -255,6 +302,7 @@ class CrashRun:
                        if i.get("name") == "cimid-test"]
                 body["machineTemplate"]["machineImage"] = {"href": img[0]["id"]}
             self.create_body[user] = body
+        self.export_templates = make_export_templates(self)
 
     def image_urls(self, user):
         with self.ledger.lock:
@@ -445,6 +493,7 @@ class CrashRun:
                 problems.append(f"machine {m.get('name')} is {st}, but its last successful Job "
                                 f"({want[1]}) left it {want[0]}")
 
+        problems += check_packages(self, adm)
         images = {i["id"]: i for i in coll_items(adm.list("machineImages"))}
         for loc in sorted(self.ledger.images):
             if loc not in images:
