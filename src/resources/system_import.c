@@ -87,6 +87,7 @@ struct import {
     json_t *model;
     struct import_plan plan;
     size_t converted;             /* plan disks whose files may exist */
+    bool system_built;            /* system_build booked members (undo if not committed) */
 };
 
 static const char *property(const struct import *im, const char *key)
@@ -303,37 +304,35 @@ static int add_affected(struct store *st, const char *job_id, const char *id,
     return rc;
 }
 
-/* System import: the System built from the new template, its Job queued. */
+/* System import: the System built from the new template (system_build, as
+ * a SystemCreate naming it), its row inserted and its Job created in the
+ * import's transaction (queued by the caller after the commit). */
 static int build_system(struct import *im, struct cimi_request *req, const json_t *template_doc,
-                        struct store_row *job_row, char *system_id, size_t len,
+                        struct store_row *system, struct store_row *job_row,
                         struct cimi_error *err)
 {
-    struct store_row system;
     struct job_spec spec;
     int rc;
 
-    memset(&system, 0, sizeof(system));
     job_spec_init(&spec);
-    json_t *create = json_pack("{s:s, s:O}", "name",
+    json_t *create = json_pack("{s:s, s:{s:s}}", "name",
                                json_string_value(json_object_get(template_doc, "name")),
-                               "systemTemplate", template_doc);
-    json_object_set_new(json_object_get(create, "systemTemplate"), "href",
-                        json_string(job_param(im->ctx, "template")));
+                               "systemTemplate", "href", job_param(im->ctx, "template"));
+    const char *desc = json_string_value(json_object_get(template_doc, "description"));
+    if (desc)
+        json_object_set_new(create, "description", json_string(desc));
     snprintf(spec.action, sizeof(spec.action), "add");
     snprintf(spec.target, sizeof(spec.target), "systems");
     snprintf(spec.tenant, sizeof(spec.tenant), "%s", req->who.tenant);
-    rc = system_build(req, create, &system, &spec, err);
+    rc = system_build(req, create, system, &spec, err);
     json_decref(create);
     if (rc == 0) {
-        snprintf(system_id, len, "%s", system.id);
-        if (!spec.created[0])
-            snprintf(spec.created, sizeof(spec.created), "%s", system.id);
-        if (spec.op[0])
+        im->system_built = true;
+        snprintf(spec.created, sizeof(spec.created), "%s", system->id);
+        rc = req->st->ops->insert(req->st, system, err);
+        if (rc == 0)
             rc = job_create(req->st, &spec, job_row, err);
     }
-    if (rc == 0)
-        rc = add_affected(req->st, im->ctx->job_id, system.id, err);
-    store_row_clear(&system);
     job_spec_clear(&spec);
     return rc;
 }
@@ -342,12 +341,13 @@ static int commit_rows(struct import *im, struct cimi_error *err)
 {
     struct store *st = im->ctx->st;
     struct cimi_request req;
-    struct store_row job_row;
+    struct store_row job_row, system;
     json_t *template_doc = NULL;
     bool systems = strcmp(job_param(im->ctx, "target"), "systems") == 0;
-    char system_id[256] = "", message[2048];
+    char message[2048];
 
     memset(&job_row, 0, sizeof(job_row));
+    memset(&system, 0, sizeof(system));
     job_request(im, &req);
     if (st->ops->begin(st, err) != 0)
         return -1;
@@ -355,17 +355,23 @@ static int commit_rows(struct import *im, struct cimi_error *err)
                           job_param(im->ctx, "source"),
                           json_object_get(im->ctx->params, "properties"), &template_doc, err);
     if (rc == 0 && systems)
-        rc = build_system(im, &req, template_doc, &job_row, system_id, sizeof(system_id), err);
+        rc = build_system(im, &req, template_doc, &system, &job_row, err);
     success_message(im, systems ? "a System" : "a SystemTemplate", message, sizeof(message));
     if (rc == 0)
         rc = job_finish(st, im->ctx->job_id, true, message, err);
+    if (rc == 0 && systems) /* after job_finish, which writes the Job's row */
+        rc = add_affected(st, im->ctx->job_id, system.id, err);
     if (rc == 0)
         rc = st->ops->commit(st, err);
-    if (rc != 0)
+    if (rc != 0) {
         st->ops->rollback(st);
-    else if (job_row.id[0])
+        if (im->system_built) /* bookings system_build made */
+            system_abort_members(&req, system.id);
+    } else if (job_row.id[0]) {
         jobs_enqueue(&job_row, NULL);
+    }
     store_row_clear(&job_row);
+    store_row_clear(&system);
     json_decref(template_doc);
     return rc;
 }
