@@ -58,7 +58,8 @@ def upload(c, ova, name):
 def import_template(c, pkg):
     """import on systemTemplates with the Package as source: the new SystemTemplate."""
     r = c.post(c.coll("systemTemplates") + "/import",
-               {"resourceURI": NS + "/Action", "action": ACTION + "import", "source": pkg["id"]})
+               {"resourceURI": NS + "/Action", "action": ACTION + "import",
+                "source": pkg["id"].split("/cimi/", 1)[1]})
     eq(r.status, 202, f"import (reply {r.body[:300]!r})")
     jd = c.wait_job(r.header("CIMI-Job-URI"), timeout=900)
     tpls = [a["href"] for a in jd.get("affectedResources") or []
@@ -110,7 +111,11 @@ def roundtrip_between_two_cimids():
     before = topology(src, system)
     ova = export_system(src, system)
 
-    d2 = Daemon(name="ovf-roundtrip-2", args=["--images-dir", ox.images_dir()]).start()
+    storage = tempfile.mkdtemp(prefix="cimitest-ovf-roundtrip-storage-")
+    cimitest._tmpdirs.append(storage)
+    # Imported disks are image files: the test driver keeps them with --storage-dir.
+    d2 = Daemon(name="ovf-roundtrip-2", args=["--images-dir", ox.images_dir(),
+                                              "--storage-dir", storage]).start()
     try:
         dst = Client(d2, "alice")
         pkg = upload(dst, ova, "shop")
