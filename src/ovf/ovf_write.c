@@ -63,6 +63,18 @@ static bool profile_kvm(const json_t *pkg)
 
 /* ------------------------------------------------------------ preparing */
 
+/* A collection of one machine (and nothing else) exports as the machine. */
+static json_t *top_content(const json_t *pkg)
+{
+    json_t *content = json_object_get(pkg, "content");
+    json_t *children = json_object_get(content, "children");
+
+    if (!is_machine(content) && json_array_size(children) == 1 &&
+        is_machine(json_array_get(children, 0)))
+        return json_array_get(children, 0);
+    return content;
+}
+
 /* A name made XML- and file-name-safe: letters, digits, '.', '_', '-'. */
 static void safe_name(const char *name, char *out, size_t out_len)
 {
@@ -143,28 +155,20 @@ static int prepare_node(json_t *node, const char *ext, json_t *taken, int depth,
     return 0;
 }
 
-/* A collection of one machine (and nothing else) exports as the machine. */
-static json_t *top_content(const json_t *pkg)
-{
-    json_t *content = json_object_get(pkg, "content");
-    json_t *children = json_object_get(content, "children");
-
-    if (!is_machine(content) && json_array_size(children) == 1 &&
-        is_machine(json_array_get(children, 0)))
-        return json_array_get(children, 0);
-    return content;
-}
-
 int ovf_prepare(json_t *pkg, const char *ext, char *why, size_t why_len)
 {
-    json_t *taken = json_object();
+    json_t *taken = json_object(), *content = json_object_get(pkg, "content");
+    json_t *top = top_content(pkg);
     int rc;
 
-    if (!json_is_object(json_object_get(pkg, "content"))) {
+    if (!json_is_object(content)) {
         json_decref(taken);
         return fail(why, why_len, "the package has no content");
     }
-    rc = prepare_node(json_object_get(pkg, "content"), ext, taken, 0, why, why_len);
+    /* Only what is written gets an id; a one-machine System is its machine. */
+    rc = prepare_node(top, ext, taken, 0, why, why_len);
+    if (rc == 0 && top != content)
+        json_object_set(content, "ovfId", json_object_get(top, "ovfId"));
     json_decref(taken);
     return rc;
 }

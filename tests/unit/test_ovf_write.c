@@ -135,7 +135,7 @@ static void test_one_machine(void)
 
     CHECK(xml && valid(xml, len), "one machine: valid");
     CHECK(xml && strstr(xml, "VirtualSystemCollection") == NULL &&
-              strstr(xml, "<VirtualSystem ovf:id=\"solo-2\"") != NULL,
+              strstr(xml, "<VirtualSystem ovf:id=\"solo\"") != NULL,
           "one machine: a bare VirtualSystem");
     CHECK(xml && strstr(xml, "qcow-image-format") && strstr(xml, "virtio-scsi"),
           "kvm profile: qcow2 disks on virtio-scsi");
