@@ -194,11 +194,17 @@ static json_t *describe_machine(struct store *st, const char *id, json_t *networ
     if (!json_object_get(node, "name"))
         json_object_set_new(node, "name", json_string(resource_uuid(id)));
     disks = json_object_get(node, "disks");
-    for (size_t i = 0; i < spec.ndisks; i++)
-        json_array_append_new(
-            disks, json_pack("{s:I, s:{s:s, s:s, s:i}}", "capacity",
-                             (json_int_t)spec.disks[i].capacity_kb * 1024, "source", "machine",
-                             id, "host", machine_host_of(&row), "slot", spec.disks[i].slot));
+    for (size_t i = 0; i < spec.ndisks; i++) {
+        json_t *disk = json_pack("{s:I, s:{s:s, s:s, s:i}}", "capacity",
+                                 (json_int_t)spec.disks[i].capacity_kb * 1024, "source",
+                                 "machine", id, "host", machine_host_of(&row), "slot",
+                                 spec.disks[i].slot);
+        /* A host without disk files (the test driver): the boot disk is its image. */
+        if (spec.disks[i].slot == 0 && spec.image_location[0])
+            json_object_set_new(json_object_get(disk, "source"), "image",
+                                json_string(spec.image_location));
+        json_array_append_new(disks, disk);
+    }
     store_row_clear(&row);
     if (describe_volumes(st, id, disks, err) != 0 ||
         describe_nics(st, id, json_object_get(node, "nics"), networks, err) != 0) {

@@ -69,9 +69,9 @@ static int find_file(json_t *disk, struct cimi_error *err)
 
     if (!src)
         return 0;
-    if (image) {
-        rc = disk_export_image(image, path, sizeof(path), &format, err);
-    } else {
+    rc = -1;
+    err_set(err, 404, NULL, "no disk file");
+    if (machine || volume) {
         rc = machine ? hosts_use(json_string_value(json_object_get(src, "host")), &h, err)
                      : hosts_use_first(&h, err);
         if (rc == 0)
@@ -80,6 +80,12 @@ static int find_file(json_t *disk, struct cimi_error *err)
                                     volume ? resource_uuid(volume) : NULL, path, sizeof(path),
                                     err);
         hosts_done(&h);
+    }
+    /* An image: a template's disk, or a machine's boot disk on a host that
+     * keeps no disk files (what that disk holds). */
+    if (rc != 0 && err->status == 404 && image) {
+        err_clear(err);
+        rc = disk_export_image(image, path, sizeof(path), &format, err);
     }
     if (rc != 0 && err->status == 404) {
         json_object_del(disk, "source");  /* no content: a blank disk of its capacity */

@@ -78,13 +78,8 @@ def create_from(c, tpl, name, timeout=600):
 
 def members(c, system, attr, ref):
     """The resources a System's sub-collection attr names (item attribute ref)."""
-    items = c.read(system[attr]["href"])
-    key = [k for k, v in items.items() if isinstance(v, list)]
-    out = []
-    for k in key:
-        for item in items[k]:
-            out.append(c.read(item[ref]["href"]))
-    return out
+    items = c.read(system[attr]["href"]).get("system" + attr[0].upper() + attr[1:], [])
+    return [c.read(item[ref]["href"]) for item in items]
 
 
 def topology(c, system):
