@@ -28,6 +28,7 @@ import subprocess
 import tarfile
 import tempfile
 import threading
+import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 
@@ -323,10 +324,14 @@ def other_tenant_cannot_export_or_see():
 
 
 class PutServer:
-    """A loopback HTTP server storing the body of each PUT."""
+    """A loopback HTTP server storing the body of each PUT; with hold, it
+    answers only once release() is called."""
 
-    def __init__(self):
+    def __init__(self, hold=False):
         bodies = self.bodies = {}
+        gate = self.gate = threading.Event()
+        if not hold:
+            gate.set()
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -334,6 +339,7 @@ class PutServer:
             def do_PUT(self):
                 n = int(self.headers.get("Content-Length", "0"))
                 bodies[self.path] = self.rfile.read(n)
+                gate.wait(120)
                 self.send_response(201)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -345,7 +351,11 @@ class PutServer:
         self.url = f"http://127.0.0.1:{self.srv.server_address[1]}"
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
 
+    def release(self):
+        self.gate.set()
+
     def close(self):
+        self.gate.set()
         self.srv.shutdown()
         self.srv.server_close()
 
@@ -378,6 +388,32 @@ def destination_put():
         eq(packages(c), [], "a destination export makes no Package")
         leftovers = [f for f in os.listdir(os.path.join(d.tmp, "packages"))]
         eq(leftovers, [], "no work files left in the package directory")
+    finally:
+        srv.close()
+
+
+@test
+def stop_while_sending():
+    """A RUNNING export (held by a destination that does not answer) stops:
+    the Job ends STOPPED saying so, and no Package or work file is left."""
+    srv = PutServer(hold=True)
+    try:
+        d = shared("ovfexport-allow", args=["--images-dir", images_dir(),
+                                            "--download-allow", "127.0.0.1/32"])
+        c = Client(d, "alice")
+        r = export(c, make_template(c, "held"), destination=srv.url + "/held.ova")
+        eq(r.status, 202, f"export (reply {r.body[:300]!r})")
+        job = r.header("CIMI-Job-URI")
+        deadline = time.time() + 120
+        while "sending" not in (c.read(job).get("statusMessage") or ""):
+            check(time.time() < deadline, f"the export reaches its upload: {c.read(job)}")
+            time.sleep(0.1)
+        jd = c.read(job)
+        eq(c.post(op(jd, "stop"), export_doc(action=ACTION + "stop")).status, 202, "stop accepted")
+        jd = c.wait_job(job, expect="STOPPED", timeout=60)
+        isin("stopped", jd.get("statusMessage", ""), "the Job says it was stopped")
+        eq(packages(c), [], "no Package")
+        eq(os.listdir(os.path.join(d.tmp, "packages")), [], "no work file left")
     finally:
         srv.close()
 
