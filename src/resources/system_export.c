@@ -305,10 +305,47 @@ static json_t *image_source(struct cimi_request *req, const json_t *ref,
     return source;
 }
 
+/* A disk from a VolumeTemplate (by reference or value): its capacity and
+ * image; NULL when it has no capacity. */
+static json_t *template_volume_disk(struct cimi_request *req, const json_t *ref,
+                                    struct cimi_error *err)
+{
+    json_t *vt = resolve(req, ref, &t_volume_template, "volumeTemplate", err);
+    json_t *vc = vt ? resolve(req, json_object_get(vt, "volumeConfig"), &t_volume_configuration,
+                              "volumeConfig", err)
+                    : NULL;
+    json_int_t kb = json_integer_value(json_object_get(vc, "capacity"));
+    json_t *disk = kb > 0 ? json_pack("{s:I}", "capacity", kb * 1024) : NULL;
+    json_t *src = disk ? image_source(req, json_object_get(vt, "volumeImage"), &t_volume_image,
+                                      "volumeImage", err)
+                       : NULL;
+
+    if (src)
+        json_object_set_new(disk, "source", src);
+    json_decref(vc);
+    json_decref(vt);
+    return disk;
+}
+
+/* The sibling component descriptor a "#name" href names, or NULL. */
+static const json_t *sibling(const json_t *siblings, const char *href)
+{
+    json_t *cd;
+    size_t i;
+
+    if (!href || href[0] != '#')
+        return NULL;
+    json_array_foreach(siblings, i, cd)
+        if (strcmp(json_string_value(json_object_get(cd, "name")) ?: "", href + 1) == 0)
+            return cd;
+    return NULL;
+}
+
 /* A MachineTemplate's machine: configuration, image (disk 0), volume
- * templates (more disks), interfaces ("#name" or a Network's name). */
+ * templates and "#name" volumes (more disks), interfaces ("#name"). */
 static json_t *describe_template_machine(struct cimi_request *req, const json_t *tmpl,
-                                         const char *name, struct cimi_error *err)
+                                         const char *name, const json_t *siblings,
+                                         struct cimi_error *err)
 {
     json_t *config = resolve(req, json_object_get(tmpl, "machineConfig"),
                              &t_machine_configuration, "machineConfig", err);
@@ -334,24 +371,18 @@ static json_t *describe_template_machine(struct cimi_request *req, const json_t 
         json_array_append_new(disks, disk);
     }
     json_array_foreach(json_object_get(tmpl, "volumeTemplates"), i, item) {
-        json_t *vt = resolve(req, item, &t_volume_template, "volumeTemplates", err);
-        json_t *vc = vt ? resolve(req, json_object_get(vt, "volumeConfig"),
-                                  &t_volume_configuration, "volumeConfig", err)
-                        : NULL;
-        json_t *disk = json_pack("{s:I}", "capacity",
-                                 (json_int_t)json_integer_value(json_object_get(vc, "capacity")) *
-                                     1024);
-        json_t *src = vt ? image_source(req, json_object_get(vt, "volumeImage"), &t_volume_image,
-                                        "volumeImage", err)
-                         : NULL;
-        if (src)
-            json_object_set_new(disk, "source", src);
-        if (json_integer_value(json_object_get(disk, "capacity")) > 0)
+        json_t *disk = template_volume_disk(req, item, err);
+        if (disk)
             json_array_append_new(disks, disk);
-        else
-            json_decref(disk);
-        json_decref(vc);
-        json_decref(vt);
+    }
+    json_array_foreach(json_object_get(tmpl, "volumes"), i, item) {
+        const json_t *cd = sibling(siblings, json_string_value(json_object_get(item, "href")));
+        json_t *disk = cd ? template_volume_disk(req, json_object_get(cd, "volumeTemplate"), err)
+                          : NULL;
+        if (disk) {
+            json_object_set(disk, "volume", json_object_get(cd, "name"));
+            json_array_append_new(disks, disk);
+        }
     }
     json_array_foreach(json_object_get(tmpl, "networkInterfaces"), i, item) {
         const char *href = json_string_value(json_object_get(json_object_get(item, "network"),
@@ -369,8 +400,9 @@ static json_t *describe_template(struct cimi_request *req, const json_t *doc, js
                                  int depth, struct cimi_error *err);
 
 /* The nodes one component descriptor gives (quantity N: N of them). */
-static int describe_component(struct cimi_request *req, const json_t *cd, json_t *children,
-                              json_t *networks, int depth, struct cimi_error *err)
+static int describe_component(struct cimi_request *req, const json_t *cd,
+                              const json_t *siblings, json_t *children, json_t *networks,
+                              int depth, struct cimi_error *err)
 {
     const char *name = json_string_value(json_object_get(cd, "name"));
     json_int_t quantity = json_integer_value(json_object_get(cd, "quantity"));
@@ -395,7 +427,7 @@ static int describe_component(struct cimi_request *req, const json_t *cd, json_t
         snprintf(member, sizeof(member), quantity > 1 ? "%s-%lld" : "%s", name, (long long)k);
         if ((tmpl = resolve(req, json_object_get(cd, "machineTemplate"), &t_machine_template,
                             "machineTemplate", err)) != NULL)
-            node = describe_template_machine(req, tmpl, member, err);
+            node = describe_template_machine(req, tmpl, member, siblings, err);
         else if (!err->status &&
                  (tmpl = resolve(req, json_object_get(cd, "systemTemplate"), &t_system_template,
                                  "systemTemplate", err)) != NULL &&
@@ -429,8 +461,8 @@ static json_t *describe_template(struct cimi_request *req, const json_t *doc, js
         return NULL;
     }
     json_array_foreach(json_object_get(doc, "componentDescriptors"), i, cd)
-        if (describe_component(req, cd, json_object_get(node, "children"), networks, depth,
-                               err) != 0) {
+        if (describe_component(req, cd, json_object_get(doc, "componentDescriptors"),
+                               json_object_get(node, "children"), networks, depth, err) != 0) {
             json_decref(node);
             return NULL;
         }

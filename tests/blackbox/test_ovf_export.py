@@ -88,15 +88,19 @@ def network_descriptor(name):
 
 
 def make_template(c, name="shop"):
-    """A SystemTemplate: web (quantity 2) and db on network appnet."""
+    """A SystemTemplate: web (quantity 2) and db on network appnet, db with
+    volume dbdata (1 GiB)."""
     doc = {"resourceURI": NS + "/SystemTemplate", "name": name, "description": "a <shop>",
            "properties": {"tier": "gold"},
            "componentDescriptors": [
                network_descriptor("appnet"),
+               {"name": "dbdata", "type": NS + "/Volume",
+                "volumeTemplate": {"volumeConfig": {"capacity": 1048576}}},
                {"name": "web", "type": NS + "/Machine", "quantity": 2,
                 "machineTemplate": machine_template(c, ["appnet"])},
                {"name": "db", "type": NS + "/Machine",
-                "machineTemplate": machine_template(c, ["appnet"])}]}
+                "machineTemplate": dict(machine_template(c, ["appnet"]),
+                                        volumes=[{"href": "#dbdata"}])}]}
     r = c.post(c.add_href("systemTemplates"), doc)
     isin(r.status, (201, 202), f"create SystemTemplate (reply {r.body[:300]!r})")
     return c.read(r.header("Location"))
@@ -235,7 +239,7 @@ def template_exports_an_ova():
            "memory in MB, rounded up")
         eq([i.findtext(RASD + "Connection") for i in items(v, 10)], ["appnet"],
            "one NIC on appnet")
-        eq(len(items(v, 17)), 1, "one disk")
+        eq(len(items(v, 17)), 2 if v.get(OVF + "id") == "db" else 1, "disks (db: its volume)")
         eq(items(v, 17)[0].findtext(RASD + "Parent"), items(v, 6)[0].findtext(RASD + "InstanceID"),
            "the disk sits on the SCSI controller")
     nets = env.find(OVF + "NetworkSection")
@@ -244,10 +248,15 @@ def template_exports_an_ova():
     eq(props.get("tier"), "gold", "the template's properties in its ProductSection")
     isin("a <shop>", [a.text for a in coll.iter(OVF + "Annotation")], "description annotated")
     disks = env.find(OVF + "DiskSection").findall(OVF + "Disk")
-    eq(len(disks), 3, "a Disk per machine")
+    eq(len(disks), 4, "a Disk per machine and the volume")
+    volume = [d for d in disks if d.get(OVF + "diskId") == "db-disk2"]
+    eq([(capacity_bytes(d), d.get(OVF + "fileRef")) for d in volume], [(1 << 30, None)],
+       "the volume: 1 GiB, blank")
     # A machine's first disk is the configuration's size, or the image's if larger.
     want = max(cfg["disks"][0]["capacity"] * 1024, IMAGE_MIB << 20)
     for d in disks:
+        if d in volume:
+            continue
         eq(d.get(OVF + "format"), VMDK_STREAM, "stream-optimized vmdk")
         eq(capacity_bytes(d), want, "capacity: the configuration's disk or the image")
     with tempfile.TemporaryDirectory() as tmp:
@@ -279,7 +288,8 @@ def kvm_profile_writes_qcow2():
     pkg, _ = export_ok(c, make_template(c, "kvm"), properties={"ovf.profile": "kvm"})
     env, data = check_package(content(c, pkg))
     for d in env.find(OVF + "DiskSection").findall(OVF + "Disk"):
-        eq(d.get(OVF + "format"), QCOW2_URI, "qcow2 disks")
+        if d.get(OVF + "fileRef"):
+            eq(d.get(OVF + "format"), QCOW2_URI, "qcow2 disks")
     names = [n for n in data if not n.endswith((".ovf", ".mf"))]
     check(names and all(n.endswith(".qcow2") for n in names), f"qcow2 members: {names}")
     eq(data[names[0]][:4], b"QFI\xfb", "the member is a qcow2 image")
