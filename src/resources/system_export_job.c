@@ -83,6 +83,8 @@ static int find_file(json_t *disk, struct cimi_error *err)
     }
     /* An image: a template's disk, or a machine's boot disk on a host that
      * keeps no disk files (what that disk holds). */
+    if (rc == 0 && machine)
+        json_object_set_new(disk, "live", json_true());  /* a guest may write it */
     if (rc != 0 && err->status == 404 && image) {
         err_clear(err);
         rc = disk_export_image(image, path, sizeof(path), &format, err);
@@ -109,7 +111,7 @@ static int find_files(json_t *node, json_t *machines, struct cimi_error *err)
             json_string_value(json_object_get(json_object_get(item, "source"), "machine"));
         if (find_file(item, err) != 0)
             return -1;
-        if (machine && json_object_get(item, "path"))
+        if (machine && json_is_true(json_object_get(item, "live")))
             json_object_set_new(machines, machine, json_true());
     }
     json_array_foreach(json_object_get(node, "children"), i, item)
