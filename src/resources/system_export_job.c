@@ -47,6 +47,8 @@ struct export_run {
     uint64_t total_bytes;       /* of the OVA's members, for progress */
     double convert_ms;
     long long virtual_bytes;    /* of the disks converted */
+    size_t paused_count;        /* machines paused for the copy */
+    double paused_ms;
 };
 
 static bool stopped(const struct export_run *r)
@@ -150,13 +152,15 @@ static int pause_member(struct export_run *r, const char *machine, struct cimi_e
     return rc;
 }
 
-static void resume_members(struct export_run *r)
+static void resume_members(struct export_run *r, double paused_at)
 {
     struct cimi_error err;
     struct host_use h;
     json_t *m;
     size_t i;
 
+    r->paused_count = json_array_size(r->paused);
+    r->paused_ms = clock_mono_ms() - paused_at;
     json_array_foreach(r->paused, i, m) {
         const char *machine = json_string_value(json_object_get(m, "machine"));
         err_clear(&err);
@@ -342,6 +346,7 @@ static int export_package(struct export_run *r, struct cimi_error *err)
 {
     json_t *machines = json_object(), *v;
     const char *machine, *destination = job_param(r->ctx, "destination");
+    double paused_at;
     char why[256];
     int rc;
 
@@ -355,12 +360,13 @@ static int export_package(struct export_run *r, struct cimi_error *err)
         rc = err_set(err, 400, NULL, "export: %s", why);
     if (rc == 0)
         r->files = ovf_files(r->pkg);
+    paused_at = clock_mono_ms();
     json_object_foreach(machines, machine, v)
         if (rc == 0)
             rc = pause_member(r, machine, err);
     if (rc == 0)
         rc = convert_all(r, err);
-    resume_members(r);
+    resume_members(r, paused_at);
     json_decref(machines);
     if (rc == 0)
         rc = write_ova(r, err);
@@ -415,8 +421,9 @@ static int run_export(struct job_context *ctx, struct cimi_error *err)
         double secs = (clock_mono_ms() - start) / 1000.0;
         snprintf(message, sizeof(message),
                  "exported %zu disks (%.1f MiB virtual) into %.1f MiB in %.1f s (conversion "
-                 "%.1f s)", json_array_size(r.files), r.virtual_bytes / MIB,
-                 r.total_bytes / MIB, secs, r.convert_ms / 1000.0);
+                 "%.1f s); %zu running machines paused for the copy (%.1f s)",
+                 json_array_size(r.files), r.virtual_bytes / MIB, r.total_bytes / MIB, secs,
+                 r.convert_ms / 1000.0, r.paused_count, r.paused_ms / 1000.0);
         log_info("export: %s: %s", ctx->target, message);
     } else {
         snprintf(message, sizeof(message), "%s%s",

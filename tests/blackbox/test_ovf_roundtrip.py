@@ -32,9 +32,13 @@ import test_ovf_export as ox
 # ---------------------------------------------------------------- helpers
 
 
-def export_system(c, system):
-    """Export (202, Location = Package), wait; the OVA's bytes."""
-    pkg, _ = ox.export_ok(c, system)
+def export_system(c, system, paused=None):
+    """Export (202, Location = Package), wait; the OVA's bytes.  paused: how
+    many running machines the Job must say it paused for the copy."""
+    pkg, jd = ox.export_ok(c, system)
+    if paused is not None:
+        isin(f"; {paused} running machines paused for the copy", jd.get("statusMessage", ""),
+             "the Job says which guests it paused")
     return ox.content(c, pkg)
 
 
@@ -188,7 +192,7 @@ def qemu_running_system_roundtrip():
         before = topology(src, system)
 
         t0 = time.time()
-        ova = export_system(src, system)
+        ova = export_system(src, system, paused=1)
         export_s = time.time() - t0
         web = src.read(web["id"])
         eq(web["state"], "STARTED", "web runs again after the export")
