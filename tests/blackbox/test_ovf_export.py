@@ -33,7 +33,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 
 import cimitest
-from cimitest import (ACTION, NS, REPO, Client, SkipTest, check, check_created, coll_items,
+from cimitest import (ACTION, BOTH, NS, REPO, Client, SkipTest, check, check_created, coll_items,
                       eq, isin, ne, notin, op, shared, test)
 
 OVF_XSD = os.path.join(REPO, "tests", "fixtures", "ovf-xsd", "dsp8023_1.1.1.xsd")
@@ -150,7 +150,7 @@ def raw_get(c, href, headers=None):
 def content(c, pkg):
     status, headers, body = raw_get(c, pkg["content"]["href"])
     eq(status, 200, "GET the package's content")
-    eq(len(body), pkg.get("size"), "Package size = bytes served")
+    eq(len(body), int(pkg.get("size")), "Package size = bytes served")
     eq(hashlib.sha256(body).hexdigest(), pkg.get("sha256"), "Package sha256 = bytes served")
     return body
 
@@ -282,10 +282,11 @@ def package_content_ranges():
     eq(status, 416, "a range past the end answers 416")
 
 
-@test
-def kvm_profile_writes_qcow2():
-    c = Client(daemon(), "alice")
-    pkg, _ = export_ok(c, make_template(c, "kvm"), properties={"ovf.profile": "kvm"})
+@test(formats=BOTH)
+def kvm_profile_writes_qcow2(fmt):
+    c = Client(daemon(), "alice", fmt=fmt)
+    tpl = make_template(Client(daemon(), "alice"), "kvm")
+    pkg, _ = export_ok(c, c.read(tpl["id"]), properties={"ovf.profile": "kvm"})
     env, data = check_package(content(c, pkg))
     for d in env.find(OVF + "DiskSection").findall(OVF + "Disk"):
         if d.get(OVF + "fileRef"):
@@ -301,10 +302,10 @@ def packages(c):
     return [p["id"] for p in coll_items(c.list("packages", fmt="json"))]
 
 
-@test
-def bad_actions_leave_nothing():
-    c = Client(daemon(), "alice")
-    tpl = make_template(c, "bad")
+@test(formats=BOTH)
+def bad_actions_leave_nothing(fmt):
+    c = Client(daemon(), "alice", fmt=fmt)
+    tpl = make_template(Client(daemon(), "alice"), "bad")
     before_pkgs = packages(c)
     for attrs, attr in (({"format": "application/x-vhd"}, "format"),
                         ({"destination": "ftp://example.com/x.ova"}, "destination"),
