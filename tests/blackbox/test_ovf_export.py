@@ -482,3 +482,31 @@ def system_exports_its_members():
     capacities = sorted((d.get(OVF + "capacity"), d.get(OVF + "capacityAllocationUnits"))
                         for d in env.find(OVF + "DiskSection").findall(OVF + "Disk"))
     isin(("1", "byte * 2^30"), capacities, "the volume's capacity (1 GiB)")
+
+
+@test
+def nested_systems_nest():
+    """A System with a nested System: collections nest; the nested System's
+    one machine still sits in a collection (only the top one unwraps)."""
+    c = Client(daemon(), "alice")
+    doc = {"resourceURI": NS + "/SystemCreate", "name": "outer",
+           "systemTemplate": {"componentDescriptors": [
+               {"name": "front", "type": NS + "/Machine", "machineTemplate": machine_template(c)},
+               {"name": "inner", "type": NS + "/System",
+                "systemTemplate": {"componentDescriptors": [
+                    {"name": "back", "type": NS + "/Machine",
+                     "machineTemplate": machine_template(c)},
+                    {"name": "cache", "type": NS + "/Machine",
+                     "machineTemplate": machine_template(c)}]}}]}}
+    r = check_created(c.post(c.add_href("systems"), doc), "create a nested System")
+    c.wait_job(r.header("CIMI-Job-URI"), timeout=300)
+    pkg, _ = export_ok(c, c.read(r.header("Location")))
+    env, _ = check_package(content(c, pkg))
+    outer = env.find(OVF + "VirtualSystemCollection")
+    eq(outer.findtext(OVF + "Name"), "outer", "the top collection")
+    inner = outer.findall(OVF + "VirtualSystemCollection")
+    eq(len(inner), 1, "the nested System is a collection inside it")
+    eq(sorted(v.findtext(OVF + "Name") for v in inner[0].findall(OVF + "VirtualSystem")),
+       ["back", "cache"], "its machines")
+    eq([v.findtext(OVF + "Name") for v in outer.findall(OVF + "VirtualSystem")], ["front"],
+       "the outer System's own machine")
