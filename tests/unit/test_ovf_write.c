@@ -240,6 +240,25 @@ static void test_ova(void)
     snprintf(expect, sizeof(expect),
              "p.ovf\np.mf\np-disk1.vmdk\nSHA256(p.ovf)= %s\nSHA256(p-disk1.vmdk)= %s\n", d1, d2);
     CHECK(strcmp(out, expect) == 0, "order .ovf, .mf, disk; manifest digests");
+    {   /* cimid's own reader: index, manifest parsed and verified */
+        const char *required[] = {"p.ovf", "p-disk1.vmdk", NULL};
+        struct ovf_manifest mf = {0};
+        struct ova_index idx = {0};
+        struct cimi_error err;
+        size_t mlen = 0;
+        char *mtext = NULL;
+        bool ok = ova_read_index(path, &idx, &err) == 0 && idx.count == 3 &&
+                  idx.descriptor == 0 && idx.manifest == 1 &&
+                  ova_read_member(&idx.members[1], 4096, &mtext, &mlen, &err) == 0 &&
+                  manifest_parse(mtext, mlen, &mf, &err) == 0 &&
+                  manifest_verify(&mf, &idx, required, &err) == 0;
+
+        CHECK(ok, "ova_read_index and manifest_verify accept the OVA%s%s", ok ? "" : ": ",
+              ok ? "" : err.message);
+        free(mtext);
+        manifest_free(&mf);
+        ova_index_free(&idx);
+    }
     snprintf(cmd, sizeof(cmd), "tar -xOf %s p-disk1.vmdk | cmp -s - %s", path, disk);
     CHECK(system(cmd) == 0, "the disk member holds the file's bytes");
     snprintf(cmd, sizeof(cmd), "tar -tvf %s | grep -c ' root/root '", path);
