@@ -293,15 +293,27 @@ static json_t *resolve(struct cimi_request *req, const json_t *ref, const struct
     return resource_resolve(req, ref, t, attr, path, sizeof(path), err);
 }
 
+/* The content of a template's disk: the imageLocation of the stored image
+ * ref names by href (visible to the principal).  An image given by value,
+ * or an href with an imageLocation of its own, gives none: its location was
+ * never checked (image_location.h), and could name another tenant's disk. */
 static json_t *image_source(struct cimi_request *req, const json_t *ref,
                             const struct cimi_type *t, const char *attr, struct cimi_error *err)
 {
-    json_t *image = resolve(req, ref, t, attr, err), *source = NULL;
-    const char *location = json_string_value(json_object_get(image, "imageLocation"));
+    const char *href = json_string_value(json_object_get(ref, "href"));
+    const char *location;
+    struct store_row row;
+    json_t *source = NULL;
+    char path[256];
 
+    if (!href || href[0] == '#' ||
+        resource_href_path(req, href, attr, path, sizeof(path), err) != 0 ||
+        resource_load(req, path, t, &row, err) != 0)
+        return NULL;
+    location = json_string_value(json_object_get(row.doc, "imageLocation"));
     if (location && *location)
         source = json_pack("{s:s}", "image", location);
-    json_decref(image);
+    store_row_clear(&row);
     return source;
 }
 

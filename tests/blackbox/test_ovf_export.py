@@ -60,6 +60,10 @@ def images_dir():
                        check=True)
         subprocess.run(["qemu-io", "-c", "write -P 0x5a 0 1M", "-c", "write -P 0xa5 8M 64k",
                         path], check=True, capture_output=True)
+        # Not an image cimid registers (extension): stands for a file no
+        # tenant may name, such as another tenant's disk.
+        with open(os.path.join(_images, "secret.disk"), "wb") as f:
+            f.write(b"secret!\n" * 65536)
     return _images
 
 
@@ -510,3 +514,28 @@ def nested_systems_nest():
        ["back", "cache"], "its machines")
     eq([v.findtext(OVF + "Name") for v in outer.findall(OVF + "VirtualSystem")], ["front"],
        "the outer System's own machine")
+
+
+@test
+def template_images_only_by_reference():
+    """A template's disk carries a stored image named by href only: an
+    imageLocation given by value (alone or overriding the href's) was never
+    checked and could name another tenant's disk, so it gives no content."""
+    c = Client(daemon(), "alice")
+    secret = os.path.join(images_dir(), "secret.disk")
+    override = dict(machine_template(c))
+    override["machineImage"] = dict(override["machineImage"], imageLocation=secret)
+    by_value = dict(machine_template(c))
+    by_value["machineImage"] = {"imageLocation": secret}
+    doc = {"resourceURI": NS + "/SystemTemplate", "name": "sneaky",
+           "componentDescriptors": [
+               {"name": "a", "type": NS + "/Machine", "machineTemplate": override},
+               {"name": "b", "type": NS + "/Machine", "machineTemplate": by_value}]}
+    r = c.post(c.add_href("systemTemplates"), doc)
+    isin(r.status, (201, 202), f"the template is stored (reply {r.body[:300]!r})")
+    pkg, _ = export_ok(c, c.read(r.header("Location")))
+    ova = content(c, pkg)
+    notin(b"secret!", ova, "the file named by value is not in the package")
+    env, data = check_package(ova)
+    eq(sorted(n for n in data if n.endswith(".vmdk")), ["a-disk1.vmdk"],
+       "only the disk of the image named by href has content")
