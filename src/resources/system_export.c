@@ -113,6 +113,21 @@ static void copy_common(const json_t *doc, json_t *node)
             json_object_set(node, keys[i], json_object_get(doc, keys[i]));
 }
 
+/* The row at id when it is the tenant's own (or shared): a System's members
+ * are; another tenant's is never read for an export (404). */
+static int get_own(struct store *st, const char *tenant, const char *id, struct store_row *row,
+                   struct cimi_error *err)
+{
+    memset(row, 0, sizeof(*row));
+    if (st->ops->get(st, id, row, err) != 0)
+        return -1;
+    if (row->tenant[0] && strcmp(row->tenant, tenant) != 0) {
+        store_row_clear(row);
+        return err_set(err, 404, NULL, "%s is not a resource of the System's tenant", id);
+    }
+    return 0;
+}
+
 static const char *name_or_uuid(const json_t *doc, const char *id)
 {
     const char *name = json_string_value(json_object_get(doc, "name"));
@@ -121,8 +136,8 @@ static const char *name_or_uuid(const json_t *doc, const char *id)
 }
 
 /* The volumes attached to a machine, in device order, as disks. */
-static int describe_volumes(struct store *st, const char *machine, json_t *disks,
-                            struct cimi_error *err)
+static int describe_volumes(struct store *st, const char *tenant, const char *machine,
+                            json_t *disks, struct cimi_error *err)
 {
     json_t *rows = children_of(st, t_machine_volume.name, machine, err), *row;
     size_t i;
@@ -134,7 +149,7 @@ static int describe_volumes(struct store *st, const char *machine, json_t *disks
         struct store_row v;
 
         memset(&v, 0, sizeof(v));
-        if (!volume || st->ops->get(st, volume, &v, NULL) != 0) {
+        if (!volume || get_own(st, tenant, volume, &v, NULL) != 0) {
             store_row_clear(&v);
             continue;  /* detached meanwhile */
         }
@@ -149,8 +164,8 @@ static int describe_volumes(struct store *st, const char *machine, json_t *disks
     return 0;
 }
 
-static int describe_nics(struct store *st, const char *machine, json_t *nics, json_t *networks,
-                         struct cimi_error *err)
+static int describe_nics(struct store *st, const char *tenant, const char *machine, json_t *nics,
+                         json_t *networks, struct cimi_error *err)
 {
     json_t *rows = children_of(st, t_machine_network_interface.name, machine, err), *row;
     size_t i;
@@ -162,7 +177,7 @@ static int describe_nics(struct store *st, const char *machine, json_t *nics, js
         struct store_row n;
 
         memset(&n, 0, sizeof(n));
-        if (network && st->ops->get(st, network, &n, NULL) == 0) {
+        if (network && get_own(st, tenant, network, &n, NULL) == 0) {
             const char *name = name_or_uuid(n.doc, n.id);
             json_array_append_new(nics, json_pack("{s:s}", "network", name));
             json_array_append_new(networks, json_pack("{s:s, s:s?}", "name", name, "description",
@@ -175,15 +190,15 @@ static int describe_nics(struct store *st, const char *machine, json_t *nics, js
     return 0;
 }
 
-static json_t *describe_machine(struct store *st, const char *id, json_t *networks,
-                                struct cimi_error *err)
+static json_t *describe_machine(struct store *st, const char *tenant, const char *id,
+                                json_t *networks, struct cimi_error *err)
 {
     struct hv_machine_spec spec;
     struct store_row row;
     json_t *node = NULL, *disks;
 
     memset(&row, 0, sizeof(row));
-    if (st->ops->get(st, id, &row, err) != 0 || machine_hv_spec(&row, &spec, err) != 0) {
+    if (get_own(st, tenant, id, &row, err) != 0 || machine_hv_spec(&row, &spec, err) != 0) {
         store_row_clear(&row);
         return NULL;
     }
@@ -206,8 +221,8 @@ static json_t *describe_machine(struct store *st, const char *id, json_t *networ
         json_array_append_new(disks, disk);
     }
     store_row_clear(&row);
-    if (describe_volumes(st, id, disks, err) != 0 ||
-        describe_nics(st, id, json_object_get(node, "nics"), networks, err) != 0) {
+    if (describe_volumes(st, tenant, id, disks, err) != 0 ||
+        describe_nics(st, tenant, id, json_object_get(node, "nics"), networks, err) != 0) {
         json_decref(node);
         return NULL;
     }
@@ -232,7 +247,7 @@ static json_t *describe_system(struct store *st, const struct store_row *sys, js
     rows = children_of(st, t_system_machine.name, sys->id, err);
     json_array_foreach(rows, i, row) {
         const char *id = resource_ref(json_object_get(row, "doc"), "machine");
-        json_t *m = id ? describe_machine(st, id, networks, err) : NULL;
+        json_t *m = id ? describe_machine(st, sys->tenant, id, networks, err) : NULL;
         if (id && !m) {
             json_decref(rows);
             goto fail;
@@ -248,7 +263,7 @@ static json_t *describe_system(struct store *st, const struct store_row *sys, js
         json_t *c = NULL;
 
         memset(&child, 0, sizeof(child));
-        if (id && st->ops->get(st, id, &child, NULL) == 0)
+        if (id && get_own(st, sys->tenant, id, &child, NULL) == 0)
             c = describe_system(st, &child, networks, depth + 1, err);
         store_row_clear(&child);
         if (id && !c && err->status) {
@@ -266,7 +281,7 @@ static json_t *describe_system(struct store *st, const struct store_row *sys, js
         struct store_row n;
 
         memset(&n, 0, sizeof(n));
-        if (id && st->ops->get(st, id, &n, NULL) == 0)
+        if (id && get_own(st, sys->tenant, id, &n, NULL) == 0)
             json_array_append_new(networks,
                                   json_pack("{s:s, s:s?}", "name", name_or_uuid(n.doc, n.id),
                                             "description",
