@@ -356,3 +356,44 @@ def restart_keeps_packages():
         check(not os.path.exists(partial), "a partial upload is removed")
     finally:
         d.stop()
+
+
+@test
+def parallel_uploads_share_the_quota():
+    """Uploads under way count against the quota together: while one has
+    150000 of its 200000 bytes in, another of 150000 (quota 250000) is 413
+    and leaves nothing; the first then completes."""
+    import json
+    d = Daemon(args=["--package-quota", "250000"])
+    d.start()
+    try:
+        first = payload(200_000, b"p1")
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+        s.sendall(("POST /cimi/packages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   f"Authorization: {auth(d, 'alice')}\r\nContent-Type: {OVA}\r\n"
+                   "Content-Length: 200000\r\nConnection: close\r\n\r\n").encode() + first[:150_000])
+        part = os.path.join(d.tmp, "packages")
+        deadline = time.time() + 10
+        while True:
+            sizes = [os.path.getsize(os.path.join(part, f)) for f in files(d) if f.endswith(".part")]
+            if sizes == [150_000]:
+                break
+            check(time.time() < deadline, f"the first upload is in (partial files {sizes})")
+            time.sleep(0.05)
+        status, _, body = upload(d, payload(150_000, b"p2"))
+        eq(status, 413, f"the second upload (reply {body[:200]!r})")
+        isin("quota", json.loads(body).get("statusMessage", ""), "the message names the quota")
+        eq(len([f for f in files(d) if f.endswith(".part")]), 1, "only the first's file")
+        s.sendall(first[150_000:])
+        reply = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+        s.close()
+        check(reply.startswith(b"HTTP/1.1 201"), f"the first completes: {reply[:200]!r}")
+        eq([p["size"] for p in Client(d, "alice").list("packages").get("packages", [])],
+           [200_000], "one Package")
+    finally:
+        d.stop()
