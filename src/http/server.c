@@ -605,14 +605,12 @@ static enum MHD_Result first_call(struct MHD_Connection *conn, const char *url,
 
 /* The upload is complete: store the Package and answer 201 with it (a read
  * of the new resource, as its GET would answer). */
-static void serve_upload(struct MHD_Connection *conn, const char *url, struct pending *p,
-                         struct store *st)
+static void serve_upload(struct MHD_Connection *conn, struct pending *p, struct store *st)
 {
     struct cimi_error err;
     char id[256], item[300];
     const char *href;
 
-    (void)url;
     err_clear(&err);
     st->ops->read_end(st);
     if (upload_finish(p->upload, conn, &p->who, st, id, sizeof(id), &err) != 0) {
@@ -681,7 +679,7 @@ static enum MHD_Result last_call(struct MHD_Connection *conn, const char *url,
         return answer(conn, url, method, p);
     }
     if (p->upload != NULL)
-        serve_upload(conn, url, p, st);
+        serve_upload(conn, p, st);
     else if (content_wanted(method, url, CIMI_PREFIX, path, sizeof(path)))
         return answer_content(conn, url, method, p, st, path);
     else
