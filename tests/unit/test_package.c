@@ -1,6 +1,7 @@
 /*
- * test_package_source.c - unit tests of src/resources/package_source.c:
- * which import sources are accepted (a Package of the principal, files in
+ * test_package.c - unit tests of the Package code: package_begin and
+ * package_finish as an export Job uses them (src/resources/package.c), and
+ * src/resources/package_source.c: which import sources are accepted (a Package of the principal, files in
  * an --import-dir, http(s) URLs) and how every other kind is refused (other
  * tenants' Packages exactly like made-up ones, relative paths, "..", links
  * out of the directory, directories, other schemes), and what
@@ -157,6 +158,58 @@ static void test_fetch(struct store *st, struct cimi_request *req)
           "fetch: a Package deleted meanwhile is gone");
 }
 
+/* package_begin in a transaction, the file written, package_finish: the
+ * Package AVAILABLE with the file's size and sha256; a failed one leaves
+ * neither row nor file. */
+static void test_begin_finish(struct store *st, struct cimi_request *req)
+{
+    struct store_row row, got;
+    struct cimi_error err;
+    char path[PATH_MAX], id[256];
+    const char *origin;
+
+    CHECK(st->ops->begin(st, &err) == 0 &&
+              package_begin(req, "export", "systems/s1", &row, path, sizeof(path), &err) == 0 &&
+              st->ops->commit(st, &err) == 0,
+          "begin: a Package in the request's transaction");
+    snprintf(id, sizeof(id), "%s", row.id);
+    CHECK(strncmp(id, "packages/", 9) == 0 && strstr(path, id + 9) != NULL &&
+              strstr(path, "/packages/") != NULL,
+          "begin: the file is named after the id (%s)", path);
+    CHECK(strcmp(json_string_value(json_object_get(row.doc, "state")), "CREATING") == 0 &&
+              strcmp(row.tenant, "a") == 0,
+          "begin: CREATING, the principal's tenant");
+    origin = json_string_value(json_object_get(json_object_get(row.doc, "origin"), "href"));
+    CHECK(origin != NULL && strcmp(origin, "systems/s1") == 0, "begin: origin");
+    store_row_clear(&row);
+    put_file(path, "abc");
+    CHECK(package_prepare_finish(id, &err) == 0, "prepare_finish hashes the file");
+    CHECK(st->ops->begin(st, &err) == 0 && package_finish(st, id, true, &err) == 0 &&
+              st->ops->commit(st, &err) == 0,
+          "finish: ok");
+    memset(&got, 0, sizeof(got));
+    CHECK(st->ops->get(st, id, &got, &err) == 0 &&
+              strcmp(json_string_value(json_object_get(got.doc, "state")), "AVAILABLE") == 0 &&
+              json_integer_value(json_object_get(got.doc, "size")) == 3 &&
+              strcmp(json_string_value(json_object_get(got.doc, "sha256")),
+                     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0,
+          "finish: AVAILABLE with the file's size and sha256");
+    store_row_clear(&got);
+
+    CHECK(st->ops->begin(st, &err) == 0 &&
+              package_begin(req, NULL, NULL, &row, path, sizeof(path), &err) == 0 &&
+              st->ops->commit(st, &err) == 0,
+          "begin: another");
+    snprintf(id, sizeof(id), "%s", row.id);
+    store_row_clear(&row);
+    put_file(path, "partial");
+    CHECK(st->ops->begin(st, &err) == 0 && package_finish(st, id, false, &err) == 0 &&
+              st->ops->commit(st, &err) == 0,
+          "finish: failed");
+    CHECK(st->ops->version(st, id, &(long long){0}, &err) != 0 && access(path, F_OK) != 0,
+          "finish: a failed Package leaves neither row nor file");
+}
+
 int main(void)
 {
     char db[PATH_MAX], imports[PATH_MAX], dbdir[PATH_MAX], pkgdir[PATH_MAX];
@@ -203,6 +256,7 @@ int main(void)
     test_files(&req, imports);
     test_schemes(&req);
     test_fetch(st, &req);
+    test_begin_finish(st, &req);
     store_release_thread();
     return check_summary();
 }
