@@ -208,6 +208,24 @@ static void test_begin_finish(struct store *st, struct cimi_request *req)
           "finish: failed");
     CHECK(st->ops->version(st, id, &(long long){0}, &err) != 0 && access(path, F_OK) != 0,
           "finish: a failed Package leaves neither row nor file");
+
+    {
+        struct store_row big;
+        memset(&big, 0, sizeof(big));
+        snprintf(big.id, sizeof(big.id), "packages/55555555-5555-4555-8555-555555555555");
+        snprintf(big.type, sizeof(big.type), "Package");
+        snprintf(big.tenant, sizeof(big.tenant), "a");
+        big.doc = json_pack("{s:s, s:I}", "state", "AVAILABLE", "size", (json_int_t)(1 << 20));
+        big.priv = json_object();
+        st->ops->insert(st, &big, &err);
+        store_row_clear(&big);
+    }
+    err_clear(&err);
+    CHECK(st->ops->begin(st, &err) == 0 &&
+              package_begin(req, NULL, NULL, &row, path, sizeof(path), &err) != 0 &&
+              err.status == 413,
+          "begin: 413 when the tenant's quota is used up (%s)", err.message);
+    st->ops->rollback(st);
 }
 
 int main(void)
