@@ -397,3 +397,28 @@ def parallel_uploads_share_the_quota():
            [200_000], "one Package")
     finally:
         d.stop()
+
+
+@test
+def kill9_during_upload_leaves_nothing():
+    """kill -9 while an upload is being written: after the restart no
+    partial file and no Package are left, and uploads work."""
+    d = Daemon()
+    d.start()
+    try:
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+        s.sendall(("POST /cimi/packages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   f"Authorization: {auth(d, 'alice')}\r\nContent-Type: {OVA}\r\n"
+                   "Content-Length: 400000\r\n\r\n").encode() + payload(300_000, b"k9"))
+        deadline = time.time() + 10
+        while not any(f.endswith(".part") for f in files(d)):
+            check(time.time() < deadline, "the upload is being written")
+            time.sleep(0.05)
+        d.kill9()
+        s.close()
+        d.start()
+        eq(files(d), [], "nothing left in the package directory")
+        eq(package_ids(Client(d, "alice")), [], "no Package")
+        uploaded(d, payload(1000, b"after"))
+    finally:
+        d.stop()
