@@ -9,8 +9,12 @@
 
 #include "resources/system.h"
 
-/* Member machines of one System operation that run at once, at most. */
+/* Member machines of one System operation that run at once, at most
+ * (a build may set it: -DSYSTEM_OPS_AT_ONCE=1 runs them one at a time, for
+ * comparison). */
+#ifndef SYSTEM_OPS_AT_ONCE
 #define SYSTEM_OPS_AT_ONCE 8
+#endif
 /* How deep Systems may nest in one another for an operation. */
 #define SYSTEM_NESTING_MAX 8
 
