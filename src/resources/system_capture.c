@@ -9,7 +9,8 @@
  * in the request: one componentDescriptor per machine (a machineTemplate by
  * value: its cpu, memory and disks, the new image, initialState STARTED
  * when it runs, its interfaces - on the System's own networks by
- * "#name", on others by reference), per volume (volumeTemplate by value:
+ * "#name", on others by reference - and its volumes of the System by
+ * "#name"; credentials are not captured), per volume (volumeTemplate by value:
  * type and capacity; the contents are not copied) and per network
  * (networkTemplate by value: its configuration).  The Job names the
  * template in affectedResources.  If a capture fails, the template is
@@ -119,15 +120,72 @@ static int add_interface(void *arg, struct store_row *row)
     const char *href = resource_ref(row->doc, "network");
     const char *member = href ? json_string_value(json_object_get(in->member_names, href)) : NULL;
     char ref[160];
+    json_t *nic;
 
     if (href == NULL)
         return 0;
     snprintf(ref, sizeof(ref), "#%s", member ?: "");
-    json_array_append_new(in->list, json_pack("{s:{s:s}}", "network", "href", member ? ref : href));
+    nic = json_pack("{s:{s:s}, s:s}", "network", "href", member ? ref : href, "state", "ACTIVE");
+    if (json_is_integer(json_object_get(row->doc, "mtu")))
+        json_object_set(nic, "mtu", json_object_get(row->doc, "mtu"));
+    json_array_append_new(in->list, nic);
     return 0;
 }
 
-/* The machine's template by value: configuration, image, state, interfaces. */
+struct attached {
+    const json_t *member_names;
+    json_t *list;
+};
+
+/* A volume attached to the machine: kept when it is one of the System's
+ * (as "#name"; a volume outside the System stays with its machine). */
+static int add_attached(void *arg, struct store_row *row)
+{
+    struct attached *at = arg;
+    const char *href = resource_ref(row->doc, "volume");
+    const char *member = href ? json_string_value(json_object_get(at->member_names, href)) : NULL;
+    char ref[160];
+    json_t *v;
+
+    if (member == NULL)
+        return 0;
+    snprintf(ref, sizeof(ref), "#%s", member);
+    v = json_pack("{s:s}", "href", ref);
+    if (text(row->doc, "initialLocation")[0])
+        json_object_set(v, "initialLocation", json_object_get(row->doc, "initialLocation"));
+    json_array_append_new(at->list, v);
+    return 0;
+}
+
+/* A machine's extra disks as a MachineConfiguration lists them (what the
+ * hypervisor spec kept: capacity, and format and initialLocation when set). */
+static json_t *config_disks(const json_t *spec_disks)
+{
+    static const char *const optional[] = {"format", "initialLocation", NULL};
+    json_t *disks = json_array(), *d;
+    size_t i;
+
+    json_array_foreach(spec_disks, i, d) {
+        json_t *disk = json_pack("{s:O}", "capacity", json_object_get(d, "capacity"));
+        for (size_t k = 0; optional[k]; k++)
+            if (text(d, optional[k])[0])
+                json_object_set(disk, optional[k], json_object_get(d, optional[k]));
+        json_array_append_new(disks, disk);
+    }
+    return disks;
+}
+
+/* Set attr to list unless it is empty (then list is freed). */
+static void set_if_any(json_t *doc, const char *attr, json_t *list)
+{
+    if (json_array_size(list) > 0)
+        json_object_set_new(doc, attr, list);
+    else
+        json_decref(list);
+}
+
+/* The machine's template by value: configuration, image, state, its
+ * volumes of the System and its interfaces. */
 static json_t *machine_template(struct capture *c, const struct store_row *machine,
                                 const char *image, struct cimi_error *err)
 {
@@ -135,22 +193,24 @@ static json_t *machine_template(struct capture *c, const struct store_row *machi
     const json_t *spec = json_object_get(machine->priv, "spec");
     json_t *cfg = pick(spec, config), *tmpl;
     struct interfaces in = {c->member_names, json_array()};
+    struct attached at = {c->member_names, json_array()};
+    struct store *st = c->req->st;
 
     if (json_array_size(json_object_get(spec, "disks")) > 0)
-        json_object_set(cfg, "disks", json_object_get(spec, "disks"));
+        json_object_set_new(cfg, "disks", config_disks(json_object_get(spec, "disks")));
     tmpl = json_pack("{s:o, s:{s:s}}", "machineConfig", cfg, "machineImage", "href", image);
     if (strcmp(text(machine->doc, "state"), "STARTED") == 0)
         json_object_set_new(tmpl, "initialState", json_string("STARTED"));
-    if (c->req->st->ops->list(c->req->st, t_machine_network_interface.name, machine->id, NULL,
-                              add_interface, &in, err) != 0) {
+    if (st->ops->list(st, t_machine_network_interface.name, machine->id, NULL, add_interface,
+                      &in, err) != 0 ||
+        st->ops->list(st, t_machine_volume.name, machine->id, NULL, add_attached, &at, err) != 0) {
         json_decref(in.list);
+        json_decref(at.list);
         json_decref(tmpl);
         return NULL;
     }
-    if (json_array_size(in.list) > 0)
-        json_object_set_new(tmpl, "networkInterfaces", in.list);
-    else
-        json_decref(in.list);
+    set_if_any(tmpl, "volumes", at.list);
+    set_if_any(tmpl, "networkInterfaces", in.list);
     return tmpl;
 }
 

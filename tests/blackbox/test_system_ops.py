@@ -235,3 +235,68 @@ def capture_then_create_from_template(fmt):
     eq(len(items), 2, "the new System has two machines")
     states = sorted(state(c, href_of(i, "machine")) for i in items)
     eq(states, ["STARTED", "STOPPED"], "made as captured")
+
+
+def topology_template(c, name):
+    """A network and two machines on it, each with its own volume (JSON)."""
+    t = NS + "/"
+    return {"name": name, "componentDescriptors": [
+        {"name": "net", "type": t + "Network",
+         "networkTemplate": {"networkConfig": {"networkType": "PRIVATE"}}},
+        {"name": "data", "type": t + "Volume", "quantity": 2,
+         "volumeTemplate": {"volumeConfig": {"capacity": 2048}}},
+        {"name": "web", "type": t + "Machine", "quantity": 2,
+         "machineTemplate": {"initialState": "STARTED",
+                             "machineConfig": {"href": c.default_config()["id"]},
+                             "machineImage": {"href": c.default_image()["id"]},
+                             "volumes": [{"href": "#data"}],
+                             "networkInterfaces": [{"network": {"href": "#net"},
+                                                    "state": "ACTIVE"}]}}]}
+
+
+def members_of(c, system, coll, ref):
+    items = c.read(href_of(c.read(system["id"]), coll))
+    key = "system" + ref[:1].upper() + ref[1:] + "s"
+    return [c.read(href_of(i, ref)) for i in items.get(key) or []]
+
+
+@test(formats=BOTH)
+def capture_keeps_the_topology(fmt):
+    """A System made by SystemCreate (a network, two STARTED machines on it,
+    each with its own volume) captured: the template (read in fmt) has a
+    network descriptor, two volume descriptors (capacity kept) and two
+    machine descriptors whose interface names the network and whose volume
+    names its own volume by "#name"; a SystemCreate from it makes a new
+    network, volumes and machines: each new machine is on the new network
+    and has its new volume, none of the old System's."""
+    d = shared("system-ops")
+    c, f = Client(d, "alice"), Client(d, "alice", fmt=fmt)
+    src = new_system(c, f"topo-{fmt}", template=topology_template(c, f"topo-{fmt}"))
+    eq(src.get("state"), "STARTED", "the machines were made STARTED")
+    job = act(f, f.read(src["id"]), "capture")
+    tpl = f.read([a["href"] for a in job["affectedResources"]
+                  if "systemTemplates/" in a["href"]][0])
+    descs = {dsc["name"]: dsc for dsc in tpl.get("componentDescriptors") or []}
+    eq(sorted(descs), ["data-1", "data-2", "net", "web-1", "web-2"], "one descriptor per member")
+    # (the harness reads every XML <volumeTemplate> as an item of "volumeTemplates")
+    vt = descs["data-1"].get("volumeTemplate") or descs["data-1"]["volumeTemplates"][0]
+    eq(vt["volumeConfig"].get("capacity"), 2048, "capacity kept")
+    for i in ("1", "2"):
+        mt = descs["web-" + i]["machineTemplate"]
+        eq([n["network"]["href"] for n in mt.get("networkInterfaces") or []], ["#net"],
+           "the interface names the network descriptor")
+        eq([v["href"] for v in mt.get("volumes") or []], ["#data-" + i],
+           "the machine's own volume, by name")
+    copy = new_system(c, f"topo-copy-{fmt}", template={"href": tpl["id"]})
+    eq(copy.get("state"), "STARTED", "the copy's machines STARTED")
+    old_net = [n["id"] for n in members_of(c, src, "networks", "network")]
+    nets = [n["id"] for n in members_of(c, copy, "networks", "network")]
+    eq(len(nets), 1, "the copy has a network of its own")
+    notin(nets[0], old_net, "a new network")
+    vols = {v["name"]: v["id"] for v in members_of(c, copy, "volumes", "volume")}
+    for m in members_of(c, copy, "machines", "machine"):
+        nics = c.read(href_of(m, "networkInterfaces")).get("machineNetworkInterfaces") or []
+        eq([href_of(n, "network") for n in nics], nets, f"{m['name']} on the new network")
+        mv = c.read(href_of(m, "volumes")).get("machineVolumes") or []
+        eq([href_of(v, "volume") for v in mv], [vols["data-" + m["name"][-1]]],
+           f"{m['name']} has its new volume")
