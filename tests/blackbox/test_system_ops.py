@@ -11,12 +11,15 @@ The System's state is derived from its machines at every read (one state
 machine changes outside the System, and the System offers exactly the
 operations some machine allows now (restart listed before start).  capture
 makes a SystemTemplate (each machine captured as a MachineImage by a
-nested Job), from which SystemCreate makes a System like it.  JSON and
-XML.  Systems are built from machines created on their own and associated
+nested Job), from which SystemCreate makes a System like it.  A System's
+Job waiting for a worker (test_jobs.py's trickling download holds the only
+one) can be stopped (its machines back as they were) and survives kill -9
+(the next start runs it).  JSON and XML.  Systems are built from machines created on their own and associated
 (POST systems/{id}/machines)."""
 
 from cimitest import (BOTH, NS, Client, action_doc, assert_error, check, create_machine, eq,
                       isin, notin, op, rels, shared, test)
+from test_jobs import BLOCKED, downloading, start_download, trickle_daemon, wait_until
 
 
 def uuid(doc):
@@ -300,3 +303,57 @@ def capture_keeps_the_topology(fmt):
         mv = c.read(href_of(m, "volumes")).get("machineVolumes") or []
         eq([href_of(v, "volume") for v in mv], [vols["data-" + m["name"][-1]]],
            f"{m['name']} has its new volume")
+
+
+def queued_system_stop(s, c, name, n=3):
+    """A System of n STARTED machines whose stop waits behind a download
+    holding the only worker: (System, machines, its Job URI)."""
+    ms = machines_of(c, name, n, "STARTED")
+    system = new_system(c, name, ms)
+    _, blocker = start_download(c, s.url(name + ".raw"), name + "-blocker")
+    wait_until("the blocker download receives bytes", lambda: downloading(c, blocker))
+    r = c.post(op(system, "stop"), action_doc("stop", True))
+    eq(r.status, 202, f"the System's stop ({r.body[:200]!r})")
+    job = c.read(r.header("CIMI-Job-URI"))
+    eq(job.get("state"), "QUEUED", "the System's Job waits for the worker")
+    eq(len(job.get("nestedJobs") or []), n, "one nested Job per machine")
+    eq(state(c, system["id"]), "STOPPING", "its machines STOPPING: the System STOPPING")
+    return system, ms, job["id"]
+
+
+@test
+def queued_system_stop_is_stopped():
+    """The stop of a System's queued Job stops its nested Jobs; every
+    machine and the System are STARTED again."""
+    with trickle_daemon("system-ops-stop", BLOCKED) as (s, d, storage):
+        c = Client(d, "alice")
+        system, ms, job = queued_system_stop(s, c, "q-stop")
+        jd = c.read(job)
+        check(op(jd, "stop"), f"the queued Job offers stop ({rels(jd)})")
+        eq(c.post(op(jd, "stop"), action_doc("stop")).status, 202, "stop of the Job")
+        eq(c.read(job).get("state"), "STOPPED", "the System's Job STOPPED")
+        for n in c.read(job)["nestedJobs"]:
+            eq(c.read(n["href"]).get("state"), "STOPPED", "its nested Jobs STOPPED")
+        for m in ms:
+            eq(c.wait_stable(m["id"]).get("state"), "STARTED", "each machine STARTED again")
+        eq(state(c, system["id"]), "STARTED", "the System STARTED again")
+
+
+@test
+def system_stop_survives_kill9():
+    """cimid killed with a System's stop queued: at the next start its Job
+    runs every nested Job (each SUCCESS) and ends SUCCESS; every machine
+    and the System STOPPED."""
+    with trickle_daemon("system-ops-kill9", BLOCKED) as (s, d, storage):
+        c = Client(d, "alice")
+        system, ms, job = queued_system_stop(s, c, "q-kill")
+        d.kill9()
+        s.finish()  # the recovered download fails at once and frees the worker
+        d.start()
+        c = Client(d, "alice")
+        jd = c.wait_job(job, timeout=60)
+        for n in jd["nestedJobs"]:
+            eq(c.read(n["href"]).get("state"), "SUCCESS", "each nested Job ran after the restart")
+        for m in ms:
+            eq(c.wait_stable(m["id"]).get("state"), "STOPPED", "each machine STOPPED")
+        eq(state(c, system["id"]), "STOPPED", "the System STOPPED")
