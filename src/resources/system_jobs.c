@@ -314,7 +314,7 @@ static int finish_built(struct job_context *ctx, const char *system, struct cimi
     if (rc == 0)
         rc = set_state(st, system, derive_state(st, system, state, sizeof(state)), err);
     children_free(&ch);
-    return rc == 0 ? job_finish(st, ctx->job_id, true, NULL, err) : -1;
+    return rc == 0 ? job_finish(st, ctx->job_id, true, "created", err) : -1;
 }
 
 /* A member failed: the create ends FAILED and the System's delete Job,
@@ -427,7 +427,7 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
         json_array_foreach(json_object_get(ctx->params, "systems"), i, id)
             st->ops->remove(st, json_string_value(id), &ignored);
         st->ops->remove(st, system, &ignored);
-        rc = job_finish(st, ctx->job_id, true, NULL, err);
+        rc = job_finish(st, ctx->job_id, true, "deleted", err);
     } else {
         rc = set_state(st, system, "ERROR", err);
         rc = rc ?: job_finish(st, ctx->job_id, false, message, err);
