@@ -129,6 +129,12 @@ def model_in_cep_and_metadata(fmt):
         eq(op(doc, NS + "/action/import"), cep[coll]["href"] + "/import",
            f"the {coll} collection offers import")
         check(op(doc, "add"), f"the {coll} collection offers add")
+    # the collection action's routing (its work is ovfin's: not tested here)
+    systems = cep["systems"]["href"]
+    assert_error(c.get(systems + "/import"), 404)
+    assert_error(c.post(systems + "/import", {"resourceURI": NS + "/Action", "action": NS + "/action/export"}),
+                 400, ("import",))
+    assert_error(c.post(systems, {"resourceURI": NS + "/Action", "action": NS + "/action/nope"}), 400, ("nope",))
     caps = [cap for m in coll_items(c.list("resourceMetadata"))
             for cap in m.get("capabilities", [])]
     uris = [cap.get("uri") for cap in caps]
@@ -425,3 +431,68 @@ def fifty_members():
     wait_gone(c, loc)
     eq([m for m in coll_items(c.list("machines")) if m.get("name", "").startswith("vm-")], [],
        "its machines are gone")
+
+
+@test(formats=BOTH)
+def tenants_isolated(fmt):
+    c, bob = client(fmt), client(fmt, "bob")
+    t = create_template(c, {"resourceURI": NS + "/SystemTemplate", "name": "private-" + fmt,
+                            "componentDescriptors": [
+                                {"name": "n", "type": T + "Network", "networkTemplate": net_tpl()}]})
+    loc, r, jd = create_system(c, {"href": t["id"]}, "private-" + fmt)
+    before = store_snapshot(c)
+    bob_before = store_snapshot(bob)
+    assert_error(bob.get(t["id"]), 404)
+    assert_error(bob.get(loc), 404)
+    assert_error(bob.get(c.read(loc)["networks"]["href"]), 404)
+    notin(loc, ids(bob.list("systems")), "bob does not list alice's System")
+    notin(t["id"], ids(bob.list("systemTemplates")), "nor her SystemTemplate")
+    assert_error(bob.post(bob.add_href("systems"), fix_order(system_create_doc({"href": t["id"]}, "steal"))),
+                 400)
+    assert_error(bob.delete(loc), 404)
+    # a template by value naming alice's network by href: not bob's
+    net = member_refs(c, loc, "networks", "network")[0]
+    assert_error(bob.post(bob.add_href("systems"), fix_order(system_create_doc({"componentDescriptors": [
+        {"name": "m", "type": T + "Machine",
+         "machineTemplate": machine_tpl(bob, networkInterfaces=[{"network": {"href": net}, "state": "ACTIVE"}])}]},
+        "steal2"))), 400)
+    assert_unchanged(c, before)
+    assert_unchanged(bob, bob_before)
+
+
+@test
+def kill9_during_create_ends_complete_or_gone():
+    """kill -9 right after a SystemCreate was accepted: after the restart the
+    System is complete (its Job SUCCESS, every member there) or gone with
+    all its members (Job FAILED)."""
+    d = Daemon(name="systems-kill9", args=["--workers", "1"])
+    d.start()
+    try:
+        c = Client(d, "alice")
+        doc = {"componentDescriptors": [
+            {"name": "net", "type": T + "Network", "networkTemplate": net_tpl()},
+            {"name": "vm", "type": T + "Machine", "quantity": 8,
+             "machineTemplate": machine_tpl(c, networkInterfaces=[{"network": {"href": "#net"}, "state": "ACTIVE"}])}]}
+        r = c.post(c.add_href("systems"), system_create_doc(doc, "crashy"))
+        isin(r.status, (201, 202), f"SystemCreate accepted ({r.body[:200]!r})")
+        loc, job = r.header("Location"), r.header("CIMI-Job-URI")
+        d.kill9()
+        d.start()
+        c = Client(d, "alice")
+        jd, end = {}, time.time() + 120
+        while time.time() < end:
+            jd = c.read(job)
+            if jd.get("state") in ("SUCCESS", "FAILED"):
+                break
+            time.sleep(0.1)
+        isin(jd.get("state"), ("SUCCESS", "FAILED"), "the create Job ends after the restart")
+        if jd["state"] == "SUCCESS":
+            eq(len(member_refs(c, loc, "machines", "machine")), 8, "complete: 8 machines")
+            for h in member_refs(c, loc, "machines", "machine"):
+                notin(c.read(h).get("state"), ("CREATING", "ERROR"), f"{h} built")
+        else:
+            wait_gone(c, loc)
+            eq([m for m in coll_items(c.list("machines")) if m.get("name", "").startswith("vm")], [],
+               "no machine of the failed System is left")
+    finally:
+        d.stop()
