@@ -294,7 +294,6 @@ static void job_request(struct store *st, const struct store_row *system, struct
 
 static int finish_built(struct job_context *ctx, const char *system, struct cimi_error *err)
 {
-    json_t *systems = json_object_get(ctx->params, "systems");
     struct store *st = ctx->st;
     char state[32];
     struct children ch;
@@ -304,7 +303,6 @@ static int finish_built(struct job_context *ctx, const char *system, struct cimi
 
     children_init(&ch);
     rc = collect_children(st, system, &ch, 1, err);
-    (void)systems;
     /* Innermost first: a System's state folds its nested ones'. */
     for (i = json_array_size(ch.systems); rc == 0 && i-- > 0;) {
         id = json_array_get(ch.systems, i);
@@ -349,6 +347,26 @@ static int undo_built(struct job_context *ctx, const char *system, const char *m
     return rc;
 }
 
+/* The delete of a failed System could not even be started (a member's
+ * delete refused): the System is ERROR, for its owner to delete. */
+static int undo_refused(struct job_context *ctx, const char *system, const char *message,
+                        struct cimi_error *err)
+{
+    struct store *st = ctx->st;
+    char reason[900];
+
+    snprintf(reason, sizeof(reason), "%s; deleting the System failed: %s", message, err->message);
+    log_error("system: %s: %s", system, reason);
+    if (st->ops->begin(st, err) != 0)
+        return -1;
+    if (set_state(st, system, "ERROR", err) != 0 ||
+        job_finish(st, ctx->job_id, false, reason, err) != 0 || st->ops->commit(st, err) != 0) {
+        st->ops->rollback(st);
+        return -1;
+    }
+    return 0;
+}
+
 static int run_create(struct job_context *ctx, struct cimi_error *err)
 {
     const char *system = job_param(ctx, "system");
@@ -367,7 +385,7 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
         st->ops->commit(st, err) != 0) {
         st->ops->rollback(st);
         store_row_clear(&del);
-        return -1;
+        return failed > 0 ? undo_refused(ctx, system, message, err) : -1;
     }
     if (del.id[0]) {
         log_info("system: %s failed (%s); deleting it", system, message);
