@@ -395,32 +395,72 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
     return 0;
 }
 
-/* Stopped while queued: nothing ran, so the rows go (the members' own
- * cancels gave back what their creates booked). */
+/* The members a create Job's steps make (their "created"). */
+static json_t *made_by_steps(struct store *st, const char *job_id)
+{
+    json_t *made = json_object(), *id;
+    struct store_row job, step;
+    size_t i;
+
+    memset(&job, 0, sizeof(job));
+    if (st->ops->get(st, job_id, &job, NULL) != 0)
+        return made;
+    json_array_foreach(json_object_get(job.priv, "steps"), i, id) {
+        memset(&step, 0, sizeof(step));
+        if (st->ops->get(st, json_string_value(id), &step, NULL) == 0 &&
+            json_string_length(json_object_get(step.priv, "created")) > 0)
+            json_object_set_new(made, json_string_value(json_object_get(step.priv, "created")),
+                                json_true());
+        store_row_clear(&step);
+    }
+    store_row_clear(&job);
+    return made;
+}
+
+/* Stopped while queued: nothing ran.  The members with a create Job of
+ * their own are removed by its cancel (steps_end, after this: bookings
+ * given back); the others (credentials, ports, addresses, forwarding
+ * groups: made by the request alone) and the System's rows go here. */
 static void cancel_create(struct job_context *ctx)
 {
     struct cimi_error err;
     struct store_row row;
     struct cimi_request r;
     struct children ch;
-    json_t *id;
+    json_t *id, *made = made_by_steps(ctx->st, ctx->job_id);
     size_t i;
 
     memset(&row, 0, sizeof(row));
-    if (ctx->st->ops->get(ctx->st, job_param(ctx, "system"), &row, NULL) != 0)
+    if (ctx->st->ops->get(ctx->st, job_param(ctx, "system"), &row, NULL) != 0) {
+        json_decref(made);
         return;
+    }
     job_request(ctx->st, &row, &r);
     children_init(&ch);
     if (collect_children(ctx->st, row.id, &ch, 1, &err) == 0) {
-        for (size_t k = 0; k < system_member_kind_count; k++)
-            json_array_foreach(ch.ids[k], i, id)
-                ctx->st->ops->remove(ctx->st, json_string_value(id), &err);
+        for (size_t k = 0; k < system_member_kind_count; k++) {
+            const struct resource_ops *ro = resource_ops_of(system_member_kinds[k].member);
+            json_array_foreach(ch.ids[k], i, id) {
+                struct store_row member;
+                struct job_spec spec;
+                memset(&member, 0, sizeof(member));
+                if (json_object_get(made, json_string_value(id)) != NULL ||
+                    ctx->st->ops->get(ctx->st, json_string_value(id), &member, NULL) != 0)
+                    continue;
+                job_spec_init(&spec);
+                if (ro->remove == NULL || ro->remove(&r, &member, &spec, &err) != 0 || spec.op[0])
+                    ctx->st->ops->remove(ctx->st, member.id, &err);
+                job_spec_clear(&spec);
+                store_row_clear(&member);
+            }
+        }
         json_array_foreach(ch.systems, i, id)
             ctx->st->ops->remove(ctx->st, json_string_value(id), &err);
         ctx->st->ops->remove(ctx->st, row.id, &err);
     }
     children_free(&ch);
     store_row_clear(&row);
+    json_decref(made);
 }
 
 const struct job_kind system_create_job = {

@@ -496,3 +496,56 @@ def kill9_during_create_ends_complete_or_gone():
                "no machine of the failed System is left")
     finally:
         d.stop()
+
+
+@test
+def stop_queued_create_leaves_nothing():
+    """--workers 1: a SystemCreate queued behind a large one is stopped
+    (202, STOPPED): its System, members and member items are gone and
+    nothing stays booked; the large one is complete."""
+    from cimitest import action_doc
+    d = Daemon(name="systems-stop", args=["--workers", "1"])
+    d.start()
+    try:
+        c, admin = Client(d, "alice"), Client(d, "admin")
+        hosts = lambda: [(h.get("allocatedCpu"), h.get("allocatedMemory"))  # noqa: E731
+                         for h in coll_items(admin.list("hosts"))]
+        booked = hosts()
+        def small(a):
+            return {"componentDescriptors": [
+                {"name": f"n{a}", "type": T + "Network", "networkTemplate": net_tpl()},
+                {"name": f"k{a}", "type": T + "Credential", "credentialTemplate": {"userName": "u"}},
+                {"name": f"m{a}", "type": T + "Machine", "quantity": 3,
+                 "machineTemplate": machine_tpl(c, networkInterfaces=[
+                     {"network": {"href": f"#n{a}"}, "state": "ACTIVE"}])}]}
+        stopped = None
+        for attempt in range(6):
+            big = c.post(c.add_href("systems"), system_create_doc({"componentDescriptors": [
+                {"name": f"b{attempt}", "type": T + "Machine", "quantity": 100,
+                 "machineTemplate": machine_tpl(c)}]}, f"big{attempt}"))
+            isin(big.status, (201, 202), "the large System is accepted")
+            r = c.post(c.add_href("systems"), system_create_doc(small(attempt), f"small{attempt}"))
+            isin(r.status, (201, 202), "the small System is accepted")
+            job = r.header("CIMI-Job-URI")
+            href = op(c.read(job), "stop")
+            if href and c.post(href, action_doc("stop")).status == 202:
+                stopped = (r.header("Location"), job, attempt)
+            c.wait_job(big.header("CIMI-Job-URI"), timeout=120)
+            if stopped:
+                break
+            c.wait_job(job, timeout=120)
+        check(stopped, "a queued SystemCreate could be stopped in 6 attempts")
+        loc, job, a = stopped
+        c.wait_job(job, expect="STOPPED", timeout=60)
+        assert_error(c.get(loc), 404)
+        for coll in ("machines", "networks", "credentials"):
+            eq([x["name"] for x in coll_items(c.list(coll))
+                if x.get("name") in (f"n{a}", f"k{a}", f"m{a}-1", f"m{a}-2", f"m{a}-3")], [],
+               f"no {coll} of the stopped System")
+        for s in coll_items(c.list("systems")):
+            r = c.delete(s["id"])
+            isin(r.status, (200, 202), "delete the large Systems")
+            wait_gone(c, s["id"])
+        eq(hosts(), booked, "nothing left booked")
+    finally:
+        d.stop()
