@@ -283,6 +283,13 @@ def create_names_children_and_job(fmt):
         eq(len(mv), 1, f"{m['name']} has its volume")
         want = [v["id"] for v in vols if v["name"] == "data-" + m["name"][-1]]
         eq([x["volume"]["href"] for x in mv], want, f"{m['name']} has data-{m['name'][-1]}")
+    # the System's own attributes are edited like any resource's
+    edited = dict(s, description="the shop")
+    r = c.put(loc, {k: v for k, v in edited.items() if k in ("resourceURI", "name", "description")})
+    eq(r.status, 200, f"PUT System (reply {r.body[:300]!r})")
+    eq(c.read(loc).get("description"), "the shop", "description edited")
+    item = members(c, loc, "machines")[0]
+    eq(c.read(item["id"])["machine"]["href"], item["machine"]["href"], "a member item reads back")
     nested = jd.get("nestedJobs", [])
     check(len(nested) >= 5, f"one nested Job per member with work ({len(nested)})")
     for n in nested:
