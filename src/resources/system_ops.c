@@ -64,10 +64,14 @@ static int collect_one(void *arg, struct store_row *row)
     struct collect *c = arg;
     const char *href = resource_ref(row->doc, c->ref);
     const char *path;
+    long long version;
 
     if (href == NULL)
         return 0;
     path = member_path(href, c->coll);
+    /* A member deleted on its own is no member any more (system_members.c). */
+    if (c->st->ops->version(c->st, path, &version, NULL) != 0)
+        return 0;
     if (json_object_get(c->seen, path) == NULL) {
         json_object_set_new(c->seen, path, json_true());
         json_array_append_new(c->paths, json_string(path));
@@ -172,7 +176,7 @@ void system_refresh(struct cimi_request *req, struct store_row *row)
             struct store_row machine;
             const char *state;
             if (load_machine(req, json_string_value(path), &machine, &err) != 0) {
-                snprintf(derived, sizeof(derived), "MIXED");  /* a member gone */
+                snprintf(derived, sizeof(derived), "MIXED");  /* not the principal's */
                 continue;
             }
             state = text(machine.doc, "state");

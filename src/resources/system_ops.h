@@ -20,7 +20,8 @@
 
 /* The ids of the Machines of the System at system_id and of the Systems
  * nested in it (each once, in member order), appended to machines; and,
- * if volumes/networks are not NULL, its own Volumes and Networks. */
+ * if volumes/networks are not NULL, its own Volumes and Networks.  A
+ * member whose resource was deleted on its own is left out. */
 int system_members_collect(struct store *st, const char *system_id, json_t *machines,
                            json_t *volumes, json_t *networks, struct cimi_error *err);
 

@@ -190,6 +190,27 @@ def nested_system_machines_and_xml_job():
 
 
 @test
+def member_deleted_on_its_own_is_no_member():
+    """A STOPPED machine of a System of STARTED ones deleted directly: the
+    System reads STARTED again (from the machines left), and its stop has
+    nested Jobs for those only."""
+    d = shared("system-ops")
+    c = Client(d, "alice")
+    ms = machines_of(c, "gone", 2, "STARTED")
+    doomed = create_machine(c, "gone-doomed", "STOPPED")
+    s = new_system(c, "gone", ms + [doomed])
+    eq(s.get("state"), "MIXED", "STARTED and STOPPED machines: MIXED")
+    r = c.delete(op(c.read(doomed["id"]), "delete"))
+    isin(r.status, (200, 202), "the machine's own delete")
+    if r.status == 202:
+        c.wait_job(r.header("CIMI-Job-URI"))
+    s = c.read(s["id"])
+    eq(s.get("state"), "STARTED", "the machines left decide the state")
+    eq(sorted(nested(c, act(c, s, "stop", force=True))), sorted(m["id"] for m in ms),
+       "nested Jobs for the machines left only")
+
+
+@test
 def no_machines_no_operations():
     """A System without machines is MIXED and offers none of the
     operations; a POST of one anyway is 409, nothing done."""
