@@ -161,39 +161,51 @@ static void note_ops(struct cimi_request *req, const struct store_row *machine, 
     *capture = *capture && resource_op_check(req, &t_machine, machine, "capture", &ignored) == 0;
 }
 
-void system_refresh(struct cimi_request *req, struct store_row *row)
+/* The state the machines at paths give (into derived: their one state, or
+ * MIXED), noting in ops what some machine allows now, and in capture
+ * whether every one may be captured. */
+static void derive(struct cimi_request *req, const json_t *paths, char *derived, size_t len,
+                   json_t *ops, bool *capture)
 {
-    const char *stored = text(row->doc, "state");
-    json_t *machines = json_array(), *ops = json_object(), *list = json_array(), *path;
-    char derived[32] = "";
-    bool capture = true;
     struct cimi_error err;
+    json_t *path;
     size_t i;
 
-    if (!stands_as_stored(stored) &&
-        system_members_collect(req->st, row->id, machines, NULL, NULL, &err) == 0) {
-        json_array_foreach(machines, i, path) {
-            struct store_row machine;
-            const char *state;
-            if (load_machine(req, json_string_value(path), &machine, &err) != 0) {
-                snprintf(derived, sizeof(derived), "MIXED");  /* not the principal's */
-                continue;
-            }
-            state = text(machine.doc, "state");
-            if (i == 0)
-                snprintf(derived, sizeof(derived), "%s", state);
-            else if (strcmp(derived, state) != 0)
-                snprintf(derived, sizeof(derived), "MIXED");
-            note_ops(req, &machine, ops, &capture);
-            store_row_clear(&machine);
+    snprintf(derived, len, "MIXED");  /* no machines */
+    json_array_foreach(paths, i, path) {
+        struct store_row machine;
+        const char *state;
+        if (load_machine(req, json_string_value(path), &machine, &err) != 0) {
+            snprintf(derived, len, "MIXED");  /* not the principal's */
+            *capture = false;
+            continue;
         }
-        json_object_set_new(row->doc, "state",
-                            json_string(derived[0] && json_array_size(machines) ? derived
-                                                                                : "MIXED"));
-        if (capture && json_array_size(machines) > 0)
+        state = text(machine.doc, "state");
+        if (i == 0)
+            snprintf(derived, len, "%s", state);
+        else if (strcmp(derived, state) != 0)
+            snprintf(derived, len, "MIXED");
+        note_ops(req, &machine, ops, capture);
+        store_row_clear(&machine);
+    }
+    *capture = *capture && json_array_size(paths) > 0;
+}
+
+void system_refresh(struct cimi_request *req, struct store_row *row)
+{
+    json_t *machines = json_array(), *ops = json_object(), *list = json_array();
+    char derived[32];
+    bool capture = true;
+    struct cimi_error err;
+
+    if (!stands_as_stored(text(row->doc, "state")) &&
+        system_members_collect(req->st, row->id, machines, NULL, NULL, &err) == 0) {
+        derive(req, machines, derived, sizeof(derived), ops, &capture);
+        json_object_set_new(row->doc, "state", json_string(derived));
+        if (capture)
             json_object_set_new(ops, "capture", json_true());
     }
-    for (i = 0; fanned_ops[i]; i++)
+    for (size_t i = 0; fanned_ops[i]; i++)
         if (json_object_get(ops, fanned_ops[i]))
             json_array_append_new(list, json_string(fanned_ops[i]));
     if (json_object_get(ops, "capture"))
