@@ -288,6 +288,9 @@ def create_names_children_and_job(fmt):
     r = c.put(loc, {k: v for k, v in edited.items() if k in ("resourceURI", "name", "description")})
     eq(r.status, 200, f"PUT System (reply {r.body[:300]!r})")
     eq(c.read(loc).get("description"), "the shop", "description edited")
+    r = c.get(loc, query=[("$expand", "machines,networks")])
+    eq(r.status, 200, "a System with its member collections expanded (XML: schema-valid)")
+    eq(r.doc["machines"].get("count"), 2, "expanded machines collection")
     item = members(c, loc, "machines")[0]
     eq(c.read(item["id"])["machine"]["href"], item["machine"]["href"], "a member item reads back")
     nested = jd.get("nestedJobs", [])
