@@ -521,9 +521,9 @@ void run_action(struct cimi_request *req, const struct target *tg, struct cimi_r
         goto fail;
     if (mutation_wait_briefly(&m))
         rerender_job(&m, &job_doc);
-    /* 202 with the Job (as it is now) in the body and in Location the
-     * resource the action makes (an export's Package), else the target. */
-    render_uri(req, m.spec.created[0] ? m.spec.created : m.row.id, resp->location,
+    /* 202 with the Job (as it is now) in the body and the target in
+     * Location, unless the action names another (an export's Package). */
+    render_uri(req, m.spec.location[0] ? m.spec.location : m.row.id, resp->location,
                sizeof(resp->location));
     resp->status = 202;
     if (job_doc != NULL)

@@ -525,6 +525,7 @@ static int begin_export(struct cimi_request *req, const struct store_row *row, j
         json_object_set_new(job->params, "packageId", json_string(pkg.id));
         json_object_set_new(job->params, "path", json_string(path));
         snprintf(job->created, sizeof(job->created), "%s", pkg.id);
+        snprintf(job->location, sizeof(job->location), "%s", pkg.id);
     }
     store_row_clear(&pkg);
     return job->params ? 0 : err_set(err, 500, NULL, "out of memory");
