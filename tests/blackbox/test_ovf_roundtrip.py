@@ -227,3 +227,64 @@ def qemu_running_system_roundtrip():
         status, page = q.fetch(q.endpoint(dst.read(copy_web["id"]), 80))
         eq(status, 200, "the imported guest boots and serves its page")
         print(f"# round trip: export of {len(ova) / 2**20:.1f} MiB in {export_s:.1f} s")
+
+
+@test
+def qemu_kill9_while_guests_are_paused():
+    """kill -9 of cimid while an export holds a running guest paused (its
+    volume of random data takes seconds to convert): after the restart the
+    re-run Job finishes the Package, and the guest runs again, the same QEMU
+    process, its page served."""
+    import test_qemu as q
+    with q.qemu_daemon("ovf-kill9") as d:
+        c = Client(d, "alice")
+        r = check_created(c.post(c.add_href("systems"), {
+            "resourceURI": NS + "/SystemCreate", "name": "held",
+            "systemTemplate": {"componentDescriptors": [
+                {"name": "data", "type": NS + "/Volume",
+                 "volumeTemplate": {"volumeConfig": {"capacity": 1048576}}},
+                {"name": "web", "type": NS + "/Machine",
+                 "machineTemplate": {"initialState": "STOPPED",
+                                     "machineConfig": {"href": c.default_config()["id"]},
+                                     "machineImage": {"href": q.test_image(c)["id"]},
+                                     "volumes": [{"href": "#data"}]}}]}}), "SystemCreate")
+        c.wait_job(r.header("CIMI-Job-URI"), timeout=600)
+        system = c.read(r.header("Location"))
+        web = members(c, system, "machines", "machine")[0]
+        vol = c.read(web["volumes"]["href"])["machineVolumes"][0]["volume"]["href"]
+        path = os.path.join(d.root, "storage", "volumes", vol.rsplit("/", 1)[1] + ".qcow2")
+        # 384 MiB of random bytes in the volume (the guest does not read it),
+        # written while the machine is off: their deflate keeps the copy, and
+        # the guest paused, for seconds.
+        with tempfile.NamedTemporaryFile() as rnd:
+            rnd.write(os.urandom(384 << 20))
+            rnd.flush()
+            subprocess.run(["qemu-io", "-f", "qcow2", "-c", f"write -s {rnd.name} 0 384M", path],
+                           check=True, capture_output=True)
+        web, _ = cimitest.do_action(c, web, "start", "STARTED")
+        q.fetch(q.endpoint(web, 80))
+        uuid = web["id"].rsplit("/", 1)[1]
+        pids = subprocess.run(["pgrep", "-f", f"guest=cimi-{uuid}"], capture_output=True,
+                              text=True).stdout.split()
+
+        r = ox.export(c, system)
+        eq(r.status, 202, f"export (reply {r.body[:300]!r})")
+        pkg_href, job = r.header("Location"), r.header("CIMI-Job-URI")
+        deadline = time.time() + 300
+        while c.read(web["id"]).get("state") != "PAUSED":
+            check(time.time() < deadline, "the export pauses the running guest")
+            check(c.read(job).get("state") not in ("SUCCESS", "FAILED"),
+                  "the export is still running when its guest is paused")
+            time.sleep(0.05)
+        d.kill9()
+        d.start()
+        c = Client(d, "alice")
+        jd = c.wait_job(job, timeout=600)
+        isin("1 running machines paused", jd.get("statusMessage", ""), "the re-run paused it too")
+        c.wait_state(pkg_href, "AVAILABLE")
+        web = c.wait_state(web["id"], "STARTED", timeout=60)
+        eq(subprocess.run(["pgrep", "-f", f"guest=cimi-{uuid}"], capture_output=True,
+                          text=True).stdout.split(), pids, "the same QEMU process runs the guest")
+        status, _ = q.fetch(q.endpoint(web, 80))
+        eq(status, 200, "the guest serves its page again")
+        ox.check_package(ox.content(c, c.read(pkg_href)))
