@@ -68,7 +68,11 @@ def images_dir():
 
 
 def daemon():
-    return shared("ovfexport", args=["--images-dir", images_dir()])
+    """The module's cimid; --storage-dir keeps what imports convert
+    (test_ovf_roundtrip.py imports into it too)."""
+    storage = tempfile.mkdtemp(prefix="cimitest-ovfexport-storage-")
+    cimitest._tmpdirs.append(storage)
+    return shared("ovfexport", args=["--images-dir", images_dir(), "--storage-dir", storage])
 
 
 def tiny_image(c):

@@ -108,7 +108,12 @@ def roundtrip_between_two_cimids():
     src = Client(ox.daemon(), "alice")
     system = ox.create_system(src, "shop")
     before = topology(src, system)
-    ova = export_system(src, system)
+    pkg, _ = ox.export_ok(src, system)
+    ova = ox.content(src, pkg)
+
+    # Into the same cimid: its own Package is the source.
+    again = create_from(src, import_template(src, pkg), "shop-again")
+    eq(topology(src, again), before, "imported here: the same machines, disks, volumes, networks")
 
     storage = tempfile.mkdtemp(prefix="cimitest-ovf-roundtrip-storage-")
     cimitest._tmpdirs.append(storage)
