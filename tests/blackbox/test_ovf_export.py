@@ -44,6 +44,7 @@ QCOW2_URI = "http://www.gnome.org/~markmc/qcow-image-format.html"
 IMAGE_MIB = 16
 
 _images = None
+_storage = None
 
 
 def images_dir():
@@ -70,9 +71,11 @@ def images_dir():
 def daemon():
     """The module's cimid; --storage-dir keeps what imports convert
     (test_ovf_roundtrip.py imports into it too)."""
-    storage = tempfile.mkdtemp(prefix="cimitest-ovfexport-storage-")
-    cimitest._tmpdirs.append(storage)
-    return shared("ovfexport", args=["--images-dir", images_dir(), "--storage-dir", storage])
+    global _storage
+    if _storage is None:
+        _storage = tempfile.mkdtemp(prefix="cimitest-ovfexport-storage-")
+        cimitest._tmpdirs.append(_storage)
+    return shared("ovfexport", args=["--images-dir", images_dir(), "--storage-dir", _storage])
 
 
 def tiny_image(c):
