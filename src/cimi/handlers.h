@@ -12,6 +12,8 @@
 
 #include "cimi/request.h"
 
+struct resource_action;
+
 /* What a path names: a top-level type, maybe an item, maybe a sub-collection. */
 struct target {
     const struct cimi_type *type;     /* type of the item(s) */
@@ -47,5 +49,11 @@ void create_item(struct cimi_request *req, const struct target *tg, struct cimi_
 void update_item(struct cimi_request *req, const struct target *tg, struct cimi_response *resp);
 void delete_item(struct cimi_request *req, const struct target *tg, struct cimi_response *resp);
 void run_action(struct cimi_request *req, const struct target *tg, struct cimi_response *resp);
+/* POST of an Action to a top-level collection (tg->action names it, or the
+ * Action document does): resource_ops.collection_actions. */
+void run_collection_action(struct cimi_request *req, const struct target *tg,
+                           struct cimi_response *resp);
+/* The collection action name of type t, or NULL. */
+const struct resource_action *collection_action(const struct cimi_type *t, const char *name);
 
 #endif

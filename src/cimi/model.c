@@ -102,6 +102,8 @@ static const struct cimi_type t_meta_action = {NULL, NULL, NULL, false, false, m
 static const struct cimi_attr cep_attrs[] = {
     {"baseURI", NULL, K_URI, A_READONLY, NULL},
     {"resourceMetadata", NULL, K_COLLECTION, A_READONLY, &t_resource_metadata},
+    {"systems", NULL, K_COLLECTION, A_READONLY, &t_system},
+    {"systemTemplates", NULL, K_COLLECTION, A_READONLY, &t_system_template},
     {"machines", NULL, K_COLLECTION, A_READONLY, &t_machine},
     {"machineTemplates", NULL, K_COLLECTION, A_READONLY, &t_machine_template},
     {"machineConfigs", NULL, K_COLLECTION, A_READONLY, &t_machine_configuration},
@@ -514,6 +516,87 @@ const struct cimi_type t_forwarding_group_network = {
 
 /* ---- end of networks ---- */
 
+/* ---- systems (DSP0263 1.x clause 5.10; behaviour in src/resources/system*.c) ---- */
+
+/* A System: the member sub-collections hold one reference each
+ * (systems/{id}/machines/{n} is a SystemMachine naming a Machine).  A
+ * member row's private document says {"child": true} when the System
+ * created the resource (deleted with it), false when it was associated. */
+static const struct cimi_attr system_attrs[] = {
+    {"state", NULL, K_STRING, A_READONLY, NULL},
+    {"systems", NULL, K_COLLECTION, A_READONLY, &t_system_system},
+    {"machines", NULL, K_COLLECTION, A_READONLY, &t_system_machine},
+    {"credentials", NULL, K_COLLECTION, A_READONLY, &t_system_credential},
+    {"volumes", NULL, K_COLLECTION, A_READONLY, &t_system_volume},
+    {"networks", NULL, K_COLLECTION, A_READONLY, &t_system_network},
+    {"networkPorts", NULL, K_COLLECTION, A_READONLY, &t_system_network_port},
+    {"addresses", NULL, K_COLLECTION, A_READONLY, &t_system_address},
+    {"forwardingGroups", NULL, K_COLLECTION, A_READONLY, &t_system_forwarding_group},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_system = {"System", "systems", "systems", true, true, system_attrs};
+
+#define SYSTEM_MEMBER(var, type_name, items, ref, target)                                 \
+    static const struct cimi_attr var##_attrs[] = {                                        \
+        {ref, NULL, K_REF, A_REQUIRED | A_IMMUTABLE, target},                              \
+        {NULL, NULL, 0, 0, NULL},                                                          \
+    };                                                                                     \
+    const struct cimi_type var = {type_name, NULL, items, true, true, var##_attrs}
+
+SYSTEM_MEMBER(t_system_system, "SystemSystem", "systemSystems", "system", &t_system);
+SYSTEM_MEMBER(t_system_machine, "SystemMachine", "systemMachines", "machine", &t_machine);
+SYSTEM_MEMBER(t_system_credential, "SystemCredential", "systemCredentials", "credential",
+              &t_credential);
+SYSTEM_MEMBER(t_system_volume, "SystemVolume", "systemVolumes", "volume", &t_volume);
+SYSTEM_MEMBER(t_system_network, "SystemNetwork", "systemNetworks", "network", &t_network);
+SYSTEM_MEMBER(t_system_network_port, "SystemNetworkPort", "systemNetworkPorts", "networkPort",
+              &t_network_port);
+SYSTEM_MEMBER(t_system_address, "SystemAddress", "systemAddresses", "address", &t_address);
+SYSTEM_MEMBER(t_system_forwarding_group, "SystemForwardingGroup", "systemForwardingGroups",
+              "forwardingGroup", &t_forwarding_group);
+
+/* One component of a SystemTemplate: its metadata, its type URI, exactly
+ * one template (by reference or by value) and how many to make. */
+static const struct cimi_attr component_descriptor_attrs[] = {
+    {"name", NULL, K_STRING, 0, NULL},
+    {"description", NULL, K_STRING, 0, NULL},
+    {"properties", "property", K_MAP, 0, NULL},
+    {"type", NULL, K_URI, A_REQUIRED, NULL},
+    {"addressTemplate", NULL, K_REF, 0, &t_address_template},
+    {"credentialTemplate", NULL, K_REF, 0, &t_credential_template},
+    {"eventLogTemplate", NULL, K_REF, A_UNSUPPORTED, &t_href_only},
+    {"forwardingGroupTemplate", NULL, K_REF, 0, &t_forwarding_group_template},
+    {"machineTemplate", NULL, K_REF, 0, &t_machine_template},
+    {"meterTemplate", NULL, K_REF, A_UNSUPPORTED, &t_href_only},
+    {"networkPortTemplate", NULL, K_REF, 0, &t_network_port_template},
+    {"networkTemplate", NULL, K_REF, 0, &t_network_template},
+    {"systemTemplate", NULL, K_REF, 0, &t_system_template},
+    {"volumeTemplate", NULL, K_REF, 0, &t_volume_template},
+    {"quantity", NULL, K_INTEGER, 0, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_component_descriptor = {NULL, NULL, NULL, false, false,
+                                                 component_descriptor_attrs};
+
+static const struct cimi_attr system_template_attrs[] = {
+    {"componentDescriptors", "componentDescriptor", K_ARRAY, 0, &t_component_descriptor},
+    {"meterTemplates", "meterTemplate", K_ARRAY, A_UNSUPPORTED, &t_href_only},
+    {"eventLogTemplate", NULL, K_REF, A_UNSUPPORTED, &t_href_only},
+    {"importImage", NULL, K_URI, A_READONLY, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_system_template = {
+    "SystemTemplate", "systemTemplates", "systemTemplates", true, true, system_template_attrs};
+
+static const struct cimi_attr system_create_attrs[] = {
+    {"systemTemplate", NULL, K_REF, A_REQUIRED, &t_system_template},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_system_create = {
+    "SystemCreate", NULL, NULL, true, true, system_create_attrs};
+
+/* ---- end of systems ---- */
+
 static const struct cimi_attr job_attrs[] = {
     {"state", NULL, K_STRING, A_READONLY, NULL},
     {"targetResource", NULL, K_REF, A_READONLY, &t_href_only},
@@ -579,14 +662,17 @@ static const struct cimi_attr action_attrs[] = {
     {"action", NULL, K_URI, A_REQUIRED, NULL},
     {"force", NULL, K_BOOLEAN, 0, NULL},
     {"image", NULL, K_REF, 0, &t_href_only},  /* restore */
+    {"source", NULL, K_URI, 0, NULL},         /* import */
+    {"format", NULL, K_STRING, 0, NULL},      /* export */
+    {"destination", NULL, K_URI, 0, NULL},    /* export */
     {"properties", "property", K_MAP, 0, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_action = {"Action", NULL, NULL, false, false, action_attrs};
 
 const struct cimi_type *const cimi_toplevel_types[] = {
-    &t_resource_metadata, &t_machine, &t_machine_template, &t_machine_configuration,
-    &t_machine_image, &t_credential, &t_credential_template, &t_volume, &t_volume_template,
+    &t_resource_metadata, &t_system, &t_system_template, &t_machine, &t_machine_template,
+    &t_machine_configuration, &t_machine_image, &t_credential, &t_credential_template, &t_volume, &t_volume_template,
     &t_volume_configuration, &t_volume_image,
     &t_network, &t_network_template, &t_network_configuration, &t_network_port,
     &t_network_port_template, &t_network_port_configuration, &t_address, &t_address_template,
@@ -606,6 +692,9 @@ static const struct cimi_type *const all_named_types[] = {
     &t_forwarding_group, &t_forwarding_group_template, &t_forwarding_group_create,
     &t_forwarding_group_network, &t_machine_network_interface,
     &t_machine_network_interface_address, &t_host, &t_machine_snapshot, &t_network_network_port,
+    &t_system, &t_system_template, &t_system_create, &t_system_system, &t_system_machine,
+    &t_system_credential, &t_system_volume, &t_system_network, &t_system_network_port,
+    &t_system_address, &t_system_forwarding_group,
     NULL,
 };
 
@@ -671,6 +760,7 @@ static const struct {
     {"port", {1, 65535, ""}},
     {"progress", {0, 100, "percent"}},
     {"returnCode", {0, 999, ""}},
+    {"quantity", {1, 100, "components"}},  /* of one SystemTemplate componentDescriptor */
 };
 static const struct cimi_range default_range = {0, 2147483647LL, ""};
 

@@ -93,6 +93,12 @@ extern const struct cimi_type t_network, t_network_template, t_network_configura
     t_forwarding_group_template, t_forwarding_group_create, t_forwarding_group_network,
     t_machine_network_interface, t_machine_network_interface_address, t_network_network_port;
 
+/* Systems: resources, their member items and request documents (t_component_descriptor:
+ * one SystemTemplate componentDescriptors entry). */
+extern const struct cimi_type t_system, t_system_template, t_system_create, t_system_system,
+    t_system_machine, t_system_credential, t_system_volume, t_system_network,
+    t_system_network_port, t_system_address, t_system_forwarding_group, t_component_descriptor;
+
 /* All top-level resource types in CloudEntryPoint order, NULL terminated. */
 extern const struct cimi_type *const cimi_toplevel_types[];
 

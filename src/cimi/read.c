@@ -17,6 +17,21 @@
 #include "resources/resource.h"
 #include "resources/virtual.h"
 
+/* A top-level collection's own actions (systems/import): rel
+ * .../action/<name>, href <collection>/<name>. */
+static void add_collection_actions(const struct cimi_type *t, const char *uri, json_t *doc)
+{
+    const struct resource_action *a = resource_ops_of(t)->collection_actions;
+    json_t *ops = json_object_get(doc, "operations");
+
+    for (size_t i = 0; ops && a && a[i].name; i++) {
+        char rel[160], href[1024];
+        snprintf(rel, sizeof(rel), CIMI_NS "/action/%s", a[i].name);
+        snprintf(href, sizeof(href), "%s/%s", uri, a[i].name);
+        json_array_append_new(ops, json_pack("{s:s, s:s}", "rel", rel, "href", href));
+    }
+}
+
 static int build_collection(struct cimi_request *req, const struct cimi_type *t, const char *parent,
                             const char *path, const struct cimi_query *q, json_t **out,
                             struct cimi_error *err);
@@ -638,6 +653,8 @@ static int build_collection(struct cimi_request *req, const struct cimi_type *t,
     if (offers_add(req, t, parent))
         json_object_set_new(doc, "operations",
                             json_pack("[{s:s, s:s}]", "rel", "add", "href", uri));
+    if (offers_add(req, t, parent) && parent[0] == '\0')
+        add_collection_actions(t, uri, doc);
     if (q->has_select && selects_collection_attrs(q->select)) {
         /* A collection always says which it is and how many it has (the
          * schema requires id and count, whatever $select names). */

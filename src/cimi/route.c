@@ -4,6 +4,8 @@
  * URL layout below the base URI ({base} = http://host/cimi/):
  *   cloudEntryPoint                     the CloudEntryPoint (also {base} itself)
  *   {collection}                        top-level collection: GET list, POST create
+ *                                       (or POST an Action: a collection action)
+ *   {collection}/{action}               POST a collection action (systems/import)
  *   {collection}/{id}                   resource: GET, PUT, DELETE, POST Action
  *   {collection}/{id}/{action}          POST Action (start, stop, ...)
  *   {collection}/{id}/{sub}             sub-collection (machines/{id}/volumes): GET, POST
@@ -81,6 +83,16 @@ static int route_nested(const struct route *r, const char *path, const struct ci
     return 0;
 }
 
+const struct resource_action *collection_action(const struct cimi_type *t, const char *name)
+{
+    const struct resource_action *a = resource_ops_of(t)->collection_actions;
+
+    for (size_t i = 0; a && a[i].name; i++)
+        if (strcmp(a[i].name, name) == 0)
+            return &a[i];
+    return NULL;
+}
+
 int route_resolve(const char *path, struct target *tg, struct cimi_error *err)
 {
     struct route r;
@@ -101,6 +113,11 @@ int route_resolve(const char *path, struct target *tg, struct cimi_error *err)
     tg->type = t;
     if (r.n == 1) {
         tg->collection = true;
+        return 0;
+    }
+    if (r.n == 2 && collection_action(t, r.seg[1]) != NULL) {
+        tg->collection = true;
+        snprintf(tg->action, sizeof(tg->action), "%s", r.seg[1]);
         return 0;
     }
     snprintf(tg->item, sizeof(tg->item), "%s/%s", r.seg[0], r.seg[1]);
@@ -195,7 +212,9 @@ static void allowed_methods(const struct target *tg, char *out, size_t len)
     const struct resource_ops *ro = resource_ops_of(tg->type);
     bool changes = !ro->provider_only;
 
-    if (tg->collection)
+    if (tg->collection && tg->action[0])
+        snprintf(out, len, "POST");
+    else if (tg->collection)
         snprintf(out, len, "GET, HEAD%s", changes && !ro->provider_creates ? ", POST" : "");
     else if (tg->action[0])
         snprintf(out, len, "POST");
@@ -205,6 +224,23 @@ static void allowed_methods(const struct target *tg, char *out, size_t len)
         snprintf(out, len, "GET, HEAD%s%s%s", changes ? ", PUT" : "",
                  changes || ro->consumer_deletes ? ", DELETE" : "",
                  ro->actions && tg->parent[0] == '\0' ? ", POST" : "");
+}
+
+/* Is the body POSTed to a top-level collection with collection actions an
+ * Action (not the collection's create document)? */
+static bool posts_action(struct cimi_request *req, const struct target *tg)
+{
+    struct cimi_error ignored;
+    json_t *doc;
+    bool action;
+
+    if (tg->parent[0] || resource_ops_of(tg->type)->collection_actions == NULL ||
+        req->in == NULL || req->body == NULL || req->body_len == 0)
+        return false;
+    doc = req->in->decode(req->body, req->body_len, &t_action, &ignored);
+    action = json_is_string(json_object_get(doc, "action"));
+    json_decref(doc);
+    return action;
 }
 
 void cimi_handle(struct cimi_request *req, struct cimi_response *resp)
@@ -237,7 +273,9 @@ void cimi_handle(struct cimi_request *req, struct cimi_response *resp)
         cimi_error_response(resp, &err, NULL);
         return;
     }
-    if (tg.collection && strcmp(m, "POST") == 0)
+    if (tg.collection && strcmp(m, "POST") == 0 && (tg.action[0] || posts_action(req, &tg)))
+        run_collection_action(req, &tg, resp);
+    else if (tg.collection && strcmp(m, "POST") == 0)
         create_item(req, &tg, resp);
     else if (tg.collection)
         method_not_allowed(resp, m, req->path);

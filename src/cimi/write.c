@@ -532,3 +532,60 @@ void run_action(struct cimi_request *req, const struct target *tg, struct cimi_r
 fail:
     mutation_fail(&m);
 }
+
+/* A collection action (systems/import): the Action names it (or the URL
+ * does), the principal may create in the collection; the Job's target is
+ * the collection, and the resource it makes (job->created, if the action
+ * names one) is the reply's Location. */
+void run_collection_action(struct cimi_request *req, const struct target *tg,
+                           struct cimi_response *resp)
+{
+    const struct resource_ops *ro = resource_ops_of(tg->type);
+    const struct resource_action *action;
+    struct mutation m;
+    json_t *job_doc = NULL;
+    char name[64], action_uri[160];
+
+    mutation_init(&m, req, resp);
+    m.input = decode_body(req, &t_action, true, &m.err);
+    if (m.input == NULL || validate_document(m.input, &t_action, VALIDATE_UPDATE, &m.err) != 0)
+        goto fail;
+    action_name_of(m.input, name, sizeof(name));
+    if (tg->action[0] && name[0] && strcmp(name, tg->action) != 0) {
+        err_set(&m.err, 400, "action", "the Action names '%s' but was sent to the '%s' operation",
+                name, tg->action);
+        goto fail;
+    }
+    if (tg->action[0])
+        snprintf(name, sizeof(name), "%s", tg->action);
+    action = collection_action(tg->type, name);
+    if (action == NULL) {
+        err_set(&m.err, 400, "action", "the %s collection has no action '%s'", tg->type->name,
+                name);
+        goto fail;
+    }
+    if (ro->provider_only || ro->provider_creates) {
+        err_set(&m.err, 405, NULL, "%s resources are created by the provider only",
+                tg->type->name);
+        goto fail;
+    }
+    if (mutation_begin(&m) != 0)
+        goto fail;
+    snprintf(action_uri, sizeof(action_uri), CIMI_NS "/action/%s", name);
+    mutation_job(&m, action_uri, tg->type->cep_attr, req->who.tenant);
+    if (action->run(req, NULL, m.input, &m.spec, &m.err) != 0 ||
+        mutation_commit(&m, &job_doc, ROW_NONE) != 0)
+        goto fail;
+    if (mutation_wait_briefly(&m))
+        rerender_job(&m, &job_doc);
+    if (m.spec.created[0])
+        render_uri(req, m.spec.created, resp->location, sizeof(resp->location));
+    resp->status = 202;
+    if (job_doc != NULL)
+        handlers_set_doc(resp, 202, job_doc, &t_job, false);
+    log_info("cimi: %s %s %s (job %s)", req->who.name, name, tg->type->cep_attr, m.job_id);
+    mutation_free(&m);
+    return;
+fail:
+    mutation_fail(&m);
+}

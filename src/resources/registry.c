@@ -5,6 +5,7 @@
 #include "resources/machine.h"
 #include "resources/network.h"
 #include "resources/resource.h"
+#include "resources/system.h"
 #include "resources/volume.h"
 
 const struct job_kind *const resource_job_kinds[] = {
@@ -15,7 +16,9 @@ const struct job_kind *const resource_job_kinds[] = {
     &image_delete_job, &machine_restore_job, &machine_disk_add_job, &machine_disk_remove_job,
     /* networks */
     &network_create_job, &network_start_job, &network_stop_job, &network_delete_job,
-    &machine_nic_attach_job, &machine_nic_detach_job, NULL,
+    &machine_nic_attach_job, &machine_nic_detach_job,
+    /* systems */
+    &system_create_job, &system_delete_job, NULL,
 };
 
 struct binding {
@@ -57,6 +60,17 @@ static const struct binding bindings[] = {
     {&t_machine_network_interface_address, &machine_network_interface_address_ops},
     {&t_network_network_port, &network_network_port_ops},
     {&t_machine_snapshot, &machine_snapshot_ops},
+    /* systems */
+    {&t_system, &system_ops},
+    {&t_system_template, &system_template_ops},
+    {&t_system_system, &system_member_ops},
+    {&t_system_machine, &system_member_ops},
+    {&t_system_credential, &system_member_ops},
+    {&t_system_volume, &system_member_ops},
+    {&t_system_network, &system_member_ops},
+    {&t_system_network_port, &system_member_ops},
+    {&t_system_address, &system_member_ops},
+    {&t_system_forwarding_group, &system_member_ops},
     {NULL, NULL},
 };
 

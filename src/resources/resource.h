@@ -97,6 +97,12 @@ struct resource_ops {
      * ({id}/{name}); e.g. capture points at the MachineImage collection.
      * Returns a relative path or NULL. */
     const char *(*action_href)(const char *action);
+    /* Actions on the top-level collection itself ({NULL} terminated; NULL =
+     * none): "import" on systems and systemTemplates.  run(req, NULL, action,
+     * job, err) with req->path the collection path; a POST of an Action to
+     * <collection>/<name> or to the collection runs it, and the collection
+     * offers it as an operation (rel .../action/<name>). */
+    const struct resource_action *collection_actions;
 };
 
 extern const struct resource_ops cep_ops, resource_metadata_ops, machine_ops, disk_ops,
@@ -109,6 +115,8 @@ extern const struct resource_ops network_ops, network_template_ops, network_conf
     address_template_ops, forwarding_group_ops, forwarding_group_template_ops,
     forwarding_group_network_ops, machine_network_interface_ops,
     machine_network_interface_address_ops, network_network_port_ops, machine_snapshot_ops;
+/* Systems (system.c, system_template.c, system_members.c). */
+extern const struct resource_ops system_ops, system_template_ops, system_member_ops;
 
 /* The behaviour of a type (resources/registry.c); never NULL for the types
  * cimid serves (resource_plain_ops for those without any). */
