@@ -2,8 +2,8 @@
  * progress.c - the bar or the plain lines of a transfer on stderr.
  *
  * libcurl calls progress_show about once a second and after every chunk;
- * the bar is redrawn at most ten times a second, a line written at each
- * tenth of the total.  Sizes are in MiB, speeds in MB/s (10^6 bytes) as
+ * the bar is redrawn at most ten times a second, a line written when a
+ * new tenth of the total is reached.  Sizes are in MiB, speeds in MB/s (10^6 bytes) as
  * network figures usually are.
  */
 #include "cli/progress.h"
@@ -71,16 +71,16 @@ static void draw_bar(struct progress *p, double now)
     p->shown = true;
 }
 
-/* One line per tenth of the total reached. */
+/* A line when a new tenth of the total is reached (the last one: done). */
 static void print_steps(struct progress *p, double now)
 {
     int step = p->total > 0 ? (int)(p->done * 10 / p->total) : 0;
 
-    while (p->step < step && p->step < 9) {
-        p->step++;
-        fprintf(stderr, "%s: %d%% (%.1f of %.1f MiB, %.1f MB/s)\n", p->label, p->step * 10,
-                mib(p->done), mib(p->total), rate_mb(p, now));
-    }
+    if (step <= p->step || step > 9)
+        return;
+    p->step = step;
+    fprintf(stderr, "%s: %d%% (%.1f of %.1f MiB, %.1f MB/s)\n", p->label, step * 10,
+            mib(p->done), mib(p->total), rate_mb(p, now));
 }
 
 static void progress_show(void *arg, long long done, long long total)

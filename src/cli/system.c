@@ -414,12 +414,10 @@ static const char *content_href(const json_t *package)
     return json_is_string(content) ? json_string_value(content) : disco_str(content, "href");
 }
 
-/* Download the Package at url into path (through path.part). */
-static int download_package(struct cli *cli, const char *url, const char *path,
+/* Download the Package at url into the sink, checked. */
+static int download_package(struct cli *cli, const char *url, struct file_sink *s,
                             struct cli_error *err)
 {
-    struct file_sink s;
-    char part[4096];
     const char *content, *state;
     json_t *package;
     int rc;
@@ -432,29 +430,42 @@ static int download_package(struct cli *cli, const char *url, const char *path,
         rc = cli_fail(err, CLI_CONFLICT, "the package %s is %s, not AVAILABLE", url, state);
     else if (content == NULL)
         rc = cli_fail(err, CLI_SERVER, "the package %s names no content to download", url);
-    else if ((size_t)snprintf(part, sizeof(part), "%s.part", path) >= sizeof(part))
-        rc = cli_fail(err, CLI_USAGE, "the file name is too long: %s", path);
     else
-        rc = 0;
-    memset(&s, 0, sizeof(s));
-    if (rc == 0 && (s.f = fopen(part, "wb")) == NULL)
-        rc = cli_fail(err, CLI_USAGE, "cannot write %s: %s", part, strerror(errno));
-    if (rc == 0) {
-        s.path = part;
-        s.err = err;
-        sha256_init(&s.hash);
-        rc = download_resuming(cli, content, &s, err);
-        if (rc == 0)
-            rc = check_download(package, &s, err);
-        if (fclose(s.f) != 0 && rc == 0)
-            rc = cli_fail(err, CLI_USAGE, "cannot write %s: %s", part, strerror(errno));
-        if (rc == 0 && rename(part, path) < 0)
-            rc = cli_fail(err, CLI_USAGE, "cannot rename %s to %s: %s", part, path,
-                          strerror(errno));
-        if (rc < 0)
-            unlink(part);
-    }
+        rc = download_resuming(cli, content, s, err);
+    if (rc == 0)
+        rc = check_download(package, s, err);
     json_decref(package);
+    return rc;
+}
+
+/* Open FILE.part (into part) for the download, before the server is asked
+ * anything, so that an unwritable FILE costs no export. */
+static int open_part(const char *path, char *part, size_t len, struct file_sink *s,
+                     struct cli_error *err)
+{
+    memset(s, 0, sizeof(*s));
+    if ((size_t)snprintf(part, len, "%s.part", path) >= len)
+        return cli_fail(err, CLI_USAGE, "the file name is too long: %s", path);
+    s->f = fopen(part, "wb");
+    if (s->f == NULL)
+        return cli_fail(err, CLI_USAGE, "cannot write %s: %s", path, strerror(errno));
+    s->path = part;
+    s->err = err;
+    sha256_init(&s->hash);
+    return 0;
+}
+
+/* Close FILE.part: renamed to FILE when everything went well (rc 0), else
+ * removed.  Returns rc, or -1 when closing or renaming failed. */
+static int close_part(struct file_sink *s, const char *part, const char *path, int rc,
+                      struct cli_error *err)
+{
+    if (fclose(s->f) != 0 && rc == 0)
+        rc = cli_fail(err, CLI_USAGE, "cannot write %s: %s", part, strerror(errno));
+    if (rc == 0 && rename(part, path) < 0)
+        rc = cli_fail(err, CLI_USAGE, "cannot rename %s to %s: %s", part, path, strerror(errno));
+    if (rc < 0)
+        unlink(part);
     return rc;
 }
 
@@ -489,15 +500,19 @@ static int start_export(struct cli *cli, const char *word, char **package, char 
 
 int cmd_system_export(struct cli *cli, char **args, int nargs, struct cli_error *err)
 {
-    char *package = NULL, *job = NULL;
+    char *package = NULL, *job = NULL, part[4096];
+    struct file_sink sink;
     int rc;
 
     (void)nargs;
+    if (open_part(args[1], part, sizeof(part), &sink, err) < 0)
+        return -1;
     rc = start_export(cli, args[0], &package, &job, err);
     if (rc == 0 && job != NULL)
         rc = job_follow(cli, job, err);
-    if (rc == 0)
-        rc = download_package(cli, package, args[1], err);
+    if (rc == 0 && (rc = download_package(cli, package, &sink, err)) < 0)
+        fprintf(stderr, "cimi: note: the package stays on the server: %s\n", package);
+    rc = close_part(&sink, part, args[1], rc, err);
     if (rc == 0)
         rc = output_url(cli, package, err);
     free(package);
