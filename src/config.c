@@ -37,6 +37,8 @@ void config_defaults(struct config *cfg)
     cfg->download_min_speed = DOWNLOAD_MIN_SPEED_BYTES;
     cfg->download_min_speed_time = DOWNLOAD_MIN_SPEED_TIME_S;
     cfg->download_timeout = DOWNLOAD_TIMEOUT_S;
+    cfg->max_upload = 16L << 30;      /* 16 GiB */
+    cfg->package_quota = 64L << 30;   /* 64 GiB */
     cfg->anonymous_rate_limit = 10;
     cfg->login_delay_ms = 250;
     cfg->login_delay_max_ms = 8000;
@@ -99,6 +101,8 @@ static const struct int_setting int_settings[] = {
     {"download-min-speed", offsetof(struct config, download_min_speed), 1, 0, 1L << 30},
     {"download-min-speed-time", offsetof(struct config, download_min_speed_time), 1, 1, 3600},
     {"download-timeout", offsetof(struct config, download_timeout), 1, 1, 604800},
+    {"max-upload", offsetof(struct config, max_upload), 1, 1, 1L << 42},
+    {"package-quota", offsetof(struct config, package_quota), 1, 0, 1L << 50},
     {"address-connection-limit", offsetof(struct config, address_connection_limit), 0, 0, 65536},
     {"rate-limit", offsetof(struct config, rate_limit), 1, 0, 1000000},
     {"rate-burst", offsetof(struct config, rate_burst), 1, 0, 10000000},
@@ -140,6 +144,24 @@ static bool valid_public_url(const char *url)
     return true;
 }
 
+/* --import-dir is repeatable: each an absolute directory, kept one a line. */
+static int add_import_dir(struct config *cfg, const char *dir, char *msg, size_t len)
+{
+    size_t used = strlen(cfg->import_dirs);
+
+    if (dir[0] != '/' || strchr(dir, '\n') != NULL) {
+        snprintf(msg, len, "import-dir must be an absolute directory, not '%s'", dir);
+        return -1;
+    }
+    if (used + strlen(dir) + 2 > sizeof(cfg->import_dirs)) {
+        snprintf(msg, len, "too many import-dir directories");
+        return -1;
+    }
+    snprintf(cfg->import_dirs + used, sizeof(cfg->import_dirs) - used, "%s%s", used ? "\n" : "",
+             dir);
+    return 0;
+}
+
 int config_set(struct config *cfg, const char *key, const char *value, char *msg, size_t len)
 {
     char *base = (char *)cfg;
@@ -167,6 +189,8 @@ int config_set(struct config *cfg, const char *key, const char *value, char *msg
     }
     if (strcmp(key, "download-allow") == 0 && destination_check_allow_list(value, msg, len) != 0)
         return -1;
+    if (strcmp(key, "import-dir") == 0)
+        return add_import_dir(cfg, value, msg, len);
     if (strcmp(key, "log-level") == 0) {
         int level = log_level_parse(value);
         if (level < 0) {

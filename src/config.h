@@ -50,6 +50,9 @@ struct config {
     long download_min_speed;      /* bytes/s a download must keep up (0 = no minimum) ... */
     long download_min_speed_time; /* ... over this many seconds */
     long download_timeout;        /* seconds a download may take in all */
+    long max_upload;              /* bytes one Package upload may have */
+    long package_quota;           /* bytes of Packages one tenant may keep */
+    char import_dirs[4096];       /* --import-dir directories, '\n'-separated ("" = none) */
 };
 
 void config_defaults(struct config *cfg);

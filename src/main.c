@@ -26,6 +26,7 @@
 #include "jobs/jobs.h"
 #include "resources/machine.h"
 #include "resources/network.h"
+#include "resources/package.h"
 #include "resources/resource.h"
 #include "resources/virtual.h"
 #include "store/store.h"
@@ -108,6 +109,10 @@ static const char usage_text[] =
     "      --download-min-speed BYTES  a download slower than BYTES per second over\n"
     "      --download-min-speed-time S  S seconds fails (default 1024 over 30; 0: none)\n"
     "      --download-timeout S     a download taking longer fails (default 3600)\n"
+    "      --max-upload BYTES       largest Package (OVA) upload (default 16 GiB)\n"
+    "      --package-quota BYTES    bytes of Packages one tenant may keep (default 64 GiB)\n"
+    "      --import-dir DIR         imports may read files in DIR (repeatable; none by\n"
+    "                               default)\n"
     "  -h, --help                   this text\n"
     "  -V, --version                print the version\n"
     "\n"
@@ -160,6 +165,9 @@ static const struct option long_options[] = {
     {"download-min-speed", required_argument, NULL, 0},
     {"download-min-speed-time", required_argument, NULL, 0},
     {"download-timeout", required_argument, NULL, 0},
+    {"max-upload", required_argument, NULL, 0},
+    {"package-quota", required_argument, NULL, 0},
+    {"import-dir", required_argument, NULL, 0},
     {"tenant", required_argument, NULL, 't'},
     {"admin", no_argument, NULL, 'a'},
     {"password-stdin", no_argument, NULL, 's'},
@@ -350,6 +358,21 @@ static int ensure_admin(struct store *st)
     return 0;
 }
 
+/* Packages (OVA files) live in "packages" beside the database. */
+static int start_packages(const struct config *cfg, struct store *st, struct cimi_error *err)
+{
+    char dir[sizeof(cfg->database) + 16];
+    const char *slash = strrchr(cfg->database, '/');
+
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), "packages");
+    else
+        snprintf(dir, sizeof(dir), "%.*s/packages", (int)(slash - cfg->database), cfg->database);
+    return package_setup(st, &(struct package_settings){dir, cfg->max_upload, cfg->package_quota,
+                                                        cfg->import_dirs, cfg->max_image_size},
+                         err);
+}
+
 static int start_services(const struct config *cfg, struct store *st)
 {
     struct hv_options options = {
@@ -388,6 +411,10 @@ static int start_services(const struct config *cfg, struct store *st)
     download_set_limits(cfg->download_min_speed, cfg->download_min_speed_time,
                         cfg->download_timeout);
     metadata_set_job_retention(cfg->job_retention_minutes);
+    if (start_packages(cfg, st, &err) != 0) {
+        log_error("package: %s", err.message);
+        return -1;
+    }
     network_reconcile(st);  /* networks first: machines' interfaces need them */
     /* The monitor and the workers wait at the start-up gate until the
      * machines are reconciled (reconcile_main). */

@@ -127,6 +127,7 @@ static const struct cimi_attr cep_attrs[] = {
     {"forwardingGroupTemplates", NULL, K_COLLECTION, A_READONLY, &t_forwarding_group_template},
     {"jobs", NULL, K_COLLECTION, A_READONLY, &t_job},
     {"hosts", NULL, K_COLLECTION, A_READONLY | A_EXTENSION, &t_host},
+    {"packages", NULL, K_COLLECTION, A_READONLY | A_EXTENSION, &t_package},
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_cloud_entry_point = {
@@ -635,6 +636,19 @@ static const struct cimi_attr host_attrs[] = {
 };
 const struct cimi_type t_host = {"Host", "hosts", "hosts", true, true, host_attrs};
 
+/* An OVA file kept by cimid (src/resources/package.c): uploaded, or made by
+ * an export; import reads it; its bytes at content. */
+static const struct cimi_attr package_attrs[] = {
+    {"state", NULL, K_STRING, A_READONLY, NULL},
+    {"format", NULL, K_STRING, A_READONLY, NULL},
+    {"size", NULL, K_INTEGER, A_READONLY, NULL},
+    {"sha256", NULL, K_STRING, A_READONLY, NULL},
+    {"origin", NULL, K_REF, A_READONLY, &t_href_only},
+    {"content", NULL, K_REF, A_READONLY, &t_href_only},
+    {NULL, NULL, 0, 0, NULL},
+};
+const struct cimi_type t_package = {"Package", "packages", "packages", true, true, package_attrs};
+
 /* ---- request documents ---- */
 
 static const struct cimi_attr machine_create_attrs[] = {
@@ -677,7 +691,8 @@ const struct cimi_type *const cimi_toplevel_types[] = {
     &t_network, &t_network_template, &t_network_configuration, &t_network_port,
     &t_network_port_template, &t_network_port_configuration, &t_address, &t_address_template,
     &t_forwarding_group, &t_forwarding_group_template,
-    &t_job, &t_host, NULL,
+    &t_job, &t_host,
+    &t_package, NULL,
 };
 
 static const struct cimi_type *const all_named_types[] = {
@@ -695,6 +710,7 @@ static const struct cimi_type *const all_named_types[] = {
     &t_system, &t_system_template, &t_system_create, &t_system_system, &t_system_machine,
     &t_system_credential, &t_system_volume, &t_system_network, &t_system_network_port,
     &t_system_address, &t_system_forwarding_group,
+    &t_package,
     NULL,
 };
 
@@ -774,7 +790,7 @@ const struct cimi_range *model_range(const struct cimi_attr *a)
 
 const char *model_type_ns(const struct cimi_type *t)
 {
-    return t == &t_host ? CIMID_NS : CIMI_NS;
+    return t == &t_host || t == &t_package ? CIMID_NS : CIMI_NS;
 }
 
 char *model_type_uri(const struct cimi_type *t, const char *suffix, char *buf, size_t len)

@@ -84,6 +84,8 @@ extern const struct cimi_type t_cloud_entry_point, t_resource_metadata, t_machin
     t_machine_volume, t_machine_configuration, t_machine_image, t_machine_template,
     t_credential, t_credential_template, t_volume, t_volume_template, t_volume_configuration,
     t_volume_image, t_volume_volume_image, t_job, t_host, t_machine_snapshot;
+/* cimid's Package (OVA files: src/resources/package.c). */
+extern const struct cimi_type t_package;
 /* Request documents. */
 extern const struct cimi_type t_machine_create, t_credential_create, t_volume_create, t_action;
 /* Networks: resources and their request documents. */

@@ -29,11 +29,13 @@
 #include "auth/auth.h"
 #include "cimi/request.h"
 #include "http/bodybudget.h"
+#include "http/content.h"
 #include "http/deadline.h"
 #include "http/framing.h"
 #include "http/logindelay.h"
 #include "http/negotiate.h"
 #include "http/ratelimit.h"
+#include "http/upload.h"
 #include "http/urldecode.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -56,6 +58,7 @@ struct pending {
     size_t len;
     size_t cap;
     size_t reserved;                /* bytes of the body budget held */
+    struct upload *upload;          /* a Package upload: the body goes to a file (upload.h) */
     bool too_large;
     bool admitted;                  /* the first call is done and let the body come */
     bool close;                     /* framing in doubt: close after the answer */
@@ -104,6 +107,7 @@ static void pending_free(struct pending *p)
 {
     json_decref(p->resp.doc);
     free(p->body);
+    upload_free(p->upload);
     body_budget_give(p->reserved);
     if (pthread_getspecific(spare_pending) != NULL || pthread_setspecific(spare_pending, p) != 0)
         free(p);
@@ -589,10 +593,91 @@ static enum MHD_Result first_call(struct MHD_Connection *conn, const char *url,
     rc = admit(conn, p, &st, &p->who, &err);
     if (st != NULL)
         st->ops->read_end(st);
-    if (rc != 0 || (has_body && reserve_body(p, body_bytes, &err) != 0))
+    if (rc == 0 && upload_wanted(conn, method, url, CIMI_PREFIX))
+        rc = upload_begin(&p->who, has_body ? body_bytes : 0, &p->upload, &err);
+    else if (rc == 0 && has_body)
+        rc = reserve_body(p, body_bytes, &err);
+    if (rc != 0)
         return refuse(conn, url, method, p, &err, has_body);
     deadline_resume(p->deadline);
     return MHD_YES;
+}
+
+/* A chunk of a Package upload (upload.h): to its file.  Past a limit the
+ * file is removed and the answer (413) decided; the rest of the body is
+ * read and dropped (libmicrohttpd cannot answer in the middle of a body),
+ * within the connection's deadline, which no longer moves. */
+static enum MHD_Result upload_chunk(struct pending *p, const char *data, size_t *size)
+{
+    struct cimi_error err;
+    bool progressed;
+    size_t n = *size;
+
+    err_clear(&err);
+    *size = 0;
+    if (upload_write(p->upload, data, n, &progressed, &err) != 0) {
+        upload_free(p->upload);
+        p->upload = NULL;
+        p->close = true;
+        cimi_error_response(&p->resp, &err, NULL);
+        p->decided = true;
+    } else if (progressed) {
+        deadline_restart(p->deadline);      /* another MiB: the client keeps up */
+    }
+    return MHD_YES;
+}
+
+/* The upload is complete: store the Package and answer 201 with it (a read
+ * of the new resource, as its GET would answer). */
+static void serve_upload(struct MHD_Connection *conn, const char *url, struct pending *p,
+                         struct store *st)
+{
+    struct cimi_error err;
+    char id[256], item[300];
+    const char *href;
+
+    (void)url;
+    err_clear(&err);
+    st->ops->read_end(st);
+    if (upload_finish(p->upload, conn, &p->who, st, id, sizeof(id), &err) != 0) {
+        cimi_error_response(&p->resp, &err, NULL);
+        return;
+    }
+    snprintf(item, sizeof(item), CIMI_PREFIX "/%s", id);
+    serve(conn, item, "GET", p, st);
+    href = json_string_value(json_object_get(p->resp.doc, "id"));
+    if (p->resp.status == 200 && href != NULL) {
+        p->resp.status = 201;
+        snprintf(p->resp.location, sizeof(p->resp.location), "%s", href);
+    }
+}
+
+/* GET or HEAD of a Package's content (content.h): its bytes, or a CIMI
+ * error document. */
+static enum MHD_Result answer_content(struct MHD_Connection *conn, const char *url,
+                                      const char *method, struct pending *p, struct store *st,
+                                      const char *path)
+{
+    struct cimi_error err;
+    struct MHD_Response *r;
+    unsigned int status = 0;
+    enum MHD_Result ret;
+    long tenths;
+
+    err_clear(&err);
+    r = content_response(conn, &p->who, st, path, p->deadline, &status, &err);
+    st->ops->read_end(st);
+    if (r == NULL) {
+        cimi_error_response(&p->resp, &err, NULL);
+        return answer(conn, url, method, p);
+    }
+    add_common_headers(r, p->version);
+    ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    deadline_restart(p->deadline);
+    tenths = (long)((clock_mono_ms() - p->started_ms) * 10.0 + 0.5);
+    log_info("http: %s %s %u %ld.%ldms", method, url, status, tenths / 10, tenths % 10);
+    return ret;
 }
 
 /* The last call: the body (if any) is in.  Serve the admitted request, on
@@ -604,6 +689,7 @@ static enum MHD_Result last_call(struct MHD_Connection *conn, const char *url,
     struct cimi_error err;
     struct store *st;
     bool read_only = p->len == 0 && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
+    char path[256];
 
     deadline_pause(p->deadline);
     if (p->decided)
@@ -618,7 +704,12 @@ static enum MHD_Result last_call(struct MHD_Connection *conn, const char *url,
         cimi_error_response(&p->resp, &err, NULL);
         return answer(conn, url, method, p);
     }
-    serve(conn, url, method, p, st);
+    if (p->upload != NULL)
+        serve_upload(conn, url, p, st);
+    else if (content_wanted(method, url, CIMI_PREFIX, path, sizeof(path)))
+        return answer_content(conn, url, method, p, st, path);
+    else
+        serve(conn, url, method, p, st);
     return answer(conn, url, method, p);
 }
 
@@ -653,6 +744,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return answer(conn, url, method, p);
     if (!p->admitted)
         return first_call(conn, url, method, http_version, p);
+    if (*upload_data_size != 0 && p->decided) {
+        *upload_data_size = 0;                /* an upload refused midway: dropped */
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0 && p->upload != NULL)
+        return upload_chunk(p, upload_data, upload_data_size);
     if (*upload_data_size != 0) {
         if (append_body(p, upload_data, *upload_data_size) != 0)
             return MHD_NO;

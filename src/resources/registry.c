@@ -4,6 +4,7 @@
  */
 #include "resources/machine.h"
 #include "resources/network.h"
+#include "resources/package.h"
 #include "resources/resource.h"
 #include "resources/system.h"
 #include "resources/volume.h"
@@ -18,7 +19,8 @@ const struct job_kind *const resource_job_kinds[] = {
     &network_create_job, &network_start_job, &network_stop_job, &network_delete_job,
     &machine_nic_attach_job, &machine_nic_detach_job,
     /* systems */
-    &system_create_job, &system_delete_job, NULL,
+    &system_create_job, &system_delete_job,
+    &package_delete_job, NULL,
 };
 
 struct binding {
@@ -71,6 +73,7 @@ static const struct binding bindings[] = {
     {&t_system_network_port, &system_member_ops},
     {&t_system_address, &system_member_ops},
     {&t_system_forwarding_group, &system_member_ops},
+    {&t_package, &package_ops},
     {NULL, NULL},
 };
 

@@ -1,0 +1,250 @@
+/*
+ * upload.c - Package uploads streamed to disk (see upload.h).
+ *
+ * The bytes go to a temporary file in the package directory as they come,
+ * through SHA-256 (nettle) on the way, so the file is never read again;
+ * the limits are checked on every chunk.  The quota is checked three
+ * times: against the announced length before the body is read, against
+ * the bytes received as they come, and in the transaction that stores the
+ * Package (two uploads of one tenant at once cannot both slip under it).
+ */
+#include "http/upload.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <nettle/sha2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cimi/request.h"
+#include "http/urldecode.h"
+#include "resources/package.h"
+#include "util/log.h"
+#include "util/startup.h"
+
+#define NAME_MAX_BYTES 1024
+
+struct upload {
+    int fd;
+    char path[PATH_MAX];
+    long long received;
+    long long limit;           /* the least of --max-upload and the quota left */
+    const char *limit_why;
+    long long next_progress;
+    struct sha256_ctx sha;
+};
+
+static const char *const media_types[] = {
+    "application/x-tar", "application/ova", "application/octet-stream", NULL,
+};
+
+/* The media type of a Content-Type value (before any parameter) is one of
+ * media_types, in any case. */
+static bool ova_media_type(const char *value)
+{
+    size_t n;
+
+    if (value == NULL)
+        return false;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    n = strcspn(value, "; \t");
+    for (size_t i = 0; media_types[i] != NULL; i++)
+        if (n == strlen(media_types[i]) && strncasecmp(value, media_types[i], n) == 0)
+            return true;
+    return false;
+}
+
+bool upload_wanted(struct MHD_Connection *conn, const char *method, const char *url,
+                   const char *prefix)
+{
+    const char *why;
+    char *path;
+    bool wanted;
+
+    if (strcmp(method, "POST") != 0 ||
+        !ova_media_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_CONTENT_TYPE)))
+        return false;
+    path = url_decode(url, &why);
+    wanted = path != NULL && strncmp(path, prefix, strlen(prefix)) == 0 &&
+             strcmp(path + strlen(prefix), "/packages") == 0;
+    free(path);
+    return wanted;
+}
+
+/* A request of who on st, for the package functions. */
+static void request_of(struct cimi_request *req, const struct principal *who, struct store *st)
+{
+    memset(req, 0, sizeof(*req));
+    req->method = "POST";
+    req->path = "packages";
+    req->who = *who;
+    req->st = st;
+    cimi_query_init(&req->query);
+}
+
+/* What the tenant may still store. */
+static int quota_left(const struct principal *who, long long *left, struct cimi_error *err)
+{
+    struct cimi_request req;
+    struct store *st = store_for_thread(err);
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    request_of(&req, who, st);
+    rc = package_quota_left(&req, left, err);
+    cimi_query_free(&req.query);
+    return rc;
+}
+
+int upload_begin(const struct principal *who, long long announced, struct upload **out,
+                 struct cimi_error *err)
+{
+    struct upload *u;
+    long long left;
+
+    *out = NULL;
+    if (announced > package_max_upload())
+        return err_set(err, 413, "body", "the upload exceeds the limit of %lld bytes",
+                       package_max_upload());
+    if (quota_left(who, &left, err) != 0)
+        return -1;
+    if (announced > left)
+        return err_set(err, 413, "body",
+                       "the upload would exceed the tenant's package quota (%lld bytes left)",
+                       left);
+    u = calloc(1, sizeof(*u));
+    if (u == NULL)
+        return err_set(err, 500, NULL, "out of memory");
+    u->limit = left < package_max_upload() ? left : package_max_upload();
+    u->limit_why = left < package_max_upload() ? "the tenant's package quota" : "the limit";
+    u->next_progress = UPLOAD_PROGRESS_BYTES;
+    sha256_init(&u->sha);
+    if (package_upload_temp(u->path, sizeof(u->path), &u->fd, err) != 0) {
+        free(u);
+        return -1;
+    }
+    *out = u;
+    return 0;
+}
+
+/* Close and remove the temporary file (the upload failed or was stored). */
+static void discard(struct upload *u)
+{
+    if (u->fd >= 0)
+        close(u->fd);
+    u->fd = -1;
+    if (u->path[0] != '\0')
+        unlink(u->path);
+    u->path[0] = '\0';
+}
+
+int upload_write(struct upload *u, const char *data, size_t size, bool *progressed,
+                 struct cimi_error *err)
+{
+    *progressed = false;
+    if (u->fd < 0)
+        return err_set(err, 500, NULL, "the upload was ended");
+    if (u->received + (long long)size > u->limit) {
+        discard(u);
+        return err_set(err, 413, "body", "the upload exceeds %s (%lld bytes)", u->limit_why,
+                       u->limit);
+    }
+    sha256_update(&u->sha, size, (const uint8_t *)data);
+    while (size > 0) {
+        ssize_t n = write(u->fd, data, size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            log_error("http: cannot write the upload %s: %s", u->path, strerror(errno));
+            discard(u);
+            return err_set(err, errno == ENOSPC ? 507 : 500, NULL, "cannot store the upload");
+        }
+        data += n;
+        size -= (size_t)n;
+        u->received += n;
+    }
+    if (u->received >= u->next_progress) {
+        *progressed = true;
+        u->next_progress = u->received + UPLOAD_PROGRESS_BYTES;
+    }
+    return 0;
+}
+
+/* The ?name= of the request, decoded; NULL when absent. -1 with err when
+ * it does not decode. */
+static int name_of(struct MHD_Connection *conn, char **name, struct cimi_error *err)
+{
+    const char *raw = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "name");
+    const char *why;
+
+    *name = NULL;
+    if (raw == NULL)
+        return 0;
+    *name = url_decode(raw, &why);
+    if (*name == NULL)
+        return err_set(err, 400, "name", "query parameter 'name' has %s", why);
+    if (strlen(*name) > NAME_MAX_BYTES) {
+        free(*name);
+        *name = NULL;
+        return err_set(err, 400, "name", "name is longer than %d bytes", NAME_MAX_BYTES);
+    }
+    return 0;
+}
+
+static void hex_of(const uint8_t *digest, char *hex)
+{
+    for (size_t i = 0; i < SHA256_DIGEST_SIZE; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+}
+
+int upload_finish(struct upload *u, struct MHD_Connection *conn, const struct principal *who,
+                  struct store *st, char *id, size_t id_len, struct cimi_error *err)
+{
+    uint8_t digest[SHA256_DIGEST_SIZE];
+    char sha256[2 * SHA256_DIGEST_SIZE + 1];
+    struct cimi_request req;
+    struct store_row row;
+    char *name = NULL;
+    int rc;
+
+    if (u->fd < 0)
+        return err_set(err, 500, NULL, "the upload was ended");
+    if (name_of(conn, &name, err) != 0) {
+        discard(u);
+        return -1;
+    }
+    if (!startup_wait()) {
+        free(name);
+        discard(u);
+        return err_set(err, 503, NULL, "cimid is stopping");
+    }
+    sha256_digest(&u->sha, sizeof(digest), digest);
+    hex_of(digest, sha256);
+    close(u->fd);
+    u->fd = -1;
+    request_of(&req, who, st);
+    rc = package_upload_store(&req, u->path, u->received, sha256, name, &row, err);
+    u->path[0] = '\0';          /* moved or removed by package_upload_store */
+    if (rc == 0) {
+        snprintf(id, id_len, "%s", row.id);
+        log_info("package: %s uploaded %s (%lld bytes)", who->name, row.id, u->received);
+        store_row_clear(&row);
+    }
+    cimi_query_free(&req.query);
+    free(name);
+    return rc;
+}
+
+void upload_free(struct upload *u)
+{
+    if (u == NULL)
+        return;
+    discard(u);
+    free(u);
+}
