@@ -4,7 +4,7 @@
  * Every command takes its positional arguments (after the command words)
  * and returns 0, or -1 with err.  commands.c holds the generic commands
  * (over any collection the entry point lists), machine.c the convenient
- * machine ones, system.c the System ones.
+ * machine ones, system.c the System ones, package.c the Package transfers.
  */
 #ifndef CIMI_CLI_COMMANDS_H
 #define CIMI_CLI_COMMANDS_H
@@ -35,6 +35,10 @@ int cmd_volume_detach(struct cli *cli, char **args, int nargs, struct cli_error 
 int cmd_system_create(struct cli *cli, char **args, int nargs, struct cli_error *err);
 int cmd_system_import(struct cli *cli, char **args, int nargs, struct cli_error *err);
 int cmd_system_export(struct cli *cli, char **args, int nargs, struct cli_error *err);
+
+/* package.c */
+int cmd_package_upload(struct cli *cli, char **args, int nargs, struct cli_error *err);
+int cmd_package_download(struct cli *cli, char **args, int nargs, struct cli_error *err);
 
 /* Capture `machine` into a new MachineImage through its capture operation. */
 int machine_capture(struct cli *cli, const json_t *machine, struct cli_error *err);

@@ -56,6 +56,12 @@ static const struct command system_commands[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
+static const struct command package_commands[] = {
+    {"upload", 1, 1, OPT_TRANSFER, cmd_package_upload},
+    {"download", 2, 2, OPT_TRANSFER, cmd_package_download},
+    {NULL, 0, 0, 0, NULL},
+};
+
 static const struct command volume_commands[] = {
     {"list", 1, 1, 0, cmd_volume_list},
     {"attach", 2, 2, OPT_LOCATION | OPT_WAIT, cmd_volume_attach},
@@ -138,6 +144,8 @@ static void print_help(FILE *out)
           "  system import FILE|URL            upload an OVA (or name one) and import it\n"
           "  system export SYSTEM FILE         export into an OVA and download it to FILE\n"
           "  system template list|show ...     the SystemTemplates\n"
+          "  package upload FILE               a local OVA into a new Package\n"
+          "  package download PACKAGE FILE     a Package into a local file\n"
           "\n"
           "Connection (flags > --profile > environment > CIMI_PROFILE or [default]):\n"
           "      --url URL            the CloudEntryPoint URL (CIMI_URL)\n"
@@ -162,7 +170,7 @@ static void print_help(FILE *out)
           "      --template T --config C --image I --credential CRED\n"
           "      --start | --stopped  initial state   --force  force stop/restart\n"
           "      --location DEVICE    where an attached volume appears\n"
-          "Transfers (system import, system export):\n"
+          "Transfers (system import|export, package upload|download):\n"
           "      --progress MODE      auto (a bar on a terminal), bar, lines, none\n"
           "Jobs:\n"
           "  -w, --wait               follow the resulting Job; fail if it fails\n"
@@ -351,6 +359,11 @@ static bool is_system_word(const char *w)
     return strcasecmp(w, "system") == 0 || strcasecmp(w, "systems") == 0;
 }
 
+static bool is_package_word(const char *w)
+{
+    return strcasecmp(w, "package") == 0 || strcasecmp(w, "packages") == 0;
+}
+
 /* A command and its positional arguments (one more than any command takes,
  * so that "too many" can be told). */
 #define MAX_ARGS 4
@@ -417,9 +430,9 @@ static int resolve_resource_first(char *coll, char **words, int nwords, struct i
 /*
  * The command the words name: a generic command; `machine create`,
  * `machine capture`, `machine volume ...`; `system create|import|export`,
- * `system template ...` (on systemTemplates); `COLLECTION VERB ARGS` for
- * the CRUD verbs (`verb COLLECTION ARGS`); or `COLLECTION ACTION ITEM`,
- * which is `do COLLECTION ITEM ACTION`.
+ * `system template ...` (on systemTemplates); `package upload|download`;
+ * `COLLECTION VERB ARGS` for the CRUD verbs (`verb COLLECTION ARGS`); or
+ * `COLLECTION ACTION ITEM`, which is `do COLLECTION ITEM ACTION`.
  */
 static int resolve(char **words, int nwords, struct invocation *inv, struct cli_error *err)
 {
@@ -433,7 +446,8 @@ static int resolve(char **words, int nwords, struct invocation *inv, struct cli_
     if (is_machine_word(words[0]) && strcmp(verb, "volume") == 0)
         return resolve_volume(words, nwords, inv, err);
     if ((is_machine_word(words[0]) && (inv->cmd = lookup(machine_commands, verb)) != NULL) ||
-        (is_system_word(words[0]) && (inv->cmd = lookup(system_commands, verb)) != NULL)) {
+        (is_system_word(words[0]) && (inv->cmd = lookup(system_commands, verb)) != NULL) ||
+        (is_package_word(words[0]) && (inv->cmd = lookup(package_commands, verb)) != NULL)) {
         set_args(inv, NULL, words + 2, nwords - 2);
         return 0;
     }

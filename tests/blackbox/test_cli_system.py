@@ -503,6 +503,53 @@ def export_resumes_an_interrupted_download():
     ok(cimi("system", "delete", s["id"], "--wait", "--timeout", TIMEOUT, env=env_for()))
 
 
+@test
+def package_upload_and_download():
+    c = admin()
+    w = workdir()
+    ova = make_ova(w, "cli-pkg")
+    r = ok(cimi("package", "upload", ova, "-o", "json", env=env_for()))
+    pkg = r.json()
+    eq((pkg.get("name"), pkg.get("state")), ("cli-pkg.ova", "AVAILABLE"), "package upload")
+    eq((pkg.get("size"), pkg.get("sha256")), (os.path.getsize(ova), sha256_of(ova)),
+       "the Package holds the file's bytes")
+    out = os.path.join(w, "back.ova")
+    r = ok(cimi("package", "download", "cli-pkg.ova", out, "-o", "ids", env=env_for()))
+    eq(r.out.strip(), pkg["id"], "package download prints the Package")
+    eq(sha256_of(out), sha256_of(ova), "downloaded = uploaded")
+    fails(cimi("package", "download", pkg["id"], os.path.join(w, "x"), env=env_for("alice")),
+          NOT_FOUND, "HTTP 404")
+    notin("x.part", os.listdir(w), "nothing left of a refused download")
+    c.delete(pkg["id"])
+
+
+@test
+def download_resumes_after_a_cut():
+    """A proxy cuts the first download of content: the client resumes it
+    with Range + If-Range and the file is whole."""
+    w = workdir()
+    ova = make_ova(w, "cli-cut")
+    pkg = ok(cimi("package", "upload", ova, "-o", "json", env=env_for())).json()
+    d = daemon()
+    proxy = CuttingProxy(int(d.url.rsplit(":", 1)[1]), cut=256 * 1024)
+    env = env_for()
+    env["CIMI_URL"] = f"http://127.0.0.1:{proxy.port}/cimi/cloudEntryPoint"
+    out = os.path.join(w, "resumed.ova")
+    try:
+        r = ok(cimi("package", "download", pkg["id"].rsplit("/", 1)[1], out, "--progress",
+                    "lines", env=env))
+    finally:
+        proxy.close()
+    eq(proxy.cuts, 1, "the proxy cut the first download")
+    isin("resuming", r.err, "the client says it resumes")
+    check(any(re.match(r"Range: bytes=[1-9][0-9]*-$", line) for line in proxy.range_lines),
+          f"the second request asked for the rest (Range): {proxy.range_lines}")
+    check(any(line.startswith("If-Range: ") for line in proxy.range_lines),
+          f"... only if the Package is the same (If-Range): {proxy.range_lines}")
+    eq(sha256_of(out), sha256_of(ova), "the resumed file is whole")
+    admin().delete(pkg["id"])
+
+
 # ---------------------------------------------------------------- progress output
 
 @test
