@@ -19,7 +19,9 @@ one line with the documented exit code."""
 
 import hashlib
 import os
+import pty
 import re
+import select
 import socket
 import subprocess
 import tarfile
@@ -29,7 +31,7 @@ import http.server
 
 import cimitest
 from cimitest import NS, Client, Daemon, check, eq, free_port, isin, notin, shared, test
-from test_cli import (CLIENT, CONFLICT, JOB, NOT_FOUND, OK, USAGE, cimi, creds_env, fails, ok,
+from test_cli import (CLI_BIN, CLIENT, JOB, NOT_FOUND, OK, USAGE, cimi, creds_env, fails, ok,
                       table)
 
 TIMEOUT = "120"
@@ -554,18 +556,67 @@ def download_resumes_after_a_cut():
 
 @test
 def progress_forced_without_a_terminal():
-    ova = make_ova(workdir(), "cli-progress", disk_mib=8)
-    r = ok(cimi("system", "import", ova, "--progress", "lines", "-o", "ids", env=env_for()))
+    w = workdir()
+    ova = make_ova(w, "cli-progress", disk_mib=8)
+    r = ok(cimi("package", "upload", ova, "--progress", "lines", "-o", "ids", env=env_for()))
+    pkg = r.out.strip()
     lines = [line for line in r.err.splitlines() if line.startswith("upload: ")]
     check(len(lines) >= 2, f"--progress lines: several lines: {r.err!r}")
+    check(all(re.match(r"upload: [1-9]0% \([0-9.]+ of [0-9.]+ MiB, [0-9.]+ MB/s\)$", line)
+              for line in lines[:-1]), f"a line per tenth: {lines}")
     check(re.match(r"upload: done, [0-9.]+ MiB in [0-9.]+ s \([0-9.]+ MB/s\)$", lines[-1]),
           f"the last line sums the transfer up: {lines[-1]!r}")
     notin("\r", r.err, "plain lines, no redrawing")
-    r = ok(cimi("system", "import", ova, "--progress", "bar", "-o", "ids", env=env_for()))
-    check("\r" in r.err and "[" in r.err and "100%" in r.err and "MB/s" in r.err,
+    r = ok(cimi("package", "download", pkg, os.path.join(w, "a.ova"), "--progress", "bar",
+                "-o", "ids", env=env_for()))
+    # (text mode reads the bar's \r as a line end: the erase-line sequence marks each redraw)
+    check("\033[K" in r.err and "[" in r.err and "100%" in r.err and "MB/s" in r.err,
           f"--progress bar: a bar redrawn in place reaching 100%: {r.err[-300:]!r}")
-    r = ok(cimi("system", "import", ova, "--progress", "none", "-o", "ids", env=env_for()))
-    eq(r.err, "", "--progress none: nothing")
+    check(r.err.endswith("\n"), "the bar ends its line")
+    for mode in ("none", None):
+        extra = ("--progress", mode) if mode else ()
+        r = ok(cimi("package", "download", pkg, os.path.join(w, "b.ova"), *extra, "-o", "ids",
+                    env=env_for()))
+        eq(r.err, "", f"--progress {mode or 'auto'} without a terminal: nothing")
+    admin().delete(pkg)
+
+
+@test
+def progress_bar_on_a_terminal():
+    """--progress auto: the bar when stderr is a terminal."""
+    ova = make_ova(workdir(), "cli-tty", disk_mib=8)
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([CLI_BIN, "package", "upload", ova, "-o", "ids"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+                             env=env_for(), start_new_session=True)
+        os.close(slave)
+        slave = None
+        chunks = []
+        while True:
+            ready, _, _ = select.select([master], [], [], 60)
+            if not ready:
+                break
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        out = p.stdout.read().decode()
+        p.stdout.close()
+        rc = p.wait(60)
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    tty = b"".join(chunks).decode("utf-8", "replace")
+    eq(rc, OK, f"exit status (terminal output {tty!r})")
+    check("\r\033[K" in tty and "upload" in tty and "100%" in tty and "MB/s" in tty,
+          f"a bar redrawn in place reaching 100%: {tty[-300:]!r}")
+    check("/packages/" in out, f"stdout keeps the Package's id: {out!r}")
+    admin().delete(out.strip())
 
 
 # ---------------------------------------------------------------- errors
