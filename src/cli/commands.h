@@ -35,6 +35,8 @@ int cmd_volume_detach(struct cli *cli, char **args, int nargs, struct cli_error 
 int cmd_system_create(struct cli *cli, char **args, int nargs, struct cli_error *err);
 int cmd_system_import(struct cli *cli, char **args, int nargs, struct cli_error *err);
 int cmd_system_export(struct cli *cli, char **args, int nargs, struct cli_error *err);
+int cmd_system_template_import(struct cli *cli, char **args, int nargs, struct cli_error *err);
+int cmd_system_template_export(struct cli *cli, char **args, int nargs, struct cli_error *err);
 
 /* package.c */
 int cmd_package_upload(struct cli *cli, char **args, int nargs, struct cli_error *err);

@@ -56,6 +56,12 @@ static const struct command system_commands[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
+static const struct command system_template_commands[] = {
+    {"import", 1, 1, OPT_WAIT | OPT_TRANSFER, cmd_system_template_import},
+    {"export", 2, 2, OPT_WAIT | OPT_TRANSFER, cmd_system_template_export},
+    {NULL, 0, 0, 0, NULL},
+};
+
 static const struct command package_commands[] = {
     {"upload", 1, 1, OPT_TRANSFER, cmd_package_upload},
     {"download", 2, 2, OPT_TRANSFER, cmd_package_download},
@@ -144,6 +150,7 @@ static void print_help(FILE *out)
           "  system import FILE|URL            upload an OVA (or name one) and import it\n"
           "  system export SYSTEM FILE         export into an OVA and download it to FILE\n"
           "  system template list|show ...     the SystemTemplates\n"
+          "  system template import|export ... the same as for systems, on SystemTemplates\n"
           "  package upload FILE               a local OVA into a new Package\n"
           "  package download PACKAGE FILE     a Package into a local file\n"
           "\n"
@@ -451,8 +458,13 @@ static int resolve(char **words, int nwords, struct invocation *inv, struct cli_
         set_args(inv, NULL, words + 2, nwords - 2);
         return 0;
     }
-    if (is_system_word(words[0]) && strcmp(verb, "template") == 0)
+    if (is_system_word(words[0]) && strcmp(verb, "template") == 0) {
+        if (nwords > 2 && (inv->cmd = lookup(system_template_commands, words[2])) != NULL) {
+            set_args(inv, NULL, words + 3, nwords - 3);
+            return 0;
+        }
         return resolve_resource_first(system_templates, words + 2, nwords - 2, inv, err);
+    }
     return resolve_resource_first(words[0], words + 1, nwords - 1, inv, err);
 }
 

@@ -13,6 +13,7 @@
  *                                (streamed, resumed with Range when the
  *                                connection breaks, checked against the
  *                                Package's size and sha256)
+ *   system template import|export   the same on the SystemTemplate collection
  *
  * The transfers are package.c's.  list, show, delete and the actions
  * (start, stop ...) are the generic
@@ -98,18 +99,24 @@ static int post_action(struct cli *cli, const char *href, const char *name, cons
     return rc;
 }
 
-/* The first affected resource of the Job at job_uri that is a System. */
-static char *job_system(struct cli *cli, const char *job_uri, struct cli_error *err)
+/* The first affected resource of the Job at job_uri in the collection
+ * coll_word names (its href holds "/<attribute>/"). */
+static char *job_made(struct cli *cli, const char *job_uri, const char *coll_word,
+                      struct cli_error *err)
 {
+    const char *attr, *coll;
+    char segment[140];
     json_t *job, *item;
     char *url = NULL;
     size_t i;
 
-    if (disco_get(cli, job_uri, &job, err) < 0)
+    if (disco_collection(cli, coll_word, &attr, &coll, err) < 0 ||
+        disco_get(cli, job_uri, &job, err) < 0)
         return NULL;
+    snprintf(segment, sizeof(segment), "/%s/", attr);
     json_array_foreach(json_object_get(job, "affectedResources"), i, item) {
         const char *href = disco_str(item, "href");
-        if (href != NULL && strstr(href, "/systems/") != NULL) {
+        if (href != NULL && strstr(href, segment) != NULL) {
             url = strdup(href);
             break;
         }
@@ -120,14 +127,15 @@ static char *job_system(struct cli *cli, const char *job_uri, struct cli_error *
 
 /* ---- import ---- */
 
-/* The href of the import operation of the systems collection. */
-static int import_href(struct cli *cli, char **href, struct cli_error *err)
+/* The href of the import operation of the collection coll_word names. */
+static int import_href(struct cli *cli, const char *coll_word, char **href,
+                       struct cli_error *err)
 {
     const char *attr, *coll, *op;
     json_t *doc;
 
     *href = NULL;
-    if (disco_collection(cli, "systems", &attr, &coll, err) < 0 ||
+    if (disco_collection(cli, coll_word, &attr, &coll, err) < 0 ||
         disco_get(cli, coll, &doc, err) < 0)
         return -1;
     op = disco_op(doc, "import", NULL);
@@ -140,12 +148,12 @@ static int import_href(struct cli *cli, char **href, struct cli_error *err)
     return *href != NULL ? 0 : -1;
 }
 
-/* After the import Action: follow its Job with --wait and print the System
- * it made (else the Job); without --wait print the Job. */
-static int finish_import(struct cli *cli, const struct http_reply *reply, const char *package,
-                         struct cli_error *err)
+/* After the import Action: follow its Job with --wait and print what it
+ * made in coll_word (else the Job); without --wait print the Job. */
+static int finish_import(struct cli *cli, const struct http_reply *reply, const char *coll_word,
+                         const char *package, struct cli_error *err)
 {
-    char *system;
+    char *made;
     int rc;
 
     if (!cli->opt.wait || reply->job_uri == NULL)
@@ -158,26 +166,28 @@ static int finish_import(struct cli *cli, const struct http_reply *reply, const 
     }
     if (package != NULL)
         package_delete_quietly(cli, package);
-    system = job_system(cli, reply->job_uri, err);
-    rc = output_url(cli, system != NULL ? system : reply->job_uri, err);
-    free(system);
+    made = job_made(cli, reply->job_uri, coll_word, err);
+    rc = output_url(cli, made != NULL ? made : reply->job_uri, err);
+    free(made);
     return rc;
 }
 
-int cmd_system_import(struct cli *cli, char **args, int nargs, struct cli_error *err)
+/* Import source (a local file uploaded first, or a URL) through the import
+ * operation of the collection coll_word names. */
+static int import_into(struct cli *cli, const char *coll_word, const char *source,
+                       struct cli_error *err)
 {
     struct http_reply reply;
     char *href = NULL, *package = NULL;
     int rc;
 
-    (void)nargs;
-    if (import_href(cli, &href, err) < 0)
+    if (import_href(cli, coll_word, &href, err) < 0)
         return -1;
-    rc = is_url(args[0]) ? 0 : package_upload(cli, args[0], &package, err);
+    rc = is_url(source) ? 0 : package_upload(cli, source, &package, err);
     if (rc == 0)
-        rc = post_action(cli, href, "import", package ? package : args[0], NULL, &reply, err);
+        rc = post_action(cli, href, "import", package ? package : source, NULL, &reply, err);
     if (rc == 0) {
-        rc = finish_import(cli, &reply, package, err);
+        rc = finish_import(cli, &reply, coll_word, package, err);
         http_reply_clear(&reply);
     } else if (package != NULL) {
         fprintf(stderr, "cimi: note: the uploaded package stays for another try: %s\n", package);
@@ -187,26 +197,39 @@ int cmd_system_import(struct cli *cli, char **args, int nargs, struct cli_error 
     return rc;
 }
 
+int cmd_system_import(struct cli *cli, char **args, int nargs, struct cli_error *err)
+{
+    (void)nargs;
+    return import_into(cli, "systems", args[0], err);
+}
+
+int cmd_system_template_import(struct cli *cli, char **args, int nargs, struct cli_error *err)
+{
+    (void)nargs;
+    return import_into(cli, "systemTemplates", args[0], err);
+}
+
 /* ---- export ---- */
 
-/* POST the export Action to the System `word`; *package = the reply's Location. */
-static int start_export(struct cli *cli, const char *word, char **package, char **job,
-                        struct cli_error *err)
+/* POST the export Action to the item `word` of the collection coll_word
+ * names; *package = the reply's Location, *job its Job. */
+static int start_export(struct cli *cli, const char *coll_word, const char *word,
+                        char **package, char **job, struct cli_error *err)
 {
     struct http_reply reply;
     const char *href;
-    json_t *system;
+    json_t *item;
     char what[300];
     int rc;
 
     *package = *job = NULL;
-    if (disco_resource(cli, "systems", word, &system, err) < 0)
+    if (disco_resource(cli, coll_word, word, &item, err) < 0)
         return -1;
-    snprintf(what, sizeof(what), "system '%s'", word);
-    rc = cmd_require_op(system, "export", what, &href, err);
+    snprintf(what, sizeof(what), "%s '%s'", coll_word, word);
+    rc = cmd_require_op(item, "export", what, &href, err);
     if (rc == 0)
         rc = post_action(cli, href, "export", NULL, OVF_FORMAT, &reply, err);
-    json_decref(system);
+    json_decref(item);
     if (rc < 0)
         return -1;
     if (reply.location == NULL)
@@ -218,16 +241,17 @@ static int start_export(struct cli *cli, const char *word, char **package, char 
     return rc;
 }
 
-int cmd_system_export(struct cli *cli, char **args, int nargs, struct cli_error *err)
+/* Export the item `word` of coll_word into the local file path. */
+static int export_into(struct cli *cli, const char *coll_word, const char *word,
+                       const char *path, struct cli_error *err)
 {
     struct package_file *file;
     char *package = NULL, *job = NULL;
     int rc;
 
-    (void)nargs;
-    if ((file = package_file_open(args[1], err)) == NULL)
+    if ((file = package_file_open(path, err)) == NULL)
         return -1;
-    rc = start_export(cli, args[0], &package, &job, err);
+    rc = start_export(cli, coll_word, word, &package, &job, err);
     if (rc == 0 && job != NULL)
         rc = job_follow(cli, job, err);
     if (rc == 0 && (rc = package_download(cli, package, file, err)) < 0)
@@ -238,4 +262,16 @@ int cmd_system_export(struct cli *cli, char **args, int nargs, struct cli_error 
     free(package);
     free(job);
     return rc;
+}
+
+int cmd_system_export(struct cli *cli, char **args, int nargs, struct cli_error *err)
+{
+    (void)nargs;
+    return export_into(cli, "systems", args[0], args[1], err);
+}
+
+int cmd_system_template_export(struct cli *cli, char **args, int nargs, struct cli_error *err)
+{
+    (void)nargs;
+    return export_into(cli, "systemTemplates", args[0], args[1], err);
 }
