@@ -7,6 +7,7 @@
 #include "resources/package.h"
 #include "resources/resource.h"
 #include "resources/system.h"
+#include "resources/system_export.h"
 #include "resources/volume.h"
 
 const struct job_kind *const resource_job_kinds[] = {
@@ -20,7 +21,7 @@ const struct job_kind *const resource_job_kinds[] = {
     &machine_nic_attach_job, &machine_nic_detach_job,
     /* systems */
     &system_create_job, &system_delete_job,
-    &package_delete_job, NULL,
+    &package_delete_job, &system_export_job, NULL,
 };
 
 struct binding {
