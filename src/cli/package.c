@@ -113,30 +113,6 @@ int package_upload(struct cli *cli, const char *path, char **url, struct cli_err
     return rc;
 }
 
-void package_delete_quietly(struct cli *cli, const char *url)
-{
-    struct cli_error ignored;
-    struct http_reply reply;
-    const char *href;
-    json_t *doc;
-
-    if (disco_get(cli, url, &doc, &ignored) < 0)
-        return;
-    href = disco_op(doc, "delete", NULL);
-    if (href == NULL ||
-        http_request(cli->http, "DELETE", href, "application/json", NULL, NULL, 0, &reply,
-                     &ignored) < 0) {
-        fprintf(stderr, "cimi: note: the package %s was left on the server\n", url);
-    } else {
-        if (reply.status >= 300)
-            fprintf(stderr, "cimi: note: the package %s was left on the server "
-                    "(HTTP %ld)\n", url, reply.status);
-        http_reply_clear(&reply);
-    }
-    json_decref(doc);
-}
-
-
 /* ---- download ---- */
 
 /* The file a download writes: FILE.part, renamed to FILE when complete. */

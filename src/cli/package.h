@@ -12,10 +12,6 @@
  * file; *url = the Package's href (malloc'd). */
 int package_upload(struct cli *cli, const char *path, char **url, struct cli_error *err);
 
-/* DELETE the Package at url through its delete operation; a failure is
- * only a note on stderr. */
-void package_delete_quietly(struct cli *cli, const char *url);
-
 /* The local file a download writes (FILE.part until it is complete). */
 struct package_file;
 

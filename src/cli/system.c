@@ -164,8 +164,6 @@ static int finish_import(struct cli *cli, const struct http_reply *reply, const 
                     package);
         return -1;
     }
-    if (package != NULL)
-        package_delete_quietly(cli, package);
     made = job_made(cli, reply->job_uri, coll_word, err);
     rc = output_url(cli, made != NULL ? made : reply->job_uri, err);
     free(made);

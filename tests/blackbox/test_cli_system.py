@@ -1,21 +1,24 @@
-"""`cimi system ...`: the client's System commands against a real cimid on
-loopback (test:///default).
+"""`cimi system ...` and `cimi package ...`: the client's System commands
+against a real cimid on loopback (test:///default).
 
 Covered: `system template list/show`; `system create --template` (and
 --file), list, show, the member sub-collection, stop, start, delete (the
 members gone with it); `system import FILE` (the OVA built here with
 qemu-img and tarfile is uploaded as a Package, byte for byte: its size and
-sha256 on the server are the file's; with --wait the System is printed and
-the uploaded Package removed), `system import URL` (the URL is the Action's
-source: served from a loopback server, and a URL that fails makes a FAILED
-Job, exit 9); `system export SYSTEM FILE` (a tar whose first member is the
-.ovf, equal to the Package the server made), the download resumed with
-Range/If-Range after a proxy cuts the connection in the middle; the progress
-output (`--progress lines` and `bar` forced without a terminal, nothing by
-default without one); errors: usage, a missing file, an .ovf given alone,
-an unknown System, another tenant's System, an unwritable FILE (nothing
-asked of the server), a server refusing the upload (--max-upload), each
-one line with the documented exit code."""
+sha256 on the server are the file's; with --wait the System is printed, the
+uploaded Package kept), `system template import FILE` (the SystemTemplate
+printed, its importImage the uploaded Package), `system import URL` (the
+URL is the Action's source: served from a loopback server, and a URL that
+fails makes a FAILED Job, exit 9); `system export SYSTEM FILE` and `system
+template export` (a tar whose first member is the .ovf, equal to the
+Package the server made); `package upload` and `package download` (byte for
+byte), a download resumed with Range/If-Range after a proxy cuts the
+connection in the middle; the progress output (`--progress lines` and `bar`
+forced without a terminal, nothing by default without one, the bar on a
+pseudo-terminal); errors: usage, a missing file, an .ovf given alone, an
+unknown System, another tenant's System and Package, an unwritable FILE
+(nothing asked of the server), a server refusing the upload (--max-upload),
+each one line with the documented exit code."""
 
 import hashlib
 import os
@@ -310,9 +313,25 @@ def import_with_wait_prints_the_system():
     eq(len(members), 1, "the imported System has the package's machine")
     m = c.read(members[0]["machine"]["href"])
     eq((m.get("cpu"), m.get("memory")), (1, 512 * 1024), "its machine: 1 CPU, 512 MiB")
-    eq({p["id"] for p in packages(c)} - before, set(),
-       "the uploaded Package is removed once imported")
+    new = [p for p in packages(c) if p["id"] not in before]
+    eq([(p.get("name"), p.get("sha256")) for p in new], [("cli-imported.ova", sha256_of(ova))],
+       "the uploaded Package stays (the template's importImage names it)")
     ok(cimi("system", "delete", s["id"], "--wait", "--timeout", TIMEOUT, env=env_for()))
+
+
+@test
+def template_import_prints_the_template():
+    c = admin()
+    ova = make_ova(workdir(), "cli-tpl-imported")
+    r = ok(cimi("system", "template", "import", ova, "--wait", "--timeout", TIMEOUT, "-o",
+                "json", env=env_for()))
+    tpl = r.json()
+    check(tpl.get("resourceURI", "").endswith("/SystemTemplate"),
+          f"a SystemTemplate printed: {r.out[:300]!r}")
+    pkg = c.read(tpl.get("importImage", ""))
+    eq((pkg.get("name"), pkg.get("sha256")), ("cli-tpl-imported.ova", sha256_of(ova)),
+       "its importImage is the uploaded Package")
+    check(len(tpl.get("componentDescriptors", [])) >= 1, "the package's machine described")
 
 
 class OvaServer:
@@ -395,6 +414,21 @@ def export_downloads_the_package():
     eq(sha256_of(path), pkg.get("sha256"), "the file is the Package")
     notin("out.ova.part", os.listdir(os.path.dirname(path)), "no .part file left")
     ok(cimi("system", "delete", s["id"], "--wait", "--timeout", TIMEOUT, env=env_for()))
+
+
+@test
+def template_export_downloads_the_package():
+    c = admin()
+    make_template(c, "cli-tpl-export", quantity=1)
+    path = os.path.join(workdir(), "tpl.ova")
+    r = ok(cimi("system", "template", "export", "cli-tpl-export", path, "--timeout", TIMEOUT,
+                "-o", "json", env=env_for()))
+    pkg = r.json()
+    check_ova(path, "the exported template")
+    eq((os.path.getsize(path), sha256_of(path)), (pkg.get("size"), pkg.get("sha256")),
+       "the file is the Package")
+    fails(cimi("system", "template", "export", "no-such-template", path, env=env_for()),
+          NOT_FOUND, "no-such-template")
 
 
 class CuttingProxy:
