@@ -17,6 +17,19 @@
 #include "resources/resource.h"
 #include "resources/virtual.h"
 
+/* Items the type says are no longer listed (resource_ops.listed). */
+static void drop_unlisted(struct cimi_request *req, const struct cimi_type *t, json_t *items,
+                          long *count)
+{
+    bool (*listed)(struct cimi_request *, const json_t *) = resource_ops_of(t)->listed;
+
+    for (size_t i = json_array_size(items); listed && i-- > 0;)
+        if (!listed(req, json_array_get(items, i))) {
+            json_array_remove(items, i);
+            (*count)--;
+        }
+}
+
 /* A top-level collection's own actions (systems/import): rel
  * .../action/<name>, href <collection>/<name>. */
 static void add_collection_actions(const struct cimi_type *t, const char *uri, json_t *doc)
@@ -634,6 +647,7 @@ static int build_collection(struct cimi_request *req, const struct cimi_type *t,
         json_decref(items);
         return -1;
     }
+    drop_unlisted(req, t, items, &count);
     json_array_foreach(items, i, item) {
         if (q->has_expand)
             expand_doc(req, t, item, q->expand);

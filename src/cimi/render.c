@@ -54,7 +54,8 @@ static void absolutize_string_member(json_t *obj, const char *key, json_t *v, co
 {
     const char *s = json_string_value(v);
 
-    if (s == NULL || strstr(s, "://") != NULL || s[0] == '\0')
+    /* "#name": a reference inside a SystemTemplate, kept as sent. */
+    if (s == NULL || strstr(s, "://") != NULL || s[0] == '\0' || s[0] == '#')
         return;
     json_object_set_new(obj, key, uri_string(base, strlen(base), s));
 }

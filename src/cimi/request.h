@@ -47,6 +47,10 @@ struct cimi_request {
     bool listing;
     void *refresh_cache;
     void (*refresh_cache_free)(void *cache);
+    /* Ids (a JSON object used as a set) of the resources this request made
+     * in its transaction that later creates in it may use while they are
+     * CREATING: a System's members (resources/system_create.c); NULL = none. */
+    json_t *building;
 };
 
 struct cimi_response {

@@ -28,6 +28,8 @@ struct job_spec {
     char tenant[64];       /* tenant owning the Job */
     char id[128];          /* the Job's id, when job_spec_new_id gave it one before job_create */
     json_t *steps;         /* its steps (job_spec_add_step; owned), or NULL */
+    int steps_at_once;     /* steps of one stage run at once, at most (0, 1: one at a time) */
+    bool steps_fan_out;    /* a failed step does not end the others (job_spec_add_step) */
 };
 
 /* State handed to a job kind's run function. */
@@ -79,6 +81,28 @@ void job_spec_clear(struct job_spec *spec);
  * their own: start-up recovery re-runs the parent, which skips the steps
  * that ended SUCCESS and runs the others again (kinds are idempotent). */
 int job_spec_add_step(struct job_spec *parent, const struct job_spec *step);
+/* Steps in stages (job_spec_add_step puts each step in a stage of its own,
+ * after the others).  A step added with a stage equal to the previous
+ * step's joins its stage (a smaller one: -1).  Stages run in order; the
+ * steps of one stage run at once when the parent's steps_at_once is more
+ * than 1, that many at most (and at most STEPS_AT_ONCE_MAX), on threads the
+ * parent's worker starts and joins before the next stage.  A failed step
+ * (without steps_fan_out) halts its stage: the steps of it that run end
+ * first, those not begun end FAILED with the others after them, and the
+ * parent's statusMessage names the first that failed.  A stop of the
+ * parent takes effect when the steps under way end.  With steps_fan_out
+ * every step is tried, whatever the others' outcome: the parent's own kind
+ * runs after the last one (unless stopped) and decides with
+ * job_steps_failed.  Recovery re-runs the steps that did not end, stage by
+ * stage, as above. */
+#define STEPS_AT_ONCE_MAX 16
+int job_spec_add_step_in_stage(struct job_spec *parent, const struct job_spec *step, int stage);
+/* For the kind of a parent with steps (a fan-out's): how many of the
+ * Job's steps did not end SUCCESS (-1 with err if they cannot be read);
+ * message gets "all N steps succeeded" or "K of N steps failed: " then for
+ * each its target (with its name if it has one) and reason. */
+int job_steps_failed(struct store *st, const char *job_id, char *message, size_t len,
+                     struct cimi_error *err);
 /* Give the Job its id now ("jobs/<uuid>", also in spec->id), for a request
  * that records it on its resource before the Job is created. */
 int job_spec_new_id(struct job_spec *spec, struct cimi_error *err);

@@ -329,3 +329,8 @@ int resource_refuse_immutable_changes(struct cimi_request *req, const struct cim
     json_decref(input);
     return rc;
 }
+
+bool resource_building(const struct cimi_request *req, const char *path)
+{
+    return req->building != NULL && json_object_get(req->building, path) != NULL;
+}

@@ -57,7 +57,9 @@ static int check_volume(struct cimi_request *req, const json_t *ref, char *path,
     state = json_string_value(json_object_get(volume.doc, "state")) ?: "";
     if (!render_writable(req, &volume))
         err_set(err, 403, "volume", "Volume '%s' cannot be changed by %s", path, req->who.name);
-    else if (strcmp(state, "AVAILABLE") != 0 || volume_is_busy(&volume))
+    else if ((strcmp(state, "AVAILABLE") != 0 &&
+              !(strcmp(state, "CREATING") == 0 && resource_building(req, path))) ||
+             volume_is_busy(&volume))
         err_set(err, 409, "volume", "Volume '%s' is %s; it can be attached when it is AVAILABLE "
                 "and no other Job works on it", path, volume_is_busy(&volume) ? "busy" : state);
     else if ((attached = volume_attachment(req->st, path, NULL, 0, machine, sizeof(machine),

@@ -79,6 +79,12 @@ static const struct capability network_caps[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+static const struct capability system_caps[] = {
+    {"System", "SystemComponentTemplateByValue", "true",
+     "a SystemTemplate's componentDescriptors may give their templates by value"},
+    {NULL, NULL, NULL, NULL},
+};
+
 static json_t *capabilities(const struct capability *caps)
 {
     json_t *list = json_array();
@@ -184,6 +190,7 @@ json_t *metadata_documents(struct cimi_request *req)
                                   CIMID_NS, "type", "string (IPv4 CIDR, e.g. 10.128.0.0/24)",
                                   "required", 0));
     json_array_append_new(list, network);
+    json_array_append_new(list, entry(req, "system", "System", capabilities(system_caps)));
     json_array_append_new(list, entry(req, "job", "Job", job_caps));
     if (req->who.admin)  /* hosts are for admins only (resource_ops.admin_only) */
         hosts_entries(req, list);

@@ -237,8 +237,10 @@ int network_usable(struct cimi_request *req, const json_t *ref, const char *attr
                        href);
     }
     state = state_of(network);
-    if (strcmp(state, "CREATING") == 0 || strcmp(state, "DELETING") == 0 ||
-        strcmp(state, "ERROR") == 0) {
+    /* A Network the same request made (a System's) exists when its Job ran,
+     * before the Jobs of what uses it. */
+    if ((strcmp(state, "CREATING") == 0 && !resource_building(req, path)) ||
+        strcmp(state, "DELETING") == 0 || strcmp(state, "ERROR") == 0) {
         err_set(err, 409, attr, "Network '%s' is %s", path, state);
         store_row_clear(network);
         return -1;

@@ -103,6 +103,10 @@ struct resource_ops {
      * <collection>/<name> or to the collection runs it, and the collection
      * offers it as an operation (rel .../action/<name>). */
     const struct resource_action *collection_actions;
+    /* Is a collection item (as rendered) still listed?  A System's member
+     * item whose resource was deleted outside the System is not (its
+     * collection's count drops with it).  NULL = every item is. */
+    bool (*listed)(struct cimi_request *req, const json_t *item);
 };
 
 extern const struct resource_ops cep_ops, resource_metadata_ops, machine_ops, disk_ops,
@@ -175,6 +179,9 @@ int resource_disk_letter(const char *location);
  * disks whose initialLocation names another device or bus are refused
  * (400 naming attr), never silently changed. */
 int resource_check_disk_locations(const json_t *disks, const char *attr, struct cimi_error *err);
+/* Did this request make the resource at path in its transaction, for
+ * later creates in it to use although it is CREATING (req->building)? */
+bool resource_building(const struct cimi_request *req, const char *path);
 /* Set "updated" to now. */
 void resource_touch(json_t *doc);
 /* The last segment of an id ("machines/<uuid>" -> "<uuid>"). */

@@ -14,6 +14,17 @@ static int system_create(struct cimi_request *req, json_t *input, struct store_r
     return system_build(req, input, row, job, err);
 }
 
+static void system_abort_create(struct cimi_request *req, struct store_row *row)
+{
+    system_abort_members(req, row->id);
+}
+
+static int system_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
+                         struct cimi_error *err)
+{
+    return system_delete_prepare(req, row, job, err);
+}
+
 static const char *state_of(const struct store_row *row)
 {
     return json_string_value(json_object_get(row->doc, "state")) ?: "";
@@ -41,6 +52,7 @@ static const struct resource_action system_collection_actions[] = {
 const struct resource_ops system_ops = {
     .create_input = &t_system_create,
     .create = system_create,
+    .abort_create = system_abort_create,
     .remove = system_remove,
     .refresh = system_refresh,
     .allowed = system_allowed,

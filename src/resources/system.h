@@ -50,13 +50,18 @@ int system_build(struct cimi_request *req, const json_t *create /* SystemCreate 
 
 /* ---- internal to the system files ---- */
 
-/* One member sub-collection of a System: its attribute ("machines"), item
- * type, the item's reference attribute ("machine") and the member's type. */
+/* One kind of System member: its sub-collection ("machines"), item type
+ * (SystemMachine), the item's reference attribute ("machine"), the member's
+ * type (Machine), the componentDescriptor attribute of its template
+ * ("machineTemplate"), the template's type and the create document's. */
 struct system_member_kind {
     const char *collection;
     const struct cimi_type *item;
     const char *ref;
     const struct cimi_type *member;
+    const char *template_attr;
+    const struct cimi_type *template_type;
+    const struct cimi_type *create_type;
 };
 /* The eight kinds, in the order members are built (dependencies first). */
 extern const struct system_member_kind system_member_kinds[];
@@ -66,15 +71,35 @@ const struct system_member_kind *system_member_kind_of(const struct cimi_type *t
 /* The kind of a member item type (SystemMachine...), or NULL. */
 const struct system_member_kind *system_member_kind_of_item(const struct cimi_type *item);
 
+/* How deep SystemTemplates nest (a component that is a System whose
+ * template has System components ...), and how many members one System
+ * may have in all (docs/SECURITY.md). */
+#define SYSTEM_MAX_DEPTH 4
+#define SYSTEM_MAX_MEMBERS 500
+
 /* Check a SystemTemplate's componentDescriptors (system_template.c):
- * every kind by value or reference, type URI, quantity, #name references. */
+ * every kind by value or reference, type URI, quantity, #name references
+ * (docs/SYSTEMS.md); nested templates by value to depth SYSTEM_MAX_DEPTH. */
 int system_template_check_components(struct cimi_request *req, const json_t *doc,
                                      struct cimi_error *err);
+/* The kind a componentDescriptor makes (from its type URI), or NULL. */
+const struct system_member_kind *system_component_kind(const json_t *descriptor);
+/* A descriptor's quantity (default 1). */
+long system_component_quantity(const json_t *descriptor);
+/* The name of member i (0-based) of a descriptor made quantity times:
+ * "web" alone for one, "web-1", "web-2" ... for more; "" if unnamed. */
+void system_component_member_name(const json_t *descriptor, long i, char *out, size_t len);
 
-/* Delete a System (system_create.c): DELETING, its children deleted by
- * nested Jobs, associated members only disassociated, then the row. */
-int system_remove(struct cimi_request *req, struct store_row *row, struct job_spec *job,
-                  struct cimi_error *err);
+/* The delete of a System (system_jobs.c), in the caller's transaction:
+ * it and its nested Systems DELETING, the remove hook of every member it
+ * created (nested Systems' too) called, their Jobs the steps of job
+ * (machines first), op "system.delete" which removes the System's rows
+ * once they all succeeded.  Associated members are left alone. */
+int system_delete_prepare(struct cimi_request *req, struct store_row *system,
+                          struct job_spec *job, struct cimi_error *err);
+/* A create that made the members of system_id did not commit: their
+ * types' abort_create (placements given back). */
+void system_abort_members(struct cimi_request *req, const char *system_id);
 
 /* Job kinds (registry.c). */
 extern const struct job_kind system_create_job, system_delete_job;

@@ -105,6 +105,8 @@ COLLECTIONS = {
     "forwardingGroups": "ForwardingGroup",
     "forwardingGroupTemplates": "ForwardingGroupTemplate",
     "jobs": "Job",
+    "systems": "System",
+    "systemTemplates": "SystemTemplate",
 }
 # item type name -> JSON array name in its collection
 TYPE_ARRAYS = {
@@ -136,6 +138,16 @@ TYPE_ARRAYS = {
     "ForwardingGroupNetwork": "forwardingGroupNetworks",
     "MachineNetworkInterface": "machineNetworkInterfaces",
     "MachineNetworkInterfaceAddress": "machineNetworkInterfaceAddresses",
+    "System": "systems",
+    "SystemTemplate": "systemTemplates",
+    "SystemSystem": "systemSystems",
+    "SystemMachine": "systemMachines",
+    "SystemCredential": "systemCredentials",
+    "SystemVolume": "systemVolumes",
+    "SystemNetwork": "systemNetworks",
+    "SystemNetworkPort": "systemNetworkPorts",
+    "SystemAddress": "systemAddresses",
+    "SystemForwardingGroup": "systemForwardingGroups",
 }
 # JSON array attribute -> repeated XML element (1.x: no wrapper)
 SINGULAR = {
@@ -150,11 +162,13 @@ SINGULAR = {
     "volumeTemplates": "volumeTemplate",
     "networkInterfaces": "networkInterface",
     "meterTemplates": "meterTemplate",
+    "componentDescriptors": "componentDescriptor",
+    "networks": "network",
 }
 INT_FIELDS = {"cpu", "memory", "count", "capacity", "cpuSpeed", "returnCode", "progress", "mtu",
               # cimid's Host
               "memoryOvercommit", "cpuOvercommit", "allocatedCpu", "allocatedMemory", "freeCpu",
-              "freeMemory", "dedicatedCpu", "machineCount"}
+              "freeMemory", "dedicatedCpu", "machineCount", "quantity"}
 BOOL_FIELDS = {"force", "bootable", "required", "enabled", "dedicated"}
 COMMON_ORDER = ["id", "name", "description", "created", "updated", "properties"]
 TRANSIENT_STATES = {"CREATING", "STARTING", "STOPPING", "PAUSING", "SUSPENDING", "CAPTURING",
@@ -305,8 +319,10 @@ def _xml_children(el, d, ctx):
             arr = TYPE_ARRAYS.get(name, name[0].lower() + name[1:] + "s")
             d.setdefault(arr, []).append(xml_doc(ch))
         elif name in ("disk", "affectedResource", "nestedJob", "capability", "attribute",
-                      "volumeTemplate", "networkInterface", "meterTemplate") \
+                      "volumeTemplate", "networkInterface", "meterTemplate",
+                      "componentDescriptor") \
                 or (name == "action" and ch.attrib) \
+                or (name == "network" and ctx == "forwardingGroupTemplate") \
                 or (name == "volume" and ctx in ("MachineTemplate", "machineTemplate")):
             d.setdefault(name + "s" if name != "capability" else "capabilities", []).append(
                 _xml_value(ch, name, ctx))
@@ -997,7 +1013,8 @@ def assert_error(r, status, mention=(), fmt=None):
 STORE_COLLECTIONS = ("machines", "machineConfigs", "machineImages", "machineTemplates",
                      "credentials", "credentialTemplates", "volumes", "volumeTemplates",
                      "volumeConfigs", "volumeImages", "networks", "networkTemplates",
-                     "networkConfigs", "networkPorts", "addresses", "forwardingGroups")
+                     "networkConfigs", "networkPorts", "addresses", "forwardingGroups",
+                     "systems", "systemTemplates")
 
 
 def store_snapshot(c):
