@@ -8,6 +8,7 @@
 #include "resources/resource.h"
 #include "resources/system.h"
 #include "resources/system_export.h"
+#include "resources/system_ops.h"
 #include "resources/volume.h"
 
 const struct job_kind *const resource_job_kinds[] = {
@@ -19,6 +20,8 @@ const struct job_kind *const resource_job_kinds[] = {
     /* networks */
     &network_create_job, &network_start_job, &network_stop_job, &network_delete_job,
     &machine_nic_attach_job, &machine_nic_detach_job,
+    /* system operations (system_ops.h) */
+    &system_fanout_job, &system_member_job, &system_capture_job,
     /* systems */
     &system_create_job, &system_delete_job,
     &package_delete_job, &system_export_job, NULL,
