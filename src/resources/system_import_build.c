@@ -5,8 +5,9 @@
  *   a VirtualSystem's first disk       MachineImage (IMAGE, AVAILABLE, the
  *                                      converted file; deleting it removes it)
  *   its other disks                    VolumeImage if the Disk has a file;
- *                                      a VolumeTemplate by value in the
- *                                      MachineTemplate (capacity KB, image)
+ *                                      a Volume component (VolumeTemplate by
+ *                                      value: capacity KB, image) the
+ *                                      MachineTemplate's volumes name "#name"
  *   Items 3, 4, the boot disk size     MachineConfiguration (cpu, memory KiB,
  *                                      disks[0] capacity KB)
  *   each Network of NetworkSection     NetworkTemplate (PRIVATE)
@@ -229,8 +230,23 @@ static long long kib(uint64_t bytes)
     return (long long)((bytes + 1023) / 1024);
 }
 
+/* A data disk: a Volume component (VolumeTemplate by value: capacity KB,
+ * the VolumeImage when the Disk has a file) that the machine's template
+ * names "#<machine>-disk<N>" in its volumes. */
+static json_t *volume_component(const struct import_disk *d, const char *machine, size_t index,
+                                char *name, size_t name_len)
+{
+    snprintf(name, name_len, "%s-disk%zu", machine, index + 1);
+    json_t *vt = json_pack("{s:{s:I, s:s}}", "volumeConfig", "capacity",
+                           (json_int_t)kib(d->capacity), "format", "ext4");
+    if (d->href)
+        json_object_set_new(vt, "volumeImage", json_pack("{s:s}", "href", d->id));
+    return json_pack("{s:s, s:s, s:s, s:o, s:i}", "name", name, "description", d->disk_id,
+                     "type", TYPE_URI("Volume"), "volumeTemplate", vt, "quantity", 1);
+}
+
 static json_t *machine_template(struct build *b, const json_t *vs, const char *name,
-                                struct cimi_error *err)
+                                json_t *siblings, struct cimi_error *err)
 {
     const json_t *disks[MAX_DISKS];
     size_t n = system_disks(b->model, vs, disks, MAX_DISKS);
@@ -243,14 +259,12 @@ static json_t *machine_template(struct build *b, const json_t *vs, const char *n
             goto fail;
         if (i == 0)
             continue;
-        char location[16];
+        char location[16], component[300], ref[310];
         snprintf(location, sizeof(location), "/dev/vd%c", (int)('a' + i));
-        json_t *vt = json_pack("{s:s, s:{s:I, s:s}}", "initialLocation", location,
-                               "volumeConfig", "capacity", (json_int_t)kib(d->capacity),
-                               "format", "ext4");
-        if (d->href)
-            json_object_set_new(vt, "volumeImage", json_pack("{s:s}", "href", d->id));
-        json_array_append_new(volumes, vt);
+        json_array_append_new(siblings, volume_component(d, name, i, component, sizeof(component)));
+        snprintf(ref, sizeof(ref), "#%s", component);
+        json_array_append_new(volumes, json_pack("{s:s, s:s}", "href", ref, "initialLocation",
+                                                 location));
     }
     const struct import_disk *boot = &b->plan->disks[b->next_disk];
     b->next_disk += n;
@@ -284,7 +298,7 @@ static json_t *machine_template(struct build *b, const json_t *vs, const char *n
         goto fail;
     }
     if (json_array_size(volumes))
-        json_object_set(mt, "volumeTemplates", volumes);
+        json_object_set(mt, "volumes", volumes);
     if (json_array_size(nics))
         json_object_set(mt, "networkInterfaces", nics);
     json_decref(volumes);
@@ -327,7 +341,8 @@ static const char *content_name(const json_t *c)
 
 static json_t *descriptors(struct build *b, const json_t *c, bool top, struct cimi_error *err);
 
-static json_t *descriptor_of(struct build *b, const json_t *child, struct cimi_error *err)
+static json_t *descriptor_of(struct build *b, const json_t *child, json_t *siblings,
+                             struct cimi_error *err)
 {
     char name[256];
     component_name(content_name(child), name, sizeof(name));
@@ -352,7 +367,7 @@ static json_t *descriptor_of(struct build *b, const json_t *child, struct cimi_e
                             json_pack("{s:s, s:o}", "name", name, "componentDescriptors", list));
         return d;
     }
-    json_t *mt = machine_template(b, child, name, err);
+    json_t *mt = machine_template(b, child, name, siblings, err);
     if (!mt) {
         json_decref(d);
         return NULL;
@@ -398,7 +413,7 @@ static json_t *descriptors(struct build *b, const json_t *c, bool top, struct ci
         return NULL;
     }
     if (strcmp(json_string_value(json_object_get(c, "kind")), "system") == 0) {
-        json_t *d = descriptor_of(b, c, err); /* a lone VirtualSystem, wrapped */
+        json_t *d = descriptor_of(b, c, list, err); /* a lone VirtualSystem, wrapped */
         if (!d) {
             json_decref(list);
             return NULL;
@@ -407,7 +422,7 @@ static json_t *descriptors(struct build *b, const json_t *c, bool top, struct ci
         return list;
     }
     json_array_foreach(json_object_get(c, "children"), i, child) {
-        json_t *d = descriptor_of(b, child, err);
+        json_t *d = descriptor_of(b, child, list, err);
         if (!d) {
             json_decref(list);
             return NULL;
