@@ -170,6 +170,7 @@ struct build {
     size_t next_disk;           /* the plan's disks are used in content order */
     const char *source;
     const json_t *properties;   /* the Action's */
+    json_t *networks;           /* OVF network name -> its NetworkTemplate's id */
 };
 
 static int insert(struct build *b, const struct cimi_type *t, const char *id, json_t *doc,
@@ -377,30 +378,63 @@ static json_t *descriptor_of(struct build *b, const json_t *child, json_t *sibli
     return d;
 }
 
-static int network_descriptors(struct build *b, json_t *list, struct cimi_error *err)
+/* The Network component of the OVF network ovf_name; its NetworkTemplate
+ * row is made once and shared by every level that names it. */
+static json_t *network_component(struct build *b, const char *ovf_name, struct cimi_error *err)
 {
-    size_t i;
-    json_t *net;
+    const json_t *net = find_by(json_object_get(b->model, "networks"), "name", ovf_name);
+    const char *desc = json_string_value(json_object_get(net, "description"));
+    const char *id = json_string_value(json_object_get(b->networks, ovf_name));
+    char name[256];
 
-    json_array_foreach(json_object_get(b->model, "networks"), i, net) {
-        const char *ovf_name = json_string_value(json_object_get(net, "name"));
-        const char *desc = json_string_value(json_object_get(net, "description"));
-        char name[256];
-        component_name(ovf_name, name, sizeof(name));
+    component_name(ovf_name, name, sizeof(name));
+    if (!id) {
         json_t *doc = json_pack("{s:s, s:s, s:{s:s}}", "name", name, "description",
                                 desc ? desc : ovf_name, "networkConfig", "networkType",
                                 "PRIVATE");
-        char *id = insert_new(b, &t_network_template, doc, err);
+        char *made = insert_new(b, &t_network_template, doc, err);
         json_decref(doc);
-        if (!id)
-            return -1;
-        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:{s:s}, s:i}", "name", name,
-                                              "description", ovf_name, "type",
-                                              TYPE_URI("Network"), "networkTemplate", "href",
-                                              id, "quantity", 1));
-        free(id);
+        if (!made)
+            return NULL;
+        json_object_set_new(b->networks, ovf_name, json_string(made));
+        free(made);
+        id = json_string_value(json_object_get(b->networks, ovf_name));
     }
-    return 0;
+    return json_pack("{s:s, s:s, s:s, s:{s:s}, s:i}", "name", name, "description", ovf_name,
+                     "type", TYPE_URI("Network"), "networkTemplate", "href", id, "quantity", 1);
+}
+
+/* The networks a level needs: at the top every Network of NetworkSection,
+ * in a nested collection those its own machines connect to ("#name" names
+ * a sibling component only). */
+static int network_descriptors(struct build *b, const json_t *c, bool top, json_t *list,
+                               struct cimi_error *err)
+{
+    json_t *wanted = json_object(), *net, *child, *nic;
+    size_t i, j;
+    int rc = 0;
+
+    if (top)
+        json_array_foreach(json_object_get(b->model, "networks"), i, net)
+            json_object_set_new(wanted, json_string_value(json_object_get(net, "name")),
+                                json_true());
+    json_array_foreach(json_object_get(c, "children"), i, child)
+        json_array_foreach(json_object_get(child, "nics"), j, nic)
+            if (json_string_value(json_object_get(nic, "network")))
+                json_object_set_new(wanted, json_string_value(json_object_get(nic, "network")),
+                                    json_true());
+    json_array_foreach(json_object_get(b->model, "networks"), i, net) { /* NetworkSection order */
+        const char *name = json_string_value(json_object_get(net, "name"));
+        if (rc != 0 || !json_object_get(wanted, name))
+            continue;
+        json_t *d = network_component(b, name, err);
+        if (!d)
+            rc = -1;
+        else
+            json_array_append_new(list, d);
+    }
+    json_decref(wanted);
+    return rc;
 }
 
 static json_t *descriptors(struct build *b, const json_t *c, bool top, struct cimi_error *err)
@@ -408,7 +442,7 @@ static json_t *descriptors(struct build *b, const json_t *c, bool top, struct ci
     json_t *list = json_array(), *child;
     size_t i;
 
-    if (top && network_descriptors(b, list, err) != 0) {
+    if (network_descriptors(b, c, top, list, err) != 0) {
         json_decref(list);
         return NULL;
     }
@@ -436,10 +470,11 @@ int import_build(struct cimi_request *req, const json_t *model, const struct imp
                  const char *template_id, const char *source, const json_t *action_properties,
                  json_t **template_doc, struct cimi_error *err)
 {
-    struct build b = {req, model, plan, 0, source, action_properties};
+    struct build b = {req, model, plan, 0, source, action_properties, json_object()};
     const json_t *content = json_object_get(model, "content");
     json_t *list = descriptors(&b, content, true, err);
 
+    json_decref(b.networks);
     if (!list)
         return -1;
     const char *info = json_string_value(json_object_get(content, "annotation"));

@@ -161,7 +161,8 @@ def check_template(c, name, info, template):
            f"{name}/{vm}: NICs name the network component (#name)")
 
 
-GOOD = ("vmware", "virtualbox", "ovirt", "xo", "collection", "ovf2", "directory", "compressed")
+GOOD = ("vmware", "virtualbox", "ovirt", "xo", "collection", "nested", "ovf2", "directory",
+        "compressed")
 BAD = ("required-section", "buslogic", "traversal", "bad-manifest", "unlisted", "text-vmdk",
        "backing-file", "ovf09", "unsafe-member", "missing-disk")
 
