@@ -9,6 +9,7 @@
  * of 8 GiB and more); PaxHeader and AppleDouble `._*` members skipped.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -366,14 +367,21 @@ int ova_index_descriptor(const char *ovf_path, struct ova_index *idx, struct cim
 int ova_index_add_file(struct ova_index *idx, const char *dir, const char *href,
                        struct cimi_error *err)
 {
-    char file[4096];
+    char file[4096], real[PATH_MAX], real_dir[PATH_MAX];
 
     if (!ova_name_safe(href))
         return err_set(err, 400, "source", "unsafe file reference '%.200s'", href);
     if (ova_find(idx, href))
         return 0;
     snprintf(file, sizeof(file), "%s/%s", dir, href);
-    return add_file_member(idx, href, file, err);
+    /* no symbolic link may lead the file out of the descriptor's directory */
+    if (!realpath(dir, real_dir) || !realpath(file, real))
+        return err_set(err, 400, "source", "the package's file '%s' is missing", href);
+    size_t n = strlen(real_dir);
+    if (strncmp(real, real_dir, n) != 0 || real[n] != '/')
+        return err_set(err, 400, "source", "the package's file '%s' is outside its directory",
+                       href);
+    return add_file_member(idx, href, real, err);
 }
 
 const struct ova_member *ova_find(const struct ova_index *idx, const char *name)

@@ -61,10 +61,27 @@ enum ovf_ns ovf_ns_of(const xmlNode *n)
     return n->ns ? ns_of_uri(n->ns->href) : NS_OTHER;
 }
 
+/* oVirt writes <Section xsi:type="ovf:DiskSection_Type"> and <Content
+ * xsi:type="ovf:VirtualSystem_Type">: the element the type names. */
+static bool xsi_type_is(const xmlNode *n, const char *name)
+{
+    if (strcmp((const char *)n->name, "Section") != 0 && strcmp((const char *)n->name, "Content") != 0)
+        return false;
+    xmlChar *type = xmlGetNsProp(n, (const xmlChar *)"type",
+                                 (const xmlChar *)"http://www.w3.org/2001/XMLSchema-instance");
+    const char *t = type ? (const char *)type : "";
+    const char *colon = strchr(t, ':');
+    t = colon ? colon + 1 : t;
+    size_t len = strlen(name);
+    bool is = strncmp(t, name, len) == 0 && strcmp(t + len, "_Type") == 0;
+    xmlFree(type);
+    return is;
+}
+
 bool ovf_is(const xmlNode *n, enum ovf_ns ns, const char *name)
 {
     return n->type == XML_ELEMENT_NODE && ovf_ns_of(n) == ns &&
-           strcmp((const char *)n->name, name) == 0;
+           (strcmp((const char *)n->name, name) == 0 || (ns == NS_OVF && xsi_type_is(n, name)));
 }
 
 char *ovf_attr(const xmlNode *n, const char *name)
@@ -255,7 +272,7 @@ static int disk_section(struct ovf_parse *p, const xmlNode *sec)
         int rc = 0;
         if (!id || !cap)
             rc = ovf_fail(p, n, "a Disk needs ovf:diskId and ovf:capacity");
-        else if (parent)
+        else if (parent && parent[0])
             rc = ovf_fail(p, n, "delta disks (ovf:parentRef) are not supported");
         else if (cap[0] == '$')
             rc = ovf_fail(p, n, "capacity '%s' set by a property is not supported", cap);

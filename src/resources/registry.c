@@ -8,6 +8,7 @@
 #include "resources/resource.h"
 #include "resources/system.h"
 #include "resources/system_export.h"
+#include "resources/system_import.h"
 #include "resources/system_ops.h"
 #include "resources/volume.h"
 
@@ -23,7 +24,7 @@ const struct job_kind *const resource_job_kinds[] = {
     /* system operations (system_ops.h) */
     &system_fanout_job, &system_member_job, &system_capture_job,
     /* systems */
-    &system_create_job, &system_delete_job,
+    &system_create_job, &system_delete_job, &system_import_job,
     &package_delete_job, &system_export_job, NULL,
 };
 
