@@ -230,8 +230,9 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
 }
 
 /* Headers of one request: Accept, Content-Type (if not NULL), the extra
- * lines (NULL-terminated, may be NULL) and, unless expect_continue, an
- * empty Expect (no 100-continue wait).  NULL when out of memory. */
+ * lines (NULL-terminated, may be NULL) and Expect: 100-continue (the server
+ * may refuse before the body is sent) or an empty Expect (no wait).  NULL
+ * when out of memory. */
 static struct curl_slist *request_headers(const char *accept, const char *content_type,
                                           const char *const *extra, bool expect_continue)
 {
@@ -242,8 +243,7 @@ static struct curl_slist *request_headers(const char *accept, const char *conten
     snprintf(lines[n++], sizeof(lines[0]), "Accept: %s", accept ? accept : "*/*");
     if (content_type != NULL)
         snprintf(lines[n++], sizeof(lines[0]), "Content-Type: %s", content_type);
-    if (!expect_continue)
-        snprintf(lines[n++], sizeof(lines[0]), "Expect:");
+    snprintf(lines[n++], sizeof(lines[0]), "Expect:%s", expect_continue ? " 100-continue" : "");
     for (size_t i = 0; i < n; i++) {
         next = curl_slist_append(list, lines[i]);
         if (next == NULL)
