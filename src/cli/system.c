@@ -160,7 +160,7 @@ static int finish_import(struct cli *cli, const struct http_reply *reply, const 
         return cmd_finish_job(cli, reply, err);
     if (job_follow(cli, reply->job_uri, err) < 0) {
         if (package != NULL)
-            fprintf(stderr, "cimi: note: the uploaded package stays for another try: %s\n",
+            fprintf(stderr, "cimi: note: the uploaded package stays on the server: %s\n",
                     package);
         return -1;
     }
@@ -188,7 +188,7 @@ static int import_into(struct cli *cli, const char *coll_word, const char *sourc
         rc = finish_import(cli, &reply, coll_word, package, err);
         http_reply_clear(&reply);
     } else if (package != NULL) {
-        fprintf(stderr, "cimi: note: the uploaded package stays for another try: %s\n", package);
+        fprintf(stderr, "cimi: note: the uploaded package stays on the server: %s\n", package);
     }
     free(package);
     free(href);

@@ -653,6 +653,13 @@ def errors_are_one_clear_line():
        (jobs_before, packages_before),
        "an unwritable FILE is found before anything is asked of the server")
     notin("x.ova", os.listdir(w), "no file written for a failed export")
+    junk = os.path.join(w, "junk.ova")
+    with open(junk, "wb") as f:
+        f.write(os.urandom(100000))
+    r = cimi("system", "import", junk, "--wait", "--timeout", TIMEOUT, env=env_for())
+    check(r.rc in (CLIENT, JOB), f"a package that is no OVA: refused (7) or a FAILED import (9): "
+                                 f"{r!r} {r.err!r}")
+    fails(r, r.rc)
 
 
 @test
