@@ -429,6 +429,14 @@ def template_export_downloads_the_package():
        "the file is the Package")
     fails(cimi("system", "template", "export", "no-such-template", path, env=env_for()),
           NOT_FOUND, "no-such-template")
+    r = ok(cimi("system", "template", "export", "cli-tpl-export", path, "--progress", "none",
+                "--timeout", TIMEOUT, "-o", "ids", env=env_for()))
+    eq(r.err, "", "--progress none: neither the Job nor the download shown")
+    r = ok(cimi("system", "template", "export", "cli-tpl-export", path, "--progress", "lines",
+                "--timeout", TIMEOUT, "-o", "ids", env=env_for()))
+    check(re.search(r"^job \S+ \(export\): SUCCESS 100%", r.err, re.M)
+          and re.search(r"^download: done, ", r.err, re.M),
+          f"--progress lines: the Job's lines, then the download's: {r.err!r}")
 
 
 class CuttingProxy:
