@@ -12,7 +12,8 @@ URL is the Action's source: served from a loopback server, and a URL that
 fails makes a FAILED Job, exit 9); `system export SYSTEM FILE` and `system
 template export` (a tar whose first member is the .ovf, equal to the
 Package the server made); `package upload` and `package download` (byte for
-byte), a download resumed with Range/If-Range after a proxy cuts the
+byte; 256 MiB each way with the client's peak RSS far below that: streamed), a
+download resumed with Range/If-Range after a proxy cuts the
 connection in the middle; the progress output (`--progress lines` and `bar`
 forced without a terminal, nothing by default without one, the bar on a
 pseudo-terminal); errors: usage, a missing file, an .ovf given alone, an
@@ -27,6 +28,7 @@ import re
 import select
 import socket
 import subprocess
+import sys
 import tarfile
 import tempfile
 import threading
@@ -539,6 +541,43 @@ def package_upload_and_download():
           NOT_FOUND, "HTTP 404")
     notin("x.part", os.listdir(w), "nothing left of a refused download")
     c.delete(pkg["id"])
+
+
+def peak_rss_kib(argv, env):
+    """Run argv in a fresh Python whose only child it is; (exit status,
+    the child's peak RSS in KiB)."""
+    probe = ("import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:], "
+             "stdout=subprocess.DEVNULL).returncode; "
+             "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    p = subprocess.run([sys.executable, "-c", probe, *argv], env=env, capture_output=True,
+                       text=True, timeout=600)
+    rc, rss = p.stdout.split()
+    return int(rc), int(rss)
+
+
+@test
+def transfers_are_streamed():
+    """A 256 MiB package goes up and comes back without the client holding
+    it: its peak RSS stays far below the file's size."""
+    w = workdir()
+    big = os.path.join(w, "big.ova")
+    with open(big, "wb") as f:
+        for _ in range(256):
+            f.write(os.urandom(1 << 20))
+    rc, rss = peak_rss_kib([CLI_BIN, "package", "upload", big, "-o", "ids"], env_for())
+    eq(rc, OK, "package upload of 256 MiB")
+    check(rss < 96 * 1024, f"upload: the client's peak RSS {rss} KiB is far below 256 MiB")
+    c = admin()
+    pkg = next(p for p in packages(c) if p.get("name") == "big.ova")
+    eq(c.read(pkg["id"]).get("sha256"), sha256_of(big), "the upload arrived whole")
+    out = os.path.join(w, "back.ova")
+    rc, rss = peak_rss_kib([CLI_BIN, "package", "download", pkg["id"], out], env_for())
+    eq(rc, OK, "package download of 256 MiB")
+    check(rss < 96 * 1024, f"download: the client's peak RSS {rss} KiB is far below 256 MiB")
+    eq(sha256_of(out), sha256_of(big), "the download arrived whole")
+    c.delete(pkg["id"])
+    os.unlink(big)
+    os.unlink(out)
 
 
 @test
