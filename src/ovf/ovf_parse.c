@@ -1,0 +1,768 @@
+/*
+ * ovf_parse.c - an OVF descriptor (DSP0243 1.x and 2.x) into the neutral
+ * model documented in ovf.h: References, DiskSection, NetworkSection,
+ * DeploymentOptionSection, and the content tree (VirtualSystem, nested
+ * VirtualSystemCollection) with their Product, Eula, Startup, Annotation
+ * and OperatingSystem sections; VirtualHardwareSection in ovf_hardware.c.
+ *
+ * libxml2 without network, DTD or entities (a DOCTYPE is refused), the
+ * descriptor at most OVF_MAX_DESCRIPTOR bytes.  `ovf:required` (default
+ * true) decides what cimid cannot honour: an error naming the element and
+ * its line, or (false) an entry of "skipped".
+ */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+
+#include "ovf/ovf_xml.h"
+
+static const struct {
+    enum ovf_ns ns;
+    const char *uri;
+} namespaces[] = {
+    {NS_OVF, "http://schemas.dmtf.org/ovf/envelope/1"},
+    {NS_OVF, "http://schemas.dmtf.org/ovf/envelope/2"},
+    {NS_RASD, "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"},
+    {NS_VSSD, "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"},
+    {NS_SASD, "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_StorageAllocationSettingData"},
+    {NS_EPASD,
+     "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_EthernetPortAllocationSettingData"},
+    {NS_VMW, "http://www.vmware.com/schema/ovf"},
+};
+
+#define OVF_09_NS "http://www.vmware.com/schema/ovf/1/envelope"
+
+/* uri is base, base + "/" or base + ".xsd". */
+static bool uri_matches(const char *uri, const char *base)
+{
+    size_t n = strlen(base);
+    return strncmp(uri, base, n) == 0 &&
+           (uri[n] == 0 || strcmp(uri + n, "/") == 0 || strcmp(uri + n, ".xsd") == 0);
+}
+
+static enum ovf_ns ns_of_uri(const xmlChar *href)
+{
+    if (!href)
+        return NS_OTHER;
+    for (size_t i = 0; i < sizeof(namespaces) / sizeof(namespaces[0]); i++)
+        if (uri_matches((const char *)href, namespaces[i].uri))
+            return namespaces[i].ns;
+    return NS_OTHER;
+}
+
+enum ovf_ns ovf_ns_of(const xmlNode *n)
+{
+    return n->ns ? ns_of_uri(n->ns->href) : NS_OTHER;
+}
+
+/* oVirt writes <Section xsi:type="ovf:DiskSection_Type"> and <Content
+ * xsi:type="ovf:VirtualSystem_Type">: the element the type names. */
+static bool xsi_type_is(const xmlNode *n, const char *name)
+{
+    if (strcmp((const char *)n->name, "Section") != 0 && strcmp((const char *)n->name, "Content") != 0)
+        return false;
+    xmlChar *type = xmlGetNsProp(n, (const xmlChar *)"type",
+                                 (const xmlChar *)"http://www.w3.org/2001/XMLSchema-instance");
+    const char *t = type ? (const char *)type : "";
+    const char *colon = strchr(t, ':');
+    t = colon ? colon + 1 : t;
+    size_t len = strlen(name);
+    bool is = strncmp(t, name, len) == 0 && strcmp(t + len, "_Type") == 0;
+    xmlFree(type);
+    return is;
+}
+
+bool ovf_is(const xmlNode *n, enum ovf_ns ns, const char *name)
+{
+    return n->type == XML_ELEMENT_NODE && ovf_ns_of(n) == ns &&
+           (strcmp((const char *)n->name, name) == 0 || (ns == NS_OVF && xsi_type_is(n, name)));
+}
+
+char *ovf_attr(const xmlNode *n, const char *name)
+{
+    const xmlAttr *plain = NULL;
+
+    for (const xmlAttr *a = n->properties; a; a = a->next) {
+        if (strcmp((const char *)a->name, name) != 0)
+            continue;
+        if (a->ns && ns_of_uri(a->ns->href) == NS_OVF) {
+            plain = a;
+            break;
+        }
+        if (!a->ns)
+            plain = a;
+    }
+    if (!plain)
+        return NULL;
+    xmlChar *v = xmlNodeGetContent((const xmlNode *)plain);
+    char *s = v ? strdup((const char *)v) : NULL;
+    xmlFree(v);
+    return s;
+}
+
+static char *trimmed(xmlChar *v)
+{
+    if (!v)
+        return NULL;
+    const char *s = (const char *)v;
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    size_t len = strlen(s);
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' ||
+                   s[len - 1] == '\r'))
+        len--;
+    char *out = strndup(s, len);
+    xmlFree(v);
+    return out;
+}
+
+char *ovf_child_text(const xmlNode *n, const char *name)
+{
+    for (const xmlNode *c = n->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, name) == 0)
+            return trimmed(xmlNodeGetContent(c));
+    return NULL;
+}
+
+bool ovf_required(const xmlNode *n)
+{
+    char *r = ovf_attr(n, "required");
+    bool required = !r || !(strcmp(r, "false") == 0 || strcmp(r, "0") == 0);
+    free(r);
+    return required;
+}
+
+const char *ovf_element_name(const xmlNode *n, char *buf, size_t len)
+{
+    if (n->ns && n->ns->prefix)
+        snprintf(buf, len, "%s:%s", n->ns->prefix, n->name);
+    else
+        snprintf(buf, len, "%s", n->name);
+    return buf;
+}
+
+int ovf_fail(struct ovf_parse *p, const xmlNode *n, const char *fmt, ...)
+{
+    char msg[384], name[128];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (!p->failed)
+        err_set(p->err, 400, "source", "OVF descriptor line %ld, %s: %s", xmlGetLineNo(n),
+                ovf_element_name(n, name, sizeof(name)), msg);
+    p->failed = 1;
+    return -1;
+}
+
+int ovf_unsupported(struct ovf_parse *p, const xmlNode *n, const char *what, const char *reason)
+{
+    if (ovf_required(n))
+        return ovf_fail(p, n, "required %s cannot be honoured (%s)", what, reason);
+    json_array_append_new(p->skipped, json_pack("{s:s, s:I, s:s}", "element", what, "line",
+                                                (json_int_t)xmlGetLineNo(n), "reason", reason));
+    return 0;
+}
+
+bool ovf_in_configuration(const struct ovf_parse *p, const xmlNode *n)
+{
+    char *conf = ovf_attr(n, "configuration");
+    bool in = true;
+
+    if (conf && p->option) {
+        in = false;
+        char *save = NULL;
+        for (char *w = strtok_r(conf, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
+            if (strcmp(w, p->option) == 0)
+                in = true;
+    }
+    free(conf);
+    return in;
+}
+
+/* ---- envelope sections ---- */
+
+static int add_size(struct ovf_parse *p, const xmlNode *n, json_t *o, const char *attr,
+                    const char *units_attr, const char *key)
+{
+    char *v = ovf_attr(n, attr), *u = units_attr ? ovf_attr(n, units_attr) : NULL;
+    uint64_t bytes;
+    int rc = 0;
+
+    if (v && ovf_quantity(v, u, OVF_UNIT_BYTE, 1, &bytes) < 0)
+        rc = ovf_fail(p, n, "ovf:%s '%s'%s%s%s is not a size cimid understands", attr, v,
+                      u ? " in '" : "", u ? u : "", u ? "'" : "");
+    else if (v)
+        json_object_set_new(o, key, json_integer((json_int_t)(bytes > INT64_MAX ? INT64_MAX : bytes)));
+    free(v), free(u);
+    return rc;
+}
+
+static int references(struct ovf_parse *p, const xmlNode *sec)
+{
+    json_t *files = json_object_get(p->model, "files");
+
+    for (const xmlNode *n = sec->children; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE)
+            continue;
+        if (!ovf_is(n, NS_OVF, "File")) {
+            char name[128];
+            if (ovf_unsupported(p, n, ovf_element_name(n, name, sizeof(name)),
+                                "unknown content of References") < 0)
+                return -1;
+            continue;
+        }
+        if (json_array_size(files) >= OVF_MAX_MEMBERS)
+            return ovf_fail(p, n, "more than %d files", OVF_MAX_MEMBERS);
+        char *id = ovf_attr(n, "id"), *href = ovf_attr(n, "href");
+        char *comp = ovf_attr(n, "compression");
+        int rc = 0;
+        if (!id || !href)
+            rc = ovf_fail(p, n, "a File needs ovf:id and ovf:href");
+        else if (!ova_name_safe(href))
+            rc = ovf_fail(p, n, "href '%s' is not a relative name inside the package", href);
+        else if (comp && strcmp(comp, "gzip") != 0 && strcmp(comp, "identity") != 0)
+            rc = ovf_fail(p, n, "compression '%s' is not supported (gzip only)", comp);
+        else if (ovf_file_href(p->model, id))
+            rc = ovf_fail(p, n, "File id '%s' is not unique", id);
+        if (rc == 0) {
+            json_t *f = json_pack("{s:s, s:s}", "id", id, "href", href);
+            if (comp && strcmp(comp, "gzip") == 0)
+                json_object_set_new(f, "compression", json_string("gzip"));
+            rc = add_size(p, n, f, "size", NULL, "size");
+            if (rc == 0)
+                rc = add_size(p, n, f, "chunkSize", NULL, "chunkSize");
+            if (rc == 0 && json_object_get(f, "chunkSize"))
+                rc = ovf_fail(p, n, "chunked files (ovf:chunkSize) are not supported");
+            json_array_append_new(files, f);
+        }
+        free(id), free(href), free(comp);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int disk_section(struct ovf_parse *p, const xmlNode *sec)
+{
+    json_t *disks = json_object_get(p->model, "disks");
+
+    for (const xmlNode *n = sec->children; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE || ovf_is(n, NS_OVF, "Info"))
+            continue;
+        if (!ovf_is(n, NS_OVF, "Disk")) {
+            char name[128];
+            if (ovf_unsupported(p, n, ovf_element_name(n, name, sizeof(name)),
+                                "unknown content of DiskSection") < 0)
+                return -1;
+            continue;
+        }
+        if (json_array_size(disks) >= OVF_MAX_MEMBERS)
+            return ovf_fail(p, n, "more than %d disks", OVF_MAX_MEMBERS);
+        char *id = ovf_attr(n, "diskId"), *file = ovf_attr(n, "fileRef");
+        char *format = ovf_attr(n, "format"), *parent = ovf_attr(n, "parentRef");
+        char *cap = ovf_attr(n, "capacity");
+        int rc = 0;
+        if (!id || !cap)
+            rc = ovf_fail(p, n, "a Disk needs ovf:diskId and ovf:capacity");
+        else if (parent && parent[0])
+            rc = ovf_fail(p, n, "delta disks (ovf:parentRef) are not supported");
+        else if (cap[0] == '$')
+            rc = ovf_fail(p, n, "capacity '%s' set by a property is not supported", cap);
+        else if (file && !ovf_file_href(p->model, file))
+            rc = ovf_fail(p, n, "fileRef '%s' names no File of References", file);
+        if (rc == 0) {
+            json_t *d = json_pack("{s:s}", "id", id);
+            if (file)
+                json_object_set_new(d, "fileRef", json_string(file));
+            if (format)
+                json_object_set_new(d, "format", json_string(format));
+            rc = add_size(p, n, d, "capacity", "capacityAllocationUnits", "capacity");
+            if (rc == 0)
+                rc = add_size(p, n, d, "populatedSize", NULL, "populatedSize");
+            json_array_append_new(disks, d);
+        }
+        free(id), free(file), free(format), free(parent), free(cap);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int network_section(struct ovf_parse *p, const xmlNode *sec)
+{
+    json_t *nets = json_object_get(p->model, "networks");
+
+    for (const xmlNode *n = sec->children; n; n = n->next) {
+        if (!ovf_is(n, NS_OVF, "Network"))
+            continue;
+        char *name = ovf_attr(n, "name"), *desc = ovf_child_text(n, "Description");
+        if (!name) {
+            free(desc);
+            return ovf_fail(p, n, "a Network needs ovf:name");
+        }
+        json_t *net = json_pack("{s:s}", "name", name);
+        if (desc)
+            json_object_set_new(net, "description", json_string(desc));
+        json_array_append_new(nets, net);
+        free(name), free(desc);
+    }
+    return 0;
+}
+
+/* The option in force: the import's choice, else ovf:default, else the first. */
+static int deployment_options(struct ovf_parse *p, const xmlNode *sec, const char *wanted,
+                              char **chosen)
+{
+    char *first = NULL, *dflt = NULL;
+    bool found = false;
+
+    for (const xmlNode *n = sec->children; n; n = n->next) {
+        if (!ovf_is(n, NS_OVF, "Configuration"))
+            continue;
+        char *id = ovf_attr(n, "id"), *d = ovf_attr(n, "default");
+        if (id && !first)
+            first = strdup(id);
+        if (id && d && strcmp(d, "true") == 0 && !dflt)
+            dflt = strdup(id);
+        if (id && wanted && strcmp(id, wanted) == 0)
+            found = true;
+        free(id), free(d);
+    }
+    if (wanted && !found) {
+        free(first), free(dflt);
+        return ovf_fail(p, sec, "no Configuration '%s' (ovf.deploymentOption)", wanted);
+    }
+    *chosen = wanted ? strdup(wanted) : dflt ? strdup(dflt) : first ? strdup(first) : NULL;
+    free(first), free(dflt);
+    return 0;
+}
+
+/* ---- content sections ---- */
+
+static void set_text(json_t *o, const char *key, char *text)
+{
+    if (text)
+        json_object_set_new(o, key, json_string(text));
+    free(text);
+}
+
+static int product_section(struct ovf_parse *p, const xmlNode *sec, json_t *content)
+{
+    json_t *prod = json_object_get(content, "product");
+    if (!prod) {
+        prod = json_pack("{s:[]}", "properties");
+        json_object_set_new(content, "product", prod);
+        set_text(prod, "class", ovf_attr(sec, "class"));
+        set_text(prod, "instance", ovf_attr(sec, "instance"));
+        set_text(prod, "product", ovf_child_text(sec, "Product"));
+        set_text(prod, "vendor", ovf_child_text(sec, "Vendor"));
+        set_text(prod, "version", ovf_child_text(sec, "Version"));
+    }
+    char *cls = ovf_attr(sec, "class"), *inst = ovf_attr(sec, "instance");
+    json_t *props = json_object_get(prod, "properties");
+    for (const xmlNode *n = sec->children; n; n = n->next) {
+        if (!ovf_is(n, NS_OVF, "Property"))
+            continue;
+        char *key = ovf_attr(n, "key"), *type = ovf_attr(n, "type");
+        char *uc = ovf_attr(n, "userConfigurable"), *pw = ovf_attr(n, "password");
+        if (!key || !type) {
+            free(key), free(type), free(uc), free(pw), free(cls), free(inst);
+            return ovf_fail(p, n, "a Property needs ovf:key and ovf:type");
+        }
+        char full[512];
+        snprintf(full, sizeof(full), "%s%s%s%s%s", cls ? cls : "", cls ? "." : "", key,
+                 inst ? "." : "", inst ? inst : "");
+        json_t *prop = json_pack("{s:s, s:s, s:b, s:b}", "key", full, "type", type,
+                                 "userConfigurable", uc && strcmp(uc, "true") == 0, "password",
+                                 pw && strcmp(pw, "true") == 0);
+        set_text(prop, "value", ovf_attr(n, "value"));
+        set_text(prop, "qualifiers", ovf_attr(n, "qualifiers"));
+        set_text(prop, "label", ovf_child_text(n, "Label"));
+        set_text(prop, "description", ovf_child_text(n, "Description"));
+        json_array_append_new(props, prop);
+        free(key), free(type), free(uc), free(pw);
+    }
+    free(cls), free(inst);
+    return 0;
+}
+
+static int startup_section(struct ovf_parse *p, const xmlNode *sec, json_t *content)
+{
+    json_t *list = json_array();
+    static const char *const attrs[] = {"startDelay", "stopDelay", "startAction", "stopAction",
+                                        "waitingForGuest", NULL};
+
+    json_object_set_new(content, "startup", list);
+    for (const xmlNode *n = sec->children; n; n = n->next) {
+        if (!ovf_is(n, NS_OVF, "Item"))
+            continue;
+        char *id = ovf_attr(n, "id"), *order = ovf_attr(n, "order");
+        if (!id || !order) {
+            free(id), free(order);
+            return ovf_fail(p, n, "a startup Item needs ovf:id and ovf:order");
+        }
+        json_t *it = json_pack("{s:s, s:i}", "id", id, "order", atoi(order));
+        for (size_t i = 0; attrs[i]; i++)
+            set_text(it, attrs[i], ovf_attr(n, attrs[i]));
+        json_array_append_new(list, it);
+        free(id), free(order);
+    }
+    return 0;
+}
+
+static void os_section(const xmlNode *sec, json_t *content)
+{
+    json_t *os = json_object();
+    char *id = ovf_attr(sec, "id");
+    if (id)
+        json_object_set_new(os, "id", json_integer(atoi(id)));
+    free(id);
+    set_text(os, "description", ovf_child_text(sec, "Description"));
+    for (const xmlAttr *a = sec->properties; a; a = a->next)
+        if (a->ns && ns_of_uri(a->ns->href) == NS_VMW && strcmp((const char *)a->name, "osType") == 0) {
+            xmlChar *v = xmlNodeGetContent((const xmlNode *)a);
+            json_object_set_new(os, "vmwOsType", json_string((const char *)v));
+            xmlFree(v);
+        }
+    json_object_set_new(content, "os", os);
+}
+
+static int parse_content(struct ovf_parse *p, const xmlNode *n, int depth, json_t **out);
+
+/* A VirtualSystem's hardware: the one VHS, or of several the first whose
+ * type cimid emulates (vmx, virtualbox, kvm, qemu); the others skipped. */
+static const xmlNode *choose_hardware(struct ovf_parse *p, const xmlNode *vs)
+{
+    const xmlNode *chosen = NULL;
+    size_t count = 0;
+
+    for (const xmlNode *n = vs->children; n; n = n->next)
+        if (ovf_is(n, NS_OVF, "VirtualHardwareSection") && ovf_in_configuration(p, n))
+            count++;
+    for (const xmlNode *n = vs->children; n && !chosen; n = n->next) {
+        if (!ovf_is(n, NS_OVF, "VirtualHardwareSection") || !ovf_in_configuration(p, n))
+            continue;
+        if (count == 1)
+            return n;
+        const xmlNode *sys = NULL;
+        for (const xmlNode *c = n->children; c; c = c->next)
+            if (ovf_is(c, NS_OVF, "System"))
+                sys = c;
+        char *type = sys ? ovf_child_text(sys, "VirtualSystemType") : NULL;
+        if (type && (strstr(type, "vmx") || strstr(type, "virtualbox") || strstr(type, "kvm") ||
+                     strstr(type, "qemu")))
+            chosen = n;
+        free(type);
+    }
+    return chosen;
+}
+
+/* A section of a content element; *known false when it is not one. */
+static int content_section(struct ovf_parse *p, const xmlNode *n, json_t *c, bool system,
+                           const xmlNode *hardware, bool *known)
+{
+    *known = true;
+    if (ovf_is(n, NS_OVF, "Info") || ovf_is(n, NS_OVF, "Name")) {
+        set_text(c, n->name[0] == 'I' ? "info" : "name",
+                 trimmed(xmlNodeGetContent(n)));
+        return 0;
+    }
+    if (ovf_is(n, NS_OVF, "AnnotationSection")) {
+        set_text(c, "annotation", ovf_child_text(n, "Annotation"));
+        return 0;
+    }
+    if (ovf_is(n, NS_OVF, "ProductSection"))
+        return product_section(p, n, c);
+    if (ovf_is(n, NS_OVF, "EulaSection")) {
+        json_t *eula = json_object_get(c, "eula");
+        if (!eula)
+            json_object_set_new(c, "eula", eula = json_array());
+        char *text = ovf_child_text(n, "License");
+        json_array_append_new(eula, json_string(text ? text : ""));
+        free(text);
+        return 0;
+    }
+    if (ovf_is(n, NS_OVF, "StartupSection") && !system)
+        return startup_section(p, n, c);
+    if (ovf_is(n, NS_OVF, "OperatingSystemSection") && system) {
+        os_section(n, c);
+        return 0;
+    }
+    if (ovf_is(n, NS_OVF, "VirtualHardwareSection") && system) {
+        if (n == hardware)
+            return ovf_parse_hardware(p, n, c);
+        return ovf_in_configuration(p, n)
+                   ? ovf_unsupported(p, n, "VirtualHardwareSection",
+                                     "another hardware section was chosen")
+                   : 0;
+    }
+    *known = false;
+    return 0;
+}
+
+static int parse_children(struct ovf_parse *p, const xmlNode *n, json_t *c, bool system,
+                          int depth)
+{
+    const xmlNode *hw = system ? choose_hardware(p, n) : NULL;
+    char name[128];
+
+    if (system && !hw)
+        return ovf_fail(p, n, "no VirtualHardwareSection cimid can use");
+    for (const xmlNode *s = n->children; s; s = s->next) {
+        if (s->type != XML_ELEMENT_NODE)
+            continue;
+        bool known;
+        if (content_section(p, s, c, system, hw, &known) < 0)
+            return -1;
+        if (known)
+            continue;
+        if (!system && (ovf_is(s, NS_OVF, "VirtualSystem") ||
+                        ovf_is(s, NS_OVF, "VirtualSystemCollection"))) {
+            json_t *child;
+            if (parse_content(p, s, depth + 1, &child) < 0)
+                return -1;
+            json_array_append_new(json_object_get(c, "children"), child);
+        } else if (ovf_unsupported(p, s, ovf_element_name(s, name, sizeof(name)),
+                                   "a section cimid does not implement") < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static size_t systems_seen(const json_t *c)
+{
+    if (strcmp(json_string_value(json_object_get(c, "kind")), "system") == 0)
+        return 1;
+    size_t i, n = 0;
+    json_t *child;
+    json_array_foreach(json_object_get(c, "children"), i, child)
+        n += systems_seen(child);
+    return n;
+}
+
+static int parse_content(struct ovf_parse *p, const xmlNode *n, int depth, json_t **out)
+{
+    bool system = ovf_is(n, NS_OVF, "VirtualSystem");
+    char *id = ovf_attr(n, "id");
+
+    if (depth > OVF_MAX_DEPTH) {
+        free(id);
+        return ovf_fail(p, n, "collections nested deeper than %d", OVF_MAX_DEPTH);
+    }
+    if (!id) /* VirtualBox writes collections with ovf:name only */
+        id = ovf_attr(n, "name");
+    if (!id) {
+        return ovf_fail(p, n, "a %s needs ovf:id", (const char *)n->name);
+    }
+    json_t *c = json_pack("{s:s, s:s}", "kind", system ? "system" : "collection", "id", id);
+    free(id);
+    if (!system)
+        json_object_set_new(c, "children", json_array());
+    if (parse_children(p, n, c, system, depth) < 0) {
+        json_decref(c);
+        return -1;
+    }
+    if (!system && json_array_size(json_object_get(c, "children")) == 0) {
+        json_decref(c);
+        return ovf_fail(p, n, "an empty VirtualSystemCollection");
+    }
+    if (systems_seen(c) > OVF_MAX_SYSTEMS) {
+        json_decref(c);
+        return ovf_fail(p, n, "more than %d VirtualSystems", OVF_MAX_SYSTEMS);
+    }
+    *out = c;
+    return 0;
+}
+
+/* ---- cross references ---- */
+
+static bool has_id(const json_t *list, const char *key, const char *id)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+        if (strcmp(json_string_value(json_object_get(e, key)), id) == 0)
+            return true;
+    return false;
+}
+
+const char *ovf_file_href(const json_t *model, const char *file_id)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(model, "files"), i, f)
+        if (strcmp(json_string_value(json_object_get(f, "id")), file_id) == 0)
+            return json_string_value(json_object_get(f, "href"));
+    return NULL;
+}
+
+/* Every drive names a Disk or File, every NIC a Network. */
+static int check_references(struct ovf_parse *p, const json_t *c)
+{
+    size_t i;
+    json_t *e;
+
+    if (strcmp(json_string_value(json_object_get(c, "kind")), "collection") == 0) {
+        json_array_foreach(json_object_get(c, "children"), i, e)
+            if (check_references(p, e) < 0)
+                return -1;
+        return 0;
+    }
+    const char *vs = json_string_value(json_object_get(c, "id"));
+    json_array_foreach(json_object_get(c, "drives"), i, e) {
+        const char *disk = json_string_value(json_object_get(e, "disk"));
+        const char *file = json_string_value(json_object_get(e, "file"));
+        if (disk && !has_id(json_object_get(p->model, "disks"), "id", disk))
+            return err_set(p->err, 400, "source",
+                           "OVF descriptor: VirtualSystem '%s': HostResource ovf:/disk/%s names "
+                           "no Disk of DiskSection", vs, disk);
+        if (file && !ovf_file_href(p->model, file))
+            return err_set(p->err, 400, "source",
+                           "OVF descriptor: VirtualSystem '%s': HostResource ovf:/file/%s names "
+                           "no File of References", vs, file);
+    }
+    json_array_foreach(json_object_get(c, "nics"), i, e) {
+        const char *net = json_string_value(json_object_get(e, "network"));
+        if (net && !has_id(json_object_get(p->model, "networks"), "name", net))
+            return err_set(p->err, 400, "source",
+                           "OVF descriptor: VirtualSystem '%s': Connection '%s' names no "
+                           "Network of NetworkSection", vs, net);
+    }
+    return 0;
+}
+
+/* ---- document ---- */
+
+static void refuse_doctype(void *ctx, const xmlChar *name, const xmlChar *ext, const xmlChar *sys)
+{
+    xmlParserCtxtPtr ctxt = ctx;
+    (void)name, (void)ext, (void)sys;
+    *(bool *)ctxt->_private = true;
+    xmlStopParser(ctxt);
+}
+
+static xmlDocPtr read_document(const char *xml, size_t len, struct cimi_error *err)
+{
+    bool doctype = false;
+
+    if (len > OVF_MAX_DESCRIPTOR || len > INT_MAX) {
+        err_set(err, 400, "source", "the OVF descriptor is larger than %u bytes",
+                OVF_MAX_DESCRIPTOR);
+        return NULL;
+    }
+    xmlParserCtxtPtr ctxt = xmlCreateMemoryParserCtxt(xml, (int)len);
+    if (!ctxt) {
+        err_set(err, 400, "source", "the OVF descriptor is empty");
+        return NULL;
+    }
+    ctxt->sax->internalSubset = refuse_doctype;
+    ctxt->_private = &doctype;
+    xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlParseDocument(ctxt);
+    xmlDocPtr doc = ctxt->myDoc;
+    ctxt->myDoc = NULL;
+    if (doctype)
+        err_set(err, 400, "source", "the OVF descriptor has a DOCTYPE (not allowed)");
+    else if (!ctxt->wellFormed || !doc) {
+        const xmlError *e = xmlCtxtGetLastError(ctxt);
+        char msg[256] = "empty or unreadable";
+        if (e && e->message)
+            snprintf(msg, sizeof(msg), "%s", e->message);
+        msg[strcspn(msg, "\n")] = 0;
+        err_set(err, 400, "source", "the OVF descriptor is not well-formed XML (line %d: %s)",
+                e ? e->line : 0, msg);
+    }
+    if ((doctype || !ctxt->wellFormed) && doc) {
+        xmlFreeDoc(doc);
+        doc = NULL;
+    }
+    xmlFreeParserCtxt(ctxt);
+    return doc;
+}
+
+static int parse_envelope(struct ovf_parse *p, const xmlNode *env, const char *wanted_option)
+{
+    const xmlNode *content = NULL;
+    char *option = NULL;
+    char name[128];
+    int rc = 0;
+
+    for (const xmlNode *n = env->children; n; n = n->next)
+        if (ovf_is(n, NS_OVF, "DeploymentOptionSection") &&
+            deployment_options(p, n, wanted_option, &option) < 0)
+            return -1;
+    if (wanted_option && !option)
+        return err_set(p->err, 400, "ovf.deploymentOption",
+                       "the package has no DeploymentOptionSection");
+    p->option = option;
+    for (const xmlNode *n = env->children; n && rc == 0; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE)
+            continue;
+        if (ovf_is(n, NS_OVF, "References"))
+            rc = references(p, n);
+        else if (ovf_is(n, NS_OVF, "DiskSection"))
+            rc = disk_section(p, n);
+        else if (ovf_is(n, NS_OVF, "NetworkSection"))
+            rc = network_section(p, n);
+        else if (ovf_is(n, NS_OVF, "DeploymentOptionSection") || ovf_is(n, NS_OVF, "Strings"))
+            continue;
+        else if (ovf_is(n, NS_OVF, "VirtualSystem") ||
+                 ovf_is(n, NS_OVF, "VirtualSystemCollection")) {
+            if (content)
+                rc = ovf_fail(p, n, "an Envelope holds one VirtualSystem or collection");
+            content = n;
+        } else
+            rc = ovf_unsupported(p, n, ovf_element_name(n, name, sizeof(name)),
+                                 "a section cimid does not implement");
+    }
+    if (rc == 0 && !content)
+        rc = ovf_fail(p, env, "the Envelope has no VirtualSystem");
+    json_t *tree = NULL;
+    if (rc == 0 && (rc = parse_content(p, content, 0, &tree)) == 0)
+        json_object_set_new(p->model, "content", tree);
+    if (rc == 0 && option)
+        json_object_set_new(p->model, "deploymentOption", json_string(option));
+    free(option);
+    p->option = NULL;
+    return rc == 0 ? check_references(p, json_object_get(p->model, "content")) : -1;
+}
+
+json_t *ovf_parse(const char *xml, size_t len, const char *deployment_option,
+                  struct cimi_error *err)
+{
+    xmlDocPtr doc = read_document(xml, len, err);
+    if (!doc)
+        return NULL;
+    const xmlNode *root = xmlDocGetRootElement(doc);
+    struct ovf_parse p = {.err = err};
+    int rc = 0;
+
+    if (!root || strcmp((const char *)root->name, "Envelope") != 0)
+        rc = err_set(err, 400, "source", "the OVF descriptor's root is not an Envelope");
+    else if (root->ns && strcmp((const char *)root->ns->href, OVF_09_NS) == 0)
+        rc = err_set(err, 400, "source", "OVF 0.9 descriptors are not supported (OVF 1.x, 2.x)");
+    else if (ovf_ns_of(root) != NS_OVF)
+        rc = err_set(err, 400, "source", "unknown OVF envelope namespace '%s'",
+                     root->ns ? (const char *)root->ns->href : "");
+    if (rc == 0) {
+        bool v2 = strstr((const char *)root->ns->href, "/envelope/2") != NULL;
+        p.model = json_pack("{s:s, s:[], s:[], s:[], s:[]}", "version", v2 ? "2" : "1", "files",
+                            "disks", "networks", "skipped");
+        p.skipped = json_object_get(p.model, "skipped");
+        rc = parse_envelope(&p, root, deployment_option);
+    }
+    xmlFreeDoc(doc);
+    if (rc < 0) {
+        json_decref(p.model);
+        return NULL;
+    }
+    return p.model;
+}
