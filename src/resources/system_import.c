@@ -41,9 +41,16 @@ static int import_begin(struct cimi_request *req, const json_t *action, const ch
     struct import_source src;
     char uuid[37], template_id[128];
 
+    char path[256];
+    const char *checked = source;
+
     if (!source)
         return err_set(err, 400, "source", "missing required attribute 'source' (the package)");
-    if (package_source_check(req, source, &src, err) != 0)
+    /* a Package named by its absolute href (as clients send them) is ours, not a download */
+    if (resource_href_path(req, source, "source", path, sizeof(path), NULL) == 0 &&
+        strncmp(path, "packages/", 9) == 0)
+        checked = path;
+    if (package_source_check(req, checked, &src, err) != 0)
         return -1;
     const char *eula = json_string_value(json_object_get(props, "ovf.acceptAllEulas"));
     if (eula && strcmp(eula, "true") != 0 && strcmp(eula, "false") != 0)

@@ -5,8 +5,9 @@
  *   a VirtualSystem's first disk       MachineImage (IMAGE, AVAILABLE, the
  *                                      converted file; deleting it removes it)
  *   its other disks                    VolumeImage if the Disk has a file;
- *                                      a VolumeTemplate by value in the
- *                                      MachineTemplate (capacity KB, image)
+ *                                      a Volume component (VolumeTemplate by
+ *                                      value: capacity KB, image) the
+ *                                      MachineTemplate's volumes name "#name"
  *   Items 3, 4, the boot disk size     MachineConfiguration (cpu, memory KiB,
  *                                      disks[0] capacity KB)
  *   each Network of NetworkSection     NetworkTemplate (PRIVATE)
@@ -169,6 +170,7 @@ struct build {
     size_t next_disk;           /* the plan's disks are used in content order */
     const char *source;
     const json_t *properties;   /* the Action's */
+    json_t *networks;           /* OVF network name -> its NetworkTemplate's id */
 };
 
 static int insert(struct build *b, const struct cimi_type *t, const char *id, json_t *doc,
@@ -229,8 +231,23 @@ static long long kib(uint64_t bytes)
     return (long long)((bytes + 1023) / 1024);
 }
 
+/* A data disk: a Volume component (VolumeTemplate by value: capacity KB,
+ * the VolumeImage when the Disk has a file) that the machine's template
+ * names "#<machine>-disk<N>" in its volumes. */
+static json_t *volume_component(const struct import_disk *d, const char *machine, size_t index,
+                                char *name, size_t name_len)
+{
+    snprintf(name, name_len, "%s-disk%zu", machine, index + 1);
+    json_t *vt = json_pack("{s:{s:I, s:s}}", "volumeConfig", "capacity",
+                           (json_int_t)kib(d->capacity), "format", "ext4");
+    if (d->href)
+        json_object_set_new(vt, "volumeImage", json_pack("{s:s}", "href", d->id));
+    return json_pack("{s:s, s:s, s:s, s:o, s:i}", "name", name, "description", d->disk_id,
+                     "type", TYPE_URI("Volume"), "volumeTemplate", vt, "quantity", 1);
+}
+
 static json_t *machine_template(struct build *b, const json_t *vs, const char *name,
-                                struct cimi_error *err)
+                                json_t *siblings, struct cimi_error *err)
 {
     const json_t *disks[MAX_DISKS];
     size_t n = system_disks(b->model, vs, disks, MAX_DISKS);
@@ -243,14 +260,12 @@ static json_t *machine_template(struct build *b, const json_t *vs, const char *n
             goto fail;
         if (i == 0)
             continue;
-        char location[16];
+        char location[16], component[300], ref[310];
         snprintf(location, sizeof(location), "/dev/vd%c", (int)('a' + i));
-        json_t *vt = json_pack("{s:s, s:{s:I, s:s}}", "initialLocation", location,
-                               "volumeConfig", "capacity", (json_int_t)kib(d->capacity),
-                               "format", "ext4");
-        if (d->href)
-            json_object_set_new(vt, "volumeImage", json_pack("{s:s}", "href", d->id));
-        json_array_append_new(volumes, vt);
+        json_array_append_new(siblings, volume_component(d, name, i, component, sizeof(component)));
+        snprintf(ref, sizeof(ref), "#%s", component);
+        json_array_append_new(volumes, json_pack("{s:s, s:s}", "href", ref, "initialLocation",
+                                                 location));
     }
     const struct import_disk *boot = &b->plan->disks[b->next_disk];
     b->next_disk += n;
@@ -284,7 +299,7 @@ static json_t *machine_template(struct build *b, const json_t *vs, const char *n
         goto fail;
     }
     if (json_array_size(volumes))
-        json_object_set(mt, "volumeTemplates", volumes);
+        json_object_set(mt, "volumes", volumes);
     if (json_array_size(nics))
         json_object_set(mt, "networkInterfaces", nics);
     json_decref(volumes);
@@ -327,7 +342,8 @@ static const char *content_name(const json_t *c)
 
 static json_t *descriptors(struct build *b, const json_t *c, bool top, struct cimi_error *err);
 
-static json_t *descriptor_of(struct build *b, const json_t *child, struct cimi_error *err)
+static json_t *descriptor_of(struct build *b, const json_t *child, json_t *siblings,
+                             struct cimi_error *err)
 {
     char name[256];
     component_name(content_name(child), name, sizeof(name));
@@ -352,7 +368,7 @@ static json_t *descriptor_of(struct build *b, const json_t *child, struct cimi_e
                             json_pack("{s:s, s:o}", "name", name, "componentDescriptors", list));
         return d;
     }
-    json_t *mt = machine_template(b, child, name, err);
+    json_t *mt = machine_template(b, child, name, siblings, err);
     if (!mt) {
         json_decref(d);
         return NULL;
@@ -362,30 +378,63 @@ static json_t *descriptor_of(struct build *b, const json_t *child, struct cimi_e
     return d;
 }
 
-static int network_descriptors(struct build *b, json_t *list, struct cimi_error *err)
+/* The Network component of the OVF network ovf_name; its NetworkTemplate
+ * row is made once and shared by every level that names it. */
+static json_t *network_component(struct build *b, const char *ovf_name, struct cimi_error *err)
 {
-    size_t i;
-    json_t *net;
+    const json_t *net = find_by(json_object_get(b->model, "networks"), "name", ovf_name);
+    const char *desc = json_string_value(json_object_get(net, "description"));
+    const char *id = json_string_value(json_object_get(b->networks, ovf_name));
+    char name[256];
 
-    json_array_foreach(json_object_get(b->model, "networks"), i, net) {
-        const char *ovf_name = json_string_value(json_object_get(net, "name"));
-        const char *desc = json_string_value(json_object_get(net, "description"));
-        char name[256];
-        component_name(ovf_name, name, sizeof(name));
+    component_name(ovf_name, name, sizeof(name));
+    if (!id) {
         json_t *doc = json_pack("{s:s, s:s, s:{s:s}}", "name", name, "description",
                                 desc ? desc : ovf_name, "networkConfig", "networkType",
                                 "PRIVATE");
-        char *id = insert_new(b, &t_network_template, doc, err);
+        char *made = insert_new(b, &t_network_template, doc, err);
         json_decref(doc);
-        if (!id)
-            return -1;
-        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:{s:s}, s:i}", "name", name,
-                                              "description", ovf_name, "type",
-                                              TYPE_URI("Network"), "networkTemplate", "href",
-                                              id, "quantity", 1));
-        free(id);
+        if (!made)
+            return NULL;
+        json_object_set_new(b->networks, ovf_name, json_string(made));
+        free(made);
+        id = json_string_value(json_object_get(b->networks, ovf_name));
     }
-    return 0;
+    return json_pack("{s:s, s:s, s:s, s:{s:s}, s:i}", "name", name, "description", ovf_name,
+                     "type", TYPE_URI("Network"), "networkTemplate", "href", id, "quantity", 1);
+}
+
+/* The networks a level needs: at the top every Network of NetworkSection,
+ * in a nested collection those its own machines connect to ("#name" names
+ * a sibling component only). */
+static int network_descriptors(struct build *b, const json_t *c, bool top, json_t *list,
+                               struct cimi_error *err)
+{
+    json_t *wanted = json_object(), *net, *child, *nic;
+    size_t i, j;
+    int rc = 0;
+
+    if (top)
+        json_array_foreach(json_object_get(b->model, "networks"), i, net)
+            json_object_set_new(wanted, json_string_value(json_object_get(net, "name")),
+                                json_true());
+    json_array_foreach(json_object_get(c, "children"), i, child)
+        json_array_foreach(json_object_get(child, "nics"), j, nic)
+            if (json_string_value(json_object_get(nic, "network")))
+                json_object_set_new(wanted, json_string_value(json_object_get(nic, "network")),
+                                    json_true());
+    json_array_foreach(json_object_get(b->model, "networks"), i, net) { /* NetworkSection order */
+        const char *name = json_string_value(json_object_get(net, "name"));
+        if (rc != 0 || !json_object_get(wanted, name))
+            continue;
+        json_t *d = network_component(b, name, err);
+        if (!d)
+            rc = -1;
+        else
+            json_array_append_new(list, d);
+    }
+    json_decref(wanted);
+    return rc;
 }
 
 static json_t *descriptors(struct build *b, const json_t *c, bool top, struct cimi_error *err)
@@ -393,12 +442,12 @@ static json_t *descriptors(struct build *b, const json_t *c, bool top, struct ci
     json_t *list = json_array(), *child;
     size_t i;
 
-    if (top && network_descriptors(b, list, err) != 0) {
+    if (network_descriptors(b, c, top, list, err) != 0) {
         json_decref(list);
         return NULL;
     }
     if (strcmp(json_string_value(json_object_get(c, "kind")), "system") == 0) {
-        json_t *d = descriptor_of(b, c, err); /* a lone VirtualSystem, wrapped */
+        json_t *d = descriptor_of(b, c, list, err); /* a lone VirtualSystem, wrapped */
         if (!d) {
             json_decref(list);
             return NULL;
@@ -407,7 +456,7 @@ static json_t *descriptors(struct build *b, const json_t *c, bool top, struct ci
         return list;
     }
     json_array_foreach(json_object_get(c, "children"), i, child) {
-        json_t *d = descriptor_of(b, child, err);
+        json_t *d = descriptor_of(b, child, list, err);
         if (!d) {
             json_decref(list);
             return NULL;
@@ -421,10 +470,11 @@ int import_build(struct cimi_request *req, const json_t *model, const struct imp
                  const char *template_id, const char *source, const json_t *action_properties,
                  json_t **template_doc, struct cimi_error *err)
 {
-    struct build b = {req, model, plan, 0, source, action_properties};
+    struct build b = {req, model, plan, 0, source, action_properties, json_object()};
     const json_t *content = json_object_get(model, "content");
     json_t *list = descriptors(&b, content, true, err);
 
+    json_decref(b.networks);
     if (!list)
         return -1;
     const char *info = json_string_value(json_object_get(content, "annotation"));
