@@ -3,7 +3,9 @@
  * pax sizes, GNU base-256 sizes, unsafe names, one .ovf), the manifest
  * (tolerant parse, canonical line, verification), DSP0004 units, and the
  * descriptor parser (1.x, old oVirt and 2.x namespaces, 0.9 refused,
- * required content, skipped optional content, line numbers, DOCTYPE).
+ * required content, skipped optional content, line numbers, DOCTYPE,
+ * DeploymentOptions, EULAs), and the disk import's sniffing and checks
+ * (driver/disk_import.c; needs qemu-img).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "driver/disk_convert.h"
 #include "ovf/ovf.h"
 
 static char tmpdir[] = "/tmp/test_ovf.XXXXXX";
@@ -456,6 +459,116 @@ static void test_parse_collection(void)
     json_decref(m);
 }
 
+
+static void test_parse_options(void)
+{
+    struct cimi_error err;
+    const char *doc =
+        HEAD(NS1) REFS
+        " <DeploymentOptionSection><Info>sizes</Info>\n"
+        "  <Configuration ovf:id=\"small\"><Label>S</Label><Description>s</Description></Configuration>\n"
+        "  <Configuration ovf:id=\"large\" ovf:default=\"true\"><Label>L</Label><Description>l"
+        "</Description></Configuration>\n </DeploymentOptionSection>\n"
+        " <VirtualSystem ovf:id=\"vm\"><Info>i</Info>\n"
+        "  <EulaSection><Info>e</Info><License>be nice</License></EulaSection>\n"
+        "  <VirtualHardwareSection><Info>h</Info>\n"
+        "   <Item ovf:configuration=\"small\"><rasd:ElementName>M</rasd:ElementName>"
+        "<rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType>"
+        "<rasd:VirtualQuantity>256</rasd:VirtualQuantity></Item>\n"
+        "   <Item ovf:configuration=\"large\"><rasd:ElementName>M</rasd:ElementName>"
+        "<rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType>"
+        "<rasd:VirtualQuantity>4096</rasd:VirtualQuantity></Item>\n"
+        "   <Item ovf:bound=\"max\"><rasd:ElementName>C</rasd:ElementName>"
+        "<rasd:InstanceID>4</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType>"
+        "<rasd:VirtualQuantity>64</rasd:VirtualQuantity></Item>\n"
+        "   <Item><rasd:ElementName>D</rasd:ElementName><rasd:HostResource>ovf:/disk/d1"
+        "</rasd:HostResource><rasd:InstanceID>5</rasd:InstanceID>"
+        "<rasd:ResourceType>17</rasd:ResourceType></Item>\n" VS_CLOSE;
+
+    json_t *m = ovf_parse(doc, strlen(doc), NULL, &err);
+    json_t *vs = m ? json_object_get(m, "content") : NULL;
+    CHECK(m && json_integer_value(json_object_get(vs, "memory")) == 4096ll << 20,
+          "options: the default Configuration's Items (%s)", m ? "" : err.message);
+    CHECK(vs && json_integer_value(json_object_get(vs, "cpu")) == 1, "options: max bound ignored");
+    CHECK(vs && json_array_size(json_object_get(vs, "eula")) == 1, "options: EULA kept");
+    json_decref(m);
+    m = ovf_parse(doc, strlen(doc), "small", &err);
+    CHECK(m && json_integer_value(json_object_get(json_object_get(m, "content"), "memory")) ==
+                   256 << 20,
+          "options: the chosen Configuration's Items");
+    json_decref(m);
+    m = ovf_parse(doc, strlen(doc), "huge", &err);
+    CHECK(!m && strstr(err.message, "huge"), "options: an unknown one refused (%s)", err.message);
+}
+
+/* ---- disk import: sniffing and qemu-img info checks ---- */
+
+static int sh(const char *cmd)
+{
+    return system(cmd);
+}
+
+static int probe_file(const char *name, struct disk_probe *probe, struct cimi_error *err)
+{
+    const char *path = path_of(name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -2;
+    fseek(f, 0, SEEK_END);
+    struct disk_source src = {path, 0, (uint64_t)ftell(f), false, false, name};
+    fclose(f);
+    return disk_import_probe(&src, probe, err);
+}
+
+static void test_disk_import(void)
+{
+    struct disk_probe probe;
+    struct cimi_error err;
+    char cmd[1024];
+
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && qemu-img create -q -f raw r.img 1M && "
+             "qemu-img convert -q -f raw -O vmdk -o subformat=streamOptimized r.img s.vmdk && "
+             "qemu-img create -q -f qcow2 q.qcow2 2M && "
+             "qemu-img create -q -f qcow2 -b q.qcow2 -F qcow2 b.qcow2 && "
+             "printf '# Disk DescriptorFile\\nversion=1\\ncreateType=\"monolithicFlat\"\\n"
+             "RW 2048 FLAT \"/etc/passwd\" 0\\n' > t.vmdk",
+             tmpdir);
+    if (sh(cmd) != 0) {
+        printf("ok - disk import: skipped (no qemu-img)\n");
+        return;
+    }
+    CHECK(probe_file("s.vmdk", &probe, &err) == 0 && strcmp(probe.format, "vmdk") == 0 &&
+              probe.virtual_size == 1 << 20,
+          "disk: stream vmdk sniffed and sized (%s)", err.message);
+    CHECK(probe_file("q.qcow2", &probe, &err) == 0 && strcmp(probe.format, "qcow2") == 0,
+          "disk: qcow2 sniffed");
+    CHECK(probe_file("r.img", &probe, &err) == 0 && strcmp(probe.format, "raw") == 0,
+          "disk: raw by default");
+    CHECK(probe_file("b.qcow2", &probe, &err) < 0 && strstr(err.message, "backing"),
+          "disk: a backing file refused (%s)", err.message);
+    CHECK(probe_file("t.vmdk", &probe, &err) < 0 && strstr(err.message, "descriptor"),
+          "disk: a text vmdk refused (%s)", err.message);
+
+    /* converted out of the middle of a bigger file, by offset */
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && head -c 1536 /dev/zero > o.bin && cat s.vmdk >> o.bin && "
+             "head -c 4096 /dev/urandom >> o.bin", tmpdir);
+    CHECK(sh(cmd) == 0, "disk: a file holding the vmdk at offset 1536");
+    FILE *f = fopen(path_of("s.vmdk"), "rb");
+    fseek(f, 0, SEEK_END);
+    struct disk_source src = {path_of("o.bin"), 1536, (uint64_t)ftell(f), false, false, "s.vmdk"};
+    fclose(f);
+    const char *out = path_of("out.qcow2");
+    CHECK(disk_import_convert(&src, 4 << 20, 1 << 30, out, &err) == 0,
+          "disk: converted by offset (%s)", err.message);
+    snprintf(cmd, sizeof(cmd), "cd %s && qemu-img info --output=json -f qcow2 out.qcow2 | "
+             "grep -q '\"virtual-size\": 4194304'", tmpdir);
+    CHECK(sh(cmd) == 0, "disk: grown to the Disk's capacity");
+    CHECK(disk_import_convert(&src, 0, 1000, out, &err) < 0 && access(out, F_OK) != 0,
+          "disk: larger than the limit refused, no file left");
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -469,6 +582,8 @@ int main(void)
     test_parse_versions();
     test_parse_required();
     test_parse_collection();
+    test_parse_options();
+    test_disk_import();
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
