@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "driver/disk_convert.h"
@@ -229,6 +230,28 @@ static void remove_images(struct import *im)
     hosts_done(&h);
 }
 
+/* A disk larger than its Disk's capacity keeps its size: the capacity the
+ * configuration and volume say becomes the image's (the image file is
+ * read again: a re-run may find it made already). */
+static int fit_capacity(struct import_disk *d, struct cimi_error *err)
+{
+    const char *file = strncmp(d->location, "file://", 7) == 0 ? d->location + 7 : d->location;
+    struct stat st;
+
+    if (stat(file, &st) != 0)
+        return 0; /* not a local file (a test host's): nothing to read */
+    struct disk_source src = {file, 0, (uint64_t)st.st_size, false, false, d->href};
+    struct disk_probe probe;
+    if (disk_import_probe(&src, &probe, err) != 0)
+        return -1;
+    if (probe.virtual_size > d->capacity) {
+        log_info("import: disk %s is %llu bytes, more than its capacity %llu: kept", d->href,
+                 (unsigned long long)probe.virtual_size, (unsigned long long)d->capacity);
+        d->capacity = probe.virtual_size;
+    }
+    return 0;
+}
+
 static int convert_disks(struct import *im, struct cimi_error *err)
 {
     struct host_use h;
@@ -252,6 +275,8 @@ static int convert_disks(struct import *im, struct cimi_error *err)
         struct fill_arg arg = {im, d};
         rc = h.drv->image_import(h.hv, resource_uuid(d->id), fill_disk, &arg, d->location,
                                  sizeof(d->location), err);
+        if (rc == 0)
+            rc = fit_capacity(d, err);
     }
     hosts_done(&h);
     return rc;

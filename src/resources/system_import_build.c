@@ -89,18 +89,58 @@ static int plan_add(struct import_plan *plan, const json_t *model, const json_t 
     return 0;
 }
 
-/* The Disk documents of a system's disk drives, in Item order. */
+/* A disk drive's place: its controller's position among the system's
+ * controllers (none: after them), its unit on it, its Item's position. */
+struct drive_place {
+    const json_t *disk;
+    long controller, unit;
+    size_t item;
+};
+
+static int by_place(const void *a, const void *b)
+{
+    const struct drive_place *x = a, *y = b;
+    if (x->controller != y->controller)
+        return x->controller < y->controller ? -1 : 1;
+    if (x->unit != y->unit)
+        return x->unit < y->unit ? -1 : 1;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
+static long controller_position(const json_t *vs, const char *instance)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(vs, "controllers"), i, c)
+        if (instance && strcmp(json_string_value(json_object_get(c, "instance")), instance) == 0)
+            return (long)i;
+    return 1 << 20;
+}
+
+/* The Disk documents of a system's disk drives, the first controller's
+ * first unit first (it boots: Annex A's "first disk of the first
+ * controller"), then by controller, unit and Item order. */
 static size_t system_disks(const json_t *model, const json_t *vs, const json_t **out, size_t max)
 {
+    struct drive_place places[64];
     size_t i, n = 0;
     json_t *drive;
+
     json_array_foreach(json_object_get(vs, "drives"), i, drive) {
         const char *id = json_string_value(json_object_get(drive, "disk"));
         const char *device = json_string_value(json_object_get(drive, "device"));
         const json_t *disk = id ? find_by(json_object_get(model, "disks"), "id", id) : NULL;
-        if (disk && strcmp(device, "disk") == 0 && n < max)
-            out[n++] = disk;
+        const char *unit = json_string_value(json_object_get(drive, "unit"));
+        if (!disk || strcmp(device, "disk") != 0 || n >= max || n >= 64)
+            continue;
+        places[n] = (struct drive_place){
+            disk, controller_position(vs, json_string_value(json_object_get(drive, "controller"))),
+            unit ? strtol(unit, NULL, 10) : 0, i};
+        n++;
     }
+    qsort(places, n, sizeof(places[0]), by_place);
+    for (i = 0; i < n; i++)
+        out[i] = places[i].disk;
     return n;
 }
 
