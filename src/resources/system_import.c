@@ -96,6 +96,7 @@ struct import {
     struct import_plan plan;
     size_t converted;             /* plan disks whose files may exist */
     bool system_built;            /* system_build booked members (undo if not committed) */
+    char signer[512];             /* the subject of the .cert's certificate, "" if unsigned */
 };
 
 static const char *property(const struct import *im, const char *key)
@@ -156,6 +157,34 @@ static int open_package(struct import *im, struct cimi_error *err)
     return index_references(im, descriptor_form, err);
 }
 
+/* NAME.cert beside NAME.ovf, or NULL. */
+static const struct ova_member *certificate_member(const struct import *im)
+{
+    char name[OVF_NAME_MAX + 8];
+    const char *ovf = im->idx.members[im->idx.descriptor].name;
+
+    snprintf(name, sizeof(name), "%.*s.cert", (int)strlen(ovf) - 4, ovf);
+    return ova_find(&im->idx, name);
+}
+
+/* The .cert signs the .mf (text): verified before the manifest is used. */
+static int verify_signature(struct import *im, const struct ova_member *cert, const char *mf,
+                            size_t mf_len, struct cimi_error *err)
+{
+    const char *allow = property(im, "ovf.allowUntrustedSigner");
+    char *text;
+    size_t len;
+
+    job_progress(im->ctx->st, im->ctx->job_id, 22, "verifying the signature");
+    if (ova_read_member(cert, OVF_MAX_MANIFEST, &text, &len, err) != 0)
+        return -1;
+    int rc = import_check_certificate(text, len, im->idx.members[im->idx.manifest].name, mf,
+                                      mf_len, allow && strcmp(allow, "true") == 0, im->signer,
+                                      sizeof(im->signer), err);
+    free(text);
+    return rc;
+}
+
 /* The manifest lists the descriptor and every References file, and every
  * digest it gives matches (no manifest: allowed, as XO and oVirt write none). */
 static int verify_manifest(struct import *im, struct cimi_error *err)
@@ -166,13 +195,18 @@ static int verify_manifest(struct import *im, struct cimi_error *err)
     json_t *f;
     int rc;
 
+    const struct ova_member *cert = certificate_member(im);
     if (im->idx.manifest < 0)
-        return 0;
+        return cert ? err_set(err, 400, "source", "the package has a certificate (%s) but no "
+                              "manifest", cert->name)
+                    : 0;
     job_progress(im->ctx->st, im->ctx->job_id, 25, "verifying the manifest");
     if (ova_read_member(&im->idx.members[im->idx.manifest], OVF_MAX_MANIFEST, &text, &len,
                         err) != 0)
         return -1;
-    rc = manifest_parse(text, len, &mf, err);
+    rc = cert ? verify_signature(im, cert, text, len, err) : 0;
+    if (rc == 0)
+        rc = manifest_parse(text, len, &mf, err);
     free(text);
     if (rc != 0)
         return -1;
@@ -288,8 +322,9 @@ static void success_message(const struct import *im, const char *what, char *out
     size_t i, n;
     json_t *s;
 
-    n = (size_t)snprintf(out, len, "imported %s from the package (%zu disk%s)", what,
-                         im->plan.count, im->plan.count == 1 ? "" : "s");
+    n = (size_t)snprintf(out, len, "imported %s from the package (%zu disk%s%s%s)", what,
+                         im->plan.count, im->plan.count == 1 ? "" : "s",
+                         im->signer[0] ? "; signed by " : "", im->signer);
     json_array_foreach(json_object_get(im->model, "skipped"), i, s) {
         if (n >= len)
             break;

@@ -46,6 +46,13 @@ int import_build(struct cimi_request *req, const json_t *model, const struct imp
                  const char *template_id, const char *source, const json_t *action_properties,
                  json_t **template_doc, struct cimi_error *err);
 
+/* system_import_cert.c: the .cert's signature of the .mf verifies with its
+ * certificate, whose chain the system trusts (unless allow_untrusted);
+ * signer gets the certificate's subject.  400 with the reason otherwise. */
+int import_check_certificate(const char *cert_text, size_t cert_len, const char *mf_name,
+                             const char *mf_text, size_t mf_len, bool allow_untrusted,
+                             char *signer, size_t signer_len, struct cimi_error *err);
+
 /* The import Job (registry.c's list of kinds). */
 struct job_kind;
 extern const struct job_kind system_import_job;

@@ -164,7 +164,8 @@ def check_template(c, name, info, template):
 GOOD = ("vmware", "virtualbox", "ovirt", "xo", "collection", "nested", "ovf2", "directory",
         "compressed", "capacity-small", "capacity-large")
 BAD = ("required-section", "buslogic", "traversal", "bad-manifest", "unlisted", "text-vmdk",
-       "backing-file", "ovf09", "unsafe-member", "missing-disk")
+       "backing-file", "ovf09", "unsafe-member", "missing-disk", "signed", "bad-signature",
+       "cert-without-manifest")
 
 
 def _good(name):
@@ -284,3 +285,22 @@ def uploaded_package_and_properties():
     eq(template.get("importImage"), pkg, "importImage names the Package")
     vm = components(template, "Machine")[0]
     eq(vm.get("properties", {}).get(key), "9090", "the given property value")
+
+
+@test
+def signed_package_with_untrusted_signer_allowed():
+    """A package signed by a self-signed certificate (NAME.cert) imports when
+    the Action's properties say ovf.allowUntrustedSigner=true; the Job names
+    the signer.  A signature of other bytes fails even then."""
+    d = daemon()
+    c = d.client()
+    info = packages()["signed"]
+    job, r = run_import(c, "systemTemplates", info["path"], {"ovf.allowUntrustedSigner": "true"})
+    eq(job.get("state"), "SUCCESS", f"signed import ({job.get('statusMessage')})")
+    isin("signed by CN=cimid OVF test signer", job.get("statusMessage", ""), "the signer named")
+    before = store_and_files(c, d)
+    job, _ = run_import(c, "systemTemplates", packages()["bad-signature"]["path"],
+                        {"ovf.allowUntrustedSigner": "true"})
+    eq(job.get("state"), "FAILED", "a bad signature fails whatever the trust")
+    isin("signature does not verify", job.get("statusMessage", ""), "the message says why")
+    eq(store_and_files(c, d), before, "nothing left")
