@@ -34,6 +34,35 @@
 
 /* ---- the request ---- */
 
+/* The Action's ovf.network.<name> properties: each an href of a Network the
+ * principal sees (400 otherwise), into {"ovf.network.<name>": path}. */
+static int existing_networks(struct cimi_request *req, const json_t *props, json_t **out,
+                             struct cimi_error *err)
+{
+    const char *key;
+    json_t *value;
+
+    *out = json_object();
+    json_object_foreach((json_t *)props, key, value) {
+        char path[256];
+        struct store_row row;
+        if (strncmp(key, "ovf.network.", 12) != 0)
+            continue;
+        memset(&row, 0, sizeof(row));
+        if (!json_is_string(value) ||
+            resource_href_path(req, json_string_value(value), "properties", path, sizeof(path),
+                               err) != 0 ||
+            resource_load(req, path, &t_network, &row, err) != 0) {
+            json_decref(*out);
+            *out = NULL;
+            return err_set(err, 400, "properties", "%s names no Network of yours", key);
+        }
+        store_row_clear(&row);
+        json_object_set_new(*out, key, json_string(path));
+    }
+    return 0;
+}
+
 static int import_begin(struct cimi_request *req, const json_t *action, const char *target,
                         struct job_spec *job, struct cimi_error *err)
 {
@@ -53,11 +82,18 @@ static int import_begin(struct cimi_request *req, const json_t *action, const ch
         checked = path;
     if (package_source_check(req, checked, &src, err) != 0)
         return -1;
+    json_t *networks = NULL;
+    if (existing_networks(req, props, &networks, err) != 0)
+        return -1;
     const char *eula = json_string_value(json_object_get(props, "ovf.acceptAllEulas"));
-    if (eula && strcmp(eula, "true") != 0 && strcmp(eula, "false") != 0)
+    if (eula && strcmp(eula, "true") != 0 && strcmp(eula, "false") != 0) {
+        json_decref(networks);
         return err_set(err, 400, "properties", "ovf.acceptAllEulas is 'true' or 'false'");
-    if (uuid_generate_v4(uuid, sizeof(uuid)) != 0)
+    }
+    if (uuid_generate_v4(uuid, sizeof(uuid)) != 0) {
+        json_decref(networks);
         return err_set(err, 500, NULL, "cannot generate an identifier");
+    }
     snprintf(template_id, sizeof(template_id), "systemTemplates/%s", uuid);
     snprintf(job->op, sizeof(job->op), "%s", "system.import");
     if (strcmp(target, "systemTemplates") == 0)
@@ -68,6 +104,7 @@ static int import_begin(struct cimi_request *req, const json_t *action, const ch
                             "admin", req->who.admin, "base", req->base_uri);
     if (json_is_object(props))
         json_object_set(job->params, "properties", (json_t *)props);
+    json_object_set_new(job->params, "networks", networks);
     return 0;
 }
 
@@ -420,7 +457,8 @@ static int commit_rows(struct import *im, struct cimi_error *err)
         return -1;
     int rc = import_build(&req, im->model, &im->plan, job_param(im->ctx, "template"),
                           job_param(im->ctx, "source"),
-                          json_object_get(im->ctx->params, "properties"), &template_doc, err);
+                          json_object_get(im->ctx->params, "properties"),
+                          json_object_get(im->ctx->params, "networks"), &template_doc, err);
     if (rc == 0 && systems)
         rc = build_system(im, &req, template_doc, &system, &job_row, err);
     success_message(im, systems ? "a System" : "a SystemTemplate", message, sizeof(message));

@@ -40,11 +40,13 @@ void import_plan_free(struct import_plan *plan);
 
 /* Inside the Job's transaction: insert the image rows, configurations,
  * network templates and the SystemTemplate (id template_id, importImage
- * source, properties from the Action's), as req's principal.  A copy of the
- * SystemTemplate's document into *template_doc. */
+ * source, properties from the Action's; network_paths maps
+ * "ovf.network.<name>" to an existing Network's path, used instead of a
+ * new one), as req's principal.  A copy of the SystemTemplate's document
+ * into *template_doc. */
 int import_build(struct cimi_request *req, const json_t *model, const struct import_plan *plan,
                  const char *template_id, const char *source, const json_t *action_properties,
-                 json_t **template_doc, struct cimi_error *err);
+                 const json_t *network_paths, json_t **template_doc, struct cimi_error *err);
 
 /* system_import_cert.c: the .cert's signature of the .mf verifies with its
  * certificate, whose chain the system trusts (unless allow_untrusted);

@@ -211,6 +211,7 @@ struct build {
     const char *source;
     const json_t *properties;   /* the Action's */
     json_t *networks;           /* OVF network name -> its NetworkTemplate's id */
+    const json_t *network_paths; /* "ovf.network.<name>" -> an existing Network's path */
 };
 
 static int insert(struct build *b, const struct cimi_type *t, const char *id, json_t *doc,
@@ -286,6 +287,15 @@ static json_t *volume_component(const struct import_disk *d, const char *machine
                      "type", TYPE_URI("Volume"), "volumeTemplate", vt, "quantity", 1);
 }
 
+/* The Network the import's property ovf.network.<name> names (its path,
+ * checked in the request), or NULL. */
+static const char *existing_network(const struct build *b, const char *ovf_name)
+{
+    char key[300];
+    snprintf(key, sizeof(key), "ovf.network.%s", ovf_name);
+    return json_string_value(json_object_get(b->network_paths, key));
+}
+
 static json_t *machine_template(struct build *b, const json_t *vs, const char *name,
                                 json_t *siblings, struct cimi_error *err)
 {
@@ -325,9 +335,11 @@ static json_t *machine_template(struct build *b, const json_t *vs, const char *n
         char ref[300], safe[256];
         if (!net)
             continue; /* not connected: nothing CIMI can say */
+        const char *existing = existing_network(b, net);
         component_name(net, safe, sizeof(safe));
         snprintf(ref, sizeof(ref), "#%s", safe);
-        json_array_append_new(nics, json_pack("{s:{s:s}}", "network", "href", ref));
+        json_array_append_new(nics, json_pack("{s:{s:s}}", "network", "href",
+                                              existing ? existing : ref));
     }
     json_t *mt = json_pack("{s:s, s:{s:s}, s:{s:s}}", "name", name, "machineConfig", "href",
                            config_id, "machineImage", "href", boot->id);
@@ -352,7 +364,8 @@ fail:
 }
 
 /* The product properties as descriptor properties "ovf.property.<key>", the
- * Action's ovf.property.<key> overriding userConfigurable ones. */
+ * Action's ovf.property.<key> overriding userConfigurable ones; password
+ * properties are left out. */
 static json_t *product_properties(struct build *b, const json_t *c)
 {
     json_t *props = json_object(), *p;
@@ -366,10 +379,9 @@ static json_t *product_properties(struct build *b, const json_t *c)
         const char *value = json_string_value(json_object_get(p, "value"));
         if (given && json_is_true(json_object_get(p, "userConfigurable")))
             value = given;
+        /* a password never lands in readable properties */
         if (value && !json_is_true(json_object_get(p, "password")))
             json_object_set_new(props, key, json_string(value));
-        else if (value)
-            json_object_set_new(props, key, json_string(value)); /* given by the importer */
     }
     return props;
 }
@@ -465,7 +477,7 @@ static int network_descriptors(struct build *b, const json_t *c, bool top, json_
                                     json_true());
     json_array_foreach(json_object_get(b->model, "networks"), i, net) { /* NetworkSection order */
         const char *name = json_string_value(json_object_get(net, "name"));
-        if (rc != 0 || !json_object_get(wanted, name))
+        if (rc != 0 || !json_object_get(wanted, name) || existing_network(b, name))
             continue;
         json_t *d = network_component(b, name, err);
         if (!d)
@@ -508,9 +520,10 @@ static json_t *descriptors(struct build *b, const json_t *c, bool top, struct ci
 
 int import_build(struct cimi_request *req, const json_t *model, const struct import_plan *plan,
                  const char *template_id, const char *source, const json_t *action_properties,
-                 json_t **template_doc, struct cimi_error *err)
+                 const json_t *network_paths, json_t **template_doc, struct cimi_error *err)
 {
-    struct build b = {req, model, plan, 0, source, action_properties, json_object()};
+    struct build b = {req, model, plan, 0, source, action_properties, json_object(),
+                      network_paths};
     const json_t *content = json_object_get(model, "content");
     json_t *list = descriptors(&b, content, true, err);
 

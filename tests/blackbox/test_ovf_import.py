@@ -304,3 +304,30 @@ def signed_package_with_untrusted_signer_allowed():
     eq(job.get("state"), "FAILED", "a bad signature fails whatever the trust")
     isin("signature does not verify", job.get("statusMessage", ""), "the message says why")
     eq(store_and_files(c, d), before, "nothing left")
+
+
+@test
+def existing_network_by_property():
+    """ovf.network.<name> = a Network's href: the machine's NIC names that
+    Network and no Network component is made for it; an href that names no
+    Network of the principal's is refused in the request (400, no Job)."""
+    d = daemon()
+    c = d.client()
+    r = c.post(c.coll("networks"), {"resourceURI": CIMI + "/NetworkCreate", "name": "existing",
+                                    "networkTemplate": {"networkConfig": {"networkType": "PRIVATE"}}})
+    check(r.status in (201, 202), f"network created ({r.status})")
+    net = r.header("Location")
+    info = packages()["xo"]
+    key = "ovf.network.Pool-wide network associated with eth0"
+    job, r = run_import(c, "systemTemplates", info["path"], {key: net})
+    eq(job.get("state"), "SUCCESS", f"import ({job.get('statusMessage')})")
+    template = c.get(r.header("Location")).doc
+    eq(components(template, "Network"), [], "no Network component for a mapped network")
+    mt = components(template, "Machine")[0]["machineTemplate"]
+    eq([n["network"]["href"] for n in mt["networkInterfaces"]], [net], "the NIC names the Network")
+    before = store_and_files(c, d)
+    r = c.post(c.coll("systemTemplates") + "/import",
+               import_action(info["path"], {key: c.coll("networks") + "/nonexistent"}))
+    assert_error(r, 400, ["ovf.network."])
+    check(not r.header("CIMI-Job-URI"), "no Job")
+    eq(store_and_files(c, d), before, "nothing changed")
