@@ -239,8 +239,6 @@ static int references(struct ovf_parse *p, const xmlNode *sec)
             rc = add_size(p, n, f, "size", NULL, "size");
             if (rc == 0)
                 rc = add_size(p, n, f, "chunkSize", NULL, "chunkSize");
-            if (rc == 0 && json_object_get(f, "chunkSize"))
-                rc = ovf_fail(p, n, "chunked files (ovf:chunkSize) are not supported");
             json_array_append_new(files, f);
         }
         free(id), free(href), free(comp);

@@ -148,8 +148,16 @@ static bool ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+static bool piece_exists(const char *dir, const char *name)
+{
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
 /* The descriptor form's References files join the index; every href must
- * be a member of the package. */
+ * be a member of the package (a chunked File: its pieces href.000000000,
+ * href.000000001 ..., at least the first). */
 static int index_references(struct import *im, bool descriptor_form, struct cimi_error *err)
 {
     char dir[4096];
@@ -160,16 +168,29 @@ static int index_references(struct import *im, bool descriptor_form, struct cimi
     *strrchr(dir, '/') = 0;
     json_array_foreach(json_object_get(im->model, "files"), i, f) {
         const char *href = json_string_value(json_object_get(f, "href"));
-        if (descriptor_form && ova_index_add_file(&im->idx, dir, href, err) != 0)
-            return -1;
-        const struct ova_member *m = ova_find(&im->idx, href);
-        if (!m)
-            return err_set(err, 400, "source", "the package lacks '%s' (a File of References)",
-                           href);
+        bool chunked = json_object_get(f, "chunkSize") != NULL;
+        uint64_t bytes = 0;
+        for (size_t n = 0; n < (chunked ? OVF_MAX_MEMBERS : 1); n++) {
+            char name[OVF_NAME_MAX + 16];
+            if (chunked)
+                snprintf(name, sizeof(name), "%s.%09zu", href, n);
+            else
+                snprintf(name, sizeof(name), "%s", href);
+            if (descriptor_form && (!chunked || n == 0 || piece_exists(dir, name)) &&
+                ova_index_add_file(&im->idx, dir, name, err) != 0)
+                return -1;
+            const struct ova_member *m = ova_find(&im->idx, name);
+            if (!m && (!chunked || n == 0))
+                return err_set(err, 400, "source", "the package lacks '%s' (a File of "
+                               "References)", name);
+            if (!m)
+                break;
+            bytes += m->size;
+        }
         json_t *size = json_object_get(f, "size");
-        if (size && (uint64_t)json_integer_value(size) != m->size)
+        if (size && (uint64_t)json_integer_value(size) != bytes)
             return err_set(err, 400, "source", "'%s' is %llu bytes, its File says %lld", href,
-                           (unsigned long long)m->size, json_integer_value(size));
+                           (unsigned long long)bytes, json_integer_value(size));
     }
     return 0;
 }
@@ -247,12 +268,23 @@ static int verify_manifest(struct import *im, struct cimi_error *err)
     free(text);
     if (rc != 0)
         return -1;
-    const char **required = calloc(json_array_size(json_object_get(im->model, "files")) + 2,
-                                   sizeof(*required));
+    const char **required = calloc(im->idx.count + 2, sizeof(*required));
     size_t n = 0;
     required[n++] = im->idx.members[im->idx.descriptor].name;
-    json_array_foreach(json_object_get(im->model, "files"), i, f)
-        required[n++] = json_string_value(json_object_get(f, "href"));
+    json_array_foreach(json_object_get(im->model, "files"), i, f) {
+        const char *href = json_string_value(json_object_get(f, "href"));
+        if (!json_object_get(f, "chunkSize")) {
+            required[n++] = href;
+            continue;
+        }
+        size_t len = strlen(href); /* each piece of a chunked File */
+        for (size_t k = 0; k < im->idx.count && n <= im->idx.count; k++) {
+            const char *m = im->idx.members[k].name;
+            if (strncmp(m, href, len) == 0 && m[len] == '.' && strlen(m + len + 1) == 9 &&
+                strspn(m + len + 1, "0123456789") == 9)
+                required[n++] = m;
+        }
+    }
     rc = manifest_verify(&mf, &im->idx, required, err);
     free(required);
     manifest_free(&mf);
@@ -276,15 +308,63 @@ struct fill_arg {
     const struct import_disk *disk;
 };
 
+/* A chunked File's pieces joined into the file joined (at most max bytes). */
+static int join_pieces(const struct import *im, const char *href, const char *joined,
+                       uint64_t max, uint64_t *size, struct cimi_error *err)
+{
+    FILE *out = fopen(joined, "wb");
+    char *buf = malloc(1 << 20);
+    int rc = out && buf ? 0 : err_set(err, 500, NULL, "cannot write %s", joined);
+
+    *size = 0;
+    for (size_t n = 0; rc == 0; n++) {
+        char name[OVF_NAME_MAX + 16];
+        snprintf(name, sizeof(name), "%s.%09zu", href, n);
+        const struct ova_member *m = ova_find(&im->idx, name);
+        if (!m)
+            break;
+        FILE *in = fopen(m->file, "rb");
+        if (!in || fseeko(in, (off_t)m->offset, SEEK_SET) != 0)
+            rc = err_set(err, 500, NULL, "cannot read '%s'", name);
+        for (uint64_t left = m->size; rc == 0 && left > 0;) {
+            size_t want = left < (1 << 20) ? (size_t)left : (1 << 20);
+            if (fread(buf, 1, want, in) != want || fwrite(buf, 1, want, out) != want)
+                rc = err_set(err, 500, NULL, "cannot join the pieces of '%s'", href);
+            left -= want;
+            *size += want;
+            if (rc == 0 && *size > max)
+                rc = err_set(err, 400, "source", "'%s' is larger than an image may be", href);
+        }
+        if (in)
+            fclose(in);
+    }
+    if (out && fclose(out) != 0 && rc == 0)
+        rc = err_set(err, 500, NULL, "cannot write %s", joined);
+    free(buf);
+    return rc;
+}
+
 static int fill_disk(const char *path, void *arg, struct cimi_error *err)
 {
     const struct fill_arg *a = arg;
+    const uint64_t max = (uint64_t)machine_image_max_size();
+    char joined[4200] = "";
+    int rc;
+
+    if (a->disk->chunked) {
+        uint64_t size;
+        snprintf(joined, sizeof(joined), "%s.joined", path);
+        rc = join_pieces(a->im, a->disk->href, joined, max, &size, err);
+        struct disk_source src = {joined, 0, size, false, a->disk->gzip, a->disk->href};
+        if (rc == 0)
+            rc = disk_import_convert(&src, a->disk->capacity, max, path, err);
+        unlink(joined);
+        return rc;
+    }
     const struct ova_member *m = ova_find(&a->im->idx, a->disk->href);
     bool in_ova = strcmp(m->file, a->im->path) == 0; /* a tar member: padded to 512 */
     struct disk_source src = {m->file, m->offset, m->size, in_ova, a->disk->gzip, m->name};
-
-    return disk_import_convert(&src, a->disk->capacity, (uint64_t)machine_image_max_size(),
-                               path, err);
+    return disk_import_convert(&src, a->disk->capacity, max, path, err);
 }
 
 static void remove_images(struct import *im)

@@ -19,6 +19,7 @@ struct import_disk {
     const char *disk_id;          /* DiskSection ovf:diskId (borrowed from the model) */
     const char *href;             /* its File's href, NULL for a blank disk */
     bool gzip;
+    bool chunked;                 /* in pieces href.000000000, href.000000001 ... */
     uint64_t capacity;            /* bytes (ovf:capacity x units) */
     bool machine_image;           /* a Machine's boot disk, else a VolumeImage */
     char id[128];                 /* "machineImages/<uuid>" or "volumeImages/<uuid>" */

@@ -80,6 +80,7 @@ static int plan_add(struct import_plan *plan, const json_t *model, const json_t 
     const json_t *file = file_ref ? find_by(json_object_get(model, "files"), "id", file_ref) : NULL;
     d->href = file ? json_string_value(json_object_get(file, "href")) : NULL;
     d->gzip = file && json_object_get(file, "compression");
+    d->chunked = file && json_object_get(file, "chunkSize");
     d->capacity = (uint64_t)json_integer_value(json_object_get(disk, "capacity"));
     d->machine_image = machine_image;
     derived_uuid(job_id, plan->count, uuid, sizeof(uuid));

@@ -162,7 +162,7 @@ def check_template(c, name, info, template):
 
 
 GOOD = ("vmware", "virtualbox", "ovirt", "xo", "collection", "nested", "ovf2", "directory",
-        "compressed", "capacity-small", "capacity-large")
+        "compressed", "chunked", "capacity-small", "capacity-large")
 BAD = ("required-section", "buslogic", "traversal", "bad-manifest", "unlisted", "text-vmdk",
        "backing-file", "ovf09", "unsafe-member", "missing-disk", "signed", "bad-signature",
        "cert-without-manifest")
