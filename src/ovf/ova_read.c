@@ -338,28 +338,33 @@ static int add_file_member(struct ova_index *idx, const char *name, const char *
 
 int ova_index_descriptor(const char *ovf_path, struct ova_index *idx, struct cimi_error *err)
 {
-    char dir[4096], file[4096], mf[4096];
+    char dir[4096], file[4200], name[OVF_NAME_MAX + 8];
     const char *slash = strrchr(ovf_path, '/');
     const char *base = slash ? slash + 1 : ovf_path;
+    static const char *const beside[] = {".mf", ".cert"};
 
     memset(idx, 0, sizeof(*idx));
     idx->manifest = -1;
     snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - ovf_path) : 1,
              slash ? ovf_path : ".");
-    if (!ends_with(base, ".ovf") || add_file_member(idx, base, ovf_path, err) < 0) {
-        if (!ends_with(base, ".ovf"))
-            err_set(err, 400, "source", "a descriptor's name ends in .ovf");
+    if (!ends_with(base, ".ovf"))
+        return err_set(err, 400, "source", "a descriptor's name ends in .ovf");
+    if (add_file_member(idx, base, ovf_path, err) < 0) {
         ova_index_free(idx);
         return -1;
     }
-    snprintf(mf, sizeof(mf), "%.*s.mf", (int)strlen(base) - 4, base);
-    snprintf(file, sizeof(file), "%s/%s", dir, mf);
-    if (access(file, F_OK) == 0) {
-        if (add_file_member(idx, mf, file, err) < 0) {
+    /* the manifest and certificate of the same base name, inside the directory too */
+    for (size_t i = 0; i < sizeof(beside) / sizeof(beside[0]); i++) {
+        snprintf(name, sizeof(name), "%.*s%s", (int)strlen(base) - 4, base, beside[i]);
+        snprintf(file, sizeof(file), "%s/%s", dir, name);
+        if (access(file, F_OK) != 0)
+            continue;
+        if (ova_index_add_file(idx, dir, name, err) < 0) {
             ova_index_free(idx);
             return -1;
         }
-        idx->manifest = 1;
+        if (i == 0)
+            idx->manifest = (long)idx->count - 1;
     }
     return 0;
 }

@@ -331,3 +331,26 @@ def existing_network_by_property():
     assert_error(r, 400, ["ovf.network."])
     check(not r.header("CIMI-Job-URI"), "no Job")
     eq(store_and_files(c, d), before, "nothing changed")
+
+
+@test
+def directory_links_out_refused():
+    """A descriptor beside its files: a manifest or a disk that is a link
+    out of the descriptor's directory is refused (nothing read, nothing
+    made)."""
+    d = daemon()
+    c = d.client()
+    src = os.path.dirname(packages()["directory"]["path"])
+    for member, target in (("tinyvbox.mf", "/etc/hostname"),
+                           ("virtualbox-disk001.vmdk", "/etc/hostname")):
+        work = tempfile.mkdtemp(prefix="links-", dir=packages()["_dir"])
+        for f in os.listdir(src):
+            if f != member:
+                with open(os.path.join(src, f), "rb") as i, open(os.path.join(work, f), "wb") as o:
+                    o.write(i.read())
+        os.symlink(target, os.path.join(work, member))
+        before = store_and_files(c, d)
+        job, _ = run_import(c, "systemTemplates", os.path.join(work, "tinyvbox.ovf"))
+        eq(job.get("state"), "FAILED", f"{member} linking out: refused")
+        isin("outside its directory", job.get("statusMessage", ""), "the message says why")
+        eq(store_and_files(c, d), before, "nothing made")
