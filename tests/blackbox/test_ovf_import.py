@@ -354,3 +354,31 @@ def directory_links_out_refused():
         eq(job.get("state"), "FAILED", f"{member} linking out: refused")
         isin("outside its directory", job.get("statusMessage", ""), "the message says why")
         eq(store_and_files(c, d), before, "nothing made")
+
+
+@test
+def system_from_nested_collection():
+    """System import of a collection inside a collection: the System holds
+    the front machine and a sub-System (the nested collection) holding the
+    store machine, each level with its Network for the shared OVF network."""
+    d = daemon()
+    c = d.client()
+    job, _ = run_import(c, "systems", packages()["nested"]["path"])
+    eq(job.get("state"), "SUCCESS", f"System import ({job.get('statusMessage')})")
+    top = c.wait_stable([a["href"] for a in job["affectedResources"]
+                         if "/systems/" in a.get("href", "")][0])
+    eq(top.get("name"), "portal", "the System is the outer collection")
+
+    def machine_names(system):
+        return sorted(c.get(i["machine"]["href"]).doc["name"]
+                      for i in coll_items(c.get(system["machines"]["href"]).doc))
+
+    eq(machine_names(top), ["front"], "the outer collection's machine")
+    subs = [c.wait_stable(i["system"]["href"])
+            for i in coll_items(c.get(top["systems"]["href"]).doc)]
+    eq(len(subs), 1, "one sub-System")
+    eq(machine_names(subs[0]), ["store"], "the nested collection's machine")
+    for s in (top, subs[0]):
+        nets = [c.get(i["network"]["href"]).doc.get("name")
+                for i in coll_items(c.get(s["networks"]["href"]).doc)]
+        eq(nets, ["lan"], f"{s.get('name')}: its Network")
