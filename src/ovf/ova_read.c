@@ -5,8 +5,9 @@
  *
  * Strict: a member name that is absolute, has "..", "\" or control
  * characters is refused; exactly one .ovf member; pax extended headers
- * (`size`, `path`) apply to the next member; GNU base-256 sizes (members
- * of 8 GiB and more); PaxHeader and AppleDouble `._*` members skipped.
+ * (`size`, `path`) and GNU long names apply to the next member; GNU
+ * base-256 sizes (members of 8 GiB and more); PaxHeader and AppleDouble
+ * `._*` members skipped.
  */
 #include <errno.h>
 #include <limits.h>
@@ -255,8 +256,18 @@ static int read_header(int fd, const char *path, uint64_t off, uint64_t file_siz
         free(rec);
         return rc;
     }
-    if (h.typeflag == 'L' || h.typeflag == 'K')
-        return err_set(err, 400, "source", "GNU long names are not allowed in an OVA");
+    if (h.typeflag == 'L') { /* GNU long name of the next member */
+        if (size == 0 || size > OVF_NAME_MAX)
+            return err_set(err, 400, "source", "a GNU long name in the OVA is too long");
+        if (read_at(fd, pax->path, size, data) < 0)
+            return err_set(err, 400, "source", "cannot read a GNU long name of the OVA");
+        pax->path[size] = 0;
+        if (strlen(pax->path) == 0)
+            return err_set(err, 400, "source", "an empty GNU long name in the OVA");
+        return 0;
+    }
+    if (h.typeflag == 'K')
+        return 0; /* GNU long link name: links are refused anyway */
     header_name(&h, name, sizeof(name));
     if (pax->path[0])
         snprintf(name, sizeof(name), "%s", pax->path);

@@ -92,10 +92,17 @@ static void test_tar(void)
     memcpy(data, "KDMV", 4);
     fwrite(data, 1, 1024, f);
     put_member(f, "big.img", '0', "0123456789", 10, true);
+    const char *longname = "a-directory-with-a-rather-long-name/and-a-file-whose-name-makes-the-"
+                           "path-longer-than-one-hundred-bytes.vmdk";
+    put_member(f, "././@LongLink", 'L', longname, strlen(longname) + 1, false);
+    put_member(f, "a-directory-with-a-rather-long-name/and-a-file-whose-name-makes-t", '0', "xy",
+               2, false);
     end_tar(f);
 
     CHECK(ova_read_index(ova, &idx, &err) == 0, "tar: read (%s)", err.message);
-    CHECK(idx.count == 3, "tar: 3 members (ovf, disk, big), got %zu", idx.count);
+    CHECK(idx.count == 4, "tar: 4 members (ovf, disk, big, long), got %zu", idx.count);
+    CHECK(ova_find(&idx, longname) && ova_find(&idx, longname)->size == 2,
+          "tar: a GNU long name applies to the next member");
     CHECK(strcmp(idx.members[idx.descriptor].name, "a.ovf") == 0, "tar: descriptor found");
     CHECK(idx.manifest == -1, "tar: no manifest");
     const struct ova_member *d = ova_find(&idx, "disk.vmdk");
