@@ -603,40 +603,14 @@ static enum MHD_Result first_call(struct MHD_Connection *conn, const char *url,
     return MHD_YES;
 }
 
-/* A chunk of a Package upload (upload.h): to its file.  Past a limit the
- * file is removed and the answer (413) decided; the rest of the body is
- * read and dropped (libmicrohttpd cannot answer in the middle of a body),
- * within the connection's deadline, which no longer moves. */
-static enum MHD_Result upload_chunk(struct pending *p, const char *data, size_t *size)
-{
-    struct cimi_error err;
-    bool progressed;
-    size_t n = *size;
-
-    err_clear(&err);
-    *size = 0;
-    if (upload_write(p->upload, data, n, &progressed, &err) != 0) {
-        upload_free(p->upload);
-        p->upload = NULL;
-        p->close = true;
-        cimi_error_response(&p->resp, &err, NULL);
-        p->decided = true;
-    } else if (progressed) {
-        deadline_restart(p->deadline);      /* another MiB: the client keeps up */
-    }
-    return MHD_YES;
-}
-
 /* The upload is complete: store the Package and answer 201 with it (a read
  * of the new resource, as its GET would answer). */
-static void serve_upload(struct MHD_Connection *conn, const char *url, struct pending *p,
-                         struct store *st)
+static void serve_upload(struct MHD_Connection *conn, struct pending *p, struct store *st)
 {
     struct cimi_error err;
     char id[256], item[300];
     const char *href;
 
-    (void)url;
     err_clear(&err);
     st->ops->read_end(st);
     if (upload_finish(p->upload, conn, &p->who, st, id, sizeof(id), &err) != 0) {
@@ -705,7 +679,7 @@ static enum MHD_Result last_call(struct MHD_Connection *conn, const char *url,
         return answer(conn, url, method, p);
     }
     if (p->upload != NULL)
-        serve_upload(conn, url, p, st);
+        serve_upload(conn, p, st);
     else if (content_wanted(method, url, CIMI_PREFIX, path, sizeof(path)))
         return answer_content(conn, url, method, p, st, path);
     else
@@ -748,8 +722,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;                /* an upload refused midway: dropped */
         return MHD_YES;
     }
-    if (*upload_data_size != 0 && p->upload != NULL)
-        return upload_chunk(p, upload_data, upload_data_size);
+    if (*upload_data_size != 0 && p->upload != NULL) {
+        struct cimi_error err;
+        /* Past a limit: the answer is decided and the rest of the body is
+         * dropped (libmicrohttpd cannot answer in the middle of a body). */
+        if (upload_write(&p->upload, upload_data, upload_data_size, p->deadline, &err) != 0) {
+            cimi_error_response(&p->resp, &err, NULL);
+            p->decided = p->close = true;
+        }
+        return MHD_YES;
+    }
     if (*upload_data_size != 0) {
         if (append_body(p, upload_data, *upload_data_size) != 0)
             return MHD_NO;

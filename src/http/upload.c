@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <nettle/sha2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,16 +27,73 @@
 #include "util/startup.h"
 
 #define NAME_MAX_BYTES 1024
+#define INFLIGHT_TENANTS 1024
 
 struct upload {
     int fd;
     char path[PATH_MAX];
     long long received;
-    long long limit;           /* the least of --max-upload and the quota left */
-    const char *limit_why;
+    long long limit;           /* --max-upload */
+    long long quota_left;      /* what the tenant's Packages left of its quota, at the start */
+    struct inflight *tenant;   /* the tenant's uploads under way */
     long long next_progress;
     struct sha256_ctx sha;
 };
+
+/* The bytes each tenant's uploads under way have received: together they
+ * stay within what its quota leaves (parallel uploads share it). */
+struct inflight {
+    char tenant[64];
+    int uploads;
+    long long bytes;
+};
+static struct inflight inflight[INFLIGHT_TENANTS];
+static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The tenant's entry (one more upload), or NULL when the table is full. */
+static struct inflight *inflight_join(const char *tenant)
+{
+    struct inflight *found = NULL, *free_slot = NULL;
+
+    pthread_mutex_lock(&inflight_lock);
+    for (size_t i = 0; i < INFLIGHT_TENANTS && found == NULL; i++) {
+        if (inflight[i].uploads > 0 && strcmp(inflight[i].tenant, tenant) == 0)
+            found = &inflight[i];
+        else if (inflight[i].uploads == 0 && free_slot == NULL)
+            free_slot = &inflight[i];
+    }
+    if (found == NULL && free_slot != NULL) {
+        found = free_slot;
+        snprintf(found->tenant, sizeof(found->tenant), "%s", tenant);
+        found->bytes = 0;
+    }
+    if (found != NULL)
+        found->uploads++;
+    pthread_mutex_unlock(&inflight_lock);
+    return found;
+}
+
+/* The upload's bytes leave the tenant's count (it ended either way). */
+static void inflight_leave(struct inflight *e, long long bytes)
+{
+    pthread_mutex_lock(&inflight_lock);
+    e->bytes -= bytes;
+    e->uploads--;
+    pthread_mutex_unlock(&inflight_lock);
+}
+
+/* Count n more bytes for the tenant if they fit in quota_left. */
+static bool inflight_add(struct inflight *e, long long n, long long quota_left)
+{
+    bool fits;
+
+    pthread_mutex_lock(&inflight_lock);
+    fits = e->bytes + n <= quota_left;
+    if (fits)
+        e->bytes += n;
+    pthread_mutex_unlock(&inflight_lock);
+    return fits;
+}
 
 static const char *const media_types[] = {
     "application/x-tar", "application/ova", "application/octet-stream", NULL,
@@ -121,12 +179,18 @@ int upload_begin(const struct principal *who, long long announced, struct upload
     u = calloc(1, sizeof(*u));
     if (u == NULL)
         return err_set(err, 500, NULL, "out of memory");
-    u->limit = left < package_max_upload() ? left : package_max_upload();
-    u->limit_why = left < package_max_upload() ? "the tenant's package quota" : "the limit";
+    u->fd = -1;
+    u->limit = package_max_upload();
+    u->quota_left = left;
     u->next_progress = UPLOAD_PROGRESS_BYTES;
     sha256_init(&u->sha);
-    if (package_upload_temp(u->path, sizeof(u->path), &u->fd, err) != 0) {
+    u->tenant = inflight_join(who->tenant);
+    if (u->tenant == NULL) {
         free(u);
+        return err_set(err, 503, NULL, "too many uploads under way; retry later");
+    }
+    if (package_upload_temp(u->path, sizeof(u->path), &u->fd, err) != 0) {
+        upload_free(u);
         return -1;
     }
     *out = u;
@@ -144,34 +208,46 @@ static void discard(struct upload *u)
     u->path[0] = '\0';
 }
 
-int upload_write(struct upload *u, const char *data, size_t size, bool *progressed,
-                 struct cimi_error *err)
+/* Check the limits for n more bytes and write them.  0, or -1 with err. */
+static int append(struct upload *u, const char *data, size_t n, struct cimi_error *err)
 {
-    *progressed = false;
-    if (u->fd < 0)
-        return err_set(err, 500, NULL, "the upload was ended");
-    if (u->received + (long long)size > u->limit) {
-        discard(u);
-        return err_set(err, 413, "body", "the upload exceeds %s (%lld bytes)", u->limit_why,
-                       u->limit);
-    }
-    sha256_update(&u->sha, size, (const uint8_t *)data);
-    while (size > 0) {
-        ssize_t n = write(u->fd, data, size);
-        if (n < 0 && errno == EINTR)
+    if (u->received + (long long)n > u->limit)
+        return err_set(err, 413, "body", "the upload exceeds the limit of %lld bytes", u->limit);
+    if (!inflight_add(u->tenant, (long long)n, u->quota_left))
+        return err_set(err, 413, "body",
+                       "the upload exceeds the tenant's package quota (%lld bytes left)",
+                       u->quota_left);
+    u->received += (long long)n;      /* counted in inflight from here on */
+    sha256_update(&u->sha, n, (const uint8_t *)data);
+    while (n > 0) {
+        ssize_t w = write(u->fd, data, n);
+        if (w < 0 && errno == EINTR)
             continue;
-        if (n <= 0) {
+        if (w <= 0) {
             log_error("http: cannot write the upload %s: %s", u->path, strerror(errno));
-            discard(u);
             return err_set(err, errno == ENOSPC ? 507 : 500, NULL, "cannot store the upload");
         }
-        data += n;
-        size -= (size_t)n;
-        u->received += n;
+        data += w;
+        n -= (size_t)w;
     }
-    if (u->received >= u->next_progress) {
-        *progressed = true;
-        u->next_progress = u->received + UPLOAD_PROGRESS_BYTES;
+    return 0;
+}
+
+int upload_write(struct upload **u, const char *data, size_t *size, struct deadline *d,
+                 struct cimi_error *err)
+{
+    size_t n = *size;
+
+    *size = 0;
+    err_clear(err);
+    if (append(*u, data, n, err) != 0) {
+        upload_free(*u);
+        *u = NULL;
+        return -1;
+    }
+    if ((*u)->received >= (*u)->next_progress) {
+        deadline_restart(d);            /* another MiB: the client keeps up */
+        (*u)->next_progress = (*u)->received + UPLOAD_PROGRESS_BYTES;
     }
     return 0;
 }
@@ -246,5 +322,7 @@ void upload_free(struct upload *u)
     if (u == NULL)
         return;
     discard(u);
+    if (u->tenant != NULL)
+        inflight_leave(u->tenant, u->received);
     free(u);
 }

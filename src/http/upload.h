@@ -2,8 +2,9 @@
  * upload.h - Package uploads: a POST of an OVA's bytes to the packages
  * collection, streamed to a temporary file as libmicrohttpd hands the body
  * over (never held in memory, not part of --max-body or the body budget),
- * limited by --max-upload and the tenant's package quota, and made a
- * Package when the body is complete (resources/package.h).
+ * limited by --max-upload and the tenant's package quota (what its Packages
+ * hold and what its uploads under way have received), and made a Package
+ * when the body is complete (resources/package.h).
  *
  * server.c decides on the first call (headers only, after admission) with
  * upload_wanted, starts with upload_begin (413 for an announced length over
@@ -19,6 +20,7 @@
 #include <stddef.h>
 
 #include "auth/auth.h"
+#include "http/deadline.h"
 #include "store/store.h"
 #include "util/error.h"
 
@@ -36,9 +38,10 @@ bool upload_wanted(struct MHD_Connection *conn, const char *method, const char *
  * 0, or -1 with err (413 over --max-upload or the quota, 5xx). */
 int upload_begin(const struct principal *who, long long announced, struct upload **out,
                  struct cimi_error *err);
-/* Append a chunk.  0 (*progressed: another UPLOAD_PROGRESS_BYTES arrived),
- * or -1 with err (413 past a limit; the file is removed). */
-int upload_write(struct upload *u, const char *data, size_t size, bool *progressed,
+/* Append the chunk of *size bytes to *u's file (then *size = 0); every
+ * UPLOAD_PROGRESS_BYTES restart the connection's deadline d.  0, or -1 with
+ * err (413 past a limit, 5xx) when *u is freed (its file removed) and NULL. */
+int upload_write(struct upload **u, const char *data, size_t *size, struct deadline *d,
                  struct cimi_error *err);
 /* The body is complete: the Package is stored (name from the query's
  * ?name=, optional); its id ("packages/<uuid>") into id.  -1 with err (400

@@ -51,6 +51,7 @@ int job_spec_add_step(struct job_spec *parent, const struct job_spec *step)
 {
     return job_spec_add_step_in_stage(parent, step, (int)last_stage(parent) + 1);
 }
+
 size_t steps_of(const json_t *priv)
 {
     return json_array_size(json_object_get(priv, "steps"));
@@ -227,8 +228,9 @@ struct stage {
     char reason[512];     /* its statusMessage */
 };
 
-/* The next step to run, or false when none is left or the stage halted. */
-static bool stage_take(struct stage *sg, size_t *i)
+/* The next step to run (and how many ended so far), or false when none is
+ * left or the stage halted. */
+static bool stage_take(struct stage *sg, size_t *i, size_t *done)
 {
     bool take;
 
@@ -238,6 +240,7 @@ static bool stage_take(struct stage *sg, size_t *i)
     take = !sg->halted && sg->next < sg->to;
     if (take)
         *i = sg->next++;
+    *done = sg->done;
     pthread_mutex_unlock(&sg->lock);
     return take;
 }
@@ -246,13 +249,13 @@ static bool stage_take(struct stage *sg, size_t *i)
 static void stage_work(struct stage *sg, struct store *st)
 {
     char state[32], reason[512];
-    size_t i;
+    size_t i, done;
 
-    while (stage_take(sg, &i)) {
+    while (stage_take(sg, &i, &done)) {
         const char *id = json_string_value(json_array_get(sg->ids, i));
         bool success;
 
-        run_one(st, sg->parent_id, id ?: "", i, sg->done, sg->n, state, sizeof(state), reason,
+        run_one(st, sg->parent_id, id ?: "", i, done, sg->n, state, sizeof(state), reason,
                 sizeof(reason));
         success = strcmp(state, "SUCCESS") == 0;
         pthread_mutex_lock(&sg->lock);

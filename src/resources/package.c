@@ -133,7 +133,11 @@ int package_new_row(struct cimi_request *req, const char *name, const char *stat
 int package_begin(struct cimi_request *req, const char *name, const char *origin,
                   struct store_row *row, char *path, size_t path_len, struct cimi_error *err)
 {
-    if (package_new_row(req, name, "CREATING", row, err) != 0)
+    /* Its size is known only at the end: a tenant with no quota left makes
+     * none (one that has some may go over it by this package). */
+    memset(row, 0, sizeof(*row));
+    if (package_quota_check(req, 1, err) != 0 ||
+        package_new_row(req, name, "CREATING", row, err) != 0)
         goto fail;
     if (origin != NULL && origin[0] != '\0')
         json_object_set_new(row->doc, "origin", json_pack("{s:s}", "href", origin));

@@ -29,7 +29,8 @@ extern const struct resource_ops package_ops;
 extern const struct job_kind package_delete_job;
 
 /* In a request's transaction: a new CREATING Package of the principal's tenant (name, origin
- * href or NULL); path gets the file the producing Job writes. */
+ * href or NULL); path gets the file the producing Job writes.  413 when the tenant has no
+ * package quota left. */
 int package_begin(struct cimi_request *req, const char *name, const char *origin,
                   struct store_row *row, char *path, size_t path_len, struct cimi_error *err);
 /* In a Job's transaction: the file at path is complete (size, sha256 computed here) -> AVAILABLE,

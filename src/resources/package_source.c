@@ -6,7 +6,8 @@
  *
  * A source is one of:
  *   - the href of a Package the principal may read, AVAILABLE (another
- *     tenant's is refused exactly like one that does not exist);
+ *     tenant's is refused exactly like one that does not exist): relative,
+ *     "/cimi/packages/<uuid>", or an http(s) URL below this cloud's base URI;
  *   - an absolute path or file:// URL of a regular file that resolves
  *     (links followed, ".." refused) inside an --import-dir directory (the
  *     admin's; none by default, so no file is readable);
@@ -33,6 +34,8 @@
 #include "util/log.h"
 
 #define MIB (1024.0 * 1024.0)
+/* An href by absolute path ("/cimi/packages/<uuid>") is a Package's. */
+#define CIMI_PATH "/cimi/"
 
 #define UNSUPPORTED                                                                          \
     "source must be an http:// or https:// URL, a file (file:///path or /path) in an import " \
@@ -130,12 +133,21 @@ static int check_package(struct cimi_request *req, const char *source, char *id,
         return err_set(err, 400, "source", UNSUPPORTED);
     memset(&row, 0, sizeof(row));
     if (resource_load_for_read(req, id, &t_package, &row, &ignored) != 0)
-        return err_set(err, 400, "source", "source: no Package at '%.200s'", source);
+        return err_set(err, 400, "source", "source: no Package at that href");
     state = json_string_value(json_object_get(row.doc, "state")) ?: "";
     if (strcmp(state, "AVAILABLE") != 0)
         rc = err_set(err, 409, "source", "source: the Package is %s, not AVAILABLE", state);
     store_row_clear(&row);
     return rc;
+}
+
+/* Is source an href below this cloud's base URI (a resource of cimid)? */
+static bool names_this_cloud(struct cimi_request *req, const char *source)
+{
+    struct cimi_error ignored;
+    char path[256];
+
+    return resource_href_path(req, source, "source", path, sizeof(path), &ignored) == 0;
 }
 
 int package_source_check(struct cimi_request *req, const char *source, struct import_source *src,
@@ -146,14 +158,16 @@ int package_source_check(struct cimi_request *req, const char *source, struct im
         return err_set(err, 400, "source", "missing required attribute 'source'");
     if (strlen(source) >= sizeof(src->where) || has_control_characters(source))
         return err_set(err, 400, "source", UNSUPPORTED);
-    if (strncasecmp(source, "http://", 7) == 0 || strncasecmp(source, "https://", 8) == 0) {
+    if ((strncasecmp(source, "http://", 7) == 0 || strncasecmp(source, "https://", 8) == 0) &&
+        !names_this_cloud(req, source)) {
         if (!is_http_url(source))
             return err_set(err, 400, "source", "source: not a valid http(s) URL");
         snprintf(src->kind, sizeof(src->kind), "url");
         snprintf(src->where, sizeof(src->where), "%s", source);
         return 0;
     }
-    if (source[0] == '/' || strncmp(source, "file://", 7) == 0) {
+    if ((source[0] == '/' && strncmp(source, CIMI_PATH, strlen(CIMI_PATH)) != 0) ||
+        strncmp(source, "file://", 7) == 0) {
         snprintf(src->kind, sizeof(src->kind), "file");
         return check_file(source, src->where, err);
     }

@@ -7,7 +7,9 @@
 #include "resources/package.h"
 #include "resources/resource.h"
 #include "resources/system.h"
+#include "resources/system_export.h"
 #include "resources/system_import.h"
+#include "resources/system_ops.h"
 #include "resources/volume.h"
 
 const struct job_kind *const resource_job_kinds[] = {
@@ -19,9 +21,11 @@ const struct job_kind *const resource_job_kinds[] = {
     /* networks */
     &network_create_job, &network_start_job, &network_stop_job, &network_delete_job,
     &machine_nic_attach_job, &machine_nic_detach_job,
+    /* system operations (system_ops.h) */
+    &system_fanout_job, &system_member_job, &system_capture_job,
     /* systems */
     &system_create_job, &system_delete_job, &system_import_job,
-    &package_delete_job, NULL,
+    &package_delete_job, &system_export_job, NULL,
 };
 
 struct binding {

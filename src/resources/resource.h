@@ -101,7 +101,8 @@ struct resource_ops {
      * none): "import" on systems and systemTemplates.  run(req, NULL, action,
      * job, err) with req->path the collection path; a POST of an Action to
      * <collection>/<name> or to the collection runs it, and the collection
-     * offers it as an operation (rel .../action/<name>). */
+     * offers it as an operation (rel .../action/<name>).  The reply is 202
+     * with the Job; job->created, when run sets it, is its Location. */
     const struct resource_action *collection_actions;
     /* Is a collection item (as rendered) still listed?  A System's member
      * item whose resource was deleted outside the System is not (its

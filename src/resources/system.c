@@ -30,15 +30,15 @@ static const char *state_of(const struct store_row *row)
     return json_string_value(json_object_get(row->doc, "state")) ?: "";
 }
 
-/* edit always (name, description, properties); delete unless a create or a
- * delete is under way; the actions as system_ops.c says. */
+/* edit (name, description, properties; new members) and delete unless a
+ * create or a delete is under way; the actions as system_ops.c says. */
 static bool system_allowed(const struct store_row *row, const char *op)
 {
     const char *state = state_of(row);
     bool busy = strcmp(state, "CREATING") == 0 || strcmp(state, "DELETING") == 0;
 
     if (strcmp(op, "edit") == 0)
-        return strcmp(state, "DELETING") != 0;
+        return !busy;
     if (strcmp(op, "delete") == 0)
         return !busy;
     return !busy && system_action_allowed(row, op);

@@ -47,6 +47,13 @@ int system_template_import_run(struct cimi_request *req, struct store_row *unuse
  * for its tenant). */
 int system_build(struct cimi_request *req, const json_t *create /* SystemCreate document */,
                  struct store_row *system, struct job_spec *job, struct cimi_error *err);
+/* How to call it (system_create.c): create validated as a SystemCreate, hrefs relative
+ * (render_relativize); req->who names the owner.  It fills system (id, doc with state
+ * CREATING, priv) but does not insert it: the caller inserts it (create_item does), sets
+ * job's action, target and tenant, creates the Job (job_create) and queues it after the
+ * commit.  Members, nested Systems and member items are inserted.  If the transaction
+ * does not commit after it returned 0, call system_abort_members(req, system->id) before
+ * the rollback (placements given back). */
 
 /* ---- internal to the system files ---- */
 

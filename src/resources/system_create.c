@@ -177,7 +177,7 @@ static int build_member(struct build *b, struct scope *s, const json_t *d,
         goto abort;
     json_object_set_new(req->building, row.id, json_true());
     if (link_member(req, s, k, row.id, name, err) != 0)
-        goto out;
+        goto abort;  /* not listed yet: system_abort_members would miss it */
     remember(s, d, row.id);
     if (spec.op[0]) {
         snprintf(spec.action, sizeof(spec.action), "add");

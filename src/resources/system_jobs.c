@@ -294,7 +294,6 @@ static void job_request(struct store *st, const struct store_row *system, struct
 
 static int finish_built(struct job_context *ctx, const char *system, struct cimi_error *err)
 {
-    json_t *systems = json_object_get(ctx->params, "systems");
     struct store *st = ctx->st;
     char state[32];
     struct children ch;
@@ -304,7 +303,6 @@ static int finish_built(struct job_context *ctx, const char *system, struct cimi
 
     children_init(&ch);
     rc = collect_children(st, system, &ch, 1, err);
-    (void)systems;
     /* Innermost first: a System's state folds its nested ones'. */
     for (i = json_array_size(ch.systems); rc == 0 && i-- > 0;) {
         id = json_array_get(ch.systems, i);
@@ -314,7 +312,7 @@ static int finish_built(struct job_context *ctx, const char *system, struct cimi
     if (rc == 0)
         rc = set_state(st, system, derive_state(st, system, state, sizeof(state)), err);
     children_free(&ch);
-    return rc == 0 ? job_finish(st, ctx->job_id, true, NULL, err) : -1;
+    return rc == 0 ? job_finish(st, ctx->job_id, true, "created", err) : -1;
 }
 
 /* A member failed: the create ends FAILED and the System's delete Job,
@@ -349,6 +347,26 @@ static int undo_built(struct job_context *ctx, const char *system, const char *m
     return rc;
 }
 
+/* The delete of a failed System could not even be started (a member's
+ * delete refused): the System is ERROR, for its owner to delete. */
+static int undo_refused(struct job_context *ctx, const char *system, const char *message,
+                        struct cimi_error *err)
+{
+    struct store *st = ctx->st;
+    char reason[900];
+
+    snprintf(reason, sizeof(reason), "%s; deleting the System failed: %s", message, err->message);
+    log_error("system: %s: %s", system, reason);
+    if (st->ops->begin(st, err) != 0)
+        return -1;
+    if (set_state(st, system, "ERROR", err) != 0 ||
+        job_finish(st, ctx->job_id, false, reason, err) != 0 || st->ops->commit(st, err) != 0) {
+        st->ops->rollback(st);
+        return -1;
+    }
+    return 0;
+}
+
 static int run_create(struct job_context *ctx, struct cimi_error *err)
 {
     const char *system = job_param(ctx, "system");
@@ -367,7 +385,7 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
         st->ops->commit(st, err) != 0) {
         st->ops->rollback(st);
         store_row_clear(&del);
-        return -1;
+        return failed > 0 ? undo_refused(ctx, system, message, err) : -1;
     }
     if (del.id[0]) {
         log_info("system: %s failed (%s); deleting it", system, message);
@@ -377,32 +395,72 @@ static int run_create(struct job_context *ctx, struct cimi_error *err)
     return 0;
 }
 
-/* Stopped while queued: nothing ran, so the rows go (the members' own
- * cancels gave back what their creates booked). */
+/* The members a create Job's steps make (their "created"). */
+static json_t *made_by_steps(struct store *st, const char *job_id)
+{
+    json_t *made = json_object(), *id;
+    struct store_row job, step;
+    size_t i;
+
+    memset(&job, 0, sizeof(job));
+    if (st->ops->get(st, job_id, &job, NULL) != 0)
+        return made;
+    json_array_foreach(json_object_get(job.priv, "steps"), i, id) {
+        memset(&step, 0, sizeof(step));
+        if (st->ops->get(st, json_string_value(id), &step, NULL) == 0 &&
+            json_string_length(json_object_get(step.priv, "created")) > 0)
+            json_object_set_new(made, json_string_value(json_object_get(step.priv, "created")),
+                                json_true());
+        store_row_clear(&step);
+    }
+    store_row_clear(&job);
+    return made;
+}
+
+/* Stopped while queued: nothing ran.  The members with a create Job of
+ * their own are removed by its cancel (steps_end, after this: bookings
+ * given back); the others (credentials, ports, addresses, forwarding
+ * groups: made by the request alone) and the System's rows go here. */
 static void cancel_create(struct job_context *ctx)
 {
     struct cimi_error err;
     struct store_row row;
     struct cimi_request r;
     struct children ch;
-    json_t *id;
+    json_t *id, *made = made_by_steps(ctx->st, ctx->job_id);
     size_t i;
 
     memset(&row, 0, sizeof(row));
-    if (ctx->st->ops->get(ctx->st, job_param(ctx, "system"), &row, NULL) != 0)
+    if (ctx->st->ops->get(ctx->st, job_param(ctx, "system"), &row, NULL) != 0) {
+        json_decref(made);
         return;
+    }
     job_request(ctx->st, &row, &r);
     children_init(&ch);
     if (collect_children(ctx->st, row.id, &ch, 1, &err) == 0) {
-        for (size_t k = 0; k < system_member_kind_count; k++)
-            json_array_foreach(ch.ids[k], i, id)
-                ctx->st->ops->remove(ctx->st, json_string_value(id), &err);
+        for (size_t k = 0; k < system_member_kind_count; k++) {
+            const struct resource_ops *ro = resource_ops_of(system_member_kinds[k].member);
+            json_array_foreach(ch.ids[k], i, id) {
+                struct store_row member;
+                struct job_spec spec;
+                memset(&member, 0, sizeof(member));
+                if (json_object_get(made, json_string_value(id)) != NULL ||
+                    ctx->st->ops->get(ctx->st, json_string_value(id), &member, NULL) != 0)
+                    continue;
+                job_spec_init(&spec);
+                if (ro->remove == NULL || ro->remove(&r, &member, &spec, &err) != 0 || spec.op[0])
+                    ctx->st->ops->remove(ctx->st, member.id, &err);
+                job_spec_clear(&spec);
+                store_row_clear(&member);
+            }
+        }
         json_array_foreach(ch.systems, i, id)
             ctx->st->ops->remove(ctx->st, json_string_value(id), &err);
         ctx->st->ops->remove(ctx->st, row.id, &err);
     }
     children_free(&ch);
     store_row_clear(&row);
+    json_decref(made);
 }
 
 const struct job_kind system_create_job = {
@@ -427,7 +485,7 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
         json_array_foreach(json_object_get(ctx->params, "systems"), i, id)
             st->ops->remove(st, json_string_value(id), &ignored);
         st->ops->remove(st, system, &ignored);
-        rc = job_finish(st, ctx->job_id, true, NULL, err);
+        rc = job_finish(st, ctx->job_id, true, "deleted", err);
     } else {
         rc = set_state(st, system, "ERROR", err);
         rc = rc ?: job_finish(st, ctx->job_id, false, message, err);

@@ -137,6 +137,8 @@ static bool member_listed(struct cimi_request *req, const json_t *item)
 }
 
 const struct resource_ops system_member_ops = {
+    /* A System being deleted (or built) takes no new members. */
+    .parent_op = "edit",
     .create = member_create,
     .listed = member_listed,
 };

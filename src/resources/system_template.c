@@ -219,10 +219,9 @@ static int check_descriptor(struct cimi_request *req, const json_t *descriptors,
     if (check_template_attr(d, index, k, err) != 0 || check_template_ref(req, d, index, k, err) != 0)
         return -1;
     value = json_object_get(d, k->template_attr);
-    if (json_object_get(value, "href") != NULL)
-        return 0;
+    /* By reference, its overrides may still refer to siblings. */
     if (k->member == &t_system)
-        return check_descriptors(req, value, depth + 1, err);
+        return json_object_get(value, "href") ? 0 : check_descriptors(req, value, depth + 1, err);
     return check_local_refs(descriptors, d, index, k, err);
 }
 

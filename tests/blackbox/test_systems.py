@@ -129,6 +129,12 @@ def model_in_cep_and_metadata(fmt):
         eq(op(doc, NS + "/action/import"), cep[coll]["href"] + "/import",
            f"the {coll} collection offers import")
         check(op(doc, "add"), f"the {coll} collection offers add")
+    # the collection action's routing (its work is ovfin's: not tested here)
+    systems = cep["systems"]["href"]
+    assert_error(c.get(systems + "/import"), 404)
+    assert_error(c.post(systems + "/import", {"resourceURI": NS + "/Action", "action": NS + "/action/export"}),
+                 400, ("import",))
+    assert_error(c.post(systems, {"resourceURI": NS + "/Action", "action": NS + "/action/nope"}), 400, ("nope",))
     caps = [cap for m in coll_items(c.list("resourceMetadata"))
             for cap in m.get("capabilities", [])]
     uris = [cap.get("uri") for cap in caps]
@@ -277,6 +283,16 @@ def create_names_children_and_job(fmt):
         eq(len(mv), 1, f"{m['name']} has its volume")
         want = [v["id"] for v in vols if v["name"] == "data-" + m["name"][-1]]
         eq([x["volume"]["href"] for x in mv], want, f"{m['name']} has data-{m['name'][-1]}")
+    # the System's own attributes are edited like any resource's
+    edited = dict(s, description="the shop")
+    r = c.put(loc, {k: v for k, v in edited.items() if k in ("resourceURI", "name", "description")})
+    eq(r.status, 200, f"PUT System (reply {r.body[:300]!r})")
+    eq(c.read(loc).get("description"), "the shop", "description edited")
+    r = c.get(loc, query=[("$expand", "machines,networks")])
+    eq(r.status, 200, "a System with its member collections expanded (XML: schema-valid)")
+    eq(r.doc["machines"].get("count"), 2, "expanded machines collection")
+    item = members(c, loc, "machines")[0]
+    eq(c.read(item["id"])["machine"]["href"], item["machine"]["href"], "a member item reads back")
     nested = jd.get("nestedJobs", [])
     check(len(nested) >= 5, f"one nested Job per member with work ({len(nested)})")
     for n in nested:
@@ -425,3 +441,121 @@ def fifty_members():
     wait_gone(c, loc)
     eq([m for m in coll_items(c.list("machines")) if m.get("name", "").startswith("vm-")], [],
        "its machines are gone")
+
+
+@test(formats=BOTH)
+def tenants_isolated(fmt):
+    c, bob = client(fmt), client(fmt, "bob")
+    t = create_template(c, {"resourceURI": NS + "/SystemTemplate", "name": "private-" + fmt,
+                            "componentDescriptors": [
+                                {"name": "n", "type": T + "Network", "networkTemplate": net_tpl()}]})
+    loc, r, jd = create_system(c, {"href": t["id"]}, "private-" + fmt)
+    before = store_snapshot(c)
+    bob_before = store_snapshot(bob)
+    assert_error(bob.get(t["id"]), 404)
+    assert_error(bob.get(loc), 404)
+    assert_error(bob.get(c.read(loc)["networks"]["href"]), 404)
+    notin(loc, ids(bob.list("systems")), "bob does not list alice's System")
+    notin(t["id"], ids(bob.list("systemTemplates")), "nor her SystemTemplate")
+    assert_error(bob.post(bob.add_href("systems"), fix_order(system_create_doc({"href": t["id"]}, "steal"))),
+                 400)
+    assert_error(bob.delete(loc), 404)
+    # a template by value naming alice's network by href: not bob's
+    net = member_refs(c, loc, "networks", "network")[0]
+    assert_error(bob.post(bob.add_href("systems"), fix_order(system_create_doc({"componentDescriptors": [
+        {"name": "m", "type": T + "Machine",
+         "machineTemplate": machine_tpl(bob, networkInterfaces=[{"network": {"href": net}, "state": "ACTIVE"}])}]},
+        "steal2"))), 400)
+    assert_unchanged(c, before)
+    assert_unchanged(bob, bob_before)
+
+
+@test
+def kill9_during_create_ends_complete_or_gone():
+    """kill -9 right after a SystemCreate was accepted: after the restart the
+    System is complete (its Job SUCCESS, every member there) or gone with
+    all its members (Job FAILED)."""
+    d = Daemon(name="systems-kill9", args=["--workers", "1"])
+    d.start()
+    try:
+        c = Client(d, "alice")
+        doc = {"componentDescriptors": [
+            {"name": "net", "type": T + "Network", "networkTemplate": net_tpl()},
+            {"name": "vm", "type": T + "Machine", "quantity": 8,
+             "machineTemplate": machine_tpl(c, networkInterfaces=[{"network": {"href": "#net"}, "state": "ACTIVE"}])}]}
+        r = c.post(c.add_href("systems"), system_create_doc(doc, "crashy"))
+        isin(r.status, (201, 202), f"SystemCreate accepted ({r.body[:200]!r})")
+        loc, job = r.header("Location"), r.header("CIMI-Job-URI")
+        d.kill9()
+        d.start()
+        c = Client(d, "alice")
+        jd, end = {}, time.time() + 120
+        while time.time() < end:
+            jd = c.read(job)
+            if jd.get("state") in ("SUCCESS", "FAILED"):
+                break
+            time.sleep(0.1)
+        isin(jd.get("state"), ("SUCCESS", "FAILED"), "the create Job ends after the restart")
+        if jd["state"] == "SUCCESS":
+            eq(len(member_refs(c, loc, "machines", "machine")), 8, "complete: 8 machines")
+            for h in member_refs(c, loc, "machines", "machine"):
+                notin(c.read(h).get("state"), ("CREATING", "ERROR"), f"{h} built")
+        else:
+            wait_gone(c, loc)
+            eq([m for m in coll_items(c.list("machines")) if m.get("name", "").startswith("vm")], [],
+               "no machine of the failed System is left")
+    finally:
+        d.stop()
+
+
+@test
+def stop_queued_create_leaves_nothing():
+    """--workers 1: a SystemCreate queued behind a large one is stopped
+    (202, STOPPED): its System, members and member items are gone and
+    nothing stays booked; the large one is complete."""
+    from cimitest import action_doc
+    d = Daemon(name="systems-stop", args=["--workers", "1"])
+    d.start()
+    try:
+        c, admin = Client(d, "alice"), Client(d, "admin")
+        hosts = lambda: [(h.get("allocatedCpu"), h.get("allocatedMemory"))  # noqa: E731
+                         for h in coll_items(admin.list("hosts"))]
+        booked = hosts()
+        def small(a):
+            return {"componentDescriptors": [
+                {"name": f"n{a}", "type": T + "Network", "networkTemplate": net_tpl()},
+                {"name": f"k{a}", "type": T + "Credential", "credentialTemplate": {"userName": "u"}},
+                {"name": f"m{a}", "type": T + "Machine", "quantity": 3,
+                 "machineTemplate": machine_tpl(c, networkInterfaces=[
+                     {"network": {"href": f"#n{a}"}, "state": "ACTIVE"}])}]}
+        stopped = None
+        for attempt in range(6):
+            big = c.post(c.add_href("systems"), system_create_doc({"componentDescriptors": [
+                {"name": f"b{attempt}", "type": T + "Machine", "quantity": 100,
+                 "machineTemplate": machine_tpl(c)}]}, f"big{attempt}"))
+            isin(big.status, (201, 202), "the large System is accepted")
+            r = c.post(c.add_href("systems"), system_create_doc(small(attempt), f"small{attempt}"))
+            isin(r.status, (201, 202), "the small System is accepted")
+            job = r.header("CIMI-Job-URI")
+            href = op(c.read(job), "stop")
+            if href and c.post(href, action_doc("stop")).status == 202:
+                stopped = (r.header("Location"), job, attempt)
+            c.wait_job(big.header("CIMI-Job-URI"), timeout=120)
+            if stopped:
+                break
+            c.wait_job(job, timeout=120)
+        check(stopped, "a queued SystemCreate could be stopped in 6 attempts")
+        loc, job, a = stopped
+        c.wait_job(job, expect="STOPPED", timeout=60)
+        assert_error(c.get(loc), 404)
+        for coll in ("machines", "networks", "credentials"):
+            eq([x["name"] for x in coll_items(c.list(coll))
+                if x.get("name") in (f"n{a}", f"k{a}", f"m{a}-1", f"m{a}-2", f"m{a}-3")], [],
+               f"no {coll} of the stopped System")
+        for s in coll_items(c.list("systems")):
+            r = c.delete(s["id"])
+            isin(r.status, (200, 202), "delete the large Systems")
+            wait_gone(c, s["id"])
+        eq(hosts(), booked, "nothing left booked")
+    finally:
+        d.stop()

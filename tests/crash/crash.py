@@ -3,8 +3,8 @@
 
 Runs a mixed concurrent workload against the real cimid binary over HTTP
 (several client threads of two tenants: create, start, stop, capture,
-delete machines, delete images, import OVF packages, read machines and
-filtered collections),
+delete machines, delete images, create and delete Systems, import OVF packages, read
+machines and filtered collections),
 sends SIGKILL at a random moment, checks the database as the crash left it
 (`sqlite3 DB 'PRAGMA integrity_check'`), restarts cimid on the same
 database and hypervisor, and checks the invariants:
@@ -24,7 +24,12 @@ database and hypervisor, and checks the invariants:
      definitions in the embed root are exactly the machines, and the guests
      running are exactly the STARTED ones (checked on the files libvirt
      keeps in ROOT while cimid is down);
-  4. the daemon log has no sanitizer report; after the last iteration a
+  4. Systems (SystemCreate of a network, a volume and two machines, and
+     System delete, in the workload): a System exists iff its create Job
+     succeeded (and no delete of it did), with every member it created;
+     none of a failed or deleted one remains (every resource its create
+     Job's nested Jobs made is gone), and no System is half-made;
+  5. the daemon log has no sanitizer report; after the last iteration a
      SIGTERM stop exits 0 (LeakSanitizer runs then).
 
 Usage:
@@ -83,6 +88,7 @@ class Ledger:
         self.jobs = set()           # every CIMI-Job-URI received
         self.images = {}            # Location (201) of a capture -> user
         self.image_deletes = set()  # image Locations a DELETE was sent for
+        self.systems = {}           # SystemCreate Location (201/202) -> its Job URI
         self.unexpected = []        # replies no client should ever get
         self.requests = 0
         self.statuses = {}
@@ -108,6 +114,7 @@ class Worker(threading.Thread):
         self.index = index
         self.user = user
         self.machines = list(machines)   # Locations this worker drives
+        self.systems = []                # Systems this worker created
         self.rng = random.Random(run.rng.random())
         self.auth = Client(run.d, user).auth_header()
         self.count = 0
@@ -157,6 +164,8 @@ class Worker(threading.Thread):
             return self.http("GET", run.machines_url,
                              query={"$filter": f"name='{self.rng.choice(sorted(run.ledger.asked))}'"
                                     if run.ledger.asked else "state='STARTED'"})
+        if r < 0.45 and self.rng.random() < 0.5:
+            return self.system_step()
         if r < 0.40 and run.image_urls(self.user):
             img = self.rng.choice(run.image_urls(self.user))
             with run.ledger.lock:
@@ -203,6 +212,36 @@ class Worker(threading.Thread):
             with run.ledger.lock:
                 run.ledger.created[got[1]["Location"]] = name
             self.machines.append(got[1]["Location"])
+        return got
+
+    def system_step(self):
+        """Create a System (a network, a volume and two machines on the
+        network, one with the volume) or delete one of this worker's."""
+        run = self.run_
+        if self.systems and (len(self.systems) >= 2 or self.rng.random() < 0.4):
+            loc = self.rng.choice(self.systems)
+            got = self.http("DELETE", loc)
+            if got and got[0] in (200, 202, 404):
+                self.systems.remove(loc)
+            return got
+        name = f"s{run.iteration}w{self.index}n{self.count}"
+        with run.ledger.lock:
+            run.ledger.asked.update({name + "-1", name + "-2"})
+        tpl = run.create_body[self.user]["machineTemplate"]
+        body = {"resourceURI": NS + "/SystemCreate", "name": name, "systemTemplate": {
+            "componentDescriptors": [
+                {"name": "net", "type": NS + "/Network",
+                 "networkTemplate": {"networkConfig": {"networkType": "PRIVATE"}}},
+                {"name": "vol", "type": NS + "/Volume", "quantity": 2,
+                 "volumeTemplate": {"volumeConfig": {"capacity": 1024}}},
+                {"name": name, "type": NS + "/Machine", "quantity": 2,
+                 "machineTemplate": dict(tpl, volumes=[{"href": "#vol"}],
+                                         networkInterfaces=[{"network": {"href": "#net"}}])}]}}
+        got = self.http("POST", run.systems_url, body)
+        if got and got[0] in (201, 202) and got[1]["Location"]:
+            with run.ledger.lock:
+                run.ledger.systems[got[1]["Location"]] = got[1]["CIMI-Job-URI"]
+            self.systems.append(got[1]["Location"])
         return got
 
     def capture(self, loc):
@@ -326,6 +365,7 @@ class CrashRun:
         a = Client(self.d, "alice")
         self.machines_url = a.coll("machines")
         self.images_url = a.coll("machineImages")
+        self.systems_url = a.coll("systems")
         self.create_body = {}
         for user in USERS:
             c = Client(self.d, user)
@@ -348,6 +388,8 @@ class CrashRun:
         adm = Client(self.d, "admin")
         mine = {u: [] for u in USERS}
         for m in coll_items(adm.list("machines")):
+            if not m.get("name", "").startswith("k"):
+                continue  # a System's: created and deleted with it
             owner = "alice" if m["id"] in self.alice_ids() else "bob"
             mine[owner].append(m["id"])
         workers = []
@@ -535,6 +577,51 @@ class CrashRun:
             st = images[loc].get("state")
             if st not in ("AVAILABLE", "ERROR"):
                 problems.append(f"captured image {loc} is {st} after its Job ended")
+        return problems + self.check_systems(adm)
+
+    def check_systems(self, adm):
+        """Invariant 4: no half-made System."""
+        problems = []
+        db = sqlite3.connect(f"file:{self.d.db}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = db.execute("SELECT id, type, parent, doc, priv FROM resources").fetchall()
+        finally:
+            db.close()
+        ids = {rid for rid, *_ in rows}
+        jobs = {rid: (json.loads(doc), json.loads(priv)) for rid, typ, _, doc, priv in rows
+                if typ == "Job"}
+        base = adm.coll("jobs").rsplit("/jobs", 1)[0] + "/"
+        deleted = {(priv.get("params") or {}).get("system") for doc, priv in jobs.values()
+                   if priv.get("op") == "system.delete" and doc.get("state") == "SUCCESS"}
+        for loc, job_uri in sorted(self.ledger.systems.items()):
+            sid = rel(loc)
+            doc, priv = jobs.get(rel(job_uri), ({}, {}))
+            made = set()
+            for n in doc.get("nestedJobs", []):
+                ndoc, npriv = jobs.get(rel(n["href"]), ({}, {}))
+                if npriv.get("created"):
+                    made.add(npriv["created"])
+            ok = doc.get("state") == "SUCCESS"
+            if sid in ids:
+                if not ok:
+                    problems.append(f"System {sid} exists but its create Job is {doc.get('state')}")
+                members = [json.loads(d) for rid, typ, parent, d, p in rows
+                           if parent == sid and json.loads(p).get("child")]
+                hrefs = {v["href"] for m in members for v in m.values()
+                         if isinstance(v, dict) and "href" in v}
+                if made - hrefs or any(h not in ids for h in hrefs):
+                    problems.append(f"System {sid} is half-made: members {sorted(made - hrefs)} "
+                                    f"unlisted, {sorted(h for h in hrefs if h not in ids)} missing")
+                state = json.loads([d for rid, _, _, d, _ in rows if rid == sid][0]).get("state")
+                if state in ("CREATING", "DELETING"):
+                    problems.append(f"System {sid} is {state} after every Job ended")
+            else:
+                if ok and sid not in deleted:
+                    problems.append(f"System {sid} created (Job SUCCESS) is lost without a delete")
+                left = sorted(m for m in made if m in ids)
+                if left:
+                    problems.append(f"System {sid} is gone but its members {left} remain")
+        del base
         return problems
 
     def finish(self):
@@ -615,7 +702,8 @@ def main():
     if run is not None:
         led = run.ledger
         print(f"# {led.requests} requests ({', '.join(f'{k}: {v}' for k, v in sorted(led.statuses.items()))}), "
-              f"{len(led.created)} machines and {len(led.images)} images created, "
+              f"{len(led.created)} machines and {len(led.images)} images, "
+              f"{len(led.systems)} Systems created, "
               f"{len(led.jobs)} Jobs, {time.time() - started:.0f}s", flush=True)
         for u in led.unexpected[:20]:
             print(f"# unexpected reply: {u}")

@@ -381,22 +381,23 @@ int main(void)
      * end, those not begun never run, nor the later stages. */
     ran[0] = '\0';
     gate_open = 0;
-    create_staged(st, "t.ok", "X", "t.fail:a@0,t.gate:b@0,t.ok:c@0,t.ok:d@0,t.ok:e@1", 2, false,
+    create_staged(st, "t.ok", "X", "t.gate:b@0,t.fail:a@0,t.ok:c@0,t.ok:d@0,t.ok:e@1", 2, false,
                   &job);
     snprintf(s3, sizeof(s3), "%s", job.id);
     jobs_enqueue(&job, NULL);
     store_row_clear(&job);
-    step_id(st, s3, 0, s1, sizeof(s1));
+    /* One of the two takes b and waits at the gate; the other takes a. */
+    step_id(st, s3, 1, s1, sizeof(s1));
     for (int i = 0; i < 20000 && strcmp(state_of(st, s1, buf, sizeof(buf)), "FAILED") != 0; i++)
         usleep(1000);
     gate_open = 1;
     wait_end(s3, &end);
-    CHECK(strcmp(end.state, "FAILED") == 0 && strstr(end.message, "step 1 of 5") &&
-          strstr(end.message, "broken"), "the parent FAILED naming step 1 (%s)", end.message);
+    CHECK(strcmp(end.state, "FAILED") == 0 && strstr(end.message, "step 2 of 5") &&
+          strstr(end.message, "broken"), "the parent FAILED naming step 2 (%s)", end.message);
     CHECK(strcmp(ran, "a b ") == 0, "the step under way ended; c, d, e never ran (%s)", ran);
     step_id(st, s3, 3, s2, sizeof(s2));
     CHECK(strcmp(state_of(st, s2, buf, sizeof(buf)), "FAILED") == 0, "step d FAILED, not run");
-    step_id(st, s3, 1, s2, sizeof(s2));
+    step_id(st, s3, 0, s2, sizeof(s2));
     CHECK(strcmp(state_of(st, s2, buf, sizeof(buf)), "SUCCESS") == 0, "step b SUCCESS");
 
     /* Fan-out: every step is tried; the parent names the one that failed. */

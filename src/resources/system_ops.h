@@ -1,0 +1,36 @@
+/*
+ * system_ops.h - what a System's operations (system_ops.c) and its capture
+ * (system_capture.c) share, and their job kinds (registry.c).
+ */
+#ifndef CIMID_SYSTEM_OPS_H
+#define CIMID_SYSTEM_OPS_H
+
+#include <jansson.h>
+
+#include "resources/system.h"
+
+/* Member machines of one System operation that run at once, at most
+ * (a build may set it: -DSYSTEM_OPS_AT_ONCE=1 runs them one at a time, for
+ * comparison). */
+#ifndef SYSTEM_OPS_AT_ONCE
+#define SYSTEM_OPS_AT_ONCE 8
+#endif
+/* How deep Systems may nest in one another for an operation. */
+#define SYSTEM_NESTING_MAX 8
+
+/* The ids of the Machines of the System at system_id and of the Systems
+ * nested in it (each once, in member order), appended to machines; and,
+ * if volumes/networks are not NULL, its own Volumes and Networks.  A
+ * member whose resource was deleted on its own is left out. */
+int system_members_collect(struct store *st, const char *system_id, json_t *machines,
+                           json_t *volumes, json_t *networks, struct cimi_error *err);
+
+/* The capture action: a new SystemTemplate of the System (system_capture.c). */
+int system_capture_run(struct cimi_request *req, struct store_row *row, const json_t *action,
+                       struct job_spec *job, struct cimi_error *err);
+
+/* Job kinds: a fanned-out operation's parent, a member left untouched, a
+ * capture's parent. */
+extern const struct job_kind system_fanout_job, system_member_job, system_capture_job;
+
+#endif
