@@ -506,10 +506,23 @@ static int content_section(struct ovf_parse *p, const xmlNode *n, json_t *c, boo
     return 0;
 }
 
+/* An element of the OVF namespace (or none) that is no section: settings
+ * a tool keeps there (oVirt: CreationDate, ExportDate, VmInit, ...).  No
+ * OVF content, so ovf:required does not apply. */
+static bool engine_setting(const xmlNode *n)
+{
+    const char *name = (const char *)n->name;
+    size_t len = strlen(name);
+    return (!n->ns || ovf_ns_of(n) == NS_OVF) && strcmp(name, "Section") != 0 &&
+           strcmp(name, "Content") != 0 && !(len >= 7 && strcmp(name + len - 7, "Section") == 0);
+}
+
 static int parse_children(struct ovf_parse *p, const xmlNode *n, json_t *c, bool system,
                           int depth)
 {
     const xmlNode *hw = system ? choose_hardware(p, n) : NULL;
+    const xmlNode *first_setting = NULL;
+    int engine_settings = 0;
     char name[128];
 
     if (system && !hw)
@@ -528,9 +541,22 @@ static int parse_children(struct ovf_parse *p, const xmlNode *n, json_t *c, bool
             if (parse_content(p, s, depth + 1, &child) < 0)
                 return -1;
             json_array_append_new(json_object_get(c, "children"), child);
+        } else if (engine_setting(s)) {
+            if (engine_settings++ == 0)
+                first_setting = s;
         } else if (ovf_unsupported(p, s, ovf_element_name(s, name, sizeof(name)),
                                    "a section cimid does not implement") < 0)
             return -1;
+    }
+    if (engine_settings) {
+        char what[200];
+        snprintf(what, sizeof(what), "%d elements of %s '%s' from %s on", engine_settings,
+                 system ? "VirtualSystem" : "VirtualSystemCollection",
+                 json_string_value(json_object_get(c, "id")), (const char *)first_setting->name);
+        json_array_append_new(p->skipped,
+                              json_pack("{s:s, s:I, s:s}", "element", what, "line",
+                                        (json_int_t)xmlGetLineNo(first_setting), "reason",
+                                        "settings of the exporting tool (no OVF sections)"));
     }
     return 0;
 }
@@ -752,6 +778,8 @@ json_t *ovf_parse(const char *xml, size_t len, const char *deployment_option,
                      root->ns ? (const char *)root->ns->href : "");
     if (rc == 0) {
         bool v2 = strstr((const char *)root->ns->href, "/envelope/2") != NULL;
+        p.ovirt = xmlSearchNsByHref(doc, (xmlNode *)root,
+                                    (const xmlChar *)"http://www.ovirt.org/ovf") != NULL;
         p.model = json_pack("{s:s, s:[], s:[], s:[], s:[]}", "version", v2 ? "2" : "1", "files",
                             "disks", "networks", "skipped");
         p.skipped = json_object_get(p.model, "skipped");

@@ -19,6 +19,7 @@ struct ovf_parse {
     const char *option;        /* the DeploymentOption in force, NULL = none */
     struct cimi_error *err;
     int failed;
+    bool ovirt;                /* written by oVirt (its namespace on the Envelope) */
 };
 
 enum ovf_ns ovf_ns_of(const xmlNode *n);
