@@ -63,48 +63,50 @@ static int existing_networks(struct cimi_request *req, const json_t *props, json
     return 0;
 }
 
+/* The Action's source, checked now: a Package named by its absolute href
+ * (as clients send them) is ours, not a download. */
+static int check_source(struct cimi_request *req, const char *source, struct import_source *src,
+                        struct cimi_error *err)
+{
+    char path[256];
+
+    if (!source)
+        return err_set(err, 400, "source", "missing required attribute 'source' (the package)");
+    if (resource_href_path(req, source, "source", path, sizeof(path), NULL) == 0 &&
+        strncmp(path, "packages/", 9) == 0)
+        source = path;
+    return package_source_check(req, source, src, err);
+}
+
 static int import_begin(struct cimi_request *req, const json_t *action, const char *target,
                         struct job_spec *job, struct cimi_error *err)
 {
     const char *source = json_string_value(json_object_get(action, "source"));
     const json_t *props = json_object_get(action, "properties");
+    const char *eula = json_string_value(json_object_get(props, "ovf.acceptAllEulas"));
     struct import_source src;
     char uuid[37], template_id[128];
-
-    char path[256];
-    const char *checked = source;
-
-    if (!source)
-        return err_set(err, 400, "source", "missing required attribute 'source' (the package)");
-    /* a Package named by its absolute href (as clients send them) is ours, not a download */
-    if (resource_href_path(req, source, "source", path, sizeof(path), NULL) == 0 &&
-        strncmp(path, "packages/", 9) == 0)
-        checked = path;
-    if (package_source_check(req, checked, &src, err) != 0)
-        return -1;
     json_t *networks = NULL;
+
+    if (check_source(req, source, &src, err) != 0)
+        return -1;
+    if (eula && strcmp(eula, "true") != 0 && strcmp(eula, "false") != 0)
+        return err_set(err, 400, "properties", "ovf.acceptAllEulas is 'true' or 'false'");
+    if (uuid_generate_v4(uuid, sizeof(uuid)) != 0)
+        return err_set(err, 500, NULL, "cannot generate an identifier");
     if (existing_networks(req, props, &networks, err) != 0)
         return -1;
-    const char *eula = json_string_value(json_object_get(props, "ovf.acceptAllEulas"));
-    if (eula && strcmp(eula, "true") != 0 && strcmp(eula, "false") != 0) {
-        json_decref(networks);
-        return err_set(err, 400, "properties", "ovf.acceptAllEulas is 'true' or 'false'");
-    }
-    if (uuid_generate_v4(uuid, sizeof(uuid)) != 0) {
-        json_decref(networks);
-        return err_set(err, 500, NULL, "cannot generate an identifier");
-    }
     snprintf(template_id, sizeof(template_id), "systemTemplates/%s", uuid);
     snprintf(job->op, sizeof(job->op), "%s", "system.import");
     if (strcmp(target, "systemTemplates") == 0)
         snprintf(job->created, sizeof(job->created), "%s", template_id);
-    job->params = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:b}, s:s}", "kind", src.kind,
-                            "where", src.where, "source", source, "target", target, "template",
-                            template_id, "who", "name", req->who.name, "tenant", req->who.tenant,
-                            "admin", req->who.admin, "base", req->base_uri);
+    job->params = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:b}, s:s, s:o}", "kind",
+                            src.kind, "where", src.where, "source", source, "target", target,
+                            "template", template_id, "who", "name", req->who.name, "tenant",
+                            req->who.tenant, "admin", req->who.admin, "base", req->base_uri,
+                            "networks", networks);
     if (json_is_object(props))
         json_object_set(job->params, "properties", (json_t *)props);
-    json_object_set_new(job->params, "networks", networks);
     return 0;
 }
 
