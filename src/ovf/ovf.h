@@ -186,6 +186,10 @@ int ovf_quantity(const char *value, const char *units, enum ovf_unit_base base,
 json_t *ovf_parse(const char *xml, size_t len, const char *deployment_option,
                   struct cimi_error *err);
 
+/* properties.c: a value for a Property of the model (ovf:type, and the
+ * qualifiers MinLen, MaxLen, ValueMap) -> 0, or 400 naming the property. */
+int ovf_property_check(const json_t *property, const char *value, struct cimi_error *err);
+
 /* The href of fileId in a model's files, or NULL. */
 const char *ovf_file_href(const json_t *model, const char *file_id);
 

@@ -293,6 +293,41 @@ static int verify_manifest(struct import *im, struct cimi_error *err)
     return rc;
 }
 
+/* The Property of key "[class.]key[.instance]" anywhere in the content, or NULL. */
+static const json_t *find_property(const json_t *c, const char *key)
+{
+    size_t i;
+    json_t *p, *child;
+
+    json_array_foreach(json_object_get(json_object_get(c, "product"), "properties"), i, p)
+        if (strcmp(json_string_value(json_object_get(p, "key")), key) == 0)
+            return p;
+    json_array_foreach(json_object_get(c, "children"), i, child)
+        if ((p = (json_t *)find_property(child, key)))
+            return p;
+    return NULL;
+}
+
+/* Each ovf.property.<key> the Action gives names a userConfigurable
+ * Property of the package and fits its type and qualifiers. */
+static int check_properties(const struct import *im, struct cimi_error *err)
+{
+    const char *key;
+    json_t *value;
+
+    json_object_foreach(json_object_get(im->ctx->params, "properties"), key, value) {
+        if (strncmp(key, "ovf.property.", 13) != 0)
+            continue;
+        const json_t *p = find_property(json_object_get(im->model, "content"), key + 13);
+        if (!p || !json_is_true(json_object_get(p, "userConfigurable")))
+            return err_set(err, 400, "properties", "%s: the package has no user-configurable "
+                           "property %s", key, key + 13);
+        if (!json_is_string(value) || ovf_property_check(p, json_string_value(value), err) != 0)
+            return json_is_string(value) ? -1 : err_set(err, 400, "properties", "%s", key);
+    }
+    return 0;
+}
+
 static bool has_eula(const json_t *c)
 {
     size_t i;
@@ -586,6 +621,8 @@ static int run_import(struct job_context *ctx, struct cimi_error *err)
           strcmp(property(&im, "ovf.acceptAllEulas"), "true") == 0))
         rc = err_set(&cause, 400, "properties", "the package has a EULA: import it with the "
                      "property ovf.acceptAllEulas=true to accept it");
+    if (rc == 0)
+        rc = check_properties(&im, &cause);
     if (rc == 0)
         rc = import_plan(im.model, ctx->job_id, &im.plan, &cause);
     if (rc == 0)

@@ -269,7 +269,9 @@ def source_checked_before_any_job():
 def uploaded_package_and_properties():
     """An OVA uploaded as a Package imports by its href; a userConfigurable
     ProductSection property given as ovf.property.<key> overrides the
-    package's value in the machine component's properties."""
+    package's value in the machine component's properties; a value that
+    does not fit its type, a key the package does not make configurable
+    and an unknown DeploymentOption fail the import, nothing made."""
     d = daemon()
     c = d.client()
     info = packages()["ovf2"]
@@ -285,6 +287,14 @@ def uploaded_package_and_properties():
     eq(template.get("importImage"), pkg, "importImage names the Package")
     vm = components(template, "Machine")[0]
     eq(vm.get("properties", {}).get(key), "9090", "the given property value")
+    before = store_and_files(c, d)
+    for props, why in (({key: "70000"}, "not a uint16"),
+                       ({"ovf.property.org.example.app.nonexistent": "1"}, "no user-configurable"),
+                       ({key: "80", "ovf.deploymentOption": "huge"}, "DeploymentOptionSection")):
+        job, _ = run_import(c, "systemTemplates", pkg, props)
+        eq(job.get("state"), "FAILED", f"{props} refused")
+        isin(why, job.get("statusMessage", ""), "the message says why")
+    eq(store_and_files(c, d), before, "nothing made by the refused imports")
 
 
 @test

@@ -576,6 +576,38 @@ static void test_disk_import(void)
           "disk: larger than the limit refused, no file left");
 }
 
+static void test_properties(void)
+{
+    struct cimi_error err;
+    static const struct {
+        const char *type, *qualifiers, *value;
+        bool ok;
+    } cases[] = {
+        {"uint16", NULL, "8080", true},       {"uint16", NULL, "70000", false},
+        {"uint8", NULL, "-1", false},         {"sint8", NULL, "-128", true},
+        {"sint8", NULL, "128", false},        {"uint64", NULL, "18446744073709551615", true},
+        {"uint32", NULL, "12a", false},       {"boolean", NULL, "true", true},
+        {"boolean", NULL, "yes", false},      {"real64", NULL, "2.5e3", true},
+        {"real32", NULL, "nan", false},       {"string", "MaxLen(3)", "abcd", false},
+        {"string", "MinLen(2) MaxLen(3)", "ab", true},
+        {"string", "ValueMap{\"small\", \"large\"}", "large", true},
+        {"string", "ValueMap{\"small\", \"large\"}", "huge", false},
+        {"uint8", "ValueMap{\"1..5\", \"9\"}", "4", true},
+        {"uint8", "ValueMap{\"1..5\", \"9\"}", "7", false},
+        {"decimal", NULL, "1", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *p = json_pack("{s:s, s:s}", "key", "k", "type", cases[i].type);
+        if (cases[i].qualifiers)
+            json_object_set_new(p, "qualifiers", json_string(cases[i].qualifiers));
+        CHECK((ovf_property_check(p, cases[i].value, &err) == 0) == cases[i].ok,
+              "property: %s %s '%s' %s", cases[i].type,
+              cases[i].qualifiers ? cases[i].qualifiers : "", cases[i].value,
+              cases[i].ok ? "accepted" : "refused");
+        json_decref(p);
+    }
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -590,6 +622,7 @@ int main(void)
     test_parse_required();
     test_parse_collection();
     test_parse_options();
+    test_properties();
     test_disk_import();
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
