@@ -149,7 +149,9 @@ int ovf_quantity(const char *value, const char *units, enum ovf_unit_base base,
  *                  "chunkSize"?: bytes (the file is in pieces href.000000000,
  *                  href.000000001 ... to join)} ],
  *   "disks":    [ {"id", "capacity": bytes, "fileRef"?, "format"?: URI,
- *                  "populatedSize"?: bytes} ],
+ *                  "populatedSize"?: bytes, "capacityProperty"?: the full key
+ *                  of the Property whose value gave the capacity (ovf:capacity
+ *                  "${name}"), "capacityUnits"?} ],
  *   "networks": [ {"name", "description"?} ],
  *   "content":  CONTENT,
  *   "skipped":  [ {"element", "line", "reason"} ]  -- optional content dropped
@@ -172,7 +174,8 @@ int ovf_quantity(const char *value, const char *units, enum ovf_unit_base base,
  *                 "disk"?: diskId, "file"?: fileId} ],
  *    "nics": [ {"instance", "network"?, "model", "mac"?, "connected"} ] }
  * PRODUCT: {"class"?, "instance"?, "product"?, "vendor"?, "version"?,
- *           "properties": [ {"key", "type", "value"?, "userConfigurable",
+ *           "properties": [ {"key" ([class.]name[.instance]), "name", "type",
+ *                            "value"?, "userConfigurable",
  *                            "password", "qualifiers"?, "label"?,
  *                            "description"?} ]}
  *

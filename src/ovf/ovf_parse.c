@@ -248,6 +248,18 @@ static int references(struct ovf_parse *p, const xmlNode *sec)
     return 0;
 }
 
+/* ovf:capacity="${name}": the Property's name, the units and the line kept. */
+static int capacity_property(const xmlNode *n, const char *cap, json_t *disk)
+{
+    char *units = ovf_attr(n, "capacityAllocationUnits");
+    json_object_set_new(disk, "capacityProperty", json_stringn(cap + 2, strlen(cap) - 3));
+    json_object_set_new(disk, "line", json_integer(xmlGetLineNo(n)));
+    if (units)
+        json_object_set_new(disk, "capacityUnits", json_string(units));
+    free(units);
+    return 0;
+}
+
 static int disk_section(struct ovf_parse *p, const xmlNode *sec)
 {
     json_t *disks = json_object_get(p->model, "disks");
@@ -272,8 +284,8 @@ static int disk_section(struct ovf_parse *p, const xmlNode *sec)
             rc = ovf_fail(p, n, "a Disk needs ovf:diskId and ovf:capacity");
         else if (parent && parent[0])
             rc = ovf_fail(p, n, "delta disks (ovf:parentRef) are not supported");
-        else if (cap[0] == '$')
-            rc = ovf_fail(p, n, "capacity '%s' set by a property is not supported", cap);
+        else if (cap[0] == '$' && (cap[1] != '{' || cap[strlen(cap) - 1] != '}' || !cap[2]))
+            rc = ovf_fail(p, n, "capacity '%s' is neither a number nor ${property}", cap);
         else if (file && !ovf_file_href(p->model, file))
             rc = ovf_fail(p, n, "fileRef '%s' names no File of References", file);
         if (rc == 0) {
@@ -282,7 +294,10 @@ static int disk_section(struct ovf_parse *p, const xmlNode *sec)
                 json_object_set_new(d, "fileRef", json_string(file));
             if (format)
                 json_object_set_new(d, "format", json_string(format));
-            rc = add_size(p, n, d, "capacity", "capacityAllocationUnits", "capacity");
+            if (cap[0] == '$') /* resolved once the properties are known */
+                rc = capacity_property(n, cap, d);
+            else
+                rc = add_size(p, n, d, "capacity", "capacityAllocationUnits", "capacity");
             if (rc == 0)
                 rc = add_size(p, n, d, "populatedSize", NULL, "populatedSize");
             json_array_append_new(disks, d);
@@ -378,7 +393,7 @@ static int product_section(struct ovf_parse *p, const xmlNode *sec, json_t *cont
         char full[512];
         snprintf(full, sizeof(full), "%s%s%s%s%s", cls ? cls : "", cls ? "." : "", key,
                  inst ? "." : "", inst ? inst : "");
-        json_t *prop = json_pack("{s:s, s:s, s:b, s:b}", "key", full, "type", type,
+        json_t *prop = json_pack("{s:s, s:s, s:s, s:b, s:b}", "key", full, "name", key, "type", type,
                                  "userConfigurable", uc && strcmp(uc, "true") == 0, "password",
                                  pw && strcmp(pw, "true") == 0);
         set_text(prop, "value", ovf_attr(n, "value"));
@@ -663,6 +678,51 @@ static int check_references(struct ovf_parse *p, const json_t *c)
     return 0;
 }
 
+/* ---- ${property} capacities ---- */
+
+static const json_t *property_named(const json_t *c, const char *name)
+{
+    size_t i;
+    json_t *prop, *child;
+
+    json_array_foreach(json_object_get(json_object_get(c, "product"), "properties"), i, prop)
+        if (strcmp(json_string_value(json_object_get(prop, "name")), name) == 0 ||
+            strcmp(json_string_value(json_object_get(prop, "key")), name) == 0)
+            return prop;
+    json_array_foreach(json_object_get(c, "children"), i, child)
+        if ((prop = (json_t *)property_named(child, name)))
+            return prop;
+    return NULL;
+}
+
+/* Each Disk whose capacity is ${name} gets the value of that Property (in
+ * the Disk's units); "capacityProperty" becomes the Property's full key
+ * (an import's ovf.property.<key> may change it). */
+static int resolve_capacities(struct ovf_parse *p)
+{
+    size_t i;
+    json_t *d;
+
+    json_array_foreach(json_object_get(p->model, "disks"), i, d) {
+        const char *name = json_string_value(json_object_get(d, "capacityProperty"));
+        if (!name)
+            continue;
+        const json_t *prop = property_named(json_object_get(p->model, "content"), name);
+        const char *value = json_string_value(json_object_get(prop, "value"));
+        uint64_t bytes;
+        if (!value || ovf_quantity(value, json_string_value(json_object_get(d, "capacityUnits")),
+                                   OVF_UNIT_BYTE, 1, &bytes) != 0)
+            return err_set(p->err, 400, "source", "OVF descriptor line %lld, Disk %s: capacity "
+                           "${%s} names no Property with a size as its value",
+                           json_integer_value(json_object_get(d, "line")),
+                           json_string_value(json_object_get(d, "id")), name);
+        json_object_set_new(d, "capacity", json_integer((json_int_t)(bytes > INT64_MAX ? INT64_MAX : bytes)));
+        json_object_set(d, "capacityProperty", json_object_get(prop, "key"));
+        json_object_del(d, "line");
+    }
+    return 0;
+}
+
 /* ---- document ---- */
 
 static void refuse_doctype(void *ctx, const xmlChar *name, const xmlChar *ext, const xmlChar *sys)
@@ -752,6 +812,8 @@ static int parse_envelope(struct ovf_parse *p, const xmlNode *env, const char *w
     json_t *tree = NULL;
     if (rc == 0 && (rc = parse_content(p, content, 0, &tree)) == 0)
         json_object_set_new(p->model, "content", tree);
+    if (rc == 0)
+        rc = resolve_capacities(p);
     if (rc == 0 && option)
         json_object_set_new(p->model, "deploymentOption", json_string(option));
     free(option);

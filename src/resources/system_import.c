@@ -624,7 +624,8 @@ static int run_import(struct job_context *ctx, struct cimi_error *err)
     if (rc == 0)
         rc = check_properties(&im, &cause);
     if (rc == 0)
-        rc = import_plan(im.model, ctx->job_id, &im.plan, &cause);
+        rc = import_plan(im.model, ctx->job_id, json_object_get(ctx->params, "properties"),
+                         &im.plan, &cause);
     if (rc == 0)
         rc = convert_disks(&im, &cause);
     if (rc == 0) {

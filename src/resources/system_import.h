@@ -33,10 +33,11 @@ struct import_plan {
 
 /* Plan the images the model needs (one per drive naming a Disk: the first
  * disk of a VirtualSystem a MachineImage, the others VolumeImages); their
- * ids derive from the Job's (a re-run after a crash finds the same files).
+ * ids derive from the Job's (a re-run after a crash finds the same files);
+ * a ${property} capacity takes the import's ovf.property.<key> if given.
  * 400 when a VirtualSystem has no disk to boot from. */
-int import_plan(const json_t *model, const char *job_id, struct import_plan *plan,
-                struct cimi_error *err);
+int import_plan(const json_t *model, const char *job_id, const json_t *properties,
+                struct import_plan *plan, struct cimi_error *err);
 void import_plan_free(struct import_plan *plan);
 
 /* Inside the Job's transaction: insert the image rows, configurations,

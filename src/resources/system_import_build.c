@@ -64,8 +64,26 @@ static void derived_uuid(const char *job_id, size_t n, char *out, size_t len)
              d[15]);
 }
 
+/* A capacity the import's ovf.property.<key> sets (checked against the
+ * Property's type before). */
+static void capacity_given(const json_t *disk, const json_t *properties, uint64_t *capacity)
+{
+    const char *key = json_string_value(json_object_get(disk, "capacityProperty"));
+    char name[600];
+    uint64_t bytes;
+
+    if (!key)
+        return;
+    snprintf(name, sizeof(name), "ovf.property.%s", key);
+    const char *value = json_string_value(json_object_get(properties, name));
+    if (value && ovf_quantity(value, json_string_value(json_object_get(disk, "capacityUnits")),
+                              OVF_UNIT_BYTE, 1, &bytes) == 0)
+        *capacity = bytes;
+}
+
 static int plan_add(struct import_plan *plan, const json_t *model, const json_t *disk,
-                    bool machine_image, const char *job_id, struct cimi_error *err)
+                    bool machine_image, const char *job_id, const json_t *properties,
+                    struct cimi_error *err)
 {
     struct import_disk *grown = realloc(plan->disks, (plan->count + 1) * sizeof(*grown));
     char uuid[37];
@@ -82,6 +100,7 @@ static int plan_add(struct import_plan *plan, const json_t *model, const json_t 
     d->gzip = file && json_object_get(file, "compression");
     d->chunked = file && json_object_get(file, "chunkSize");
     d->capacity = (uint64_t)json_integer_value(json_object_get(disk, "capacity"));
+    capacity_given(disk, properties, &d->capacity);
     d->machine_image = machine_image;
     derived_uuid(job_id, plan->count, uuid, sizeof(uuid));
     snprintf(d->id, sizeof(d->id), "%s/%s", machine_image ? "machineImages" : "volumeImages",
@@ -148,14 +167,14 @@ static size_t system_disks(const json_t *model, const json_t *vs, const json_t *
 #define MAX_DISKS 16
 
 static int plan_content(struct import_plan *plan, const json_t *model, const json_t *c,
-                        const char *job_id, struct cimi_error *err)
+                        const char *job_id, const json_t *properties, struct cimi_error *err)
 {
     size_t i;
     json_t *child;
 
     if (strcmp(json_string_value(json_object_get(c, "kind")), "collection") == 0) {
         json_array_foreach(json_object_get(c, "children"), i, child)
-            if (plan_content(plan, model, child, job_id, err) != 0)
+            if (plan_content(plan, model, child, job_id, properties, err) != 0)
                 return -1;
         return 0;
     }
@@ -169,16 +188,17 @@ static int plan_content(struct import_plan *plan, const json_t *model, const jso
         return err_set(err, 400, "source", "VirtualSystem '%s' has more than %d drives",
                        json_string_value(json_object_get(c, "id")), MAX_DISKS);
     for (i = 0; i < n; i++)
-        if (plan_add(plan, model, disks[i], i == 0, job_id, err) != 0)
+        if (plan_add(plan, model, disks[i], i == 0, job_id, properties, err) != 0)
             return -1;
     return 0;
 }
 
-int import_plan(const json_t *model, const char *job_id, struct import_plan *plan,
-                struct cimi_error *err)
+int import_plan(const json_t *model, const char *job_id, const json_t *properties,
+                struct import_plan *plan, struct cimi_error *err)
 {
     memset(plan, 0, sizeof(*plan));
-    if (plan_content(plan, model, json_object_get(model, "content"), job_id, err) != 0) {
+    if (plan_content(plan, model, json_object_get(model, "content"), job_id, properties,
+                     err) != 0) {
         import_plan_free(plan);
         return -1;
     }

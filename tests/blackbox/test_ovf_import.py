@@ -281,14 +281,18 @@ def uploaded_package_and_properties():
     eq(r.status, 201, f"upload ({r.body[:200]!r})")
     pkg = r.header("Location")
     key = "ovf.property.org.example.app.listen_port"
-    job, r = run_import(c, "systemTemplates", pkg, {key: "9090"})
+    scratch = "ovf.property.org.example.app.scratch_mb"
+    job, r = run_import(c, "systemTemplates", pkg, {key: "9090", scratch: "12"})
     eq(job.get("state"), "SUCCESS", f"import of the Package ({job.get('statusMessage')})")
     template = c.get(r.header("Location")).doc
     eq(template.get("importImage"), pkg, "importImage names the Package")
     vm = components(template, "Machine")[0]
     eq(vm.get("properties", {}).get(key), "9090", "the given property value")
+    eq(sorted(v["volumeTemplate"]["volumeConfig"]["capacity"]
+              for v in components(template, "Volume")), [12 * 1024, 16 * 1024],
+       "the ${scratch_mb} disk takes the given size")
     before = store_and_files(c, d)
-    for props, why in (({key: "70000"}, "not a uint16"),
+    for props, why in (({key: "70000"}, "not a uint16"), ({scratch: "100"}, "not one of"),
                        ({"ovf.property.org.example.app.nonexistent": "1"}, "no user-configurable"),
                        ({key: "80", "ovf.deploymentOption": "huge"}, "DeploymentOptionSection")):
         job, _ = run_import(c, "systemTemplates", pkg, props)

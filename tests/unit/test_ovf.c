@@ -506,6 +506,32 @@ static void test_parse_options(void)
     json_decref(m);
     m = ovf_parse(doc, strlen(doc), "huge", &err);
     CHECK(!m && strstr(err.message, "huge"), "options: an unknown one refused (%s)", err.message);
+
+    const char *prop_doc =
+        HEAD(NS1)
+        " <References><File ovf:id=\"f1\" ovf:href=\"d1.vmdk\"/></References>\n"
+        " <DiskSection><Info>d</Info><Disk ovf:diskId=\"d1\" ovf:fileRef=\"f1\" "
+        "ovf:capacity=\"${size}\" ovf:capacityAllocationUnits=\"byte * 2^20\"/></DiskSection>\n"
+        " <NetworkSection><Info>n</Info><Network ovf:name=\"lan\"/></NetworkSection>\n"
+        " <VirtualSystem ovf:id=\"vm\"><Info>i</Info>\n"
+        "  <ProductSection ovf:class=\"app\"><Info>p</Info><Property ovf:key=\"size\" "
+        "ovf:type=\"uint32\" ovf:value=\"48\"/></ProductSection>\n"
+        "  <VirtualHardwareSection><Info>h</Info>\n"
+        "   <Item><rasd:ElementName>M</rasd:ElementName><rasd:InstanceID>2</rasd:InstanceID>"
+        "<rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>256</rasd:VirtualQuantity>"
+        "</Item>\n" VS_CLOSE;
+    m = ovf_parse(prop_doc, strlen(prop_doc), NULL, &err);
+    json_t *disk = m ? json_array_get(json_object_get(m, "disks"), 0) : NULL;
+    CHECK(disk && json_integer_value(json_object_get(disk, "capacity")) == 48 << 20 &&
+              strcmp(json_string_value(json_object_get(disk, "capacityProperty")), "app.size") == 0,
+          "capacity: ${size} resolved from the Property (%s)", m ? "" : err.message);
+    json_decref(m);
+    char *missing = strdup(prop_doc);
+    memcpy(strstr(missing, "${size}"), "${nope}", 7);
+    m = ovf_parse(missing, strlen(missing), NULL, &err);
+    CHECK(!m && strstr(err.message, "${nope}"), "capacity: an unknown ${property} refused (%s)",
+          err.message);
+    free(missing);
 }
 
 /* ---- disk import: sniffing and qemu-img info checks ---- */
