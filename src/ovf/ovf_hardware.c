@@ -248,6 +248,12 @@ static int drive_item(struct ovf_parse *p, const struct item *it, json_t *sys)
         if (hr)
             json_object_set_new(d, kind, json_string(id));
         json_array_append(json_object_get(sys, "drives"), d);
+        if (hr && it->type != 17) /* the drive is kept; its medium is not imported */
+            json_array_append_new(p->skipped,
+                                  json_pack("{s:s, s:I, s:s}", "element",
+                                            item_label(it, label, sizeof(label)), "line",
+                                            (json_int_t)xmlGetLineNo(it->node), "reason",
+                                            "the medium of a CD or floppy drive is not imported"));
     }
     json_decref(d);
     free(parent), free(unit), free(hr);

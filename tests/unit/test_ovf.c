@@ -431,6 +431,15 @@ static void test_parse_required(void)
               "<rasd:ResourceType>17</rasd:ResourceType></Item>\n" VS_CLOSE,
               &err);
     CHECK(!m && strstr(err.message, "zz"), "parse: unknown disk refused (%s)", err.message);
+    m = parse(HEAD(NS1) REFS VS_OPEN
+              "   <Item><rasd:ElementName>CD</rasd:ElementName><rasd:HostResource>ovf:/file/f1"
+              "</rasd:HostResource><rasd:InstanceID>9</rasd:InstanceID>"
+              "<rasd:ResourceType>15</rasd:ResourceType></Item>\n" VS_CLOSE,
+              &err);
+    json_t *sk = m ? json_array_get(json_object_get(m, "skipped"), 0) : NULL;
+    CHECK(sk && strstr(json_string_value(json_object_get(sk, "reason")), "medium"),
+          "parse: a CD's medium listed as not imported (%s)", m ? "" : err.message);
+    json_decref(m);
 }
 
 static void test_parse_collection(void)
