@@ -90,13 +90,25 @@ static uint64_t node_size(const struct disk_source *src)
     return src->padded ? (src->size + 511) & ~(uint64_t)511 : src->size;
 }
 
-/* The json: pseudo-filename of the disk (FMT over raw over file). */
+/* A disk that is a whole file of its own (a descriptor's file, an inflated
+ * gzip member): read directly, without a raw window (whose size must be
+ * whole sectors). */
+static bool whole_file(const struct disk_source *src)
+{
+    return !src->padded && src->offset == 0;
+}
+
+/* The json: pseudo-filename of the disk (FMT over raw over file, or FMT
+ * over file for a whole file). */
 static char *json_filename(const struct disk_source *src, const char *format)
 {
-    json_t *spec = json_pack("{s:s, s:{s:s, s:I, s:I, s:{s:s, s:s}}}", "driver", format,
-                             "file", "driver", "raw", "offset", (json_int_t)src->offset, "size",
-                             (json_int_t)node_size(src), "file", "driver", "file",
-                             "filename", src->file);
+    json_t *spec = whole_file(src)
+                       ? json_pack("{s:s, s:{s:s, s:s}}", "driver", format, "file", "driver",
+                                   "file", "filename", src->file)
+                       : json_pack("{s:s, s:{s:s, s:I, s:I, s:{s:s, s:s}}}", "driver", format,
+                                   "file", "driver", "raw", "offset", (json_int_t)src->offset,
+                                   "size", (json_int_t)node_size(src), "file", "driver", "file",
+                                   "filename", src->file);
     char *body = json_dumps(spec, JSON_COMPACT);
     json_decref(spec);
     char *out = NULL;
@@ -110,6 +122,8 @@ static char *json_filename(const struct disk_source *src, const char *format)
 static bool extent_is_self(const json_t *extent, const struct disk_source *src)
 {
     const char *name = json_string_value(json_object_get(extent, "filename"));
+    if (name && whole_file(src))
+        return strcmp(name, src->file) == 0;
     if (!name || strncmp(name, "json:", 5) != 0)
         return false;
     json_t *node = json_loads(name + 5, 0, NULL);

@@ -5,8 +5,9 @@
  *
  * Strict: a member name that is absolute, has "..", "\" or control
  * characters is refused; exactly one .ovf member; pax extended headers
- * (`size`, `path`) apply to the next member; GNU base-256 sizes (members
- * of 8 GiB and more); PaxHeader and AppleDouble `._*` members skipped.
+ * (`size`, `path`) and GNU long names apply to the next member; GNU
+ * base-256 sizes (members of 8 GiB and more); PaxHeader and AppleDouble
+ * `._*` members skipped.
  */
 #include <errno.h>
 #include <limits.h>
@@ -255,8 +256,18 @@ static int read_header(int fd, const char *path, uint64_t off, uint64_t file_siz
         free(rec);
         return rc;
     }
-    if (h.typeflag == 'L' || h.typeflag == 'K')
-        return err_set(err, 400, "source", "GNU long names are not allowed in an OVA");
+    if (h.typeflag == 'L') { /* GNU long name of the next member */
+        if (size == 0 || size > OVF_NAME_MAX)
+            return err_set(err, 400, "source", "a GNU long name in the OVA is too long");
+        if (read_at(fd, pax->path, size, data) < 0)
+            return err_set(err, 400, "source", "cannot read a GNU long name of the OVA");
+        pax->path[size] = 0;
+        if (strlen(pax->path) == 0)
+            return err_set(err, 400, "source", "an empty GNU long name in the OVA");
+        return 0;
+    }
+    if (h.typeflag == 'K')
+        return 0; /* GNU long link name: links are refused anyway */
     header_name(&h, name, sizeof(name));
     if (pax->path[0])
         snprintf(name, sizeof(name), "%s", pax->path);
@@ -338,28 +349,33 @@ static int add_file_member(struct ova_index *idx, const char *name, const char *
 
 int ova_index_descriptor(const char *ovf_path, struct ova_index *idx, struct cimi_error *err)
 {
-    char dir[4096], file[4096], mf[4096];
+    char dir[4096], file[4200], name[OVF_NAME_MAX + 8];
     const char *slash = strrchr(ovf_path, '/');
     const char *base = slash ? slash + 1 : ovf_path;
+    static const char *const beside[] = {".mf", ".cert"};
 
     memset(idx, 0, sizeof(*idx));
     idx->manifest = -1;
     snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - ovf_path) : 1,
              slash ? ovf_path : ".");
-    if (!ends_with(base, ".ovf") || add_file_member(idx, base, ovf_path, err) < 0) {
-        if (!ends_with(base, ".ovf"))
-            err_set(err, 400, "source", "a descriptor's name ends in .ovf");
+    if (!ends_with(base, ".ovf"))
+        return err_set(err, 400, "source", "a descriptor's name ends in .ovf");
+    if (add_file_member(idx, base, ovf_path, err) < 0) {
         ova_index_free(idx);
         return -1;
     }
-    snprintf(mf, sizeof(mf), "%.*s.mf", (int)strlen(base) - 4, base);
-    snprintf(file, sizeof(file), "%s/%s", dir, mf);
-    if (access(file, F_OK) == 0) {
-        if (add_file_member(idx, mf, file, err) < 0) {
+    /* the manifest and certificate of the same base name, inside the directory too */
+    for (size_t i = 0; i < sizeof(beside) / sizeof(beside[0]); i++) {
+        snprintf(name, sizeof(name), "%.*s%s", (int)strlen(base) - 4, base, beside[i]);
+        snprintf(file, sizeof(file), "%s/%s", dir, name);
+        if (access(file, F_OK) != 0)
+            continue;
+        if (ova_index_add_file(idx, dir, name, err) < 0) {
             ova_index_free(idx);
             return -1;
         }
-        idx->manifest = 1;
+        if (i == 0)
+            idx->manifest = (long)idx->count - 1;
     }
     return 0;
 }

@@ -146,9 +146,12 @@ int ovf_quantity(const char *value, const char *units, enum ovf_unit_base base,
  *
  * { "version": "1" | "2",
  *   "files":    [ {"id", "href", "size"?: bytes, "compression"?: "gzip",
- *                  "chunkSize"?: bytes} ],
+ *                  "chunkSize"?: bytes (the file is in pieces href.000000000,
+ *                  href.000000001 ... to join)} ],
  *   "disks":    [ {"id", "capacity": bytes, "fileRef"?, "format"?: URI,
- *                  "populatedSize"?: bytes} ],
+ *                  "populatedSize"?: bytes, "capacityProperty"?: the full key
+ *                  of the Property whose value gave the capacity (ovf:capacity
+ *                  "${name}"), "capacityUnits"?} ],
  *   "networks": [ {"name", "description"?} ],
  *   "content":  CONTENT,
  *   "skipped":  [ {"element", "line", "reason"} ]  -- optional content dropped
@@ -171,7 +174,8 @@ int ovf_quantity(const char *value, const char *units, enum ovf_unit_base base,
  *                 "disk"?: diskId, "file"?: fileId} ],
  *    "nics": [ {"instance", "network"?, "model", "mac"?, "connected"} ] }
  * PRODUCT: {"class"?, "instance"?, "product"?, "vendor"?, "version"?,
- *           "properties": [ {"key", "type", "value"?, "userConfigurable",
+ *           "properties": [ {"key" ([class.]name[.instance]), "name", "type",
+ *                            "value"?, "userConfigurable",
  *                            "password", "qualifiers"?, "label"?,
  *                            "description"?} ]}
  *
@@ -184,6 +188,10 @@ int ovf_quantity(const char *value, const char *units, enum ovf_unit_base base,
  */
 json_t *ovf_parse(const char *xml, size_t len, const char *deployment_option,
                   struct cimi_error *err);
+
+/* properties.c: a value for a Property of the model (ovf:type, and the
+ * qualifiers MinLen, MaxLen, ValueMap) -> 0, or 400 naming the property. */
+int ovf_property_check(const json_t *property, const char *value, struct cimi_error *err);
 
 /* The href of fileId in a model's files, or NULL. */
 const char *ovf_file_href(const json_t *model, const char *file_id);

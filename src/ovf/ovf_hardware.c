@@ -45,6 +45,9 @@ static const struct nic_model {
     {"vmxnet", "vmxnet3"},  {"rtl8139", "rtl8139"}, {"Am79C973", "pcnet"},
     {"Am79C970A", "pcnet"}, {"I82540EM", "e1000"},  {"I82543GC", "e1000"},
     {"I82545EM", "e1000"},
+    /* oVirt writes its VmInterfaceType numbers */
+    {"0", "rtl8139"},       {"1", "rtl8139"},       {"2", "e1000"},
+    {"3", "virtio"},        {"6", "e1000e"},
 };
 
 struct item {
@@ -166,8 +169,10 @@ static int controller_item(struct ovf_parse *p, const struct item *it, json_t *s
                  it->subtype ? it->subtype : "");
         if (ovf_unsupported(p, it->node, item_label(it, label, sizeof(label)), reason) < 0)
             return -1;
-        if (it->type != 20)
-            return 0; /* an optional controller dropped: its drives fail */
+        if (it->type != 20) { /* an optional controller dropped: its drives too */
+            json_object_set_new(json_object_get(sys, "dropped"), it->instance, json_true());
+            return 0;
+        }
         bus = "sata"; /* optional NVMe & co: its disks on SATA */
     }
     json_t *c = json_pack("{s:s, s:s}", "instance", it->instance, "bus", bus);
@@ -221,6 +226,10 @@ static int drive_item(struct ovf_parse *p, const struct item *it, json_t *sys)
 
     json_t *d = json_pack("{s:s, s:s}", "instance", it->instance, "device", device);
     const json_t *ctrl = parent ? find_controller(sys, parent) : NULL;
+    if (parent && !ctrl && !json_object_get(json_object_get(sys, "dropped"), parent)) {
+        free(parent); /* names no Item (oVirt: the image's parent): no controller */
+        parent = NULL;
+    }
     if (parent && !ctrl)
         rc = ovf_unsupported(p, it->node, item_label(it, label, sizeof(label)),
                              "its Parent controller is not one cimid can honour");
@@ -239,6 +248,12 @@ static int drive_item(struct ovf_parse *p, const struct item *it, json_t *sys)
         if (hr)
             json_object_set_new(d, kind, json_string(id));
         json_array_append(json_object_get(sys, "drives"), d);
+        if (hr && it->type != 17) /* the drive is kept; its medium is not imported */
+            json_array_append_new(p->skipped,
+                                  json_pack("{s:s, s:I, s:s}", "element",
+                                            item_label(it, label, sizeof(label)), "line",
+                                            (json_int_t)xmlGetLineNo(it->node), "reason",
+                                            "the medium of a CD or floppy drive is not imported"));
     }
     json_decref(d);
     free(parent), free(unit), free(hr);
@@ -297,7 +312,20 @@ static int item_of_type(struct ovf_parse *p, const struct item *it, json_t *sys)
     case 23:
     case 24:
         return 0; /* USB controller, graphics: every cimid guest has them */
+    case 26:
+    case 32768:
+        if (p->ovirt)
+            return 0; /* oVirt's graphics and monitors */
+        /* fall through */
     default:
+        if (p->ovirt && it->type == 0) { /* oVirt's other devices: balloon, rng, ... */
+            json_array_append_new(p->skipped,
+                                  json_pack("{s:s, s:I, s:s}", "element",
+                                            item_label(it, label, sizeof(label)), "line",
+                                            (json_int_t)xmlGetLineNo(it->node), "reason",
+                                            "an oVirt device cimid does not provide"));
+            return 0;
+        }
         return ovf_unsupported(p, it->node, item_label(it, label, sizeof(label)),
                                "a device type cimid does not provide");
     }
@@ -312,7 +340,9 @@ static int item_vendor_elements(struct ovf_parse *p, const struct item *it)
         if (c->type != XML_ELEMENT_NODE)
             continue;
         enum ovf_ns ns = ovf_ns_of(c);
-        if (ns == NS_RASD || ns == NS_SASD || ns == NS_EPASD ||
+        /* the Item's own schema; not vendor content: unqualified or OVF-namespace
+         * elements (oVirt's device data: Type, Device, BootOrder, ...) */
+        if (ns == NS_RASD || ns == NS_SASD || ns == NS_EPASD || ns == NS_OVF || !c->ns ||
             ovf_is(c, NS_VMW, "CoresPerSocket"))
             continue;
         snprintf(label, sizeof(label), "%s in %s", ovf_element_name(c, name, sizeof(name)),
@@ -331,6 +361,8 @@ static int parse_item(struct ovf_parse *p, const xmlNode *n, json_t *sys)
     int rc = 0;
 
     it.instance = ovf_child_text(n, "InstanceID");
+    if (!it.instance) /* oVirt */
+        it.instance = ovf_child_text(n, "InstanceId");
     it.subtype = ovf_child_text(n, "ResourceSubType");
     it.element_name = ovf_child_text(n, "ElementName");
     if (!it.element_name)
@@ -394,6 +426,7 @@ int ovf_parse_hardware(struct ovf_parse *p, const xmlNode *vhs, json_t *sys)
     size_t items = 0;
 
     json_object_set_new(sys, "controllers", json_array());
+    json_object_set_new(sys, "dropped", json_object()); /* optional controllers left out */
     json_object_set_new(sys, "drives", json_array());
     json_object_set_new(sys, "nics", json_array());
     /* controllers first: drives name them as Parent, whatever the order */
@@ -421,6 +454,7 @@ int ovf_parse_hardware(struct ovf_parse *p, const xmlNode *vhs, json_t *sys)
                 return -1;
         }
     }
+    json_object_del(sys, "dropped");
     if (!json_object_get(sys, "cpu"))
         json_object_set_new(sys, "cpu", json_integer(1));
     if (!json_object_get(sys, "memory"))

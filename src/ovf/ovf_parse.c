@@ -3,7 +3,8 @@
  * model documented in ovf.h: References, DiskSection, NetworkSection,
  * DeploymentOptionSection, and the content tree (VirtualSystem, nested
  * VirtualSystemCollection) with their Product, Eula, Startup, Annotation
- * and OperatingSystem sections; VirtualHardwareSection in ovf_hardware.c.
+ * and OperatingSystem sections; VirtualHardwareSection in ovf_hardware.c,
+ * the namespace and attribute helpers in ovf_xml.c.
  *
  * libxml2 without network, DTD or entities (a DOCTYPE is refused), the
  * descriptor at most OVF_MAX_DESCRIPTOR bytes.  `ovf:required` (default
@@ -22,170 +23,7 @@
 
 #include "ovf/ovf_xml.h"
 
-static const struct {
-    enum ovf_ns ns;
-    const char *uri;
-} namespaces[] = {
-    {NS_OVF, "http://schemas.dmtf.org/ovf/envelope/1"},
-    {NS_OVF, "http://schemas.dmtf.org/ovf/envelope/2"},
-    {NS_RASD, "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"},
-    {NS_VSSD, "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"},
-    {NS_SASD, "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_StorageAllocationSettingData"},
-    {NS_EPASD,
-     "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_EthernetPortAllocationSettingData"},
-    {NS_VMW, "http://www.vmware.com/schema/ovf"},
-};
-
 #define OVF_09_NS "http://www.vmware.com/schema/ovf/1/envelope"
-
-/* uri is base, base + "/" or base + ".xsd". */
-static bool uri_matches(const char *uri, const char *base)
-{
-    size_t n = strlen(base);
-    return strncmp(uri, base, n) == 0 &&
-           (uri[n] == 0 || strcmp(uri + n, "/") == 0 || strcmp(uri + n, ".xsd") == 0);
-}
-
-static enum ovf_ns ns_of_uri(const xmlChar *href)
-{
-    if (!href)
-        return NS_OTHER;
-    for (size_t i = 0; i < sizeof(namespaces) / sizeof(namespaces[0]); i++)
-        if (uri_matches((const char *)href, namespaces[i].uri))
-            return namespaces[i].ns;
-    return NS_OTHER;
-}
-
-enum ovf_ns ovf_ns_of(const xmlNode *n)
-{
-    return n->ns ? ns_of_uri(n->ns->href) : NS_OTHER;
-}
-
-/* oVirt writes <Section xsi:type="ovf:DiskSection_Type"> and <Content
- * xsi:type="ovf:VirtualSystem_Type">: the element the type names. */
-static bool xsi_type_is(const xmlNode *n, const char *name)
-{
-    if (strcmp((const char *)n->name, "Section") != 0 && strcmp((const char *)n->name, "Content") != 0)
-        return false;
-    xmlChar *type = xmlGetNsProp(n, (const xmlChar *)"type",
-                                 (const xmlChar *)"http://www.w3.org/2001/XMLSchema-instance");
-    const char *t = type ? (const char *)type : "";
-    const char *colon = strchr(t, ':');
-    t = colon ? colon + 1 : t;
-    size_t len = strlen(name);
-    bool is = strncmp(t, name, len) == 0 && strcmp(t + len, "_Type") == 0;
-    xmlFree(type);
-    return is;
-}
-
-bool ovf_is(const xmlNode *n, enum ovf_ns ns, const char *name)
-{
-    return n->type == XML_ELEMENT_NODE && ovf_ns_of(n) == ns &&
-           (strcmp((const char *)n->name, name) == 0 || (ns == NS_OVF && xsi_type_is(n, name)));
-}
-
-char *ovf_attr(const xmlNode *n, const char *name)
-{
-    const xmlAttr *plain = NULL;
-
-    for (const xmlAttr *a = n->properties; a; a = a->next) {
-        if (strcmp((const char *)a->name, name) != 0)
-            continue;
-        if (a->ns && ns_of_uri(a->ns->href) == NS_OVF) {
-            plain = a;
-            break;
-        }
-        if (!a->ns)
-            plain = a;
-    }
-    if (!plain)
-        return NULL;
-    xmlChar *v = xmlNodeGetContent((const xmlNode *)plain);
-    char *s = v ? strdup((const char *)v) : NULL;
-    xmlFree(v);
-    return s;
-}
-
-static char *trimmed(xmlChar *v)
-{
-    if (!v)
-        return NULL;
-    const char *s = (const char *)v;
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-        s++;
-    size_t len = strlen(s);
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' ||
-                   s[len - 1] == '\r'))
-        len--;
-    char *out = strndup(s, len);
-    xmlFree(v);
-    return out;
-}
-
-char *ovf_child_text(const xmlNode *n, const char *name)
-{
-    for (const xmlNode *c = n->children; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, name) == 0)
-            return trimmed(xmlNodeGetContent(c));
-    return NULL;
-}
-
-bool ovf_required(const xmlNode *n)
-{
-    char *r = ovf_attr(n, "required");
-    bool required = !r || !(strcmp(r, "false") == 0 || strcmp(r, "0") == 0);
-    free(r);
-    return required;
-}
-
-const char *ovf_element_name(const xmlNode *n, char *buf, size_t len)
-{
-    if (n->ns && n->ns->prefix)
-        snprintf(buf, len, "%s:%s", n->ns->prefix, n->name);
-    else
-        snprintf(buf, len, "%s", n->name);
-    return buf;
-}
-
-int ovf_fail(struct ovf_parse *p, const xmlNode *n, const char *fmt, ...)
-{
-    char msg[384], name[128];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (!p->failed)
-        err_set(p->err, 400, "source", "OVF descriptor line %ld, %s: %s", xmlGetLineNo(n),
-                ovf_element_name(n, name, sizeof(name)), msg);
-    p->failed = 1;
-    return -1;
-}
-
-int ovf_unsupported(struct ovf_parse *p, const xmlNode *n, const char *what, const char *reason)
-{
-    if (ovf_required(n))
-        return ovf_fail(p, n, "required %s cannot be honoured (%s)", what, reason);
-    json_array_append_new(p->skipped, json_pack("{s:s, s:I, s:s}", "element", what, "line",
-                                                (json_int_t)xmlGetLineNo(n), "reason", reason));
-    return 0;
-}
-
-bool ovf_in_configuration(const struct ovf_parse *p, const xmlNode *n)
-{
-    char *conf = ovf_attr(n, "configuration");
-    bool in = true;
-
-    if (conf && p->option) {
-        in = false;
-        char *save = NULL;
-        for (char *w = strtok_r(conf, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
-            if (strcmp(w, p->option) == 0)
-                in = true;
-    }
-    free(conf);
-    return in;
-}
 
 /* ---- envelope sections ---- */
 
@@ -239,14 +77,24 @@ static int references(struct ovf_parse *p, const xmlNode *sec)
             rc = add_size(p, n, f, "size", NULL, "size");
             if (rc == 0)
                 rc = add_size(p, n, f, "chunkSize", NULL, "chunkSize");
-            if (rc == 0 && json_object_get(f, "chunkSize"))
-                rc = ovf_fail(p, n, "chunked files (ovf:chunkSize) are not supported");
             json_array_append_new(files, f);
         }
         free(id), free(href), free(comp);
         if (rc < 0)
             return -1;
     }
+    return 0;
+}
+
+/* ovf:capacity="${name}": the Property's name, the units and the line kept. */
+static int capacity_property(const xmlNode *n, const char *cap, json_t *disk)
+{
+    char *units = ovf_attr(n, "capacityAllocationUnits");
+    json_object_set_new(disk, "capacityProperty", json_stringn(cap + 2, strlen(cap) - 3));
+    json_object_set_new(disk, "line", json_integer(xmlGetLineNo(n)));
+    if (units)
+        json_object_set_new(disk, "capacityUnits", json_string(units));
+    free(units);
     return 0;
 }
 
@@ -274,8 +122,8 @@ static int disk_section(struct ovf_parse *p, const xmlNode *sec)
             rc = ovf_fail(p, n, "a Disk needs ovf:diskId and ovf:capacity");
         else if (parent && parent[0])
             rc = ovf_fail(p, n, "delta disks (ovf:parentRef) are not supported");
-        else if (cap[0] == '$')
-            rc = ovf_fail(p, n, "capacity '%s' set by a property is not supported", cap);
+        else if (cap[0] == '$' && (cap[1] != '{' || cap[strlen(cap) - 1] != '}' || !cap[2]))
+            rc = ovf_fail(p, n, "capacity '%s' is neither a number nor ${property}", cap);
         else if (file && !ovf_file_href(p->model, file))
             rc = ovf_fail(p, n, "fileRef '%s' names no File of References", file);
         if (rc == 0) {
@@ -284,7 +132,10 @@ static int disk_section(struct ovf_parse *p, const xmlNode *sec)
                 json_object_set_new(d, "fileRef", json_string(file));
             if (format)
                 json_object_set_new(d, "format", json_string(format));
-            rc = add_size(p, n, d, "capacity", "capacityAllocationUnits", "capacity");
+            if (cap[0] == '$') /* resolved once the properties are known */
+                rc = capacity_property(n, cap, d);
+            else
+                rc = add_size(p, n, d, "capacity", "capacityAllocationUnits", "capacity");
             if (rc == 0)
                 rc = add_size(p, n, d, "populatedSize", NULL, "populatedSize");
             json_array_append_new(disks, d);
@@ -380,7 +231,7 @@ static int product_section(struct ovf_parse *p, const xmlNode *sec, json_t *cont
         char full[512];
         snprintf(full, sizeof(full), "%s%s%s%s%s", cls ? cls : "", cls ? "." : "", key,
                  inst ? "." : "", inst ? inst : "");
-        json_t *prop = json_pack("{s:s, s:s, s:b, s:b}", "key", full, "type", type,
+        json_t *prop = json_pack("{s:s, s:s, s:s, s:b, s:b}", "key", full, "name", key, "type", type,
                                  "userConfigurable", uc && strcmp(uc, "true") == 0, "password",
                                  pw && strcmp(pw, "true") == 0);
         set_text(prop, "value", ovf_attr(n, "value"));
@@ -427,7 +278,7 @@ static void os_section(const xmlNode *sec, json_t *content)
     free(id);
     set_text(os, "description", ovf_child_text(sec, "Description"));
     for (const xmlAttr *a = sec->properties; a; a = a->next)
-        if (a->ns && ns_of_uri(a->ns->href) == NS_VMW && strcmp((const char *)a->name, "osType") == 0) {
+        if (a->ns && ovf_ns_of_uri(a->ns->href) == NS_VMW && strcmp((const char *)a->name, "osType") == 0) {
             xmlChar *v = xmlNodeGetContent((const xmlNode *)a);
             json_object_set_new(os, "vmwOsType", json_string((const char *)v));
             xmlFree(v);
@@ -472,7 +323,7 @@ static int content_section(struct ovf_parse *p, const xmlNode *n, json_t *c, boo
     *known = true;
     if (ovf_is(n, NS_OVF, "Info") || ovf_is(n, NS_OVF, "Name")) {
         set_text(c, n->name[0] == 'I' ? "info" : "name",
-                 trimmed(xmlNodeGetContent(n)));
+                 ovf_trimmed(xmlNodeGetContent(n)));
         return 0;
     }
     if (ovf_is(n, NS_OVF, "AnnotationSection")) {
@@ -508,10 +359,23 @@ static int content_section(struct ovf_parse *p, const xmlNode *n, json_t *c, boo
     return 0;
 }
 
+/* An element of the OVF namespace (or none) that is no section: settings
+ * a tool keeps there (oVirt: CreationDate, ExportDate, VmInit, ...).  No
+ * OVF content, so ovf:required does not apply. */
+static bool engine_setting(const xmlNode *n)
+{
+    const char *name = (const char *)n->name;
+    size_t len = strlen(name);
+    return (!n->ns || ovf_ns_of(n) == NS_OVF) && strcmp(name, "Section") != 0 &&
+           strcmp(name, "Content") != 0 && !(len >= 7 && strcmp(name + len - 7, "Section") == 0);
+}
+
 static int parse_children(struct ovf_parse *p, const xmlNode *n, json_t *c, bool system,
                           int depth)
 {
     const xmlNode *hw = system ? choose_hardware(p, n) : NULL;
+    const xmlNode *first_setting = NULL;
+    int engine_settings = 0;
     char name[128];
 
     if (system && !hw)
@@ -530,9 +394,22 @@ static int parse_children(struct ovf_parse *p, const xmlNode *n, json_t *c, bool
             if (parse_content(p, s, depth + 1, &child) < 0)
                 return -1;
             json_array_append_new(json_object_get(c, "children"), child);
+        } else if (engine_setting(s)) {
+            if (engine_settings++ == 0)
+                first_setting = s;
         } else if (ovf_unsupported(p, s, ovf_element_name(s, name, sizeof(name)),
                                    "a section cimid does not implement") < 0)
             return -1;
+    }
+    if (engine_settings) {
+        char what[200];
+        snprintf(what, sizeof(what), "%d elements of %s '%s' from %s on", engine_settings,
+                 system ? "VirtualSystem" : "VirtualSystemCollection",
+                 json_string_value(json_object_get(c, "id")), (const char *)first_setting->name);
+        json_array_append_new(p->skipped,
+                              json_pack("{s:s, s:I, s:s}", "element", what, "line",
+                                        (json_int_t)xmlGetLineNo(first_setting), "reason",
+                                        "settings of the exporting tool (no OVF sections)"));
     }
     return 0;
 }
@@ -639,6 +516,51 @@ static int check_references(struct ovf_parse *p, const json_t *c)
     return 0;
 }
 
+/* ---- ${property} capacities ---- */
+
+static const json_t *property_named(const json_t *c, const char *name)
+{
+    size_t i;
+    json_t *prop, *child;
+
+    json_array_foreach(json_object_get(json_object_get(c, "product"), "properties"), i, prop)
+        if (strcmp(json_string_value(json_object_get(prop, "name")), name) == 0 ||
+            strcmp(json_string_value(json_object_get(prop, "key")), name) == 0)
+            return prop;
+    json_array_foreach(json_object_get(c, "children"), i, child)
+        if ((prop = (json_t *)property_named(child, name)))
+            return prop;
+    return NULL;
+}
+
+/* Each Disk whose capacity is ${name} gets the value of that Property (in
+ * the Disk's units); "capacityProperty" becomes the Property's full key
+ * (an import's ovf.property.<key> may change it). */
+static int resolve_capacities(struct ovf_parse *p)
+{
+    size_t i;
+    json_t *d;
+
+    json_array_foreach(json_object_get(p->model, "disks"), i, d) {
+        const char *name = json_string_value(json_object_get(d, "capacityProperty"));
+        if (!name)
+            continue;
+        const json_t *prop = property_named(json_object_get(p->model, "content"), name);
+        const char *value = json_string_value(json_object_get(prop, "value"));
+        uint64_t bytes;
+        if (!value || ovf_quantity(value, json_string_value(json_object_get(d, "capacityUnits")),
+                                   OVF_UNIT_BYTE, 1, &bytes) != 0)
+            return err_set(p->err, 400, "source", "OVF descriptor line %lld, Disk %s: capacity "
+                           "${%s} names no Property with a size as its value",
+                           json_integer_value(json_object_get(d, "line")),
+                           json_string_value(json_object_get(d, "id")), name);
+        json_object_set_new(d, "capacity", json_integer((json_int_t)(bytes > INT64_MAX ? INT64_MAX : bytes)));
+        json_object_set(d, "capacityProperty", json_object_get(prop, "key"));
+        json_object_del(d, "line");
+    }
+    return 0;
+}
+
 /* ---- document ---- */
 
 static void refuse_doctype(void *ctx, const xmlChar *name, const xmlChar *ext, const xmlChar *sys)
@@ -728,6 +650,8 @@ static int parse_envelope(struct ovf_parse *p, const xmlNode *env, const char *w
     json_t *tree = NULL;
     if (rc == 0 && (rc = parse_content(p, content, 0, &tree)) == 0)
         json_object_set_new(p->model, "content", tree);
+    if (rc == 0)
+        rc = resolve_capacities(p);
     if (rc == 0 && option)
         json_object_set_new(p->model, "deploymentOption", json_string(option));
     free(option);
@@ -754,6 +678,8 @@ json_t *ovf_parse(const char *xml, size_t len, const char *deployment_option,
                      root->ns ? (const char *)root->ns->href : "");
     if (rc == 0) {
         bool v2 = strstr((const char *)root->ns->href, "/envelope/2") != NULL;
+        p.ovirt = xmlSearchNsByHref(doc, (xmlNode *)root,
+                                    (const xmlChar *)"http://www.ovirt.org/ovf") != NULL;
         p.model = json_pack("{s:s, s:[], s:[], s:[], s:[]}", "version", v2 ? "2" : "1", "files",
                             "disks", "networks", "skipped");
         p.skipped = json_object_get(p.model, "skipped");

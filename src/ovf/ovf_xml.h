@@ -1,5 +1,5 @@
 /*
- * ovf_xml.h - what ovf_parse.c and ovf_hardware.c share: namespace tests
+ * ovf_xml.h - what ovf_parse.c and ovf_hardware.c share (ovf_xml.c): namespace tests
  * (OVF 1.x with old oVirt's trailing slash, 2.x with `.xsd` suffixes), the
  * ovf: attribute and child text getters, and the parse state (the model
  * being built, the skipped list, the first error).
@@ -19,9 +19,13 @@ struct ovf_parse {
     const char *option;        /* the DeploymentOption in force, NULL = none */
     struct cimi_error *err;
     int failed;
+    bool ovirt;                /* written by oVirt (its namespace on the Envelope) */
 };
 
 enum ovf_ns ovf_ns_of(const xmlNode *n);
+enum ovf_ns ovf_ns_of_uri(const xmlChar *href);
+/* v (freed) trimmed of blanks, as a new string; NULL for NULL. */
+char *ovf_trimmed(xmlChar *v);
 bool ovf_is(const xmlNode *n, enum ovf_ns ns, const char *name);
 /* An attribute in the OVF namespace (or unprefixed), as a new string. */
 char *ovf_attr(const xmlNode *n, const char *name);

@@ -64,8 +64,26 @@ static void derived_uuid(const char *job_id, size_t n, char *out, size_t len)
              d[15]);
 }
 
+/* A capacity the import's ovf.property.<key> sets (checked against the
+ * Property's type before). */
+static void capacity_given(const json_t *disk, const json_t *properties, uint64_t *capacity)
+{
+    const char *key = json_string_value(json_object_get(disk, "capacityProperty"));
+    char name[600];
+    uint64_t bytes;
+
+    if (!key)
+        return;
+    snprintf(name, sizeof(name), "ovf.property.%s", key);
+    const char *value = json_string_value(json_object_get(properties, name));
+    if (value && ovf_quantity(value, json_string_value(json_object_get(disk, "capacityUnits")),
+                              OVF_UNIT_BYTE, 1, &bytes) == 0)
+        *capacity = bytes;
+}
+
 static int plan_add(struct import_plan *plan, const json_t *model, const json_t *disk,
-                    bool machine_image, const char *job_id, struct cimi_error *err)
+                    bool machine_image, const char *job_id, const json_t *properties,
+                    struct cimi_error *err)
 {
     struct import_disk *grown = realloc(plan->disks, (plan->count + 1) * sizeof(*grown));
     char uuid[37];
@@ -80,7 +98,9 @@ static int plan_add(struct import_plan *plan, const json_t *model, const json_t 
     const json_t *file = file_ref ? find_by(json_object_get(model, "files"), "id", file_ref) : NULL;
     d->href = file ? json_string_value(json_object_get(file, "href")) : NULL;
     d->gzip = file && json_object_get(file, "compression");
+    d->chunked = file && json_object_get(file, "chunkSize");
     d->capacity = (uint64_t)json_integer_value(json_object_get(disk, "capacity"));
+    capacity_given(disk, properties, &d->capacity);
     d->machine_image = machine_image;
     derived_uuid(job_id, plan->count, uuid, sizeof(uuid));
     snprintf(d->id, sizeof(d->id), "%s/%s", machine_image ? "machineImages" : "volumeImages",
@@ -89,32 +109,72 @@ static int plan_add(struct import_plan *plan, const json_t *model, const json_t 
     return 0;
 }
 
-/* The Disk documents of a system's disk drives, in Item order. */
+/* A disk drive's place: its controller's position among the system's
+ * controllers (none: after them), its unit on it, its Item's position. */
+struct drive_place {
+    const json_t *disk;
+    long controller, unit;
+    size_t item;
+};
+
+static int by_place(const void *a, const void *b)
+{
+    const struct drive_place *x = a, *y = b;
+    if (x->controller != y->controller)
+        return x->controller < y->controller ? -1 : 1;
+    if (x->unit != y->unit)
+        return x->unit < y->unit ? -1 : 1;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
+static long controller_position(const json_t *vs, const char *instance)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(vs, "controllers"), i, c)
+        if (instance && strcmp(json_string_value(json_object_get(c, "instance")), instance) == 0)
+            return (long)i;
+    return 1 << 20;
+}
+
+/* The Disk documents of a system's disk drives, the first controller's
+ * first unit first (it boots: Annex A's "first disk of the first
+ * controller"), then by controller, unit and Item order. */
 static size_t system_disks(const json_t *model, const json_t *vs, const json_t **out, size_t max)
 {
+    struct drive_place places[64];
     size_t i, n = 0;
     json_t *drive;
+
     json_array_foreach(json_object_get(vs, "drives"), i, drive) {
         const char *id = json_string_value(json_object_get(drive, "disk"));
         const char *device = json_string_value(json_object_get(drive, "device"));
         const json_t *disk = id ? find_by(json_object_get(model, "disks"), "id", id) : NULL;
-        if (disk && strcmp(device, "disk") == 0 && n < max)
-            out[n++] = disk;
+        const char *unit = json_string_value(json_object_get(drive, "unit"));
+        if (!disk || strcmp(device, "disk") != 0 || n >= max || n >= 64)
+            continue;
+        places[n] = (struct drive_place){
+            disk, controller_position(vs, json_string_value(json_object_get(drive, "controller"))),
+            unit ? strtol(unit, NULL, 10) : 0, i};
+        n++;
     }
+    qsort(places, n, sizeof(places[0]), by_place);
+    for (i = 0; i < n; i++)
+        out[i] = places[i].disk;
     return n;
 }
 
 #define MAX_DISKS 16
 
 static int plan_content(struct import_plan *plan, const json_t *model, const json_t *c,
-                        const char *job_id, struct cimi_error *err)
+                        const char *job_id, const json_t *properties, struct cimi_error *err)
 {
     size_t i;
     json_t *child;
 
     if (strcmp(json_string_value(json_object_get(c, "kind")), "collection") == 0) {
         json_array_foreach(json_object_get(c, "children"), i, child)
-            if (plan_content(plan, model, child, job_id, err) != 0)
+            if (plan_content(plan, model, child, job_id, properties, err) != 0)
                 return -1;
         return 0;
     }
@@ -128,16 +188,17 @@ static int plan_content(struct import_plan *plan, const json_t *model, const jso
         return err_set(err, 400, "source", "VirtualSystem '%s' has more than %d drives",
                        json_string_value(json_object_get(c, "id")), MAX_DISKS);
     for (i = 0; i < n; i++)
-        if (plan_add(plan, model, disks[i], i == 0, job_id, err) != 0)
+        if (plan_add(plan, model, disks[i], i == 0, job_id, properties, err) != 0)
             return -1;
     return 0;
 }
 
-int import_plan(const json_t *model, const char *job_id, struct import_plan *plan,
-                struct cimi_error *err)
+int import_plan(const json_t *model, const char *job_id, const json_t *properties,
+                struct import_plan *plan, struct cimi_error *err)
 {
     memset(plan, 0, sizeof(*plan));
-    if (plan_content(plan, model, json_object_get(model, "content"), job_id, err) != 0) {
+    if (plan_content(plan, model, json_object_get(model, "content"), job_id, properties,
+                     err) != 0) {
         import_plan_free(plan);
         return -1;
     }
@@ -171,6 +232,7 @@ struct build {
     const char *source;
     const json_t *properties;   /* the Action's */
     json_t *networks;           /* OVF network name -> its NetworkTemplate's id */
+    const json_t *network_paths; /* "ovf.network.<name>" -> an existing Network's path */
 };
 
 static int insert(struct build *b, const struct cimi_type *t, const char *id, json_t *doc,
@@ -246,6 +308,15 @@ static json_t *volume_component(const struct import_disk *d, const char *machine
                      "type", TYPE_URI("Volume"), "volumeTemplate", vt, "quantity", 1);
 }
 
+/* The Network the import's property ovf.network.<name> names (its path,
+ * checked in the request), or NULL. */
+static const char *existing_network(const struct build *b, const char *ovf_name)
+{
+    char key[300];
+    snprintf(key, sizeof(key), "ovf.network.%s", ovf_name);
+    return json_string_value(json_object_get(b->network_paths, key));
+}
+
 static json_t *machine_template(struct build *b, const json_t *vs, const char *name,
                                 json_t *siblings, struct cimi_error *err)
 {
@@ -285,9 +356,11 @@ static json_t *machine_template(struct build *b, const json_t *vs, const char *n
         char ref[300], safe[256];
         if (!net)
             continue; /* not connected: nothing CIMI can say */
+        const char *existing = existing_network(b, net);
         component_name(net, safe, sizeof(safe));
         snprintf(ref, sizeof(ref), "#%s", safe);
-        json_array_append_new(nics, json_pack("{s:{s:s}}", "network", "href", ref));
+        json_array_append_new(nics, json_pack("{s:{s:s}}", "network", "href",
+                                              existing ? existing : ref));
     }
     json_t *mt = json_pack("{s:s, s:{s:s}, s:{s:s}}", "name", name, "machineConfig", "href",
                            config_id, "machineImage", "href", boot->id);
@@ -312,7 +385,8 @@ fail:
 }
 
 /* The product properties as descriptor properties "ovf.property.<key>", the
- * Action's ovf.property.<key> overriding userConfigurable ones. */
+ * Action's ovf.property.<key> overriding userConfigurable ones; password
+ * properties are left out. */
 static json_t *product_properties(struct build *b, const json_t *c)
 {
     json_t *props = json_object(), *p;
@@ -326,10 +400,9 @@ static json_t *product_properties(struct build *b, const json_t *c)
         const char *value = json_string_value(json_object_get(p, "value"));
         if (given && json_is_true(json_object_get(p, "userConfigurable")))
             value = given;
+        /* a password never lands in readable properties */
         if (value && !json_is_true(json_object_get(p, "password")))
             json_object_set_new(props, key, json_string(value));
-        else if (value)
-            json_object_set_new(props, key, json_string(value)); /* given by the importer */
     }
     return props;
 }
@@ -425,7 +498,7 @@ static int network_descriptors(struct build *b, const json_t *c, bool top, json_
                                     json_true());
     json_array_foreach(json_object_get(b->model, "networks"), i, net) { /* NetworkSection order */
         const char *name = json_string_value(json_object_get(net, "name"));
-        if (rc != 0 || !json_object_get(wanted, name))
+        if (rc != 0 || !json_object_get(wanted, name) || existing_network(b, name))
             continue;
         json_t *d = network_component(b, name, err);
         if (!d)
@@ -468,9 +541,10 @@ static json_t *descriptors(struct build *b, const json_t *c, bool top, struct ci
 
 int import_build(struct cimi_request *req, const json_t *model, const struct import_plan *plan,
                  const char *template_id, const char *source, const json_t *action_properties,
-                 json_t **template_doc, struct cimi_error *err)
+                 const json_t *network_paths, json_t **template_doc, struct cimi_error *err)
 {
-    struct build b = {req, model, plan, 0, source, action_properties, json_object()};
+    struct build b = {req, model, plan, 0, source, action_properties, json_object(),
+                      network_paths};
     const json_t *content = json_object_get(model, "content");
     json_t *list = descriptors(&b, content, true, err);
 

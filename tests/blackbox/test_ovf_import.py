@@ -162,9 +162,10 @@ def check_template(c, name, info, template):
 
 
 GOOD = ("vmware", "virtualbox", "ovirt", "xo", "collection", "nested", "ovf2", "directory",
-        "compressed")
+        "compressed", "chunked", "capacity-small", "capacity-large")
 BAD = ("required-section", "buslogic", "traversal", "bad-manifest", "unlisted", "text-vmdk",
-       "backing-file", "ovf09", "unsafe-member", "missing-disk")
+       "backing-file", "ovf09", "unsafe-member", "missing-disk", "signed", "bad-signature",
+       "cert-without-manifest")
 
 
 def _good(name):
@@ -268,7 +269,9 @@ def source_checked_before_any_job():
 def uploaded_package_and_properties():
     """An OVA uploaded as a Package imports by its href; a userConfigurable
     ProductSection property given as ovf.property.<key> overrides the
-    package's value in the machine component's properties."""
+    package's value in the machine component's properties; a value that
+    does not fit its type, a key the package does not make configurable
+    and an unknown DeploymentOption fail the import, nothing made."""
     d = daemon()
     c = d.client()
     info = packages()["ovf2"]
@@ -278,9 +281,118 @@ def uploaded_package_and_properties():
     eq(r.status, 201, f"upload ({r.body[:200]!r})")
     pkg = r.header("Location")
     key = "ovf.property.org.example.app.listen_port"
-    job, r = run_import(c, "systemTemplates", pkg, {key: "9090"})
+    scratch = "ovf.property.org.example.app.scratch_mb"
+    job, r = run_import(c, "systemTemplates", pkg, {key: "9090", scratch: "12"})
     eq(job.get("state"), "SUCCESS", f"import of the Package ({job.get('statusMessage')})")
     template = c.get(r.header("Location")).doc
     eq(template.get("importImage"), pkg, "importImage names the Package")
     vm = components(template, "Machine")[0]
     eq(vm.get("properties", {}).get(key), "9090", "the given property value")
+    eq(sorted(v["volumeTemplate"]["volumeConfig"]["capacity"]
+              for v in components(template, "Volume")), [12 * 1024, 16 * 1024],
+       "the ${scratch_mb} disk takes the given size")
+    before = store_and_files(c, d)
+    for props, why in (({key: "70000"}, "not a uint16"), ({scratch: "100"}, "not one of"),
+                       ({"ovf.property.org.example.app.nonexistent": "1"}, "no user-configurable"),
+                       ({key: "80", "ovf.deploymentOption": "huge"}, "DeploymentOptionSection")):
+        job, _ = run_import(c, "systemTemplates", pkg, props)
+        eq(job.get("state"), "FAILED", f"{props} refused")
+        isin(why, job.get("statusMessage", ""), "the message says why")
+    eq(store_and_files(c, d), before, "nothing made by the refused imports")
+
+
+@test
+def signed_package_with_untrusted_signer_allowed():
+    """A package signed by a self-signed certificate (NAME.cert) imports when
+    the Action's properties say ovf.allowUntrustedSigner=true; the Job names
+    the signer.  A signature of other bytes fails even then."""
+    d = daemon()
+    c = d.client()
+    info = packages()["signed"]
+    job, r = run_import(c, "systemTemplates", info["path"], {"ovf.allowUntrustedSigner": "true"})
+    eq(job.get("state"), "SUCCESS", f"signed import ({job.get('statusMessage')})")
+    isin("signed by CN=cimid OVF test signer", job.get("statusMessage", ""), "the signer named")
+    before = store_and_files(c, d)
+    job, _ = run_import(c, "systemTemplates", packages()["bad-signature"]["path"],
+                        {"ovf.allowUntrustedSigner": "true"})
+    eq(job.get("state"), "FAILED", "a bad signature fails whatever the trust")
+    isin("signature does not verify", job.get("statusMessage", ""), "the message says why")
+    eq(store_and_files(c, d), before, "nothing left")
+
+
+@test
+def existing_network_by_property():
+    """ovf.network.<name> = a Network's href: the machine's NIC names that
+    Network and no Network component is made for it; an href that names no
+    Network of the principal's is refused in the request (400, no Job)."""
+    d = daemon()
+    c = d.client()
+    r = c.post(c.coll("networks"), {"resourceURI": CIMI + "/NetworkCreate", "name": "existing",
+                                    "networkTemplate": {"networkConfig": {"networkType": "PRIVATE"}}})
+    check(r.status in (201, 202), f"network created ({r.status})")
+    net = r.header("Location")
+    info = packages()["xo"]
+    key = "ovf.network.Pool-wide network associated with eth0"
+    job, r = run_import(c, "systemTemplates", info["path"], {key: net})
+    eq(job.get("state"), "SUCCESS", f"import ({job.get('statusMessage')})")
+    template = c.get(r.header("Location")).doc
+    eq(components(template, "Network"), [], "no Network component for a mapped network")
+    mt = components(template, "Machine")[0]["machineTemplate"]
+    eq([n["network"]["href"] for n in mt["networkInterfaces"]], [net], "the NIC names the Network")
+    before = store_and_files(c, d)
+    r = c.post(c.coll("systemTemplates") + "/import",
+               import_action(info["path"], {key: c.coll("networks") + "/nonexistent"}))
+    assert_error(r, 400, ["ovf.network."])
+    check(not r.header("CIMI-Job-URI"), "no Job")
+    eq(store_and_files(c, d), before, "nothing changed")
+
+
+@test
+def directory_links_out_refused():
+    """A descriptor beside its files: a manifest or a disk that is a link
+    out of the descriptor's directory is refused (nothing read, nothing
+    made)."""
+    d = daemon()
+    c = d.client()
+    src = os.path.dirname(packages()["directory"]["path"])
+    for member, target in (("tinyvbox.mf", "/etc/hostname"),
+                           ("virtualbox-disk001.vmdk", "/etc/hostname")):
+        work = tempfile.mkdtemp(prefix="links-", dir=packages()["_dir"])
+        for f in os.listdir(src):
+            if f != member:
+                with open(os.path.join(src, f), "rb") as i, open(os.path.join(work, f), "wb") as o:
+                    o.write(i.read())
+        os.symlink(target, os.path.join(work, member))
+        before = store_and_files(c, d)
+        job, _ = run_import(c, "systemTemplates", os.path.join(work, "tinyvbox.ovf"))
+        eq(job.get("state"), "FAILED", f"{member} linking out: refused")
+        isin("outside its directory", job.get("statusMessage", ""), "the message says why")
+        eq(store_and_files(c, d), before, "nothing made")
+
+
+@test
+def system_from_nested_collection():
+    """System import of a collection inside a collection: the System holds
+    the front machine and a sub-System (the nested collection) holding the
+    store machine, each level with its Network for the shared OVF network."""
+    d = daemon()
+    c = d.client()
+    job, _ = run_import(c, "systems", packages()["nested"]["path"])
+    eq(job.get("state"), "SUCCESS", f"System import ({job.get('statusMessage')})")
+    top = c.wait_stable([a["href"] for a in job["affectedResources"]
+                         if "/systems/" in a.get("href", "")][0])
+    eq(top.get("name"), "portal", "the System is the outer collection")
+
+    def machine_names(system):
+        return sorted(c.get(i["machine"]["href"]).doc["name"]
+                      for i in coll_items(c.get(system["machines"]["href"]).doc))
+
+    eq(machine_names(top), ["front"], "the outer collection's machine")
+    subs = [c.wait_stable(i["system"]["href"])
+            for i in coll_items(c.get(top["systems"]["href"]).doc)]
+    eq(len(subs), 1, "one sub-System")
+    eq(machine_names(subs[0]), ["store"], "the nested collection's machine")
+    for s in (top, subs[0]):
+        nets = [c.get(i["network"]["href"]).doc.get("name")
+                for i in coll_items(c.get(s["networks"]["href"]).doc)]
+        eq(nets, ["lan"], f"{s.get('name')}: its Network")

@@ -335,6 +335,27 @@ def import_package(worker):
                         "source": run.import_source})
 
 
+def imported_system(rows, sid):
+    """The System an import built is whole, or gone with every member (its
+    create Job's nested Jobs say what it made)."""
+    create = [(doc, priv) for typ, doc, priv in rows.values() if typ == "Job" and
+              priv.get("op") == "system.create" and (priv.get("params") or {}).get("system") == sid]
+    if len(create) != 1:
+        return [f"imported System {sid} has {len(create)} create Jobs"]
+    doc, _ = create[0]
+    made = {(rows.get(rel(n["href"]), (None, {}, {}))[2]).get("created")
+            for n in doc.get("nestedJobs", [])} - {None, ""}
+    if sid in rows:
+        missing = sorted(m for m in made if m not in rows)
+        state = rows[sid][1].get("state")
+        if doc.get("state") != "SUCCESS" or missing or state in ("CREATING", "DELETING"):
+            return [f"imported System {sid} is half-made: create Job {doc.get('state')}, "
+                    f"state {state}, members {missing} missing"]
+        return []
+    left = sorted(m for m in made if m in rows)
+    return [f"imported System {sid} is gone but its members {left} remain"] if left else []
+
+
 def check_imports(run, adm):
     problems = []
     if not run.import_source:
@@ -369,6 +390,8 @@ def check_imports(run, adm):
                     if a.get("href", "").startswith("systems/")]
             if len(made) != 1:
                 problems.append(f"System import {jid} names no System: {made}")
+            else:
+                problems += imported_system(rows, made[0])
     storage = os.path.join(run.import_storage, "images")
     for f in sorted(os.listdir(storage)) if os.path.isdir(storage) else []:
         if f.split(".", 1)[0] not in image_uuids or not re.fullmatch(r"[0-9a-f-]{36}\.qcow2", f):

@@ -3,7 +3,9 @@
  * pax sizes, GNU base-256 sizes, unsafe names, one .ovf), the manifest
  * (tolerant parse, canonical line, verification), DSP0004 units, and the
  * descriptor parser (1.x, old oVirt and 2.x namespaces, 0.9 refused,
- * required content, skipped optional content, line numbers, DOCTYPE).
+ * required content, skipped optional content, line numbers, DOCTYPE,
+ * DeploymentOptions, EULAs), and the disk import's sniffing and checks
+ * (driver/disk_import.c; needs qemu-img).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "driver/disk_convert.h"
 #include "ovf/ovf.h"
 
 static char tmpdir[] = "/tmp/test_ovf.XXXXXX";
@@ -89,10 +92,17 @@ static void test_tar(void)
     memcpy(data, "KDMV", 4);
     fwrite(data, 1, 1024, f);
     put_member(f, "big.img", '0', "0123456789", 10, true);
+    const char *longname = "a-directory-with-a-rather-long-name/and-a-file-whose-name-makes-the-"
+                           "path-longer-than-one-hundred-bytes.vmdk";
+    put_member(f, "././@LongLink", 'L', longname, strlen(longname) + 1, false);
+    put_member(f, "a-directory-with-a-rather-long-name/and-a-file-whose-name-makes-t", '0', "xy",
+               2, false);
     end_tar(f);
 
     CHECK(ova_read_index(ova, &idx, &err) == 0, "tar: read (%s)", err.message);
-    CHECK(idx.count == 3, "tar: 3 members (ovf, disk, big), got %zu", idx.count);
+    CHECK(idx.count == 4, "tar: 4 members (ovf, disk, big, long), got %zu", idx.count);
+    CHECK(ova_find(&idx, longname) && ova_find(&idx, longname)->size == 2,
+          "tar: a GNU long name applies to the next member");
     CHECK(strcmp(idx.members[idx.descriptor].name, "a.ovf") == 0, "tar: descriptor found");
     CHECK(idx.manifest == -1, "tar: no manifest");
     const struct ova_member *d = ova_find(&idx, "disk.vmdk");
@@ -421,6 +431,15 @@ static void test_parse_required(void)
               "<rasd:ResourceType>17</rasd:ResourceType></Item>\n" VS_CLOSE,
               &err);
     CHECK(!m && strstr(err.message, "zz"), "parse: unknown disk refused (%s)", err.message);
+    m = parse(HEAD(NS1) REFS VS_OPEN
+              "   <Item><rasd:ElementName>CD</rasd:ElementName><rasd:HostResource>ovf:/file/f1"
+              "</rasd:HostResource><rasd:InstanceID>9</rasd:InstanceID>"
+              "<rasd:ResourceType>15</rasd:ResourceType></Item>\n" VS_CLOSE,
+              &err);
+    json_t *sk = m ? json_array_get(json_object_get(m, "skipped"), 0) : NULL;
+    CHECK(sk && strstr(json_string_value(json_object_get(sk, "reason")), "medium"),
+          "parse: a CD's medium listed as not imported (%s)", m ? "" : err.message);
+    json_decref(m);
 }
 
 static void test_parse_collection(void)
@@ -456,6 +475,174 @@ static void test_parse_collection(void)
     json_decref(m);
 }
 
+
+static void test_parse_options(void)
+{
+    struct cimi_error err;
+    const char *doc =
+        HEAD(NS1) REFS
+        " <DeploymentOptionSection><Info>sizes</Info>\n"
+        "  <Configuration ovf:id=\"small\"><Label>S</Label><Description>s</Description></Configuration>\n"
+        "  <Configuration ovf:id=\"large\" ovf:default=\"true\"><Label>L</Label><Description>l"
+        "</Description></Configuration>\n </DeploymentOptionSection>\n"
+        " <VirtualSystem ovf:id=\"vm\"><Info>i</Info>\n"
+        "  <EulaSection><Info>e</Info><License>be nice</License></EulaSection>\n"
+        "  <VirtualHardwareSection><Info>h</Info>\n"
+        "   <Item ovf:configuration=\"small\"><rasd:ElementName>M</rasd:ElementName>"
+        "<rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType>"
+        "<rasd:VirtualQuantity>256</rasd:VirtualQuantity></Item>\n"
+        "   <Item ovf:configuration=\"large\"><rasd:ElementName>M</rasd:ElementName>"
+        "<rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType>"
+        "<rasd:VirtualQuantity>4096</rasd:VirtualQuantity></Item>\n"
+        "   <Item ovf:bound=\"max\"><rasd:ElementName>C</rasd:ElementName>"
+        "<rasd:InstanceID>4</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType>"
+        "<rasd:VirtualQuantity>64</rasd:VirtualQuantity></Item>\n"
+        "   <Item><rasd:ElementName>D</rasd:ElementName><rasd:HostResource>ovf:/disk/d1"
+        "</rasd:HostResource><rasd:InstanceID>5</rasd:InstanceID>"
+        "<rasd:ResourceType>17</rasd:ResourceType></Item>\n" VS_CLOSE;
+
+    json_t *m = ovf_parse(doc, strlen(doc), NULL, &err);
+    json_t *vs = m ? json_object_get(m, "content") : NULL;
+    CHECK(m && json_integer_value(json_object_get(vs, "memory")) == 4096ll << 20,
+          "options: the default Configuration's Items (%s)", m ? "" : err.message);
+    CHECK(vs && json_integer_value(json_object_get(vs, "cpu")) == 1, "options: max bound ignored");
+    CHECK(vs && json_array_size(json_object_get(vs, "eula")) == 1, "options: EULA kept");
+    json_decref(m);
+    m = ovf_parse(doc, strlen(doc), "small", &err);
+    CHECK(m && json_integer_value(json_object_get(json_object_get(m, "content"), "memory")) ==
+                   256 << 20,
+          "options: the chosen Configuration's Items");
+    json_decref(m);
+    m = ovf_parse(doc, strlen(doc), "huge", &err);
+    CHECK(!m && strstr(err.message, "huge"), "options: an unknown one refused (%s)", err.message);
+
+    const char *prop_doc =
+        HEAD(NS1)
+        " <References><File ovf:id=\"f1\" ovf:href=\"d1.vmdk\"/></References>\n"
+        " <DiskSection><Info>d</Info><Disk ovf:diskId=\"d1\" ovf:fileRef=\"f1\" "
+        "ovf:capacity=\"${size}\" ovf:capacityAllocationUnits=\"byte * 2^20\"/></DiskSection>\n"
+        " <NetworkSection><Info>n</Info><Network ovf:name=\"lan\"/></NetworkSection>\n"
+        " <VirtualSystem ovf:id=\"vm\"><Info>i</Info>\n"
+        "  <ProductSection ovf:class=\"app\"><Info>p</Info><Property ovf:key=\"size\" "
+        "ovf:type=\"uint32\" ovf:value=\"48\"/></ProductSection>\n"
+        "  <VirtualHardwareSection><Info>h</Info>\n"
+        "   <Item><rasd:ElementName>M</rasd:ElementName><rasd:InstanceID>2</rasd:InstanceID>"
+        "<rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>256</rasd:VirtualQuantity>"
+        "</Item>\n" VS_CLOSE;
+    m = ovf_parse(prop_doc, strlen(prop_doc), NULL, &err);
+    json_t *disk = m ? json_array_get(json_object_get(m, "disks"), 0) : NULL;
+    CHECK(disk && json_integer_value(json_object_get(disk, "capacity")) == 48 << 20 &&
+              strcmp(json_string_value(json_object_get(disk, "capacityProperty")), "app.size") == 0,
+          "capacity: ${size} resolved from the Property (%s)", m ? "" : err.message);
+    json_decref(m);
+    char *missing = strdup(prop_doc);
+    memcpy(strstr(missing, "${size}"), "${nope}", 7);
+    m = ovf_parse(missing, strlen(missing), NULL, &err);
+    CHECK(!m && strstr(err.message, "${nope}"), "capacity: an unknown ${property} refused (%s)",
+          err.message);
+    free(missing);
+}
+
+/* ---- disk import: sniffing and qemu-img info checks ---- */
+
+static int sh(const char *cmd)
+{
+    return system(cmd);
+}
+
+static int probe_file(const char *name, struct disk_probe *probe, struct cimi_error *err)
+{
+    const char *path = path_of(name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -2;
+    fseek(f, 0, SEEK_END);
+    struct disk_source src = {path, 0, (uint64_t)ftell(f), false, false, name};
+    fclose(f);
+    return disk_import_probe(&src, probe, err);
+}
+
+static void test_disk_import(void)
+{
+    struct disk_probe probe;
+    struct cimi_error err;
+    char cmd[1024];
+
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && qemu-img create -q -f raw r.img 1M && "
+             "qemu-img convert -q -f raw -O vmdk -o subformat=streamOptimized r.img s.vmdk && "
+             "qemu-img create -q -f qcow2 q.qcow2 2M && "
+             "qemu-img create -q -f qcow2 -b q.qcow2 -F qcow2 b.qcow2 && "
+             "printf '# Disk DescriptorFile\\nversion=1\\ncreateType=\"monolithicFlat\"\\n"
+             "RW 2048 FLAT \"/etc/passwd\" 0\\n' > t.vmdk",
+             tmpdir);
+    if (sh(cmd) != 0) {
+        printf("ok - disk import: skipped (no qemu-img)\n");
+        return;
+    }
+    CHECK(probe_file("s.vmdk", &probe, &err) == 0 && strcmp(probe.format, "vmdk") == 0 &&
+              probe.virtual_size == 1 << 20,
+          "disk: stream vmdk sniffed and sized (%s)", err.message);
+    CHECK(probe_file("q.qcow2", &probe, &err) == 0 && strcmp(probe.format, "qcow2") == 0,
+          "disk: qcow2 sniffed");
+    CHECK(probe_file("r.img", &probe, &err) == 0 && strcmp(probe.format, "raw") == 0,
+          "disk: raw by default");
+    CHECK(probe_file("b.qcow2", &probe, &err) < 0 && strstr(err.message, "backing"),
+          "disk: a backing file refused (%s)", err.message);
+    CHECK(probe_file("t.vmdk", &probe, &err) < 0 && strstr(err.message, "descriptor"),
+          "disk: a text vmdk refused (%s)", err.message);
+
+    /* converted out of the middle of a bigger file, by offset */
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && head -c 1536 /dev/zero > o.bin && cat s.vmdk >> o.bin && "
+             "head -c 4096 /dev/urandom >> o.bin", tmpdir);
+    CHECK(sh(cmd) == 0, "disk: a file holding the vmdk at offset 1536");
+    FILE *f = fopen(path_of("s.vmdk"), "rb");
+    fseek(f, 0, SEEK_END);
+    struct disk_source src = {path_of("o.bin"), 1536, (uint64_t)ftell(f), false, false, "s.vmdk"};
+    fclose(f);
+    const char *out = path_of("out.qcow2");
+    CHECK(disk_import_convert(&src, 4 << 20, 1 << 30, out, &err) == 0,
+          "disk: converted by offset (%s)", err.message);
+    snprintf(cmd, sizeof(cmd), "cd %s && qemu-img info --output=json -f qcow2 out.qcow2 | "
+             "grep -q '\"virtual-size\": 4194304'", tmpdir);
+    CHECK(sh(cmd) == 0, "disk: grown to the Disk's capacity");
+    CHECK(disk_import_convert(&src, 0, 1000, out, &err) < 0 && access(out, F_OK) != 0,
+          "disk: larger than the limit refused, no file left");
+}
+
+static void test_properties(void)
+{
+    struct cimi_error err;
+    static const struct {
+        const char *type, *qualifiers, *value;
+        bool ok;
+    } cases[] = {
+        {"uint16", NULL, "8080", true},       {"uint16", NULL, "70000", false},
+        {"uint8", NULL, "-1", false},         {"sint8", NULL, "-128", true},
+        {"sint8", NULL, "128", false},        {"uint64", NULL, "18446744073709551615", true},
+        {"uint32", NULL, "12a", false},       {"boolean", NULL, "true", true},
+        {"boolean", NULL, "yes", false},      {"real64", NULL, "2.5e3", true},
+        {"real32", NULL, "nan", false},       {"string", "MaxLen(3)", "abcd", false},
+        {"string", "MinLen(2) MaxLen(3)", "ab", true},
+        {"string", "ValueMap{\"small\", \"large\"}", "large", true},
+        {"string", "ValueMap{\"small\", \"large\"}", "huge", false},
+        {"uint8", "ValueMap{\"1..5\", \"9\"}", "4", true},
+        {"uint8", "ValueMap{\"1..5\", \"9\"}", "7", false},
+        {"decimal", NULL, "1", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *p = json_pack("{s:s, s:s}", "key", "k", "type", cases[i].type);
+        if (cases[i].qualifiers)
+            json_object_set_new(p, "qualifiers", json_string(cases[i].qualifiers));
+        CHECK((ovf_property_check(p, cases[i].value, &err) == 0) == cases[i].ok,
+              "property: %s %s '%s' %s", cases[i].type,
+              cases[i].qualifiers ? cases[i].qualifiers : "", cases[i].value,
+              cases[i].ok ? "accepted" : "refused");
+        json_decref(p);
+    }
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -469,6 +656,9 @@ int main(void)
     test_parse_versions();
     test_parse_required();
     test_parse_collection();
+    test_parse_options();
+    test_properties();
+    test_disk_import();
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
