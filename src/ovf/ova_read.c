@@ -311,7 +311,7 @@ int ova_read_index(const char *path, struct ova_index *idx, struct cimi_error *e
 {
     struct pax_state pax = {0};
     struct stat st;
-    uint64_t off = 0, next;
+    uint64_t off = 0, next = 0;
     int rc = 0;
 
     memset(idx, 0, sizeof(*idx));

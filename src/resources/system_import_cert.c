@@ -96,9 +96,9 @@ int import_check_certificate(const char *cert_text, size_t cert_len, const char 
                              const char *mf_text, size_t mf_len, bool allow_untrusted,
                              char *signer, size_t signer_len, struct cimi_error *err)
 {
-    gnutls_sign_algorithm_t algo;
+    gnutls_sign_algorithm_t algo = GNUTLS_SIGN_UNKNOWN;
     unsigned char *sig = NULL;
-    size_t sig_len;
+    size_t sig_len = 0;
     gnutls_x509_crt_t certs[MAX_CERTS];
     unsigned n = MAX_CERTS;
     gnutls_pubkey_t key = NULL;
