@@ -16,6 +16,7 @@ Between two commands the test waits until no Job is queued or running, as
 a reader reads one reply before typing the next command."""
 
 import os
+import shlex
 import re
 import shutil
 import subprocess
@@ -45,15 +46,26 @@ def walkthrough_blocks():
     return blocks
 
 
+def complete(command):
+    """Does the shell text end outside a quoted string (as a shell reads it)?"""
+    try:
+        shlex.split(command, comments=True)
+        return True
+    except ValueError:
+        return False
+
+
 def commands(block):
-    """The commands of a block, one per line but for continued lines (\\)."""
+    """The commands of a block, one per line but for continued lines (\\) and
+    lines inside a quoted string that spans lines (a JSON body)."""
     out, current = [], ""
     for line in block.splitlines():
         current += line + "\n"
-        if not line.endswith("\\"):
+        if not line.endswith("\\") and complete(current):
             if current.strip():
                 out.append(current)
             current = ""
+    check(not current.strip(), f"a README command ends inside a quoted string: {current!r}")
     return out
 
 
