@@ -347,6 +347,9 @@ static json_t *machine_template(struct build *b, const json_t *vs, const char *n
                                    json_object_get(vs, "memory"))),
                                "disks", "capacity", (json_int_t)kib(boot->capacity), "format",
                                "ext4", "initialLocation", "/dev/vda");
+    const char *arch = ovf_os_arch(json_object_get(vs, "os"));
+    if (arch) /* the OperatingSystemSection's OsType says it */
+        json_object_set_new(config, "cpuArch", json_string(arch));
     char *config_id = insert_new(b, &t_machine_configuration, config, err);
     json_decref(config);
     if (!config_id)
