@@ -513,6 +513,34 @@ static int network_descriptors(struct build *b, const json_t *c, bool top, json_
     return rc;
 }
 
+/* A StartupSection value in [0, max]: OVF's are unsigned (a start delay
+ * over the cap waits the cap, docs/SYSTEMS.md). */
+static json_int_t startup_value(const json_t *item, const char *name, json_int_t max)
+{
+    const char *text = json_string_value(json_object_get(item, name));
+    json_t *number = json_object_get(item, name);
+    long long v = text ? strtoll(text, NULL, 10) : json_integer_value(number);
+    return v < 0 ? 0 : v > max ? max : (json_int_t)v;
+}
+
+/* The child's Item of its collection's StartupSection, as the descriptor's
+ * startOrder, startDelay and stopDelay (cimid extensions). */
+static void start_order(const json_t *collection, const json_t *child, json_t *d)
+{
+    const char *id = json_string_value(json_object_get(child, "id"));
+    const json_t *item = id ? find_by(json_object_get(collection, "startup"), "id", id) : NULL;
+
+    if (!item)
+        return;
+    json_object_set_new(d, "startOrder", json_integer(startup_value(item, "order", 65535)));
+    if (startup_value(item, "startDelay", CIMI_SYSTEM_DELAY_MAX) > 0)
+        json_object_set_new(d, "startDelay",
+                            json_integer(startup_value(item, "startDelay", CIMI_SYSTEM_DELAY_MAX)));
+    if (startup_value(item, "stopDelay", CIMI_SYSTEM_DELAY_MAX) > 0)
+        json_object_set_new(d, "stopDelay",
+                            json_integer(startup_value(item, "stopDelay", CIMI_SYSTEM_DELAY_MAX)));
+}
+
 static json_t *descriptors(struct build *b, const json_t *c, bool top, struct cimi_error *err)
 {
     json_t *list = json_array(), *child;
@@ -537,6 +565,7 @@ static json_t *descriptors(struct build *b, const json_t *c, bool top, struct ci
             json_decref(list);
             return NULL;
         }
+        start_order(c, child, d);
         json_array_append_new(list, d);
     }
     return list;
