@@ -400,3 +400,18 @@ def system_from_nested_collection():
         nets = [c.get(i["network"]["href"]).doc.get("name")
                 for i in coll_items(c.get(s["networks"]["href"]).doc)]
         eq(nets, ["lan"], f"{s.get('name')}: its Network")
+
+
+@test
+def startup_section_into_start_order():
+    """The section 7 collection's StartupSection (db order 1 startDelay 10,
+    web order 2) becomes the Machine descriptors' startOrder and startDelay
+    (cimid extensions, applied when the System starts: test_system_startup)."""
+    d = daemon()
+    c = d.client()
+    job, r = run_import(c, "systemTemplates", packages()["collection"]["path"])
+    eq(job.get("state"), "SUCCESS", f"import ({job.get('statusMessage')})")
+    template = c.get(r.header("Location")).doc
+    got = {cd["name"]: (cd.get("startOrder"), cd.get("startDelay"), cd.get("stopDelay"))
+           for cd in components(template, "Machine")}
+    eq(got, {"db": (1, 10, None), "web": (2, None, None)}, "the StartupSection's order and delays")
