@@ -33,6 +33,13 @@ int system_members_collect(struct store *st, const char *system_id, json_t *mach
 int system_op_plan(struct store *st, const char *system_id, const char *op, json_t *plan,
                    struct cimi_error *err);
 
+/* For a capture: {machine path: {"startOrder": its group's rank in the
+ * start order (1, 2, ...), "startDelay"?, "stopDelay"?}} into orders, for
+ * every machine of the System and its nested ones; nothing when they all
+ * start together. */
+int system_start_orders(struct store *st, const char *system_id, json_t *orders,
+                        struct cimi_error *err);
+
 /* The capture action: a new SystemTemplate of the System (system_capture.c). */
 int system_capture_run(struct cimi_request *req, struct store_row *row, const json_t *action,
                        struct job_spec *job, struct cimi_error *err);

@@ -216,6 +216,37 @@ int system_op_plan(struct store *st, const char *system_id, const char *op, json
     return rc;
 }
 
+int system_start_orders(struct store *st, const char *system_id, json_t *orders,
+                        struct cimi_error *err)
+{
+    struct placing p = {.st = st, .seen = json_object()};
+    const long top[1] = {0};
+    int rc = place_system(&p, system_id, top, 0, err);
+    size_t i, end;
+    json_int_t group = 1;
+
+    if (rc == 0 && p.count > 1)
+        qsort(p.machines, p.count, sizeof(*p.machines), by_key);
+    for (i = 0; rc == 0 && i < p.count; i = end, group++) {
+        for (end = i + 1; end < p.count && compare_keys(&p.machines[i], &p.machines[end]) == 0;
+             end++)
+            ;
+        if (i == 0 && end == p.count)
+            break; /* one group: no order to keep */
+        for (size_t k = i; k < end; k++) {
+            json_t *o = json_pack("{s:I}", "startOrder", group);
+            if (p.machines[k].start_delay > 0)
+                json_object_set_new(o, "startDelay", json_integer(p.machines[k].start_delay));
+            if (p.machines[k].stop_delay > 0)
+                json_object_set_new(o, "stopDelay", json_integer(p.machines[k].stop_delay));
+            json_object_set_new(orders, p.machines[k].path, o);
+        }
+    }
+    free(p.machines);
+    json_decref(p.seen);
+    return rc;
+}
+
 /* ---- the wait between two groups ---- */
 
 static int run_wait(struct job_context *ctx, struct cimi_error *err)

@@ -53,7 +53,8 @@ def start_and_stop_follow_start_order():
     template reads back its orders (JSON; in XML, where the 1.x schema has
     no place for them, the template is valid without them); start starts
     db and cache, waits 2 s (a nested Job of the System's saying so), then
-    starts web; stop stops web, waits 2 s, then db and cache."""
+    starts web; stop stops web, waits 2 s, then db and cache; a capture of
+    the System keeps the order in its template."""
     d = shared("system-startup")
     c = Client(d, "alice")
     fmt = "json"
@@ -85,6 +86,14 @@ def start_and_stop_follow_start_order():
               f"{last} stopped {DELAY} s after web at least "
               f"({steps[last]['timeOfStatusChange']} vs {steps['web']['timeOfStatusChange']})")
     eq(c.read(s["id"]).get("state"), "STOPPED", "every machine stopped")
+
+    job = act(c, c.read(s["id"]), "capture")
+    captured = c.read([a["href"] for a in job.get("affectedResources") or []
+                       if "systemTemplates/" in a.get("href", "")][0])
+    got = {dsc["name"]: (dsc.get("startOrder"), dsc.get("startDelay"), dsc.get("stopDelay"))
+           for dsc in captured.get("componentDescriptors") or []}
+    eq(got, {"web": (2, None, DELAY), "db": (1, DELAY, None), "cache": (1, None, None)},
+       "capture keeps the start order")
 
 
 @test
