@@ -517,9 +517,9 @@ static int network_descriptors(struct build *b, const json_t *c, bool top, json_
  * over the cap waits the cap, docs/SYSTEMS.md). */
 static json_int_t startup_value(const json_t *item, const char *name, json_int_t max)
 {
-    const char *text = json_string_value(json_object_get(item, name));
-    json_t *number = json_object_get(item, name);
-    long long v = text ? strtoll(text, NULL, 10) : json_integer_value(number);
+    const json_t *value = json_object_get(item, name); /* order: a number; delays: text */
+    long long v = json_is_string(value) ? strtoll(json_string_value(value), NULL, 10)
+                                        : json_integer_value(value);
     return v < 0 ? 0 : v > max ? max : (json_int_t)v;
 }
 
@@ -532,13 +532,13 @@ static void start_order(const json_t *collection, const json_t *child, json_t *d
 
     if (!item)
         return;
+    json_int_t start_delay = startup_value(item, "startDelay", CIMI_SYSTEM_DELAY_MAX);
+    json_int_t stop_delay = startup_value(item, "stopDelay", CIMI_SYSTEM_DELAY_MAX);
     json_object_set_new(d, "startOrder", json_integer(startup_value(item, "order", 65535)));
-    if (startup_value(item, "startDelay", CIMI_SYSTEM_DELAY_MAX) > 0)
-        json_object_set_new(d, "startDelay",
-                            json_integer(startup_value(item, "startDelay", CIMI_SYSTEM_DELAY_MAX)));
-    if (startup_value(item, "stopDelay", CIMI_SYSTEM_DELAY_MAX) > 0)
-        json_object_set_new(d, "stopDelay",
-                            json_integer(startup_value(item, "stopDelay", CIMI_SYSTEM_DELAY_MAX)));
+    if (start_delay > 0)
+        json_object_set_new(d, "startDelay", json_integer(start_delay));
+    if (stop_delay > 0)
+        json_object_set_new(d, "stopDelay", json_integer(stop_delay));
 }
 
 static json_t *descriptors(struct build *b, const json_t *c, bool top, struct cimi_error *err)

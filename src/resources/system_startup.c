@@ -38,6 +38,7 @@ struct placing {
     size_t count, cap;
     json_t *seen;           /* machine and System paths reached so far */
     json_t *nested;         /* [{"system": path, "order": n}] of the level being read */
+    bool out_of_memory;
     const long *prefix;
     int depth;
 };
@@ -78,8 +79,10 @@ static int place_machine(void *arg, struct store_row *item)
     if (p->count == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 16;
         struct placed *grown = realloc(p->machines, cap * sizeof(*grown));
-        if (!grown)
-            return -1;
+        if (!grown) {
+            p->out_of_memory = true;
+            return 1; /* stops the listing */
+        }
         p->machines = grown, p->cap = cap;
     }
     json_object_set_new(p->seen, path, json_true());
@@ -119,6 +122,8 @@ static int place_system(struct placing *p, const char *system_id, const long *pr
 
     p->prefix = prefix, p->depth = depth, p->nested = nested;
     rc = p->st->ops->list(p->st, t_system_machine.name, system_id, NULL, place_machine, p, err);
+    if (rc == 0 && p->out_of_memory)
+        rc = err_set(err, 500, NULL, "out of memory");
     if (rc == 0 && depth < SYSTEM_NESTING_MAX)
         rc = p->st->ops->list(p->st, t_system_system.name, system_id, NULL, note_nested, p, err);
     json_array_foreach(nested, i, n) {
@@ -182,17 +187,38 @@ static void add_wait(json_t *plan, int stage, long seconds, bool start, const st
                                           "stage", stage, "why", why));
 }
 
+/* The machines of the System at system_id into p, in start order when
+ * sorted (else member order). */
+static int place_all(struct placing *p, struct store *st, const char *system_id, bool sorted,
+                     struct cimi_error *err)
+{
+    static const long top[1] = {0};
+    int rc;
+
+    memset(p, 0, sizeof(*p));
+    p->st = st;
+    p->seen = json_object();
+    rc = place_system(p, system_id, top, 0, err);
+    if (rc == 0 && sorted && p->count > 1)
+        qsort(p->machines, p->count, sizeof(*p->machines), by_key);
+    return rc;
+}
+
+static void placing_free(struct placing *p)
+{
+    free(p->machines);
+    json_decref(p->seen);
+}
+
 int system_op_plan(struct store *st, const char *system_id, const char *op, json_t *plan,
                    struct cimi_error *err)
 {
-    struct placing p = {.st = st, .seen = json_object()};
+    struct placing p;
     bool start = strcmp(op, "start") == 0, ordered = start || strcmp(op, "stop") == 0;
-    const long top[1] = {0};
-    int rc = place_system(&p, system_id, top, 0, err), stage = 0;
+    int rc = place_all(&p, st, system_id, ordered, err), stage = 0;
     size_t i, end;
 
-    if (rc == 0 && ordered && p.count > 1) {
-        qsort(p.machines, p.count, sizeof(*p.machines), by_key);
+    if (rc == 0 && ordered) {
         for (i = 0; !start && i < p.count / 2; i++) { /* a stop: the last group first */
             struct placed t = p.machines[i];
             p.machines[i] = p.machines[p.count - 1 - i];
@@ -211,22 +237,18 @@ int system_op_plan(struct store *st, const char *system_id, const char *op, json
         if (wait > 0 && end < p.count)
             add_wait(plan, ++stage, wait, start, &p.machines[i]);
     }
-    free(p.machines);
-    json_decref(p.seen);
+    placing_free(&p);
     return rc;
 }
 
 int system_start_orders(struct store *st, const char *system_id, json_t *orders,
                         struct cimi_error *err)
 {
-    struct placing p = {.st = st, .seen = json_object()};
-    const long top[1] = {0};
-    int rc = place_system(&p, system_id, top, 0, err);
+    struct placing p;
+    int rc = place_all(&p, st, system_id, true, err);
     size_t i, end;
     json_int_t group = 1;
 
-    if (rc == 0 && p.count > 1)
-        qsort(p.machines, p.count, sizeof(*p.machines), by_key);
     for (i = 0; rc == 0 && i < p.count; i = end, group++) {
         for (end = i + 1; end < p.count && compare_keys(&p.machines[i], &p.machines[end]) == 0;
              end++)
@@ -242,8 +264,7 @@ int system_start_orders(struct store *st, const char *system_id, json_t *orders,
             json_object_set_new(orders, p.machines[k].path, o);
         }
     }
-    free(p.machines);
-    json_decref(p.seen);
+    placing_free(&p);
     return rc;
 }
 
