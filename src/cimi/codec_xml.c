@@ -514,7 +514,8 @@ static bool has_extensions(const json_t *obj, const struct cimi_type *t)
     const struct cimi_attr *a;
 
     for (size_t i = first_xml_attr(t); (a = model_attr_at(t, i)) != NULL; i++)
-        if ((a->flags & A_EXTENSION) && !json_is_empty(json_object_get(obj, a->name)))
+        if ((a->flags & A_EXTENSION) && !(a->flags & A_JSON_ONLY) &&
+            !json_is_empty(json_object_get(obj, a->name)))
             return true;
     return false;
 }
@@ -582,7 +583,7 @@ static void members_body(struct xml_out *o, const char *prefix, const json_t *ob
     if (ext == NULL)
         return;  /* no extension here (members_head declared the namespace if any) */
     for (size_t i = first_xml_attr(t); (a = model_attr_at(t, i)) != NULL; i++)
-        if (a->flags & A_EXTENSION)
+        if ((a->flags & A_EXTENSION) && !(a->flags & A_JSON_ONLY))
             encode_attr(o, ext, obj, a, depth);
 }
 

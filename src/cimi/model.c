@@ -574,6 +574,11 @@ static const struct cimi_attr component_descriptor_attrs[] = {
     {"systemTemplate", NULL, K_REF, 0, &t_system_template},
     {"volumeTemplate", NULL, K_REF, 0, &t_volume_template},
     {"quantity", NULL, K_INTEGER, 0, NULL},
+    /* cimid extensions (docs/SYSTEMS.md "Start order"; OVF StartupSection);
+     * the 1.x schema's componentDescriptor has no ##other: JSON only */
+    {"startOrder", NULL, K_INTEGER, A_EXTENSION | A_JSON_ONLY, NULL},
+    {"startDelay", NULL, K_INTEGER, A_EXTENSION | A_JSON_ONLY, NULL},
+    {"stopDelay", NULL, K_INTEGER, A_EXTENSION | A_JSON_ONLY, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
 const struct cimi_type t_component_descriptor = {NULL, NULL, NULL, false, false,
@@ -777,6 +782,10 @@ static const struct {
     {"progress", {0, 100, "percent"}},
     {"returnCode", {0, 999, ""}},
     {"quantity", {1, 100, "components"}},  /* of one SystemTemplate componentDescriptor */
+    /* a componentDescriptor's start order and delays (system_startup.c) */
+    {"startOrder", {0, 65535, ""}},
+    {"startDelay", {0, CIMI_SYSTEM_DELAY_MAX, "seconds"}},
+    {"stopDelay", {0, CIMI_SYSTEM_DELAY_MAX, "seconds"}},
 };
 static const struct cimi_range default_range = {0, 2147483647LL, ""};
 

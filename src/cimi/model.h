@@ -24,6 +24,9 @@
 #define CIMI_NS "http://schemas.dmtf.org/cimi/1"
 /* Namespace of cimid's own extension attributes (XML foreign namespace). */
 #define CIMID_NS "http://cimid.dev/ns/1"
+/* Seconds a System operation waits after a group of its machines, at most
+ * (a componentDescriptor's startDelay and stopDelay: docs/SYSTEMS.md). */
+#define CIMI_SYSTEM_DELAY_MAX 60
 
 enum cimi_kind {
     K_STRING,       /* JSON string, xs:string */
@@ -53,6 +56,8 @@ enum cimi_kind {
                                 after operation* (the schema's ##other), described in ResourceMetadata */
 #define A_XML_ITEM_REFS 0x80u /* a sub-collection the 1.0.2 schema writes as its items' references:
                                  expanded, one element per item (the item's reference) */
+#define A_JSON_ONLY   0x100u /* with A_EXTENSION, where the 1.x XML schema has no ##other for it:
+                                 not written in XML (read there from cimid's namespace) */
 
 struct cimi_type;
 

@@ -193,6 +193,12 @@ json_t *ovf_parse(const char *xml, size_t len, const char *deployment_option,
  * qualifiers MinLen, MaxLen, ValueMap) -> 0, or 400 naming the property. */
 int ovf_property_check(const json_t *property, const char *value, struct cimi_error *err);
 
+/* os_type.c: the cpuArch a system's "os" implies: "x86_64" (a 64-bit
+ * CIM OsType, or a vmw:osType with 64 in it), "i686" (the 32-bit member of
+ * such a pair, or another vmw:osType), NULL when the OsType does not say
+ * (Other, Linux, a UUID as oVirt writes ...). */
+const char *ovf_os_arch(const json_t *os);
+
 /* The href of fileId in a model's files, or NULL. */
 const char *ovf_file_href(const json_t *model, const char *file_id);
 

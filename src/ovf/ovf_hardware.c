@@ -215,6 +215,27 @@ static int host_resource(const char *hr, char *kind, size_t kind_len, char *id, 
     return rc;
 }
 
+/* A CD-ROM or floppy drive: cimid machines have no removable-media drive
+ * (docs/OVF.md).  An empty one is skipped and listed whatever ovf:required
+ * says (nothing of the package is lost); one with a medium (an ISO) is
+ * content cimid cannot honour: a required one fails the import naming it,
+ * an optional one is skipped and listed. */
+static int removable_drive(struct ovf_parse *p, const struct item *it, bool medium)
+{
+    char label[160];
+
+    item_label(it, label, sizeof(label));
+    if (medium)
+        return ovf_unsupported(p, it->node, label,
+                               "cimid machines have no CD-ROM or floppy drive to insert its "
+                               "medium into");
+    json_array_append_new(p->skipped,
+                          json_pack("{s:s, s:I, s:s}", "element", label, "line",
+                                    (json_int_t)xmlGetLineNo(it->node), "reason",
+                                    "an empty CD-ROM or floppy drive: cimid machines have none"));
+    return 0;
+}
+
 static int drive_item(struct ovf_parse *p, const struct item *it, json_t *sys)
 {
     const char *device = it->type == 17 ? "disk" : it->type == 14 ? "floppy" : "cdrom";
@@ -247,13 +268,10 @@ static int drive_item(struct ovf_parse *p, const struct item *it, json_t *sys)
             json_object_set_new(d, "unit", json_string(unit));
         if (hr)
             json_object_set_new(d, kind, json_string(id));
-        json_array_append(json_object_get(sys, "drives"), d);
-        if (hr && it->type != 17) /* the drive is kept; its medium is not imported */
-            json_array_append_new(p->skipped,
-                                  json_pack("{s:s, s:I, s:s}", "element",
-                                            item_label(it, label, sizeof(label)), "line",
-                                            (json_int_t)xmlGetLineNo(it->node), "reason",
-                                            "the medium of a CD or floppy drive is not imported"));
+        if (it->type == 17)
+            json_array_append(json_object_get(sys, "drives"), d);
+        else
+            rc = removable_drive(p, it, hr != NULL);
     }
     json_decref(d);
     free(parent), free(unit), free(hr);

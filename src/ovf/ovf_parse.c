@@ -272,9 +272,10 @@ static int startup_section(struct ovf_parse *p, const xmlNode *sec, json_t *cont
 static void os_section(const xmlNode *sec, json_t *content)
 {
     json_t *os = json_object();
-    char *id = ovf_attr(sec, "id");
-    if (id)
-        json_object_set_new(os, "id", json_integer(atoi(id)));
+    char *id = ovf_attr(sec, "id"), *end = NULL;
+    long type = id ? strtol(id, &end, 10) : 0;
+    if (id && end != id && *end == '\0') /* a CIM OsType (oVirt writes a UUID: none) */
+        json_object_set_new(os, "id", json_integer(type));
     free(id);
     set_text(os, "description", ovf_child_text(sec, "Description"));
     for (const xmlAttr *a = sec->properties; a; a = a->next)

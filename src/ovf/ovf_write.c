@@ -509,9 +509,15 @@ static void write_startup(struct out *o, const json_t *children)
 
     section(o, "StartupSection", "Start order of the members");
     json_array_foreach(children, i, child) {
+        json_int_t start_delay = json_integer_value(json_object_get(child, "startDelay"));
+        json_int_t stop_delay = json_integer_value(json_object_get(child, "stopDelay"));
         start(o, "Item");
         attr(o, "ovf:id", str_of(child, "ovfId", ""));
-        attr_int(o, "ovf:order", (long long)i + 1);
+        attr_int(o, "ovf:order", json_integer_value(json_object_get(child, "startOrder")));
+        if (start_delay > 0)
+            attr_int(o, "ovf:startDelay", start_delay);
+        if (stop_delay > 0)
+            attr_int(o, "ovf:stopDelay", stop_delay);
         attr(o, "ovf:stopAction", "guestShutdown");
         end(o);
     }

@@ -12,6 +12,9 @@
  *
  *   NODE, a System:  { "type": "collection", "name", "description",
  *                      "properties": {"k": "v"}, "children": [NODE...] }
+ *   either NODE, optionally: "startOrder", "startDelay", "stopDelay" (its
+ *                      Item of its parent's StartupSection; none: order 0,
+ *                      started with the others)
  *   NODE, a Machine: { "type": "machine", "name", "description", "properties",
  *                      "cpu": 2, "memory": KiB, "cpuArch": "x86_64",
  *                      "disks": [DISK...], "nics": [ {"network": "appnet"} ] }

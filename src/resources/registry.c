@@ -22,7 +22,7 @@ const struct job_kind *const resource_job_kinds[] = {
     &network_create_job, &network_start_job, &network_stop_job, &network_delete_job,
     &machine_nic_attach_job, &machine_nic_detach_job,
     /* system operations (system_ops.h) */
-    &system_fanout_job, &system_member_job, &system_capture_job,
+    &system_fanout_job, &system_member_job, &system_capture_job, &system_wait_job,
     /* systems */
     &system_create_job, &system_delete_job, &system_import_job,
     &package_delete_job, &system_export_job, NULL,

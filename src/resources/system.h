@@ -8,6 +8,7 @@
  *   system_members.c   the member sub-collections (SystemMachine, ...):
  *                      associate and disassociate
  *   system_ops.c       start, stop, ... fanned out to members; state (sysops)
+ *   system_startup.c   the order start and stop reach the machines in
  *   system_export.c    export as OVF (ovfout)
  *   system_import.c    import of OVF packages (ovfin)
  *

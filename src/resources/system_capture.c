@@ -71,6 +71,7 @@ struct capture {
     json_t *components;   /* componentDescriptors */
     json_t *names;        /* descriptor names used */
     json_t *member_names; /* member path -> its descriptor's name */
+    json_t *orders;       /* machine path -> its start order (system_start_orders) */
 };
 
 static int add_network(struct capture *c, const char *path, size_t n, struct cimi_error *err)
@@ -260,8 +261,9 @@ static int add_machine(struct capture *c, const char *path, size_t n, const char
         tmpl = machine_template(c, &machine, image.id, err);
     if (tmpl != NULL) {
         unique_name(c->names, machine.doc, "machine", n, name, sizeof(name));
-        json_array_append_new(c->components,
-                              descriptor(name, "Machine", "machineTemplate", tmpl));
+        json_t *d = descriptor(name, "Machine", "machineTemplate", tmpl);
+        json_object_update(d, json_object_get(c->orders, path));
+        json_array_append_new(c->components, d);
         json_array_append_new(json_object_get(job->params, "images"), json_string(image.id));
         if (job_spec_add_step_in_stage(job, &step, 0) != 0)
             rc = err_set(err, 500, NULL, "cannot describe the nested Jobs");
@@ -318,7 +320,7 @@ int system_capture_run(struct cimi_request *req, struct store_row *row, const js
                        struct job_spec *job, struct cimi_error *err)
 {
     json_t *machines = json_array(), *volumes = json_array(), *networks = json_array();
-    struct capture c = {req, json_array(), json_object(), json_object()};
+    struct capture c = {req, json_array(), json_object(), json_object(), json_object()};
     struct store_row tmpl;
     int rc;
 
@@ -329,6 +331,8 @@ int system_capture_run(struct cimi_request *req, struct store_row *row, const js
     job->steps_at_once = SYSTEM_OPS_AT_ONCE;
     job->steps_fan_out = true;
     rc = system_members_collect(req->st, row->id, machines, volumes, networks, err);
+    if (rc == 0)
+        rc = system_start_orders(req->st, row->id, c.orders, err);
     if (rc == 0 && json_array_size(machines) == 0)
         rc = err_set(err, 409, "action", "System '%s' has no machines to capture", row->id);
     if (rc == 0)
@@ -345,6 +349,7 @@ int system_capture_run(struct cimi_request *req, struct store_row *row, const js
     json_decref(c.components);
     json_decref(c.names);
     json_decref(c.member_names);
+    json_decref(c.orders);
     json_decref(machines);
     json_decref(volumes);
     json_decref(networks);

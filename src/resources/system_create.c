@@ -93,11 +93,14 @@ static void substitute_refs(json_t *value, const json_t *made, long i)
     }
 }
 
-/* The member row naming id in the scope's sub-collection of kind k. */
+/* The member row naming id in the scope's sub-collection of kind k, made
+ * from descriptor d (its start order and delays kept for the System's
+ * operations: system_startup.c). */
 static int link_member(struct cimi_request *req, const struct scope *s,
-                       const struct system_member_kind *k, const char *id, const char *name,
-                       struct cimi_error *err)
+                       const struct system_member_kind *k, const json_t *d, const char *id,
+                       const char *name, struct cimi_error *err)
 {
+    static const char *const startup[] = {"startOrder", "startDelay", "stopDelay", NULL};
     struct store_row link;
     int rc;
 
@@ -108,6 +111,9 @@ static int link_member(struct cimi_request *req, const struct scope *s,
         json_object_set_new(link.doc, "name", json_string(name));
     json_object_set_new(link.doc, k->ref, json_pack("{s:s}", "href", id));
     json_object_set_new(link.priv, "child", json_true());
+    for (size_t i = 0; startup[i]; i++)
+        if (json_is_integer(json_object_get(d, startup[i])))
+            json_object_set(link.priv, startup[i], json_object_get(d, startup[i]));
     rc = req->st->ops->insert(req->st, &link, err);
     store_row_clear(&link);
     return rc;
@@ -176,7 +182,7 @@ static int build_member(struct build *b, struct scope *s, const json_t *d,
     if (req->st->ops->insert(req->st, &row, err) != 0)
         goto abort;
     json_object_set_new(req->building, row.id, json_true());
-    if (link_member(req, s, k, row.id, name, err) != 0)
+    if (link_member(req, s, k, d, row.id, name, err) != 0)
         goto abort;  /* not listed yet: system_abort_members would miss it */
     remember(s, d, row.id);
     if (spec.op[0]) {
@@ -229,7 +235,7 @@ static int build_nested(struct build *b, struct scope *s, const json_t *d, long 
     row.priv = json_object();
     if (resource_new_row(req, &t_system, &row, err) == 0 &&
         req->st->ops->insert(req->st, &row, err) == 0 &&
-        link_member(req, s, k, row.id, name, err) == 0 &&
+        link_member(req, s, k, d, row.id, name, err) == 0 &&
         add_scope(b, &row, tmpl, depth + 1, err) == 0)
         rc = 0;
     if (rc != 0 && err->message[0] && strncmp(err->message, "component", 9) != 0)

@@ -104,6 +104,17 @@ static json_t *children_of(struct store *st, const char *type, const char *paren
     return l.rows;
 }
 
+/* A member's start order and delays (from its item's private document or
+ * its componentDescriptor: system_startup.c) onto its node. */
+static void copy_startup(const json_t *from, json_t *node)
+{
+    static const char *const keys[] = {"startOrder", "startDelay", "stopDelay"};
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (json_is_integer(json_object_get(from, keys[i])))
+            json_object_set(node, keys[i], json_object_get(from, keys[i]));
+}
+
 static void copy_common(const json_t *doc, json_t *node)
 {
     static const char *const keys[] = {"name", "description", "properties"};
@@ -253,6 +264,8 @@ static json_t *describe_system(struct store *st, const struct store_row *sys, js
             goto fail;
         }
         if (m)
+            copy_startup(json_object_get(row, "priv"), m);
+        if (m)
             json_array_append_new(json_object_get(node, "children"), m);
     }
     json_decref(rows);
@@ -270,6 +283,8 @@ static json_t *describe_system(struct store *st, const struct store_row *sys, js
             json_decref(rows);
             goto fail;
         }
+        if (c)
+            copy_startup(json_object_get(row, "priv"), c);
         if (c)
             json_array_append_new(json_object_get(node, "children"), c);
     }
@@ -467,6 +482,7 @@ static int describe_component(struct cimi_request *req, const json_t *cd,
             return 0;  /* volumes, credentials, ...: nothing of their own in OVF */
         if (json_object_get(cd, "description"))
             json_object_set(node, "description", json_object_get(cd, "description"));
+        copy_startup(cd, node);
         json_array_append_new(children, node);
     }
     return 0;

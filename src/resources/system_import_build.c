@@ -347,6 +347,9 @@ static json_t *machine_template(struct build *b, const json_t *vs, const char *n
                                    json_object_get(vs, "memory"))),
                                "disks", "capacity", (json_int_t)kib(boot->capacity), "format",
                                "ext4", "initialLocation", "/dev/vda");
+    const char *arch = ovf_os_arch(json_object_get(vs, "os"));
+    if (arch) /* the OperatingSystemSection's OsType says it */
+        json_object_set_new(config, "cpuArch", json_string(arch));
     char *config_id = insert_new(b, &t_machine_configuration, config, err);
     json_decref(config);
     if (!config_id)
@@ -510,6 +513,34 @@ static int network_descriptors(struct build *b, const json_t *c, bool top, json_
     return rc;
 }
 
+/* A StartupSection value in [0, max]: OVF's are unsigned (a start delay
+ * over the cap waits the cap, docs/SYSTEMS.md). */
+static json_int_t startup_value(const json_t *item, const char *name, json_int_t max)
+{
+    const json_t *value = json_object_get(item, name); /* order: a number; delays: text */
+    long long v = json_is_string(value) ? strtoll(json_string_value(value), NULL, 10)
+                                        : json_integer_value(value);
+    return v < 0 ? 0 : v > max ? max : (json_int_t)v;
+}
+
+/* The child's Item of its collection's StartupSection, as the descriptor's
+ * startOrder, startDelay and stopDelay (cimid extensions). */
+static void start_order(const json_t *collection, const json_t *child, json_t *d)
+{
+    const char *id = json_string_value(json_object_get(child, "id"));
+    const json_t *item = id ? find_by(json_object_get(collection, "startup"), "id", id) : NULL;
+
+    if (!item)
+        return;
+    json_int_t start_delay = startup_value(item, "startDelay", CIMI_SYSTEM_DELAY_MAX);
+    json_int_t stop_delay = startup_value(item, "stopDelay", CIMI_SYSTEM_DELAY_MAX);
+    json_object_set_new(d, "startOrder", json_integer(startup_value(item, "order", 65535)));
+    if (start_delay > 0)
+        json_object_set_new(d, "startDelay", json_integer(start_delay));
+    if (stop_delay > 0)
+        json_object_set_new(d, "stopDelay", json_integer(stop_delay));
+}
+
 static json_t *descriptors(struct build *b, const json_t *c, bool top, struct cimi_error *err)
 {
     json_t *list = json_array(), *child;
@@ -534,6 +565,7 @@ static json_t *descriptors(struct build *b, const json_t *c, bool top, struct ci
             json_decref(list);
             return NULL;
         }
+        start_order(c, child, d);
         json_array_append_new(list, d);
     }
     return list;

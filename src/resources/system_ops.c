@@ -296,14 +296,22 @@ static int machine_step(struct cimi_request *req, const char *path, const char *
     return rc;
 }
 
+/* A wait between two groups of machines (system_startup.c). */
+static void wait_step(struct job_spec *step, const json_t *entry)
+{
+    snprintf(step->op, sizeof(step->op), "%s", system_wait_job.op);
+    step->params = json_pack("{s:O, s:O}", "seconds", json_object_get(entry, "wait"), "why",
+                             json_object_get(entry, "why"));
+}
+
 static int fan_out(struct cimi_request *req, struct store_row *row, const json_t *action,
                    const char *op, struct job_spec *job, struct cimi_error *err)
 {
-    json_t *machines = json_array(), *path;
+    json_t *plan = json_array(), *entry;
     size_t i;
-    int rc = system_members_collect(req->st, row->id, machines, NULL, NULL, err);
+    int rc = system_op_plan(req->st, row->id, op, plan, err);
 
-    if (rc == 0 && json_array_size(machines) == 0)
+    if (rc == 0 && json_array_size(plan) == 0)
         rc = err_set(err, 409, "action", "System '%s' has no machines to %s", row->id, op);
     if (rc == 0) {
         snprintf(job->op, sizeof(job->op), "%s", system_fanout_job.op);
@@ -311,20 +319,25 @@ static int fan_out(struct cimi_request *req, struct store_row *row, const json_t
         job->steps_at_once = SYSTEM_OPS_AT_ONCE;
         job->steps_fan_out = true;
     }
-    json_array_foreach(machines, i, path) {
+    json_array_foreach(plan, i, entry) {
+        const char *machine = json_string_value(json_object_get(entry, "machine"));
         struct job_spec step;
         if (rc != 0)
             break;
         job_spec_init(&step);
         snprintf(step.action, sizeof(step.action), CIMI_NS "/action/%s", op);
-        snprintf(step.target, sizeof(step.target), "%s", json_string_value(path));
+        snprintf(step.target, sizeof(step.target), "%s", machine ? machine : row->id);
         snprintf(step.tenant, sizeof(step.tenant), "%s", job->tenant);
-        rc = machine_step(req, json_string_value(path), op, action, &step, err);
-        if (rc == 0 && job_spec_add_step_in_stage(job, &step, 0) != 0)
+        if (machine)
+            rc = machine_step(req, machine, op, action, &step, err);
+        else
+            wait_step(&step, entry);
+        if (rc == 0 && job_spec_add_step_in_stage(
+                           job, &step, (int)json_integer_value(json_object_get(entry, "stage"))) != 0)
             rc = err_set(err, 500, NULL, "cannot describe the nested Jobs");
         job_spec_clear(&step);
     }
-    json_decref(machines);
+    json_decref(plan);
     return rc;
 }
 

@@ -546,3 +546,35 @@ def template_images_only_by_reference():
     env, data = check_package(ova)
     eq(sorted(n for n in data if n.endswith(".vmdk")), ["a-disk1.vmdk"],
        "only the disk of the image named by href has content")
+
+
+@test
+def start_order_into_startup_section():
+    """A template whose db (startOrder 1, startDelay 5) starts before web
+    (quantity 2, startOrder 2, stopDelay 3) exports a StartupSection with
+    those orders and delays; importing the package gives them back."""
+    c = Client(daemon(), "alice")
+    doc = {"resourceURI": NS + "/SystemTemplate", "name": "ordered", "componentDescriptors": [
+        {"name": "web", "type": NS + "/Machine", "quantity": 2, "startOrder": 2, "stopDelay": 3,
+         "machineTemplate": machine_template(c)},
+        {"name": "db", "type": NS + "/Machine", "startOrder": 1, "startDelay": 5,
+         "machineTemplate": machine_template(c)}]}
+    r = c.post(c.add_href("systemTemplates"), doc)
+    isin(r.status, (201, 202), f"create SystemTemplate (reply {r.body[:300]!r})")
+    pkg, _ = export_ok(c, c.read(r.header("Location")))
+    env, _ = check_package(content(c, pkg))
+    section = env.find(OVF + "VirtualSystemCollection").find(OVF + "StartupSection")
+    check(section is not None, "the collection has a StartupSection")
+    got = {i.get(OVF + "id"): (i.get(OVF + "order"), i.get(OVF + "startDelay"),
+                               i.get(OVF + "stopDelay")) for i in section.findall(OVF + "Item")}
+    eq(got, {"web-1": ("2", None, "3"), "web-2": ("2", None, "3"), "db": ("1", "5", None)},
+       "the members' order and delays")
+    r = c.post(c.coll("systemTemplates") + "/import",
+               {"resourceURI": NS + "/Action", "action": ACTION + "import", "source": pkg["id"]})
+    eq(r.status, 202, f"import of the package ({r.body[:300]!r})")
+    job = c.wait_job(r.header("CIMI-Job-URI"), timeout=300)
+    back = c.read(r.header("Location"))
+    got = {cd["name"]: (cd.get("startOrder"), cd.get("startDelay"), cd.get("stopDelay"))
+           for cd in back.get("componentDescriptors") or [] if cd.get("type") == NS + "/Machine"}
+    eq(got, {"web-1": (2, None, 3), "web-2": (2, None, 3), "db": (1, 5, None)},
+       f"imported back ({job.get('statusMessage')})")

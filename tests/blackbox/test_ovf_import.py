@@ -143,6 +143,8 @@ def check_template(c, name, info, template):
         eq(config.get("cpu"), want["cpu"], f"{name}/{vm}: cpu")
         eq(config.get("memory"), want["memory"] * 1024, f"{name}/{vm}: memory (KiB)")
         eq(config["disks"][0]["capacity"], want["disks"][0] * 1024, f"{name}/{vm}: boot disk KB")
+        if "arch" in want:
+            eq(config.get("cpuArch"), want["arch"], f"{name}/{vm}: cpuArch from the OsType")
         image = c.get(mt["machineImage"]["href"]).doc
         eq(image.get("state"), "AVAILABLE", f"{name}/{vm}: image available")
         same_bytes(local_file(image["imageLocation"]), raws.pop(0), f"{name}/{vm} boot disk")
@@ -162,8 +164,8 @@ def check_template(c, name, info, template):
 
 
 GOOD = ("vmware", "virtualbox", "ovirt", "xo", "collection", "nested", "ovf2", "directory",
-        "compressed", "chunked", "capacity-small", "capacity-large")
-BAD = ("required-section", "buslogic", "traversal", "bad-manifest", "unlisted", "text-vmdk",
+        "compressed", "chunked", "capacity-small", "capacity-large", "os-32bit", "cdrom-iso")
+BAD = ("required-section", "cdrom-iso-required", "buslogic", "traversal", "bad-manifest", "unlisted", "text-vmdk",
        "backing-file", "ovf09", "unsafe-member", "missing-disk", "signed", "bad-signature",
        "cert-without-manifest")
 
@@ -186,6 +188,8 @@ def _good(name):
             isin("skipped optional content", msg, f"{name}: the Job lists what it skipped")
             check(msg.count("(line ") >= info["expect"]["skipped_min"],
                   f"{name}: each skipped element with its line ({msg})")
+        for part in info["expect"].get("skipped_has", []):
+            isin(part, job.get("statusMessage", ""), f"{name}: the Job lists it as skipped")
     fn.__name__ = "template_" + name.replace("-", "_")
     fn.__doc__ = f"The {name} package imports into a SystemTemplate with its machines' " \
                  "cpu, memory, disks (same bytes) and networks."
@@ -396,3 +400,18 @@ def system_from_nested_collection():
         nets = [c.get(i["network"]["href"]).doc.get("name")
                 for i in coll_items(c.get(s["networks"]["href"]).doc)]
         eq(nets, ["lan"], f"{s.get('name')}: its Network")
+
+
+@test
+def startup_section_into_start_order():
+    """The section 7 collection's StartupSection (db order 1 startDelay 10,
+    web order 2) becomes the Machine descriptors' startOrder and startDelay
+    (cimid extensions, applied when the System starts: test_system_startup)."""
+    d = daemon()
+    c = d.client()
+    job, r = run_import(c, "systemTemplates", packages()["collection"]["path"])
+    eq(job.get("state"), "SUCCESS", f"import ({job.get('statusMessage')})")
+    template = c.get(r.header("Location")).doc
+    got = {cd["name"]: (cd.get("startOrder"), cd.get("startDelay"), cd.get("stopDelay"))
+           for cd in components(template, "Machine")}
+    eq(got, {"db": (1, 10, None), "web": (2, None, None)}, "the StartupSection's order and delays")

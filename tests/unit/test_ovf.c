@@ -436,9 +436,24 @@ static void test_parse_required(void)
               "</rasd:HostResource><rasd:InstanceID>9</rasd:InstanceID>"
               "<rasd:ResourceType>15</rasd:ResourceType></Item>\n" VS_CLOSE,
               &err);
-    json_t *sk = m ? json_array_get(json_object_get(m, "skipped"), 0) : NULL;
-    CHECK(sk && strstr(json_string_value(json_object_get(sk, "reason")), "medium"),
-          "parse: a CD's medium listed as not imported (%s)", m ? "" : err.message);
+    CHECK(!m && strstr(err.message, "Item 'CD' (ResourceType 15)") &&
+              strstr(err.message, "cannot be honoured"),
+          "parse: a required CD's medium fails naming it (%s)", err.message);
+    json_decref(m);
+    m = parse(HEAD(NS1) REFS VS_OPEN
+              "   <Item ovf:required=\"false\"><rasd:ElementName>CD</rasd:ElementName>"
+              "<rasd:HostResource>ovf:/file/f1</rasd:HostResource><rasd:InstanceID>9"
+              "</rasd:InstanceID><rasd:ResourceType>15</rasd:ResourceType></Item>\n"
+              "   <Item><rasd:ElementName>CD2</rasd:ElementName><rasd:InstanceID>10"
+              "</rasd:InstanceID><rasd:ResourceType>15</rasd:ResourceType></Item>\n" VS_CLOSE,
+              &err);
+    json_t *sk = m ? json_object_get(m, "skipped") : NULL;
+    CHECK(json_array_size(sk) == 2 &&
+              strstr(json_string_value(json_object_get(json_array_get(sk, 0), "reason")),
+                     "medium") &&
+              strstr(json_string_value(json_object_get(json_array_get(sk, 1), "reason")),
+                     "empty"),
+          "parse: an optional CD's medium and an empty drive listed (%s)", m ? "" : err.message);
     json_decref(m);
 }
 

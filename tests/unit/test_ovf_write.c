@@ -59,11 +59,16 @@ static char *descriptor(json_t *pkg, size_t *len)
 static void test_collection(void)
 {
     json_t *db = machine("db", 2, 1048576, 2, "appnet");
+    json_t *web = machine("web", 1, 524289, 1, "appnet");
+    json_object_set_new(web, "startOrder", json_integer(2));
+    json_object_set_new(db, "startOrder", json_integer(1));
+    json_object_set_new(db, "startDelay", json_integer(5));
+    json_object_set_new(db, "stopDelay", json_integer(3));
     json_t *pkg = json_pack("{s:[{s:s, s:s}], s:{s:s, s:s, s:s, s:{s:s}, s:[o, o]}}", "networks",
                             "name", "appnet", "description", "the app's net", "content", "type",
                             "collection", "name", "shop & co", "description", "a <shop>",
                             "properties", "tier", "gold", "children",
-                            machine("web", 1, 524289, 1, "appnet"), db);
+                            web, db);
     json_t *files;
     size_t len;
     char *xml;
@@ -82,9 +87,10 @@ static void test_collection(void)
           "collection: description in AnnotationSection");
     CHECK(strstr(xml, "ovf:key=\"tier\" ovf:type=\"string\" ovf:value=\"gold\"") != NULL,
           "collection: properties in ProductSection");
-    CHECK(strstr(xml, "<Item ovf:id=\"web\" ovf:order=\"1\"") != NULL &&
-              strstr(xml, "<Item ovf:id=\"db\" ovf:order=\"2\"") != NULL,
-          "collection: StartupSection in member order");
+    CHECK(strstr(xml, "<Item ovf:id=\"web\" ovf:order=\"2\" ovf:stopAction") != NULL &&
+              strstr(xml, "<Item ovf:id=\"db\" ovf:order=\"1\" ovf:startDelay=\"5\" "
+                          "ovf:stopDelay=\"3\"") != NULL,
+          "collection: StartupSection with the members' startOrder and delays");
     CHECK(strstr(xml, "<rasd:VirtualQuantity>513</rasd:VirtualQuantity>") != NULL,
           "memory 524289 KiB rounds up to 513 MB");
     CHECK(strstr(xml, "ovf:capacity=\"64\" ovf:capacityAllocationUnits=\"byte * 2^20\"") != NULL,
