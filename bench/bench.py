@@ -35,7 +35,7 @@ from cimibench import BUILD, fmt_ms, fsync_latency, log, percentile  # noqa: E40
 
 FULL = {"b1_seconds": 10, "b2_test_count": 1000, "b2_qemu_count": 20, "b3_count": 100000,
         "b3_repeats": 20, "b3_starts": 3, "b4_clients": 64, "b4_seconds": 30, "b4_base_seconds": 10,
-        "b5_test_rounds": 5, "b5_qemu_rounds": 5, "b5_ovf_rounds": 3, "b5_ovf_mib": 256}
+        "b5_test_rounds": 10, "b5_qemu_rounds": 5, "b5_ovf_rounds": 3, "b5_ovf_mib": 256}
 QUICK = {"b1_seconds": 2, "b2_test_count": 100, "b2_qemu_count": 2, "b3_count": 1000,
          "b3_repeats": 5, "b3_starts": 1, "b4_clients": 64, "b4_seconds": 5, "b4_base_seconds": 3,
          "b5_test_rounds": 1, "b5_qemu_rounds": 1, "b5_ovf_rounds": 1, "b5_ovf_mib": 32}
