@@ -78,16 +78,20 @@ def machine_descriptor(name, quantity, tpl):
 
 # ---------------------------------------------------------------- requests
 
+def one_line(body, n=300):
+    return " ".join(body[:n].decode("utf-8", "replace").split())
+
+
 def post_job(c, url, body, what):
     """POST and wait for its Job: the reply (Location, ...)."""
     r = c.post(url, body)
     if r.status not in (201, 202):
-        raise OpFailed(f"{what}: {r.status} {r.body[:300]!r}")
+        raise OpFailed(f"{what}: {r.status} {one_line(r.body)}")
     job = r.header("CIMI-Job-URI")
     if job:
         state = wait_job(c, job, max_poll=0.02, timeout=1800)
         if state != "SUCCESS":
-            raise OpFailed(f"{what}: Job {state}: {c.get(job).body[:400]!r}")
+            raise OpFailed(f"{what}: Job {state}: {one_line(c.get(job).body, 400)}")
     return r
 
 

@@ -235,7 +235,8 @@ def rows_b4(r):
 
 def rows_b5_create(label, r):
     if "error" in r:
-        return [["B5", label, "could not run", r["error"][:200], "-", "-", NONE]]
+        return [["B5", label, "could not run", " ".join(r["error"].split())[:200], "-", "-",
+                 NONE]]
     s, q = r["system"], r["seq"]
     return [["B5", f"{label} x{r['rounds']}", f"SystemCreate {lat(s)} (its Job: p50 {fmt_ms(r['job']['p50'])})",
              f"one by one {lat(q)}", f"{s['p50'] / q['p50']:.2f}x p50", "-", NONE]]
@@ -243,8 +244,8 @@ def rows_b5_create(label, r):
 
 def rows_b5_ovf(r):
     if "error" in r:
-        return [["B5", "OVF export / import", "could not run", r["error"][:200], "-", "-",
-                 NONE]]
+        return [["B5", "OVF export / import", "could not run", " ".join(r["error"].split())[:200],
+                 "-", "-", NONE]]
     mib = r["data_mib"]
 
     def tput(s):
