@@ -238,7 +238,8 @@ def rows_b5_create(label, r):
         return [["B5", label, "could not run", " ".join(r["error"].split())[:200], "-", "-",
                  NONE]]
     s, q = r["system"], r["seq"]
-    return [["B5", f"{label} x{r['rounds']}", f"SystemCreate {lat(s)} (its Job: p50 {fmt_ms(r['job']['p50'])})",
+    return [["B5", f"{label} x{r['rounds']}",
+             f"SystemCreate {lat(s)} (its Job: p50 {fmt_ms(r['job']['p50'])})",
              f"one by one {lat(q)}", f"{s['p50'] / q['p50']:.2f}x p50", "-", NONE]]
 
 
