@@ -9,8 +9,9 @@ build-bench/ and bench/direct_libvirt.c first):
 
 Every figure is compared with a baseline measured in the same run (nginx
 serving the same bytes, the same libvirt calls made directly, the same
-measurement with 100 Machines, the same loop with one client), because the
-machine is shared and absolute numbers move with its load.  A missed target
+measurement with 100 Machines, the same loop with one client, a System's
+members made one by one, `qemu-img convert` alone), because the machine is
+shared and absolute numbers move with its load.  A missed target
 is reported, never a failure: the exit status is 0 whenever the benchmarks
 ran.  The table (Markdown) and every raw figure (JSON) are also written to
 build-bench/bench-results/.
