@@ -152,7 +152,15 @@ def system_path(c, base, name, descriptors):
     job = time.perf_counter() - t0
     uri = r.header("Location")
     wait_state(c, uri, "STARTED")
-    return time.perf_counter() - t0, job, uri
+    took = time.perf_counter() - t0
+    return took, job, uri
+
+
+def system_machines(c, uri):
+    """How many machines the System lists (a check after the timing)."""
+    coll = c.get(uri).json().get("machines", {}).get("href")
+    doc = c.get(coll).json() if coll else {}
+    return doc.get("count", len(doc.get("systemMachines", [])))
 
 
 def one_by_one(c, base, name, machines, image, network):
@@ -194,6 +202,9 @@ def compare_creates(d, rounds, machines, image, with_network, prefix):
                 descs.append(machine_descriptor(
                     "vm", machines, machine_template(base, image, "STARTED", net)))
                 took, job, uri = system_path(c, base, f"{prefix}-sys-{k}", descs)
+                if system_machines(c, uri) != machines:
+                    raise BenchError(f"the System lists {system_machines(c, uri)} machines, "
+                                     f"not {machines}")
                 sys_t.append(took)
                 job_t.append(job)
                 delete_system(c, uri)
