@@ -351,7 +351,10 @@ def extract_vmdks(ova, directory):
     with tarfile.open(ova) as t:
         names = [m for m in t.getmembers() if m.name.endswith(".vmdk")]
         for m in names:
-            t.extract(m, directory, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4
+                t.extract(m, directory, filter="data")
+            else:
+                t.extract(m, directory)
     return [os.path.join(directory, m.name) for m in names]
 
 
