@@ -2,7 +2,7 @@
 # Build cimid's libFuzzer harnesses (fuzz/) with ASan and UBSan in build-fuzz
 # and run each for SECONDS (default 60), one after the other:
 #
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     TARGET: filter json xml route headers
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     TARGET: filter json xml route headers ovf
 #
 # Each fuzzer first replays its saved crash inputs (fuzz/regressions/TARGET/),
 # then fuzzes a copy of its seed corpus (fuzz/corpus/TARGET/, never grown by
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(filter json xml route headers)
+[ ${#targets[@]} -gt 0 ] || targets=(filter json xml route headers ovf)
 builddir=build-fuzz
 
 case "$seconds" in
@@ -32,6 +32,7 @@ max_len() {
     json|xml) echo 8192 ;;
     route) echo 2048 ;;
     headers) echo 512 ;;
+    ovf) echo 16384 ;;
   esac
 }
 

@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(
   gcc libc6-dev pkg-config meson ninja-build
   libmicrohttpd-dev libjansson-dev libxml2-dev libsqlite3-dev
-  libvirt-dev libvirt-clients libvirt-daemon libgnutls28-dev nettle-dev libcrypt-dev libcurl4-gnutls-dev
+  libvirt-dev libvirt-clients libvirt-daemon libgnutls28-dev nettle-dev zlib1g-dev libcrypt-dev libcurl4-gnutls-dev
   libxml2-utils python3 curl sqlite3 openssl man-db
   xorriso qemu-utils wrk
 )

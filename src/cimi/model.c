@@ -707,10 +707,10 @@ static const struct cimi_type *const all_named_types[] = {
     &t_forwarding_group, &t_forwarding_group_template, &t_forwarding_group_create,
     &t_forwarding_group_network, &t_machine_network_interface,
     &t_machine_network_interface_address, &t_host, &t_machine_snapshot, &t_network_network_port,
-    &t_package,
     &t_system, &t_system_template, &t_system_create, &t_system_system, &t_system_machine,
     &t_system_credential, &t_system_volume, &t_system_network, &t_system_network_port,
     &t_system_address, &t_system_forwarding_group,
+    &t_package,
     NULL,
 };
 

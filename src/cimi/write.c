@@ -521,8 +521,10 @@ void run_action(struct cimi_request *req, const struct target *tg, struct cimi_r
         goto fail;
     if (mutation_wait_briefly(&m))
         rerender_job(&m, &job_doc);
-    /* 202 with the Job (as it is now) in the body and the target in Location. */
-    render_uri(req, m.row.id, resp->location, sizeof(resp->location));
+    /* 202 with the Job (as it is now) in the body and the target in
+     * Location, unless the action names another (an export's Package). */
+    render_uri(req, m.spec.location[0] ? m.spec.location : m.row.id, resp->location,
+               sizeof(resp->location));
     resp->status = 202;
     if (job_doc != NULL)
         handlers_set_doc(resp, 202, job_doc, &t_job, false);

@@ -12,6 +12,7 @@
 #include "cli/config.h"
 #include "cli/fail.h"
 #include "cli/http.h"
+#include "cli/progress.h"
 
 enum out_format { OUT_TABLE, OUT_JSON, OUT_XML, OUT_YAML, OUT_IDS };
 
@@ -21,10 +22,12 @@ enum {
     OPT_SHOW_QUERY = 1u << 1,  /* --select --expand */
     OPT_WAIT = 1u << 2,        /* --wait --timeout */
     OPT_DOC = 1u << 3,         /* --file --name --description --property --set */
-    OPT_MACHINE = 1u << 4,     /* --template --config --image --credential --start --stopped */
+    OPT_MACHINE = 1u << 4,     /* --config --image --credential --start --stopped */
     OPT_FORCE = 1u << 5,       /* --force */
     OPT_LOCATION = 1u << 6,    /* --location */
     OPT_NAME = 1u << 7,        /* --name --description (alone) */
+    OPT_TEMPLATE = 1u << 8,    /* --template */
+    OPT_TRANSFER = 1u << 9,    /* --progress */
 };
 
 /* A repeatable "key=value" option. */
@@ -45,6 +48,7 @@ struct cli_options {
     const char *template_ref, *config_ref, *image_ref, *credential_ref;
     bool start, stopped, force;
     const char *location;
+    enum progress_mode progress;
     unsigned given;             /* OPT_* groups given on the command line */
 };
 

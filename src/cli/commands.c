@@ -58,8 +58,7 @@ int cmd_send_json(struct cli *cli, const char *method, const char *url, const js
     return rc;
 }
 
-/* The resource a create reply is about: Location, else the id in a JSON body. */
-static char *created_url(const struct http_reply *reply)
+char *cmd_created_url(const struct http_reply *reply)
 {
     json_t *doc;
     char *url = NULL;
@@ -78,7 +77,7 @@ static char *created_url(const struct http_reply *reply)
 int cmd_finish_resource(struct cli *cli, const struct http_reply *reply,
                         const char *resource_url, struct cli_error *err)
 {
-    char *url = resource_url ? strdup(resource_url) : created_url(reply);
+    char *url = resource_url ? strdup(resource_url) : cmd_created_url(reply);
     int rc;
 
     if (cli->opt.wait && reply->job_uri != NULL) {
@@ -115,6 +114,24 @@ int cmd_require_op(const json_t *doc, const char *op, const char *what, const ch
     disco_ops_text(doc, ops, sizeof(ops));
     return cli_fail(err, CLI_CONFLICT, "%s%s%s%s does not offer '%s' now (it offers: %s)", what,
                     state ? " (" : "", state ? state : "", state ? ")" : "", op, ops);
+}
+
+int cmd_reference(struct cli *cli, const char *coll_word, const char *word, json_t **ref,
+                  struct cli_error *err)
+{
+    const char *attr, *href;
+    json_t *item;
+
+    *ref = NULL;
+    if (disco_collection(cli, coll_word, &attr, &href, err) < 0 ||
+        disco_find(cli, href, attr, word, &item, err) < 0)
+        return -1;
+    if (disco_str(item, "id") != NULL)
+        *ref = json_pack("{ss}", "href", disco_str(item, "id"));
+    json_decref(item);
+    if (*ref == NULL)
+        return cli_fail(err, CLI_SERVER, "the %s item '%s' has no id", attr, word);
+    return 0;
 }
 
 int cmd_add_href(struct cli *cli, const char *coll_href, const char *label, char **href,

@@ -4,7 +4,7 @@
  * Every command takes its positional arguments (after the command words)
  * and returns 0, or -1 with err.  commands.c holds the generic commands
  * (over any collection the entry point lists), machine.c the convenient
- * machine ones.
+ * machine ones, system.c the System ones, package.c the Package transfers.
  */
 #ifndef CIMI_CLI_COMMANDS_H
 #define CIMI_CLI_COMMANDS_H
@@ -30,6 +30,17 @@ int cmd_machine_capture(struct cli *cli, char **args, int nargs, struct cli_erro
 int cmd_volume_list(struct cli *cli, char **args, int nargs, struct cli_error *err);
 int cmd_volume_attach(struct cli *cli, char **args, int nargs, struct cli_error *err);
 int cmd_volume_detach(struct cli *cli, char **args, int nargs, struct cli_error *err);
+
+/* system.c */
+int cmd_system_create(struct cli *cli, char **args, int nargs, struct cli_error *err);
+int cmd_system_import(struct cli *cli, char **args, int nargs, struct cli_error *err);
+int cmd_system_export(struct cli *cli, char **args, int nargs, struct cli_error *err);
+int cmd_system_template_import(struct cli *cli, char **args, int nargs, struct cli_error *err);
+int cmd_system_template_export(struct cli *cli, char **args, int nargs, struct cli_error *err);
+
+/* package.c */
+int cmd_package_upload(struct cli *cli, char **args, int nargs, struct cli_error *err);
+int cmd_package_download(struct cli *cli, char **args, int nargs, struct cli_error *err);
 
 /* Capture `machine` into a new MachineImage through its capture operation. */
 int machine_capture(struct cli *cli, const json_t *machine, struct cli_error *err);
@@ -61,6 +72,15 @@ int cmd_require_op(const json_t *doc, const char *op, const char *what, const ch
 /* The href of the `add` operation of the collection at coll_href. */
 int cmd_add_href(struct cli *cli, const char *coll_href, const char *label, char **href,
                  struct cli_error *err);
+
+/* The resource a create reply is about: Location, else the id in a JSON
+ * body; malloc'd, NULL if neither. */
+char *cmd_created_url(const struct http_reply *reply);
+
+/* *ref = {"href": id of the item `word` names in the collection the user
+ * calls coll_word} (a new reference). */
+int cmd_reference(struct cli *cli, const char *coll_word, const char *word, json_t **ref,
+                  struct cli_error *err);
 
 /* Apply --name, --description, --property and --set to doc. */
 int cmd_apply_doc_options(const struct cli *cli, json_t *doc, struct cli_error *err);

@@ -3,7 +3,8 @@
  *
  * The Job is polled (0.1 s, growing to 1 s) until its state is SUCCESS,
  * FAILED or STOPPED.  On a terminal, stderr shows a progress bar redrawn in
- * place; otherwise one plain line per change of state, progress or message.
+ * place; otherwise one plain line per change of state, progress or message
+ * (--progress bar, lines or none, where a command takes it, decides).
  * A FAILED or STOPPED Job is an error (exit 9) carrying the Job's
  * statusMessage; so is running out of --timeout (exit 10).
  */
@@ -88,14 +89,14 @@ static void print_line(const struct job_view *v)
 }
 
 /* Show v if it differs from the last one shown. */
-static void report(const struct job_view *v, struct job_view *shown, bool tty)
+static void report(const struct job_view *v, struct job_view *shown, enum progress_mode mode)
 {
     if (strcmp(v->state, shown->state) == 0 && v->progress == shown->progress &&
         strcmp(v->message, shown->message) == 0)
         return;
-    if (tty)
+    if (mode == PROGRESS_BAR)
         draw_bar(v);
-    else
+    else if (mode == PROGRESS_LINES)
         print_line(v);
     *shown = *v;
 }
@@ -112,22 +113,26 @@ static int outcome(const struct job_view *v, const json_t *job, struct cli_error
 
 int job_follow(struct cli *cli, const char *uri, struct cli_error *err)
 {
-    bool tty = isatty(STDERR_FILENO);
+    enum progress_mode mode = cli->opt.progress;
+    bool bar;
     double deadline = now_s() + cli->opt.timeout, delay = 0.1;
     struct job_view view, shown;
     json_t *job;
     int rc;
 
+    if (mode == PROGRESS_AUTO)
+        mode = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_LINES;
+    bar = mode == PROGRESS_BAR;
     memset(&shown, 0, sizeof(shown));
     shown.progress = -1;
     for (;;) {
         if (disco_get(cli, uri, &job, err) < 0) {
-            if (tty && shown.progress >= 0)
+            if (bar && shown.progress >= 0)
                 fputc('\n', stderr);
             return -1;
         }
         read_view(job, uri, &view);
-        report(&view, &shown, tty);
+        report(&view, &shown, mode);
         if (is_final(view.state)) {
             rc = outcome(&view, job, err);
             json_decref(job);
@@ -135,7 +140,7 @@ int job_follow(struct cli *cli, const char *uri, struct cli_error *err)
         }
         json_decref(job);
         if (now_s() > deadline) {
-            if (tty)
+            if (bar)
                 fputc('\n', stderr);
             return cli_fail(err, CLI_TIMEOUT, "job %s still %s after %g s (--timeout); follow "
                             "it with: cimi wait %s", view.id, view.state, cli->opt.timeout, uri);

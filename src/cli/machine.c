@@ -15,25 +15,6 @@
 #include "cli/discovery.h"
 #include "cli/output.h"
 
-/* {"href": id of the item `word` names in the collection coll_word}. */
-static int reference_to(struct cli *cli, const char *coll_word, const char *word, json_t **ref,
-                        struct cli_error *err)
-{
-    const char *attr, *href;
-    json_t *item;
-
-    *ref = NULL;
-    if (disco_collection(cli, coll_word, &attr, &href, err) < 0 ||
-        disco_find(cli, href, attr, word, &item, err) < 0)
-        return -1;
-    if (disco_str(item, "id") != NULL)
-        *ref = json_pack("{ss}", "href", disco_str(item, "id"));
-    json_decref(item);
-    if (*ref == NULL)
-        return cli_fail(err, CLI_SERVER, "the %s item '%s' has no id", attr, word);
-    return 0;
-}
-
 /* tpl[member] = reference to `word` in coll_word, when word is given. */
 static int set_reference(struct cli *cli, json_t *tpl, const char *member, const char *coll_word,
                          const char *word, struct cli_error *err)
@@ -42,7 +23,7 @@ static int set_reference(struct cli *cli, json_t *tpl, const char *member, const
 
     if (word == NULL)
         return 0;
-    if (reference_to(cli, coll_word, word, &ref, err) < 0)
+    if (cmd_reference(cli, coll_word, word, &ref, err) < 0)
         return -1;
     if (json_object_set_new(tpl, member, ref) < 0)
         return cli_fail(err, CLI_USAGE, "out of memory");
@@ -57,7 +38,7 @@ static int build_template(struct cli *cli, json_t *tpl, struct cli_error *err)
     json_t *ref;
 
     if (o->template_ref != NULL) {
-        if (reference_to(cli, "machineTemplates", o->template_ref, &ref, err) < 0)
+        if (cmd_reference(cli, "machineTemplates", o->template_ref, &ref, err) < 0)
             return -1;
         json_object_update(tpl, ref);
         json_decref(ref);
@@ -192,7 +173,7 @@ static int volume_document(struct cli *cli, const char *word, json_t **doc,
     *doc = NULL;
     if (strstr(word, "://") != NULL)
         ref = json_pack("{ss}", "href", word);
-    else if (reference_to(cli, "volumes", word, &ref, err) < 0)
+    else if (cmd_reference(cli, "volumes", word, &ref, err) < 0)
         return -1;
     if (ref == NULL)
         return cli_fail(err, CLI_USAGE, "out of memory");

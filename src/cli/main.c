@@ -5,7 +5,8 @@
  * (list, show, create, update, delete, do, wait, collections, cep) or a
  * collection in the "resource first" form: `cimi machine stop web1` is
  * `cimi do machines web1 stop`, `cimi config list` is `cimi list
- * machineConfigs`.  Each command says which option groups it takes; any
+ * machineConfigs`, `cimi system template list` is `cimi list
+ * systemTemplates`.  Each command says which option groups it takes; any
  * other option is a usage error.
  */
 #include <getopt.h>
@@ -42,8 +43,28 @@ static const struct command generic_commands[] = {
 };
 
 static const struct command machine_commands[] = {
-    {"create", 0, 0, OPT_DOC | OPT_NAME | OPT_MACHINE | OPT_WAIT, cmd_machine_create},
+    {"create", 0, 0, OPT_DOC | OPT_NAME | OPT_MACHINE | OPT_TEMPLATE | OPT_WAIT,
+     cmd_machine_create},
     {"capture", 1, 1, OPT_NAME | OPT_WAIT, cmd_machine_capture},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static const struct command system_commands[] = {
+    {"create", 0, 0, OPT_DOC | OPT_NAME | OPT_TEMPLATE | OPT_WAIT, cmd_system_create},
+    {"import", 1, 1, OPT_WAIT | OPT_TRANSFER, cmd_system_import},
+    {"export", 2, 2, OPT_WAIT | OPT_TRANSFER, cmd_system_export},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static const struct command system_template_commands[] = {
+    {"import", 1, 1, OPT_WAIT | OPT_TRANSFER, cmd_system_template_import},
+    {"export", 2, 2, OPT_WAIT | OPT_TRANSFER, cmd_system_template_export},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static const struct command package_commands[] = {
+    {"upload", 1, 1, OPT_TRANSFER, cmd_package_upload},
+    {"download", 2, 2, OPT_TRANSFER, cmd_package_download},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -58,6 +79,7 @@ enum {
     O_URL = 256, O_USER, O_PASSWORD, O_PROFILE, O_CONFIG_FILE, O_CACERT, O_VERSION, O_TIMEOUT,
     O_FILTER, O_SELECT, O_EXPAND, O_ORDERBY, O_FIRST, O_LAST, O_NAME, O_DESCRIPTION, O_PROPERTY,
     O_SET, O_TEMPLATE, O_CONFIG, O_IMAGE, O_CREDENTIAL, O_START, O_STOPPED, O_FORCE, O_LOCATION,
+    O_PROGRESS,
 };
 
 static const struct option long_options[] = {
@@ -93,6 +115,7 @@ static const struct option long_options[] = {
     {"stopped", no_argument, NULL, O_STOPPED},
     {"force", no_argument, NULL, O_FORCE},
     {"location", required_argument, NULL, O_LOCATION},
+    {"progress", required_argument, NULL, O_PROGRESS},
     {NULL, 0, NULL, 0},
 };
 
@@ -122,6 +145,14 @@ static void print_help(FILE *out)
           "  machine volume list MACHINE\n"
           "  machine volume attach MACHINE VOLUME [--location DEVICE]\n"
           "  machine volume detach MACHINE ATTACHMENT\n"
+          "  system create --name N (--template T | --file F)\n"
+          "  system start|stop|restart|pause|suspend|delete SYSTEM; system list|show\n"
+          "  system import FILE|URL            upload an OVA (or name one) and import it\n"
+          "  system export SYSTEM FILE         export into an OVA and download it to FILE\n"
+          "  system template list|show ...     the SystemTemplates\n"
+          "  system template import|export ... the same as for systems, on SystemTemplates\n"
+          "  package upload FILE               a local OVA into a new Package\n"
+          "  package download PACKAGE FILE     a Package into a local file\n"
           "\n"
           "Connection (flags > --profile > environment > CIMI_PROFILE or [default]):\n"
           "      --url URL            the CloudEntryPoint URL (CIMI_URL)\n"
@@ -142,10 +173,12 @@ static void print_help(FILE *out)
           "      --name NAME --description TEXT\n"
           "      --property KEY=VALUE (repeatable; KEY= removes it on update)\n"
           "      --set ATTR[.SUB]=VALUE (repeatable; VALUE is JSON if it parses, else text)\n"
-          "Machines:\n"
+          "Machines and Systems:\n"
           "      --template T --config C --image I --credential CRED\n"
           "      --start | --stopped  initial state   --force  force stop/restart\n"
           "      --location DEVICE    where an attached volume appears\n"
+          "Transfers (system import|export, package upload|download):\n"
+          "      --progress MODE      auto (a bar on a terminal), bar, lines, none\n"
           "Jobs:\n"
           "  -w, --wait               follow the resulting Job; fail if it fails\n"
           "      --timeout SECONDS    how long --wait waits (default 600)\n"
@@ -202,8 +235,12 @@ static unsigned option_group(int c)
         return OPT_DOC;
     case O_NAME: case O_DESCRIPTION:
         return OPT_NAME;
-    case O_TEMPLATE: case O_CONFIG: case O_IMAGE: case O_CREDENTIAL: case O_START: case O_STOPPED:
+    case O_CONFIG: case O_IMAGE: case O_CREDENTIAL: case O_START: case O_STOPPED:
         return OPT_MACHINE;
+    case O_TEMPLATE:
+        return OPT_TEMPLATE;
+    case O_PROGRESS:
+        return OPT_TRANSFER;
     case O_FORCE:
         return OPT_FORCE;
     case O_LOCATION:
@@ -259,6 +296,10 @@ static int set_option(struct cli_options *o, int c, char *arg, struct cli_error 
     case O_STOPPED: o->stopped = true; break;
     case O_FORCE: o->force = true; break;
     case O_LOCATION: o->location = arg; break;
+    case O_PROGRESS:
+        if (progress_parse_mode(arg, &o->progress) < 0)
+            return usage(err, "--progress takes auto, bar, lines or none, not '%s'", arg);
+        break;
     default: break;
     }
     return 0;
@@ -320,6 +361,16 @@ static bool is_machine_word(const char *w)
     return strcasecmp(w, "machine") == 0 || strcasecmp(w, "machines") == 0;
 }
 
+static bool is_system_word(const char *w)
+{
+    return strcasecmp(w, "system") == 0 || strcasecmp(w, "systems") == 0;
+}
+
+static bool is_package_word(const char *w)
+{
+    return strcasecmp(w, "package") == 0 || strcasecmp(w, "packages") == 0;
+}
+
 /* A command and its positional arguments (one more than any command takes,
  * so that "too many" can be told). */
 #define MAX_ARGS 4
@@ -360,14 +411,39 @@ static int resolve_volume(char **words, int nwords, struct invocation *inv,
     return 0;
 }
 
+/* The resource-first form on the collection coll: `VERB ARGS` for the CRUD
+ * verbs (default list), or `ACTION ITEM` (`do coll ITEM ACTION`). */
+static int resolve_resource_first(char *coll, char **words, int nwords, struct invocation *inv,
+                                  struct cli_error *err)
+{
+    const char *verb = nwords > 0 ? words[0] : "list";
+
+    if (is_crud_verb(verb)) {
+        inv->cmd = lookup(generic_commands, verb);
+        set_args(inv, coll, words + 1, nwords > 1 ? nwords - 1 : 0);
+        return 0;
+    }
+    if (nwords != 2)
+        return usage(err, "unknown command '%s %s': an action takes COLLECTION ACTION ITEM",
+                     coll, verb);
+    inv->cmd = lookup(generic_commands, "do");
+    inv->args[0] = coll;
+    inv->args[1] = words[1];
+    inv->args[2] = words[0];
+    inv->nargs = 3;
+    return 0;
+}
+
 /*
  * The command the words name: a generic command; `machine create`,
- * `machine capture`, `machine volume ...`; `COLLECTION VERB ARGS` for the
- * CRUD verbs (`verb COLLECTION ARGS`); or `COLLECTION ACTION ITEM`, which
- * is `do COLLECTION ITEM ACTION`.
+ * `machine capture`, `machine volume ...`; `system create|import|export`,
+ * `system template ...` (on systemTemplates); `package upload|download`;
+ * `COLLECTION VERB ARGS` for the CRUD verbs (`verb COLLECTION ARGS`); or
+ * `COLLECTION ACTION ITEM`, which is `do COLLECTION ITEM ACTION`.
  */
 static int resolve(char **words, int nwords, struct invocation *inv, struct cli_error *err)
 {
+    static char system_templates[] = "systemTemplates";
     const char *verb = nwords > 1 ? words[1] : "list";
 
     if ((inv->cmd = lookup(generic_commands, words[0])) != NULL) {
@@ -376,24 +452,20 @@ static int resolve(char **words, int nwords, struct invocation *inv, struct cli_
     }
     if (is_machine_word(words[0]) && strcmp(verb, "volume") == 0)
         return resolve_volume(words, nwords, inv, err);
-    if (is_machine_word(words[0]) && (inv->cmd = lookup(machine_commands, verb)) != NULL) {
+    if ((is_machine_word(words[0]) && (inv->cmd = lookup(machine_commands, verb)) != NULL) ||
+        (is_system_word(words[0]) && (inv->cmd = lookup(system_commands, verb)) != NULL) ||
+        (is_package_word(words[0]) && (inv->cmd = lookup(package_commands, verb)) != NULL)) {
         set_args(inv, NULL, words + 2, nwords - 2);
         return 0;
     }
-    if (is_crud_verb(verb)) {
-        inv->cmd = lookup(generic_commands, verb);
-        set_args(inv, words[0], words + 2, nwords > 2 ? nwords - 2 : 0);
-        return 0;
+    if (is_system_word(words[0]) && strcmp(verb, "template") == 0) {
+        if (nwords > 2 && (inv->cmd = lookup(system_template_commands, words[2])) != NULL) {
+            set_args(inv, NULL, words + 3, nwords - 3);
+            return 0;
+        }
+        return resolve_resource_first(system_templates, words + 2, nwords - 2, inv, err);
     }
-    if (nwords != 3)
-        return usage(err, "unknown command '%s %s': an action takes COLLECTION ACTION ITEM",
-                     words[0], verb);
-    inv->cmd = lookup(generic_commands, "do");
-    inv->args[0] = words[0];
-    inv->args[1] = words[2];
-    inv->args[2] = words[1];
-    inv->nargs = 3;
-    return 0;
+    return resolve_resource_first(words[0], words + 1, nwords - 1, inv, err);
 }
 
 /* Positional argument count and option groups fit the command. */

@@ -23,6 +23,8 @@ struct job_spec {
     char action[160];      /* "add", "edit", "delete" or an action URI */
     char target[256];      /* relative path of the target resource (collection for add) */
     char created[256];     /* relative path of a created resource, or "" */
+    char location[256];    /* an action's reply Location when not its target (an export's
+                              Package: DSP0263 5.10.2.x "the URL to the exported data"), or "" */
     char op[64];           /* job kind to run later; "" = the work is done already */
     json_t *params;        /* parameters for the job kind (owned), or NULL */
     char tenant[64];       /* tenant owning the Job */

@@ -7,6 +7,8 @@
 #include "resources/package.h"
 #include "resources/resource.h"
 #include "resources/system.h"
+#include "resources/system_export.h"
+#include "resources/system_import.h"
 #include "resources/system_ops.h"
 #include "resources/volume.h"
 
@@ -19,11 +21,11 @@ const struct job_kind *const resource_job_kinds[] = {
     /* networks */
     &network_create_job, &network_start_job, &network_stop_job, &network_delete_job,
     &machine_nic_attach_job, &machine_nic_detach_job,
-    &package_delete_job,
     /* system operations (system_ops.h) */
     &system_fanout_job, &system_member_job, &system_capture_job,
     /* systems */
-    &system_create_job, &system_delete_job, NULL,
+    &system_create_job, &system_delete_job, &system_import_job,
+    &package_delete_job, &system_export_job, NULL,
 };
 
 struct binding {
@@ -65,7 +67,6 @@ static const struct binding bindings[] = {
     {&t_machine_network_interface_address, &machine_network_interface_address_ops},
     {&t_network_network_port, &network_network_port_ops},
     {&t_machine_snapshot, &machine_snapshot_ops},
-    {&t_package, &package_ops},
     /* systems */
     {&t_system, &system_ops},
     {&t_system_template, &system_template_ops},
@@ -77,6 +78,7 @@ static const struct binding bindings[] = {
     {&t_system_network_port, &system_member_ops},
     {&t_system_address, &system_member_ops},
     {&t_system_forwarding_group, &system_member_ops},
+    {&t_package, &package_ops},
     {NULL, NULL},
 };
 

@@ -16,6 +16,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -367,5 +369,92 @@ int download_file(const char *url, const char *path, const struct download_optio
     }
     if (ret != 0)
         unlink(path);
+    return ret;
+}
+
+/* ---- upload: PUT a file under the same rules (an export's destination) ---- */
+
+static size_t read_bytes(char *data, size_t size, size_t count, void *arg)
+{
+    struct transfer *t = arg;
+    size_t n = fread(data, 1, size * count, t->file);
+
+    if (n == 0 && ferror(t->file)) {
+        t->write_failed = true;
+        return CURL_READFUNC_ABORT;
+    }
+    t->received += (long long)n;
+    report(t, false);
+    return n;
+}
+
+static size_t discard_bytes(char *data, size_t size, size_t count, void *arg)
+{
+    (void)data, (void)arg;
+    return size * count;
+}
+
+/* A download's reason, told as the upload's: attribute "destination",
+ * "upload failed: ..." for "download failed: ...". */
+static int upload_failed(struct cimi_error *err)
+{
+    const char *prefix = "download ";
+
+    snprintf(err->attribute, sizeof(err->attribute), "destination");
+    if (strncmp(err->message, prefix, strlen(prefix)) == 0) {
+        char rest[sizeof(err->message)];
+        snprintf(rest, sizeof(rest), "%s", err->message + strlen(prefix));
+        snprintf(err->message, sizeof(err->message), "upload %s", rest);
+    }
+    return -1;
+}
+
+int upload_file(const char *url, const char *path, const struct download_options *opt,
+                struct cimi_error *err)
+{
+    struct transfer t = {.max_bytes = LLONG_MAX, .total = -1, .opt = opt};
+    char errbuf[CURL_ERROR_SIZE] = "";
+    long status = 0;
+    struct stat st;
+    CURLcode rc;
+    CURL *h;
+    int ret = 0;
+
+    if (!download_url_supported(url))
+        return err_set(err, 400, "destination", "destination is not an http:// or https:// URL");
+    pthread_once(&curl_once, init_curl);
+    if (curl_init_result != CURLE_OK)
+        return err_set(err, 500, NULL, "libcurl cannot be initialised");
+    t.file = fopen(path, "rbe");
+    if (t.file == NULL || fstat(fileno(t.file), &st) != 0) {
+        if (t.file)
+            fclose(t.file);
+        return err_set(err, 500, NULL, "cannot read %s: %s", path, strerror(errno));
+    }
+    t.total = st.st_size;
+    h = make_handle(url, &t, errbuf);
+    if (h == NULL) {
+        fclose(t.file);
+        return err_set(err, 500, NULL, "libcurl cannot upload (http and https only)");
+    }
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, read_bytes);
+    curl_easy_setopt(h, CURLOPT_READDATA, &t);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_bytes);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);  /* a redirect would need the body again */
+    t.deadline_ms = clock_mono_ms() + 1000.0 * (double)timeout_seconds;
+    rc = curl_easy_perform(h);
+    if (rc != CURLE_OK) {
+        ret = upload_failed((transfer_failed(h, rc, &t, url, errbuf, err), err));
+    } else {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        if (status < 200 || status > 299)
+            ret = err_set(err, 502, "destination", "upload failed: HTTP %ld", status);
+        else
+            report(&t, true);
+    }
+    curl_easy_cleanup(h);
+    fclose(t.file);
     return ret;
 }

@@ -61,4 +61,12 @@ bool download_checksum_valid(const char *s);
 int download_file(const char *url, const char *path, const struct download_options *opt,
                   struct cimi_error *err);
 
+/* PUT the file at path to url (an export's destination) under the same
+ * rules: http(s) only, every address checked by destination.h, the speed
+ * and time limits, opt's progress (bytes sent) and stop hook; redirects are
+ * not followed and any answer but 2xx fails.  err names "destination"
+ * ("upload failed: HTTP 403", "refused: destination not allowed"). */
+int upload_file(const char *url, const char *path, const struct download_options *opt,
+                struct cimi_error *err);
+
 #endif

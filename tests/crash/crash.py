@@ -3,7 +3,8 @@
 
 Runs a mixed concurrent workload against the real cimid binary over HTTP
 (several client threads of two tenants: create, start, stop, capture,
-delete machines, delete images, create and delete Systems, read machines and filtered collections),
+delete machines, delete images, create and delete Systems, import OVF packages, read
+machines and filtered collections),
 sends SIGKILL at a random moment, checks the database as the crash left it
 (`sqlite3 DB 'PRAGMA integrity_check'`), restarts cimid on the same
 database and hypervisor, and checks the invariants:
@@ -47,6 +48,7 @@ import http.client
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -156,6 +158,10 @@ class Worker(threading.Thread):
         run = self.run_
         if not self.machines or (r < 0.25 and len(self.machines) < run.per_worker):
             return self.create()
+        if r >= 0.97:
+            return export_template(self)
+        if 0.93 <= r < 0.96 and run.import_source:
+            return import_package(self)
         if r < 0.35:
             return self.http("GET", run.machines_url,
                              query={"$filter": f"name='{self.rng.choice(sorted(run.ledger.asked))}'"
@@ -251,6 +257,148 @@ class Worker(threading.Thread):
         return got
 
 
+# -- exports (issue 12): a SystemTemplate per user exported now and then;
+# after the crash and restart every Package is complete (AVAILABLE, its file
+# an OVA of its size, .ovf first) and no export work file is left.
+
+def make_export_templates(run):
+    out = {}
+    for user in USERS:
+        c = Client(run.d, user)
+        tpl = {"resourceURI": NS + "/SystemTemplate", "name": f"export-{user}",
+               "componentDescriptors": [{"name": "m", "type": NS + "/Machine",
+                                         "machineTemplate": run.create_body[user]["machineTemplate"]}]}
+        r = c.post(c.add_href("systemTemplates"), tpl)
+        out[user] = r.header("Location") if r.status in (201, 202) else None
+    return out
+
+
+def export_template(worker):
+    tpl = worker.run_.export_templates.get(worker.user)
+    if not tpl:
+        return worker.http("GET", worker.run_.machines_url)
+    return worker.http("POST", f"{tpl}/export",
+                       {"resourceURI": NS + "/Action", "action": ACTION + "export"})
+
+
+def check_packages(run, adm):
+    import tarfile
+    problems = []
+    pdir = os.path.join(run.d.tmp, "packages")
+    for p in coll_items(adm.list("packages")):
+        path = os.path.join(pdir, p["id"].rsplit("/", 1)[1] + ".ova")
+        if p.get("state") != "AVAILABLE":
+            problems.append(f"package {p['id']} is {p.get('state')} after every Job ended")
+        elif not os.path.exists(path) or os.path.getsize(path) != p.get("size"):
+            problems.append(f"package {p['id']}: its file is missing or not {p.get('size')} bytes")
+        else:
+            with tarfile.open(path) as t:
+                names = t.getnames()
+            if not names or not names[0].endswith(".ovf"):
+                problems.append(f"package {p['id']} is not an OVA (.ovf first): {names}")
+    left = [f for f in os.listdir(pdir) if f.startswith("export-")] if os.path.isdir(pdir) else []
+    if left:
+        problems.append(f"export work files left: {left}")
+    return problems
+
+
+# -- imports (issue 12): an OVA of the fixture folder imported now and then
+# into systemTemplates or systems; after the crash and restart every import
+# is all or nothing: a SUCCESS made the template with every image (and its
+# file) and its System, a FAILED left no row, and no converted file is left
+# that no image names.
+
+IMPORT_PACKAGE = "xo"      # tests/fixtures/ovf: one VM "xo-vm", one disk
+
+
+def import_daemon_args(run):
+    if run.args.qemu:
+        return []
+    out = os.path.join(run.d.tmp, "ovf")
+    subprocess.run([sys.executable, os.path.join(cimitest.REPO, "tests", "fixtures", "ovf",
+                                                 "make-packages.py"), out],
+                   check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(out, "packages.json")) as f:
+        run.import_source = json.load(f)[IMPORT_PACKAGE]["path"]
+    run.import_storage = os.path.join(run.d.tmp, "storage")
+    return ["--storage-dir", run.import_storage, "--import-dir", out]
+
+
+def import_package(worker):
+    run = worker.run_
+    into = worker.rng.choice(("systemTemplates", "systems"))
+    if into == "systems":
+        with run.ledger.lock:
+            run.ledger.asked.add("xo-vm")  # the VM's name in the package
+    return worker.http("POST", run.machines_url.rsplit("/machines", 1)[0] + f"/{into}/import",
+                       {"resourceURI": NS + "/Action", "action": ACTION + "import",
+                        "source": run.import_source})
+
+
+def imported_system(rows, sid):
+    """The System an import built is whole, or gone with every member (its
+    create Job's nested Jobs say what it made)."""
+    create = [(doc, priv) for typ, doc, priv in rows.values() if typ == "Job" and
+              priv.get("op") == "system.create" and (priv.get("params") or {}).get("system") == sid]
+    if len(create) != 1:
+        return [f"imported System {sid} has {len(create)} create Jobs"]
+    doc, _ = create[0]
+    made = {(rows.get(rel(n["href"]), (None, {}, {}))[2]).get("created")
+            for n in doc.get("nestedJobs", [])} - {None, ""}
+    if sid in rows:
+        missing = sorted(m for m in made if m not in rows)
+        state = rows[sid][1].get("state")
+        if doc.get("state") != "SUCCESS" or missing or state in ("CREATING", "DELETING"):
+            return [f"imported System {sid} is half-made: create Job {doc.get('state')}, "
+                    f"state {state}, members {missing} missing"]
+        return []
+    left = sorted(m for m in made if m in rows)
+    return [f"imported System {sid} is gone but its members {left} remain"] if left else []
+
+
+def check_imports(run, adm):
+    problems = []
+    if not run.import_source:
+        return problems
+    db = sqlite3.connect(f"file:{run.d.db}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = {rid: (typ, json.loads(doc), json.loads(priv)) for rid, typ, doc, priv in
+                db.execute("SELECT id, type, doc, priv FROM resources").fetchall()}
+    finally:
+        db.close()
+    image_uuids = {rid.rsplit("/", 1)[1] for rid, (typ, _, priv) in rows.items()
+                   if typ in ("MachineImage", "VolumeImage") and priv.get("file")}
+    for jid, (typ, doc, priv) in rows.items():
+        if typ != "Job" or priv.get("op") != "system.import":
+            continue
+        params = priv.get("params") or {}
+        tid = params.get("template")
+        if doc.get("state") != "SUCCESS":
+            if tid in rows:
+                problems.append(f"import {jid} is {doc.get('state')} but left {tid}")
+            continue
+        if tid not in rows:
+            problems.append(f"import {jid} succeeded but its SystemTemplate {tid} is missing")
+            continue
+        refs = re.findall(r'"href": ?"((?:machineImages|volumeImages|machineConfigs|'
+                          r'networkTemplates)/[^"]+)"', json.dumps(rows[tid][1]))
+        for ref in refs:
+            if ref not in rows:
+                problems.append(f"import {jid}: template {tid} names {ref}, which is missing")
+        if params.get("target") == "systems":
+            made = [a["href"] for a in doc.get("affectedResources", [])
+                    if a.get("href", "").startswith("systems/")]
+            if len(made) != 1:
+                problems.append(f"System import {jid} names no System: {made}")
+            else:
+                problems += imported_system(rows, made[0])
+    storage = os.path.join(run.import_storage, "images")
+    for f in sorted(os.listdir(storage)) if os.path.isdir(storage) else []:
+        if f.split(".", 1)[0] not in image_uuids or not re.fullmatch(r"[0-9a-f-]{36}\.qcow2", f):
+            problems.append(f"image file {f} left in the storage directory, named by no image")
+    return problems
+
+
 class CrashRun:
     def __init__(self, args):
         self.args = args
@@ -263,6 +411,8 @@ class CrashRun:
         self.job_timeout = 300 if args.qemu else 60
         self.root = None
         self.d = Daemon(name="crash", args=["--workers", "4"])
+        self.import_source = None
+        self.d.args += import_daemon_args(self)
         if args.qemu:
             self.setup_qemu()
         self.d.start()
@@ -295,6 +445,7 @@ class CrashRun:
                        if i.get("name") == "cimid-test"]
                 body["machineTemplate"]["machineImage"] = {"href": img[0]["id"]}
             self.create_body[user] = body
+        self.export_templates = make_export_templates(self)
 
     def image_urls(self, user):
         with self.ledger.lock:
@@ -487,6 +638,8 @@ class CrashRun:
                 problems.append(f"machine {m.get('name')} is {st}, but its last successful Job "
                                 f"({want[1]}) left it {want[0]}")
 
+        problems += check_packages(self, adm)
+        problems += check_imports(self, adm)
         images = {i["id"]: i for i in coll_items(adm.list("machineImages"))}
         for loc in sorted(self.ledger.images):
             if loc not in images:
