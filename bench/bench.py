@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
-"""Run cimid's benchmarks B1-B4 and print one table of figures, ratios and targets.
+"""Run cimid's benchmarks B1-B5 and print one table of figures, ratios and targets.
 
 Usually started by bench/run.sh (which installs wrk and nginx, builds
 build-bench/ and bench/direct_libvirt.c first):
 
-    bench.py [--quick] [--only B1,B2,B3,B4] [--no-qemu] [--image-dir DIR]
+    bench.py [--quick] [--only B1,B2,B3,B4,B5] [--no-qemu] [--image-dir DIR]
              [--b3-machines N] [--b3-part both|in|out]
 
 Every figure is compared with a baseline measured in the same run (nginx
 serving the same bytes, the same libvirt calls made directly, the same
-measurement with 100 Machines, the same loop with one client), because the
-machine is shared and absolute numbers move with its load.  A missed target
+measurement with 100 Machines, the same loop with one client, a System's
+members made one by one, `qemu-img convert` alone), because the machine is
+shared and absolute numbers move with its load.  A missed target
 is reported, never a failure: the exit status is 0 whenever the benchmarks
 ran.  The table (Markdown) and every raw figure (JSON) are also written to
 build-bench/bench-results/.
@@ -30,12 +31,15 @@ import b1_api  # noqa: E402
 import b2_lifecycle  # noqa: E402
 import b3_scale  # noqa: E402
 import b4_concurrency  # noqa: E402
+import b5_systems  # noqa: E402
 from cimibench import BUILD, fmt_ms, fsync_latency, log, percentile  # noqa: E402
 
 FULL = {"b1_seconds": 10, "b2_test_count": 1000, "b2_qemu_count": 20, "b3_count": 100000,
-        "b3_repeats": 20, "b3_starts": 3, "b4_clients": 64, "b4_seconds": 30, "b4_base_seconds": 10}
+        "b3_repeats": 20, "b3_starts": 3, "b4_clients": 64, "b4_seconds": 30, "b4_base_seconds": 10,
+        "b5_test_rounds": 10, "b5_qemu_rounds": 5, "b5_ovf_rounds": 3, "b5_ovf_mib": 256}
 QUICK = {"b1_seconds": 2, "b2_test_count": 100, "b2_qemu_count": 2, "b3_count": 1000,
-         "b3_repeats": 5, "b3_starts": 1, "b4_clients": 64, "b4_seconds": 5, "b4_base_seconds": 3}
+         "b3_repeats": 5, "b3_starts": 1, "b4_clients": 64, "b4_seconds": 5, "b4_base_seconds": 3,
+         "b5_test_rounds": 1, "b5_qemu_rounds": 1, "b5_ovf_rounds": 1, "b5_ovf_mib": 32}
 
 MET, MISSED, NONE = "met", "**missed**", "-"
 
@@ -230,6 +234,50 @@ def rows_b4(r):
     ]
 
 
+def rows_b5_create(label, r):
+    if "error" in r:
+        return [["B5", label, "could not run", " ".join(r["error"].split())[:200], "-", "-",
+                 NONE]]
+    s, q = r["system"], r["seq"]
+    return [["B5", f"{label} x{r['rounds']}",
+             f"SystemCreate {lat(s)} (its Job: p50 {fmt_ms(r['job']['p50'])})",
+             f"one by one {lat(q)}", f"{s['p50'] / q['p50']:.2f}x p50", "-", NONE]]
+
+
+def rows_b5_ovf(r):
+    if "error" in r:
+        return [["B5", "OVF export / import", "could not run", " ".join(r["error"].split())[:200],
+                 "-", "-", NONE]]
+    mib = r["data_mib"]
+
+    def tput(s):
+        return f"{mib / s['p50']:.1f} MiB/s ({fmt_ms(s['p50'])})"
+    e, qe, i, qi = r["export"], r["qemu_export"], r["import"], r["qemu_import"]
+    return [
+        ["B5", f"OVF export of 2 disks, {mib} MiB of data, x{r['rounds']} (POST to Job "
+         f"SUCCESS + download of the {r['ova_bytes'] / 2**20:.0f} MiB OVA)",
+         f"{tput(e)}; Job {fmt_ms(r['export_job']['p50'])} + download "
+         f"{fmt_ms(r['download']['p50'])}",
+         f"qemu-img convert qcow2 -> streamOptimized vmdk {tput(qe)}",
+         f"{e['p50'] / qe['p50']:.2f}x time", "-", NONE],
+        ["B5", f"OVF import of that package into a SystemTemplate x{r['rounds']} "
+         "(POST to Job SUCCESS)", tput(i),
+         f"qemu-img convert vmdk -> qcow2 {tput(qi)}",
+         f"{i['p50'] / qi['p50']:.2f}x time", "-", NONE],
+    ]
+
+
+def rows_b5(r):
+    t = r["test"]
+    what = "1 network + 49 machines" if t["network"] else "50 machines"
+    rows = rows_b5_create(f"test:///default: {what} STARTED", t)
+    q = r["qemu"]
+    if "_skipped" in q:
+        return rows + [["B5", "qemu:///embed", "skipped", q["_skipped"], "-", "-", NONE]]
+    rows += rows_b5_create("qemu:///embed TCG: 2 machines STARTED", q["create"])
+    return rows + rows_b5_ovf(q["ovf"])
+
+
 def table(rows):
     head = ["Bench", "Case", "cimid", "Baseline (same run)", "Ratio", "Target", "Result"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
@@ -243,8 +291,9 @@ def table(rows):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="a short run, for smoke-testing")
-    ap.add_argument("--only", default="B1,B2,B3,B4", help="comma-separated subset")
-    ap.add_argument("--no-qemu", action="store_true", help="skip B2 under qemu:///embed")
+    ap.add_argument("--only", default="B1,B2,B3,B4,B5", help="comma-separated subset")
+    ap.add_argument("--no-qemu", action="store_true",
+                    help="skip B2's and B5's qemu:///embed parts")
     ap.add_argument("--image-dir", default=None, help="directory with cimid-test.qcow2")
     ap.add_argument("--b3-machines", type=int, default=None,
                     help="B3's number of Machines (default 100,000; 1,000 with --quick)")
@@ -267,7 +316,8 @@ def main():
     started = time.time()
     results, rows = {"config": cfg, "machine": facts}, []
     runners = [("B1", b1_api.run, rows_b1), ("B2", b2_lifecycle.run, rows_b2),
-               ("B3", b3_scale.run, rows_b3), ("B4", b4_concurrency.run, rows_b4)]
+               ("B3", b3_scale.run, rows_b3), ("B4", b4_concurrency.run, rows_b4),
+               ("B5", b5_systems.run, rows_b5)]
     for name, run, to_rows in runners:
         if name not in only:
             continue

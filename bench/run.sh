@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # cimid's benchmarks, in one command: B1 API throughput (against nginx), B2 lifecycle overhead
 # (against direct libvirt calls, on test:///default and qemu:///embed), B3 scale (100,000
-# machines), B4 concurrency (64 clients).  Prints the machine and one table of figures, ratios
-# against baselines measured in the same run, and targets met or missed.  docs/PERFORMANCE.md
-# explains every line.
+# machines), B4 concurrency (64 clients), B5 Systems (SystemCreate against the same members one
+# by one; OVF export/import against qemu-img convert alone).  Prints the machine and one table of
+# figures, ratios against baselines measured in the same run, and targets met or missed.
+# docs/PERFORMANCE.md explains every line.
 #
 #   bench/run.sh              the full run (about 10-15 minutes)
 #   bench/run.sh --quick      a short run (a few seconds per benchmark), for smoke-testing
 #   bench/run.sh --only B1,B3 --no-qemu --image-dir DIR     (see bench/bench.py --help)
+#   bench/run.sh --only B5 --quick   B5 alone, short (1 round, 32 MiB disks; about a minute)
 #   bench/run.sh --nice       run everything under nice -n 10 (kinder to a shared machine)
 #   bench/run.sh --only B3 --b3-machines 10000 --b3-part out   B3 with 10,000 machines, only
 #                             against private libvirtds outside cimid's process (needs root)
