@@ -638,7 +638,7 @@ def progress_forced_without_a_terminal():
 def progress_bar_on_a_terminal():
     """--progress auto: the bar when stderr is a terminal."""
     ova = make_ova(workdir(), "cli-tty", disk_mib=8)
-    rc, _, tty = on_a_terminal(["package", "upload", ova, "-o", "ids"], env_for(), 60)
+    rc, out, tty = on_a_terminal(["package", "upload", ova, "-o", "ids"], env_for(), 60)
     eq(rc, OK, f"exit status (terminal output {tty!r})")
     check("\r\033[K" in tty and "upload" in tty and "100%" in tty and "MB/s" in tty,
           f"a bar redrawn in place reaching 100%: {tty[-300:]!r}")
