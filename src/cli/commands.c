@@ -30,14 +30,7 @@ int cmd_send(struct cli *cli, const char *method, const char *url, const char *b
     if (http_request(cli->http, method, url, cli_accept(cli), body ? content_type : NULL, body,
                      len, reply, err) < 0)
         return -1;
-    if (reply->status >= 400) {
-        cli_fail_reply(err, reply, what);
-        http_reply_clear(reply);
-        return -1;
-    }
-    if (reply->status < 200 || reply->status > 299) {
-        cli_fail(err, CLI_SERVER, "unexpected HTTP %ld %s (%s)", reply->status, reply->reason,
-                 what);
+    if (cli_check_reply(err, reply, what) != 0) {
         http_reply_clear(reply);
         return -1;
     }
@@ -93,6 +86,19 @@ int cmd_finish_resource(struct cli *cli, const struct http_reply *reply,
     return rc;
 }
 
+int cmd_post_resource(struct cli *cli, const char *href, const json_t *doc,
+                      struct cli_error *err)
+{
+    struct http_reply reply;
+    int rc;
+
+    if (cmd_send_json(cli, "POST", href, doc, &reply, err) < 0)
+        return -1;
+    rc = cmd_finish_resource(cli, &reply, NULL, err);
+    http_reply_clear(&reply);
+    return rc;
+}
+
 int cmd_finish_job(struct cli *cli, const struct http_reply *reply, struct cli_error *err)
 {
     if (reply->job_uri == NULL || (!cli->opt.wait && reply->len > 0))
@@ -134,23 +140,31 @@ int cmd_reference(struct cli *cli, const char *coll_word, const char *word, json
     return 0;
 }
 
-int cmd_add_href(struct cli *cli, const char *coll_href, const char *label, char **href,
-                 struct cli_error *err)
+int cmd_collection_op(struct cli *cli, const char *coll_href, const char *op,
+                      const char *label, const char *refusal, char **href,
+                      struct cli_error *err)
 {
-    const char *add;
+    const char *found;
     json_t *coll;
 
     *href = NULL;
     if (disco_get(cli, coll_href, &coll, err) < 0)
         return -1;
-    add = disco_op(coll, "add", NULL);
-    if (add != NULL && (*href = strdup(add)) == NULL)
+    found = disco_op(coll, op, NULL);
+    if (found != NULL && (*href = strdup(found)) == NULL)
         cli_fail(err, CLI_USAGE, "out of memory");
-    else if (add == NULL)
-        cli_fail(err, CLI_CONFLICT, "%s offers no 'add' operation: the server does not let "
-                 "this user create items there (%s)", label, coll_href);
+    else if (found == NULL)
+        cli_fail(err, CLI_CONFLICT, "%s offers no '%s' operation: %s (%s)", label, op, refusal,
+                 coll_href);
     json_decref(coll);
     return *href != NULL ? 0 : -1;
+}
+
+int cmd_add_href(struct cli *cli, const char *coll_href, const char *label, char **href,
+                 struct cli_error *err)
+{
+    return cmd_collection_op(cli, coll_href, "add", label,
+                             "the server does not let this user create items there", href, err);
 }
 
 /* "key=value": the key into key (size len), the value returned. */
@@ -500,6 +514,10 @@ int cmd_create(struct cli *cli, char **args, int nargs, struct cli_error *err)
         return -1;
     if (cli->opt.file != NULL) {
         rc = send_file(cli, "POST", add, &reply, err);
+        if (rc == 0) {
+            rc = cmd_finish_resource(cli, &reply, NULL, err);
+            http_reply_clear(&reply);
+        }
     } else if (!has_doc_options(cli)) {
         rc = cli_fail(err, CLI_USAGE, "create needs a document: --file FILE, or --name, "
                       "--description, --property, --set");
@@ -507,14 +525,10 @@ int cmd_create(struct cli *cli, char **args, int nargs, struct cli_error *err)
         doc = json_object();
         rc = doc ? cmd_apply_doc_options(cli, doc, err) : cli_fail(err, CLI_USAGE, "no memory");
         if (rc == 0)
-            rc = cmd_send_json(cli, "POST", add, doc, &reply, err);
+            rc = cmd_post_resource(cli, add, doc, err);
         json_decref(doc);
     }
     free(add);
-    if (rc < 0)
-        return -1;
-    rc = cmd_finish_resource(cli, &reply, NULL, err);
-    http_reply_clear(&reply);
     return rc;
 }
 

@@ -62,12 +62,23 @@ int cmd_send_json(struct cli *cli, const char *method, const char *url, const js
 int cmd_finish_resource(struct cli *cli, const struct http_reply *reply,
                         const char *resource_url, struct cli_error *err);
 
+/* POST doc to href as a create: follow the Job with --wait and print the
+ * new resource (cmd_finish_resource). */
+int cmd_post_resource(struct cli *cli, const char *href, const json_t *doc,
+                      struct cli_error *err);
+
 /* After an action or delete: follow the Job with --wait and print it. */
 int cmd_finish_job(struct cli *cli, const struct http_reply *reply, struct cli_error *err);
 
 /* The href of operation op of doc, or CLI_CONFLICT naming what is offered. */
 int cmd_require_op(const json_t *doc, const char *op, const char *what, const char **href,
                    struct cli_error *err);
+
+/* The href of operation op of the collection at coll_href; CLI_CONFLICT
+ * "LABEL offers no 'OP' operation: REFUSAL (coll_href)" when it has none. */
+int cmd_collection_op(struct cli *cli, const char *coll_href, const char *op,
+                      const char *label, const char *refusal, char **href,
+                      struct cli_error *err);
 
 /* The href of the `add` operation of the collection at coll_href. */
 int cmd_add_href(struct cli *cli, const char *coll_href, const char *label, char **href,

@@ -77,13 +77,7 @@ int disco_get(struct cli *cli, const char *url, json_t **doc, struct cli_error *
     snprintf(what, sizeof(what), "GET %s", url);
     if (http_request(cli->http, "GET", url, "application/json", NULL, NULL, 0, &reply, err) < 0)
         return -1;
-    if (reply.status >= 400) {
-        cli_fail_reply(err, &reply, what);
-        http_reply_clear(&reply);
-        return -1;
-    }
-    if (reply.status < 200 || reply.status > 299) {
-        cli_fail(err, CLI_SERVER, "unexpected HTTP %ld %s (%s)", reply.status, reply.reason, what);
+    if (cli_check_reply(err, &reply, what) != 0) {
         http_reply_clear(&reply);
         return -1;
     }

@@ -103,6 +103,16 @@ int cli_fail_reply(struct cli_error *err, const struct http_reply *reply, const 
                     message[0] ? message : "the server gave no message", what);
 }
 
+int cli_check_reply(struct cli_error *err, const struct http_reply *reply, const char *what)
+{
+    if (reply->status >= 400)
+        return cli_fail_reply(err, reply, what);
+    if (reply->status < 200 || reply->status > 299)
+        return cli_fail(err, CLI_SERVER, "unexpected HTTP %ld %s (%s)", reply->status,
+                        reply->reason, what);
+    return 0;
+}
+
 void cli_print_exit_codes(FILE *out)
 {
     fputs("Exit status:\n"

@@ -47,6 +47,10 @@ int cli_exit_for_status(long status);
  */
 int cli_fail_reply(struct cli_error *err, const struct http_reply *reply, const char *what);
 
+/* 0 for a 2xx reply; else -1 with err: cli_fail_reply for an error
+ * status, "unexpected HTTP ..." for another. */
+int cli_check_reply(struct cli_error *err, const struct http_reply *reply, const char *what);
+
 /* Print the exit code table (for --help). */
 void cli_print_exit_codes(FILE *out);
 

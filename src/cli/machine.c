@@ -57,7 +57,6 @@ int cmd_machine_create(struct cli *cli, char **args, int nargs, struct cli_error
 {
     const struct cli_options *o = &cli->opt;
     const char *attr, *coll;
-    struct http_reply reply;
     json_t *body, *tpl;
     char *add;
     int rc;
@@ -80,21 +79,16 @@ int cmd_machine_create(struct cli *cli, char **args, int nargs, struct cli_error
     if (rc == 0)
         rc = cmd_apply_doc_options(cli, body, err);
     if (rc == 0)
-        rc = cmd_send_json(cli, "POST", add, body, &reply, err);
+        rc = cmd_post_resource(cli, add, body, err);
     json_decref(tpl);
     json_decref(body);
     free(add);
-    if (rc < 0)
-        return -1;
-    rc = cmd_finish_resource(cli, &reply, NULL, err);
-    http_reply_clear(&reply);
     return rc;
 }
 
 int machine_capture(struct cli *cli, const json_t *machine, struct cli_error *err)
 {
     const char *href, *id = disco_str(machine, "id");
-    struct http_reply reply;
     char label[256], what[300], name[300];
     json_t *image;
     int rc;
@@ -111,12 +105,8 @@ int machine_capture(struct cli *cli, const json_t *machine, struct cli_error *er
         return cli_fail(err, CLI_USAGE, "out of memory");
     if (cli->opt.description != NULL)
         json_object_set_new(image, "description", json_string(cli->opt.description));
-    rc = cmd_send_json(cli, "POST", href, image, &reply, err);
+    rc = cmd_post_resource(cli, href, image, err);
     json_decref(image);
-    if (rc < 0)
-        return -1;
-    rc = cmd_finish_resource(cli, &reply, NULL, err);
-    http_reply_clear(&reply);
     return rc;
 }
 
@@ -185,7 +175,6 @@ static int volume_document(struct cli *cli, const char *word, json_t **doc,
 int cmd_volume_attach(struct cli *cli, char **args, int nargs, struct cli_error *err)
 {
     const char *vhref;
-    struct http_reply reply;
     json_t *machine, *doc = NULL;
     char *add = NULL, label[300];
     int rc;
@@ -201,11 +190,7 @@ int cmd_volume_attach(struct cli *cli, char **args, int nargs, struct cli_error 
     if (rc == 0)
         rc = volume_document(cli, args[1], &doc, err);
     if (rc == 0)
-        rc = cmd_send_json(cli, "POST", add, doc, &reply, err);
-    if (rc == 0) {
-        rc = cmd_finish_resource(cli, &reply, NULL, err);
-        http_reply_clear(&reply);
-    }
+        rc = cmd_post_resource(cli, add, doc, err);
     json_decref(doc);
     json_decref(machine);
     free(add);

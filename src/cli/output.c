@@ -236,12 +236,8 @@ int output_url(struct cli *cli, const char *url, struct cli_error *err)
     snprintf(what, sizeof(what), "GET %s", url);
     if (http_request(cli->http, "GET", url, cli_accept(cli), NULL, NULL, 0, &reply, err) < 0)
         return -1;
-    if (reply.status >= 400)
-        rc = cli_fail_reply(err, &reply, what);
-    else if (reply.status < 200 || reply.status > 299)
-        rc = cli_fail(err, CLI_SERVER, "unexpected HTTP %ld %s (%s)", reply.status, reply.reason,
-                      what);
-    else
+    rc = cli_check_reply(err, &reply, what);
+    if (rc == 0)
         rc = output_reply(cli, &reply, err);
     http_reply_clear(&reply);
     return rc;

@@ -77,12 +77,8 @@ static int send_upload(struct cli *cli, const char *target, FILE *f, long long s
     progress_end(&bar, rc == 0 && reply.status >= 200 && reply.status < 300);
     if (rc < 0)
         return -1;
-    if (reply.status >= 400)
-        rc = cli_fail_reply(err, &reply, what);
-    else if (reply.status < 200 || reply.status > 299)
-        rc = cli_fail(err, CLI_SERVER, "unexpected HTTP %ld %s (%s)", reply.status, reply.reason,
-                      what);
-    else if ((*url = cmd_created_url(&reply)) == NULL)
+    rc = cli_check_reply(err, &reply, what);
+    if (rc == 0 && (*url = cmd_created_url(&reply)) == NULL)
         rc = cli_fail(err, CLI_SERVER, "the server did not name the uploaded package (%s)", what);
     http_reply_clear(&reply);
     return rc;

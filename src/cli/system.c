@@ -41,7 +41,6 @@ int cmd_system_create(struct cli *cli, char **args, int nargs, struct cli_error 
 {
     char *systems[] = {"systems"};
     const char *attr, *coll;
-    struct http_reply reply;
     json_t *body, *ref = NULL;
     char *add = NULL;
     int rc;
@@ -64,13 +63,9 @@ int cmd_system_create(struct cli *cli, char **args, int nargs, struct cli_error 
     body = json_pack("{ssso}", "resourceURI", CIMI_NS "/SystemCreate", "systemTemplate", ref);
     rc = body ? cmd_apply_doc_options(cli, body, err) : cli_fail(err, CLI_USAGE, "no memory");
     if (rc == 0)
-        rc = cmd_send_json(cli, "POST", add, body, &reply, err);
+        rc = cmd_post_resource(cli, add, body, err);
     json_decref(body);
     free(add);
-    if (rc < 0)
-        return -1;
-    rc = cmd_finish_resource(cli, &reply, NULL, err);
-    http_reply_clear(&reply);
     return rc;
 }
 
@@ -131,21 +126,14 @@ static char *job_made(struct cli *cli, const char *job_uri, const char *coll_wor
 static int import_href(struct cli *cli, const char *coll_word, char **href,
                        struct cli_error *err)
 {
-    const char *attr, *coll, *op;
-    json_t *doc;
+    const char *attr, *coll;
 
     *href = NULL;
-    if (disco_collection(cli, coll_word, &attr, &coll, err) < 0 ||
-        disco_get(cli, coll, &doc, err) < 0)
+    if (disco_collection(cli, coll_word, &attr, &coll, err) < 0)
         return -1;
-    op = disco_op(doc, "import", NULL);
-    if (op != NULL && (*href = strdup(op)) == NULL)
-        cli_fail(err, CLI_USAGE, "out of memory");
-    else if (op == NULL)
-        cli_fail(err, CLI_CONFLICT, "%s offers no 'import' operation: the server does not "
-                 "import packages there for this user (%s)", attr, coll);
-    json_decref(doc);
-    return *href != NULL ? 0 : -1;
+    return cmd_collection_op(cli, coll, "import", attr,
+                             "the server does not import packages there for this user", href,
+                             err);
 }
 
 /* After the import Action: follow its Job with --wait and print what it

@@ -27,22 +27,9 @@
 
 #include "driver/disk_convert.h"
 #include "util/spawn.h"
+#include "util/fileio.h"
 
 #define INFO_MAX (256 * 1024)
-
-static int read_at(int fd, void *buf, size_t len, uint64_t off)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        done += (size_t)n;
-    }
-    return 0;
-}
 
 /* The format from the first bytes, the ISO marker and the vpc footer. */
 static int sniff(const struct disk_source *src, struct disk_probe *probe, struct cimi_error *err)
@@ -53,11 +40,11 @@ static int sniff(const struct disk_source *src, struct disk_probe *probe, struct
     if (fd < 0)
         return err_set(err, 500, NULL, "cannot open %s: %s", src->file, strerror(errno));
     size_t n = src->size < sizeof(head) ? (size_t)src->size : sizeof(head);
-    int rc = read_at(fd, head, n, src->offset);
+    int rc = read_full_at(fd, head, n, src->offset);
     if (rc == 0 && src->size >= 0x8001 + 5)
-        rc = read_at(fd, iso, 5, src->offset + 0x8001);
+        rc = read_full_at(fd, iso, 5, src->offset + 0x8001);
     if (rc == 0 && src->size >= 512)
-        rc = read_at(fd, tail, 512, src->offset + src->size - 512);
+        rc = read_full_at(fd, tail, 512, src->offset + src->size - 512);
     close(fd);
     if (rc < 0)
         return err_set(err, 400, "source", "disk '%s' is shorter than the package says",
@@ -218,7 +205,7 @@ static int gunzip_to(const struct disk_source *src, const char *path, uint64_t m
                 break;
             }
             size_t want = src->size - done < CHUNK ? (size_t)(src->size - done) : CHUNK;
-            if (read_at(in, ibuf, want, src->offset + done) < 0) {
+            if (read_full_at(in, ibuf, want, src->offset + done) < 0) {
                 rc = err_set(err, 400, "source", "cannot read disk '%s'", src->name);
                 break;
             }

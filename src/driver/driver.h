@@ -162,8 +162,9 @@ struct driver {
     int (*set_resources)(struct hv *hv, const char *uuid, int cpu, long long memory_kib,
                          struct cimi_error *err);
 
-    /* Copy the (stopped) machine's first disk into a standalone image; writes
-     * the new image's location (path or URI) into location. */
+    /* Copy the machine's first disk into a standalone image (a running one
+     * is paused for the copy and resumed; capture.c); writes the new image's
+     * location (path or URI) into location. */
     int (*capture)(struct hv *hv, const char *uuid, const char *image_uuid,
                    char *location, size_t location_len, struct cimi_error *err);
 

@@ -734,36 +734,6 @@ static int lv_save(struct hv *hv, const char *uuid, struct cimi_error *err)
     return run_action(hv, uuid, "save", NEED_ACTIVE, call_managed_save, err);
 }
 
-/* ---- capture ---- */
-
-/* The test driver has no disk to copy, so a capture there "produces" the
- * pseudo location cimid-image:<image uuid>; nothing exists behind it.  On
- * QEMU the stopped machine's disk is copied into a standalone qcow2 image. */
-static int lv_capture(struct hv *hv, const char *uuid, const char *image_uuid,
-                      char *location, size_t location_len, struct cimi_error *err)
-{
-    virDomainPtr dom;
-    int ret, n;
-
-    if (!uuid_is_valid(image_uuid))
-        return err_set(err, 500, NULL, "invalid image uuid '%s'", image_uuid ? image_uuid : "");
-    dom = domain_lookup(hv, uuid, err);
-    if (dom == NULL)
-        return -1;
-    /* Real disks are copied only from a stopped machine; the test driver has
-     * no disk, so there a running machine can be "captured" too. */
-    ret = hv->is_test ? 0 : check_state(dom, uuid, "capture", NEED_INACTIVE, err);
-    virDomainFree(dom);
-    if (ret < 0)
-        return -1;
-    if (!hv->is_test)
-        return storage_capture(hv->storage_dir, uuid, image_uuid, location, location_len, err);
-    n = snprintf(location, location_len, "%s%s", TEST_IMAGE_PREFIX, image_uuid);
-    if (n < 0 || (size_t)n >= location_len)
-        return err_set(err, 500, NULL, "image location buffer too small");
-    return 0;
-}
-
 /* ---- images ---- */
 
 static int lv_check_image(struct hv *hv, const char *location, struct cimi_error *err)

@@ -74,9 +74,10 @@ int storage_create_machine(const char *dir, const struct hv_machine_spec *spec,
 void storage_disk_path(const char *dir, const char *uuid, size_t index, char *out, size_t len);
 void storage_config_drive_path(const char *dir, const char *uuid, char *out, size_t len);
 void storage_console_path(const char *dir, const char *uuid, char *out, size_t len);
-/* Copy disk 0 into a standalone qcow2 image; its location into out. */
-int storage_capture(const char *dir, const char *uuid, const char *image_uuid, char *out,
-                    size_t len, struct cimi_error *err);
+/* Copy disk 0 into a standalone qcow2 image; its location into out.  in_use:
+ * the disk belongs to a (paused) QEMU that holds its lock (qemu-img -U). */
+int storage_capture(const char *dir, const char *uuid, const char *image_uuid, bool in_use,
+                    char *out, size_t len, struct cimi_error *err);
 void storage_volume_path(const char *dir, const char *uuid, char *out, size_t len);
 /* A volume (see driver.h volume_create); an existing one is kept. */
 int storage_create_volume(const char *dir, const char *uuid, long long *capacity_kb,
@@ -194,6 +195,11 @@ int disk_file_detach(virDomainPtr dom, const char *path, struct cimi_error *err)
 int lv_disk_add(struct hv *hv, const char *machine_uuid, int slot, long long capacity_kb,
                 struct cimi_error *err);
 int lv_disk_remove(struct hv *hv, const char *machine_uuid, int slot, struct cimi_error *err);
+
+/* ---- capture.c: the driver's capture ---- */
+
+int lv_capture(struct hv *hv, const char *uuid, const char *image_uuid, char *location,
+               size_t location_len, struct cimi_error *err);
 
 /* ---- resize.c: the driver's set_resources ---- */
 

@@ -282,12 +282,14 @@ static int finish_file(const char *partial, const char *path, struct cimi_error 
 }
 
 /* Copy a disk (flattening its backing chain) into images/<image_uuid>.qcow2;
- * the image's location into out. */
-static int copy_to_image(const char *dir, const char *disk, const char *image_uuid, char *out,
-                         size_t len, const char *what, struct cimi_error *err)
+ * the image's location into out.  in_use: a (paused) QEMU holds the disk's
+ * lock, qemu-img reads it anyway (-U). */
+static int copy_to_image(const char *dir, const char *disk, bool in_use, const char *image_uuid,
+                         char *out, size_t len, const char *what, struct cimi_error *err)
 {
     char image[1100], partial[1200];
-    char *argv[] = {"qemu-img", "convert", "-q", "-O", "qcow2", (char *)disk, partial, NULL};
+    char *argv[] = {"qemu-img", "convert", "-q", "-O", "qcow2", (char *)disk, partial,
+                    in_use ? "-U" : NULL, NULL};
 
     snprintf(image, sizeof(image), "%s/images/%s.qcow2", dir, image_uuid);
     snprintf(partial, sizeof(partial), "%s.partial", image);
@@ -302,13 +304,14 @@ static int copy_to_image(const char *dir, const char *disk, const char *image_uu
     return 0;
 }
 
-int storage_capture(const char *dir, const char *uuid, const char *image_uuid, char *out,
-                    size_t len, struct cimi_error *err)
+int storage_capture(const char *dir, const char *uuid, const char *image_uuid, bool in_use,
+                    char *out, size_t len, struct cimi_error *err)
 {
     char disk[1100];
 
     storage_disk_path(dir, uuid, 0, disk, sizeof(disk));
-    return copy_to_image(dir, disk, image_uuid, out, len, "copying the machine's disk", err);
+    return copy_to_image(dir, disk, in_use, image_uuid, out, len, "copying the machine's disk",
+                         err);
 }
 
 int storage_create_volume(const char *dir, const char *uuid, long long *capacity_kb,
@@ -356,7 +359,7 @@ int storage_snapshot_volume(const char *dir, const char *uuid, const char *image
     char path[1100];
 
     storage_volume_path(dir, uuid, path, sizeof(path));
-    return copy_to_image(dir, path, image_uuid, out, len, "copying the volume", err);
+    return copy_to_image(dir, path, false, image_uuid, out, len, "copying the volume", err);
 }
 
 int storage_remove_volume(const char *dir, const char *uuid, struct cimi_error *err)

@@ -3,16 +3,16 @@
  *
  * For each request, on the first call (headers only, no body byte read
  * yet): check the request target's size and the body's framing, negotiate
- * formats and admit the client (rate limits, HTTP Basic; a failed login's
- * answer waits, see logindelay.h).  Whatever is refused there is answered at
- * once and its body never read (libmicrohttpd then sends no `100 Continue`
- * and closes the connection instead of reading on).  A request without a
- * body is served right away; one with a body takes its share of the body
- * budget (bodybudget.h), and its body is collected (up to max-body bytes)
- * and served on the last call.  Serving: parse the query, hand a struct
- * cimi_request to cimi_handle() and send back what it answers, encoded with
- * the negotiated codec.  One log line per request.  Slow clients are cut off
- * by deadline.h.
+ * formats and admit the client (admit.c: rate limits, HTTP Basic; a failed
+ * login's answer waits, see logindelay.h).  Whatever is refused there is
+ * answered at once and its body never read (libmicrohttpd then sends no
+ * `100 Continue` and closes the connection instead of reading on).  A
+ * request without a body is served right away; one with a body takes its
+ * share of the body budget (bodybudget.h), and its body is collected (up to
+ * max-body bytes) and served on the last call.  Serving: read the query and
+ * the base URI (target.c), hand a struct cimi_request to cimi_handle() and
+ * send back what it answers, encoded with the negotiated codec.  One log
+ * line per request.  Slow clients are cut off by deadline.h.
  */
 #include "http/server.h"
 
@@ -28,6 +28,7 @@
 
 #include "auth/auth.h"
 #include "cimi/request.h"
+#include "http/admit.h"
 #include "http/bodybudget.h"
 #include "http/content.h"
 #include "http/deadline.h"
@@ -35,12 +36,12 @@
 #include "http/logindelay.h"
 #include "http/negotiate.h"
 #include "http/ratelimit.h"
+#include "http/target.h"
 #include "http/upload.h"
 #include "http/urldecode.h"
 #include "util/clock.h"
 #include "util/log.h"
 
-#define CIMI_PREFIX "/cimi"
 /* libmicrohttpd's memory per connection: the request line and headers must
  * fit in it (else 431, or 414 for the request line). */
 #define HEADER_MEMORY_LIMIT 65536
@@ -159,134 +160,6 @@ static int append_body(struct pending *p, const char *data, size_t size)
     return 0;
 }
 
-/* Host header characters we accept into published URIs. */
-static bool valid_host(const char *host)
-{
-    if (host == NULL || host[0] == '\0' || strlen(host) > 255)
-        return false;
-    for (const char *p = host; *p; p++) {
-        char c = *p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
-            return false;
-    }
-    return true;
-}
-
-/* The client's address as a rate-limit and log key: IPv4 dotted, IPv6 by
- * its /64 prefix (one host usually owns a whole /64), IPv4-mapped IPv6 as
- * IPv4.  "?" when unknown. */
-static void client_address(struct MHD_Connection *conn, char *out, size_t len)
-{
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = info ? info->client_addr : NULL;
-
-    snprintf(out, len, "?");
-    if (sa == NULL)
-        return;
-    if (sa->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
-    } else if (sa->sa_family == AF_INET6) {
-        struct in6_addr a = ((const struct sockaddr_in6 *)sa)->sin6_addr;
-        char text[INET6_ADDRSTRLEN];
-        if (IN6_IS_ADDR_V4MAPPED(&a)) {
-            inet_ntop(AF_INET, &a.s6_addr[12], out, (socklen_t)len);
-            return;
-        }
-        memset(&a.s6_addr[8], 0, 8);
-        inet_ntop(AF_INET6, &a, text, sizeof(text));
-        snprintf(out, len, "%s/64", text);
-    }
-}
-
-static int base_uri(struct MHD_Connection *conn, char *out, size_t len, struct cimi_error *err)
-{
-    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-
-    if (server_cfg->public_url[0] != '\0') {
-        size_t n = strlen(server_cfg->public_url);
-        snprintf(out, len, "%s%s", server_cfg->public_url,
-                 n > 0 && server_cfg->public_url[n - 1] == '/' ? "" : "/");
-        return 0;
-    }
-    if (host == NULL) {
-        snprintf(out, len, "%s://%s:%d" CIMI_PREFIX "/", server_tls ? "https" : "http",
-                 server_cfg->listen, server_cfg->port);
-        return 0;
-    }
-    if (!valid_host(host))
-        return err_set(err, 400, "Host", "invalid Host header");
-    snprintf(out, len, "%s://%s" CIMI_PREFIX "/", server_tls ? "https" : "http", host);
-    return 0;
-}
-
-struct query_walk {
-    struct cimi_query *q;
-    struct cimi_error *err;
-    int failed;
-};
-
-/* libmicrohttpd leaves the path and the query's keys and values as they
- * came ('+' in the query already a space); they are decoded by
- * url_decode(), which refuses what its own decoding would let through. */
-static size_t keep_escaped(void *cls, struct MHD_Connection *conn, char *s)
-{
-    (void)cls;
-    (void)conn;
-    return strlen(s);
-}
-
-/* The first $format of the query, still escaped ("" when given without a
- * value); process() decodes it. */
-static enum MHD_Result find_format(void *ctx, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
-{
-    const char **format = ctx;
-    const char *why;
-    char *name = url_decode(key, &why);
-    bool found = name != NULL && strcmp(name, "$format") == 0;
-
-    (void)kind;
-    free(name);
-    if (found) {
-        *format = value ? value : "";
-        return MHD_NO;
-    }
-    return MHD_YES;
-}
-
-/* 400 (500 when out of memory) for a query parameter url_decode() refused:
- * named by its decoded key when that decodes. */
-static int bad_parameter(struct cimi_error *err, const char *key, const char *name,
-                         const char *why)
-{
-    return err_set(err, strcmp(why, "out of memory") == 0 ? 500 : 400, name ? name : "query",
-                   "query parameter '%.64s' has %s", name ? name : key, why);
-}
-
-static enum MHD_Result query_arg(void *ctx, enum MHD_ValueKind kind, const char *key,
-                                 const char *value)
-{
-    struct query_walk *w = ctx;
-    const char *why = NULL;
-    char *name, *text = NULL;
-
-    (void)kind;
-    if (w->failed)
-        return MHD_NO;
-    name = url_decode(key, &why);
-    if (name != NULL)
-        text = url_decode(value ? value : "", &why);
-    if (text == NULL)
-        w->failed = bad_parameter(w->err, key, name, why);
-    else if (strcmp(name, "$format") != 0 && cimi_query_add(w->q, name, text, w->err) != 0)
-        w->failed = 1;
-    free(name);
-    free(text);
-    return w->failed ? MHD_NO : MHD_YES;
-}
-
 static void add_common_headers(struct MHD_Response *r, const char *version)
 {
     MHD_add_response_header(r, "CIMI-Specification-Version", version);
@@ -340,66 +213,6 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct cimi_re
     return ret;
 }
 
-static int too_many_requests(struct cimi_response *resp, int retry_after, const char *who,
-                             struct cimi_error *err)
-{
-    resp->retry_after = retry_after;
-    return err_set(err, 429, NULL, "too many requests from %s; retry after %d s", who,
-                   retry_after);
-}
-
-/* Admit the client before any work is done for it: its address may not be
- * over its rate limit (requests without valid credentials count there), the
- * HTTP Basic credentials must be right, and the user may not be over its
- * rate limit.  0 with who filled; -1 with err (401, 429 with
- * resp->retry_after, 5xx), and p->delay_ms set for a failed login. */
-static int admit(struct MHD_Connection *conn, struct pending *p, struct store **st,
-                 struct principal *who, struct cimi_error *err)
-{
-    char address[80];
-    char *password = NULL;
-    char *user;
-    int retry = 0;
-    int rc;
-
-    client_address(conn, address, sizeof(address));
-    if (!ratelimit_allows(RATE_ADDRESS, address, &retry))
-        return too_many_requests(&p->resp, retry, address, err);
-    user = MHD_basic_auth_get_username_password(conn, &password);
-    if (user == NULL) {
-        MHD_free(password);
-        if (!ratelimit_take(RATE_ADDRESS, address, &retry))
-            return too_many_requests(&p->resp, retry, address, err);
-        return err_set(err, 401, "Authorization", "authentication required (HTTP Basic)");
-    }
-    *st = store_for_thread(err);
-    if (*st != NULL && auth_check_cached(*st, user, password ? password : "", who)) {
-        rc = 0;
-    } else if (!ratelimit_take(RATE_ADDRESS, address, &retry)) {
-        /* A password check takes an address token first, under the
-         * bucket's lock, and gives it back when the password was right:
-         * checks in flight count, so parallel guesses get no more checks
-         * than the burst. */
-        rc = too_many_requests(&p->resp, retry, address, err);
-    } else {
-        rc = *st == NULL ? -1 : auth_check(*st, user, password ? password : "", who, err);
-        if (rc == 0)
-            ratelimit_give_back(RATE_ADDRESS, address);
-    }
-    if (rc != 0 && err->status == 401) {
-        p->delay_ms = login_delay_failed(user, address);
-        log_warn("auth: failed login for user '%.64s' from %s (answered %ld ms late)", user,
-                 address, p->delay_ms);
-    } else if (rc == 0) {
-        login_delay_succeeded(user, address);
-        if (!ratelimit_take(RATE_USER, who->name, &retry))
-            rc = too_many_requests(&p->resp, retry, who->name, err);
-    }
-    MHD_free(user);
-    MHD_free(password);
-    return rc;
-}
-
 /* The reply codec ($format, Accept) and the CIMI version.  0, or -1 with
  * err (p->out and p->version then hold what the error is sent with). */
 static int negotiate(struct MHD_Connection *conn, struct pending *p, struct cimi_error *err)
@@ -412,7 +225,7 @@ static int negotiate(struct MHD_Connection *conn, struct pending *p, struct cimi
     int rc = 0;
 
     snprintf(p->version, sizeof(p->version), "1.1.0");
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, find_format, &format);
+    format = http_format_param(conn);
     /* An undecodable $format is refused by negotiate_reply as it is. */
     if (format != NULL && (format_text = url_decode(format, &why)) != NULL)
         format = format_text;
@@ -435,7 +248,6 @@ static void serve(struct MHD_Connection *conn, const char *url, const char *meth
 {
     struct cimi_request req;
     struct cimi_error err;
-    struct query_walk walk;
     struct cimi_response *resp = &p->resp;
     char *path = NULL;
     const char *why;
@@ -445,18 +257,14 @@ static void serve(struct MHD_Connection *conn, const char *url, const char *meth
     cimi_query_init(&req.query);
     req.st = st;
     req.who = p->who;
-    walk.q = &req.query;
-    walk.err = &err;
-    walk.failed = 0;
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_arg, &walk);
-    if (walk.failed)
+    if (http_query(conn, &req.query, &err) != 0)
         goto fail;
     if (p->too_large) {
         err_set(&err, 400, "body", "request body exceeds the limit of %ld bytes",
                 server_cfg->max_body);
         goto fail;
     }
-    if (base_uri(conn, req.base_uri, sizeof(req.base_uri), &err) != 0)
+    if (http_base_uri(conn, server_cfg, server_tls, req.base_uri, sizeof(req.base_uri), &err) != 0)
         goto fail;
     path = url_decode(url, &why);
     if (path == NULL) {
@@ -590,7 +398,7 @@ static enum MHD_Result first_call(struct MHD_Connection *conn, const char *url,
     }
     if (!negotiated)
         return refuse(conn, url, method, p, &unacceptable, has_body);
-    rc = admit(conn, p, &st, &p->who, &err);
+    rc = http_admit(conn, &st, &p->who, &p->resp.retry_after, &p->delay_ms, &err);
     if (st != NULL)
         st->ops->read_end(st);
     if (rc == 0 && upload_wanted(conn, method, url, CIMI_PREFIX))
@@ -764,7 +572,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         const union MHD_ConnectionInfo *fd =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         char address[80];
-        client_address(conn, address, sizeof(address));
+        http_client_address(conn, address, sizeof(address));
         *socket_context = fd ? deadline_open(fd->connect_fd, address) : NULL;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         deadline_close(*socket_context);
@@ -890,7 +698,7 @@ struct http_server *http_server_start(const struct config *cfg)
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, http_keep_escaped, NULL,
         server_tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key,
         MHD_OPTION_END);

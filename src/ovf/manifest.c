@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ovf/ovf.h"
+#include "util/fileio.h"
 
 struct ovf_hash {
     enum ovf_digest digest;
@@ -107,14 +108,11 @@ int ovf_hash_member(const struct ova_member *m, enum ovf_digest digest, char *he
     posix_fadvise(fd, (off_t)m->offset, (off_t)m->size, POSIX_FADV_SEQUENTIAL);
     while (rc == 0 && done < m->size) {
         size_t want = m->size - done < CHUNK ? (size_t)(m->size - done) : CHUNK;
-        ssize_t n = pread(fd, buf, want, (off_t)(m->offset + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
+        if (read_full_at(fd, buf, want, m->offset + done) != 0) {
             rc = err_set(err, 400, "source", "'%s' is shorter than the package says", m->name);
-        else {
-            ovf_hash_update(h, buf, (size_t)n);
-            done += (uint64_t)n;
+        } else {
+            ovf_hash_update(h, buf, want);
+            done += want;
         }
     }
     close(fd);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ovf/ovf.h"
+#include "util/fileio.h"
 
 unsigned tar_checksum(const struct tar_header *h)
 {
@@ -163,20 +164,6 @@ static int pax_records(const char *data, size_t len, uint64_t *size, bool *has_s
     return 0;
 }
 
-static int read_at(int fd, void *buf, size_t len, uint64_t off)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        done += n;
-    }
-    return 0;
-}
-
 /* The header's name: prefix/name for ustar, name alone otherwise. */
 static void header_name(const struct tar_header *h, char *name, size_t len)
 {
@@ -216,7 +203,7 @@ static int read_header(int fd, const char *path, uint64_t off, uint64_t file_siz
     uint64_t size;
     char name[OVF_NAME_MAX + 260];
 
-    if (off + sizeof(h) > file_size || read_at(fd, &h, sizeof(h), off) < 0) {
+    if (off + sizeof(h) > file_size || read_full_at(fd, &h, sizeof(h), off) < 0) {
         if (idx->count > 0 && off == file_size) { /* no end blocks: tolerated */
             *next = 0;
             return 0;
@@ -249,7 +236,7 @@ static int read_header(int fd, const char *path, uint64_t off, uint64_t file_siz
         char *rec = malloc(size + 1);
         if (!rec)
             return err_set(err, 500, NULL, "out of memory");
-        int rc = read_at(fd, rec, size, data) < 0
+        int rc = read_full_at(fd, rec, size, data) < 0
                      ? err_set(err, 400, "source", "cannot read a pax header of the OVA")
                      : pax_records(rec, size, &pax->size, &pax->has_size, pax->path,
                                    sizeof(pax->path), err);
@@ -259,7 +246,7 @@ static int read_header(int fd, const char *path, uint64_t off, uint64_t file_siz
     if (h.typeflag == 'L') { /* GNU long name of the next member */
         if (size == 0 || size > OVF_NAME_MAX)
             return err_set(err, 400, "source", "a GNU long name in the OVA is too long");
-        if (read_at(fd, pax->path, size, data) < 0)
+        if (read_full_at(fd, pax->path, size, data) < 0)
             return err_set(err, 400, "source", "cannot read a GNU long name of the OVA");
         pax->path[size] = 0;
         if (strlen(pax->path) == 0)
@@ -417,7 +404,7 @@ int ova_read_member(const struct ova_member *m, size_t max, char **data, size_t 
     if (fd < 0)
         return err_set(err, 500, NULL, "cannot open '%s': %s", m->name, strerror(errno));
     char *buf = malloc(m->size + 1);
-    int rc = buf && read_at(fd, buf, m->size, m->offset) == 0 ? 0 : -1;
+    int rc = buf && read_full_at(fd, buf, m->size, m->offset) == 0 ? 0 : -1;
     close(fd);
     if (rc < 0) {
         free(buf);

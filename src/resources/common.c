@@ -91,6 +91,33 @@ void resource_touch(json_t *doc)
     json_object_set_new(doc, "updated", json_string(now));
 }
 
+int resource_store_input(struct cimi_request *req, json_t *input, struct store_row *row,
+                         const struct cimi_type *t, struct cimi_error *err)
+{
+    row->doc = json_deep_copy(input);
+    row->priv = json_object();
+    return resource_new_row(req, t, row, err);
+}
+
+void resource_back_to_previous(struct store_row *row, void *unused)
+{
+    (void)unused;
+    json_object_set(row->doc, "state", json_object_get(row->priv, "previous"));
+    resource_touch(row->doc);
+}
+
+void resource_restore_previous(struct store *st, const char *path)
+{
+    struct store_row row;
+
+    memset(&row, 0, sizeof(row));
+    if (st->ops->get(st, path, &row, NULL) != 0)
+        return;
+    resource_back_to_previous(&row, NULL);
+    st->ops->update(st, &row, NULL);
+    store_row_clear(&row);
+}
+
 static bool is_catalog(const struct cimi_type *t)
 {
     static const struct cimi_type *const catalog[] = {

@@ -329,24 +329,10 @@ static int run_snapshot(struct job_context *ctx, struct cimi_error *err)
     return finish_snapshot(ctx, true, "snapshot taken", err);
 }
 
-/* Put the machine back into the state it had before the Job. */
-static void restore_previous(struct store *st, const char *path)
-{
-    struct store_row row;
-
-    memset(&row, 0, sizeof(row));
-    if (st->ops->get(st, path, &row, NULL) != 0)
-        return;
-    json_object_set(row.doc, "state", json_object_get(row.priv, "previous"));
-    resource_touch(row.doc);
-    st->ops->update(st, &row, NULL);
-    store_row_clear(&row);
-}
-
 static void cancel_snapshot(struct job_context *ctx)
 {
     cancel_new_image(ctx);
-    restore_previous(ctx->st, job_param(ctx, "machine"));
+    resource_restore_previous(ctx->st, job_param(ctx, "machine"));
 }
 
 /* ---- a deleted machine's snapshots ---- */
@@ -444,13 +430,6 @@ static int relink(struct store *st, const struct store_row *image, struct cimi_e
     return rc;
 }
 
-static void back_to_previous(struct store_row *row, void *arg)
-{
-    (void)arg;
-    json_object_set(row->doc, "state", json_object_get(row->priv, "previous"));
-    resource_touch(row->doc);
-}
-
 static int run_delete(struct job_context *ctx, struct cimi_error *err)
 {
     const char *path = job_param(ctx, "image");
@@ -467,7 +446,7 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
      * image when it ends (finish_stopped). */
     if (job_param(ctx, "download")[0] &&
         !jobs_wait(job_param(ctx, "download"), DOWNLOAD_STOP_WAIT_MS, &end))
-        return job_complete(st, ctx->job_id, path, back_to_previous, NULL, false,
+        return job_complete(st, ctx->job_id, path, resource_back_to_previous, NULL, false,
                             "the image's download did not stop in time; try again", err);
     if (st->ops->get(st, path, &image, NULL) != 0)
         return job_complete(st, ctx->job_id, NULL, NULL, NULL, true, "deleted", err);
@@ -484,8 +463,8 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
     }
     if (rc != 0) {
         store_row_clear(&image);
-        return job_complete(st, ctx->job_id, path, back_to_previous, NULL, false, cause.message,
-                            err);
+        return job_complete(st, ctx->job_id, path, resource_back_to_previous, NULL, false,
+                            cause.message, err);
     }
     if (st->ops->begin(st, err) != 0) {
         store_row_clear(&image);
@@ -505,14 +484,7 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
 
 static void cancel_delete(struct job_context *ctx)
 {
-    struct store_row row;
-
-    memset(&row, 0, sizeof(row));
-    if (ctx->st->ops->get(ctx->st, job_param(ctx, "image"), &row, NULL) != 0)
-        return;
-    back_to_previous(&row, NULL);
-    ctx->st->ops->update(ctx->st, &row, NULL);
-    store_row_clear(&row);
+    resource_restore_previous(ctx->st, job_param(ctx, "image"));
 }
 
 /* ---- machine.restore ---- */
@@ -551,7 +523,7 @@ static int run_restore(struct job_context *ctx, struct cimi_error *err)
 
 static void cancel_restore(struct job_context *ctx)
 {
-    restore_previous(ctx->st, job_param(ctx, "machine"));
+    resource_restore_previous(ctx->st, job_param(ctx, "machine"));
 }
 
 const struct job_kind image_capture_job = {"image.capture", run_capture, cancel_new_image};

@@ -85,6 +85,44 @@ static const struct capability system_caps[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+/* Standard actions a type has beyond the common ones, described per DSP0263
+ * ResourceMetadata `actions` (all six fields: the request is an Action
+ * document, the reply a Job). */
+struct meta_action {
+    const char *name;
+    const char *description;
+};
+
+static const struct meta_action system_actions_meta[] = {
+    {"import", "POST to the systems collection's import href: a System made from an OVF "
+               "package (Action source: a Package href, an --import-dir file or an http(s) URL)"},
+    {"export", "a System written as an OVA (Action format application/ovf, destination "
+               "optional: without it a Package holds the result)"},
+    {NULL, NULL},
+};
+
+static const struct meta_action system_template_actions_meta[] = {
+    {"import", "POST to the systemTemplates collection's import href: a SystemTemplate made "
+               "from an OVF package (Action source: a Package href, an --import-dir file or an "
+               "http(s) URL)"},
+    {"export", "a SystemTemplate written as an OVA (Action format application/ovf, "
+               "destination optional: without it a Package holds the result)"},
+    {NULL, NULL},
+};
+
+static json_t *actions(const struct meta_action *list)
+{
+    json_t *out = json_array();
+
+    for (size_t i = 0; list[i].name; i++)
+        json_array_append_new(out, json_pack("{s:s, s:s+, s:s, s:s, s:s, s:s}", "name",
+                                             list[i].name, "uri", CIMI_NS "/action/",
+                                             list[i].name, "description", list[i].description,
+                                             "method", "POST", "inputMessage", "application/json",
+                                             "outputMessage", "application/json"));
+    return out;
+}
+
 static json_t *capabilities(const struct capability *caps)
 {
     json_t *list = json_array();
@@ -124,6 +162,46 @@ static json_t *extension_entry(struct cimi_request *req, const char *slug, const
     return e;
 }
 
+/* An entry of a cimid extension type (typeURI in cimid's namespace) with
+ * one of its attributes. */
+static json_t *extension_type_entry(struct cimi_request *req, const char *slug,
+                                    const char *type_name, const char *attr, const char *type,
+                                    bool required)
+{
+    json_t *e = extension_entry(req, slug, type_name, attr, type);
+    char uri[128];
+
+    snprintf(uri, sizeof(uri), CIMID_NS "/%s", type_name);
+    json_object_set_new(e, "typeURI", json_string(uri));
+    json_object_set_new(json_array_get(json_object_get(e, "attributes"), 0), "required",
+                        json_boolean(required));
+    return e;
+}
+
+/* cimid's Package extension resource (resources/package.c): the
+ * CloudEntryPoint's "packages" collection and the Package type, one entry
+ * per attribute (the first is the type's own entry). */
+static void packages_entries(struct cimi_request *req, json_t *list)
+{
+    static const char *const attrs[][3] = {
+        {"package", "content", "ref (href packages/{uuid}/content: the OVA's bytes, "
+                               "Range-capable)"},
+        {"package-state", "state", "string (CREATING, AVAILABLE, ERROR, DELETING)"},
+        {"package-format", "format", "string (application/ovf: an OVA)"},
+        {"package-size", "size", "integer (bytes)"},
+        {"package-sha256", "sha256", "string (hex SHA-256 of the content)"},
+        {"package-origin", "origin", "ref (the System or SystemTemplate exported; absent for "
+                                     "an upload)"},
+    };
+
+    json_array_append_new(list, extension_entry(req, "cloudEntryPoint-packages", "CloudEntryPoint",
+                                                "packages", "collection of Package (OVF packages "
+                                                "uploaded or exported)"));
+    for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+        json_array_append_new(list, extension_type_entry(req, attrs[i][0], "Package",
+                                                         attrs[i][1], attrs[i][2], i < 2));
+}
+
 /* cimid's Host extension resource: the CloudEntryPoint's "hosts" collection
  * and the Host type (its typeURI in cimid's namespace). */
 static void hosts_entries(struct cimi_request *req, json_t *list)
@@ -147,7 +225,7 @@ json_t *metadata_documents(struct cimi_request *req)
 {
     json_t *list = json_array();
     json_t *job_caps = json_array();
-    json_t *machine, *image, *network;
+    json_t *machine, *image, *network, *system;
     char minutes[32];
 
     snprintf(minutes, sizeof(minutes), "%ld", job_retention_minutes);
@@ -204,8 +282,15 @@ json_t *metadata_documents(struct cimi_request *req)
                                   CIMID_NS, "type", "string (IPv4 CIDR, e.g. 10.128.0.0/24)",
                                   "required", 0));
     json_array_append_new(list, network);
-    json_array_append_new(list, entry(req, "system", "System", capabilities(system_caps)));
+    system = entry(req, "system", "System", capabilities(system_caps));
+    json_object_set_new(system, "actions", actions(system_actions_meta));
+    json_array_append_new(list, system);
+    system = entry(req, "systemTemplate", "SystemTemplate", json_array());
+    json_object_del(system, "capabilities");
+    json_object_set_new(system, "actions", actions(system_template_actions_meta));
+    json_array_append_new(list, system);
     json_array_append_new(list, entry(req, "job", "Job", job_caps));
+    packages_entries(req, list);
     if (req->who.admin)  /* hosts are for admins only (resource_ops.admin_only) */
         hosts_entries(req, list);
     return list;

@@ -475,9 +475,7 @@ static int config_create(struct cimi_request *req, json_t *input, struct store_r
                          struct job_spec *job, struct cimi_error *err)
 {
     (void)job;
-    row->doc = json_deep_copy(input);
-    row->priv = json_object();
-    return resource_new_row(req, &t_network_configuration, row, err);
+    return resource_store_input(req, input, row, &t_network_configuration, err);
 }
 
 const struct resource_ops network_configuration_ops = {
@@ -505,9 +503,7 @@ static int template_create(struct cimi_request *req, json_t *input, struct store
                            struct job_spec *job, struct cimi_error *err)
 {
     (void)job;
-    row->doc = json_deep_copy(input);
-    row->priv = json_object();
-    return resource_new_row(req, &t_network_template, row, err);
+    return resource_store_input(req, input, row, &t_network_template, err);
 }
 
 const struct resource_ops network_template_ops = {

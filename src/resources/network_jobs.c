@@ -135,15 +135,7 @@ static void cancel_create(struct job_context *ctx)
 /* Stopped before it ran: back to the state it had. */
 static void cancel_action(struct job_context *ctx)
 {
-    struct store_row row;
-
-    memset(&row, 0, sizeof(row));
-    if (ctx->st->ops->get(ctx->st, job_param(ctx, "network"), &row, NULL) != 0)
-        return;
-    json_object_set(row.doc, "state", json_object_get(row.priv, "previous"));
-    resource_touch(row.doc);
-    ctx->st->ops->update(ctx->st, &row, NULL);
-    store_row_clear(&row);
+    resource_restore_previous(ctx->st, job_param(ctx, "network"));
 }
 
 const struct job_kind network_create_job = {"network.create", run_create, cancel_create};

@@ -39,16 +39,6 @@ static const char *state_of(const struct store_row *row)
     return json_string_value(json_object_get(row->doc, "state")) ?: "";
 }
 
-/* Store the validated input as a new resource of type t (templates,
- * configurations), synchronously. */
-static int store_input(struct cimi_request *req, json_t *input, struct store_row *row,
-                       const struct cimi_type *t, struct cimi_error *err)
-{
-    row->doc = json_deep_copy(input);
-    row->priv = json_object();
-    return resource_new_row(req, t, row, err);
-}
-
 /* A reference inside a template must name a visible resource of its type. */
 static int check_reference(struct cimi_request *req, const json_t *ref, const struct cimi_type *t,
                            const char *attr, struct cimi_error *err)
@@ -73,7 +63,7 @@ static int port_config_create(struct cimi_request *req, json_t *input, struct st
                               struct job_spec *job, struct cimi_error *err)
 {
     (void)job;
-    return store_input(req, input, row, &t_network_port_configuration, err);
+    return resource_store_input(req, input, row, &t_network_port_configuration, err);
 }
 
 const struct resource_ops network_port_configuration_ops = {
@@ -99,7 +89,7 @@ static int port_template_create(struct cimi_request *req, json_t *input, struct 
                                 struct job_spec *job, struct cimi_error *err)
 {
     (void)job;
-    return store_input(req, input, row, &t_network_port_template, err);
+    return resource_store_input(req, input, row, &t_network_port_template, err);
 }
 
 const struct resource_ops network_port_template_ops = {
@@ -313,7 +303,7 @@ static int address_template_create(struct cimi_request *req, json_t *input, stru
                                    struct job_spec *job, struct cimi_error *err)
 {
     (void)job;
-    return store_input(req, input, row, &t_address_template, err);
+    return resource_store_input(req, input, row, &t_address_template, err);
 }
 
 const struct resource_ops address_template_ops = {
@@ -420,7 +410,7 @@ static int group_template_create(struct cimi_request *req, json_t *input, struct
                                  struct job_spec *job, struct cimi_error *err)
 {
     (void)job;
-    return store_input(req, input, row, &t_forwarding_group_template, err);
+    return resource_store_input(req, input, row, &t_forwarding_group_template, err);
 }
 
 const struct resource_ops forwarding_group_template_ops = {

@@ -97,15 +97,7 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
 
 static void cancel_delete(struct job_context *ctx)
 {
-    struct store_row row;
-
-    memset(&row, 0, sizeof(row));
-    if (ctx->st->ops->get(ctx->st, job_param(ctx, "package"), &row, NULL) != 0)
-        return;
-    json_object_set(row.doc, "state", json_object_get(row.priv, "previous"));
-    resource_touch(row.doc);
-    ctx->st->ops->update(ctx->st, &row, NULL);
-    store_row_clear(&row);
+    resource_restore_previous(ctx->st, job_param(ctx, "package"));
 }
 
 const struct job_kind package_delete_job = {"package.delete", run_delete, cancel_delete};

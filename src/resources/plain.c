@@ -11,20 +11,11 @@
 #include "resources/network.h"
 #include "resources/resource.h"
 
-/* Store the validated input as the new resource, synchronously. */
-static int plain_create(struct cimi_request *req, json_t *input, struct store_row *row,
-                        const struct cimi_type *t, struct cimi_error *err)
-{
-    row->doc = json_deep_copy(input);
-    row->priv = json_object();
-    return resource_new_row(req, t, row, err);
-}
-
 static int config_create(struct cimi_request *req, json_t *input, struct store_row *row,
                          struct job_spec *job, struct cimi_error *err)
 {
     (void)job;
-    return plain_create(req, input, row, &t_machine_configuration, err);
+    return resource_store_input(req, input, row, &t_machine_configuration, err);
 }
 
 static int config_check(struct cimi_request *req, json_t *doc, struct cimi_error *err)
@@ -93,7 +84,7 @@ static int template_create(struct cimi_request *req, json_t *input, struct store
                            struct job_spec *job, struct cimi_error *err)
 {
     (void)job;
-    return plain_create(req, input, row, &t_machine_template, err);
+    return resource_store_input(req, input, row, &t_machine_template, err);
 }
 
 const struct resource_ops machine_template_ops = {
@@ -105,7 +96,7 @@ static int volume_config_create(struct cimi_request *req, json_t *input, struct 
                                 struct job_spec *job, struct cimi_error *err)
 {
     (void)job;
-    return plain_create(req, input, row, &t_volume_configuration, err);
+    return resource_store_input(req, input, row, &t_volume_configuration, err);
 }
 
 static int volume_config_check(struct cimi_request *req, json_t *doc, struct cimi_error *err)
@@ -123,7 +114,7 @@ static int volume_template_create(struct cimi_request *req, json_t *input, struc
                                   struct job_spec *job, struct cimi_error *err)
 {
     (void)job;
-    return plain_create(req, input, row, &t_volume_template, err);
+    return resource_store_input(req, input, row, &t_volume_template, err);
 }
 
 /* volumeConfig by reference (maybe overriding the capacity) or by value. */
@@ -153,7 +144,7 @@ static int credential_template_create(struct cimi_request *req, json_t *input,
                                       struct cimi_error *err)
 {
     (void)job;
-    return plain_create(req, input, row, &t_credential_template, err);
+    return resource_store_input(req, input, row, &t_credential_template, err);
 }
 
 const struct resource_ops credential_template_ops = {

@@ -185,6 +185,16 @@ int resource_check_disk_locations(const json_t *disks, const char *attr, struct 
 bool resource_building(const struct cimi_request *req, const char *path);
 /* Set "updated" to now. */
 void resource_touch(json_t *doc);
+/* The validated input as a new row of type t (templates, configurations:
+ * stored as given, synchronously). */
+int resource_store_input(struct cimi_request *req, json_t *input, struct store_row *row,
+                         const struct cimi_type *t, struct cimi_error *err);
+/* The row's state back to the one it had before a Job (its private
+ * "previous"), touched; a job_update_fn (arg unused). */
+void resource_back_to_previous(struct store_row *row, void *unused);
+/* The same for the resource at path, stored (a Job stopped before it ran;
+ * nothing is reported when it is gone). */
+void resource_restore_previous(struct store *st, const char *path);
 /* The last segment of an id ("machines/<uuid>" -> "<uuid>"). */
 const char *resource_uuid(const char *id);
 /* Start-up: open every stored Host, and add the --connect host (with the

@@ -74,87 +74,98 @@ struct capture {
     json_t *orders;       /* machine path -> its start order (system_start_orders) */
 };
 
-static int add_network(struct capture *c, const char *path, size_t n, struct cimi_error *err)
+/* A network or a volume member: a template by value holding its
+ * configuration (for a volume its type and capacity; the contents are not
+ * copied). */
+struct member_kind {
+    const struct cimi_type *type;
+    const char *kind;          /* "network": names kind-N when it has none */
+    const char *type_name;     /* "Network" */
+    const char *template_attr; /* "networkTemplate" */
+    const char *config_attr;   /* "networkConfig" */
+    const char *const *config; /* the attributes copied */
+};
+
+static const char *const network_config[] = {"networkType", "mtu", "classOfService", NULL};
+static const char *const volume_config[] = {"type", "capacity", NULL};
+static const struct member_kind network_member = {&t_network, "network", "Network",
+                                                  "networkTemplate", "networkConfig",
+                                                  network_config};
+static const struct member_kind volume_member = {&t_volume, "volume", "Volume", "volumeTemplate",
+                                                 "volumeConfig", volume_config};
+
+static int add_configured(struct capture *c, const struct member_kind *k, const char *path,
+                          size_t n, struct cimi_error *err)
 {
-    static const char *const config[] = {"networkType", "mtu", "classOfService", NULL};
-    struct store_row net;
+    struct store_row member;
     char name[128];
 
-    if (resource_load(c->req, path, &t_network, &net, err) != 0)
+    if (resource_load(c->req, path, k->type, &member, err) != 0)
         return -1;
-    unique_name(c->names, net.doc, "network", n, name, sizeof(name));
+    unique_name(c->names, member.doc, k->kind, n, name, sizeof(name));
     json_object_set_new(c->member_names, path, json_string(name));
     json_array_append_new(c->components,
-                          descriptor(name, "Network", "networkTemplate",
-                                     json_pack("{s:o}", "networkConfig", pick(net.doc, config))));
-    store_row_clear(&net);
-    return 0;
-}
-
-static int add_volume(struct capture *c, const char *path, size_t n, struct cimi_error *err)
-{
-    static const char *const config[] = {"type", "capacity", NULL};
-    struct store_row vol;
-    char name[128];
-
-    if (resource_load(c->req, path, &t_volume, &vol, err) != 0)
-        return -1;
-    unique_name(c->names, vol.doc, "volume", n, name, sizeof(name));
-    json_object_set_new(c->member_names, path, json_string(name));
-    json_array_append_new(c->components,
-                          descriptor(name, "Volume", "volumeTemplate",
-                                     json_pack("{s:o}", "volumeConfig", pick(vol.doc, config))));
-    store_row_clear(&vol);
+                          descriptor(name, k->type_name, k->template_attr,
+                                     json_pack("{s:o}", k->config_attr,
+                                               pick(member.doc, k->config))));
+    store_row_clear(&member);
     return 0;
 }
 
 /* ---- machines ---- */
 
-struct interfaces {
-    const json_t *member_names;
+/* A listing of a machine's interfaces or volumes, with the System's member
+ * names to refer to them by. */
+struct member_list {
+    const json_t *member_names; /* member path -> its descriptor's name */
     json_t *list;
 };
 
+/* "#name" into ref when href is a member of the System (its descriptor's
+ * name), else NULL. */
+static const char *member_ref(const struct member_list *ml, const char *href, char *ref,
+                              size_t len)
+{
+    const char *member = href ? json_string_value(json_object_get(ml->member_names, href)) : NULL;
+
+    if (member == NULL)
+        return NULL;
+    snprintf(ref, len, "#%s", member);
+    return ref;
+}
+
+/* An interface on a network: the System's by "#name", another by href. */
 static int add_interface(void *arg, struct store_row *row)
 {
-    struct interfaces *in = arg;
+    struct member_list *ml = arg;
     const char *href = resource_ref(row->doc, "network");
-    const char *member = href ? json_string_value(json_object_get(in->member_names, href)) : NULL;
     char ref[160];
     json_t *nic;
 
     if (href == NULL)
         return 0;
-    snprintf(ref, sizeof(ref), "#%s", member ?: "");
-    nic = json_pack("{s:{s:s}, s:s}", "network", "href", member ? ref : href, "state", "ACTIVE");
+    nic = json_pack("{s:{s:s}, s:s}", "network", "href",
+                    member_ref(ml, href, ref, sizeof(ref)) ?: href, "state", "ACTIVE");
     if (json_is_integer(json_object_get(row->doc, "mtu")))
         json_object_set(nic, "mtu", json_object_get(row->doc, "mtu"));
-    json_array_append_new(in->list, nic);
+    json_array_append_new(ml->list, nic);
     return 0;
 }
-
-struct attached {
-    const json_t *member_names;
-    json_t *list;
-};
 
 /* A volume attached to the machine: kept when it is one of the System's
  * (as "#name"; a volume outside the System stays with its machine). */
 static int add_attached(void *arg, struct store_row *row)
 {
-    struct attached *at = arg;
-    const char *href = resource_ref(row->doc, "volume");
-    const char *member = href ? json_string_value(json_object_get(at->member_names, href)) : NULL;
+    struct member_list *ml = arg;
     char ref[160];
     json_t *v;
 
-    if (member == NULL)
+    if (member_ref(ml, resource_ref(row->doc, "volume"), ref, sizeof(ref)) == NULL)
         return 0;
-    snprintf(ref, sizeof(ref), "#%s", member);
     v = json_pack("{s:s}", "href", ref);
     if (text(row->doc, "initialLocation")[0])
         json_object_set(v, "initialLocation", json_object_get(row->doc, "initialLocation"));
-    json_array_append_new(at->list, v);
+    json_array_append_new(ml->list, v);
     return 0;
 }
 
@@ -193,8 +204,8 @@ static json_t *machine_template(struct capture *c, const struct store_row *machi
     static const char *const config[] = {"cpu", "memory", "cpuArch", NULL};
     const json_t *spec = json_object_get(machine->priv, "spec");
     json_t *cfg = pick(spec, config), *tmpl;
-    struct interfaces in = {c->member_names, json_array()};
-    struct attached at = {c->member_names, json_array()};
+    struct member_list in = {c->member_names, json_array()};
+    struct member_list at = {c->member_names, json_array()};
     struct store *st = c->req->st;
 
     if (json_array_size(json_object_get(spec, "disks")) > 0)
@@ -287,10 +298,10 @@ static int add_members(struct capture *c, const struct store_row *system, json_t
     size_t i;
 
     json_array_foreach(networks, i, path)
-        if (add_network(c, json_string_value(path), i, err) != 0)
+        if (add_configured(c, &network_member, json_string_value(path), i, err) != 0)
             return -1;
     json_array_foreach(volumes, i, path)
-        if (add_volume(c, json_string_value(path), i, err) != 0)
+        if (add_configured(c, &volume_member, json_string_value(path), i, err) != 0)
             return -1;
     json_array_foreach(machines, i, path)
         if (add_machine(c, json_string_value(path), i, system_name, job, err) != 0)

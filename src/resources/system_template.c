@@ -274,9 +274,7 @@ static int template_create(struct cimi_request *req, json_t *input, struct store
                            struct job_spec *job, struct cimi_error *err)
 {
     (void)job;
-    row->doc = json_deep_copy(input);
-    row->priv = json_object();
-    return resource_new_row(req, &t_system_template, row, err);
+    return resource_store_input(req, input, row, &t_system_template, err);
 }
 
 static const struct resource_action template_actions[] = {

@@ -101,14 +101,6 @@ static void cancel_create(struct job_context *ctx)
 
 /* ---- volume.delete ---- */
 
-/* Back to the state it had (a failed or stopped delete). */
-static void restore_state(struct store_row *row, void *arg)
-{
-    (void)arg;
-    json_object_set(row->doc, "state", json_object_get(row->priv, "previous"));
-    resource_touch(row->doc);
-}
-
 static int run_delete(struct job_context *ctx, struct cimi_error *err)
 {
     const char *volume = job_param(ctx, "volume");
@@ -125,8 +117,8 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
         rc = h.drv->volume_delete(h.hv, resource_uuid(volume), &cause);
     hosts_done(&h);
     if (rc != 0)
-        return job_complete(st, ctx->job_id, volume, restore_state, NULL, false, cause.message,
-                            err);
+        return job_complete(st, ctx->job_id, volume, resource_back_to_previous, NULL, false,
+                            cause.message, err);
     if (st->ops->begin(st, err) != 0)
         return -1;
     /* Its images stay; their listing in its images collection goes with it. */
@@ -140,14 +132,7 @@ static int run_delete(struct job_context *ctx, struct cimi_error *err)
 
 static void cancel_delete(struct job_context *ctx)
 {
-    struct store_row row;
-
-    memset(&row, 0, sizeof(row));
-    if (ctx->st->ops->get(ctx->st, job_param(ctx, "volume"), &row, NULL) != 0)
-        return;
-    restore_state(&row, NULL);
-    ctx->st->ops->update(ctx->st, &row, NULL);
-    store_row_clear(&row);
+    resource_restore_previous(ctx->st, job_param(ctx, "volume"));
 }
 
 /* ---- volume.resize ---- */

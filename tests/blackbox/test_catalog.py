@@ -1,7 +1,7 @@
 """Catalogue resources: ResourceMetadata and capabilities, MachineConfiguration,
 MachineImage, MachineTemplate, CredentialTemplate, Credential, Job listing."""
 
-from cimitest import (BOTH, CAPABILITY, NS, Client, assert_error, assert_unchanged, check,
+from cimitest import (ACTION, BOTH, CAPABILITY, CIMID_NS, NS, Client, assert_error, assert_unchanged, check,
                       coll_items, create_machine, eq, ids, is_datetime, isin, notin, op, shared,
                       store_snapshot, test)
 
@@ -97,6 +97,40 @@ def metadata_job_retention(fmt):
     _, e, _ = metadata_entry(c, "Job")
     cap = check_capability(e, "Job", "JobRetention")
     eq(str(cap["value"]).strip(), str(JOB_RETENTION), "JobRetention = --job-retention minutes")
+
+
+@test(formats=BOTH)
+def metadata_systems_and_packages(fmt):
+    """ResourceMetadata (to a tenant) names the System capability
+    SystemComponentTemplateByValue and, on System and SystemTemplate, the
+    import and export actions with all six fields of a DSP0263 action; the
+    cimid extension type Package (typeURI in cimid's namespace, its
+    attributes) and the CloudEntryPoint's packages collection."""
+    c = client(fmt, user="alice")
+    _, system, items = metadata_entry(c, "System")
+    check(truthy(check_capability(system, "System", "SystemComponentTemplateByValue")["value"]),
+          "SystemComponentTemplateByValue is true")
+    _, template, _ = metadata_entry(c, "SystemTemplate")
+    for entry in (system, template):
+        acts = {a.get("name"): a for a in entry.get("actions") or []}
+        eq(sorted(acts), ["export", "import"], f"{entry.get('name')} actions")
+        for name, a in acts.items():
+            eq(a.get("uri"), ACTION + name, f"{name} action uri")
+            eq(a.get("method"), "POST", f"{name} action method")
+            for field in ("description", "inputMessage", "outputMessage"):
+                check(str(a.get(field) or "").strip(), f"{name} action has {field}")
+    pkg = [i for i in items if i.get("typeURI") == CIMID_NS + "/Package"]
+    check(pkg, f"a Package entry (typeURIs {[i.get('typeURI') for i in items]})")
+    attrs = {a.get("name"): a for e in pkg for a in e.get("attributes") or []}
+    for name in ("content", "state", "format", "size", "sha256", "origin"):
+        isin(name, attrs, "Package attributes")
+        eq(attrs[name].get("namespace"), CIMID_NS, f"Package {name} in cimid's namespace")
+    eq(pkg[0].get("name"), "Package", "the Package entry's name")
+    eq(c.read(pkg[0]["id"]).get("typeURI"), CIMID_NS + "/Package", "the Package entry by id")
+    cep = [i for i in items if i.get("typeURI") == NS + "/CloudEntryPoint"
+           and any(a.get("name") == "packages" for a in i.get("attributes") or [])]
+    eq(len(cep), 1, "the CloudEntryPoint's packages extension is described")
+    check(c.cep().get("packages"), "the tenant sees the packages collection it describes")
 
 
 # ---------------------------------------------------------------- MachineConfiguration

@@ -628,19 +628,18 @@ def wait_command_and_job_resource_first():
     check(m, "machine made")
 
 
-@test
-def wait_progress_bar_on_a_terminal():
+def on_a_terminal(args, env, timeout):
+    """Run the cimi client with stderr on a pseudo-terminal (stdout a pipe):
+    (exit status, stdout, what the terminal got)."""
     master, slave = pty.openpty()
     try:
-        p = subprocess.Popen([CLI_BIN, "machine", "create", "--name", "cli-tty", "--config",
-                              "m1-small", "--image", "debian12", "--start", "--wait", "-o", "ids"],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
-                             env=env_for(), start_new_session=True)
+        p = subprocess.Popen([CLI_BIN, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=slave, env=env, start_new_session=True)
         os.close(slave)
         slave = None
         chunks = []
         while True:
-            ready, _, _ = select.select([master], [], [], 30)
+            ready, _, _ = select.select([master], [], [], timeout)
             if not ready:
                 break
             try:
@@ -652,12 +651,19 @@ def wait_progress_bar_on_a_terminal():
             chunks.append(data)
         out = p.stdout.read().decode()
         p.stdout.close()
-        rc = p.wait(30)
+        rc = p.wait(timeout)
     finally:
         if slave is not None:
             os.close(slave)
         os.close(master)
-    tty = b"".join(chunks).decode("utf-8", "replace")
+    return rc, out, b"".join(chunks).decode("utf-8", "replace")
+
+
+@test
+def wait_progress_bar_on_a_terminal():
+    rc, out, tty = on_a_terminal(["machine", "create", "--name", "cli-tty", "--config",
+                                  "m1-small", "--image", "debian12", "--start", "--wait",
+                                  "-o", "ids"], env_for(), 30)
     eq(rc, OK, f"exit status (terminal output {tty!r})")
     check("\r" in tty and "[" in tty and "]" in tty, f"a progress bar redrawn in place: {tty!r}")
     isin("100%", tty, "the bar reaches 100%")

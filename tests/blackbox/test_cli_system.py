@@ -23,9 +23,7 @@ each one line with the documented exit code."""
 
 import hashlib
 import os
-import pty
 import re
-import select
 import socket
 import subprocess
 import sys
@@ -37,7 +35,7 @@ import http.server
 import cimitest
 from cimitest import NS, Client, Daemon, check, eq, free_port, isin, notin, shared, test
 from test_cli import (CLI_BIN, CLIENT, JOB, NOT_FOUND, OK, USAGE, cimi, creds_env, fails, ok,
-                      table)
+                      on_a_terminal, table)
 
 TIMEOUT = "120"
 DISK_MIB = 4          # the test OVA's disk: random bytes, so that it does not compress
@@ -640,33 +638,7 @@ def progress_forced_without_a_terminal():
 def progress_bar_on_a_terminal():
     """--progress auto: the bar when stderr is a terminal."""
     ova = make_ova(workdir(), "cli-tty", disk_mib=8)
-    master, slave = pty.openpty()
-    try:
-        p = subprocess.Popen([CLI_BIN, "package", "upload", ova, "-o", "ids"],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
-                             env=env_for(), start_new_session=True)
-        os.close(slave)
-        slave = None
-        chunks = []
-        while True:
-            ready, _, _ = select.select([master], [], [], 60)
-            if not ready:
-                break
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        out = p.stdout.read().decode()
-        p.stdout.close()
-        rc = p.wait(60)
-    finally:
-        if slave is not None:
-            os.close(slave)
-        os.close(master)
-    tty = b"".join(chunks).decode("utf-8", "replace")
+    rc, out, tty = on_a_terminal(["package", "upload", ova, "-o", "ids"], env_for(), 60)
     eq(rc, OK, f"exit status (terminal output {tty!r})")
     check("\r\033[K" in tty and "upload" in tty and "100%" in tty and "MB/s" in tty,
           f"a bar redrawn in place reaching 100%: {tty[-300:]!r}")

@@ -713,3 +713,52 @@ def qemu_disk_added_and_removed():
         wait_disks(http, lambda ds: target not in ds, f"{target} disappears")
         check(not os.path.exists(path), "its file is gone")
         eq(c.read(m["id"]).get("state"), "STARTED", "the guest still runs")
+
+
+def capture_running(c, m, name):
+    """Capture m through a MachineImage create (m offers capture): the image,
+    AVAILABLE, a standalone qcow2 file."""
+    href = op(m, "capture")
+    check(href, f"a {m['state']} machine offers capture (ops: {rels(m)})")
+    r = c.post(href, {"resourceURI": NS + "/MachineImage", "name": name, "type": "IMAGE",
+                      "imageLocation": m["id"]})
+    check_created(r, f"capture of a {m['state']} machine (reply {r.body[:300]!r})")
+    c.wait_job(r.header("CIMI-Job-URI"), timeout=300)
+    img = c.wait_state(r.header("Location"), "AVAILABLE", timeout=60)
+    info = qemu_img_info(img["imageLocation"][len("file://"):])
+    isin("file format: qcow2", info, "the captured image is qcow2")
+    notin("backing file", info, "the captured image is standalone")
+    return img
+
+
+@test
+def qemu_capture_of_running_and_paused_machines():
+    """capture is offered while a machine runs or is paused (cimi.md §3.9),
+    so on QEMU it succeeds then too: a running guest is paused for the copy
+    (QEMU flushes its disks on pause) and runs on afterwards, the same boot;
+    a paused one stays paused.  A System's capture of its running machine
+    succeeds the same way."""
+    from test_system_ops import act, new_system
+    with qemu_daemon("qemu-capture") as d:
+        c = Client(d, "alice")
+        m = create(c, "cap-guest", test_image(c)["id"])
+        http = endpoint(m, 80)
+        boot = settled_boot(d, m, http)
+        capture_running(c, m, "from-running")
+        eq(c.read(m["id"]).get("state"), "STARTED", "the guest runs after its capture")
+        isin(f"uptime-at-boot: {boot} s", fetch(http)[1], "the same boot runs on")
+
+        m, _ = do_action(c, c.read(m["id"]), "pause", "PAUSED")
+        capture_running(c, m, "from-paused")
+        eq(c.read(m["id"]).get("state"), "PAUSED", "a paused guest stays paused")
+        m, _ = do_action(c, m, "start", "STARTED")
+
+        s = new_system(c, "cap-system", [m])
+        job = act(c, s, "capture")
+        tpl = [a["href"] for a in job.get("affectedResources") or []
+               if "systemTemplates/" in a.get("href", "")]
+        eq(len(tpl), 1, "the System's capture made a SystemTemplate")
+        mt = c.read(tpl[0])["componentDescriptors"][0]["machineTemplate"]
+        eq(c.read(mt["machineImage"]["href"]).get("state"), "AVAILABLE", "its image")
+        eq(c.read(m["id"]).get("state"), "STARTED", "the System's guest runs on")
+        isin(f"uptime-at-boot: {boot} s", fetch(http)[1], "the same boot after both captures")
