@@ -197,6 +197,17 @@ int upload_begin(const struct principal *who, long long announced, struct upload
     return 0;
 }
 
+/* The upload's bytes leave its tenant's count of uploads under way: once
+ * stored they count in the tenant's Packages, once discarded nowhere.  Done
+ * before the reply goes out (not when libmicrohttpd ends the request), so
+ * the client's next upload never sees them twice. */
+static void leave_inflight(struct upload *u)
+{
+    if (u->tenant != NULL)
+        inflight_leave(u->tenant, u->received);
+    u->tenant = NULL;
+}
+
 /* Close and remove the temporary file (the upload failed or was stored). */
 static void discard(struct upload *u)
 {
@@ -293,11 +304,13 @@ int upload_finish(struct upload *u, struct MHD_Connection *conn, const struct pr
         return err_set(err, 500, NULL, "the upload was ended");
     if (name_of(conn, &name, err) != 0) {
         discard(u);
+        leave_inflight(u);
         return -1;
     }
     if (!startup_wait()) {
         free(name);
         discard(u);
+        leave_inflight(u);
         return err_set(err, 503, NULL, "cimid is stopping");
     }
     sha256_digest(&u->sha, sizeof(digest), digest);
@@ -307,6 +320,7 @@ int upload_finish(struct upload *u, struct MHD_Connection *conn, const struct pr
     request_of(&req, who, st);
     rc = package_upload_store(&req, u->path, u->received, sha256, name, &row, err);
     u->path[0] = '\0';          /* moved or removed by package_upload_store */
+    leave_inflight(u);
     if (rc == 0) {
         snprintf(id, id_len, "%s", row.id);
         log_info("package: %s uploaded %s (%lld bytes)", who->name, row.id, u->received);
@@ -322,7 +336,6 @@ void upload_free(struct upload *u)
     if (u == NULL)
         return;
     discard(u);
-    if (u->tenant != NULL)
-        inflight_leave(u->tenant, u->received);
+    leave_inflight(u);
     free(u);
 }
