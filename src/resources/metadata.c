@@ -253,20 +253,6 @@ json_t *metadata_documents(struct cimi_request *req)
                                                 "deleteWithMachine",
                                                 "boolean, in a volumeTemplates entry (default "
                                                 "false: the new Volume outlives the Machine)"));
-    json_array_append_new(list, extension_entry(req, "systemTemplate-startOrder", "SystemTemplate",
-                                                "startOrder",
-                                                "integer 0-65535, in a componentDescriptor: "
-                                                "machines start in ascending order (equal: "
-                                                "together; 0 or none: first) and stop in "
-                                                "descending order"));
-    json_array_append_new(list, extension_entry(req, "systemTemplate-startDelay", "SystemTemplate",
-                                                "startDelay",
-                                                "integer seconds 0-60, in a componentDescriptor: "
-                                                "the wait after its group started"));
-    json_array_append_new(list, extension_entry(req, "systemTemplate-stopDelay", "SystemTemplate",
-                                                "stopDelay",
-                                                "integer seconds 0-60, in a componentDescriptor: "
-                                                "the wait after its group stopped"));
     image = entry(req, "machineImage", "MachineImage", json_array());
     json_object_set_new(image, "attributes",
                         json_pack("[{s:s, s:s, s:s, s:b}]", "name", "checksum", "namespace",
@@ -289,6 +275,21 @@ json_t *metadata_documents(struct cimi_request *req)
     json_object_del(system, "capabilities");
     json_object_set_new(system, "actions", actions(system_template_actions_meta));
     json_array_append_new(list, system);
+    /* after the SystemTemplate's own entry: clients take the first of a type */
+    json_array_append_new(list, extension_entry(req, "systemTemplate-startOrder", "SystemTemplate",
+                                                "startOrder",
+                                                "integer 0-65535, in a componentDescriptor: "
+                                                "machines start in ascending order (equal: "
+                                                "together; 0 or none: first) and stop in "
+                                                "descending order"));
+    json_array_append_new(list, extension_entry(req, "systemTemplate-startDelay", "SystemTemplate",
+                                                "startDelay",
+                                                "integer seconds 0-60, in a componentDescriptor: "
+                                                "the wait after its group started"));
+    json_array_append_new(list, extension_entry(req, "systemTemplate-stopDelay", "SystemTemplate",
+                                                "stopDelay",
+                                                "integer seconds 0-60, in a componentDescriptor: "
+                                                "the wait after its group stopped"));
     json_array_append_new(list, entry(req, "job", "Job", job_caps));
     packages_entries(req, list);
     if (req->who.admin)  /* hosts are for admins only (resource_ops.admin_only) */
