@@ -59,22 +59,24 @@ void put_xml_text(FILE *f, const char *s)
 }
 
 /* A free TCP port on 127.0.0.1 (the kernel's choice), or -1. */
-static int free_loopback_port(void)
+/* A free loopback port, its socket left bound in *fd so that the next call
+ * cannot be given the same port (the caller closes it once every port of
+ * the domain is chosen, just before QEMU binds them). */
+static int free_loopback_port(int *fd)
 {
     struct sockaddr_in addr;
     socklen_t len = sizeof(addr);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int port = -1;
 
-    if (fd < 0)
+    *fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (*fd < 0)
         return -1;
     memset(&addr, 0, sizeof(addr));
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
+    if (bind(*fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
+        getsockname(*fd, (struct sockaddr *)&addr, &len) == 0)
         port = ntohs(addr.sin_port);
-    close(fd);
     return port;
 }
 
@@ -151,20 +153,29 @@ static void put_qemu_devices(FILE *f, const struct hv *hv, const struct hv_machi
 static int put_user_network(FILE *f, char *ports, size_t len, struct cimi_error *err)
 {
     static const int guest_ports[] = HV_FORWARDED_GUEST_PORTS;
+    enum { N = sizeof(guest_ports) / sizeof(guest_ports[0]) };
     char netdev[512] = "user,id=cimidnet0,restrict=on";
     size_t used = strlen(netdev);
+    int fds[N], host = 0;
+    size_t i;
 
     ports[0] = '\0';
-    for (size_t i = 0; i < sizeof(guest_ports) / sizeof(guest_ports[0]); i++) {
-        int host = free_loopback_port();
+    for (i = 0; i < N; i++) {
+        host = free_loopback_port(&fds[i]);
         if (host < 0)
-            return err_set(err, 500, NULL, "no free loopback port to forward guest port %d",
-                           guest_ports[i]);
+            break;
         used += (size_t)snprintf(netdev + used, sizeof(netdev) - used,
                                  ",hostfwd=tcp:127.0.0.1:%d-:%d", host, guest_ports[i]);
         snprintf(ports + strlen(ports), len - strlen(ports), "%s%d:%d", i ? "," : "",
                  guest_ports[i], host);
     }
+    size_t opened = host < 0 ? i + 1 : i;   /* a failed call may have its socket too */
+    for (size_t j = 0; j < opened; j++)
+        if (fds[j] >= 0)
+            close(fds[j]);
+    if (host < 0)
+        return err_set(err, 500, NULL, "no free loopback port to forward guest port %d",
+                       guest_ports[i]);
     fprintf(f,
             "  <qemu:commandline>\n"
             "    <qemu:arg value='-netdev'/>\n    <qemu:arg value='%s'/>\n"
