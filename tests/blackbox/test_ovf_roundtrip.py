@@ -489,7 +489,7 @@ def qemu_system_roundtrip_with_network():
         while src.get(system["id"]).status != 404:
             check(time.time() < deadline, "the source System is deleted")
             time.sleep(1)
-        d1.stop()
+        d1.stop()   # SIGTERM: LeakSanitizer checks the export side at its exit
 
         d2.start()
         dst = Client(d2, "alice")
@@ -526,6 +526,7 @@ def qemu_system_roundtrip_with_network():
               f"({len(ova) / 2**20:.1f} MiB OVA) {export_s:.1f} s; upload + import "
               f"{import_s:.1f} s; SystemCreate Job {create_s:.1f} s, both pages served after "
               f"{boot_s:.1f} s (started by the test: {stopped or 'none'})")
+        d2.stop()   # SIGTERM: LeakSanitizer checks the import side at its exit
     finally:
         for d in (d1, d2):
             d.kill9()
