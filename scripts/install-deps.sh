@@ -14,7 +14,7 @@ packages=(
   xorriso qemu-utils wrk
 )
 qemu_packages=(
-  qemu-system-x86 libvirt-daemon-driver-qemu cpio
+  qemu-system-x86 libvirt-daemon-driver-qemu cpio dnsmasq-base iptables
 )
 if [ "${1:-}" = "--qemu" ]; then
   packages+=("${qemu_packages[@]}")
